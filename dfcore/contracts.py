@@ -1,0 +1,147 @@
+"""Stage contracts: what each kind of stage receives and returns.
+
+Images are float tensors NxCxHxW with values in [0, 1], on any device; every stage keeps
+its tensors on the device of its input. ``docs/contracts.md`` explains each rule; this module
+holds the protocols and the small records stages exchange. It does not import torch.
+
+* **preprocessor**: ``pre(x) -> x'`` differentiable, NxCxHxW -> NxC'xHxW with the same H and
+  W. A *pairwise* preprocessor (``pairwise = True``) implements ``pair(a, b) ->``
+  :class:`PairOutput` instead: it sees both images (alignment does), returns them on ``a``'s
+  grid and may mark pixels without a counterpart as invalid. The pipeline applies the chain
+  up to its last pairwise stage once, before any differentiation; the stages after it are
+  part of the metric that strategies differentiate, so maps always stay on the input's grid.
+* **metric**: ``metric(x, y) -> Tensor[N]``, one value per sample; the record declares
+  ``higher_is_better``. Optional: ``supports_valid = True`` and a ``valid=`` keyword (an
+  Nx1xHxW bool mask of the pixels that count); ``local_map(x, y) -> Nx1xHxW`` (the
+  per-pixel map whose mean is the score, same orientation); ``feature_layers()`` (name ->
+  ``torch.nn.Module`` whose output a Grad-CAM strategy hooks); ``conventions() -> dict``
+  (data range, version, weights hash: recorded in every result).
+* **strategy**: ``strategy(problem: Problem) -> Tensor | StageOutput``: a map Nx1xHxW on the
+  input grid, float, finite, larger = more different.
+* **postprocessor**: ``post(out: StageOutput) -> Tensor | StageOutput``: a new map, and
+  optionally a bool mask Nx1xHxW and the regions of each sample.
+
+Any stage may define ``conventions() -> dict`` to record choices that change numbers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
+    from dfcore.pipeline import BoundMetric
+
+
+@dataclass(frozen=True)
+class Region:
+    """A connected region of a thresholded map.
+
+    ``bbox`` is ``(x0, y0, x1, y1)`` in pixels, end-exclusive; ``peak`` and ``mean`` are the
+    map's maximum and mean inside the region; ``label`` is free text (e.g. the winner in
+    ``compare``).
+    """
+
+    bbox: tuple[int, int, int, int]
+    area: int
+    peak: float
+    mean: float
+    centroid: tuple[float, float]
+    label: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["bbox"] = list(self.bbox)
+        data["centroid"] = [round(c, 2) for c in self.centroid]
+        if self.label is None:
+            del data["label"]
+        return data
+
+
+@dataclass
+class StageOutput:
+    """A batch of maps and what came with them.
+
+    Attributes:
+        map: Nx1xHxW float tensor, larger = more different.
+        mask: Nx1xHxW bool tensor of detected change, or ``None``.
+        regions: per sample, the regions found in ``mask`` (sorted by score), or ``None``.
+        info: per sample, a dict of JSON-able facts a stage reports (e.g. an estimated
+            transform, an integration error), or ``None``.
+        valid: Nx1xHxW bool tensor of the pixels that were compared (``None``: all). Set by
+            the pipeline; postprocessors must keep regions out of invalid pixels.
+    """
+
+    map: Tensor
+    mask: Tensor | None = None
+    regions: list[list[Region]] | None = None
+    info: list[dict[str, Any]] | None = None
+    valid: Tensor | None = None
+
+    def replace(self, **changes: Any) -> StageOutput:
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass
+class PairOutput:
+    """What a pairwise preprocessor returns: both images on ``a``'s grid.
+
+    ``valid`` (Nx1xHxW bool, ``None`` = all valid) marks pixels that have a counterpart in
+    both images; ``info`` holds per-sample facts (the estimated transform, its residual).
+    """
+
+    a: Tensor
+    b: Tensor
+    valid: Tensor | None = None
+    info: list[dict[str, Any]] | None = None
+
+
+@dataclass
+class Problem:
+    """What a strategy works on.
+
+    Attributes:
+        a, b: the prepared images, NxCxHxW in [0, 1], on the device; the map's grid.
+        metric: the metric bound to the preprocessors that follow the pairwise ones:
+            ``metric(x, y)`` is the score, ``metric.distance(x, y)`` is oriented so that
+            larger is more different, ``metric.preprocess(x)`` applies the preprocessors.
+        valid: Nx1xHxW bool tensor of the pixels that count, or ``None``.
+    """
+
+    a: Tensor
+    b: Tensor
+    metric: BoundMetric
+    valid: Tensor | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Preprocessor(Protocol):
+    def __call__(self, x: Tensor) -> Tensor: ...
+
+
+@runtime_checkable
+class PairwisePreprocessor(Protocol):
+    pairwise: bool
+
+    def pair(self, a: Tensor, b: Tensor) -> PairOutput: ...
+
+
+@runtime_checkable
+class Metric(Protocol):
+    higher_is_better: bool
+
+    def __call__(self, x: Tensor, y: Tensor) -> Tensor: ...
+
+
+@runtime_checkable
+class Strategy(Protocol):
+    def __call__(self, problem: Problem) -> Tensor | StageOutput: ...
+
+
+@runtime_checkable
+class Postprocessor(Protocol):
+    def __call__(self, out: StageOutput) -> Tensor | StageOutput: ...

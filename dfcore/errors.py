@@ -1,0 +1,47 @@
+"""The dfind error tree.
+
+Every error a user can cause (a bad file, a bad stage name, a bad parameter, a broken
+plugin) is a :class:`DfindError` whose message fits on one line and names its cause. The
+CLI prints ``str(error)`` and exits with :attr:`DfindError.exit_code`; tracebacks are for
+``--debug``.
+"""
+
+from __future__ import annotations
+
+
+class DfindError(Exception):
+    """Base class: a one-line, user-facing failure."""
+
+    exit_code = 2
+
+
+class InputError(DfindError):
+    """An input image cannot be used: missing, unreadable, corrupt, wrong layout or range."""
+
+
+class ShapeError(InputError, ValueError):
+    """Two inputs (or an input and a stage's requirement) disagree on shape."""
+
+
+class StageNotFoundError(DfindError, LookupError):
+    """No plugin offers a stage of that kind and name."""
+
+
+class AmbiguousStageError(DfindError, LookupError):
+    """Several plugins offer the same stage name; a qualified ``plugin.name`` is needed."""
+
+
+class ParameterError(DfindError, ValueError):
+    """A stage parameter is unknown or its value is invalid."""
+
+
+class StageError(DfindError):
+    """A stage failed while being built or run (for example a plugin whose target does not import)."""
+
+
+class MetricCheckError(DfindError):
+    """A custom metric failed validation (shape, finiteness, autograd dependency, gradcheck)."""
+
+
+class WeightsError(DfindError):
+    """Pretrained weights a stage needs are missing or unreadable."""

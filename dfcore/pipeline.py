@@ -1,0 +1,521 @@
+"""The pipeline and the Python API: :class:`Finder` builds stages once and runs pairs through them.
+
+>>> from dfcore import Finder                                   # doctest: +SKIP
+>>> result = Finder(metric="ssim", strategy="gradient").run("a.png", "b.png")  # doctest: +SKIP
+>>> result.map.shape, result.score                             # doctest: +SKIP
+
+A stage is given as a name (``"highpass"``), a name with parameters (``("highpass",
+{"cutoff": 0.1})`` or ``"highpass:cutoff=0.1"``), a qualified name (``"builtin.ssim"``), or a
+stage object. Pre- and postprocessors may be lists (chains). Stages that are not given come
+from the preset (``preset="default"`` unless another is named).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from dfcore import __version__
+from dfcore.contracts import PairOutput, Problem, Region, StageOutput
+from dfcore.errors import DfindError, InputError, ParameterError, StageError
+from dfcore.images import as_batch, match_pair
+from dfcore.output import color_scale, colorize, jsonable, write_json, write_npy, write_png
+from dfcore.pairing import IMAGE_EXTENSIONS, Pairing, pair_directories
+from dfcore.registry import Registry, get_registry, parse_stage_ref
+from dfcore.plugins import BrokenPlugin
+
+DEFAULT_PRESET = "default"
+
+
+def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
+    """``"auto"`` picks CUDA, then MPS, then CPU; an unavailable device is a one-line error."""
+    if isinstance(device, torch.device):
+        resolved = device
+    else:
+        text = str(device or "auto").strip().lower()
+        if text == "auto":
+            if torch.cuda.is_available():
+                return torch.device("cuda")
+            if _mps_available():
+                return torch.device("mps")
+            return torch.device("cpu")
+        try:
+            resolved = torch.device(text)
+        except RuntimeError:
+            raise ParameterError(f"unknown device {device!r}; use auto, cpu, cuda, cuda:N or mps") from None
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ParameterError(f"device {device!s} requested but CUDA is not available here")
+        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
+            raise ParameterError(f"device {device!s} requested but only {torch.cuda.device_count()} CUDA devices exist")
+    if resolved.type == "mps" and not _mps_available():
+        raise ParameterError(f"device {device!s} requested but MPS is not available here")
+    return resolved
+
+
+def _mps_available() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend and backend.is_available())
+
+
+@dataclass
+class BuiltStage:
+    """A stage object and the record of how it was made (for the result's configuration)."""
+
+    kind: str
+    obj: Any
+    record: dict[str, Any]
+    higher_is_better: bool | None = None
+
+    def describe(self) -> dict[str, Any]:
+        record = dict(self.record)
+        conventions = getattr(self.obj, "conventions", None)
+        if callable(conventions):
+            record["conventions"] = conventions()
+        return record
+
+
+def build_stage(registry: Registry, kind: str, ref: Any, device: torch.device) -> BuiltStage:
+    """Build one stage from a name, ``(name, params)``, ``"name:k=v"`` text or an object."""
+    if isinstance(ref, str) or (isinstance(ref, tuple) and len(ref) == 2 and isinstance(ref[0], str)):
+        if isinstance(ref, str):
+            name, params = parse_stage_ref(ref)
+        else:
+            name, params = ref[0], dict(ref[1] or {})
+        stage = registry.find(kind, name)
+        try:
+            obj = stage.build(params)
+        except StageError as exc:
+            registry.mark_broken(BrokenPlugin(stage.origin, "target", str(exc)))
+            raise
+        record = {
+            "name": stage.name,
+            "qualified_name": stage.qualified_name,
+            "plugin": stage.origin.plugin,
+            "distribution": stage.origin.distribution,
+            "version": stage.origin.version,
+            "params": stage.parse_params(params),
+        }
+        higher = stage.spec.higher_is_better
+    else:
+        obj = ref
+        name = getattr(ref, "name", None) or getattr(ref, "__name__", None) or type(ref).__name__
+        record = {"name": str(name), "qualified_name": None, "plugin": None, "object": type(ref).__qualname__}
+        higher = getattr(ref, "higher_is_better", None)
+        if kind == "metric" and not isinstance(higher, bool):
+            raise ParameterError(
+                f"metric object {name!r} has no higher_is_better attribute; register it with "
+                "dfcore.register_metric(fn, name=..., higher_is_better=...)"
+            )
+        if not callable(obj) and not (kind == "preprocessor" and hasattr(obj, "pair")):
+            raise ParameterError(f"{kind} object {name!r} is not callable")
+    if isinstance(obj, torch.nn.Module):
+        obj = obj.to(device)
+    return BuiltStage(kind, obj, record, higher)
+
+
+def _as_chain(ref: Any) -> list[Any]:
+    if ref is None:
+        return []
+    if isinstance(ref, list):
+        return list(ref)
+    return [ref]
+
+
+class BoundMetric:
+    """A metric bound to the preprocessors that strategies differentiate through.
+
+    ``bound(x, y)`` is the score (shape ``[N]``); ``bound.distance(x, y)`` is oriented so
+    that larger means more different; ``bound.preprocess(x)`` applies the preprocessors.
+    Pixels outside ``valid`` do not count: a metric with ``supports_valid`` receives the mask,
+    for any other metric those pixels of ``x`` are replaced by ``y``'s so they add nothing.
+    """
+
+    def __init__(self, metric: Any, higher_is_better: bool, preprocessors: Sequence[Any] = (),
+                 valid: torch.Tensor | None = None, name: str = "metric") -> None:
+        self.stage = metric
+        self.higher_is_better = higher_is_better
+        self.preprocessors = list(preprocessors)
+        self.valid = valid
+        self.name = name
+
+    def preprocess(self, x: torch.Tensor) -> torch.Tensor:
+        for stage in self.preprocessors:
+            x = stage(x)
+        return x
+
+    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        supports_valid = bool(getattr(self.stage, "supports_valid", False))
+        if self.valid is not None and not supports_valid:
+            x = torch.where(self.valid, x, y)
+        px, py = self.preprocess(x), self.preprocess(y)
+        if self.valid is not None and supports_valid:
+            value = self.stage(px, py, valid=self.valid)
+        else:
+            value = self.stage(px, py)
+        return _check_metric_value(value, x.shape[0], self.name)
+
+    def distance(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        value = self(x, y)
+        return -value if self.higher_is_better else value
+
+
+def _check_metric_value(value: Any, n: int, name: str) -> torch.Tensor:
+    if not isinstance(value, torch.Tensor):
+        raise StageError(f"metric {name!r} returned {type(value).__name__}, expected a tensor of shape [{n}]")
+    if value.ndim == 0 and n == 1:
+        value = value.reshape(1)
+    if tuple(value.shape) != (n,):
+        raise StageError(f"metric {name!r} returned shape {list(value.shape)}, expected [{n}] (one value per sample)")
+    return value
+
+
+@dataclass
+class Computation:
+    """Tensors of one batch, still on the device: scores ``[N]`` and the stage output."""
+
+    score: torch.Tensor
+    output: StageOutput
+    a: torch.Tensor
+    b: torch.Tensor
+
+
+@dataclass
+class PairFailure:
+    """A pair of a folder run that could not be compared, and why."""
+
+    name: str
+    a: Path
+    b: Path
+    error: str
+    ok: bool = False
+
+
+@dataclass
+class DiffResult:
+    """The difference of one pair.
+
+    Attributes:
+        map: HxW float32 array, larger = more different, on A's pixel grid.
+        score: the metric's value (see ``config["metric"]`` and ``higher_is_better``).
+        config: the pipeline: every stage with its plugin, version, parameters and conventions.
+        name: the pair's name (B's file stem, or the relative path in a folder run).
+        mask: HxW bool array of detected change when a postprocessor made one.
+        regions: the regions found, strongest first.
+        info: facts stages reported for this pair (e.g. an estimated transform).
+        inputs: how A and B were read (source, size, mode, bit depth, alpha handling).
+        valid: HxW bool array of the pixels that were compared, when not all were.
+    """
+
+    map: np.ndarray
+    score: float
+    config: dict[str, Any]
+    name: str | None = None
+    mask: np.ndarray | None = None
+    regions: list[Region] = field(default_factory=list)
+    info: dict[str, Any] = field(default_factory=dict)
+    inputs: dict[str, Any] = field(default_factory=dict)
+    valid: np.ndarray | None = None
+    ok: bool = True
+
+    @property
+    def higher_is_better(self) -> bool:
+        return bool(self.config["metric"]["higher_is_better"])
+
+    def __repr__(self) -> str:
+        h, w = self.map.shape
+        return f"DiffResult(name={self.name!r}, score={self.score:.6g}, map={h}x{w}, regions={len(self.regions)})"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON summary written by :meth:`save` (without the ``files`` entry)."""
+        finite = self.map[np.isfinite(self.map)]
+        data: dict[str, Any] = {
+            "dfind": __version__,
+            "name": self.name,
+            "score": self.score,
+            "metric": self.config["metric"]["name"],
+            "higher_is_better": self.higher_is_better,
+            "map": {
+                "height": int(self.map.shape[0]),
+                "width": int(self.map.shape[1]),
+                "min": float(finite.min()) if finite.size else 0.0,
+                "max": float(finite.max()) if finite.size else 0.0,
+                "mean": float(finite.mean()) if finite.size else 0.0,
+            },
+            "regions": [r.to_dict() for r in self.regions],
+            "info": self.info,
+            "inputs": self.inputs,
+            "config": self.config,
+        }
+        if self.mask is not None:
+            data["mask_fraction"] = float(self.mask.mean())
+        if self.valid is not None:
+            data["valid_fraction"] = float(self.valid.mean())
+        return jsonable(data)
+
+    def save(self, directory: str | os.PathLike[str], name: str | None = None, *,
+             colormap: str | None = None, vmax: float | None = None) -> dict[str, Path]:
+        """Write ``NAME.heatmap.png``, ``NAME.map.npy``, ``NAME.mask.png`` (if any) and ``NAME.json``.
+
+        The JSON is written last, so its presence means the pair's outputs are complete.
+        ``colormap`` defaults to ``inferno`` (``RdBu_r`` centred on zero for signed maps);
+        ``vmax`` defaults to the map's largest absolute value. Returns the written paths.
+        """
+        stem = output_stem(name or self.name or "dfind")
+        directory = Path(directory)
+        files: dict[str, Path] = {}
+        vmin, top = color_scale(self.map, vmax)
+        files["heatmap"] = write_png(directory / f"{stem}.heatmap.png", colorize(self.map, colormap, vmax))
+        files["map"] = write_npy(directory / f"{stem}.map.npy", self.map)
+        if self.mask is not None:
+            files["mask"] = write_png(directory / f"{stem}.mask.png", self.mask.astype(np.uint8) * 255)
+        data = self.to_dict()
+        data["display"] = {"colormap": colormap or ("RdBu_r" if vmin < 0 else "inferno"), "vmin": vmin, "vmax": top}
+        data["files"] = {key: path.name for key, path in files.items()}
+        files["json"] = directory / f"{stem}.json"
+        write_json(files["json"], data)
+        return files
+
+
+def output_stem(name: str) -> str:
+    """``"scene/001.png"`` -> ``"scene/001"``: the stem under which a pair's files are written."""
+    lowered = name.lower()
+    for ext in IMAGE_EXTENSIONS:
+        if lowered.endswith(ext):
+            return name[: -len(ext)]
+    return name
+
+
+class DirRun:
+    """The results of a folder-to-folder run, one per pair, computed as they are iterated.
+
+    ``pairing.only_a`` and ``pairing.only_b`` list the files present on one side only. With
+    ``on_error="record"`` a pair that fails yields a :class:`PairFailure` and the run goes on;
+    with ``"raise"`` (the default) the error propagates.
+    """
+
+    def __init__(self, finder: Finder, pairing: Pairing, on_error: str = "raise") -> None:
+        if on_error not in ("raise", "record"):
+            raise ValueError("on_error must be 'raise' or 'record'")
+        self.finder = finder
+        self.pairing = pairing
+        self.on_error = on_error
+
+    def __len__(self) -> int:
+        return len(self.pairing.pairs)
+
+    def __iter__(self) -> Iterator[DiffResult | PairFailure]:
+        for spec in self.pairing.pairs:
+            try:
+                yield self.finder.run(spec.a, spec.b, name=spec.name)
+            except DfindError as exc:
+                if self.on_error == "raise":
+                    raise
+                yield PairFailure(spec.name, spec.a, spec.b, str(exc))
+
+
+class Finder:
+    """A difference-map pipeline: preprocessors, a metric, a strategy, postprocessors.
+
+    Args:
+        preprocessor: a stage reference or a list of them (a chain); ``None``: the preset's.
+        metric: a stage reference; ``None``: the preset's.
+        strategy: a stage reference; ``None``: the preset's.
+        postprocessor: a stage reference or a chain; ``None``: the preset's.
+        preset: the named pipeline that fills the stages not given (``"default"``).
+        device: ``"auto"`` (CUDA, then MPS, then CPU), ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``.
+        registry: the stage registry; the process-wide one by default.
+
+    Stages are built once, here; :meth:`run` reuses them for every pair.
+    """
+
+    def __init__(self, preprocessor: Any = None, metric: Any = None, strategy: Any = None,
+                 postprocessor: Any = None, *, preset: str | None = None, device: str | torch.device = "auto",
+                 registry: Registry | None = None) -> None:
+        self.registry = registry or get_registry()
+        self.device = resolve_device(device)
+        given = {"preprocessor": preprocessor, "metric": metric, "strategy": strategy, "postprocessor": postprocessor}
+        self.preset = preset or DEFAULT_PRESET
+        refs = dict(given)
+        if preset is not None or any(v is None for v in given.values()):
+            spec = self.registry.find_preset(self.preset)
+            for kind, value in given.items():
+                if value is None:
+                    refs[kind] = spec.stages.get(kind)
+        for kind in ("metric", "strategy"):
+            if refs[kind] is None:
+                raise ParameterError(f"no {kind} given and preset {self.preset!r} defines none")
+        build = lambda kind, ref: build_stage(self.registry, kind, ref, self.device)  # noqa: E731
+        self.preprocessors = [build("preprocessor", r) for r in _as_chain(refs["preprocessor"])]
+        self.metric = build("metric", refs["metric"])
+        self.strategy = build("strategy", refs["strategy"])
+        self.postprocessors = [build("postprocessor", r) for r in _as_chain(refs["postprocessor"])]
+
+    @property
+    def higher_is_better(self) -> bool:
+        return bool(self.metric.higher_is_better)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The pipeline as recorded in every result and JSON file."""
+        metric = self.metric.describe()
+        metric["higher_is_better"] = self.higher_is_better
+        return {
+            "dfind": __version__,
+            "torch": torch.__version__,
+            "device": str(self.device),
+            "preset": self.preset,
+            "preprocessor": [s.describe() for s in self.preprocessors],
+            "metric": metric,
+            "strategy": self.strategy.describe(),
+            "postprocessor": [s.describe() for s in self.postprocessors],
+            "input_convention": "float NxCxHxW in [0, 1]; alpha composited over white; grey repeated to match colour",
+        }
+
+    def __repr__(self) -> str:
+        pre = "+".join(s.record["name"] for s in self.preprocessors) or "-"
+        post = "+".join(s.record["name"] for s in self.postprocessors) or "-"
+        return (f"Finder(preprocessor={pre}, metric={self.metric.record['name']}, "
+                f"strategy={self.strategy.record['name']}, postprocessor={post}, device={self.device})")
+
+    # -- tensors in, tensors out ----------------------------------------------------------
+
+    def compute(self, a: torch.Tensor, b: torch.Tensor, valid: torch.Tensor | None = None) -> Computation:
+        """Run the pipeline on two NxCxHxW batches already on the device; nothing leaves it."""
+        last_pairwise = max((i for i, s in enumerate(self.preprocessors) if getattr(s.obj, "pairwise", False)),
+                            default=-1)
+        infos: list[dict[str, Any]] = [{} for _ in range(a.shape[0])]
+        with torch.no_grad():
+            for stage in self.preprocessors[: last_pairwise + 1]:
+                if getattr(stage.obj, "pairwise", False):
+                    paired = stage.obj.pair(a, b)
+                    if not isinstance(paired, PairOutput):
+                        raise StageError(f"pairwise preprocessor {stage.record['name']!r} must return a PairOutput")
+                    a, b = paired.a, paired.b
+                    valid = _and_masks(valid, paired.valid)
+                    _merge_info(infos, paired.info, stage.record["name"])
+                else:
+                    a, b = stage.obj(a), stage.obj(b)
+        bound = BoundMetric(self.metric.obj, self.higher_is_better,
+                            [s.obj for s in self.preprocessors[last_pairwise + 1:]], valid, self.metric.record["name"])
+        with torch.no_grad():
+            score = bound(a, b).detach()
+        output = self._as_output(self.strategy, self.strategy.obj(Problem(a, b, bound, valid)), a)
+        if valid is not None:
+            output.map = output.map * valid
+        output.valid = valid
+        _merge_info(infos, output.info, self.strategy.record["name"])
+        for stage in self.postprocessors:
+            output.info = None
+            output = self._as_output(stage, stage.obj(output), a, previous=output)
+            output.valid = valid
+            _merge_info(infos, output.info, stage.record["name"])
+        output.info = infos
+        return Computation(score, output, a, b)
+
+    @staticmethod
+    def _as_output(stage: BuiltStage, value: Any, a: torch.Tensor, previous: StageOutput | None = None) -> StageOutput:
+        name = stage.record["name"]
+        if isinstance(value, torch.Tensor):
+            output = previous.replace(map=value, info=None) if previous is not None else StageOutput(map=value)
+        elif isinstance(value, StageOutput):
+            output = value
+        else:
+            raise StageError(f"{stage.kind} {name!r} returned {type(value).__name__}, expected a tensor or StageOutput")
+        expected = (a.shape[0], 1, a.shape[2], a.shape[3])
+        if tuple(output.map.shape) != expected:
+            raise StageError(
+                f"{stage.kind} {name!r} returned a map of shape {list(output.map.shape)}, expected {list(expected)} "
+                "(Nx1xHxW on the input grid)"
+            )
+        if not bool(torch.isfinite(output.map).all()):
+            raise StageError(f"{stage.kind} {name!r} produced NaN or infinite values")
+        return output
+
+    # -- the Python API ---------------------------------------------------------------------
+
+    def run(self, a: Any, b: Any, *, name: str | None = None,
+            on_error: str = "raise") -> DiffResult | list[DiffResult] | DirRun:
+        """Compare two images, a batch, or two folders.
+
+        ``a`` and ``b`` are paths, PIL images, numpy arrays (HxW, HxWxC) or torch tensors
+        (HxW, CxHxW, NxCxHxW); see :mod:`dfcore.images` for the layout rule. One pair gives
+        a :class:`DiffResult`; a batch of N > 1 gives a list; two folders give a
+        :class:`DirRun` that yields one result per pair matched by relative path.
+        """
+        if _is_dir(a) or _is_dir(b):
+            if not (_is_dir(a) and _is_dir(b)):
+                raise InputError(f"{a if _is_dir(a) else b} is a folder but the other input is not")
+            return self.run_dirs(a, b, on_error=on_error)
+        name_a = os.fspath(a) if isinstance(a, (str, os.PathLike)) else "a"
+        name_b = os.fspath(b) if isinstance(b, (str, os.PathLike)) else "b"
+        ta, info_a = as_batch(a, self.device, name_a)
+        tb, info_b = as_batch(b, self.device, name_b)
+        ta, tb = match_pair(ta, tb, (name_a, name_b))
+        if name is None and isinstance(b, (str, os.PathLike)):
+            name = Path(b).name
+        computed = self.compute(ta, tb)
+        results = self.results(computed, names=[name] * ta.shape[0] if ta.shape[0] == 1 else None,
+                               inputs={"a": info_a.to_dict(), "b": info_b.to_dict()})
+        return results[0] if len(results) == 1 else results
+
+    def run_dirs(self, dir_a: str | os.PathLike[str], dir_b: str | os.PathLike[str], *,
+                 on_error: str = "raise", recursive: bool = True) -> DirRun:
+        """Pair two folders by relative path and compare pair by pair (see :class:`DirRun`)."""
+        return DirRun(self, pair_directories(dir_a, dir_b, recursive), on_error)
+
+    def results(self, computed: Computation, names: Sequence[str | None] | None = None,
+                inputs: Mapping[str, Any] | None = None) -> list[DiffResult]:
+        """Split a :class:`Computation` into one host-side :class:`DiffResult` per sample."""
+        out = computed.output
+        n = out.map.shape[0]
+        maps = out.map[:, 0].detach().float().cpu().numpy()
+        masks = out.mask[:, 0].detach().cpu().numpy().astype(bool) if out.mask is not None else None
+        valid = out.valid[:, 0].detach().cpu().numpy().astype(bool) if out.valid is not None else None
+        scores = computed.score.detach().double().cpu().tolist()
+        config = self.config
+        results = []
+        for i in range(n):
+            results.append(DiffResult(
+                map=np.ascontiguousarray(maps[i], dtype=np.float32),
+                score=float(scores[i]),
+                config=config,
+                name=(names[i] if names else None) or (f"{i}" if n > 1 else None),
+                mask=masks[i] if masks is not None else None,
+                regions=list(out.regions[i]) if out.regions is not None else [],
+                info=out.info[i] if out.info else {},
+                inputs=dict(inputs or {}),
+                valid=valid[i] if valid is not None and not valid[i].all() else None,
+            ))
+        return results
+
+
+def _is_dir(x: Any) -> bool:
+    return isinstance(x, (str, os.PathLike)) and Path(x).is_dir()
+
+
+def _and_masks(first: torch.Tensor | None, second: torch.Tensor | None) -> torch.Tensor | None:
+    if first is None:
+        return second
+    if second is None:
+        return first
+    return first & second
+
+
+def _merge_info(infos: list[dict[str, Any]], new: list[dict[str, Any]] | None, stage: str) -> None:
+    if not new:
+        return
+    if len(new) != len(infos):
+        raise StageError(f"stage {stage!r} reported info for {len(new)} samples, expected {len(infos)}")
+    for target, item in zip(infos, new):
+        if item:
+            target[stage] = item
+
+
+__all__ = ["BoundMetric", "Computation", "DiffResult", "DirRun", "Finder", "PairFailure", "resolve_device"]

@@ -1,0 +1,1 @@
+"""dfind's built-in stages: the plugin ``builtin`` of the distribution ``dfind``."""

@@ -1,0 +1,1 @@
+"""Built-in metrics: one value per sample, shape [N], each declaring higher_is_better."""

@@ -1,0 +1,94 @@
+"""dfind's built-in stages, registered through the ``dfind`` entry-point group like any plugin.
+
+This module only declares records; each stage's code lives in the module its target names
+and is imported when the stage is first built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from dfcore import Param, PresetSpec, StageSpec, hookimpl
+
+_PKG = "dfplugins_builtin"
+_REFERENCE = Param("reference", "a", "the image held fixed; the map is the gradient with respect to the other",
+                   choices=("a", "b"))
+_REDUCE = Param("reduce", "mean", "how channels are combined into one map", choices=("mean", "max", "sum", "l2"))
+
+
+@hookimpl
+def dfind_preprocessors() -> Iterator[StageSpec]:
+    yield StageSpec("identity", f"{_PKG}.preprocessors.basic:Identity", "Pass images through unchanged.")
+    yield StageSpec(
+        "normalize", f"{_PKG}.preprocessors.basic:Normalize",
+        "Stretch each image to the full [0, 1] range (min-max).",
+        params=(Param("per_channel", False, "stretch each channel on its own"),),
+    )
+    fft_params = (
+        Param("cutoff", 0.25, "cut-off frequency as a fraction of Nyquist, in (0, 1]"),
+        Param("profile", "gaussian", "mask shape: smooth Gaussian or ideal (hard, rings)", choices=("gaussian", "ideal")),
+        Param("pad", "reflect", "padding before the FFT, so borders do not wrap around", choices=("reflect", "none")),
+    )
+    yield StageSpec("lowpass", f"{_PKG}.preprocessors.fft:LowPass",
+                    "Keep frequencies below `cutoff` (FFT mask).", params=fft_params)
+    yield StageSpec("highpass", f"{_PKG}.preprocessors.fft:HighPass",
+                    "Keep frequencies above `cutoff` (FFT mask), offset to mid-grey.",
+                    params=(*fft_params, Param("offset", 0.5, "added after filtering to keep values near [0, 1]")))
+
+
+@hookimpl
+def dfind_metrics() -> Iterator[StageSpec]:
+    yield StageSpec("mse", f"{_PKG}.metrics.pixel:MSE", "Mean squared error.", higher_is_better=False)
+    yield StageSpec("psnr", f"{_PKG}.metrics.pixel:PSNR", "Peak signal-to-noise ratio in dB.",
+                    params=(Param("data_range", 1.0, "peak value of the images"),), higher_is_better=True)
+    window = (
+        Param("data_range", 1.0, "value range of the images (pytorch_msssim defaults to 255: not here)"),
+        Param("win_size", 11, "Gaussian window size, odd"),
+        Param("win_sigma", 1.5, "Gaussian window sigma"),
+        Param("k1", 0.01, "luminance stabiliser K1: C1 = (K1 * data_range)^2"),
+        Param("k2", 0.03, "contrast stabiliser K2: C2 = (K2 * data_range)^2"),
+    )
+    yield StageSpec("ssim", f"{_PKG}.metrics.ssim:SSIM", "Structural similarity (Wang et al. 2004).",
+                    params=window, higher_is_better=True)
+    yield StageSpec("ms-ssim", f"{_PKG}.metrics.ssim:MSSSIM",
+                    "Multi-scale SSIM (pytorch_msssim); images of 161 px or more.",
+                    params=window, higher_is_better=True)
+    yield StageSpec(
+        "lpips", f"{_PKG}.metrics.lpips:LPIPS", "Learned perceptual distance (Zhang et al. 2018).",
+        params=(
+            Param("net", "alex", "backbone", choices=("alex", "vgg", "squeeze")),
+            Param("weights", None, "local backbone weights file (torchvision state dict); default: torchvision's cache"),
+            Param("download", True, "download missing backbone weights into torchvision's cache"),
+        ),
+        higher_is_better=False,
+        layers=("relu1", "relu2", "relu3", "relu4", "relu5"),
+    )
+
+
+@hookimpl
+def dfind_strategies() -> Iterator[StageSpec]:
+    yield StageSpec("difference", f"{_PKG}.strategies.difference:Difference",
+                    "Absolute difference |a - b| of the preprocessed images.", params=(_REDUCE,))
+    yield StageSpec(
+        "gradient", f"{_PKG}.strategies.gradient:Gradient",
+        "Gradient of the metric with respect to one image: the pixels that drive the score.",
+        params=(_REFERENCE, Param("signed", False, "keep the sign (positive: raising the pixel adds difference)"),
+                _REDUCE),
+    )
+
+
+@hookimpl
+def dfind_postprocessors() -> Iterator[StageSpec]:
+    yield StageSpec("identity", f"{_PKG}.postprocessors.basic:Identity", "Return the map unchanged.")
+
+
+@hookimpl
+def dfind_presets() -> Iterator[PresetSpec]:
+    yield PresetSpec(
+        "default", "The pipeline `dfind A B` uses when no stage is given.",
+        {"metric": "ssim", "strategy": "gradient"},
+    )
+    yield PresetSpec(
+        "sharp", "Honest gradient of SSIM at data_range=1: sharpest on pristine pairs.",
+        {"metric": "ssim", "strategy": "gradient"},
+    )

@@ -1,0 +1,1 @@
+"""Built-in postprocessors: map -> map (and optionally a mask and regions)."""

@@ -1,0 +1,1 @@
+"""Built-in preprocessors: differentiable per-image transforms (NxCxHxW -> NxCxHxW)."""

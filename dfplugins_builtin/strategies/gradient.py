@@ -1,0 +1,60 @@
+"""``gradient``: which pixels drive the score.
+
+The map is the gradient of the metric with respect to one image (the other, the
+``reference``, is held fixed), taken through the preprocessors, so it lies on the input's
+pixel grid whatever they do. The metric is oriented first (negated when higher is better), so
+a positive signed value always means "raising this pixel makes the images more different";
+by default the map is the absolute value, averaged over channels.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from dfcore.contracts import Problem
+from dfcore.errors import StageError
+from dfplugins_builtin.strategies.channels import check_reduction, reduce_channels
+
+
+def metric_gradient(problem: Problem, reference: str = "a") -> Tensor:
+    """d distance / d image for the non-reference image, NxCxHxW (same device as the inputs)."""
+    with torch.enable_grad():
+        if reference == "a":
+            moving = problem.b.detach().requires_grad_(True)
+            distance = problem.metric.distance(problem.a.detach(), moving)
+        else:
+            moving = problem.a.detach().requires_grad_(True)
+            distance = problem.metric.distance(moving, problem.b.detach())
+        if not distance.requires_grad:
+            raise StageError(
+                f"metric {problem.metric.name!r} does not depend on its input through autograd "
+                "(is it detached, or computed with numpy?): its gradient map would be all zero"
+            )
+        (grad,) = torch.autograd.grad(distance.sum(), moving, allow_unused=True)
+    if grad is None:
+        raise StageError(f"metric {problem.metric.name!r} does not depend on its input through autograd")
+    return grad
+
+
+class Gradient:
+    """Gradient of the (oriented) metric with respect to the non-reference image."""
+
+    def __init__(self, reference: str = "a", signed: bool = False, reduce: str = "mean") -> None:
+        if reference not in ("a", "b"):
+            raise ValueError(f"reference must be a or b, got {reference!r}")
+        self.reduce = check_reduction(reduce)
+        if signed and reduce == "l2":
+            raise ValueError("signed maps cannot use reduce=l2 (it discards the sign)")
+        self.reference, self.signed = reference, bool(signed)
+
+    def __call__(self, problem: Problem) -> Tensor:
+        grad = metric_gradient(problem, self.reference)
+        return reduce_channels(grad if self.signed else grad.abs(), self.reduce)
+
+    def conventions(self) -> dict[str, object]:
+        return {
+            "differentiated": "b" if self.reference == "a" else "a",
+            "orientation": "larger = more different (metric negated when higher is better)",
+            "value": "signed gradient" if self.signed else "absolute gradient",
+        }

@@ -1,0 +1,1 @@
+"""dfind's extra stages: the plugin ``extra`` of the distribution ``dfind``."""
