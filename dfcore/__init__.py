@@ -24,12 +24,14 @@ from dfcore.plugins import BrokenPlugin, Origin  # noqa: E402
 from dfcore.registry import Param, PresetSpec, Registry, Stage, StageSpec, get_registry  # noqa: E402
 
 if TYPE_CHECKING:
-    from dfcore.pipeline import DiffResult, DirRun, Finder, PairFailure
+    from dfcore.batch import BatchReport, DirRun
+    from dfcore.pipeline import DiffResult, Finder, PairFailure
 
 _LAZY = {
     "Finder": "dfcore.pipeline",
     "DiffResult": "dfcore.pipeline",
-    "DirRun": "dfcore.pipeline",
+    "DirRun": "dfcore.batch",
+    "BatchReport": "dfcore.batch",
     "PairFailure": "dfcore.pipeline",
 }
 
@@ -45,6 +47,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "AmbiguousStageError",
+    "BatchReport",
     "BrokenPlugin",
     "DfindError",
     "DiffResult",

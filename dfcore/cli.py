@@ -30,7 +30,9 @@ Examples:
   dfind a.png b.png -o out               also writes out/b.heatmap.png, .map.npy, .json
   dfind a.png b.png -m ssim -s gradient  gradient of SSIM with respect to b
   dfind a.png b.png -p highpass:cutoff=0.1 -m mse -s gradient
-  dfind refs/ outputs/ -o maps           two folders, paired by relative path
+  dfind refs/ outputs/ -o maps           two folders, paired by relative path;
+                                         maps/summary.csv, resumes when rerun
+  dfind --pairs pairs.csv -o maps        explicit pairs (CSV columns a,b[,name])
   dfind a.png b.png -m mse --fail-above 0.001   exit 1 when MSE > 0.001
   dfind --list-plugins                   every stage, its plugin and distribution
 \b
@@ -125,31 +127,50 @@ def _finder_kwargs(preprocessors: Sequence[str], metric: str | None, strategy: s
 @click.option("--colormap", default=None, help="Heatmap colormap (matplotlib name) [default: inferno].")
 @click.option("--fail-above", type=float, metavar="T",
               help="Exit 1 when a score is worse than T (above T for lower-is-better metrics, below for higher).")
+@click.option("--pairs", "pairs_file", type=click.Path(dir_okay=False, path_type=Path), metavar="CSV",
+              help="Folder runs: explicit pairs, a CSV file with columns a,b[,name] (paths relative to A and B, "
+                   "or to the CSV file).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Folder runs: most same-size pairs computed together [default: 8].")
+@click.option("--workers", type=click.IntRange(min=0), default=None, metavar="N",
+              help="Folder runs: threads decoding images and writing files (0: none) [default: half the cores, 1-4].")
+@click.option("--overwrite", is_flag=True, help="Folder runs: recompute pairs already complete in the output folder.")
 @click.option("--list-plugins", is_flag=True, help="List every stage and preset, then exit.")
 @click.option("--verbose", "-v", is_flag=True, help="With --list-plugins: show parameters.")
 @click.option("--json", "as_json", is_flag=True, help="With --list-plugins: machine-readable output.")
-@click.option("--quiet", is_flag=True, help="Print only errors.")
+@click.option("--quiet", is_flag=True, help="Print only errors (no progress bar).")
 @click.version_option(__version__, "--version", prog_name="dfind")
 def diff(a: Path | None, b: Path | None, preprocessors: tuple[str, ...], metric: str | None, strategy: str | None,
          postprocessors: tuple[str, ...], preset: str | None, device: str, disable_plugin_autoload: bool,
-         debug: bool, output: Path | None, colormap: str | None, fail_above: float | None, list_plugins: bool,
-         verbose: bool, as_json: bool, quiet: bool) -> None:
+         debug: bool, output: Path | None, colormap: str | None, fail_above: float | None,
+         pairs_file: Path | None, batch_size: int | None, workers: int | None, overwrite: bool,
+         list_plugins: bool, verbose: bool, as_json: bool, quiet: bool) -> None:
     """Show where images A and B differ: a difference map, a score, and regions.
 
-    A and B are two image files or two folders (paired by relative path).
+    A and B are two image files or two folders (paired by relative path, recursively; with
+    --pairs the folders are optional). A folder run with -o writes each pair's files and
+    OUT/summary.csv and summary.json; rerun it to resume, Ctrl-C keeps what is done.
     """
     with _reported_errors(debug):
         registry = _registry(disable_plugin_autoload)
         if list_plugins:
             click.echo(render_listing(registry, as_json=as_json, verbose=verbose), nl=not as_json)
             return
-        if a is None or b is None:
+        folders = pairs_file is not None or (a is not None and b is not None and (a.is_dir() or b.is_dir()))
+        if pairs_file is None and (a is None or b is None):
             raise click.UsageError("give two images (or two folders) to compare, or --list-plugins")
+        if pairs_file is not None and (a is None) != (b is None):
+            raise click.UsageError("with --pairs give both folders A and B, or neither")
+        if not folders and (batch_size is not None or workers is not None or overwrite):
+            raise click.UsageError("--batch-size, --workers and --overwrite apply to folder runs")
+        if folders:
+            _check_folders(a, b)
         from dfcore.pipeline import Finder
 
         finder = Finder(**_finder_kwargs(preprocessors, metric, strategy, postprocessors, preset, device, registry))
-        if a.is_dir() or b.is_dir():
-            code = _run_dirs(finder, a, b, output, colormap, fail_above, quiet)
+        if folders:
+            code = _run_dirs(finder, a, b, pairs_file, output, colormap=colormap, fail_above=fail_above,
+                             quiet=quiet, batch_size=batch_size, workers=workers, overwrite=overwrite)
         else:
             result = finder.run(a, b)
             code = EXIT_OK
@@ -183,37 +204,113 @@ def _threshold_message(result: Any, threshold: float) -> str:
     return f"dfind: {result.name or 'pair'}: {metric} = {result.score:.6g} is worse than the threshold {threshold:g}"
 
 
-def _run_dirs(finder: Any, dir_a: Path, dir_b: Path, output: Path | None, colormap: str | None,
-              fail_above: float | None, quiet: bool) -> int:
+def _check_folders(dir_a: Path | None, dir_b: Path | None) -> None:
     from dfcore.errors import InputError
 
-    if not (dir_a.is_dir() and dir_b.is_dir()):
-        raise InputError(f"{dir_a if dir_a.is_dir() else dir_b} is a folder but the other input is not")
-    run = finder.run_dirs(dir_a, dir_b, on_error="record")
-    for rel in run.pairing.only_a:
-        click.echo(f"dfind: only in {dir_a}: {rel}", err=True)
-    for rel in run.pairing.only_b:
-        click.echo(f"dfind: only in {dir_b}: {rel}", err=True)
+    for folder in (dir_a, dir_b):
+        if folder is not None and not folder.is_dir():
+            other = dir_b if folder is dir_a else dir_a
+            if not folder.exists():
+                raise InputError(f"{folder}: no such folder")
+            raise InputError(f"{other} is a folder but {folder} is not: compare two files or two folders")
+
+
+def _run_dirs(finder: Any, dir_a: Path | None, dir_b: Path | None, pairs_file: Path | None, output: Path | None, *,
+              colormap: str | None, fail_above: float | None, quiet: bool, batch_size: int | None,
+              workers: int | None, overwrite: bool) -> int:
+    """A folder run: with ``-o`` the batch engine (files, summary, resume), else one line per pair."""
+    from dfcore.batch import BatchInterrupted
+    from dfcore.errors import InputError
+
+    run = finder.run_dirs(dir_a, dir_b, pairs=pairs_file, on_error="record", batch_size=batch_size, workers=workers)
+    if not quiet:
+        _report_one_sided(run.pairing.only_a, dir_a)
+        _report_one_sided(run.pairing.only_b, dir_b)
     if not run.pairing.pairs:
         raise InputError(f"no pairs: {dir_a} and {dir_b} have no image with the same relative path")
-    failed = beyond = 0
-    for result in run:
-        if not result.ok:
-            failed += 1
-            click.echo(f"dfind: {result.name}: failed: {result.error}", err=True)
-            continue
-        if output is not None:
-            result.save(output, colormap=colormap)
+    higher = finder.higher_is_better
+    metric = finder.metric.record["name"]
+    if output is None:
+        rows = []
+        for result in run:
+            if not result.ok:
+                click.echo(f"dfind: {result.name}: failed: {result.error}", err=True)
+            elif not quiet:
+                click.echo(_describe_result(result))
+            rows.append(result)
+        failed = sum(not r.ok for r in rows)
+        scores = [r.score for r in rows if r.ok]
         if not quiet:
-            click.echo(_describe_result(result))
-        if fail_above is not None and _beyond(result.score, fail_above, result.higher_is_better):
-            beyond += 1
-            click.echo(_threshold_message(result, fail_above), err=True)
-    if not quiet:
-        click.echo(f"{len(run) - failed} of {len(run)} pairs compared" + (f", {failed} failed" if failed else ""))
+            click.echo(f"{len(rows) - failed} of {len(rows)} pairs compared" + (f", {failed} failed" if failed else ""))
+    else:
+        with _terminate_as_interrupt():
+            try:
+                report = run.save(output, overwrite=overwrite, colormap=colormap, progress=None if not quiet else False,
+                                  log=lambda line: click.echo(f"dfind: {line}", err=True))
+            except BatchInterrupted as stop:
+                counts = stop.report.counts
+                click.echo(f"dfind: interrupted: {counts['ok'] + counts['skipped']} of {len(run)} pairs complete, "
+                           f"summary in {stop.report.files['csv']}; rerun the same command to resume", err=True)
+                return 130
+        counts = report.counts
+        failed = counts["failed"]
+        scores = [r.score for r in report.rows if r.ok and r.score is not None]
+        if not quiet:
+            click.echo(_describe_report(report, metric, higher))
+    beyond = sum(_beyond(score, fail_above, higher) for score in scores) if fail_above is not None else 0
+    if beyond:
+        click.echo(f"dfind: {beyond} pair{'s' if beyond != 1 else ''}: {metric} worse than the threshold "
+                   f"{fail_above:g}", err=True)
     if failed:
         return EXIT_PAIRS_FAILED
     return EXIT_DIFFERENT if beyond else EXIT_OK
+
+
+def _report_one_sided(names: Sequence[str], folder: Path | None, shown: int = 10) -> None:
+    for rel in names[:shown]:
+        click.echo(f"dfind: only in {folder}: {rel}", err=True)
+    if len(names) > shown:
+        click.echo(f"dfind: ... and {len(names) - shown} more only in {folder} (all listed in summary.json)", err=True)
+
+
+def _describe_report(report: Any, metric: str, higher: bool) -> str:
+    import math
+    import statistics
+
+    counts = report.counts
+    line = f"{counts['ok'] + counts['skipped']} of {counts['total']} pairs compared"
+    if counts["failed"]:
+        line += f", {counts['failed']} failed"
+    if counts["skipped"]:
+        line += f" ({counts['skipped']} already complete from an earlier run)"
+    lines = [line]
+    scores = [r.score for r in report.rows if r.ok and r.score is not None and math.isfinite(r.score)]
+    if scores:
+        direction = "higher is better" if higher else "lower is better"
+        lines.append(f"{metric}: mean {statistics.fmean(scores):.6g}, median {statistics.median(scores):.6g}, "
+                     f"worst {(min if higher else max)(scores):.6g} ({direction})")
+    lines.append(f"summary: {report.files['csv']} ({report.seconds:.1f} s)")
+    return "\n".join(lines)
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a batch scheduler stopping the job) stops a folder run as Ctrl-C does."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGTERM"):
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 # -- --list-plugins ---------------------------------------------------------------------------

@@ -13,22 +13,25 @@ from the preset (``preset="default"`` unless another is named).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from dfcore import __version__
 from dfcore.contracts import PairOutput, Problem, Region, StageOutput
-from dfcore.errors import DfindError, InputError, ParameterError, StageError
+from dfcore.errors import InputError, ParameterError, StageError
 from dfcore.images import as_batch, match_pair
 from dfcore.output import color_scale, colorize, jsonable, write_json, write_npy, write_png
-from dfcore.pairing import IMAGE_EXTENSIONS, Pairing, pair_directories
+from dfcore.pairing import IMAGE_EXTENSIONS
 from dfcore.registry import Registry, get_registry, parse_stage_ref
 from dfcore.plugins import BrokenPlugin
+
+if TYPE_CHECKING:
+    from dfcore.batch import DirRun
 
 DEFAULT_PRESET = "default"
 
@@ -211,6 +214,7 @@ class DiffResult:
         info: facts stages reported for this pair (e.g. an estimated transform).
         inputs: how A and B were read (source, size, mode, bit depth, alpha handling).
         valid: HxW bool array of the pixels that were compared, when not all were.
+        seconds: time spent reading and computing this pair, when a folder run measured it.
     """
 
     map: np.ndarray
@@ -222,6 +226,7 @@ class DiffResult:
     info: dict[str, Any] = field(default_factory=dict)
     inputs: dict[str, Any] = field(default_factory=dict)
     valid: np.ndarray | None = None
+    seconds: float | None = None
     ok: bool = True
 
     @property
@@ -257,6 +262,8 @@ class DiffResult:
             data["mask_fraction"] = float(self.mask.mean())
         if self.valid is not None:
             data["valid_fraction"] = float(self.valid.mean())
+        if self.seconds is not None:
+            data["seconds"] = round(self.seconds, 6)
         return jsonable(data)
 
     def save(self, directory: str | os.PathLike[str], name: str | None = None, *,
@@ -290,34 +297,6 @@ def output_stem(name: str) -> str:
         if lowered.endswith(ext):
             return name[: -len(ext)]
     return name
-
-
-class DirRun:
-    """The results of a folder-to-folder run, one per pair, computed as they are iterated.
-
-    ``pairing.only_a`` and ``pairing.only_b`` list the files present on one side only. With
-    ``on_error="record"`` a pair that fails yields a :class:`PairFailure` and the run goes on;
-    with ``"raise"`` (the default) the error propagates.
-    """
-
-    def __init__(self, finder: Finder, pairing: Pairing, on_error: str = "raise") -> None:
-        if on_error not in ("raise", "record"):
-            raise ValueError("on_error must be 'raise' or 'record'")
-        self.finder = finder
-        self.pairing = pairing
-        self.on_error = on_error
-
-    def __len__(self) -> int:
-        return len(self.pairing.pairs)
-
-    def __iter__(self) -> Iterator[DiffResult | PairFailure]:
-        for spec in self.pairing.pairs:
-            try:
-                yield self.finder.run(spec.a, spec.b, name=spec.name)
-            except DfindError as exc:
-                if self.on_error == "raise":
-                    raise
-                yield PairFailure(spec.name, spec.a, spec.b, str(exc))
 
 
 class Finder:
@@ -465,10 +444,22 @@ class Finder:
                                inputs={"a": info_a.to_dict(), "b": info_b.to_dict()})
         return results[0] if len(results) == 1 else results
 
-    def run_dirs(self, dir_a: str | os.PathLike[str], dir_b: str | os.PathLike[str], *,
-                 on_error: str = "raise", recursive: bool = True) -> DirRun:
-        """Pair two folders by relative path and compare pair by pair (see :class:`DirRun`)."""
-        return DirRun(self, pair_directories(dir_a, dir_b, recursive), on_error)
+    def run_dirs(self, dir_a: str | os.PathLike[str] | None = None, dir_b: str | os.PathLike[str] | None = None, *,
+                 pairs: str | os.PathLike[str] | None = None, on_error: str = "raise", recursive: bool = True,
+                 batch_size: int | None = None, workers: int | None = None) -> DirRun:
+        """Pair two folders by relative path (or read a ``pairs`` CSV file) for a folder run.
+
+        The :class:`~dfcore.batch.DirRun` yields one result per pair when iterated, and
+        ``.save(output)`` writes every pair's files plus ``summary.csv``/``summary.json``,
+        resuming an earlier run. Same-size pairs are computed ``batch_size`` at a time while
+        ``workers`` threads decode the next ones (see :mod:`dfcore.batch`).
+        """
+        from dfcore.batch import DEFAULT_BATCH_SIZE, DirRun, make_pairing
+
+        if on_error not in ("raise", "record"):
+            raise ValueError("on_error must be 'raise' or 'record'")
+        pairing = make_pairing(dir_a, dir_b, pairs, recursive)
+        return DirRun(self, pairing, on_error, batch_size=batch_size or DEFAULT_BATCH_SIZE, workers=workers)
 
     def results(self, computed: Computation, names: Sequence[str | None] | None = None,
                 inputs: Mapping[str, Any] | None = None) -> list[DiffResult]:
@@ -516,6 +507,14 @@ def _merge_info(infos: list[dict[str, Any]], new: list[dict[str, Any]] | None, s
     for target, item in zip(infos, new):
         if item:
             target[stage] = item
+
+
+def __getattr__(name: str) -> Any:
+    if name == "DirRun":  # lives with the folder engine, which imports this module
+        from dfcore.batch import DirRun
+
+        return DirRun
+    raise AttributeError(f"module 'dfcore.pipeline' has no attribute {name!r}")
 
 
 __all__ = ["BoundMetric", "Computation", "DiffResult", "DirRun", "Finder", "PairFailure", "resolve_device"]

@@ -1,0 +1,634 @@
+"""Folder-to-folder runs: background decoding, same-size batches, outputs, summaries, resume.
+
+The pieces, each usable on its own (a distributed engine reuses all of them but the loop):
+
+* :func:`plan_run` -- which pairs still need work in an output folder: a pair whose JSON
+  (written last, atomically) lists files that all exist, made by the same pipeline, is
+  complete and skipped; ``overwrite=True`` redoes everything.
+* :class:`PairWorker` -- holds one :class:`~dfcore.pipeline.Finder` (stages built once) and
+  turns any list of pairs into output files and :class:`PairRow` summary rows: images are
+  decoded by a thread pool while the device computes, consecutive pairs of the same size go
+  through :meth:`Finder.compute` as one batch, files are written by another thread pool. A pair
+  that cannot be read, has mismatched sizes or fails in a stage becomes a ``failed`` row with
+  its reason; the others go on.
+* :class:`BatchReport` and :func:`write_summary` -- ``summary.csv`` and ``summary.json``,
+  written atomically.
+* :class:`DirRun` -- the Python face: iterate it for one result per pair, or call
+  :meth:`DirRun.save` to run the engine above into a folder.
+
+>>> run = Finder(metric="ssim", strategy="gradient").run_dirs("refs", "outputs")  # doctest: +SKIP
+>>> report = run.save("maps")                                   # doctest: +SKIP
+>>> report.counts                                               # doctest: +SKIP
+{'total': 200, 'ok': 198, 'failed': 2, 'skipped': 0}
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import csv
+import io
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from dfcore import __version__
+from dfcore.errors import DfindError, InputError
+from dfcore.images import as_batch, match_pair
+from dfcore.output import atomic_write, jsonable, write_json
+from dfcore.pairing import Pairing, PairSpec, pair_directories, read_pairs_csv
+from dfcore.pipeline import DiffResult, Finder, PairFailure, output_stem
+from dfcore.plugins import one_line
+
+DEFAULT_BATCH_SIZE = 8
+#: A batch stops growing once its images hold this many pixels (per side of the pair).
+MAX_BATCH_PIXELS = 16 * 2**20
+SUMMARY_CSV, SUMMARY_JSON = "summary.csv", "summary.json"
+SUMMARY_COLUMNS = ("pair", "status", "score", "regions", "seconds", "error", "a", "b")
+#: Row statuses: computed now, failed (with ``error``), complete from an earlier run.
+OK, FAILED, SKIPPED = "ok", "failed", "skipped"
+
+
+def default_workers() -> int:
+    """Decoding threads when ``workers`` is not given: half the CPU cores, between 1 and 4."""
+    return max(1, min(4, (os.cpu_count() or 2) // 2))
+
+
+# -- summary rows and reports -----------------------------------------------------------------
+
+
+@dataclass
+class PairRow:
+    """One line of the summary.
+
+    ``seconds`` is the time spent reading the pair and computing its map (its share of the
+    batch); writing its files is not counted. ``regions`` is ``None`` when no postprocessor
+    detected regions. A ``skipped`` row carries the values of the earlier run that made it.
+    """
+
+    pair: str
+    a: str
+    b: str
+    status: str
+    score: float | None = None
+    regions: int | None = None
+    seconds: float | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status != FAILED
+
+    def to_dict(self) -> dict[str, Any]:
+        return {key: getattr(self, key) for key in SUMMARY_COLUMNS}
+
+
+def _row(spec: PairSpec, status: str, **values: Any) -> PairRow:
+    return PairRow(spec.name, os.fspath(spec.a), os.fspath(spec.b), status, **values)
+
+
+@dataclass
+class BatchReport:
+    """What a folder run did: one row per pair (sorted by name) and where it wrote them."""
+
+    rows: list[PairRow]
+    config: dict[str, Any]
+    output: Path | None = None
+    only_a: list[str] = field(default_factory=list)
+    only_b: list[str] = field(default_factory=list)
+    interrupted: bool = False
+    seconds: float = 0.0
+    files: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        counts = {"total": len(self.rows), OK: 0, FAILED: 0, SKIPPED: 0}
+        for row in self.rows:
+            counts[row.status] += 1
+        return counts
+
+    @property
+    def failed(self) -> list[PairRow]:
+        return [row for row in self.rows if row.status == FAILED]
+
+    def to_dict(self) -> dict[str, Any]:
+        return jsonable({
+            "dfind": __version__,
+            "interrupted": self.interrupted,
+            "seconds": round(self.seconds, 3),
+            "counts": self.counts,
+            "config": self.config,
+            "only_a": self.only_a,
+            "only_b": self.only_b,
+            "pairs": [row.to_dict() for row in self.rows],
+        })
+
+
+def write_summary(report: BatchReport, output: str | os.PathLike[str]) -> dict[str, Path]:
+    """Write ``summary.csv`` and ``summary.json`` atomically into ``output``; returns their paths."""
+    output = Path(output)
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(SUMMARY_COLUMNS)
+    for row in report.rows:
+        writer.writerow([_csv_cell(getattr(row, key)) for key in SUMMARY_COLUMNS])
+    csv_path = atomic_write(output / SUMMARY_CSV, lambda f: f.write(text.getvalue()), mode="w")
+    json_path = write_json(output / SUMMARY_JSON, report.to_dict())
+    report.files = {"csv": csv_path, "json": json_path}
+    return report.files
+
+
+def _csv_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.10g}"
+    return str(value)
+
+
+class BatchInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a folder run; ``report`` holds what was finished (and was written)."""
+
+    def __init__(self, report: BatchReport) -> None:
+        super().__init__("interrupted")
+        self.report = report
+
+
+# -- planning and resume ----------------------------------------------------------------------
+
+
+@dataclass
+class RunPlan:
+    """The pairs of a folder run split into work to do and work an earlier run completed."""
+
+    pairing: Pairing
+    output: Path
+    todo: list[PairSpec]
+    done: list[PairRow] = field(default_factory=list)
+    refused: list[PairRow] = field(default_factory=list)
+
+    @property
+    def rows_before(self) -> list[PairRow]:
+        """Rows known before anything runs: complete pairs and pairs refused by the plan."""
+        return self.done + self.refused
+
+
+def pipeline_signature(config: dict[str, Any]) -> str:
+    """The stages and parameters of a configuration, as text: what makes two runs comparable.
+
+    Versions, device and colormap are left out (a newer torch does not invalidate old maps).
+    """
+    def stage(record: dict[str, Any]) -> list[Any]:
+        return [record.get("qualified_name") or record.get("name") or record.get("object"), record.get("params")]
+
+    data = {
+        "preprocessor": [stage(r) for r in config.get("preprocessor") or []],
+        "metric": stage(config.get("metric") or {}),
+        "strategy": stage(config.get("strategy") or {}),
+        "postprocessor": [stage(r) for r in config.get("postprocessor") or []],
+    }
+    return json.dumps(jsonable(data), sort_keys=True)
+
+
+def read_complete(output: Path, spec: PairSpec) -> dict[str, Any] | None:
+    """The JSON of a pair whose outputs are all in ``output``, or ``None`` if any is missing."""
+    stem = output_stem(spec.name)
+    path = output / f"{stem}.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    files = data.get("files") if isinstance(data, dict) else None
+    if not isinstance(files, dict):
+        return None
+    folder = path.parent
+    if not all(isinstance(name, str) and (folder / name).is_file() for name in files.values()):
+        return None
+    return data
+
+
+def plan_run(pairing: Pairing, output: str | os.PathLike[str], config: dict[str, Any], *,
+             overwrite: bool = False) -> RunPlan:
+    """Decide what a run into ``output`` has to compute.
+
+    Pairs whose outputs are complete and were made by the same pipeline are skipped (their
+    rows come from their JSON); ``overwrite`` redoes them. Pairs whose output names collide
+    (``001.png`` and ``001.jpg`` in A) are refused with the reason. Leftover temporary files of
+    an interrupted run are removed.
+
+    Raises:
+        InputError: ``output`` is a file, or holds complete results of a different pipeline.
+    """
+    output = Path(output)
+    if output.exists() and not output.is_dir():
+        raise InputError(f"{output}: the output must be a folder, and this is a file")
+    plan = RunPlan(pairing, output, [])
+    by_stem: dict[str, list[PairSpec]] = collections.defaultdict(list)
+    for spec in pairing.pairs:
+        by_stem[output_stem(spec.name).lower()].append(spec)
+    signature = pipeline_signature(config)
+    conflicts: list[str] = []
+    for spec in pairing.pairs:
+        clash = by_stem[output_stem(spec.name).lower()]
+        if len(clash) > 1:
+            others = ", ".join(s.name for s in clash if s is not spec)
+            plan.refused.append(_row(spec, FAILED, error=(
+                f"its output name {output_stem(spec.name)!r} is also that of {others}: rename one of them, "
+                "or name the pairs in a --pairs file")))
+            continue
+        data = None if overwrite else read_complete(output, spec)
+        if data is None:
+            plan.todo.append(spec)
+        elif pipeline_signature(data.get("config") or {}) != signature:
+            conflicts.append(f"{output_stem(spec.name)}.json")
+        else:
+            plan.done.append(_row(spec, SKIPPED, score=_float(data.get("score")),
+                                  regions=len(data.get("regions") or []) if "mask_fraction" in data else None,
+                                  seconds=_float(data.get("seconds"))))
+    if conflicts:
+        raise InputError(
+            f"{output} holds results of another pipeline ({len(conflicts)} pairs, e.g. {conflicts[0]}): "
+            "choose another output folder, or pass --overwrite to replace them"
+        )
+    if output.is_dir():
+        _remove_partial_files(output)
+    return plan
+
+
+def _float(value: Any) -> float | None:
+    if value is None:
+        return None
+    try:
+        return float(value)  # "inf" and "nan" as written by jsonable()
+    except (TypeError, ValueError):
+        return None
+
+
+def _remove_partial_files(output: Path) -> None:
+    """Delete ``.NAME.*.part`` files that atomic writes of a killed run left behind."""
+    for directory, subdirs, files in os.walk(output):
+        for name in files:
+            if name.startswith(".") and name.endswith(".part"):
+                with contextlib.suppress(OSError):
+                    os.unlink(os.path.join(directory, name))
+
+
+# -- decoding, batching, computing ------------------------------------------------------------
+
+
+@dataclass
+class LoadedPair:
+    """A decoded pair on the host, sizes checked: two 1xCxHxW tensors and how they were read."""
+
+    spec: PairSpec
+    a: torch.Tensor
+    b: torch.Tensor
+    inputs: dict[str, Any]
+    seconds: float
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.a.shape[1:])
+
+
+def load_pair(spec: PairSpec, pin_memory: bool = False) -> LoadedPair:
+    """Decode both files of a pair and check that they can be compared (runs in a worker thread)."""
+    start = time.perf_counter()
+    name_a, name_b = os.fspath(spec.a), os.fspath(spec.b)
+    ta, info_a = as_batch(spec.a, "cpu", name_a)
+    tb, info_b = as_batch(spec.b, "cpu", name_b)
+    ta, tb = match_pair(ta, tb, (name_a, name_b))
+    if pin_memory:
+        ta, tb = ta.contiguous().pin_memory(), tb.contiguous().pin_memory()
+    return LoadedPair(spec, ta, tb, {"a": info_a.to_dict(), "b": info_b.to_dict()}, time.perf_counter() - start)
+
+
+def prefetch(pairs: Iterable[PairSpec], load: Callable[[PairSpec], LoadedPair], workers: int,
+             ahead: int) -> Iterator[tuple[PairSpec, LoadedPair | Exception]]:
+    """Load pairs with ``workers`` threads, up to ``ahead`` in advance; yield them in order.
+
+    A pair that fails to load is yielded with its exception. ``workers=0`` loads in the
+    calling thread. Closing the iterator cancels the loads not yet started.
+    """
+    if workers <= 0:
+        for spec in pairs:
+            try:
+                yield spec, load(spec)
+            except Exception as exc:  # noqa: BLE001 -- recorded per pair by the caller
+                yield spec, exc
+        return
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dfind-read")
+    queue: collections.deque[tuple[PairSpec, Future[LoadedPair]]] = collections.deque()
+    source = iter(pairs)
+    try:
+        for spec in source:
+            queue.append((spec, pool.submit(load, spec)))
+            if len(queue) >= ahead:
+                break
+        while queue:
+            spec, future = queue.popleft()
+            following = next(source, None)
+            if following is not None:
+                queue.append((following, pool.submit(load, following)))
+            try:
+                loaded: LoadedPair | Exception = future.result()
+            except Exception as exc:  # noqa: BLE001
+                loaded = exc
+            yield spec, loaded
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def group_batches(items: Iterable[tuple[PairSpec, LoadedPair | Exception]], batch_size: int,
+                  max_pixels: int = MAX_BATCH_PIXELS) -> Iterator[list[tuple[PairSpec, LoadedPair | Exception]]]:
+    """Group consecutive loaded pairs of one shape (at most ``batch_size``, ``max_pixels``).
+
+    Order is kept: a pair that failed to load, or of another shape, closes the current group.
+    """
+    group: list[tuple[PairSpec, LoadedPair | Exception]] = []
+    pixels = 0
+    for spec, loaded in items:
+        if isinstance(loaded, Exception):
+            if group:
+                yield group
+                group, pixels = [], 0
+            yield [(spec, loaded)]
+            continue
+        size = loaded.a.shape[-1] * loaded.a.shape[-2]
+        if group and (len(group) >= batch_size or pixels + size > max_pixels
+                      or group[0][1].shape != loaded.shape):  # type: ignore[union-attr]
+            yield group
+            group, pixels = [], 0
+        group.append((spec, loaded))
+        pixels += size
+    if group:
+        yield group
+
+
+def compute_group(finder: Finder, group: Sequence[LoadedPair]) -> list[DiffResult | Exception]:
+    """Run one batch through the pipeline; if it fails, run its pairs one by one to pin the cause."""
+    start = time.perf_counter()
+    try:
+        a = torch.cat([item.a for item in group]).to(finder.device, non_blocking=True)
+        b = torch.cat([item.b for item in group]).to(finder.device, non_blocking=True)
+        computed = finder.compute(a, b)
+        results = finder.results(computed, names=[item.spec.name for item in group])
+    except Exception as exc:  # noqa: BLE001 -- recorded per pair by the caller
+        if len(group) == 1:
+            return [exc]
+        return [outcome for item in group for outcome in compute_group(finder, [item])]
+    share = (time.perf_counter() - start) / len(group)
+    for item, result in zip(group, results):
+        result.inputs = item.inputs
+        result.seconds = item.seconds + share
+    return list(results)
+
+
+def iter_results(finder: Finder, pairs: Iterable[PairSpec], *, batch_size: int = DEFAULT_BATCH_SIZE,
+                 workers: int | None = None) -> Iterator[tuple[PairSpec, DiffResult | Exception]]:
+    """Every pair's result (or the exception that stopped it), in the order of ``pairs``."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    workers = default_workers() if workers is None else int(workers)
+    if workers < 0:
+        raise ValueError(f"workers must be 0 or more, got {workers}")
+    pin = finder.device.type == "cuda"
+    loaded = prefetch(pairs, lambda spec: load_pair(spec, pin), workers, ahead=batch_size + 2 * max(workers, 1))
+    try:
+        for group in group_batches(loaded, batch_size):
+            spec, first = group[0]
+            if isinstance(first, Exception):
+                yield spec, first
+                continue
+            items = [item for _, item in group]  # type: ignore[misc]
+            yield from zip((item.spec for item in items), compute_group(finder, items))  # type: ignore[union-attr]
+    finally:
+        loaded.close()
+
+
+# -- the worker: pairs in, files and rows out ---------------------------------------------------
+
+
+class PairWorker:
+    """Turns pairs into output files and summary rows with one pipeline, built once.
+
+    Args:
+        finder: the pipeline (its stages are built; an LPIPS network is loaded once).
+        output: the folder for ``NAME.heatmap.png``, ``NAME.map.npy``, ``NAME.mask.png`` and
+            ``NAME.json`` (written last: its presence means the pair is complete).
+        batch_size: most pairs of one size computed together.
+        workers: decoding threads (``0``: decode in the calling thread); also the number of
+            threads that write files. Default: :func:`default_workers`.
+        colormap: heatmap colormap (``None``: inferno, or RdBu_r for signed maps).
+
+    :meth:`process` is all a distributed engine needs: give each worker a share of
+    :attr:`RunPlan.todo` and gather the rows.
+    """
+
+    def __init__(self, finder: Finder, output: str | os.PathLike[str], *, batch_size: int = DEFAULT_BATCH_SIZE,
+                 workers: int | None = None, colormap: str | None = None) -> None:
+        self.finder = finder
+        self.output = Path(output)
+        self.batch_size = int(batch_size)
+        self.workers = default_workers() if workers is None else int(workers)
+        self.colormap = colormap
+        if colormap is not None:
+            from dfcore.output import colormap_lut
+
+            colormap_lut(colormap)  # an unknown name fails now, not once per pair
+
+    def process(self, pairs: Iterable[PairSpec]) -> Iterator[PairRow]:
+        """Compute and write every pair; yield one row per pair as its files are complete.
+
+        Rows come in completion order. On Ctrl-C the files being written are finished and
+        their rows yielded before ``KeyboardInterrupt`` propagates.
+        """
+        writers = ThreadPoolExecutor(max_workers=max(1, self.workers), thread_name_prefix="dfind-write")
+        pending: collections.deque[tuple[PairSpec, DiffResult, Future[None]]] = collections.deque()
+        limit = max(2, self.batch_size) * 2
+        try:
+            for spec, outcome in iter_results(self.finder, pairs, batch_size=self.batch_size, workers=self.workers):
+                if isinstance(outcome, Exception):
+                    yield _row(spec, FAILED, error=_reason(outcome))
+                    continue
+                pending.append((spec, outcome, writers.submit(self._save, outcome, spec)))
+                while pending and (len(pending) > limit or pending[0][2].done()):
+                    yield self._finish(*pending.popleft())
+            while pending:
+                yield self._finish(*pending.popleft())
+        except KeyboardInterrupt:
+            while pending:
+                yield self._finish(*pending.popleft())
+            raise
+        finally:
+            writers.shutdown(wait=True, cancel_futures=True)
+
+    def _save(self, result: DiffResult, spec: PairSpec) -> None:
+        result.save(self.output, spec.name, colormap=self.colormap)
+
+    @staticmethod
+    def _finish(spec: PairSpec, result: DiffResult, future: Future[None]) -> PairRow:
+        try:
+            future.result()
+        except Exception as exc:  # noqa: BLE001
+            return _row(spec, FAILED, error=f"cannot write its outputs: {_reason(exc)}")
+        regions = len(result.regions) if result.mask is not None else None
+        return _row(spec, OK, score=result.score, regions=regions, seconds=result.seconds)
+
+
+def _reason(exc: BaseException) -> str:
+    return str(exc) if isinstance(exc, DfindError) else one_line(exc)
+
+
+# -- the local engine -------------------------------------------------------------------------
+
+
+def run_batch(finder: Finder, pairing: Pairing, output: str | os.PathLike[str], *, overwrite: bool = False,
+              batch_size: int = DEFAULT_BATCH_SIZE, workers: int | None = None, colormap: str | None = None,
+              progress: bool | None = None, log: Callable[[str], None] | None = None) -> BatchReport:
+    """Compare every pair into ``output`` with resume, a progress bar and a summary.
+
+    ``progress=None`` shows a bar (rate, ETA) only when stderr is a terminal. ``log`` receives
+    a line for each pair that fails, as it fails. On Ctrl-C the summary of what finished is
+    written and :class:`BatchInterrupted` (a ``KeyboardInterrupt``) is raised with the report.
+    """
+    start = time.perf_counter()
+    config = finder.config
+    plan = plan_run(pairing, output, config, overwrite=overwrite)
+    worker = PairWorker(finder, plan.output, batch_size=batch_size, workers=workers, colormap=colormap)
+    plan.output.mkdir(parents=True, exist_ok=True)
+    rows = list(plan.rows_before)
+    for row in plan.refused:
+        if log is not None:
+            log(f"{row.pair}: failed: {row.error}")
+    bar = _progress_bar(len(pairing.pairs), len(rows), progress)
+    interrupted = False
+    try:
+        for row in worker.process(plan.todo):
+            rows.append(row)
+            if bar is not None:
+                bar.update(1)
+                if row.status == FAILED:
+                    bar.set_postfix_str(f"{sum(r.status == FAILED for r in rows)} failed", refresh=False)
+            if row.status == FAILED and log is not None:
+                _log_line(bar, log, f"{row.pair}: failed: {row.error}")
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        if bar is not None:
+            bar.close()
+    rows.sort(key=lambda r: r.pair)
+    report = BatchReport(rows, config, plan.output, list(pairing.only_a), list(pairing.only_b), interrupted,
+                         time.perf_counter() - start)
+    write_summary(report, plan.output)
+    if interrupted:
+        raise BatchInterrupted(report)
+    return report
+
+
+def _progress_bar(total: int, initial: int, enabled: bool | None) -> Any:
+    if enabled is None:
+        enabled = sys.stderr.isatty()
+    if not enabled or total == 0:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, unit="pair", desc="dfind", dynamic_ncols=True, file=sys.stderr,
+                smoothing=0.1)
+
+
+def _log_line(bar: Any, log: Callable[[str], None], line: str) -> None:
+    if bar is None:
+        log(line)
+        return
+    with bar.external_write_mode():
+        log(line)
+
+
+# -- the Python face --------------------------------------------------------------------------
+
+
+class DirRun:
+    """The pairs of a folder run; iterate for one result per pair, or :meth:`save` them all.
+
+    ``pairing.only_a`` and ``pairing.only_b`` list the files present on one side only.
+    Iterating decodes in the background and computes same-size pairs in batches, yielding a
+    :class:`DiffResult` per pair in name order. With ``on_error="record"`` a pair that fails
+    yields a :class:`PairFailure` and the run goes on; with ``"raise"`` (the default) the
+    error propagates.
+    """
+
+    def __init__(self, finder: Finder, pairing: Pairing, on_error: str = "raise", *,
+                 batch_size: int = DEFAULT_BATCH_SIZE, workers: int | None = None) -> None:
+        if on_error not in ("raise", "record"):
+            raise ValueError("on_error must be 'raise' or 'record'")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self.finder = finder
+        self.pairing = pairing
+        self.on_error = on_error
+        self.batch_size = int(batch_size)
+        self.workers = workers
+
+    def __len__(self) -> int:
+        return len(self.pairing.pairs)
+
+    def __iter__(self) -> Iterator[DiffResult | PairFailure]:
+        results = iter_results(self.finder, self.pairing.pairs, batch_size=self.batch_size, workers=self.workers)
+        try:
+            for spec, outcome in results:
+                if isinstance(outcome, Exception):
+                    if self.on_error == "raise":
+                        raise outcome
+                    yield PairFailure(spec.name, spec.a, spec.b, _reason(outcome))
+                else:
+                    yield outcome
+        finally:
+            results.close()
+
+    def save(self, output: str | os.PathLike[str], *, overwrite: bool = False, colormap: str | None = None,
+             progress: bool | None = None, log: Callable[[str], None] | None = None) -> BatchReport:
+        """Write every pair's files and ``summary.csv``/``summary.json`` into ``output``.
+
+        Pairs already complete in ``output`` are skipped (``overwrite=True`` redoes them);
+        failures are recorded whatever ``on_error`` says. See :func:`run_batch`.
+        """
+        return run_batch(self.finder, self.pairing, output, overwrite=overwrite, batch_size=self.batch_size,
+                         workers=self.workers, colormap=colormap, progress=progress, log=log)
+
+
+def make_pairing(dir_a: str | os.PathLike[str] | None, dir_b: str | os.PathLike[str] | None,
+                 pairs: str | os.PathLike[str] | None = None, recursive: bool = True) -> Pairing:
+    """Two folders paired by relative path, or the pairs of a CSV file (see :mod:`dfcore.pairing`)."""
+    if pairs is not None:
+        return read_pairs_csv(pairs, dir_a, dir_b)
+    if dir_a is None or dir_b is None:
+        raise InputError("give two folders to compare, or a pairs file")
+    return pair_directories(dir_a, dir_b, recursive)
+
+
+__all__ = [
+    "BatchInterrupted",
+    "BatchReport",
+    "DirRun",
+    "LoadedPair",
+    "PairRow",
+    "PairWorker",
+    "RunPlan",
+    "iter_results",
+    "load_pair",
+    "make_pairing",
+    "pipeline_signature",
+    "plan_run",
+    "read_complete",
+    "run_batch",
+    "write_summary",
+]
