@@ -138,15 +138,23 @@ class BoundMetric:
     that larger means more different; ``bound.preprocess(x)`` applies the preprocessors.
     Pixels outside ``valid`` do not count: a metric with ``supports_valid`` receives the mask,
     for any other metric those pixels of ``x`` are replaced by ``y``'s so they add nothing.
+
+    ``pair=(a, b)`` names the pair being compared: when a strategy evaluates the metric on
+    exactly those tensors (the same storage and version, e.g. ``b.detach()``), the value is
+    kept in :attr:`pair_value`, so the pipeline need not evaluate the score a second time.
     """
 
     def __init__(self, metric: Any, higher_is_better: bool, preprocessors: Sequence[Any] = (),
-                 valid: torch.Tensor | None = None, name: str = "metric") -> None:
+                 valid: torch.Tensor | None = None, name: str = "metric",
+                 pair: tuple[torch.Tensor, torch.Tensor] | None = None) -> None:
         self.stage = metric
         self.higher_is_better = higher_is_better
         self.preprocessors = list(preprocessors)
         self.valid = valid
         self.name = name
+        self.pair = pair
+        self.pair_value: torch.Tensor | None = None
+        self._pair_versions = (pair[0]._version, pair[1]._version) if pair is not None else None
 
     def preprocess(self, x: torch.Tensor) -> torch.Tensor:
         for stage in self.preprocessors:
@@ -162,11 +170,21 @@ class BoundMetric:
             value = self.stage(px, py, valid=self.valid)
         else:
             value = self.stage(px, py)
-        return _check_metric_value(value, x.shape[0], self.name)
+        value = _check_metric_value(value, x.shape[0], self.name)
+        if (self.pair is not None and _same_data(x, self.pair[0], self._pair_versions[0])
+                and _same_data(y, self.pair[1], self._pair_versions[1])):
+            self.pair_value = value.detach()
+        return value
 
     def distance(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         value = self(x, y)
         return -value if self.higher_is_better else value
+
+
+def _same_data(x: torch.Tensor, ref: torch.Tensor, version: int) -> bool:
+    """Whether ``x`` shows ``ref``'s memory, unmodified since ``ref`` was at ``version``."""
+    return (x.data_ptr() == ref.data_ptr() and x.shape == ref.shape and x.stride() == ref.stride()
+            and x.dtype == ref.dtype and x.device == ref.device and x._version == version)
 
 
 def _check_metric_value(value: Any, n: int, name: str) -> torch.Tensor:
@@ -382,10 +400,13 @@ class Finder:
                 else:
                     a, b = stage.obj(a), stage.obj(b)
         bound = BoundMetric(self.metric.obj, self.higher_is_better,
-                            [s.obj for s in self.preprocessors[last_pairwise + 1:]], valid, self.metric.record["name"])
-        with torch.no_grad():
-            score = bound(a, b).detach()
+                            [s.obj for s in self.preprocessors[last_pairwise + 1:]], valid, self.metric.record["name"],
+                            pair=(a, b))
         output = self._as_output(self.strategy, self.strategy.obj(Problem(a, b, bound, valid)), a)
+        score = bound.pair_value  # the strategy evaluated the metric on the pair itself (gradient does)
+        if score is None:
+            with torch.no_grad():
+                score = bound(a, b).detach()
         if valid is not None:
             output.map = output.map * valid
         output.valid = valid
