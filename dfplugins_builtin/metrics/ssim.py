@@ -9,12 +9,12 @@ tests hold both to pytorch_msssim's values and gradients.
 
 How it is computed, because the ``gradient`` strategy differentiates it:
 
-* The five local statistics (means, second moments) are filtered together, in horizontal
+* The four local statistics (means, E[x^2 + y^2], E[xy]) are filtered together, in horizontal
   strips of rows with ``win_size - 1`` rows of overlap: every window lies whole in one strip,
   so the per-channel sums are exact, and memory does not grow with a full-size stack of
   statistics (a 4096x4096 pair runs in a few GiB).
 * The gradient is closed form (:class:`SSIMMeans`, a ``torch.autograd.Function``): for each
-  window the derivatives of SSIM with respect to the five statistics, filtered back by the
+  window the derivatives of SSIM with respect to the four statistics, filtered back by the
   adjoint of the Gaussian filter. It is about three times faster than autograd through the
   same arithmetic and keeps only the inputs (and, when small, the statistics) for backward.
   It is exact for any strategy that differentiates once (second derivatives are refused).
@@ -30,6 +30,7 @@ References:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
 
 import torch
@@ -41,8 +42,8 @@ from dfcore.errors import ShapeError
 
 MS_SSIM_LEVELS = 5
 MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
-#: Elements of filtered statistics per strip (N x 5C x rows x W'); bounds the working memory.
-STRIP_ELEMENTS = 2**20
+#: Elements of filtered statistics per strip (N x 4C x rows x W'); bounds the working memory.
+STRIP_ELEMENTS = 2**21
 #: Statistics up to this size are kept from forward for backward; larger ones are recomputed.
 KEEP_STATS_BYTES = 2**29
 
@@ -96,16 +97,41 @@ def _transposed_filter(x: Tensor, window: Tensor, crop: bool) -> Tensor:
     x = F.conv_transpose2d(x, window.view(1, 1, size, 1).repeat(channels, 1, 1, 1), groups=channels, padding=(pad, 0))
     x = F.conv_transpose2d(x, window.view(1, 1, 1, size).repeat(channels, 1, 1, 1), groups=channels,
                            padding=(0, pad))
-    return x.contiguous()  # channel planes again: the arithmetic that follows vectorises on them
+    return x.contiguous()
 
 
 # -- the arithmetic of one window ---------------------------------------------------------------
 
 
 def window_statistics(x: Tensor, y: Tensor, window: Tensor) -> tuple[Tensor, ...]:
-    """Local means and second moments ``(mu_x, mu_y, E[x^2], E[y^2], E[xy])``, each NxCxH'xW'."""
-    stats = filter_valid(torch.cat([x, y, x * x, y * y, x * y], dim=1), window)
-    return stats.split(x.shape[1], dim=1)
+    """Local means and second moments ``(mu_x, mu_y, E[x^2 + y^2], E[xy])``, each NxCxH'xW'.
+
+    SSIM needs E[x^2] and E[y^2] only through their sum, so one filter serves both.
+    """
+    if torch.is_grad_enabled() and (x.requires_grad or y.requires_grad):  # autograd records a cat
+        return filter_valid(torch.cat([x, y, x * x + y * y, x * y], 1), window).split(x.shape[1], 1)
+    stack = _stack_buffer(x, 4)  # written in place, in the filter's layout: no copy afterwards
+    mu_x, mu_y, squares, xy = stack.split(x.shape[1], 1)
+    mu_x.copy_(x)
+    mu_y.copy_(y)
+    torch.mul(x, x, out=squares).addcmul_(y, y)
+    torch.mul(x, y, out=xy)
+    return filter_valid(stack, window).split(x.shape[1], 1)
+
+
+def layout(x: Tensor) -> torch.memory_format:
+    """The memory layout the arithmetic runs in: channels-last where oneDNN filters, else planes."""
+    return torch.channels_last if _onednn(x) else torch.contiguous_format
+
+
+def _stack_buffer(like: Tensor, groups: int) -> Tensor:
+    """An empty (groups*N)xCxHxW tensor in :func:`layout`.
+
+    Quantities are stacked along the batch axis, not the channel axis, so that each one is a
+    dense block in either layout and the arithmetic on them vectorises.
+    """
+    n, c, h, w = like.shape
+    return torch.empty((n, groups * c, h, w), dtype=like.dtype, device=like.device, memory_format=layout(like))
 
 
 def ssim_parts(stats: tuple[Tensor, ...], c1: float, c2: float) -> tuple[Tensor, Tensor, Tensor, Tensor]:
@@ -114,36 +140,40 @@ def ssim_parts(stats: tuple[Tensor, ...], c1: float, c2: float) -> tuple[Tensor,
     ``l = (2 mu_x mu_y + C1) / b1`` with ``b1 = mu_x^2 + mu_y^2 + C1``, and
     ``cs = (2 cov_xy + C2) / b2`` with ``b2 = var_x + var_y + C2``; SSIM is ``l * cs``.
     """
-    mu_x, mu_y, xx, yy, xy = stats
+    mu_x, mu_y, squares, xy = stats
     mu_xy = mu_x * mu_y
-    mu_xx, mu_yy = mu_x * mu_x, mu_y * mu_y
-    b1 = mu_xx + mu_yy + c1
-    b2 = (xx - mu_xx) + (yy - mu_yy) + c2
-    luminance = (2.0 * mu_xy + c1) / b1
-    cs = (2.0 * (xy - mu_xy) + c2) / b2
+    b1 = torch.mul(mu_x, mu_x).addcmul_(mu_y, mu_y)  # mu_x^2 + mu_y^2, without C1 yet
+    b2 = torch.sub(squares, b1).add_(c2)
+    b1.add_(c1)
+    luminance = torch.mul(mu_xy, 2.0).add_(c1).div_(b1)
+    cs = torch.sub(xy, mu_xy).mul_(2.0).add_(c2).div_(b2)
     return luminance, cs, b1, b2
 
 
 def ssim_part_gradients(stats: tuple[Tensor, ...], parts: tuple[Tensor, Tensor, Tensor, Tensor],
-                        g_ssim: Tensor, g_cs: Tensor, want_x: bool, want_y: bool) -> list[Tensor]:
-    """Derivatives of ``g_ssim * l * cs + g_cs * cs`` with respect to the five statistics.
+                        g_ssim: Tensor, g_cs: Tensor, want_x: bool, want_y: bool,
+                        out: Sequence[Tensor] | None = None) -> Sequence[Tensor]:
+    """Derivatives of ``g_ssim * l * cs + g_cs * cs`` with respect to the statistics.
 
-    Returns ``[d mu_x] if want_x``, ``[d mu_y] if want_y``, then ``d E[x^2]`` (equal to
-    ``d E[y^2]``) and ``d E[xy]``: the fields that :func:`filter_adjoint` carries back to pixels.
+    Returns ``[d mu_x] if want_x``, ``[d mu_y] if want_y``, then ``d E[x^2 + y^2]`` and
+    ``d E[xy]``: the fields that :func:`filter_adjoint` carries back to pixels. ``out`` (as
+    many tensors) receives them instead of new tensors.
     """
     mu_x, mu_y = stats[0], stats[1]
     luminance, cs, b1, b2 = parts
-    g = g_ssim * luminance + g_cs          # coefficient of d cs
-    h = (g_ssim * cs) * (2.0 / b1)         # coefficient of d l, times 2 / b1
-    g2 = g * (2.0 / b2)
-    fields = []
-    if want_x:
-        fields.append(g2 * (mu_x * cs - mu_y) + h * (mu_y - mu_x * luminance))
-    if want_y:
-        fields.append(g2 * (mu_y * cs - mu_x) + h * (mu_x - mu_y * luminance))
-    fields.append(-0.5 * g2 * cs)          # d E[x^2] = d E[y^2] = -g cs / b2
-    fields.append(g2)                      # d E[xy] = 2 g / b2
-    return fields
+    g2 = torch.addcmul(g_cs, g_ssim, luminance).mul_(2.0).div_(b2)  # 2 / b2 times the coefficient of d cs
+    h = torch.mul(cs, g_ssim).mul_(2.0).div_(b1)                     # 2 / b1 times the coefficient of d l
+    count = int(want_x) + int(want_y) + 2
+    out = list(out) if out is not None else [torch.empty_like(mu_x) for _ in range(count)]
+    index = 0
+    for mu, other, wanted in ((mu_x, mu_y, want_x), (mu_y, mu_x, want_y)):
+        if wanted:  # d/d mu = g2 (mu cs - other) + h (other - mu l)
+            first = torch.mul(mu, cs).sub_(other).mul_(g2)
+            torch.addcmul(first, torch.addcmul(other, mu, luminance, value=-1.0), h, out=out[index])
+            index += 1
+    torch.mul(g2, cs, out=out[index]).mul_(-0.5)  # d E[x^2 + y^2] = -g cs / b2
+    out[index + 1].copy_(g2)                       # d E[xy] = 2 g / b2
+    return out
 
 
 # -- per-channel means with a closed-form gradient ------------------------------------------------
@@ -159,7 +189,7 @@ def _strip_rows(x: Tensor, window: Tensor, rows: int | None) -> int:
             raise ValueError(f"rows must be at least 1, got {rows}")
         return int(rows)
     n, c, _, width = x.shape
-    return max(16, STRIP_ELEMENTS // max(1, n * 5 * c * (width - window.numel() + 1)))
+    return max(16, STRIP_ELEMENTS // max(1, n * 4 * c * (width - window.numel() + 1)))
 
 
 class SSIMMeans(torch.autograd.Function):
@@ -176,13 +206,15 @@ class SSIMMeans(torch.autograd.Function):
         out_rows, out_cols = x.shape[-2] - size + 1, x.shape[-1] - size + 1
         strips = _strips(out_rows, rows)
         needs_grad = ctx.needs_input_grad[0] or ctx.needs_input_grad[1]
-        keep = needs_grad and 5 * x.numel() * x.element_size() <= KEEP_STATS_BYTES
+        x, y = x.contiguous(), y.contiguous()
+        keep = needs_grad and 8 * x.numel() * x.element_size() <= KEEP_STATS_BYTES
         ssim_sum = x.new_zeros(x.shape[:2])
         cs_sum = x.new_zeros(x.shape[:2])
         kept = []
         for start, stop in strips:
             stats = window_statistics(x[..., start:stop + size - 1, :], y[..., start:stop + size - 1, :], window)
-            luminance, cs = ssim_parts(stats, c1, c2)[:2]
+            parts = ssim_parts(stats, c1, c2)
+            luminance, cs = parts[:2]
             ssim_map = luminance * cs
             if weight is not None:
                 w = weight[..., start:stop, :]
@@ -190,7 +222,7 @@ class SSIMMeans(torch.autograd.Function):
             ssim_sum += ssim_map.sum((2, 3))
             cs_sum += cs.sum((2, 3))
             if keep:
-                kept.append(stats)
+                kept.append((stats, parts))
         scale = 1.0 if weight is not None else 1.0 / (out_rows * out_cols)
         if needs_grad:
             ctx.save_for_backward(x, y, window, weight)
@@ -209,20 +241,26 @@ class SSIMMeans(torch.autograd.Function):
         grad_y = torch.zeros_like(y) if want_y else None
         g_ssim = (g_ssim * scale)[..., None, None]
         g_cs = (g_cs * scale)[..., None, None]
+        groups = int(want_x) + int(want_y) + 2
         for index, (start, stop) in enumerate(strips):
             xs, ys = x[..., start:stop + size - 1, :], y[..., start:stop + size - 1, :]
-            stats = ctx.kept[index] if ctx.kept else window_statistics(xs, ys, window)
+            if ctx.kept:
+                stats, parts = ctx.kept[index]
+            else:
+                stats = window_statistics(xs, ys, window)
+                parts = ssim_parts(stats, c1, c2)
             gs, gc = g_ssim, g_cs
             if weight is not None:
                 w = weight[..., start:stop, :]
                 gs, gc = gs * w, gc * w
-            fields = ssim_part_gradients(stats, ssim_parts(stats, c1, c2), gs, gc, bool(want_x), bool(want_y))
-            back = filter_adjoint(torch.cat(fields, dim=1), window).split(x.shape[1], dim=1)
-            d_xx, d_xy = back[-2], back[-1]
-            if want_x:
-                grad_x[..., start:stop + size - 1, :] += back[0] + 2.0 * xs * d_xx + ys * d_xy
-            if want_y:
-                grad_y[..., start:stop + size - 1, :] += back[-3] + 2.0 * ys * d_xx + xs * d_xy
+            fields = _stack_buffer(stats[0], groups)
+            ssim_part_gradients(stats, parts, gs, gc, bool(want_x), bool(want_y), out=fields.split(x.shape[1], 1))
+            back = filter_adjoint(fields, window).split(x.shape[1], 1)
+            d_squares, d_xy = back[-2], back[-1]
+            for grad, mine, other, field in ((grad_x, xs, ys, back[0]), (grad_y, ys, xs, back[-3])):
+                if grad is not None:  # adjoint(d mu) + 2 pixel adjoint(d E[x^2 + y^2]) + other adjoint(d E[xy])
+                    target = grad[..., start:stop + size - 1, :]
+                    target.add_(field).addcmul_(mine, d_squares, value=2.0).addcmul_(other, d_xy)
         ctx.kept = None
         return grad_x, grad_y, None, None, None, None, None
 

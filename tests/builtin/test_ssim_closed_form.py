@@ -120,3 +120,12 @@ def test_both_filter_paths_agree_and_are_adjoint(dtype):
     probe, _ = _pair(reference.shape, dtype=dtype, seed=3)  # <filter(x), p> == <x, adjoint(p)>
     for adjoint in (S.filter_adjoint(probe, window), S._transposed_filter(probe, window, crop=False)):
         torch.testing.assert_close((reference * probe).sum(), (x * adjoint).sum())
+
+
+def test_ms_ssim_in_strips_agrees_with_one_pass(monkeypatch):
+    x, y = _pair((1, 1, 170, 163))
+    whole = _grads(S.ms_ssim, x, y)
+    monkeypatch.setattr(S, "STRIP_ELEMENTS", 1)  # the smallest strips: 16 rows at every scale
+    strips = _grads(S.ms_ssim, x, y)
+    for a, b in zip(strips, whole):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-15)
