@@ -51,6 +51,9 @@ from dfcore.plugins import one_line
 DEFAULT_BATCH_SIZE = 8
 #: A batch stops growing once its images hold this many pixels (per side of the pair).
 MAX_BATCH_PIXELS = 16 * 2**20
+#: Decoded pairs waiting for the device, and maps waiting to be written, hold about this many
+#: pixels at most (so 4096x4096 pairs are not read 16 at a time).
+PREFETCH_PIXELS = 32 * 2**20
 SUMMARY_CSV, SUMMARY_JSON = "summary.csv", "summary.json"
 SUMMARY_COLUMNS = ("pair", "status", "score", "regions", "seconds", "error", "a", "b")
 #: Row statuses: computed now, failed (with ``error``), complete from an earlier run.
@@ -298,6 +301,10 @@ class LoadedPair:
     def shape(self) -> tuple[int, ...]:
         return tuple(self.a.shape[1:])
 
+    @property
+    def pixels(self) -> int:
+        return int(self.a.shape[-1] * self.a.shape[-2])
+
 
 def load_pair(spec: PairSpec, pin_memory: bool = False) -> LoadedPair:
     """Decode both files of a pair and check that they can be compared (runs in a worker thread)."""
@@ -312,11 +319,13 @@ def load_pair(spec: PairSpec, pin_memory: bool = False) -> LoadedPair:
 
 
 def prefetch(pairs: Iterable[PairSpec], load: Callable[[PairSpec], LoadedPair], workers: int,
-             ahead: int) -> Iterator[tuple[PairSpec, LoadedPair | Exception]]:
-    """Load pairs with ``workers`` threads, up to ``ahead`` in advance; yield them in order.
+             ahead: int, max_pixels: int = PREFETCH_PIXELS) -> Iterator[tuple[PairSpec, LoadedPair | Exception]]:
+    """Load pairs with ``workers`` threads ahead of their use; yield them in order.
 
-    A pair that fails to load is yielded with its exception. ``workers=0`` loads in the
-    calling thread. Closing the iterator cancels the loads not yet started.
+    At most ``ahead`` pairs are loading or waiting, fewer once the pairs turn out large: the
+    waiting pairs hold about ``max_pixels`` pixels per side at most (one is always ahead). A
+    pair that fails to load is yielded with its exception. ``workers=0`` loads in the calling
+    thread. Closing the iterator cancels the loads not yet started.
     """
     if workers <= 0:
         for spec in pairs:
@@ -328,20 +337,23 @@ def prefetch(pairs: Iterable[PairSpec], load: Callable[[PairSpec], LoadedPair], 
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dfind-read")
     queue: collections.deque[tuple[PairSpec, Future[LoadedPair]]] = collections.deque()
     source = iter(pairs)
+    window = max(1, ahead)
     try:
-        for spec in source:
-            queue.append((spec, pool.submit(load, spec)))
-            if len(queue) >= ahead:
-                break
-        while queue:
-            spec, future = queue.popleft()
-            following = next(source, None)
-            if following is not None:
+        while True:
+            while len(queue) < window:
+                following = next(source, None)
+                if following is None:
+                    break
                 queue.append((following, pool.submit(load, following)))
+            if not queue:
+                return
+            spec, future = queue.popleft()
             try:
                 loaded: LoadedPair | Exception = future.result()
             except Exception as exc:  # noqa: BLE001
                 loaded = exc
+            if isinstance(loaded, LoadedPair):
+                window = max(1, min(ahead, max_pixels // max(1, loaded.pixels)))
             yield spec, loaded
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
@@ -362,7 +374,7 @@ def group_batches(items: Iterable[tuple[PairSpec, LoadedPair | Exception]], batc
                 group, pixels = [], 0
             yield [(spec, loaded)]
             continue
-        size = loaded.a.shape[-1] * loaded.a.shape[-2]
+        size = loaded.pixels
         if group and (len(group) >= batch_size or pixels + size > max_pixels
                       or group[0][1].shape != loaded.shape):  # type: ignore[union-attr]
             yield group
@@ -454,13 +466,17 @@ class PairWorker:
         writers = ThreadPoolExecutor(max_workers=max(1, self.workers), thread_name_prefix="dfind-write")
         pending: collections.deque[tuple[PairSpec, DiffResult, Future[None]]] = collections.deque()
         limit = max(2, self.batch_size) * 2
+
+        def crowded() -> bool:
+            return len(pending) > limit or sum(item[1].map.size for item in pending) > PREFETCH_PIXELS
+
         try:
             for spec, outcome in iter_results(self.finder, pairs, batch_size=self.batch_size, workers=self.workers):
                 if isinstance(outcome, Exception):
                     yield _row(spec, FAILED, error=_reason(outcome))
                     continue
                 pending.append((spec, outcome, writers.submit(self._save, outcome, spec)))
-                while pending and (len(pending) > limit or pending[0][2].done()):
+                while pending and (pending[0][2].done() or (len(pending) > 1 and crowded())):
                     yield self._finish(*pending.popleft())
             while pending:
                 yield self._finish(*pending.popleft())

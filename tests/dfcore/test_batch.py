@@ -397,3 +397,25 @@ def test_progress_bar_on_request_shows_count_and_rate(registry, tmp_path, capsys
     assert "2/2" in err and "pair/s" in err
     _finder().run_dirs(dir_a, dir_b).save(tmp_path / "out2")  # default: only on a terminal
     assert capsys.readouterr().err == ""
+
+
+def test_prefetch_reads_fewer_pairs_ahead_once_they_turn_out_large(tmp_path):
+    from dfcore.batch import LoadedPair, prefetch
+    from dfcore.pairing import PairSpec
+
+    started: list[str] = []
+
+    def load(spec):
+        started.append(spec.name)
+        side = 64 if spec.name.startswith("big") else 8
+        return LoadedPair(spec, torch.zeros(1, 1, side, side), torch.zeros(1, 1, side, side), {}, 0.0)
+
+    specs = [PairSpec(f"{kind}{i}", tmp_path, tmp_path) for kind, i in
+             [("small", 0), ("small", 1), ("big", 2), ("big", 3), ("big", 4), ("big", 5), ("big", 6)]]
+    ahead_of_use = []
+    for consumed, (spec, loaded) in enumerate(prefetch(specs, load, workers=1, ahead=4, max_pixels=64 * 64), 1):
+        assert loaded.spec is spec
+        time.sleep(0.05)  # time for the reader to start whatever was submitted
+        ahead_of_use.append(len(started) - consumed)
+    assert ahead_of_use[0] == 3  # small pairs: a window of 4, one of which is in use
+    assert ahead_of_use[-2:] == [0, 0]  # once big pairs are seen: the next is read when needed
