@@ -18,6 +18,7 @@ channels. NaN or infinite values are refused.
 from __future__ import annotations
 
 import io
+import math
 import os
 import warnings
 from dataclasses import dataclass
@@ -249,11 +250,10 @@ def check_values(tensor: torch.Tensor, name: str) -> None:
     """Refuse NaN/Inf and float values outside [0, 1] with a one-line message."""
     if tensor.numel() == 0:
         raise ShapeError(f"{name}: empty image {tuple(tensor.shape)}")
-    finite = torch.isfinite(tensor)
-    if not bool(finite.all()):
-        bad = int((~finite).sum())
+    low, high = (float(v) for v in torch.aminmax(tensor))  # one pass; NaN propagates, so a finite pair means all are
+    if not (math.isfinite(low) and math.isfinite(high)):
+        bad = int((~torch.isfinite(tensor)).sum())
         raise InputError(f"{name}: contains {bad} NaN or infinite value{'s' if bad > 1 else ''}")
-    low, high = float(tensor.min()), float(tensor.max())
     if low < -_RANGE_TOLERANCE or high > 1 + _RANGE_TOLERANCE:
         raise InputError(
             f"{name}: float values must lie in [0, 1], got [{low:.4g}, {high:.4g}]; rescale or clamp it first"
