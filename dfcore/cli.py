@@ -123,7 +123,7 @@ def _finder_kwargs(preprocessors: Sequence[str], metric: str | None, strategy: s
 @click.argument("b", required=False, type=click.Path(path_type=Path))
 @_stage_options
 @click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path),
-              help="Write NAME.heatmap.png, NAME.map.npy and NAME.json here.")
+              help="Write NAME.heatmap.png, NAME.map.npy and NAME.json here (folder runs: and summary.csv/.json).")
 @click.option("--colormap", default=None, help="Heatmap colormap (matplotlib name) [default: inferno].")
 @click.option("--fail-above", type=float, metavar="T",
               help="Exit 1 when a score is worse than T (above T for lower-is-better metrics, below for higher).")
@@ -133,7 +133,8 @@ def _finder_kwargs(preprocessors: Sequence[str], metric: str | None, strategy: s
 @click.option("--batch-size", type=click.IntRange(min=1), default=None, metavar="N",
               help="Folder runs: most same-size pairs computed together [default: 8].")
 @click.option("--workers", type=click.IntRange(min=0), default=None, metavar="N",
-              help="Folder runs: threads decoding images and writing files (0: none) [default: half the cores, 1-4].")
+              help="Folder runs: threads decoding images and writing files (0: the main thread) "
+                   "[default: half the cores, 1-4].")
 @click.option("--overwrite", is_flag=True, help="Folder runs: recompute pairs already complete in the output folder.")
 @click.option("--list-plugins", is_flag=True, help="List every stage and preset, then exit.")
 @click.option("--verbose", "-v", is_flag=True, help="With --list-plugins: show parameters.")
