@@ -33,6 +33,7 @@ Examples:
   dfind refs/ outputs/ -o maps           two folders, paired by relative path
   dfind a.png b.png -m mse --fail-above 0.001   exit 1 when MSE > 0.001
   dfind --list-plugins                   every stage, its plugin and distribution
+  dfind check-metric psnr --gradcheck   can this metric drive a gradient map?
 \b
 Other commands: dfind COMMAND --help
 """
