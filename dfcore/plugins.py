@@ -18,6 +18,7 @@ import importlib.metadata
 import os
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import pluggy
@@ -105,7 +106,9 @@ def register_plugin(pm: pluggy.PluginManager, plugin: object, origin: Origin) ->
     """Register one plugin object; a rejection or an unknown hook name makes it broken."""
     try:
         pm.register(plugin, name=origin.plugin)
-    except Exception as exc:  # pluggy raises ValueError or PluginValidationError
+    except pluggy.PluginValidationError as exc:  # its several lines name the hook and the bad signature
+        return BrokenPlugin(origin, "import", f"{type(exc).__name__}: {' '.join(str(exc).split())}")
+    except Exception as exc:  # pluggy raises ValueError for a name or object registered twice
         return BrokenPlugin(origin, "import", one_line(exc))
     unknown = sorted(
         caller.name
@@ -172,7 +175,10 @@ def call_hookimpl(pm: pluggy.PluginManager, hook_name: str, impl: pluggy.HookImp
     trace = pm.trace.root.get("hook")
     started = time.perf_counter()
     try:
-        records = list(impl.function() or ())
+        result = impl.function()
+        if result is not None and not isinstance(result, Iterable):
+            raise TypeError(f"returned a {type(result).__name__}; yield the records, or return a list of them")
+        records = list(result or ())
     except BaseException as exc:
         trace(f"{impl.plugin_name}.{hook_name}: raised {one_line(exc)}")
         raise

@@ -1,8 +1,9 @@
 """Third-party plugins: a real pip install of the example package, and plugins that are broken.
 
 Broken plugins are fake distributions (``*.dist-info`` + modules in a temporary folder on the
-path), one per way a plugin can fail: its module does not import, a hook raises (even
-``SystemExit``), a hook yields an invalid record, a stage's target does not import.
+path), one per way a plugin can fail: its module does not import, a hook takes arguments, a
+hook raises (even ``SystemExit``), returns a bare record or yields an invalid one, a stage's
+target does not import.
 """
 
 from __future__ import annotations
@@ -57,6 +58,20 @@ BROKEN = {
         def dfind_metrics():
             yield StageSpec("unoriented", "dfind_bad_record:Metric")
         """}),
+    "hook-args": ("dfind-hook-args", "1.0", "dfind_hook_args", {"dfind_hook_args.py": """
+        from dfcore import hookimpl
+
+        @hookimpl
+        def dfind_metrics(config):
+            return []
+        """}),
+    "returns-record": ("dfind-returns-record", "1.0", "dfind_returns_record", {"dfind_returns_record.py": """
+        from dfcore import StageSpec, hookimpl
+
+        @hookimpl
+        def dfind_strategies():
+            return StageSpec("lonely", "dfind_returns_record:Lonely")
+        """}),
     "missing-target": ("dfind-missing-target", "1.0", "dfind_missing_target", {"dfind_missing_target.py": """
         from dfcore import StageSpec, hookimpl
 
@@ -83,8 +98,9 @@ BROKEN = {
             """,
     }),
 }
-MODULES = ["dfind_import_error", "dfind_hook_error", "dfind_hook_exit", "dfind_bad_record", "dfind_missing_target",
-           "dfind_healthy", "dfind_healthy.plugin", "dfind_healthy.stages"]
+MODULES = ["dfind_import_error", "dfind_hook_error", "dfind_hook_exit", "dfind_bad_record", "dfind_hook_args",
+           "dfind_returns_record", "dfind_missing_target", "dfind_healthy", "dfind_healthy.plugin",
+           "dfind_healthy.stages"]
 
 
 @pytest.fixture(scope="module")
@@ -127,6 +143,11 @@ def test_each_broken_plugin_is_recorded_with_its_phase_and_reason(registry):
         "hook-error": ("hook", "dfind_metrics: RuntimeError: metric table is corrupt"),
         "hook-exit": ("hook", "dfind_presets: SystemExit: no presets today"),
         "bad-record": ("hook", "dfind_metrics: ValueError: metric 'unoriented' does not declare higher_is_better"),
+        "hook-args": ("import", "PluginValidationError: Plugin 'hook-args' for hook 'dfind_metrics' hookimpl "
+                                "definition: dfind_metrics(config) Argument(s) {'config'} are declared in the "
+                                "hookimpl but can not be found in the hookspec"),
+        "returns-record": ("hook", "dfind_strategies: TypeError: returned a StageSpec; yield the records, "
+                                   "or return a list of them"),
     }
     assert (broken["hook-error"].origin.distribution, broken["hook-error"].origin.version) == ("dfind-hook-error", "2.0")
     names = {s.qualified_name for s in registry.stages()}
