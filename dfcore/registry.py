@@ -25,6 +25,7 @@ from dfcore.errors import AmbiguousStageError, ParameterError, StageError, Stage
 from dfcore.plugins import (
     BrokenPlugin,
     Origin,
+    call_hookimpl,
     load_entry_point_plugins,
     make_plugin_manager,
     one_line,
@@ -341,7 +342,7 @@ def _collect(pm: Any, origins: Mapping[str, Origin]) -> _Index:
             if impl.plugin_name in failed:
                 continue
             try:
-                records = list(impl.function() or ())
+                records = call_hookimpl(pm, hook_name, impl)
                 seen: set[str] = set()
                 for record in records:
                     if not isinstance(record, record_type):
@@ -353,7 +354,9 @@ def _collect(pm: Any, origins: Mapping[str, Origin]) -> _Index:
                     seen.add(record.name)
                     if kind == "metric" and not isinstance(record.higher_is_better, bool):
                         raise ValueError(f"metric {record.name!r} does not declare higher_is_better")
-            except Exception as exc:
+            except BaseException as exc:  # a plugin's hook may raise anything, even SystemExit
+                if isinstance(exc, KeyboardInterrupt):
+                    raise
                 broken.append(BrokenPlugin(origin, "hook", f"{hook_name}: {one_line(exc)}"))
                 failed.add(impl.plugin_name)
                 continue

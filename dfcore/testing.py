@@ -7,7 +7,8 @@ Plugin authors can use them too::
 * :func:`fresh_registry`: a registry of dfind's own plugins only, built for one test.
 * :func:`fake_distribution`: an installed-looking distribution (``*.dist-info`` with entry
   points) plus its modules under a folder, to test discovery without pip.
-* :func:`planted_pair`: a textured image and a copy changed inside known boxes.
+* :func:`planted_pair`: a textured image and a copy changed inside known boxes;
+  :func:`planted_files` writes them as PNG files.
 """
 
 from __future__ import annotations
@@ -94,3 +95,21 @@ def planted_pair(height: int = 96, width: int = 128, channels: int = 3,
         b[..., y0:y1, x0:x1] = (b[..., y0:y1, x0:x1] + delta).clamp(0.0, 1.0)
         mask[y0:y1, x0:x1] = True
     return a, b, mask
+
+
+def planted_files(directory: Path, **kwargs: Any) -> tuple[Path, Path, Any]:
+    """:func:`planted_pair` written as 8-bit ``a.png`` and ``b.png`` in ``directory``, for CLI tests.
+
+    Keyword arguments go to :func:`planted_pair`. Returns the two paths and the truth mask.
+    """
+    import numpy as np
+    from PIL import Image
+
+    a, b, mask = planted_pair(**kwargs)
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, image in (("a.png", a), ("b.png", b)):
+        pixels = (image[0].permute(1, 2, 0).squeeze(-1).numpy() * 255.0).round().astype(np.uint8)
+        Image.fromarray(pixels).save(directory / name)
+        paths.append(directory / name)
+    return paths[0], paths[1], mask
