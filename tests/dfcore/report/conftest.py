@@ -102,7 +102,9 @@ def browser() -> Iterator[Any]:
         reason = "Playwright is not installed (python -m pip install -e '.[test]')"
     executable = chromium_executable()
     if reason is None and executable is None:
-        reason = f"no Chromium found (apt-get install chromium, or set {CHROMIUM_ENV})"
+        given = os.environ.get(CHROMIUM_ENV)
+        reason = (f"{CHROMIUM_ENV}={given} is not a file" if given
+                  else f"no Chromium found (apt-get install chromium, or set {CHROMIUM_ENV})")
     if reason is not None:
         if os.environ.get(REQUIRE_ENV):
             pytest.fail(f"{reason}; {REQUIRE_ENV} is set, so browser tests must run")

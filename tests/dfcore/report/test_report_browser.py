@@ -34,8 +34,8 @@ def scales(page: Any) -> list[float]:
     return [float(re.search(r"scale\(([^)]+)\)", t).group(1)) for t in transforms(page)]
 
 
-def test_cli_report_loads_offline_and_every_image_decodes(pair_files: tuple[Path, Path], tmp_path: Path,
-                                                           visit: Any) -> None:
+def test_cli_report_loads_offline_and_every_image_decodes(visit: Any, pair_files: tuple[Path, Path],
+                                                           tmp_path: Path) -> None:
     out = tmp_path / "out"
     result = CliRunner().invoke(main, [str(pair_files[0]), str(pair_files[1]), "-o", str(out), "--report",
                                        "-m", "mse", "-s", "difference", "--device", "cpu"])
@@ -49,7 +49,7 @@ def test_cli_report_loads_offline_and_every_image_decodes(pair_files: tuple[Path
     page.screenshot(tmp_path, "report-cli-pair.png")
 
 
-def test_overlay_slider_sets_the_map_opacity(pair_page: Path, visit: Any, tmp_path: Path) -> None:
+def test_overlay_slider_sets_the_map_opacity(visit: Any, pair_page: Path) -> None:
     page = visit(pair_page)
     overlay = page.page.locator("#overlay-map")
     before = float(overlay.evaluate("e => getComputedStyle(e).opacity"))
@@ -71,7 +71,7 @@ def test_overlay_slider_sets_the_map_opacity(pair_page: Path, visit: Any, tmp_pa
     page.assert_clean()
 
 
-def test_flicker_swaps_a_and_b_in_place(pair_page: Path, visit: Any, tmp_path: Path) -> None:
+def test_flicker_swaps_a_and_b_in_place(visit: Any, pair_page: Path) -> None:
     page = visit(pair_page)
     b = page.page.locator("#compare-b")
     visible = lambda: b.evaluate("e => getComputedStyle(e).visibility")  # noqa: E731
@@ -99,7 +99,7 @@ def test_flicker_swaps_a_and_b_in_place(pair_page: Path, visit: Any, tmp_path: P
     page.assert_clean()
 
 
-def test_region_row_click_zooms_every_view_there(pair_page: Path, visit: Any, result_with_regions: Any,
+def test_region_row_click_zooms_every_view_there(visit: Any, pair_page: Path, result_with_regions: Any,
                                                  tmp_path: Path) -> None:
     page = visit(pair_page)
     rows = page.page.locator("tr.region")
@@ -124,7 +124,7 @@ def test_region_row_click_zooms_every_view_there(pair_page: Path, visit: Any, re
     page.assert_clean()
 
 
-def test_wheel_zoom_and_drag_pan_move_every_view_together(pair_page: Path, visit: Any) -> None:
+def test_wheel_zoom_and_drag_pan_move_every_view_together(visit: Any, pair_page: Path) -> None:
     page = visit(pair_page)
     viewport = page.page.locator('.panel[data-panel="b"] .viewport')
     box = viewport.bounding_box()
@@ -152,8 +152,8 @@ def test_wheel_zoom_and_drag_pan_move_every_view_together(pair_page: Path, visit
     page.assert_clean()
 
 
-def test_embedded_page_and_notebook_view_work_without_files(result_with_regions: Any, tmp_path: Path,
-                                                            visit: Any) -> None:
+def test_embedded_page_and_notebook_view_work_without_files(visit: Any, result_with_regions: Any,
+                                                            tmp_path: Path) -> None:
     path = tmp_path / "embedded.html"
     result_with_regions.to_html(path)
     page = visit(path)
@@ -170,7 +170,7 @@ def test_embedded_page_and_notebook_view_work_without_files(result_with_regions:
     notebook.assert_clean()
 
 
-def test_folder_index_links_every_pair_page(pair_files: tuple[Path, Path], tmp_path: Path, visit: Any) -> None:
+def test_folder_index_links_every_pair_page(visit: Any, pair_files: tuple[Path, Path], tmp_path: Path) -> None:
     import shutil
 
     dir_a, dir_b = tmp_path / "refs", tmp_path / "outputs"
