@@ -59,6 +59,7 @@ def make_figure(result: Any, path: str | os.PathLike[str] | None = None, *, widt
         a :class:`matplotlib.figure.Figure` with five axes: four panels and the colour bar.
     """
     import matplotlib
+    from matplotlib import ticker
     from matplotlib.cm import ScalarMappable
     from matplotlib.colors import Normalize
     from matplotlib.figure import Figure
@@ -123,7 +124,10 @@ def make_figure(result: Any, path: str | os.PathLike[str] | None = None, *, widt
         cax = fig.add_subplot(grid[1, 2])
         bar = fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), cax=cax, orientation="horizontal")
         bar.outline.set_linewidth(0.4)
-        bar.set_label(" of ".join(x for x in (strategy, metric) if x) + " (larger = more different)", fontsize=6.5)
+        bar.locator = ticker.MaxNLocator(nbins=4, symmetric=vmin < 0)
+        bar.formatter = ticker.FuncFormatter(lambda value, _: f"{value:.3g}")  # no offset text to collide
+        bar.update_ticks()
+        bar.set_label(" · ".join(x for x in (strategy, metric) if x), fontsize=6.5)
         if path is not None:
             save_figure(fig, path, dpi)
     return fig

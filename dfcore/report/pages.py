@@ -250,7 +250,7 @@ def _panels(record: PairRecord, page_dir: Path | None, width: int, height: int,
         map_layers += _image(record, "mask", page_dir, "img-mask", "Mask")
     strategy = ((data.get("config") or {}).get("strategy") or {}).get("name", "")
     metric = data.get("metric") or ""
-    map_sub = esc(" of ".join(x for x in (strategy, metric) if x))
+    map_sub = esc(" · ".join(x for x in (strategy, metric) if x))
     map_view = _panel(4, "map", map_sub, mask_control, map_layers, after=legend(display, map_sub),
                       attrs=layer_attr, **size)
 
@@ -310,7 +310,8 @@ def legend(display: Mapping[str, Any], caption: str = "", ticks: int = 5) -> str
     return (f'<div class="legend" aria-label="Colour scale"><div class="colorbar" style="background:'
             f'linear-gradient(to right, {stops})"></div><div class="ticks">{"".join(labels)}</div>'
             f'<div class="caption">{note}{colormap}, {esc(fmt(vmin, 4))} to {esc(fmt(vmax, 4))}; '
-            f"larger = more different</div></div>")
+            f'{"the further from 0, the more different; the sign gives the direction" if vmin < 0 else "larger = more different"}'
+            f"</div></div>")
 
 
 def _regions_panel(regions: Sequence[Mapping[str, Any]]) -> str:

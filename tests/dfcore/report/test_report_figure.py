@@ -19,7 +19,7 @@ def test_figure_has_four_panels_and_a_colour_bar(result_with_regions: Any) -> No
     assert [ax.get_title() for ax in panels] == ["A", f"B  (mse = {result_with_regions.score:.4g})",
                                                  "Difference map", "Overlay on A"]
     assert [len(ax.get_images()) for ax in panels] == [1, 1, 1, 2]  # the overlay: A, then the map
-    assert "difference of mse" in bar.get_xlabel()
+    assert bar.get_xlabel() == "difference · mse"
     assert bar.get_xlim() == pytest.approx((0.0, float(result_with_regions.map.max())))
     boxes = len(result_with_regions.regions)
     assert [len(ax.patches) for ax in panels] == [0, 0, boxes, boxes]
