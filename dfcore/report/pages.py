@@ -443,17 +443,18 @@ def render_index(records: Sequence[PairRecord], out: Path, pages: Mapping[str, P
             if key not in eval_keys and len(eval_keys) < 4:
                 eval_keys.append(key)
     show_metric = len(metrics) > 1
+    show_changed = any("mask_fraction" in r.data for r in ok)
     head = ['<th data-sort="rank" title="Worst first">#</th>', "<th>pair</th>",
             '<th class="nosort">A</th>', '<th class="nosort">B</th>', '<th class="nosort">map</th>']
     if show_metric:
         head.append("<th>metric</th>")
     head.append(f'<th class="num">{esc(metrics[0]) if len(metrics) == 1 else "score"}</th>')
-    head += ['<th class="num">regions</th>', '<th class="num">changed</th>']
+    head += ['<th class="num">regions</th>'] + (['<th class="num">changed</th>'] if show_changed else [])
     head += [f'<th class="num">{esc(k)}</th>' for k in eval_keys]
     head.append("<th>status</th>")
     rows = []
     for rank, record in enumerate(records, start=1):
-        rows.append(_index_row(rank, record, out, pages.get(record.name), show_metric, eval_keys))
+        rows.append(_index_row(rank, record, out, pages.get(record.name), show_metric, show_changed, eval_keys))
     table = (f'<table class="pairs"><thead><tr>{"".join(head)}</tr></thead><tbody>\n'
              + "\n".join(rows) + "\n</tbody></table>")
     if not records:
@@ -470,7 +471,7 @@ def render_index(records: Sequence[PairRecord], out: Path, pages: Mapping[str, P
     )
 
 
-def _index_row(rank: int, record: PairRecord, out: Path, page: Path | None, show_metric: bool,
+def _index_row(rank: int, record: PairRecord, out: Path, page: Path | None, show_metric: bool, show_changed: bool,
                eval_keys: Sequence[str]) -> str:
     name = esc(record.name)
     if not record.ok:
@@ -478,7 +479,7 @@ def _index_row(rank: int, record: PairRecord, out: Path, page: Path | None, show
         detail = f'<div class="muted mono">{sources}</div>' if sources else ""
         empty = '<td class="num" data-value="NaN">–</td>'
         cells = ['<td class="thumb"><span class="nothumb">failed</span></td>'] * 3
-        cells += ["<td>–</td>"] * int(show_metric) + [empty] * (3 + len(eval_keys))
+        cells += ["<td>–</td>"] * int(show_metric) + [empty] * (2 + int(show_changed) + len(eval_keys))
         return (f'<tr class="failed" data-name="{name}"><td class="num" data-value="{rank}">{rank}</td>'
                 f'<td class="name">{name}<div class="error">{esc(record.error)}</div>{detail}</td>{"".join(cells)}'
                 f'<td data-value="0"><span class="status failed">failed</span></td></tr>')
@@ -498,9 +499,10 @@ def _index_row(rank: int, record: PairRecord, out: Path, page: Path | None, show
                  f'{"higher" if record.higher_is_better else "lower"} is better">{esc(fmt(data.get("score")))}</td>')
     n_regions = len(data.get("regions") or [])
     cells.append(f'<td class="num" data-value="{n_regions}">{n_regions}</td>')
-    fraction = data.get("mask_fraction")
-    cells.append(f'<td class="num" data-value="{_sortable(as_float(fraction))}">'
-                 f'{esc(percent(fraction)) if fraction is not None else "–"}</td>')
+    if show_changed:
+        fraction = data.get("mask_fraction")
+        cells.append(f'<td class="num" data-value="{_sortable(as_float(fraction))}">'
+                     f'{esc(percent(fraction)) if fraction is not None else "–"}</td>')
     evaluation = dict(_flatten(data.get("evaluation")))
     for key in eval_keys:
         value = evaluation.get(key)

@@ -138,6 +138,15 @@ def test_pair_page_reads_sources_again_or_says_what_is_missing(tmp_path: Path) -
         write_pair_report(tmp_path / "out" / "other.json")
 
 
+def header_cells(index_html: str) -> int:
+    return len(re.findall(r"<th[\s>]", index_html.split("<thead>")[1].split("</thead>")[0]))
+
+
+def cells_per_row(index_html: str) -> set[int]:
+    rows = index_html.split('<table class="pairs">')[1].split("<tbody>")[1].split("</tbody>")[0].split("</tr>")[:-1]
+    return {len(re.findall(r"<td[\s>]", row)) for row in rows}
+
+
 def rows_of(index: Path) -> list[str]:
     return re.findall(r'<tr(?: class="failed")? data-name="([^"]*)"', index.read_text())
 
@@ -157,6 +166,8 @@ def test_index_pages_thumbnails_and_navigation(tmp_path: Path) -> None:
         make_result(name, score).save(out, previews=True)
     index = write_index(out)
     text = index.read_text()
+    assert ">changed</th>" not in text  # no pair has a mask
+    assert cells_per_row(text) == {header_cells(text)}
     assert 'href="x/one.report.html"' in text and 'href="two.report.html"' in text
     for stem in ("x/one", "two"):
         for role in ("a", "b", "map"):
@@ -190,6 +201,7 @@ def test_index_shows_failures_from_the_run_summary(tmp_path: Path) -> None:
     (out / "summary.json").write_text(json.dumps({"pairs": summary}))
     text = write_index(out).read_text()
     assert rows_of(out / "index.html") == ["broken.png", "redone.png", "fine.png"]
+    assert cells_per_row(text) == {header_cells(text)}  # failed rows too: columns stay sortable
     assert "corrupt or truncated image" in text and "an earlier attempt failed" not in text
     # the same from a CSV summary, plus failures handed over by the caller
     (out / "summary.json").unlink()
