@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from dfcore.errors import DfindError
 from dfcore.output import apply_colormap, color_scale, default_colormap
 from dfcore.report import pictures
 
@@ -319,8 +320,11 @@ def _thumbnail_picture(record: PairRecord, role: str, box: int) -> np.ndarray | 
             if map2d is not None and map2d.ndim == 2:
                 factor = max(1, max(map2d.shape) // box)  # then Lanczos to the box, as the pictures
                 display = record.data["display"]
-                return apply_colormap(pictures.reduce_map(np.asarray(map2d), factor), display["colormap"],
-                                      display["vmin"], display["vmax"])
+                try:
+                    return apply_colormap(pictures.reduce_map(np.asarray(map2d), factor), display["colormap"],
+                                          display["vmin"], display["vmax"])
+                except DfindError:  # a colormap this matplotlib lacks: the heatmap PNG will do
+                    pass
         source = record.images.get("heatmap")
     else:
         source = record.images.get(role)

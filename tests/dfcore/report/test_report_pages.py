@@ -216,6 +216,17 @@ def test_index_shows_failures_from_the_run_summary(tmp_path: Path) -> None:
     assert "sizes differ" in text and "cannot read" in text and "a/late.png" in text
 
 
+def test_index_survives_a_colormap_this_matplotlib_lacks(tmp_path: Path) -> None:
+    files = make_result("odd.png", 0.3).save(tmp_path)
+    data = json.loads(files["json"].read_text())
+    data["display"]["colormap"] = "from-a-newer-matplotlib"
+    files["json"].write_text(json.dumps(data))
+    page = write_pair_report(files["json"]).read_text()
+    assert "colormap from-a-newer-matplotlib" in page
+    write_index(tmp_path)
+    assert (tmp_path / "thumbs" / "odd.map.jpg").is_file()  # from the heatmap PNG
+
+
 def test_index_of_a_folder_without_results(tmp_path: Path) -> None:
     assert "No results in this folder" in write_index(tmp_path).read_text()
     with pytest.raises(InputError, match="not a folder"):
