@@ -549,7 +549,7 @@ def _previews(batch: torch.Tensor) -> np.ndarray:
         batch = batch[:, :3]
     elif channels not in (1, 3):
         batch = batch.mean(dim=1, keepdim=True)
-    pictures = (batch.detach().clamp(0.0, 1.0) * 255.0 + 0.5).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+    pictures = batch.detach().mul(255.0).add_(0.5).clamp_(0.0, 255.0).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
     return pictures[..., 0] if pictures.shape[-1] == 1 else pictures
 
 
