@@ -31,6 +31,8 @@ Examples:
   dfind a.png b.png -m ssim -s gradient  gradient of SSIM with respect to b
   dfind a.png b.png -p highpass:cutoff=0.1 -m mse -s gradient
   dfind refs/ outputs/ -o maps           two folders, paired by relative path
+  dfind a.png b.png -o out --report      also out/report.html (folders: out/index.html)
+  dfind a.png b.png --figure fig.pdf     A | B | map | overlay, for a paper
   dfind a.png b.png -m mse --fail-above 0.001   exit 1 when MSE > 0.001
   dfind --list-plugins                   every stage, its plugin and distribution
   dfind check-metric psnr --gradcheck   can this metric drive a gradient map?
@@ -124,6 +126,10 @@ def _finder_kwargs(preprocessors: Sequence[str], metric: str | None, strategy: s
 @click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path),
               help="Write NAME.heatmap.png, NAME.map.npy and NAME.json here.")
 @click.option("--colormap", default=None, help="Heatmap colormap (matplotlib name) [default: inferno].")
+@click.option("--report", is_flag=True,
+              help="With -o: write an HTML report, OUT/report.html (two folders: OUT/index.html and a page per pair).")
+@click.option("--figure", type=click.Path(dir_okay=False, path_type=Path), metavar="PATH",
+              help="Write a figure, A | B | map | overlay, to PATH (.png, .pdf, .svg); one pair only.")
 @click.option("--fail-above", type=float, metavar="T",
               help="Exit 1 when a score is worse than T (above T for lower-is-better metrics, below for higher).")
 @click.option("--list-plugins", is_flag=True, help="List every stage and preset, then exit.")
@@ -133,8 +139,8 @@ def _finder_kwargs(preprocessors: Sequence[str], metric: str | None, strategy: s
 @click.version_option(__version__, "--version", prog_name="dfind")
 def diff(a: Path | None, b: Path | None, preprocessors: tuple[str, ...], metric: str | None, strategy: str | None,
          postprocessors: tuple[str, ...], preset: str | None, device: str, disable_plugin_autoload: bool,
-         debug: bool, output: Path | None, colormap: str | None, fail_above: float | None, list_plugins: bool,
-         verbose: bool, as_json: bool, quiet: bool) -> None:
+         debug: bool, output: Path | None, colormap: str | None, report: bool, figure: Path | None,
+         fail_above: float | None, list_plugins: bool, verbose: bool, as_json: bool, quiet: bool) -> None:
     """Show where images A and B differ: a difference map, a score, and regions.
 
     A and B are two image files or two folders (paired by relative path).
@@ -146,20 +152,37 @@ def diff(a: Path | None, b: Path | None, preprocessors: tuple[str, ...], metric:
             return
         if a is None or b is None:
             raise click.UsageError("give two images (or two folders) to compare, or --list-plugins")
+        if report and output is None:
+            raise click.UsageError("--report writes into the output folder: give -o DIR too")
+        if figure is not None:
+            if a.is_dir() or b.is_dir():
+                raise click.UsageError("--figure draws one pair: give two images, not folders (or use --report)")
+            from dfcore.report.figure import figure_format
+
+            figure_format(figure)
         from dfcore.pipeline import Finder
 
         finder = Finder(**_finder_kwargs(preprocessors, metric, strategy, postprocessors, preset, device, registry))
         if a.is_dir() or b.is_dir():
-            code = _run_dirs(finder, a, b, output, colormap, fail_above, quiet)
+            code = _run_dirs(finder, a, b, output, colormap, fail_above, quiet, report)
         else:
             result = finder.run(a, b)
             code = EXIT_OK
+            written = []
             if output is not None:
-                files = result.save(output, colormap=colormap)
+                files = result.save(output, colormap=colormap, previews=report)
+                written = list(files.values())
+                if report:
+                    from dfcore.report import write_pair_report
+
+                    written.append(write_pair_report(files["json"], output / "report.html"))
+            if figure is not None:
+                result.figure(figure, colormap=colormap)
+                written.append(figure)
             if not quiet:
                 click.echo(_describe_result(result))
-                if output is not None:
-                    click.echo("wrote " + ", ".join(str(p) for p in files.values()))
+                if written:
+                    click.echo("wrote " + ", ".join(str(p) for p in written))
             if fail_above is not None and _beyond(result.score, fail_above, result.higher_is_better):
                 click.echo(_threshold_message(result, fail_above), err=True)
                 code = EXIT_DIFFERENT
@@ -227,7 +250,7 @@ def _threshold_message(result: Any, threshold: float) -> str:
 
 
 def _run_dirs(finder: Any, dir_a: Path, dir_b: Path, output: Path | None, colormap: str | None,
-              fail_above: float | None, quiet: bool) -> int:
+              fail_above: float | None, quiet: bool, report: bool = False) -> int:
     from dfcore.errors import InputError
 
     if not (dir_a.is_dir() and dir_b.is_dir()):
@@ -240,13 +263,15 @@ def _run_dirs(finder: Any, dir_a: Path, dir_b: Path, output: Path | None, colorm
     if not run.pairing.pairs:
         raise InputError(f"no pairs: {dir_a} and {dir_b} have no image with the same relative path")
     failed = beyond = 0
+    failures = []
     for result in run:
         if not result.ok:
             failed += 1
+            failures.append(result)
             click.echo(f"dfind: {result.name}: failed: {result.error}", err=True)
             continue
         if output is not None:
-            result.save(output, colormap=colormap)
+            result.save(output, colormap=colormap, previews=report)
         if not quiet:
             click.echo(_describe_result(result))
         if fail_above is not None and _beyond(result.score, fail_above, result.higher_is_better):
@@ -254,9 +279,32 @@ def _run_dirs(finder: Any, dir_a: Path, dir_b: Path, output: Path | None, colorm
             click.echo(_threshold_message(result, fail_above), err=True)
     if not quiet:
         click.echo(f"{len(run) - failed} of {len(run)} pairs compared" + (f", {failed} failed" if failed else ""))
+    if report and output is not None:
+        from dfcore.report import write_index
+
+        index = write_index(output, failures)
+        if not quiet:
+            click.echo(f"wrote {index}")
     if failed:
         return EXIT_PAIRS_FAILED
     return EXIT_DIFFERENT if beyond else EXIT_OK
+
+
+@main.command("report", context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("target", type=click.Path(exists=True, path_type=Path))
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+def report_command(target: Path, debug: bool) -> None:
+    """Write the HTML report of results already on disk.
+
+    TARGET is an output folder (of a local, distributed or resumed run): writes
+    TARGET/index.html, every pair worst first, and a NAME.report.html page per pair. Or
+    TARGET is one pair's NAME.json: writes its NAME.report.html.
+    """
+    with _reported_errors(debug):
+        from dfcore.report import write_index, write_pair_report
+
+        written = write_index(target) if target.is_dir() else write_pair_report(target)
+        click.echo(f"wrote {written}")
 
 
 # -- --list-plugins ---------------------------------------------------------------------------

@@ -25,7 +25,8 @@ from dfcore import __version__
 from dfcore.contracts import PairOutput, Problem, Region, StageOutput
 from dfcore.errors import DfindError, InputError, ParameterError, StageError
 from dfcore.images import as_batch, match_pair
-from dfcore.output import color_scale, colorize, jsonable, write_json, write_npy, write_png
+from dfcore.output import (atomic_write, color_scale, colorize, default_colormap, jsonable, write_json,
+                           write_npy, write_png)
 from dfcore.pairing import IMAGE_EXTENSIONS, Pairing, pair_directories
 from dfcore.registry import Registry, get_registry, parse_stage_ref
 from dfcore.plugins import BrokenPlugin
@@ -211,6 +212,9 @@ class DiffResult:
         info: facts stages reported for this pair (e.g. an estimated transform).
         inputs: how A and B were read (source, size, mode, bit depth, alpha handling).
         valid: HxW bool array of the pixels that were compared, when not all were.
+        previews: A and B as compared (after pairwise preprocessing such as alignment, on
+            the map's grid) as 8-bit HxW or HxWx3 arrays, for reports and figures; ``None``
+            when the result was not made by :meth:`Finder.run`.
     """
 
     map: np.ndarray
@@ -222,6 +226,7 @@ class DiffResult:
     info: dict[str, Any] = field(default_factory=dict)
     inputs: dict[str, Any] = field(default_factory=dict)
     valid: np.ndarray | None = None
+    previews: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
     ok: bool = True
 
     @property
@@ -260,12 +265,14 @@ class DiffResult:
         return jsonable(data)
 
     def save(self, directory: str | os.PathLike[str], name: str | None = None, *,
-             colormap: str | None = None, vmax: float | None = None) -> dict[str, Path]:
+             colormap: str | None = None, vmax: float | None = None, previews: bool = False) -> dict[str, Path]:
         """Write ``NAME.heatmap.png``, ``NAME.map.npy``, ``NAME.mask.png`` (if any) and ``NAME.json``.
 
         The JSON is written last, so its presence means the pair's outputs are complete.
         ``colormap`` defaults to ``inferno`` (``RdBu_r`` centred on zero for signed maps);
-        ``vmax`` defaults to the map's largest absolute value. Returns the written paths.
+        ``vmax`` defaults to the map's largest absolute value. ``previews=True`` also writes
+        ``NAME.a.png`` and ``NAME.b.png``, the 8-bit :attr:`previews` an HTML report shows.
+        Returns the written paths.
         """
         stem = output_stem(name or self.name or "dfind")
         directory = Path(directory)
@@ -275,12 +282,46 @@ class DiffResult:
         files["map"] = write_npy(directory / f"{stem}.map.npy", self.map)
         if self.mask is not None:
             files["mask"] = write_png(directory / f"{stem}.mask.png", self.mask.astype(np.uint8) * 255)
+        if previews and self.previews is not None:
+            files["a"] = write_png(directory / f"{stem}.a.png", self.previews[0])
+            files["b"] = write_png(directory / f"{stem}.b.png", self.previews[1])
         data = self.to_dict()
-        data["display"] = {"colormap": colormap or ("RdBu_r" if vmin < 0 else "inferno"), "vmin": vmin, "vmax": top}
+        data["display"] = {"colormap": colormap or default_colormap(vmin), "vmin": vmin, "vmax": top}
         data["files"] = {key: path.name for key, path in files.items()}
         files["json"] = directory / f"{stem}.json"
         write_json(files["json"], data)
         return files
+
+    def to_html(self, path: str | os.PathLike[str] | None = None, *, max_side: int | None = 2048) -> str:
+        """This result as one self-contained HTML page (images embedded), as ``dfind --report`` shows it.
+
+        A and B side by side, the map with its colour scale, the map over A with an opacity
+        slider, A/B flicker and swipe, the regions, the scores and the pipeline, with
+        synchronized zoom and pan. Images are reduced to ``max_side`` pixels (the map by its
+        largest values, so small changes stay visible); ``None`` keeps full size. Written
+        to ``path`` when given. See ``docs/report.md``.
+        """
+        from dfcore.report import result_html
+
+        html = result_html(self, max_side=max_side)
+        if path is not None:
+            atomic_write(path, lambda f: f.write(html), mode="w")
+        return html
+
+    def _repr_html_(self) -> str:
+        from dfcore.report import notebook_html
+
+        return notebook_html(self)
+
+    def figure(self, path: str | os.PathLike[str] | None = None, **options: Any) -> Any:
+        """A publication panel, A | B | map with colour bar | overlay, as a matplotlib Figure.
+
+        Saved to ``path`` when given (PNG, PDF, SVG... by extension). ``options`` are those of
+        :func:`dfcore.report.figure.make_figure` (``dpi``, ``width``, ``colormap``, ``titles``...).
+        """
+        from dfcore.report.figure import make_figure
+
+        return make_figure(self, path, **options)
 
 
 def output_stem(name: str) -> str:
@@ -478,6 +519,7 @@ class Finder:
         maps = out.map[:, 0].detach().float().cpu().numpy()
         masks = out.mask[:, 0].detach().cpu().numpy().astype(bool) if out.mask is not None else None
         valid = out.valid[:, 0].detach().cpu().numpy().astype(bool) if out.valid is not None else None
+        previews_a, previews_b = _previews(computed.a), _previews(computed.b)
         scores = computed.score.detach().double().cpu().tolist()
         config = self.config
         results = []
@@ -492,8 +534,23 @@ class Finder:
                 info=out.info[i] if out.info else {},
                 inputs=dict(inputs or {}),
                 valid=valid[i] if valid is not None and not valid[i].all() else None,
+                previews=(previews_a[i], previews_b[i]),
             ))
         return results
+
+
+def _previews(batch: torch.Tensor) -> np.ndarray:
+    """8-bit pictures of an NxCxHxW batch in [0, 1]: NxHxW (grey) or NxHxWx3, on the host.
+
+    Four channels show the first three; two or more than four show their mean.
+    """
+    channels = batch.shape[1]
+    if channels == 4:
+        batch = batch[:, :3]
+    elif channels not in (1, 3):
+        batch = batch.mean(dim=1, keepdim=True)
+    pictures = batch.detach().mul(255.0).add_(0.5).clamp_(0.0, 255.0).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+    return pictures[..., 0] if pictures.shape[-1] == 1 else pictures
 
 
 def _is_dir(x: Any) -> bool:
