@@ -277,7 +277,7 @@ class Registry:
         """The stage ``name`` (or ``plugin.name``) of ``kind``; raises a one-line error."""
         if kind not in KINDS:
             raise ValueError(f"unknown stage kind {kind!r}; kinds are {', '.join(KINDS)}")
-        plugin, dot, bare = name.partition(".")
+        plugin, dot, bare = name.rpartition(".")  # stage names have no dot; plugin names may
         if not dot:
             plugin, bare = "", name
         candidates = [
