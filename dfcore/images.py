@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from dfcore.errors import InputError, ShapeError
+from dfcore.errors import InputError, ParameterError, ShapeError
 
 MAX_PIXELS_ENV = "DFIND_MAX_PIXELS"
 _RANGE_TOLERANCE = 1e-4
@@ -52,10 +52,26 @@ class ImageInfo:
 
 def max_pixels() -> int:
     """The decompression-bomb guard: ``DFIND_MAX_PIXELS`` or Pillow's limit."""
-    value = os.environ.get(MAX_PIXELS_ENV)
+    value = os.environ.get(MAX_PIXELS_ENV, "").strip()
     if value:
-        return int(value)
+        try:
+            limit = int(value)
+        except ValueError:
+            limit = 0
+        if limit <= 0:
+            raise ParameterError(f"{MAX_PIXELS_ENV} must be a positive number of pixels, got {value!r}")
+        return limit
     return int(Image.MAX_IMAGE_PIXELS or 0) or 2**62
+
+
+def _lift_pillow_limit(limit: int) -> None:
+    """Let Pillow open what ``limit`` allows: it refuses more than twice its own limit itself.
+
+    Only a ``DFIND_MAX_PIXELS`` above Pillow's limit changes it (process-wide, as the
+    variable is); :func:`decode_image` then enforces ``limit``.
+    """
+    if Image.MAX_IMAGE_PIXELS is not None and limit > Image.MAX_IMAGE_PIXELS:
+        Image.MAX_IMAGE_PIXELS = limit
 
 
 def read_image(path: str | os.PathLike[str]) -> tuple[np.ndarray, ImageInfo]:
@@ -75,6 +91,7 @@ def read_image(path: str | os.PathLike[str]) -> tuple[np.ndarray, ImageInfo]:
 def decode_image(data: bytes, source: str) -> tuple[np.ndarray, ImageInfo]:
     """Decode encoded image bytes; ``source`` names it in errors."""
     limit = max_pixels()
+    _lift_pillow_limit(limit)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
