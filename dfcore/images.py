@@ -206,6 +206,7 @@ def _array_to_float(array: np.ndarray, name: str) -> np.ndarray:
 
 
 def _tensor_to_float(tensor: torch.Tensor, name: str) -> torch.Tensor:
+    tensor = tensor.detach()  # results are host arrays: no gradient flows back to the caller's tensor
     if tensor.dtype == torch.uint8:
         return tensor.float() / 255.0
     if tensor.dtype == torch.uint16:
@@ -214,7 +215,7 @@ def _tensor_to_float(tensor: torch.Tensor, name: str) -> torch.Tensor:
         return tensor.float()
     if tensor.is_floating_point():
         return tensor.float()
-    raise InputError(f"{name}: unsupported tensor dtype {tensor.dtype}; use uint8, bool or float in [0, 1]")
+    raise InputError(f"{name}: unsupported tensor dtype {tensor.dtype}; use uint8, uint16, bool or float in [0, 1]")
 
 
 def as_batch(source: Any, device: torch.device | str, name: str = "input") -> tuple[torch.Tensor, ImageInfo]:
