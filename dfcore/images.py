@@ -222,11 +222,11 @@ def as_batch(source: Any, device: torch.device | str, name: str = "input") -> tu
     """Any supported input -> (NxCxHxW float32 tensor on ``device``, :class:`ImageInfo`)."""
     if isinstance(source, (str, os.PathLike)):
         array, info = read_image(source)
-        tensor = torch.from_numpy(array).permute(2, 0, 1).unsqueeze(0)
+        tensor = _hwc_to_batch(array)
     elif isinstance(source, Image.Image):
         array, mode, depth, alpha = _pil_to_array(ImageOps.exif_transpose(source), name)
         info = ImageInfo(name, array.shape[1], array.shape[0], array.shape[2], mode, depth, alpha)
-        tensor = torch.from_numpy(array).permute(2, 0, 1).unsqueeze(0)
+        tensor = _hwc_to_batch(array)
     elif isinstance(source, np.ndarray):
         array = _array_to_float(source, name)
         if array.ndim == 2:
@@ -238,7 +238,7 @@ def as_batch(source: Any, device: torch.device | str, name: str = "input") -> tu
             )
         array, alpha = _composite_alpha(array)
         info = ImageInfo(name, array.shape[1], array.shape[0], array.shape[2], "array", _depth(source), alpha)
-        tensor = torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1).unsqueeze(0)
+        tensor = _hwc_to_batch(array)
     elif isinstance(source, torch.Tensor):
         tensor = _tensor_to_float(source, name)
         if tensor.ndim == 2:
@@ -256,6 +256,13 @@ def as_batch(source: Any, device: torch.device | str, name: str = "input") -> tu
     tensor = tensor.to(device=device, dtype=torch.float32)
     check_values(tensor, name)
     return tensor, info
+
+
+def _hwc_to_batch(array: np.ndarray) -> torch.Tensor:
+    """HxWxC array -> 1xCxHxW tensor; a read-only array (a float TIFF, a caller's view) is copied."""
+    if not array.flags.writeable:
+        array = array.copy()
+    return torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1).unsqueeze(0)
 
 
 def _depth(source: Any) -> int:
