@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import struct
+import warnings
 import zlib
 
 import cv2
@@ -62,6 +63,16 @@ def test_tensor_input_needing_grad_is_taken_as_a_value():
     source = torch.full((4, 4), 0.5, dtype=torch.float64, requires_grad=True)
     tensor = batch(source)
     assert tensor.dtype == torch.float32 and not tensor.requires_grad
+
+
+def test_read_only_inputs_are_taken_without_warning(tmp_path):
+    values = np.full((4, 5), 0.25, np.float32)
+    values.flags.writeable = False
+    Image.fromarray(values, mode="F").save(tmp_path / "f.tif")  # Pillow hands float images out read-only
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert batch(values).shape == (1, 1, 4, 5)
+        assert batch(tmp_path / "f.tif").shape == (1, 1, 4, 5)
 
 
 def test_unsupported_type_is_an_input_error():
