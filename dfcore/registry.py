@@ -370,7 +370,12 @@ class _Index:
 
 
 def _collect(pm: Any, origins: Mapping[str, Origin]) -> _Index:
-    """Call every hook implementation on its own and validate what it returns."""
+    """Call every hook implementation on its own and validate what it returns.
+
+    Each call goes to the plugin manager's ``hook`` tracer, which ``DFIND_TRACE_PLUGINS``
+    prints (pluggy's own hook tracing sees only calls made through ``pm.hook``).
+    """
+    trace = pm.trace.root.get("hook")
     stages: list[Stage] = []
     presets: list[tuple[PresetSpec, Origin]] = []
     broken: list[BrokenPlugin] = []
@@ -383,6 +388,7 @@ def _collect(pm: Any, origins: Mapping[str, Origin]) -> _Index:
             origin = origins.get(impl.plugin_name) or Origin(impl.plugin_name)
             if impl.plugin_name in failed:
                 continue
+            trace(hook_name, "from", impl.plugin_name)
             try:
                 records = list(impl.function() or ())
                 seen: set[str] = set()
@@ -397,9 +403,11 @@ def _collect(pm: Any, origins: Mapping[str, Origin]) -> _Index:
                     if kind == "metric" and not isinstance(record.higher_is_better, bool):
                         raise ValueError(f"metric {record.name!r} does not declare higher_is_better")
             except Exception as exc:
+                trace("failed", hook_name, "from", impl.plugin_name, "-->", one_line(exc))
                 broken.append(BrokenPlugin(origin, "hook", f"{hook_name}: {one_line(exc)}"))
                 failed.add(impl.plugin_name)
                 continue
+            trace("finish", hook_name, "from", impl.plugin_name, "-->", ", ".join(r.name for r in records) or "nothing")
             if kind:
                 stages.extend(Stage(kind, spec, origin) for spec in records)
             else:

@@ -7,7 +7,7 @@ import pytest
 from dfcore.cli import listing_data
 from dfcore.errors import StageError
 from dfcore.pipeline import build_stage
-from dfcore.plugins import AUTOLOAD_ENV, discover
+from dfcore.plugins import AUTOLOAD_ENV, TRACE_ENV, discover
 from dfcore.registry import create_registry
 from dfcore.testing import fake_distribution, on_sys_path
 
@@ -167,3 +167,15 @@ def test_entry_point_name_taken_twice_is_broken(site):
     assert broken.origin.distribution == "dfind-clash"
     assert "plugin name 'builtin' is already taken" in broken.reason
     assert registry.find("metric", "ssim").origin.distribution == "dfind"
+
+
+def test_trace_environment_prints_every_hook_call(site, monkeypatch, capsys):
+    _acme(site)
+    monkeypatch.setenv(TRACE_ENV, "1")
+    create_registry(autoload=True).stages()
+    err = capsys.readouterr().err
+    assert "finish dfind_metrics from builtin --> mse, psnr, ssim, ms-ssim, lpips" in err
+    assert "finish dfind_metrics from acme --> acme-l1" in err
+    monkeypatch.setenv(TRACE_ENV, "0")
+    create_registry(autoload=True).stages()
+    assert capsys.readouterr().err == ""
