@@ -340,7 +340,7 @@ class Registry:
         other_kinds = sorted({s.kind for s in self.stages() if name in (s.name, s.qualified_name)})
         if other_kinds:
             message += f" ({name!r} is a {' and a '.join(other_kinds)})"
-        close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
+        close = difflib.get_close_matches(name.lower(), names, n=3, cutoff=0.6)  # stage names are lower-case
         if close:
             message += f"; did you mean {' or '.join(close)}?"
         else:
@@ -357,7 +357,7 @@ class Registry:
             offered = " and ".join(o.plugin for s, o in self.presets() if s.name == name)
             raise AmbiguousStageError(f"preset {name!r} is offered by {offered}; remove one of them")
         names = [spec.name for spec, _ in self.presets()]
-        close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
+        close = difflib.get_close_matches(name.lower(), names, n=3, cutoff=0.6)  # stage names are lower-case
         hint = f"; did you mean {' or '.join(close)}?" if close else f"; available: {', '.join(names) or '(none)'}"
         raise StageNotFoundError(f"unknown preset {name!r}{hint}")
 
