@@ -133,3 +133,12 @@ def test_strategies_record_what_they_did(registry, pair):
     result = Finder(metric="psnr", strategy="gradient:reference=b,signed=true", device="cpu").run(*pair)
     conventions = result.config["strategy"]["conventions"]
     assert conventions["differentiated"] == "a" and conventions["value"] == "signed gradient"
+
+
+@pytest.mark.parametrize("metric", [MSE(), PSNR(), SSIM()], ids=["mse", "psnr", "ssim"])
+def test_gradient_of_a_batch_equals_single_calls(pair, metric):
+    a, b = pair
+    a2, b2 = torch.cat([a, b]), torch.cat([b, a.flip(-1)])
+    together = Gradient(signed=True)(problem(a2, b2, metric))
+    apart = torch.cat([Gradient(signed=True)(problem(a2[i:i + 1], b2[i:i + 1], metric)) for i in range(2)])
+    assert torch.allclose(together, apart, rtol=1e-5, atol=1e-9)

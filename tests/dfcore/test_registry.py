@@ -74,6 +74,11 @@ def test_unknown_name_suggests_close_matches(registry):
         registry.find("metric", "builtin.ssmi")
 
 
+def test_upper_case_name_suggests_the_lower_case_one(registry):
+    with pytest.raises(StageNotFoundError, match=r"unknown metric 'SSIM'; did you mean ssim or"):
+        registry.find("metric", "SSIM")
+
+
 def test_unknown_name_without_close_match_lists_the_available_ones(registry):
     with pytest.raises(StageNotFoundError, match=r"unknown strategy 'zzz'; available: difference, gradient"):
         registry.find("strategy", "zzz")
