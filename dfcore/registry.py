@@ -26,6 +26,7 @@ from dfcore.errors import AmbiguousStageError, ParameterError, StageError, Stage
 from dfcore.plugins import (
     BrokenPlugin,
     Origin,
+    call_hookimpl,
     load_entry_point_plugins,
     make_plugin_manager,
     one_line,
@@ -370,12 +371,7 @@ class _Index:
 
 
 def _collect(pm: Any, origins: Mapping[str, Origin]) -> _Index:
-    """Call every hook implementation on its own and validate what it returns.
-
-    Each call goes to the plugin manager's ``hook`` tracer, which ``DFIND_TRACE_PLUGINS``
-    prints (pluggy's own hook tracing sees only calls made through ``pm.hook``).
-    """
-    trace = pm.trace.root.get("hook")
+    """Call every hook implementation on its own and validate what it returns."""
     stages: list[Stage] = []
     presets: list[tuple[PresetSpec, Origin]] = []
     broken: list[BrokenPlugin] = []
@@ -388,9 +384,8 @@ def _collect(pm: Any, origins: Mapping[str, Origin]) -> _Index:
             origin = origins.get(impl.plugin_name) or Origin(impl.plugin_name)
             if impl.plugin_name in failed:
                 continue
-            trace(hook_name, "from", impl.plugin_name)
             try:
-                records = list(impl.function() or ())
+                records = call_hookimpl(pm, hook_name, impl)
                 seen: set[str] = set()
                 for record in records:
                     if not isinstance(record, record_type):
@@ -402,12 +397,12 @@ def _collect(pm: Any, origins: Mapping[str, Origin]) -> _Index:
                     seen.add(record.name)
                     if kind == "metric" and not isinstance(record.higher_is_better, bool):
                         raise ValueError(f"metric {record.name!r} does not declare higher_is_better")
-            except Exception as exc:
-                trace("failed", hook_name, "from", impl.plugin_name, "-->", one_line(exc))
+            except BaseException as exc:  # a plugin's hook may raise anything, even SystemExit
+                if isinstance(exc, KeyboardInterrupt):
+                    raise
                 broken.append(BrokenPlugin(origin, "hook", f"{hook_name}: {one_line(exc)}"))
                 failed.add(impl.plugin_name)
                 continue
-            trace("finish", hook_name, "from", impl.plugin_name, "-->", ", ".join(r.name for r in records) or "nothing")
             if kind:
                 stages.extend(Stage(kind, spec, origin) for spec in records)
             else:

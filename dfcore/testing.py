@@ -7,8 +7,9 @@ Plugin authors can use them too::
 * :func:`fresh_registry`: a registry of dfind's own plugins only, built for one test.
 * :func:`fake_distribution`: an installed-looking distribution (``*.dist-info`` with entry
   points) plus its modules under a folder, to test discovery without pip.
-* :func:`planted_pair`: a textured image and a copy changed inside known boxes.
-* :func:`save_image`: write such an image to a file (8 bits per channel).
+* :func:`planted_pair`: a textured image and a copy changed inside known boxes;
+  :func:`planted_files` writes them as PNG files.
+* :func:`save_image`: write an image to a file (8 bits per channel).
 """
 
 from __future__ import annotations
@@ -95,6 +96,15 @@ def planted_pair(height: int = 96, width: int = 128, channels: int = 3,
         b[..., y0:y1, x0:x1] = (b[..., y0:y1, x0:x1] + delta).clamp(0.0, 1.0)
         mask[y0:y1, x0:x1] = True
     return a, b, mask
+
+
+def planted_files(directory: Path, **kwargs: Any) -> tuple[Path, Path, Any]:
+    """:func:`planted_pair` written as 8-bit ``a.png`` and ``b.png`` in ``directory``, for CLI tests.
+
+    Keyword arguments go to :func:`planted_pair`. Returns the two paths and the truth mask.
+    """
+    a, b, mask = planted_pair(**kwargs)
+    return save_image(directory / "a.png", a), save_image(directory / "b.png", b), mask
 
 
 def save_image(path: str | Path, image: Any) -> Path:

@@ -174,8 +174,8 @@ def test_trace_environment_prints_every_hook_call(site, monkeypatch, capsys):
     monkeypatch.setenv(TRACE_ENV, "1")
     create_registry(autoload=True).stages()
     err = capsys.readouterr().err
-    assert "finish dfind_metrics from builtin --> mse, psnr, ssim, ms-ssim, lpips" in err
-    assert "finish dfind_metrics from acme --> acme-l1" in err
+    assert "builtin.dfind_metrics: mse, psnr, ssim, ms-ssim, lpips" in err
+    assert "acme.dfind_metrics: acme-l1" in err
     monkeypatch.setenv(TRACE_ENV, "0")
     create_registry(autoload=True).stages()
     assert capsys.readouterr().err == ""
