@@ -67,26 +67,17 @@ def test_bare_and_qualified_names_find_the_same_stage(registry):
     assert registry.find("postprocessor", "identity").kind == "postprocessor"
 
 
-def test_unknown_name_suggests_close_matches(registry):
-    with pytest.raises(StageNotFoundError, match=r"unknown metric 'ssmi'; did you mean ssim\?"):
-        registry.find("metric", "ssmi")
-    with pytest.raises(StageNotFoundError, match=r"did you mean builtin\.ssim"):
-        registry.find("metric", "builtin.ssmi")
-
-
-def test_upper_case_name_suggests_the_lower_case_one(registry):
-    with pytest.raises(StageNotFoundError, match=r"unknown metric 'SSIM'; did you mean ssim or"):
-        registry.find("metric", "SSIM")
-
-
-def test_unknown_name_without_close_match_lists_the_available_ones(registry):
-    with pytest.raises(StageNotFoundError, match=r"unknown strategy 'zzz'; available: difference, gradient"):
-        registry.find("strategy", "zzz")
-
-
-def test_name_of_another_kind_says_which_kind_it_is(registry):
-    with pytest.raises(StageNotFoundError, match=r"unknown preprocessor 'ssim' \('ssim' is a metric\)"):
-        registry.find("preprocessor", "ssim")
+@pytest.mark.parametrize(("kind", "name", "message"), [
+    ("metric", "ssmi", r"unknown metric 'ssmi'; did you mean ssim\?"),
+    ("metric", "builtin.ssmi", r"unknown metric 'builtin.ssmi'; did you mean builtin\.ssim"),
+    ("metric", "SSIM", r"unknown metric 'SSIM'; did you mean ssim or"),
+    ("strategy", "zzz", r"unknown strategy 'zzz'; available: difference, gradient"),
+    ("preprocessor", "ssim", r"unknown preprocessor 'ssim' \('ssim' is a metric\)"),
+])
+def test_unknown_names_get_suggestions(registry, kind, name, message):
+    with pytest.raises(StageNotFoundError, match=message) as info:
+        registry.find(kind, name)
+    assert "\n" not in str(info.value)
 
 
 def test_unknown_kind_is_a_value_error(registry):
