@@ -7,7 +7,7 @@ import re
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 from PIL import Image
 
 import dfcore
@@ -29,7 +29,7 @@ def images(tmp_path):
     return save_image(tmp_path / "a.png", a), save_image(tmp_path / "b.png", b)
 
 
-def dfind(*args) -> "Result":
+def dfind(*args) -> Result:
     return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
 
 

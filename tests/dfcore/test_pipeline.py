@@ -406,5 +406,6 @@ def test_cuda_run_matches_cpu_and_stays_on_the_device(registry, pair, metric, st
     gpu = on_gpu.run(a, b)
     cpu = Finder(preprocessor="highpass", metric=metric, strategy=strategy, device="cpu").run(a, b)
     assert gpu.config["device"].startswith("cuda")
-    np.testing.assert_allclose(gpu.map, cpu.map, rtol=1e-3, atol=1e-6 * float(np.abs(cpu.map).max()))
-    assert gpu.score == pytest.approx(cpu.score, rel=1e-4)
+    # cuDNN may run convolutions in TF32 (about 1e-3 relative): compare at the scale of the map
+    np.testing.assert_allclose(gpu.map, cpu.map, rtol=0, atol=1e-2 * float(np.abs(cpu.map).max()))
+    assert gpu.score == pytest.approx(cpu.score, rel=1e-3)
