@@ -27,7 +27,7 @@ def dfind_command() -> list[str]:
 def run(args, **kwargs) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONWARNINGS": "default"}
     env.pop("DFIND_DISABLE_PLUGIN_AUTOLOAD", None)
-    return subprocess.run([*args], capture_output=True, text=True, timeout=300, env=env, **kwargs)
+    return subprocess.run([*args], capture_output=True, text=True, timeout=300, env=env, check=False, **kwargs)
 
 
 @pytest.fixture

@@ -229,8 +229,8 @@ def test_folder_run_records_failures_and_goes_on(registry, pair, tmp_path):
 
 
 @pytest.mark.parametrize(("strategy", "message"), [
-    (lambda p: torch.zeros(1, 1, 3, 3), r"strategy '<lambda>' returned a map of shape \[1, 1, 3, 3\], "
-                                        r"expected \[1, 1, 32, 48\] \(Nx1xHxW on the input grid\)"),
+    (lambda p: torch.zeros(1, 1, 3, 3), (r"strategy '<lambda>' returned a map of shape \[1, 1, 3, 3\], "
+                                         r"expected \[1, 1, 32, 48\] \(Nx1xHxW on the input grid\)")),
     (lambda p: torch.zeros(1, 3, 32, 48), r"returned a map of shape \[1, 3, 32, 48\]"),
     (lambda p: torch.full((1, 1, 32, 48), float("nan")), "strategy '<lambda>' produced NaN or infinite values"),
     (lambda p: "map", "strategy '<lambda>' returned str, expected a tensor or StageOutput"),

@@ -320,9 +320,9 @@ def test_target_that_fails_to_import_is_one_line_and_then_listed_broken(registry
 
 def test_target_attribute_missing_is_a_stage_error(registry):
     record = StageSpec("ghost", "dfplugins_builtin.preprocessors.basic:NoSuchClass", "Cannot load.")
-    with registry.temporary_plugin(Offers(dfind_preprocessors=[record]), name="acme"):
-        with pytest.raises(StageError, match="AttributeError"):
-            registry.find("preprocessor", "ghost").build()
+    with registry.temporary_plugin(Offers(dfind_preprocessors=[record]), name="acme"), \
+            pytest.raises(StageError, match="AttributeError"):
+        registry.find("preprocessor", "ghost").build()
 
 
 # -- records match the code they point at ---------------------------------------------------------
