@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import sys
+import traceback
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -57,7 +58,11 @@ def main() -> None:
 
 @contextlib.contextmanager
 def _reported_errors(debug: bool) -> Iterator[None]:
-    """DfindError (and anything unexpected) -> one line on stderr and exit 2; traceback with --debug."""
+    """DfindError (and anything unexpected) -> one line on stderr and exit 2.
+
+    With ``--debug`` the traceback is printed first; the exit code stays the same, so a CI
+    job never reads a debug run's error as exit 1 ("difference beyond the threshold").
+    """
     try:
         yield
     except (click.exceptions.Exit, click.ClickException, click.Abort):
@@ -67,13 +72,14 @@ def _reported_errors(debug: bool) -> Iterator[None]:
         sys.exit(130)
     except DfindError as exc:
         if debug:
-            raise
+            traceback.print_exc()
         click.echo(f"dfind: error: {exc}", err=True)
         sys.exit(exc.exit_code)
     except Exception as exc:
         if debug:
-            raise
-        click.echo(f"dfind: error: {one_line(exc)} (rerun with --debug for the traceback)", err=True)
+            traceback.print_exc()
+        hint = "" if debug else " (rerun with --debug for the traceback)"
+        click.echo(f"dfind: error: {one_line(exc)}{hint}", err=True)
         sys.exit(EXIT_ERROR)
 
 

@@ -87,8 +87,12 @@ def build_stage(registry: Registry, kind: str, ref: Any, device: torch.device) -
     if isinstance(ref, str) or (isinstance(ref, tuple) and len(ref) == 2 and isinstance(ref[0], str)):
         if isinstance(ref, str):
             name, params = parse_stage_ref(ref)
-        else:
+        elif ref[1] is None or isinstance(ref[1], Mapping):
             name, params = ref[0], dict(ref[1] or {})
+        else:
+            raise ParameterError(
+                f"{kind} {ref!r}: a stage with parameters is (name, {{parameter: value}}); write a chain as a list"
+            )
         stage = registry.find(kind, name)
         try:
             obj = stage.build(params)

@@ -9,6 +9,7 @@ Plugin authors can use them too::
   points) plus its modules under a folder, to test discovery without pip.
 * :func:`planted_pair`: a textured image and a copy changed inside known boxes;
   :func:`planted_files` writes them as PNG files.
+* :func:`save_image`: write an image to a file (8 bits per channel).
 """
 
 from __future__ import annotations
@@ -102,14 +103,32 @@ def planted_files(directory: Path, **kwargs: Any) -> tuple[Path, Path, Any]:
 
     Keyword arguments go to :func:`planted_pair`. Returns the two paths and the truth mask.
     """
+    a, b, mask = planted_pair(**kwargs)
+    return save_image(directory / "a.png", a), save_image(directory / "b.png", b), mask
+
+
+def save_image(path: str | Path, image: Any) -> Path:
+    """Write an image with values in [0, 1] as 8 bits per channel; the suffix picks the format.
+
+    ``image`` is a torch tensor (1xCxHxW, CxHxW or HxW, channels first) or a numpy array
+    (HxW or HxWxC, channels last), C in {1, 3, 4}.
+    """
     import numpy as np
     from PIL import Image
 
-    a, b, mask = planted_pair(**kwargs)
-    directory.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name, image in (("a.png", a), ("b.png", b)):
-        pixels = (image[0].permute(1, 2, 0).squeeze(-1).numpy() * 255.0).round().astype(np.uint8)
-        Image.fromarray(pixels).save(directory / name)
-        paths.append(directory / name)
-    return paths[0], paths[1], mask
+    if hasattr(image, "detach"):
+        tensor = image.detach().cpu()
+        if tensor.ndim == 4:
+            if tensor.shape[0] != 1:
+                raise ValueError(f"save_image writes one image, got a batch of {tensor.shape[0]}")
+            tensor = tensor[0]
+        array = tensor.permute(1, 2, 0).numpy() if tensor.ndim == 3 else tensor.numpy()
+    else:
+        array = np.asarray(image)
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    pixels = np.clip(np.rint(np.asarray(array, dtype=np.float64) * 255.0), 0, 255).astype(np.uint8)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(pixels).save(path)
+    return path
