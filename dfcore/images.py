@@ -285,9 +285,14 @@ def check_values(tensor: torch.Tensor, name: str) -> None:
         )
 
 
-def match_pair(a: torch.Tensor, b: torch.Tensor, names: tuple[str, str] = ("a", "b")) -> tuple[torch.Tensor, torch.Tensor]:
-    """Check that two batches can be compared; repeat a grey image to the other's 3 channels."""
-    if a.shape[-2:] != b.shape[-2:]:
+def match_pair(a: torch.Tensor, b: torch.Tensor, names: tuple[str, str] = ("a", "b"),
+               same_size: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """Check that two batches can be compared; repeat a grey image to the other's 3 channels.
+
+    ``same_size=False`` lets the heights and widths differ (for a pipeline that resamples B
+    onto A's grid first, as alignment does).
+    """
+    if same_size and a.shape[-2:] != b.shape[-2:]:
         ha, wa = a.shape[-2:]
         hb, wb = b.shape[-2:]
         raise ShapeError(f"image sizes differ: {names[0]} is {wa}x{ha}, {names[1]} is {wb}x{hb} (width x height)")

@@ -23,6 +23,8 @@ from dfcore.errors import ParameterError
 
 DEFAULT_COLORMAP = "inferno"
 DEFAULT_DIVERGING_COLORMAP = "RdBu_r"
+#: The two greys of the diagonal hatch that marks pixels which were not compared.
+INVALID_HATCH = ((88, 88, 88), (150, 150, 150))
 
 
 def atomic_write(path: str | os.PathLike[str], write: Callable[[Any], None], mode: str = "wb") -> Path:
@@ -125,3 +127,16 @@ def apply_colormap(map2d: np.ndarray, colormap: str, vmin: float, vmax: float) -
     scaled = (np.nan_to_num(map2d, nan=0.0) - vmin) / ((vmax - vmin) or 1.0)
     index = np.clip(scaled * 255.0 + 0.5, 0, 255).astype(np.uint8)
     return lut[index]
+
+
+def hatch_invalid(picture: np.ndarray, valid: np.ndarray, period: int = 8) -> np.ndarray:
+    """Draw the pixels where ``valid`` is False as a grey diagonal hatch: they were not compared.
+
+    ``picture`` is HxWx3 uint8 (from :func:`colorize`), ``valid`` HxW bool; returns a copy.
+    """
+    yy, xx = np.indices(valid.shape)
+    stripe = ((xx + yy) // max(1, period // 2)) % 2 == 0
+    out = picture.copy()
+    out[~valid & stripe] = INVALID_HATCH[0]
+    out[~valid & ~stripe] = INVALID_HATCH[1]
+    return out

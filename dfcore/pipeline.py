@@ -23,10 +23,10 @@ import torch
 
 from dfcore import __version__
 from dfcore.contracts import PairOutput, Problem, Region, StageOutput
-from dfcore.errors import DfindError, InputError, ParameterError, StageError
+from dfcore.errors import DfindError, InputError, ParameterError, ShapeError, StageError
 from dfcore.images import as_batch, match_pair
-from dfcore.output import (atomic_write, color_scale, colorize, default_colormap, jsonable, write_json,
-                           write_npy, write_png)
+from dfcore.output import (atomic_write, color_scale, colorize, default_colormap, hatch_invalid, jsonable,
+                           write_json, write_npy, write_png)
 from dfcore.pairing import IMAGE_EXTENSIONS, Pairing, pair_directories
 from dfcore.registry import Registry, get_registry, parse_stage_ref
 from dfcore.plugins import BrokenPlugin
@@ -274,7 +274,9 @@ class DiffResult:
 
         The JSON is written last, so its presence means the pair's outputs are complete.
         ``colormap`` defaults to ``inferno`` (``RdBu_r`` centred on zero for signed maps);
-        ``vmax`` defaults to the map's largest absolute value. ``previews=True`` also writes
+        ``vmax`` defaults to the map's largest absolute value. Pixels that were not compared
+        (``valid`` False, e.g. outside the overlap after alignment) are drawn as a grey hatch
+        and written to ``NAME.valid.png`` (white = compared). ``previews=True`` also writes
         ``NAME.a.png`` and ``NAME.b.png``, the 8-bit :attr:`previews` an HTML report shows.
         Returns the written paths.
         """
@@ -282,13 +284,18 @@ class DiffResult:
         directory = Path(directory)
         files: dict[str, Path] = {}
         vmin, top = color_scale(self.map, vmax)
-        files["heatmap"] = write_png(directory / f"{stem}.heatmap.png", colorize(self.map, colormap, vmax))
+        picture = colorize(self.map, colormap, vmax)
+        if self.valid is not None:
+            picture = hatch_invalid(picture, self.valid)
+        files["heatmap"] = write_png(directory / f"{stem}.heatmap.png", picture)
         files["map"] = write_npy(directory / f"{stem}.map.npy", self.map)
         if self.mask is not None:
             files["mask"] = write_png(directory / f"{stem}.mask.png", self.mask.astype(np.uint8) * 255)
         if previews and self.previews is not None:
             files["a"] = write_png(directory / f"{stem}.a.png", self.previews[0])
             files["b"] = write_png(directory / f"{stem}.b.png", self.previews[1])
+        if self.valid is not None:
+            files["valid"] = write_png(directory / f"{stem}.valid.png", self.valid.astype(np.uint8) * 255)
         data = self.to_dict()
         data["display"] = {"colormap": colormap or default_colormap(vmin), "vmin": vmin, "vmax": top}
         data["files"] = {key: path.name for key, path in files.items()}
@@ -407,6 +414,14 @@ class Finder:
         return bool(self.metric.higher_is_better)
 
     @property
+    def takes_any_size(self) -> bool:
+        """Whether B may differ from A in size: the first pairwise preprocessor says ``any_size = True``."""
+        for stage in self.preprocessors:
+            if getattr(stage.obj, "pairwise", False):
+                return bool(getattr(stage.obj, "any_size", False))
+        return False
+
+    @property
     def config(self) -> dict[str, Any]:
         """The pipeline as recorded in every result and JSON file."""
         metric = self.metric.describe()
@@ -443,10 +458,16 @@ class Finder:
                     if not isinstance(paired, PairOutput):
                         raise StageError(f"pairwise preprocessor {stage.record['name']!r} must return a PairOutput")
                     a, b = paired.a, paired.b
+                    if a.shape != b.shape:
+                        raise StageError(f"pairwise preprocessor {stage.record['name']!r} returned shapes "
+                                         f"{list(a.shape)} and {list(b.shape)}; both must lie on a's grid")
                     valid = _and_masks(valid, paired.valid)
                     _merge_info(infos, paired.info, stage.record["name"])
                 else:
                     a, b = stage.obj(a), stage.obj(b)
+        if a.shape[-2:] != b.shape[-2:]:
+            raise ShapeError(f"image sizes differ: {a.shape[-1]}x{a.shape[-2]} and {b.shape[-1]}x{b.shape[-2]} "
+                             "(width x height), and no pairwise preprocessor with any_size resamples B onto A's grid")
         bound = BoundMetric(self.metric.obj, self.higher_is_better,
                             [s.obj for s in self.preprocessors[last_pairwise + 1:]], valid, self.metric.record["name"])
         with torch.no_grad():
@@ -502,7 +523,7 @@ class Finder:
         name_b = os.fspath(b) if isinstance(b, (str, os.PathLike)) else "b"
         ta, info_a = as_batch(a, self.device, name_a)
         tb, info_b = as_batch(b, self.device, name_b)
-        ta, tb = match_pair(ta, tb, (name_a, name_b))
+        ta, tb = match_pair(ta, tb, (name_a, name_b), same_size=not self.takes_any_size)
         if name is None and isinstance(b, (str, os.PathLike)):
             name = Path(b).name
         computed = self.compute(ta, tb)
