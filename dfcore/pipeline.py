@@ -286,7 +286,9 @@ class DiffResult:
 
         The JSON is written last, so its presence means the pair's outputs are complete.
         ``colormap`` defaults to ``inferno`` (``RdBu_r`` centred on zero for signed maps);
-        ``vmax`` defaults to the map's largest absolute value. Pixels that were not compared
+        ``vmax`` defaults to the map's largest absolute value; the JSON's ``display`` records
+        the scale (see :meth:`display`, and :mod:`dfcore.scale` for one scale shared by a
+        set of pairs). Pixels that were not compared
         (``valid`` False, e.g. outside the overlap after alignment) are drawn as a grey hatch
         and written to ``NAME.valid.png`` (white = compared). ``previews=True`` also writes
         ``NAME.a.png`` and ``NAME.b.png``, the 8-bit :attr:`previews` an HTML report shows.

@@ -21,9 +21,10 @@ vmax, percentile, number of maps), each file atomically, the JSON last. The fold
 it at the end of a run; ``dfind rescale DIR...`` calls it on finished output folders, so that
 several methods' folders can share one scale.
 
-The percentile is taken from a histogram of ``HISTOGRAM_BINS`` bins between 0 and the largest
-value, built in a streaming pass (memory does not grow with the number of maps); it is exact
-to within one bin, 1/65536 of the largest value.
+The percentile is exact (numpy's default definition) and computed in streaming passes over the
+maps: a histogram of ``HISTOGRAM_BINS`` bins locates the values of the wanted ranks, and only
+the one or two bins that hold them are read exactly, so memory does not grow with the number
+of maps.
 """
 
 from __future__ import annotations
@@ -114,35 +115,67 @@ def _read(path: Path) -> dict[str, Any] | None:
 def shared_vmax(maps: Iterable[np.ndarray], percentile: float = SHARED_PERCENTILE) -> float:
     """The ``percentile`` of the absolute values of several maps taken together (see the module docstring).
 
-    ``maps`` is iterated twice when it is a sequence of arrays; pass a list (or a re-iterable).
-    Returns 1.0 for a set of all-zero maps, like a single map's scale.
+    The same value as ``np.percentile(np.abs(np.concatenate(maps)), percentile)`` without
+    holding all maps at once: ``maps`` is iterated three times (a list, or a re-iterable that
+    reads them again). Returns the largest value when the percentile is 0, and 1.0 for a set
+    of all-zero maps, like a single map's scale.
     """
     if not 0.0 < percentile <= 100.0:
         raise ParameterError(f"percentile must lie in (0, 100], got {percentile}")
-    largest, count = 0.0, 0
+    largest, count, zeros = 0.0, 0, 0
     for values in maps:
-        values = np.asarray(values)
-        if values.size:
-            largest = max(largest, float(np.abs(values).max()))
-            count += values.size
+        values = np.abs(np.asarray(values, dtype=np.float64)).ravel()
+        count += values.size
+        zeros += int(np.count_nonzero(values == 0.0))
+        largest = max(largest, float(values.max(initial=0.0)))
     if count == 0 or not largest > 0.0:
         return 1.0
     if not math.isfinite(largest):
         raise InputError("a map holds infinite values; a shared scale needs finite maps")
+    rank = percentile / 100.0 * (count - 1)  # numpy's default, linear interpolation between order statistics
+    low, high = _order_statistics(maps, (math.floor(rank), math.ceil(rank)), zeros, largest)
+    value = low + (rank - math.floor(rank)) * (high - low)
+    return value if value > 0.0 else largest
+
+
+def _order_statistics(maps: Iterable[np.ndarray], ranks: Sequence[int], zeros: int, largest: float) -> list[float]:
+    """The values of the given ranks (0-based, ascending) among all ``|values|`` of ``maps``.
+
+    Zeros come first; the positive values are located by a histogram of ``HISTOGRAM_BINS``
+    bins between 0 and ``largest``, and the bins holding the ranks are read again exactly.
+    """
+    def bins_of(values: np.ndarray) -> np.ndarray:
+        return np.minimum((values / largest * HISTOGRAM_BINS).astype(np.int64), HISTOGRAM_BINS - 1)
+
+    def positives(values: np.ndarray) -> np.ndarray:
+        values = np.abs(np.asarray(values, dtype=np.float64)).ravel()
+        return values[values > 0.0]
+
     histogram = np.zeros(HISTOGRAM_BINS, dtype=np.int64)
     for values in maps:
-        values = np.abs(np.asarray(values, dtype=np.float64)).ravel()
-        if values.size:
-            index = np.minimum((values / largest * HISTOGRAM_BINS).astype(np.int64), HISTOGRAM_BINS - 1)
-            histogram += np.bincount(index, minlength=HISTOGRAM_BINS)
-    rank = percentile / 100.0 * (count - 1)  # numpy's default (linear) percentile of the values
+        histogram += np.bincount(bins_of(positives(values)), minlength=HISTOGRAM_BINS)
     cumulative = np.cumsum(histogram)
-    bin_index = int(np.searchsorted(cumulative, rank, side="right"))
-    bin_index = min(bin_index, HISTOGRAM_BINS - 1)
-    before = int(cumulative[bin_index - 1]) if bin_index > 0 else 0
-    within = (rank - before + 0.5) / max(int(histogram[bin_index]), 1)
-    value = (bin_index + min(max(within, 0.0), 1.0)) * largest / HISTOGRAM_BINS
-    return value if value > 0.0 else largest
+    wanted: dict[int, int] = {}  # rank among positives -> its bin
+    for rank in ranks:
+        if rank >= zeros:
+            wanted[rank - zeros] = int(np.searchsorted(cumulative, rank - zeros, side="right"))
+    found: dict[int, list[np.ndarray]] = {index: [] for index in set(wanted.values())}
+    if found:
+        for values in maps:
+            values = positives(values)
+            index = bins_of(values)
+            for bin_index, parts in found.items():
+                parts.append(values[index == bin_index])
+    exact = {bin_index: np.sort(np.concatenate(parts)) for bin_index, parts in found.items()}
+    result = []
+    for rank in ranks:
+        if rank < zeros:
+            result.append(0.0)
+            continue
+        bin_index = wanted[rank - zeros]
+        before = int(cumulative[bin_index - 1]) if bin_index > 0 else 0
+        result.append(float(exact[bin_index][rank - zeros - before]))
+    return result
 
 
 def apply_shared_scale(folders: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],

@@ -38,6 +38,7 @@ References:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -49,10 +50,12 @@ from dfcore.errors import ParameterError, StageError
 
 #: Default chunk: path points per forward/backward pass so that a chunk holds at most this many values.
 AUTO_CHUNK_VALUES = 2**22
+#: A quadrature rule on [0, 1]: nodes and weights.
+Rule = tuple[tuple[float, ...], tuple[float, ...]]
 
 
 @lru_cache(maxsize=32)
-def gauss_legendre(steps: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
+def gauss_legendre(steps: int) -> Rule:
     """Nodes in (0, 1) and weights (summing to 1) of the ``steps``-point Gauss-Legendre rule."""
     import numpy as np
 
@@ -67,15 +70,17 @@ def path_chunk(image: Tensor, steps: int, batch_size: int | None = None) -> int:
     return max(1, min(steps, AUTO_CHUNK_VALUES // max(1, image.numel())))
 
 
-def integrated_gradients(problem: Problem, steps: int = 32, reference: str = "a",
-                         batch_size: int | None = None) -> Tensor:
+def integrated_gradients(problem: Problem, steps: int = 32, reference: str = "a", batch_size: int | None = None,
+                         rule: Callable[[int], Rule] = gauss_legendre) -> Tensor:
     """Integrated gradients of the oriented distance along the straight path, NxCxHxW.
 
     Args:
         problem: the pair and the bound metric (see :class:`dfcore.contracts.Problem`).
-        steps: Gauss-Legendre nodes, >= 1.
+        steps: quadrature nodes, >= 1.
         reference: ``"a"``: the path goes from A to B and B is attributed; ``"b"``: the reverse.
         batch_size: path points per forward/backward pass; ``None``: see :func:`path_chunk`.
+        rule: ``steps -> (nodes in [0, 1], weights)``; Gauss-Legendre by default
+            (``benchmarks/integrated.py`` passes the Riemann and trapezoid rules to compare).
     Returns:
         Per-pixel, per-channel attributions on the inputs' device, summing (per sample) to
         ``distance(a, b) - distance(reference, reference)`` up to the quadrature error.
@@ -84,7 +89,8 @@ def integrated_gradients(problem: Problem, steps: int = 32, reference: str = "a"
     start, end = start.detach(), end.detach()
     delta = end - start
     n, shape = start.shape[0], start.shape[1:]
-    nodes, weights = gauss_legendre(steps)
+    nodes, weights = rule(steps)
+    steps = len(nodes)
     chunk = path_chunk(start, steps, batch_size)
     total = torch.zeros_like(end)
     with torch.enable_grad():
