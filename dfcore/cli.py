@@ -32,6 +32,7 @@ Examples:
   dfind a.png b.png -p highpass:cutoff=0.1 -m mse -s gradient
   dfind refs/ outputs/ -o maps           two folders, paired by relative path
   dfind a.png b.png -m mse --fail-above 0.001   exit 1 when MSE > 0.001
+  dfind a.png b.png --truth mask.png     score the map against a ground-truth mask
   dfind --list-plugins                   every stage, its plugin and distribution
 \b
 Other commands: dfind COMMAND --help
@@ -125,6 +126,9 @@ def _finder_kwargs(preprocessors: Sequence[str], metric: str | None, strategy: s
 @click.option("--colormap", default=None, help="Heatmap colormap (matplotlib name) [default: inferno].")
 @click.option("--fail-above", type=float, metavar="T",
               help="Exit 1 when a score is worse than T (above T for lower-is-better metrics, below for higher).")
+@click.option("--truth", type=click.Path(path_type=Path), metavar="MASK",
+              help="Ground-truth mask of the change (non-zero = changed; a folder of masks for folders): "
+                   "report Dice, Jaccard, AUROC and average precision.")
 @click.option("--list-plugins", is_flag=True, help="List every stage and preset, then exit.")
 @click.option("--verbose", "-v", is_flag=True, help="With --list-plugins: show parameters.")
 @click.option("--json", "as_json", is_flag=True, help="With --list-plugins: machine-readable output.")
@@ -132,8 +136,8 @@ def _finder_kwargs(preprocessors: Sequence[str], metric: str | None, strategy: s
 @click.version_option(__version__, "--version", prog_name="dfind")
 def diff(a: Path | None, b: Path | None, preprocessors: tuple[str, ...], metric: str | None, strategy: str | None,
          postprocessors: tuple[str, ...], preset: str | None, device: str, disable_plugin_autoload: bool,
-         debug: bool, output: Path | None, colormap: str | None, fail_above: float | None, list_plugins: bool,
-         verbose: bool, as_json: bool, quiet: bool) -> None:
+         debug: bool, output: Path | None, colormap: str | None, fail_above: float | None, truth: Path | None,
+         list_plugins: bool, verbose: bool, as_json: bool, quiet: bool) -> None:
     """Show where images A and B differ: a difference map, a score, and regions.
 
     A and B are two image files or two folders (paired by relative path).
@@ -149,9 +153,9 @@ def diff(a: Path | None, b: Path | None, preprocessors: tuple[str, ...], metric:
 
         finder = Finder(**_finder_kwargs(preprocessors, metric, strategy, postprocessors, preset, device, registry))
         if a.is_dir() or b.is_dir():
-            code = _run_dirs(finder, a, b, output, colormap, fail_above, quiet)
+            code = _run_dirs(finder, a, b, output, colormap, fail_above, quiet, truth)
         else:
-            result = finder.run(a, b)
+            result = finder.run(a, b, truth=truth)
             code = EXIT_OK
             if output is not None:
                 files = result.save(output, colormap=colormap)
@@ -171,6 +175,8 @@ def _describe_result(result: Any) -> str:
     lines = [f"{result.name or 'pair'}: {metric} = {result.score:.6g} ({direction})"]
     if result.mask is not None or result.regions:
         lines.append(f"found {len(result.regions)} region{'s' if len(result.regions) != 1 else ''}")
+    if getattr(result, "evaluation", None) is not None:
+        lines.append(result.evaluation.summary())
     return "\n".join(lines)
 
 
@@ -184,12 +190,12 @@ def _threshold_message(result: Any, threshold: float) -> str:
 
 
 def _run_dirs(finder: Any, dir_a: Path, dir_b: Path, output: Path | None, colormap: str | None,
-              fail_above: float | None, quiet: bool) -> int:
+              fail_above: float | None, quiet: bool, truth: Path | None = None) -> int:
     from dfcore.errors import InputError
 
     if not (dir_a.is_dir() and dir_b.is_dir()):
         raise InputError(f"{dir_a if dir_a.is_dir() else dir_b} is a folder but the other input is not")
-    run = finder.run_dirs(dir_a, dir_b, on_error="record")
+    run = finder.run_dirs(dir_a, dir_b, on_error="record", truth=truth)
     for rel in run.pairing.only_a:
         click.echo(f"dfind: only in {dir_a}: {rel}", err=True)
     for rel in run.pairing.only_b:
