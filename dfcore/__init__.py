@@ -14,6 +14,7 @@ from dfcore.errors import (  # noqa: E402
     AmbiguousStageError,
     DfindError,
     InputError,
+    MetricCheckError,
     ParameterError,
     ShapeError,
     StageError,
@@ -24,6 +25,7 @@ from dfcore.plugins import BrokenPlugin, Origin  # noqa: E402
 from dfcore.registry import Param, PresetSpec, Registry, Stage, StageSpec, get_registry  # noqa: E402
 
 if TYPE_CHECKING:
+    from dfcore.custom import MetricHandle, check_metric, register_metric
     from dfcore.pipeline import DiffResult, DirRun, Finder, PairFailure
 
 _LAZY = {
@@ -31,6 +33,9 @@ _LAZY = {
     "DiffResult": "dfcore.pipeline",
     "DirRun": "dfcore.pipeline",
     "PairFailure": "dfcore.pipeline",
+    "MetricHandle": "dfcore.custom",
+    "check_metric": "dfcore.custom",
+    "register_metric": "dfcore.custom",
 }
 
 
@@ -51,6 +56,8 @@ __all__ = [
     "DirRun",
     "Finder",
     "InputError",
+    "MetricCheckError",
+    "MetricHandle",
     "Origin",
     "PairFailure",
     "Param",
@@ -62,7 +69,9 @@ __all__ = [
     "StageError",
     "StageNotFoundError",
     "StageSpec",
+    "check_metric",
     "get_registry",
     "hookimpl",
     "hookspec",
+    "register_metric",
 ]

@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import sys
+import traceback
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -31,9 +32,12 @@ Examples:
   dfind a.png b.png -m ssim -s gradient  gradient of SSIM with respect to b
   dfind a.png b.png -p highpass:cutoff=0.1 -m mse -s gradient
   dfind refs/ outputs/ -o maps           two folders, paired by relative path
+  dfind a.png b.png -o out --report      also out/report.html (folders: out/index.html)
+  dfind a.png b.png --figure fig.pdf     A | B | map | overlay, for a paper
   dfind a.png b.png -m mse --fail-above 0.001   exit 1 when MSE > 0.001
   dfind a.png b.png --truth mask.png     score the map against a ground-truth mask
   dfind --list-plugins                   every stage, its plugin and distribution
+  dfind check-metric psnr --gradcheck   can this metric drive a gradient map?
 \b
 Other commands: dfind COMMAND --help
 """
@@ -55,7 +59,11 @@ def main() -> None:
 
 @contextlib.contextmanager
 def _reported_errors(debug: bool) -> Iterator[None]:
-    """DfindError (and anything unexpected) -> one line on stderr and exit 2; traceback with --debug."""
+    """DfindError (and anything unexpected) -> one line on stderr and exit 2.
+
+    With ``--debug`` the traceback is printed first; the exit code stays the same, so a CI
+    job never reads a debug run's error as exit 1 ("difference beyond the threshold").
+    """
     try:
         yield
     except (click.exceptions.Exit, click.ClickException, click.Abort):
@@ -65,13 +73,14 @@ def _reported_errors(debug: bool) -> Iterator[None]:
         sys.exit(130)
     except DfindError as exc:
         if debug:
-            raise
+            traceback.print_exc()
         click.echo(f"dfind: error: {exc}", err=True)
         sys.exit(exc.exit_code)
     except Exception as exc:
         if debug:
-            raise
-        click.echo(f"dfind: error: {one_line(exc)} (rerun with --debug for the traceback)", err=True)
+            traceback.print_exc()
+        hint = "" if debug else " (rerun with --debug for the traceback)"
+        click.echo(f"dfind: error: {one_line(exc)}{hint}", err=True)
         sys.exit(EXIT_ERROR)
 
 
@@ -124,6 +133,10 @@ def _finder_kwargs(preprocessors: Sequence[str], metric: str | None, strategy: s
 @click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path),
               help="Write NAME.heatmap.png, NAME.map.npy and NAME.json here.")
 @click.option("--colormap", default=None, help="Heatmap colormap (matplotlib name) [default: inferno].")
+@click.option("--report", is_flag=True,
+              help="With -o: write an HTML report, OUT/report.html (two folders: OUT/index.html and a page per pair).")
+@click.option("--figure", type=click.Path(dir_okay=False, path_type=Path), metavar="PATH",
+              help="Write a figure, A | B | map | overlay, to PATH (.png, .pdf, .svg); one pair only.")
 @click.option("--fail-above", type=float, metavar="T",
               help="Exit 1 when a score is worse than T (above T for lower-is-better metrics, below for higher).")
 @click.option("--truth", type=click.Path(path_type=Path), metavar="MASK",
@@ -136,8 +149,9 @@ def _finder_kwargs(preprocessors: Sequence[str], metric: str | None, strategy: s
 @click.version_option(__version__, "--version", prog_name="dfind")
 def diff(a: Path | None, b: Path | None, preprocessors: tuple[str, ...], metric: str | None, strategy: str | None,
          postprocessors: tuple[str, ...], preset: str | None, device: str, disable_plugin_autoload: bool,
-         debug: bool, output: Path | None, colormap: str | None, fail_above: float | None, truth: Path | None,
-         list_plugins: bool, verbose: bool, as_json: bool, quiet: bool) -> None:
+         debug: bool, output: Path | None, colormap: str | None, report: bool, figure: Path | None,
+         fail_above: float | None, truth: Path | None, list_plugins: bool, verbose: bool, as_json: bool,
+         quiet: bool) -> None:
     """Show where images A and B differ: a difference map, a score, and regions.
 
     A and B are two image files or two folders (paired by relative path).
@@ -149,24 +163,83 @@ def diff(a: Path | None, b: Path | None, preprocessors: tuple[str, ...], metric:
             return
         if a is None or b is None:
             raise click.UsageError("give two images (or two folders) to compare, or --list-plugins")
+        if report and output is None:
+            raise click.UsageError("--report writes into the output folder: give -o DIR too")
+        if figure is not None:
+            if a.is_dir() or b.is_dir():
+                raise click.UsageError("--figure draws one pair: give two images, not folders (or use --report)")
+            from dfcore.report.figure import figure_format
+
+            figure_format(figure)
         from dfcore.pipeline import Finder
 
         finder = Finder(**_finder_kwargs(preprocessors, metric, strategy, postprocessors, preset, device, registry))
         if a.is_dir() or b.is_dir():
-            code = _run_dirs(finder, a, b, output, colormap, fail_above, quiet, truth)
+            code = _run_dirs(finder, a, b, output, colormap, fail_above, quiet, report, truth)
         else:
             result = finder.run(a, b, truth=truth)
             code = EXIT_OK
+            written = []
             if output is not None:
-                files = result.save(output, colormap=colormap)
+                files = result.save(output, colormap=colormap, previews=report)
+                written = list(files.values())
+                if report:
+                    from dfcore.report import write_pair_report
+
+                    written.append(write_pair_report(files["json"], output / "report.html"))
+            if figure is not None:
+                result.figure(figure, colormap=colormap)
+                written.append(figure)
             if not quiet:
                 click.echo(_describe_result(result))
-                if output is not None:
-                    click.echo("wrote " + ", ".join(str(p) for p in files.values()))
+                if written:
+                    click.echo("wrote " + ", ".join(str(p) for p in written))
             if fail_above is not None and _beyond(result.score, fail_above, result.higher_is_better):
                 click.echo(_threshold_message(result, fail_above), err=True)
                 code = EXIT_DIFFERENT
     sys.exit(code)
+
+
+@main.command("check-metric", context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("name", metavar="NAME[:K=V,...]")
+@click.option("--gradcheck", is_flag=True, help="Also compare autograd with finite differences (float64).")
+@click.option("--shape", default="2x3x32x32", show_default=True, metavar="NxCxHxW",
+              help="Size of the probe images; metrics with size limits need larger ones (ms-ssim: 1x3x176x176).")
+@click.option("--device", default="cpu", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
+@click.option("--disable-plugin-autoload", is_flag=True,
+              help=f"Load only dfind's own plugins (also: {AUTOLOAD_ENV}=1).")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+def check_metric_command(name: str, gradcheck: bool, shape: str, device: str, disable_plugin_autoload: bool,
+                         debug: bool) -> None:
+    """Check that metric NAME can drive a difference map.
+
+    Runs it on two different probe images and checks that it returns one finite value per
+    sample, that the value depends on both images through autograd with a non-zero gradient,
+    and that identical images score best; --gradcheck adds torch.autograd.gradcheck. Prints
+    one line per check; exits 0 when every check passes, 2 otherwise.
+
+    \b
+    Examples:
+      dfind check-metric ssim
+      dfind check-metric ssim:win_size=7 --gradcheck
+      dfind check-metric ms-ssim --shape 1x3x176x176
+    """
+    with _reported_errors(debug):
+        registry = _registry(disable_plugin_autoload)
+        from dfcore.custom import check_metric
+        from dfcore.errors import ParameterError
+        from dfcore.pipeline import resolve_device
+
+        try:
+            dims = [int(part) for part in shape.lower().split("x")]
+        except ValueError:
+            raise ParameterError(f"--shape must look like 2x3x32x32 (NxCxHxW), got {shape!r}") from None
+        report = check_metric(name, gradcheck=gradcheck, shape=dims, device=resolve_device(device), registry=registry)
+        click.echo(str(report))
+        if not report.ok:
+            failed = ", ".join(c.name for c in report.failures)
+            click.echo(f"dfind: error: metric {report.metric!r} failed: {failed}", err=True)
+    sys.exit(EXIT_OK if report.ok else EXIT_ERROR)
 
 
 def _describe_result(result: Any) -> str:
@@ -190,7 +263,7 @@ def _threshold_message(result: Any, threshold: float) -> str:
 
 
 def _run_dirs(finder: Any, dir_a: Path, dir_b: Path, output: Path | None, colormap: str | None,
-              fail_above: float | None, quiet: bool, truth: Path | None = None) -> int:
+              fail_above: float | None, quiet: bool, report: bool = False, truth: Path | None = None) -> int:
     from dfcore.errors import InputError
 
     if not (dir_a.is_dir() and dir_b.is_dir()):
@@ -203,13 +276,15 @@ def _run_dirs(finder: Any, dir_a: Path, dir_b: Path, output: Path | None, colorm
     if not run.pairing.pairs:
         raise InputError(f"no pairs: {dir_a} and {dir_b} have no image with the same relative path")
     failed = beyond = 0
+    failures = []
     for result in run:
         if not result.ok:
             failed += 1
+            failures.append(result)
             click.echo(f"dfind: {result.name}: failed: {result.error}", err=True)
             continue
         if output is not None:
-            result.save(output, colormap=colormap)
+            result.save(output, colormap=colormap, previews=report)
         if not quiet:
             click.echo(_describe_result(result))
         if fail_above is not None and _beyond(result.score, fail_above, result.higher_is_better):
@@ -217,9 +292,32 @@ def _run_dirs(finder: Any, dir_a: Path, dir_b: Path, output: Path | None, colorm
             click.echo(_threshold_message(result, fail_above), err=True)
     if not quiet:
         click.echo(f"{len(run) - failed} of {len(run)} pairs compared" + (f", {failed} failed" if failed else ""))
+    if report and output is not None:
+        from dfcore.report import write_index
+
+        index = write_index(output, failures)
+        if not quiet:
+            click.echo(f"wrote {index}")
     if failed:
         return EXIT_PAIRS_FAILED
     return EXIT_DIFFERENT if beyond else EXIT_OK
+
+
+@main.command("report", context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("target", type=click.Path(exists=True, path_type=Path))
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+def report_command(target: Path, debug: bool) -> None:
+    """Write the HTML report of results already on disk.
+
+    TARGET is an output folder (of a local, distributed or resumed run): writes
+    TARGET/index.html, every pair worst first, and a NAME.report.html page per pair. Or
+    TARGET is one pair's NAME.json: writes its NAME.report.html.
+    """
+    with _reported_errors(debug):
+        from dfcore.report import write_index, write_pair_report
+
+        written = write_index(target) if target.is_dir() else write_pair_report(target)
+        click.echo(f"wrote {written}")
 
 
 # -- --list-plugins ---------------------------------------------------------------------------

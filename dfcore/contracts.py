@@ -10,6 +10,7 @@ holds the protocols and the small records stages exchange. It does not import to
   grid and may mark pixels without a counterpart as invalid. The pipeline applies the chain
   up to its last pairwise stage once, before any differentiation; the stages after it are
   part of the metric that strategies differentiate, so maps always stay on the input's grid.
+  When the first pairwise stage sets ``any_size = True``, B may differ from A in size.
 * **metric**: ``metric(x, y) -> Tensor[N]``, one value per sample; the record declares
   ``higher_is_better``. Optional: ``supports_valid = True`` and a ``valid=`` keyword (an
   Nx1xHxW bool mask of the pixels that count); ``local_map(x, y) -> Nx1xHxW`` (the

@@ -26,7 +26,8 @@ from dfcore.contracts import PairOutput, Problem, Region, StageOutput
 from dfcore.errors import DfindError, InputError, ParameterError, ShapeError, StageError
 from dfcore.evaluation import Evaluation, as_mask, check_size, evaluate, read_mask
 from dfcore.images import as_batch, match_pair
-from dfcore.output import color_scale, colorize, jsonable, write_json, write_npy, write_png
+from dfcore.output import (atomic_write, color_scale, colorize, default_colormap, hatch_invalid, jsonable,
+                           write_json, write_npy, write_png)
 from dfcore.pairing import IMAGE_EXTENSIONS, Pairing, pair_directories
 from dfcore.registry import Registry, get_registry, parse_stage_ref
 from dfcore.plugins import BrokenPlugin
@@ -87,8 +88,12 @@ def build_stage(registry: Registry, kind: str, ref: Any, device: torch.device) -
     if isinstance(ref, str) or (isinstance(ref, tuple) and len(ref) == 2 and isinstance(ref[0], str)):
         if isinstance(ref, str):
             name, params = parse_stage_ref(ref)
-        else:
+        elif ref[1] is None or isinstance(ref[1], Mapping):
             name, params = ref[0], dict(ref[1] or {})
+        else:
+            raise ParameterError(
+                f"{kind} {ref!r}: a stage with parameters is (name, {{parameter: value}}); write a chain as a list"
+            )
         stage = registry.find(kind, name)
         try:
             obj = stage.build(params)
@@ -214,6 +219,9 @@ class DiffResult:
         valid: HxW bool array of the pixels that were compared, when not all were.
         evaluation: the map and mask scored against a ground-truth mask, when one was given
             (``run(..., truth=...)``; see :mod:`dfcore.evaluation`).
+        previews: A and B as compared (after pairwise preprocessing such as alignment, on
+            the map's grid) as 8-bit HxW or HxWx3 arrays, for reports and figures; ``None``
+            when the result was not made by :meth:`Finder.run`.
     """
 
     map: np.ndarray
@@ -226,6 +234,7 @@ class DiffResult:
     inputs: dict[str, Any] = field(default_factory=dict)
     valid: np.ndarray | None = None
     evaluation: Evaluation | None = None
+    previews: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
     ok: bool = True
 
     @property
@@ -266,27 +275,70 @@ class DiffResult:
         return jsonable(data)
 
     def save(self, directory: str | os.PathLike[str], name: str | None = None, *,
-             colormap: str | None = None, vmax: float | None = None) -> dict[str, Path]:
+             colormap: str | None = None, vmax: float | None = None, previews: bool = False) -> dict[str, Path]:
         """Write ``NAME.heatmap.png``, ``NAME.map.npy``, ``NAME.mask.png`` (if any) and ``NAME.json``.
 
         The JSON is written last, so its presence means the pair's outputs are complete.
         ``colormap`` defaults to ``inferno`` (``RdBu_r`` centred on zero for signed maps);
-        ``vmax`` defaults to the map's largest absolute value. Returns the written paths.
+        ``vmax`` defaults to the map's largest absolute value. Pixels that were not compared
+        (``valid`` False, e.g. outside the overlap after alignment) are drawn as a grey hatch
+        and written to ``NAME.valid.png`` (white = compared). ``previews=True`` also writes
+        ``NAME.a.png`` and ``NAME.b.png``, the 8-bit :attr:`previews` an HTML report shows.
+        Returns the written paths.
         """
         stem = output_stem(name or self.name or "dfind")
         directory = Path(directory)
         files: dict[str, Path] = {}
         vmin, top = color_scale(self.map, vmax)
-        files["heatmap"] = write_png(directory / f"{stem}.heatmap.png", colorize(self.map, colormap, vmax))
+        picture = colorize(self.map, colormap, vmax)
+        if self.valid is not None:
+            picture = hatch_invalid(picture, self.valid)
+        files["heatmap"] = write_png(directory / f"{stem}.heatmap.png", picture)
         files["map"] = write_npy(directory / f"{stem}.map.npy", self.map)
         if self.mask is not None:
             files["mask"] = write_png(directory / f"{stem}.mask.png", self.mask.astype(np.uint8) * 255)
+        if previews and self.previews is not None:
+            files["a"] = write_png(directory / f"{stem}.a.png", self.previews[0])
+            files["b"] = write_png(directory / f"{stem}.b.png", self.previews[1])
+        if self.valid is not None:
+            files["valid"] = write_png(directory / f"{stem}.valid.png", self.valid.astype(np.uint8) * 255)
         data = self.to_dict()
-        data["display"] = {"colormap": colormap or ("RdBu_r" if vmin < 0 else "inferno"), "vmin": vmin, "vmax": top}
+        data["display"] = {"colormap": colormap or default_colormap(vmin), "vmin": vmin, "vmax": top}
         data["files"] = {key: path.name for key, path in files.items()}
         files["json"] = directory / f"{stem}.json"
         write_json(files["json"], data)
         return files
+
+    def to_html(self, path: str | os.PathLike[str] | None = None, *, max_side: int | None = 2048) -> str:
+        """This result as one self-contained HTML page (images embedded), as ``dfind --report`` shows it.
+
+        A and B side by side, the map with its colour scale, the map over A with an opacity
+        slider, A/B flicker and swipe, the regions, the scores and the pipeline, with
+        synchronized zoom and pan. Images are reduced to ``max_side`` pixels (the map by its
+        largest values, so small changes stay visible); ``None`` keeps full size. Written
+        to ``path`` when given. See ``docs/report.md``.
+        """
+        from dfcore.report import result_html
+
+        html = result_html(self, max_side=max_side)
+        if path is not None:
+            atomic_write(path, lambda f: f.write(html), mode="w")
+        return html
+
+    def _repr_html_(self) -> str:
+        from dfcore.report import notebook_html
+
+        return notebook_html(self)
+
+    def figure(self, path: str | os.PathLike[str] | None = None, **options: Any) -> Any:
+        """A publication panel, A | B | map with colour bar | overlay, as a matplotlib Figure.
+
+        Saved to ``path`` when given (PNG, PDF, SVG... by extension). ``options`` are those of
+        :func:`dfcore.report.figure.make_figure` (``dpi``, ``width``, ``colormap``, ``titles``...).
+        """
+        from dfcore.report.figure import make_figure
+
+        return make_figure(self, path, **options)
 
 
 def output_stem(name: str) -> str:
@@ -371,6 +423,14 @@ class Finder:
         return bool(self.metric.higher_is_better)
 
     @property
+    def takes_any_size(self) -> bool:
+        """Whether B may differ from A in size: the first pairwise preprocessor says ``any_size = True``."""
+        for stage in self.preprocessors:
+            if getattr(stage.obj, "pairwise", False):
+                return bool(getattr(stage.obj, "any_size", False))
+        return False
+
+    @property
     def config(self) -> dict[str, Any]:
         """The pipeline as recorded in every result and JSON file."""
         metric = self.metric.describe()
@@ -407,10 +467,16 @@ class Finder:
                     if not isinstance(paired, PairOutput):
                         raise StageError(f"pairwise preprocessor {stage.record['name']!r} must return a PairOutput")
                     a, b = paired.a, paired.b
+                    if a.shape != b.shape:
+                        raise StageError(f"pairwise preprocessor {stage.record['name']!r} returned shapes "
+                                         f"{list(a.shape)} and {list(b.shape)}; both must lie on a's grid")
                     valid = _and_masks(valid, paired.valid)
                     _merge_info(infos, paired.info, stage.record["name"])
                 else:
                     a, b = stage.obj(a), stage.obj(b)
+        if a.shape[-2:] != b.shape[-2:]:
+            raise ShapeError(f"image sizes differ: {a.shape[-1]}x{a.shape[-2]} and {b.shape[-1]}x{b.shape[-2]} "
+                             "(width x height), and no pairwise preprocessor with any_size resamples B onto A's grid")
         bound = BoundMetric(self.metric.obj, self.higher_is_better,
                             [s.obj for s in self.preprocessors[last_pairwise + 1:]], valid, self.metric.record["name"])
         with torch.no_grad():
@@ -473,7 +539,7 @@ class Finder:
         ta, info_a = as_batch(a, self.device, name_a)
         truths = truth_masks(truth, ta.shape[0], ta.shape[-2:]) if truth is not None else None
         tb, info_b = as_batch(b, self.device, name_b)
-        ta, tb = match_pair(ta, tb, (name_a, name_b))
+        ta, tb = match_pair(ta, tb, (name_a, name_b), same_size=not self.takes_any_size)
         if name is None and isinstance(b, (str, os.PathLike)):
             name = Path(b).name
         computed = self.compute(ta, tb)
@@ -505,6 +571,7 @@ class Finder:
         maps = out.map[:, 0].detach().float().cpu().numpy()
         masks = out.mask[:, 0].detach().cpu().numpy().astype(bool) if out.mask is not None else None
         valid = out.valid[:, 0].detach().cpu().numpy().astype(bool) if out.valid is not None else None
+        previews_a, previews_b = _previews(computed.a), _previews(computed.b)
         scores = computed.score.detach().double().cpu().tolist()
         config = self.config
         results = []
@@ -519,6 +586,7 @@ class Finder:
                 info=out.info[i] if out.info else {},
                 inputs=dict(inputs or {}),
                 valid=valid[i] if valid is not None and not valid[i].all() else None,
+                previews=(previews_a[i], previews_b[i]),
             ))
         return results
 
@@ -560,6 +628,20 @@ def truth_file(folder: Path, rel: str) -> Path:
         reason = "none" if not found else f"{len(found)} candidates"
         raise InputError(f"{rel}: no single truth mask in {folder} ({reason} for {stem.as_posix()}.*)")
     return found[0]
+
+
+def _previews(batch: torch.Tensor) -> np.ndarray:
+    """8-bit pictures of an NxCxHxW batch in [0, 1]: NxHxW (grey) or NxHxWx3, on the host.
+
+    Four channels show the first three; two or more than four show their mean.
+    """
+    channels = batch.shape[1]
+    if channels == 4:
+        batch = batch[:, :3]
+    elif channels not in (1, 3):
+        batch = batch.mean(dim=1, keepdim=True)
+    pictures = batch.detach().mul(255.0).add_(0.5).clamp_(0.0, 255.0).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+    return pictures[..., 0] if pictures.shape[-1] == 1 else pictures
 
 
 def _is_dir(x: Any) -> bool:

@@ -85,3 +85,22 @@ def dfind_postprocessors() -> Iterator[StageSpec]:
     yield StageSpec("mean-std", f"{_PKG}.postprocessors.threshold:MeanStd",
                     "Mask and regions above mean + k * std of |map|.",
                     params=(Param("k", 3.0, "standard deviations above the mean"), *_REGION_PARAMS))
+
+
+@hookimpl(specname="dfind_preprocessors")
+def alignment_preprocessors() -> Iterator[StageSpec]:
+    """``align``: the pairwise preprocessor that registers B onto A (docs/alignment.md)."""
+    yield StageSpec(
+        "align", "dfplugins_extra.preprocessors.align:Align",
+        "Register B onto A (translation to homography, or auto); pixels without a counterpart are not compared.",
+        params=(
+            Param("model", "auto", "transform of B onto A; auto: the simplest that fits",
+                  choices=("auto", "translation", "similarity", "affine", "homography")),
+            Param("interpolation", "bicubic", "how B is resampled on A's grid", choices=("bicubic", "bilinear")),
+            Param("max_size", 512, "longer side (px) of the grey copies the transform is refined on; 0: full size"),
+            Param("iterations", 100, "most ECC iterations per fit"),
+            Param("max_shift", None, "refuse estimates that move a pixel further than this (px); none: no limit"),
+            Param("on_failure", "error", "error, or identity: compare unaligned and say why in the info",
+                  choices=("error", "identity")),
+        ),
+    )

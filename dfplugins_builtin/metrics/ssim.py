@@ -28,8 +28,11 @@ MS_SSIM_LEVELS = 5
 
 @lru_cache(maxsize=16)
 def gaussian_window(size: int, sigma: float, device: torch.device, dtype: torch.dtype) -> Tensor:
-    """The normalised 1-D Gaussian pytorch_msssim uses, shape (size,)."""
-    coords = torch.arange(size, dtype=torch.float32) - size // 2
+    """The normalised 1-D Gaussian pytorch_msssim uses, shape (size,).
+
+    Computed in float64 and then cast, so float64 inputs get a float64-exact window.
+    """
+    coords = torch.arange(size, dtype=torch.float64) - size // 2
     window = torch.exp(-(coords**2) / (2.0 * sigma**2))
     return (window / window.sum()).to(device=device, dtype=dtype)
 
@@ -146,8 +149,9 @@ class MSSSIM(SSIM):
                 f"ms-ssim needs images of at least {minimum}x{minimum} px with win_size={self.win_size}, "
                 f"got {width}x{height}; use ssim, or a smaller window (ms-ssim:win_size=7 needs 97 px)"
             )
-        return ms_ssim(x, y, data_range=self.data_range, size_average=False, win_size=self.win_size,
-                       win_sigma=self.win_sigma, K=(self.k1, self.k2))
+        window = gaussian_window(self.win_size, self.win_sigma, x.device, x.dtype)
+        window = window.view(1, 1, 1, -1).repeat(x.shape[1], 1, 1, 1)  # pytorch_msssim's own is float32 only
+        return ms_ssim(x, y, data_range=self.data_range, size_average=False, win=window, K=(self.k1, self.k2))
 
     def conventions(self) -> dict[str, object]:
         import pytorch_msssim

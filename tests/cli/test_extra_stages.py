@@ -97,7 +97,7 @@ def test_listing_shows_the_extra_stages(images):
     assert code == 0
     stages = {(s["kind"], s["name"]): s for s in json.loads(out)["stages"] if s["plugin"] == "extra"}
     assert set(stages) == {
-        ("preprocessor", "wavelet"), ("metric", "dice"), ("metric", "jaccard"), ("metric", "filterbank"),
+        ("preprocessor", "align"), ("preprocessor", "wavelet"), ("metric", "dice"), ("metric", "jaccard"), ("metric", "filterbank"),
         ("strategy", "gradcam"), ("postprocessor", "clip"), ("postprocessor", "otsu"),
         ("postprocessor", "percentile"), ("postprocessor", "mean-std"),
     }

@@ -17,7 +17,8 @@ def test_the_plugin_offers_every_extra_stage():
     assert sorted((s.kind, s.name) for s in EXTRA) == [
         ("metric", "dice"), ("metric", "filterbank"), ("metric", "jaccard"),
         ("postprocessor", "clip"), ("postprocessor", "mean-std"), ("postprocessor", "otsu"),
-        ("postprocessor", "percentile"), ("preprocessor", "wavelet"), ("strategy", "gradcam"),
+        ("postprocessor", "percentile"), ("preprocessor", "align"), ("preprocessor", "wavelet"),
+        ("strategy", "gradcam"),
     ]
     assert {s.origin.distribution for s in EXTRA} == {"dfind"}
 
@@ -45,9 +46,9 @@ def test_declared_layers_match_what_the_metric_offers():
 def test_declaring_the_stages_imports_nothing_heavy():
     code = (
         "import sys, dfplugins_extra.plugin as p\n"
-        "records = [r for hook in (p.dfind_preprocessors, p.dfind_metrics, p.dfind_strategies,"
-        " p.dfind_postprocessors) for r in hook()]\n"
+        "records = [r for hook in (p.dfind_preprocessors, p.alignment_preprocessors, p.dfind_metrics,"
+        " p.dfind_strategies, p.dfind_postprocessors) for r in hook()]\n"
         "print(len(records), sorted(m for m in ('torch', 'pywt', 'cv2', 'scipy', 'numpy') if m in sys.modules))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "9 []"
+    assert out.stdout.strip() == "10 []"
