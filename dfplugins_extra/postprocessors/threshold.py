@@ -61,21 +61,21 @@ def otsu_threshold(values: Tensor, bins: int = OTSU_BINS) -> Tensor:
     """Otsu's threshold of a 1-D tensor, as ``skimage.filters.threshold_otsu(values, nbins=bins)``.
 
     Values strictly above the returned threshold are the foreground. A constant input returns
-    its value.
+    its value. The histogram is made on the values' device; the 256 counts are then scored on
+    the host in float64 (some devices have no float64).
     """
-    low, high = values.min(), values.max()
-    if bool(low == high):
-        return low
-    data = values.double()
-    hist = torch.histc(data, bins=bins, min=float(low), max=float(high))
-    edges = torch.linspace(float(low), float(high), bins + 1, dtype=torch.float64, device=values.device)
+    low, high = float(values.min()), float(values.max())
+    if low == high:
+        return values.new_tensor(low)
+    hist = torch.histc(values, bins=bins, min=low, max=high).cpu().double()
+    edges = torch.linspace(low, high, bins + 1, dtype=torch.float64)
     centres = (edges[:-1] + edges[1:]) / 2.0
     weight1 = hist.cumsum(0)
     weight2 = hist.flip(0).cumsum(0).flip(0)
     mean1 = (hist * centres).cumsum(0) / weight1.clamp_min(1e-300)
     mean2 = ((hist * centres).flip(0).cumsum(0) / weight2.flip(0).clamp_min(1e-300)).flip(0)
     between = weight1[:-1] * weight2[1:] * (mean1[:-1] - mean2[1:]) ** 2
-    return centres[between.argmax()].to(values.dtype)
+    return values.new_tensor(float(centres[between.argmax()]))
 
 
 def _sample_values(magnitude: Tensor, valid: Tensor | None, index: int) -> Tensor:
@@ -214,8 +214,7 @@ class MeanStd(Binarize):
         self.k = float(k)
 
     def threshold(self, values: Tensor) -> Tensor:
-        data = values.double()
-        return (data.mean() + self.k * data.std(correction=0)).to(values.dtype)
+        return values.mean() + self.k * values.std(correction=0)
 
     def parameters(self) -> dict[str, Any]:
         return {"k": self.k}
