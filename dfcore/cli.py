@@ -35,6 +35,7 @@ Examples:
   dfind a.png b.png -o out --report      also out/report.html (folders: out/index.html)
   dfind a.png b.png --figure fig.pdf     A | B | map | overlay, for a paper
   dfind a.png b.png -m mse --fail-above 0.001   exit 1 when MSE > 0.001
+  dfind a.png b.png --truth mask.png     score the map against a ground-truth mask
   dfind --list-plugins                   every stage, its plugin and distribution
   dfind check-metric psnr --gradcheck   can this metric drive a gradient map?
 \b
@@ -138,6 +139,9 @@ def _finder_kwargs(preprocessors: Sequence[str], metric: str | None, strategy: s
               help="Write a figure, A | B | map | overlay, to PATH (.png, .pdf, .svg); one pair only.")
 @click.option("--fail-above", type=float, metavar="T",
               help="Exit 1 when a score is worse than T (above T for lower-is-better metrics, below for higher).")
+@click.option("--truth", type=click.Path(path_type=Path), metavar="MASK",
+              help="Ground-truth mask of the change (non-zero = changed; a folder of masks for folders): "
+                   "report Dice, Jaccard, AUROC and average precision.")
 @click.option("--list-plugins", is_flag=True, help="List every stage and preset, then exit.")
 @click.option("--verbose", "-v", is_flag=True, help="With --list-plugins: show parameters.")
 @click.option("--json", "as_json", is_flag=True, help="With --list-plugins: machine-readable output.")
@@ -146,7 +150,8 @@ def _finder_kwargs(preprocessors: Sequence[str], metric: str | None, strategy: s
 def diff(a: Path | None, b: Path | None, preprocessors: tuple[str, ...], metric: str | None, strategy: str | None,
          postprocessors: tuple[str, ...], preset: str | None, device: str, disable_plugin_autoload: bool,
          debug: bool, output: Path | None, colormap: str | None, report: bool, figure: Path | None,
-         fail_above: float | None, list_plugins: bool, verbose: bool, as_json: bool, quiet: bool) -> None:
+         fail_above: float | None, truth: Path | None, list_plugins: bool, verbose: bool, as_json: bool,
+         quiet: bool) -> None:
     """Show where images A and B differ: a difference map, a score, and regions.
 
     A and B are two image files or two folders (paired by relative path).
@@ -170,9 +175,9 @@ def diff(a: Path | None, b: Path | None, preprocessors: tuple[str, ...], metric:
 
         finder = Finder(**_finder_kwargs(preprocessors, metric, strategy, postprocessors, preset, device, registry))
         if a.is_dir() or b.is_dir():
-            code = _run_dirs(finder, a, b, output, colormap, fail_above, quiet, report)
+            code = _run_dirs(finder, a, b, output, colormap, fail_above, quiet, report, truth)
         else:
-            result = finder.run(a, b)
+            result = finder.run(a, b, truth=truth)
             code = EXIT_OK
             written = []
             if output is not None:
@@ -243,6 +248,8 @@ def _describe_result(result: Any) -> str:
     lines = [f"{result.name or 'pair'}: {metric} = {result.score:.6g} ({direction})"]
     if result.mask is not None or result.regions:
         lines.append(f"found {len(result.regions)} region{'s' if len(result.regions) != 1 else ''}")
+    if getattr(result, "evaluation", None) is not None:
+        lines.append(result.evaluation.summary())
     return "\n".join(lines)
 
 
@@ -256,12 +263,12 @@ def _threshold_message(result: Any, threshold: float) -> str:
 
 
 def _run_dirs(finder: Any, dir_a: Path, dir_b: Path, output: Path | None, colormap: str | None,
-              fail_above: float | None, quiet: bool, report: bool = False) -> int:
+              fail_above: float | None, quiet: bool, report: bool = False, truth: Path | None = None) -> int:
     from dfcore.errors import InputError
 
     if not (dir_a.is_dir() and dir_b.is_dir()):
         raise InputError(f"{dir_a if dir_a.is_dir() else dir_b} is a folder but the other input is not")
-    run = finder.run_dirs(dir_a, dir_b, on_error="record")
+    run = finder.run_dirs(dir_a, dir_b, on_error="record", truth=truth)
     for rel in run.pairing.only_a:
         click.echo(f"dfind: only in {dir_a}: {rel}", err=True)
     for rel in run.pairing.only_b:
