@@ -39,6 +39,7 @@ Examples:
   dfind gt.png sr.png -m psnr --y-channel --crop-border 4   PSNR-Y as in SR papers
   dfind refs/ outputs/ -o maps --scale image   folders: one scale per map (default: shared)
   dfind compare gt.png a.png b.png -o out   where is A closer to the truth than B?
+  dfind a.png b.png --truth mask.png     score the map against a ground-truth mask
   dfind --list-plugins                   every stage, its plugin and distribution
   dfind check-metric psnr --gradcheck   can this metric drive a gradient map?
 \b
@@ -201,6 +202,9 @@ def _scale_mode(scale: str | None, vmax: float | None, folders: bool) -> str:
               help="Write a figure, A | B | map | overlay, to PATH (.png, .pdf, .svg); one pair only.")
 @click.option("--fail-above", type=float, metavar="T",
               help="Exit 1 when a score is worse than T (above T for lower-is-better metrics, below for higher).")
+@click.option("--truth", type=click.Path(path_type=Path), metavar="MASK",
+              help="Ground-truth mask of the change (non-zero = changed; a folder of masks for folders): "
+                   "report Dice, Jaccard, AUROC and average precision.")
 @click.option("--list-plugins", is_flag=True, help="List every stage and preset, then exit.")
 @click.option("--verbose", "-v", is_flag=True, help="With --list-plugins: show parameters.")
 @click.option("--json", "as_json", is_flag=True, help="With --list-plugins: machine-readable output.")
@@ -210,8 +214,8 @@ def diff(a: Path | None, b: Path | None, preprocessors: tuple[str, ...], metric:
          postprocessors: tuple[str, ...], preset: str | None, device: str, disable_plugin_autoload: bool,
          debug: bool, ignore: tuple[str, ...], y_channel: bool, crop_border: int, size_policy: str,
          output: Path | None, colormap: str | None, vmax: float | None, scale: str | None, report: bool,
-         figure: Path | None, fail_above: float | None, list_plugins: bool, verbose: bool, as_json: bool,
-         quiet: bool) -> None:
+         figure: Path | None, fail_above: float | None, truth: Path | None, list_plugins: bool, verbose: bool,
+         as_json: bool, quiet: bool) -> None:
     """Show where images A and B differ: a difference map, a score, and regions.
 
     A and B are two image files or two folders (paired by relative path).
@@ -240,9 +244,9 @@ def diff(a: Path | None, b: Path | None, preprocessors: tuple[str, ...], metric:
                                          y_channel, crop_border, size_policy))
         display = {"colormap": colormap, "vmax": vmax, "scale": mode}
         if folders:
-            code = _run_dirs(finder, a, b, output, display, fail_above, quiet, report, ignored)
+            code = _run_dirs(finder, a, b, output, display, fail_above, quiet, report, ignored, truth)
         else:
-            result = finder.run(a, b, ignore=ignored)
+            result = finder.run(a, b, ignore=ignored, truth=truth)
             code = EXIT_OK
             written = []
             if output is not None:
@@ -408,6 +412,8 @@ def _describe_result(result: Any) -> str:
     lines = [f"{result.name or 'pair'}: {metric} = {result.score:.6g} ({direction})"]
     if result.mask is not None or result.regions:
         lines.append(f"found {len(result.regions)} region{'s' if len(result.regions) != 1 else ''}")
+    if getattr(result, "evaluation", None) is not None:
+        lines.append(result.evaluation.summary())
     return "\n".join(lines)
 
 
@@ -421,12 +427,13 @@ def _threshold_message(result: Any, threshold: float) -> str:
 
 
 def _run_dirs(finder: Any, dir_a: Path, dir_b: Path, output: Path | None, display: dict[str, Any],
-              fail_above: float | None, quiet: bool, report: bool = False, ignore: Any = None) -> int:
+              fail_above: float | None, quiet: bool, report: bool = False, ignore: Any = None,
+              truth: Path | None = None) -> int:
     from dfcore.errors import InputError
 
     if not (dir_a.is_dir() and dir_b.is_dir()):
         raise InputError(f"{dir_a if dir_a.is_dir() else dir_b} is a folder but the other input is not")
-    run = finder.run_dirs(dir_a, dir_b, on_error="record", ignore=ignore)
+    run = finder.run_dirs(dir_a, dir_b, on_error="record", ignore=ignore, truth=truth)
     for rel in run.pairing.only_a:
         click.echo(f"dfind: only in {dir_a}: {rel}", err=True)
     for rel in run.pairing.only_b:

@@ -44,6 +44,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -206,6 +207,18 @@ def match_sizes(a: torch.Tensor, b: torch.Tensor, valid: torch.Tensor | None, po
         raise ParameterError(f"size_policy must be one of {', '.join(SIZE_POLICIES)}, got {policy!r}")
     record = {"size_policy": policy, "a": _wh(size_a), "b": _wh(size_b), "compared": [int(a.shape[-1]), int(a.shape[-2])]}
     return a, b, valid, [dict(record) for _ in range(a.shape[0])]
+
+
+def fit_top_left(mask: np.ndarray, height: int, width: int) -> np.ndarray:
+    """An HxW mask on A's original grid, moved onto A's grid after a size policy.
+
+    ``crop`` keeps the top-left part and ``pad`` extends at the bottom and right (with
+    ``False``), so both are a top-left crop or pad; ``resize`` leaves A's grid alone.
+    """
+    out = np.zeros((height, width), dtype=mask.dtype)
+    h, w = min(height, mask.shape[0]), min(width, mask.shape[1])
+    out[:h, :w] = mask[:h, :w]
+    return out
 
 
 def _ones(x: torch.Tensor) -> torch.Tensor:

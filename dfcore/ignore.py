@@ -36,7 +36,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from dfcore.errors import InputError, ParameterError, ShapeError
+from dfcore.errors import ParameterError, ShapeError
+from dfcore.evaluation import as_mask, pil_mask_array, read_mask
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 _NUMBER = r"-?\d+"
 _RECTANGLE = rf"\s*({_NUMBER})\s*:\s*({_NUMBER})\s*-\s*({_NUMBER})\s*:\s*({_NUMBER})\s*"
 RECTANGLES = re.compile(rf"{_RECTANGLE}(,{_RECTANGLE})*")
+WHAT = "ignore mask"
 
 
 def is_rectangles(text: str) -> bool:
@@ -110,59 +112,21 @@ def _rectangle(box: tuple[int, ...], height: int, width: int) -> np.ndarray:
 def _as_mask(item: Any) -> np.ndarray:
     """A mask file, PIL image, numpy array or tensor -> HxW bool, non-zero = ignored."""
     if isinstance(item, Path):
-        return _read_mask(item)
+        return read_mask(item, WHAT)
     if hasattr(item, "detach"):  # a torch tensor, channels first
         array = item.detach().cpu().numpy()
         if array.ndim == 3 and array.shape[0] == 1:
             array = array[0]
         if array.ndim != 2:
             raise ShapeError(f"ignore: a mask tensor must be HxW or 1xHxW, got shape {list(array.shape)}")
-        return _array_mask(array)
+        return as_mask(array, "ignore", WHAT)
     if hasattr(item, "getbands"):  # a PIL image
-        return _array_mask(_pil_array(item))
+        return as_mask(pil_mask_array(item), "ignore", WHAT)
     if isinstance(item, np.ndarray):
-        return _array_mask(item)
+        return as_mask(item, "ignore", WHAT)
     raise ParameterError(
         f"ignore: cannot use a {type(item).__name__}; give a mask (file, array, image, tensor) or rectangles"
     )
-
-
-def _array_mask(array: np.ndarray) -> np.ndarray:
-    """HxW or HxWxC (channels last) -> HxW bool: any colour channel non-zero; alpha left out."""
-    if not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_):
-        raise InputError(f"ignore: a mask must be numeric or boolean, got {array.dtype}")
-    if array.ndim == 3 and 1 <= array.shape[-1] <= 4:
-        colours = {1: 1, 2: 1, 3: 3, 4: 3}[array.shape[-1]]
-        array = array[..., :colours].any(axis=-1)
-    if array.ndim != 2:
-        raise ShapeError(f"ignore: a mask must be HxW or HxWxC, got shape {list(array.shape)}")
-    if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
-        raise InputError("ignore: the mask holds NaN or infinite values")
-    return array != 0
-
-
-def _pil_array(image: Any) -> np.ndarray:
-    from PIL import ImageOps
-
-    image = ImageOps.exif_transpose(image)
-    if image.mode in ("P", "PA"):
-        image = image.convert("RGBA")
-    elif image.mode.startswith("I;16"):
-        image = image.convert("I")
-    return np.asarray(image)
-
-
-def _read_mask(path: Path) -> np.ndarray:
-    from PIL import Image, UnidentifiedImageError
-
-    if not path.is_file():
-        raise InputError(f"{path}: no such file" if not path.exists() else f"{path}: not a file")
-    try:
-        with Image.open(path) as image:
-            array = _pil_array(image)
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise InputError(f"{path}: cannot read the ignore mask ({exc})") from None
-    return _array_mask(array)
 
 
 def _name(item: Any) -> str:

@@ -23,8 +23,9 @@ import torch
 
 from dfcore import __version__
 from dfcore.contracts import PairOutput, Problem, Region, StageOutput
-from dfcore.conventions import Conventions
+from dfcore.conventions import Conventions, fit_top_left
 from dfcore.errors import DfindError, InputError, ParameterError, ShapeError, StageError
+from dfcore.evaluation import Evaluation, as_mask, check_size, evaluate, read_mask
 from dfcore.ignore import check_any_valid, describe, ignore_mask, neutral_fill
 from dfcore.images import as_batch, match_pair
 from dfcore.output import (apply_colormap, atomic_write, color_scale, default_colormap, hatch_invalid, jsonable,
@@ -228,6 +229,8 @@ class DiffResult:
         info: facts stages reported for this pair (e.g. an estimated transform).
         inputs: how A and B were read (source, size, mode, bit depth, alpha handling).
         valid: HxW bool array of the pixels that were compared, when not all were.
+        evaluation: the map and mask scored against a ground-truth mask, when one was given
+            (``run(..., truth=...)``; see :mod:`dfcore.evaluation`).
         previews: A and B as compared (after pairwise preprocessing such as alignment, on
             the map's grid) as 8-bit HxW or HxWx3 arrays, for reports and figures; ``None``
             when the result was not made by :meth:`Finder.run`.
@@ -242,6 +245,7 @@ class DiffResult:
     info: dict[str, Any] = field(default_factory=dict)
     inputs: dict[str, Any] = field(default_factory=dict)
     valid: np.ndarray | None = None
+    evaluation: Evaluation | None = None
     previews: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
     ok: bool = True
 
@@ -278,6 +282,8 @@ class DiffResult:
             data["mask_fraction"] = float(self.mask.mean())
         if self.valid is not None:
             data["valid_fraction"] = float(self.valid.mean())
+        if self.evaluation is not None:
+            data["evaluation"] = self.evaluation.to_dict()
         return jsonable(data)
 
     def save(self, directory: str | os.PathLike[str], name: str | None = None, *,
@@ -377,12 +383,14 @@ class DirRun:
     with ``"raise"`` (the default) the error propagates. ``ignore`` applies to every pair.
     """
 
-    def __init__(self, finder: Finder, pairing: Pairing, on_error: str = "raise", *, ignore: Any = None) -> None:
+    def __init__(self, finder: Finder, pairing: Pairing, on_error: str = "raise",
+                 truth: str | os.PathLike[str] | None = None, *, ignore: Any = None) -> None:
         if on_error not in ("raise", "record"):
             raise ValueError("on_error must be 'raise' or 'record'")
         self.finder = finder
         self.pairing = pairing
         self.on_error = on_error
+        self.truth = Path(truth) if truth is not None else None
         self.ignore = ignore
 
     def __len__(self) -> int:
@@ -391,7 +399,8 @@ class DirRun:
     def __iter__(self) -> Iterator[DiffResult | PairFailure]:
         for spec in self.pairing.pairs:
             try:
-                yield self.finder.run(spec.a, spec.b, name=spec.name, ignore=self.ignore)
+                truth = truth_file(self.truth, spec.name) if self.truth is not None else None
+                yield self.finder.run(spec.a, spec.b, name=spec.name, truth=truth, ignore=self.ignore)
             except DfindError as exc:
                 if self.on_error == "raise":
                     raise
@@ -575,13 +584,19 @@ class Finder:
     # -- the Python API ---------------------------------------------------------------------
 
     def run(self, a: Any, b: Any, *, name: str | None = None, on_error: str = "raise",
-            ignore: Any = None) -> DiffResult | list[DiffResult] | DirRun:
+            truth: Any = None, ignore: Any = None) -> DiffResult | list[DiffResult] | DirRun:
         """Compare two images, a batch, or two folders.
 
         ``a`` and ``b`` are paths, PIL images, numpy arrays (HxW, HxWxC) or torch tensors
         (HxW, CxHxW, NxCxHxW); see :mod:`dfcore.images` for the layout rule. One pair gives
         a :class:`DiffResult`; a batch of N > 1 gives a list; two folders give a
         :class:`DirRun` that yields one result per pair matched by relative path.
+
+        ``truth`` is a ground-truth mask of where A and B differ (non-zero = changed): a
+        file, PIL image, numpy array (HxW, HxWxC), tensor (HxW, CxHxW, or NxCxHxW for a
+        batch) or a list of them, one per sample; for folders, a folder of masks paired by
+        relative path. Each result then carries an :class:`~dfcore.evaluation.Evaluation`.
+        The mask is read and checked against A's size before anything is computed.
 
         ``ignore``: pixels that must not count, on A's grid, for every pair: a mask (file,
         array, PIL image or tensor; non-zero = ignore), rectangles ``"x0:y0-x1:y1,..."`` or
@@ -590,12 +605,18 @@ class Finder:
         if _is_dir(a) or _is_dir(b):
             if not (_is_dir(a) and _is_dir(b)):
                 raise InputError(f"{a if _is_dir(a) else b} is a folder but the other input is not")
-            return self.run_dirs(a, b, on_error=on_error, ignore=ignore)
+            return self.run_dirs(a, b, on_error=on_error, truth=truth, ignore=ignore)
         ta, tb, inputs = self.load_pair(a, b)
+        truths = truth_masks(truth, ta.shape[0], ta.shape[-2:]) if truth is not None else None
         if name is None and isinstance(b, (str, os.PathLike)):
             name = Path(b).name
         computed = self.compute(ta, tb, self.ignored(ignore, ta, inputs))
         results = self.results(computed, names=[name] * ta.shape[0] if ta.shape[0] == 1 else None, inputs=inputs)
+        if truths is not None:
+            source = os.fspath(truth) if isinstance(truth, (str, os.PathLike)) else None
+            for result, mask in zip(results, truths):
+                mask = fit_top_left(mask, *result.map.shape)  # a size policy may have cropped or padded A
+                result.evaluation = evaluate(result.map, mask, result.mask, result.valid, name=source)
         return results[0] if len(results) == 1 else results
 
     def load_pair(self, a: Any, b: Any) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
@@ -626,9 +647,16 @@ class Finder:
         return valid.view(1, 1, *valid.shape).expand(a.shape[0], 1, -1, -1)
 
     def run_dirs(self, dir_a: str | os.PathLike[str], dir_b: str | os.PathLike[str], *,
-                 on_error: str = "raise", recursive: bool = True, ignore: Any = None) -> DirRun:
-        """Pair two folders by relative path and compare pair by pair (see :class:`DirRun`)."""
-        return DirRun(self, pair_directories(dir_a, dir_b, recursive), on_error, ignore=ignore)
+                 on_error: str = "raise", recursive: bool = True,
+                 truth: str | os.PathLike[str] | None = None, ignore: Any = None) -> DirRun:
+        """Pair two folders by relative path and compare pair by pair (see :class:`DirRun`).
+
+        ``truth``: a folder of ground-truth masks, found by the pair's relative path (any
+        image extension); a pair without one fails. ``ignore`` applies to every pair.
+        """
+        if truth is not None and not _is_dir(truth):
+            raise InputError(f"{truth}: with two folders, the truth must be a folder of masks")
+        return DirRun(self, pair_directories(dir_a, dir_b, recursive), on_error, truth, ignore=ignore)
 
     def compare(self, truth: Any, a: Any, b: Any, *, name: str | None = None, on_error: str = "raise",
                 ignore: Any = None) -> Any:
@@ -669,6 +697,45 @@ class Finder:
                 previews=(previews_a[i], previews_b[i]),
             ))
         return results
+
+
+def truth_masks(truth: Any, n: int, size: Sequence[int]) -> list[np.ndarray]:
+    """``n`` HxW bool truth masks from what :meth:`Finder.run` accepts, checked against ``size``."""
+    if isinstance(truth, (list, tuple)):
+        if len(truth) != n:
+            raise ShapeError(f"{len(truth)} truth masks given for a batch of {n} pairs")
+        masks = [mask for item in truth for mask in truth_masks(item, 1, size)]
+    elif isinstance(truth, (str, os.PathLike)):
+        masks = [read_mask(truth)]
+    elif isinstance(truth, torch.Tensor):
+        if truth.is_floating_point() and not bool(torch.isfinite(truth).all()):
+            raise InputError("truth: the truth mask holds NaN or infinite values")
+        batch, _ = as_batch(truth.detach() != 0, "cpu", "truth")  # the tensor layout rule of images
+        masks = [sample.any(0).numpy() for sample in batch != 0]
+    else:
+        masks = [as_mask(truth)]
+    if len(masks) == 1 and n > 1:
+        masks = masks * n
+    if len(masks) != n:
+        raise ShapeError(f"{len(masks)} truth masks given for a batch of {n} pairs")
+    name = os.fspath(truth) if isinstance(truth, (str, os.PathLike)) else "truth"
+    for mask in masks:
+        check_size(mask, int(size[0]), int(size[1]), name)
+    return masks
+
+
+def truth_file(folder: Path, rel: str) -> Path:
+    """The mask for the pair ``rel`` in a truth folder: same relative path, any image extension."""
+    exact = folder / rel
+    if exact.is_file():
+        return exact
+    stem = Path(output_stem(rel))
+    candidates = [folder / stem.with_name(stem.name + ext) for ext in IMAGE_EXTENSIONS]
+    found = [path for path in candidates if path.is_file()]
+    if len(found) != 1:
+        reason = "none" if not found else f"{len(found)} candidates"
+        raise InputError(f"{rel}: no single truth mask in {folder} ({reason} for {stem.as_posix()}.*)")
+    return found[0]
 
 
 def _previews(batch: torch.Tensor) -> np.ndarray:

@@ -144,7 +144,8 @@ class StageSpec:
         summary: one line for ``--list-plugins``.
         params: the parameters with their defaults; nothing else is accepted.
         higher_is_better: metrics only: whether a larger value means more similar.
-        layers: metrics only: feature layers a Grad-CAM style strategy can hook (first is default).
+        layers: metrics only: the names of the feature layers a Grad-CAM style strategy can hook,
+            shallow to deep (first is default): the keys of the metric's ``feature_layers(device)``.
     """
 
     name: str

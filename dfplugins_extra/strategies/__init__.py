@@ -1,1 +1,1 @@
-"""Extra strategies: turn a Problem into an Nx1xHxW map on the input grid."""
+"""dfind's extra strategies."""

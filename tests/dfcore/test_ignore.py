@@ -139,7 +139,7 @@ def test_rectangles_are_clipped_to_the_image():
     ("0:0-48:40", ParameterError, "every pixel is ignored"),
     ("nothing-here.png", InputError, "nothing-here.png: no such file"),
     (np.zeros((H, W + 1)), ShapeError, r"ignore mask \(array\) is 49x40, A is 48x40"),
-    (np.zeros((2, H, W)), ShapeError, "a mask must be HxW or HxWxC"),
+    (np.zeros((2, H, W)), ShapeError, "ignore: the ignore mask must be HxW or HxWxC"),
     (torch.zeros(2, H, W), ShapeError, "a mask tensor must be HxW or 1xHxW"),
     (3.5, ParameterError, "cannot use a float"),
     ([], ParameterError, "an empty list"),
