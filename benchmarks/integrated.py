@@ -28,8 +28,8 @@ import time
 import numpy as np
 import torch
 
-from dfcore.pipeline import BoundMetric
 from dfcore.contracts import Problem
+from dfcore.pipeline import BoundMetric
 from dfplugins_extra.strategies.integrated import gauss_legendre, integrated_gradients
 
 
@@ -63,7 +63,7 @@ def noisy_pair(size: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     rng = np.random.default_rng(seed)
     a = np.clip(photo + rng.normal(0, 0.03, photo.shape), 0, 1)
     b = np.clip(changed + rng.normal(0, 0.03, photo.shape), 0, 1)
-    as_tensor = lambda x: torch.from_numpy(x).permute(2, 0, 1)[None].float()  # noqa: E731
+    as_tensor = lambda x: torch.from_numpy(x).permute(2, 0, 1)[None].float()
     return as_tensor(a), as_tensor(b)
 
 

@@ -354,8 +354,8 @@ def _describe_comparison(result: Any) -> str:
     direction = "higher is better" if result.higher_is_better else "lower is better"
     metric = result.config["metric"]["name"]
     verdict = {"a": "A is closer to the truth", "b": "B is closer to the truth", "tie": "A and B tie"}[result.better]
-    lines = [f"{result.name or 'pair'}: {metric} A = {result.score_a:.6g}, B = {result.score_b:.6g} "
-             f"({direction}): {verdict}"]
+    scores = f"{metric} A = {result.score_a:.6g}, B = {result.score_b:.6g}"
+    lines = [f"{result.name or 'pair'}: {scores} ({direction}): {verdict}"]
     if result.mask is not None or result.regions:
         by_a = sum(r.label == "a" for r in result.regions)
         by_b = sum(r.label == "b" for r in result.regions)

@@ -211,7 +211,7 @@ class _Values:
     def __init__(self, pairs: Sequence[SavedPair]) -> None:
         self.pairs = pairs
 
-    def __iter__(self):  # noqa: ANN204
+    def __iter__(self):
         return (pair.values() for pair in self.pairs)
 
 

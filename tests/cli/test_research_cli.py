@@ -183,5 +183,5 @@ def test_compare_folders_with_a_report(tmp_path):
 
 
 def test_compare_refuses_a_mix_of_files_and_folders(tmp_path):
-    truth, a, b = halves(tmp_path)
+    _, a, b = halves(tmp_path)
     assert_one_line_error(dfind("compare", tmp_path / "gt", a, b), "truth is a folder but a, b are not")

@@ -164,3 +164,15 @@ def test_a_folder_with_files_is_refused(tmp_path):
     gt, a, b = three_folders(tmp_path)
     with pytest.raises(InputError, match=r"truth, b are folders but a is not: give three files or three folders"):
         Finder(metric="mse", strategy="difference", device="cpu").compare(gt, a / "one.png", b)
+
+
+def test_thresholding_postprocessors_label_their_regions():
+    truth, a, b = halves()
+    b[..., : W // 2] = (truth[..., : W // 2] + 0.3).clamp(0, 1)
+    result = Finder(metric="mse", strategy="difference", postprocessor="otsu:min_area=4",
+                    device="cpu").compare(truth, a, b)
+    assert result.regions and {r.label for r in result.regions} == {"a", "b"}
+    for region in result.regions:
+        centre_x = region.centroid[0]
+        assert region.label == ("a" if centre_x < W // 2 else "b")
+    assert result.info["otsu"]["regions"] == len(result.regions)

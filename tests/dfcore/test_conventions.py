@@ -149,3 +149,12 @@ def test_a_border_that_leaves_nothing_is_refused():
     with pytest.raises(ShapeError, match="crop_border=8 leaves nothing of A, which is 20x16"):
         Finder(metric="mse", strategy="difference", device="cpu", crop_border=8).run(torch.rand(1, 3, 16, 20),
                                                                                        torch.rand(1, 3, 16, 20))
+
+
+def test_a_truth_mask_follows_a_through_a_size_policy():
+    a, b, changed = planted_pair(40, 48, boxes=((4, 6, 20, 30),))
+    bigger = torch.nn.functional.pad(b, (0, 5, 0, 3), mode="replicate")
+    result = Finder(metric="mse", strategy="difference", device="cpu", size_policy="crop").run(a, bigger, truth=changed)
+    assert result.map.shape == (40, 48) and result.evaluation.auroc == pytest.approx(1.0)
+    padded = Finder(metric="mse", strategy="difference", device="cpu", size_policy="pad").run(a, bigger, truth=changed)
+    assert padded.map.shape == (43, 53) and padded.evaluation.positives == int(changed.sum())

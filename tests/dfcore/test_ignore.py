@@ -163,3 +163,18 @@ def test_neutral_fill_depends_on_valid_pixels_only():
     assert torch.equal(fa[invalid], fb[invalid]) and torch.equal(fa[~invalid], a[~invalid])
     ga, gb = neutral_fill(torch.where(invalid, 0.0, a), torch.where(invalid, 1.0, b), valid)
     assert torch.equal(ga, fa) and torch.equal(gb, fb)
+
+
+@pytest.mark.parametrize("postprocessor", ["otsu", "percentile:p=90", "mean-std:k=1"])
+def test_regions_never_fall_inside_ignored_pixels(postprocessor):
+    """A change planted inside the ignored rectangle and another outside: only the outside one is found."""
+    a, b, _ = planted_pair(H, W, boxes=((10, 12, 22, 28), (28, 34, 38, 46)), delta=0.5)
+    result = Finder(metric="mse", strategy="difference", postprocessor=postprocessor, device="cpu").run(
+        a, b, ignore=RECT)
+    ignored = inside_rect()
+    assert result.regions and not result.mask[ignored].any()
+    for region in result.regions:
+        x0, y0, x1, y1 = region.bbox
+        assert not ignored[y0:y1, x0:x1][result.mask[y0:y1, x0:x1]].any()
+    unmasked = Finder(metric="mse", strategy="difference", postprocessor=postprocessor, device="cpu").run(a, b)
+    assert unmasked.mask[ignored].any()  # without the mask the planted change inside is found
