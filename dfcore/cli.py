@@ -39,6 +39,7 @@ Examples:
   dfind gt.png sr.png -m psnr --y-channel --crop-border 4   PSNR-Y as in SR papers
   dfind refs/ outputs/ -o maps --scale image   folders: one scale per map (default: shared)
   dfind compare gt.png a.png b.png -o out   where is A closer to the truth than B?
+  dfind rescale out_a out_b              one colour scale across finished runs
   dfind a.png b.png --truth mask.png     score the map against a ground-truth mask
   dfind --list-plugins                   every stage, its plugin and distribution
   dfind check-metric psnr --gradcheck   can this metric drive a gradient map?
