@@ -76,43 +76,50 @@ def _fmt(value: float | None) -> str:
 # -- reading masks ---------------------------------------------------------------------------
 
 
-def as_mask(value: Any, name: str = "truth") -> np.ndarray:
-    """An HxW or HxWxC array-like (as numpy images are laid out) -> HxW bool, non-zero = changed.
+def as_mask(value: Any, name: str = "truth", what: str = "truth mask") -> np.ndarray:
+    """An HxW or HxWxC array-like (as numpy images are laid out) -> HxW bool, non-zero = set.
 
-    With C = 2 or 4 the last channel is alpha and is ignored; otherwise a pixel is changed
-    when any channel is non-zero.
+    With C = 2 or 4 the last channel is alpha and is ignored; otherwise a pixel is set when
+    any channel is non-zero. ``name`` and ``what`` ("truth mask", "ignore mask") name it in errors.
     """
     array = np.asarray(value)
     if not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_):
-        raise InputError(f"{name}: a truth mask must be numeric or boolean, got {array.dtype}")
+        raise InputError(f"{name}: the {what} must be numeric or boolean, got {array.dtype}")
     if array.ndim == 3 and 1 <= array.shape[-1] <= 4:
         colours = {1: 1, 2: 1, 3: 3, 4: 3}[array.shape[-1]]  # grey, grey+alpha, RGB, RGBA
         array = array[..., :colours].any(axis=-1)
     if array.ndim != 2:
-        raise ShapeError(f"{name}: a truth mask must be HxW or HxWxC, got shape {list(array.shape)}")
+        raise ShapeError(f"{name}: the {what} must be HxW or HxWxC, got shape {list(array.shape)}")
     if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
-        raise InputError(f"{name}: the truth mask holds NaN or infinite values")
+        raise InputError(f"{name}: the {what} holds NaN or infinite values")
     return array != 0
 
 
-def read_mask(path: str | os.PathLike[str]) -> np.ndarray:
+def pil_mask_array(image: Any) -> np.ndarray:
+    """A PIL image as an array for :func:`as_mask`: EXIF orientation applied, palettes expanded."""
+    from PIL import ImageOps
+
+    image = ImageOps.exif_transpose(image)
+    if image.mode in ("P", "PA"):
+        image = image.convert("RGBA")
+    elif image.mode.startswith("I;16"):
+        image = image.convert("I")
+    return np.asarray(image)
+
+
+def read_mask(path: str | os.PathLike[str], what: str = "truth mask") -> np.ndarray:
     """Read a mask image file: HxW bool, true where any colour channel is non-zero."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from PIL import Image, UnidentifiedImageError
 
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file" if not path.exists() else f"{path}: not a file")
     try:
         with Image.open(path) as image:
-            image = ImageOps.exif_transpose(image)
-            if image.mode in ("P", "PA"):
-                image = image.convert("RGBA")
-            elif image.mode.startswith("I;16"):
-                image = image.convert("I")
-            array = np.asarray(image)
+            array = pil_mask_array(image)
     except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise InputError(f"{path}: cannot read the truth mask ({exc})") from None
-    return as_mask(array, str(path))
+        raise InputError(f"{path}: cannot read the {what} ({exc})") from None
+    return as_mask(array, str(path), what)
 
 
 def check_size(truth: np.ndarray, height: int, width: int, name: str = "truth") -> None:

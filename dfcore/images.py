@@ -295,7 +295,8 @@ def match_pair(a: torch.Tensor, b: torch.Tensor, names: tuple[str, str] = ("a", 
     if same_size and a.shape[-2:] != b.shape[-2:]:
         ha, wa = a.shape[-2:]
         hb, wb = b.shape[-2:]
-        raise ShapeError(f"image sizes differ: {names[0]} is {wa}x{ha}, {names[1]} is {wb}x{hb} (width x height)")
+        raise ShapeError(f"image sizes differ: {names[0]} is {wa}x{ha}, {names[1]} is {wb}x{hb} (width x height); "
+                         "choose a size policy (crop, pad, resize) or align them (-p align)")
     if a.shape[1] != b.shape[1]:
         if a.shape[1] == 1:
             a = a.expand(-1, b.shape[1], -1, -1)

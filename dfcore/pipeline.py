@@ -23,10 +23,12 @@ import torch
 
 from dfcore import __version__
 from dfcore.contracts import PairOutput, Problem, Region, StageOutput
+from dfcore.conventions import Conventions, fit_top_left
 from dfcore.errors import DfindError, InputError, ParameterError, ShapeError, StageError
 from dfcore.evaluation import Evaluation, as_mask, check_size, evaluate, read_mask
+from dfcore.ignore import check_any_valid, describe, ignore_mask, neutral_fill
 from dfcore.images import as_batch, match_pair
-from dfcore.output import (atomic_write, color_scale, colorize, default_colormap, hatch_invalid, jsonable,
+from dfcore.output import (apply_colormap, atomic_write, color_scale, default_colormap, hatch_invalid, jsonable,
                            write_json, write_npy, write_png)
 from dfcore.pairing import IMAGE_EXTENSIONS, Pairing, pair_directories
 from dfcore.registry import Registry, get_registry, parse_stage_ref
@@ -171,6 +173,16 @@ class BoundMetric:
         value = self(x, y)
         return -value if self.higher_is_better else value
 
+    def repeated(self, times: int) -> BoundMetric:
+        """The same metric for ``times`` copies of the batch stacked along the first dimension.
+
+        For strategies that evaluate several points at once (a path, samples): with a batch of
+        N, ``metric.repeated(k)`` scores batches of ``k * N`` laid out as ``torch.cat([x] * k)``,
+        each copy with the same mask of compared pixels.
+        """
+        valid = self.valid.repeat(times, 1, 1, 1) if self.valid is not None else None
+        return BoundMetric(self.stage, self.higher_is_better, self.preprocessors, valid, self.name)
+
 
 def _check_metric_value(value: Any, n: int, name: str) -> torch.Tensor:
     if not isinstance(value, torch.Tensor):
@@ -280,7 +292,9 @@ class DiffResult:
 
         The JSON is written last, so its presence means the pair's outputs are complete.
         ``colormap`` defaults to ``inferno`` (``RdBu_r`` centred on zero for signed maps);
-        ``vmax`` defaults to the map's largest absolute value. Pixels that were not compared
+        ``vmax`` defaults to the map's largest absolute value; the JSON's ``display`` records
+        the scale (see :meth:`display`, and :mod:`dfcore.scale` for one scale shared by a
+        set of pairs). Pixels that were not compared
         (``valid`` False, e.g. outside the overlap after alignment) are drawn as a grey hatch
         and written to ``NAME.valid.png`` (white = compared). ``previews=True`` also writes
         ``NAME.a.png`` and ``NAME.b.png``, the 8-bit :attr:`previews` an HTML report shows.
@@ -289,8 +303,8 @@ class DiffResult:
         stem = output_stem(name or self.name or "dfind")
         directory = Path(directory)
         files: dict[str, Path] = {}
-        vmin, top = color_scale(self.map, vmax)
-        picture = colorize(self.map, colormap, vmax)
+        display = self.display(colormap, vmax)
+        picture = apply_colormap(self.map, display["colormap"], display["vmin"], display["vmax"])
         if self.valid is not None:
             picture = hatch_invalid(picture, self.valid)
         files["heatmap"] = write_png(directory / f"{stem}.heatmap.png", picture)
@@ -303,11 +317,22 @@ class DiffResult:
         if self.valid is not None:
             files["valid"] = write_png(directory / f"{stem}.valid.png", self.valid.astype(np.uint8) * 255)
         data = self.to_dict()
-        data["display"] = {"colormap": colormap or default_colormap(vmin), "vmin": vmin, "vmax": top}
+        data["display"] = display
         data["files"] = {key: path.name for key, path in files.items()}
         files["json"] = directory / f"{stem}.json"
         write_json(files["json"], data)
         return files
+
+    def display(self, colormap: str | None = None, vmax: float | None = None) -> dict[str, Any]:
+        """The heatmap's colour scale: ``colormap``, ``vmin``, ``vmax`` and how it was chosen (``scale``).
+
+        ``vmax=None`` scales this map on its own (``"scale": "image"``: 0 to its largest
+        absolute value, or symmetric about 0 for signed maps); a number fixes it (``"fixed"``).
+        A folder run with ``--scale shared`` rewrites it afterwards (:mod:`dfcore.scale`).
+        """
+        vmin, top = color_scale(self.map, vmax)
+        return {"colormap": colormap or default_colormap(vmin), "vmin": vmin, "vmax": top,
+                "scale": "image" if vmax is None else "fixed"}
 
     def to_html(self, path: str | os.PathLike[str] | None = None, *, max_side: int | None = 2048) -> str:
         """This result as one self-contained HTML page (images embedded), as ``dfind --report`` shows it.
@@ -355,17 +380,18 @@ class DirRun:
 
     ``pairing.only_a`` and ``pairing.only_b`` list the files present on one side only. With
     ``on_error="record"`` a pair that fails yields a :class:`PairFailure` and the run goes on;
-    with ``"raise"`` (the default) the error propagates.
+    with ``"raise"`` (the default) the error propagates. ``ignore`` applies to every pair.
     """
 
     def __init__(self, finder: Finder, pairing: Pairing, on_error: str = "raise",
-                 truth: str | os.PathLike[str] | None = None) -> None:
+                 truth: str | os.PathLike[str] | None = None, *, ignore: Any = None) -> None:
         if on_error not in ("raise", "record"):
             raise ValueError("on_error must be 'raise' or 'record'")
         self.finder = finder
         self.pairing = pairing
         self.on_error = on_error
         self.truth = Path(truth) if truth is not None else None
+        self.ignore = ignore
 
     def __len__(self) -> int:
         return len(self.pairing.pairs)
@@ -374,7 +400,7 @@ class DirRun:
         for spec in self.pairing.pairs:
             try:
                 truth = truth_file(self.truth, spec.name) if self.truth is not None else None
-                yield self.finder.run(spec.a, spec.b, name=spec.name, truth=truth)
+                yield self.finder.run(spec.a, spec.b, name=spec.name, truth=truth, ignore=self.ignore)
             except DfindError as exc:
                 if self.on_error == "raise":
                     raise
@@ -392,13 +418,19 @@ class Finder:
         preset: the named pipeline that fills the stages not given (``"default"``).
         device: ``"auto"`` (CUDA, then MPS, then CPU), ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``.
         registry: the stage registry; the process-wide one by default.
+        y_channel: compare BT.601 luma (studio range, as MATLAB's ``rgb2ycbcr``) instead of RGB.
+        crop_border: pixels removed from every side of both images before comparing.
+        size_policy: pairs of different sizes: ``"error"``, ``"crop"``, ``"pad"`` or ``"resize"``.
 
-    Stages are built once, here; :meth:`run` reuses them for every pair.
+    Stages are built once, here; :meth:`run` reuses them for every pair. The last three are
+    input conventions (:mod:`dfcore.conventions`), recorded in :attr:`config`.
     """
 
     def __init__(self, preprocessor: Any = None, metric: Any = None, strategy: Any = None,
                  postprocessor: Any = None, *, preset: str | None = None, device: str | torch.device = "auto",
-                 registry: Registry | None = None) -> None:
+                 registry: Registry | None = None, y_channel: bool = False, crop_border: int = 0,
+                 size_policy: str = "error") -> None:
+        self.conventions = Conventions(y_channel, crop_border, size_policy)
         self.registry = registry or get_registry()
         self.device = resolve_device(device)
         given = {"preprocessor": preprocessor, "metric": metric, "strategy": strategy, "postprocessor": postprocessor}
@@ -424,7 +456,10 @@ class Finder:
 
     @property
     def takes_any_size(self) -> bool:
-        """Whether B may differ from A in size: the first pairwise preprocessor says ``any_size = True``."""
+        """Whether B may differ from A in size: a size policy other than ``error``, or the first
+        pairwise preprocessor says ``any_size = True``."""
+        if self.conventions.size_policy != "error":
+            return True
         for stage in self.preprocessors:
             if getattr(stage.obj, "pairwise", False):
                 return bool(getattr(stage.obj, "any_size", False))
@@ -445,6 +480,7 @@ class Finder:
             "strategy": self.strategy.describe(),
             "postprocessor": [s.describe() for s in self.postprocessors],
             "input_convention": "float NxCxHxW in [0, 1]; alpha composited over white; grey repeated to match colour",
+            "conventions": self.conventions.to_dict(),
         }
 
     def __repr__(self) -> str:
@@ -455,11 +491,20 @@ class Finder:
 
     # -- tensors in, tensors out ----------------------------------------------------------
 
-    def compute(self, a: torch.Tensor, b: torch.Tensor, valid: torch.Tensor | None = None) -> Computation:
-        """Run the pipeline on two NxCxHxW batches already on the device; nothing leaves it."""
+    def compute(self, a: torch.Tensor, b: torch.Tensor, valid: torch.Tensor | None = None, *,
+                postprocess: bool = True) -> Computation:
+        """Run the pipeline on two NxCxHxW batches already on the device; nothing leaves it.
+
+        ``valid`` (Nx1xHxW bool, on A's grid) marks the pixels that count: an ignore mask.
+        The input conventions are applied first. ``postprocess=False`` stops after the
+        strategy (see :meth:`postprocess`).
+        """
+        prepared = self.conventions.prepare(a, b, valid)
+        a, b, valid = prepared.a, prepared.b, prepared.valid
         last_pairwise = max((i for i, s in enumerate(self.preprocessors) if getattr(s.obj, "pairwise", False)),
                             default=-1)
         infos: list[dict[str, Any]] = [{} for _ in range(a.shape[0])]
+        _merge_info(infos, prepared.info, "conventions")
         with torch.no_grad():
             for stage in self.preprocessors[: last_pairwise + 1]:
                 if getattr(stage.obj, "pairwise", False):
@@ -476,7 +521,12 @@ class Finder:
                     a, b = stage.obj(a), stage.obj(b)
         if a.shape[-2:] != b.shape[-2:]:
             raise ShapeError(f"image sizes differ: {a.shape[-1]}x{a.shape[-2]} and {b.shape[-1]}x{b.shape[-2]} "
-                             "(width x height), and no pairwise preprocessor with any_size resamples B onto A's grid")
+                             "(width x height), and no pairwise preprocessor with any_size resamples B onto A's grid; "
+                             "choose a size policy (crop, pad, resize) or align them (-p align)")
+        check_any_valid(valid)
+        seen_a, seen_b = a, b
+        if valid is not None:
+            a, b = neutral_fill(a, b, valid)
         bound = BoundMetric(self.metric.obj, self.higher_is_better,
                             [s.obj for s in self.preprocessors[last_pairwise + 1:]], valid, self.metric.record["name"])
         with torch.no_grad():
@@ -484,18 +534,36 @@ class Finder:
         output = self._as_output(self.strategy, self.strategy.obj(Problem(a, b, bound, valid)), a)
         if valid is not None:
             output.map = output.map * valid
-        output.valid = valid
         _merge_info(infos, output.info, self.strategy.record["name"])
+        output = output.replace(map=prepared.uncrop_map(output.map), valid=prepared.uncrop_valid(valid), info=infos,
+                                mask=prepared.uncrop_map(output.mask) if output.mask is not None else None,
+                                regions=prepared.uncrop_regions(output.regions))
+        if postprocess:
+            output = self.postprocess(output)
+        return Computation(score, output, prepared.uncrop_image(seen_a, prepared.full_a),
+                           prepared.uncrop_image(seen_b, prepared.full_b))
+
+    def postprocess(self, output: StageOutput) -> StageOutput:
+        """Run the postprocessor chain on a strategy's output (from ``compute(..., postprocess=False)``).
+
+        ``output.info`` (one dict per sample, or ``None``) gathers each stage's facts under its
+        name; masks never cover pixels that were not compared (``output.valid``).
+        """
+        valid = output.valid
+        infos = output.info or [{} for _ in range(output.map.shape[0])]
         for stage in self.postprocessors:
-            output.info = None
-            output = self._as_output(stage, stage.obj(output), a, previous=output)
+            output = self._as_output(stage, stage.obj(output.replace(info=None)), output.map, previous=output)
             output.valid = valid
             _merge_info(infos, output.info, stage.record["name"])
+        if valid is not None and output.mask is not None:
+            output.mask = output.mask & valid
         output.info = infos
-        return Computation(score, output, a, b)
+        return output
 
     @staticmethod
-    def _as_output(stage: BuiltStage, value: Any, a: torch.Tensor, previous: StageOutput | None = None) -> StageOutput:
+    def _as_output(stage: BuiltStage, value: Any, grid: torch.Tensor, previous: StageOutput | None = None
+                   ) -> StageOutput:
+        """Check a stage's return value: a map of shape Nx1xHxW on ``grid``'s (an NxCxHxW tensor's) grid."""
         name = stage.record["name"]
         if isinstance(value, torch.Tensor):
             output = previous.replace(map=value, info=None) if previous is not None else StageOutput(map=value)
@@ -503,7 +571,7 @@ class Finder:
             output = value
         else:
             raise StageError(f"{stage.kind} {name!r} returned {type(value).__name__}, expected a tensor or StageOutput")
-        expected = (a.shape[0], 1, a.shape[2], a.shape[3])
+        expected = (grid.shape[0], 1, grid.shape[2], grid.shape[3])
         if tuple(output.map.shape) != expected:
             raise StageError(
                 f"{stage.kind} {name!r} returned a map of shape {list(output.map.shape)}, expected {list(expected)} "
@@ -516,7 +584,7 @@ class Finder:
     # -- the Python API ---------------------------------------------------------------------
 
     def run(self, a: Any, b: Any, *, name: str | None = None, on_error: str = "raise",
-            truth: Any = None) -> DiffResult | list[DiffResult] | DirRun:
+            truth: Any = None, ignore: Any = None) -> DiffResult | list[DiffResult] | DirRun:
         """Compare two images, a batch, or two folders.
 
         ``a`` and ``b`` are paths, PIL images, numpy arrays (HxW, HxWxC) or torch tensors
@@ -529,39 +597,79 @@ class Finder:
         batch) or a list of them, one per sample; for folders, a folder of masks paired by
         relative path. Each result then carries an :class:`~dfcore.evaluation.Evaluation`.
         The mask is read and checked against A's size before anything is computed.
+
+        ``ignore``: pixels that must not count, on A's grid, for every pair: a mask (file,
+        array, PIL image or tensor; non-zero = ignore), rectangles ``"x0:y0-x1:y1,..."`` or
+        ``(x0, y0, x1, y1)`` tuples, or a list of these (see :mod:`dfcore.ignore`).
         """
         if _is_dir(a) or _is_dir(b):
             if not (_is_dir(a) and _is_dir(b)):
                 raise InputError(f"{a if _is_dir(a) else b} is a folder but the other input is not")
-            return self.run_dirs(a, b, on_error=on_error, truth=truth)
-        name_a = os.fspath(a) if isinstance(a, (str, os.PathLike)) else "a"
-        name_b = os.fspath(b) if isinstance(b, (str, os.PathLike)) else "b"
-        ta, info_a = as_batch(a, self.device, name_a)
+            return self.run_dirs(a, b, on_error=on_error, truth=truth, ignore=ignore)
+        ta, tb, inputs = self.load_pair(a, b)
         truths = truth_masks(truth, ta.shape[0], ta.shape[-2:]) if truth is not None else None
-        tb, info_b = as_batch(b, self.device, name_b)
-        ta, tb = match_pair(ta, tb, (name_a, name_b), same_size=not self.takes_any_size)
         if name is None and isinstance(b, (str, os.PathLike)):
             name = Path(b).name
-        computed = self.compute(ta, tb)
-        results = self.results(computed, names=[name] * ta.shape[0] if ta.shape[0] == 1 else None,
-                               inputs={"a": info_a.to_dict(), "b": info_b.to_dict()})
+        computed = self.compute(ta, tb, self.ignored(ignore, ta, inputs))
+        results = self.results(computed, names=[name] * ta.shape[0] if ta.shape[0] == 1 else None, inputs=inputs)
         if truths is not None:
             source = os.fspath(truth) if isinstance(truth, (str, os.PathLike)) else None
             for result, mask in zip(results, truths):
+                mask = fit_top_left(mask, *result.map.shape)  # a size policy may have cropped or padded A
                 result.evaluation = evaluate(result.map, mask, result.mask, result.valid, name=source)
         return results[0] if len(results) == 1 else results
 
+    def load_pair(self, a: Any, b: Any) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
+        """Read two inputs onto the device and match their channels and batch sizes.
+
+        Returns the two NxCxHxW batches and how each was read (``{"a": ..., "b": ...}``).
+        Sizes must agree unless :attr:`takes_any_size`.
+        """
+        name_a = os.fspath(a) if isinstance(a, (str, os.PathLike)) else "a"
+        name_b = os.fspath(b) if isinstance(b, (str, os.PathLike)) else "b"
+        ta, info_a = as_batch(a, self.device, name_a)
+        tb, info_b = as_batch(b, self.device, name_b)
+        ta, tb = match_pair(ta, tb, (name_a, name_b), same_size=not self.takes_any_size)
+        return ta, tb, {"a": info_a.to_dict(), "b": info_b.to_dict()}
+
+    def ignored(self, ignore: Any, a: torch.Tensor, inputs: dict[str, Any] | None = None) -> torch.Tensor | None:
+        """The Nx1xHxW mask of pixels to compare (``valid``) that an ignore spec leaves on ``a``'s grid.
+
+        ``None`` when nothing is ignored. With ``inputs``, records the spec and the ignored
+        fraction there (``inputs["ignore"]``), for the result and its JSON.
+        """
+        if ignore is None:
+            return None
+        mask = ignore_mask(ignore, int(a.shape[-2]), int(a.shape[-1]))
+        if inputs is not None:
+            inputs["ignore"] = {"given": describe(ignore), "fraction": float(mask.mean())}
+        valid = torch.from_numpy(~mask).to(self.device)
+        return valid.view(1, 1, *valid.shape).expand(a.shape[0], 1, -1, -1)
+
     def run_dirs(self, dir_a: str | os.PathLike[str], dir_b: str | os.PathLike[str], *,
                  on_error: str = "raise", recursive: bool = True,
-                 truth: str | os.PathLike[str] | None = None) -> DirRun:
+                 truth: str | os.PathLike[str] | None = None, ignore: Any = None) -> DirRun:
         """Pair two folders by relative path and compare pair by pair (see :class:`DirRun`).
 
         ``truth``: a folder of ground-truth masks, found by the pair's relative path (any
-        image extension); a pair without one fails.
+        image extension); a pair without one fails. ``ignore`` applies to every pair.
         """
         if truth is not None and not _is_dir(truth):
             raise InputError(f"{truth}: with two folders, the truth must be a folder of masks")
-        return DirRun(self, pair_directories(dir_a, dir_b, recursive), on_error, truth)
+        return DirRun(self, pair_directories(dir_a, dir_b, recursive), on_error, truth, ignore=ignore)
+
+    def compare(self, truth: Any, a: Any, b: Any, *, name: str | None = None, on_error: str = "raise",
+                ignore: Any = None) -> Any:
+        """Which of two reconstructions is closer to the truth, and where.
+
+        Returns a :class:`~dfcore.compare.CompareResult` (a batch: a list of them; three
+        folders paired by relative path: a :class:`~dfcore.compare.CompareRun`). The map is
+        A's error map minus B's, both made by this pipeline against ``truth``: negative (blue)
+        where A is closer, positive (red) where B is. See :mod:`dfcore.compare`.
+        """
+        from dfcore.compare import compare
+
+        return compare(self, truth, a, b, name=name, on_error=on_error, ignore=ignore)
 
     def results(self, computed: Computation, names: Sequence[str | None] | None = None,
                 inputs: Mapping[str, Any] | None = None) -> list[DiffResult]:

@@ -105,3 +105,19 @@ def alignment_preprocessors() -> Iterator[StageSpec]:
                   choices=("error", "identity")),
         ),
     )
+
+
+@hookimpl(specname="dfind_strategies")
+def attribution_strategies() -> Iterator[StageSpec]:
+    """``integrated``: integrated gradients, a map whose sum is the score's gap (docs/research.md)."""
+    yield StageSpec(
+        "integrated", "dfplugins_extra.strategies.integrated:IntegratedGradients",
+        "Integrated gradients of the metric from the reference image to the other: the map adds up to the score.",
+        params=(
+            Param("steps", 32, "Gauss-Legendre nodes on the path, >= 1"),
+            Param("batch_size", None, "path points per forward/backward pass; none: chosen from the image size"),
+            Param("reference", "a", "the image held fixed, where the path starts; the other is attributed",
+                  choices=("a", "b")),
+            Param("signed", True, "keep the sign (positive: the change added difference); false: absolute value"),
+        ),
+    )

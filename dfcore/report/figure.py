@@ -71,8 +71,12 @@ def make_figure(result: Any, path: str | os.PathLike[str] | None = None, *, widt
         raise ParameterError(f"titles needs four texts (A, B, map, overlay), got {len(titles)}")
     map2d = np.asarray(result.map, dtype=np.float32)
     height, width_px = map2d.shape
-    vmin, top = color_scale(map2d, vmax)
-    cmap_name = colormap or default_colormap(vmin)
+    if hasattr(result, "display"):  # a result knows its scale (a comparison is always symmetric)
+        shown = result.display(colormap, vmax)
+        vmin, top, cmap_name, meaning = shown["vmin"], shown["vmax"], shown["colormap"], shown.get("meaning")
+    else:
+        vmin, top = color_scale(map2d, vmax)
+        cmap_name, meaning = colormap or default_colormap(vmin), None
     try:
         cmap = matplotlib.colormaps[cmap_name]
     except KeyError:
@@ -93,6 +97,8 @@ def make_figure(result: Any, path: str | os.PathLike[str] | None = None, *, widt
     config = result.config or {}
     metric = (config.get("metric") or {}).get("name", "score")
     strategy = (config.get("strategy") or {}).get("name", "")
+    if titles is None and hasattr(result, "figure_titles"):
+        titles = result.figure_titles()
     if titles is None:
         titles = ("A", f"B  ({metric} = {result.score:.4g})", "Difference map", "Overlay on A")
     extent = (0, width_px, height, 0)
@@ -127,7 +133,7 @@ def make_figure(result: Any, path: str | os.PathLike[str] | None = None, *, widt
         bar.locator = ticker.MaxNLocator(nbins=4, symmetric=vmin < 0)
         bar.formatter = ticker.FuncFormatter(lambda value, _: f"{value:.3g}")  # no offset text to collide
         bar.update_ticks()
-        bar.set_label(" · ".join(x for x in (strategy, metric) if x), fontsize=6.5)
+        bar.set_label(" · ".join(x for x in (strategy, metric, meaning) if x), fontsize=6.5)
         if path is not None:
             save_figure(fig, path, dpi)
     return fig

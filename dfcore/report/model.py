@@ -90,7 +90,7 @@ def display_of(data: Mapping[str, Any], map2d: np.ndarray | None = None) -> dict
     """The colour scale of a pair: the JSON's ``display``, or the defaults for its map."""
     display = data.get("display")
     if isinstance(display, Mapping) and "vmin" in display and "vmax" in display:
-        return {"colormap": display.get("colormap") or default_colormap(float(display["vmin"])),
+        return {**display, "colormap": display.get("colormap") or default_colormap(float(display["vmin"])),
                 "vmin": float(display["vmin"]), "vmax": float(display["vmax"])}
     if map2d is not None:
         vmin, vmax = color_scale(map2d)
@@ -112,7 +112,7 @@ def record_from_result(result: Any, max_side: int | None = 2048) -> PairRecord:
     largest values); the page still measures everything in the map's pixels.
     """
     data = result.to_dict()
-    data["display"] = display_of(data, result.map)
+    data["display"] = result.display() if hasattr(result, "display") else display_of(data, result.map)
     height, width = result.map.shape
     factor = pictures.reduction(height, width, max_side)
     record = PairRecord(name=str(result.name or "pair"), data=data)

@@ -310,8 +310,15 @@ def legend(display: Mapping[str, Any], caption: str = "", ticks: int = 5) -> str
     return (f'<div class="legend" aria-label="Colour scale"><div class="colorbar" style="background:'
             f'linear-gradient(to right, {stops})"></div><div class="ticks">{"".join(labels)}</div>'
             f'<div class="caption">{note}{colormap}, {esc(fmt(vmin, 4))} to {esc(fmt(vmax, 4))}; '
-            f'{"the further from 0, the more different; the sign gives the direction" if vmin < 0 else "larger = more different"}'
+            f'{esc(_meaning(display, vmin))}'
             f"</div></div>")
+
+
+def _meaning(display: Mapping[str, Any], vmin: float) -> str:
+    """What the colours say: the display's own ``meaning`` (a comparison), or the usual reading."""
+    if display.get("meaning"):
+        return str(display["meaning"])
+    return "the further from 0, the more different; the sign gives the direction" if vmin < 0 else "larger = more different"
 
 
 def _regions_panel(regions: Sequence[Mapping[str, Any]]) -> str:

@@ -98,7 +98,7 @@ def test_listing_shows_the_extra_stages(images):
     stages = {(s["kind"], s["name"]): s for s in json.loads(out)["stages"] if s["plugin"] == "extra"}
     assert set(stages) == {
         ("preprocessor", "align"), ("preprocessor", "wavelet"), ("metric", "dice"), ("metric", "jaccard"), ("metric", "filterbank"),
-        ("strategy", "gradcam"), ("postprocessor", "clip"), ("postprocessor", "otsu"),
+        ("strategy", "gradcam"), ("strategy", "integrated"), ("postprocessor", "clip"), ("postprocessor", "otsu"),
         ("postprocessor", "percentile"), ("postprocessor", "mean-std"),
     }
     assert all(s["distribution"] == "dfind" for s in stages.values())

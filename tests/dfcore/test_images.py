@@ -376,7 +376,8 @@ def test_bad_guard_value_is_a_parameter_error(tmp_path, monkeypatch, value):
 def test_match_pair_names_both_sizes():
     with pytest.raises(ShapeError) as info:
         match_pair(torch.zeros(1, 3, 20, 30), torch.zeros(1, 3, 21, 30), ("a.png", "b.png"))
-    assert str(info.value) == "image sizes differ: a.png is 30x20, b.png is 30x21 (width x height)"
+    assert str(info.value) == ("image sizes differ: a.png is 30x20, b.png is 30x21 (width x height); "
+                               "choose a size policy (crop, pad, resize) or align them (-p align)")
 
 
 def test_match_pair_repeats_grey_to_colour():

@@ -18,7 +18,7 @@ def test_the_plugin_offers_every_extra_stage():
         ("metric", "dice"), ("metric", "filterbank"), ("metric", "jaccard"),
         ("postprocessor", "clip"), ("postprocessor", "mean-std"), ("postprocessor", "otsu"),
         ("postprocessor", "percentile"), ("preprocessor", "align"), ("preprocessor", "wavelet"),
-        ("strategy", "gradcam"),
+        ("strategy", "gradcam"), ("strategy", "integrated"),
     ]
     assert {s.origin.distribution for s in EXTRA} == {"dfind"}
 
@@ -47,8 +47,8 @@ def test_declaring_the_stages_imports_nothing_heavy():
     code = (
         "import sys, dfplugins_extra.plugin as p\n"
         "records = [r for hook in (p.dfind_preprocessors, p.alignment_preprocessors, p.dfind_metrics,"
-        " p.dfind_strategies, p.dfind_postprocessors) for r in hook()]\n"
+        " p.dfind_strategies, p.attribution_strategies, p.dfind_postprocessors) for r in hook()]\n"
         "print(len(records), sorted(m for m in ('torch', 'pywt', 'cv2', 'scipy', 'numpy') if m in sys.modules))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "10 []"
+    assert out.stdout.strip() == "11 []"
