@@ -164,7 +164,7 @@ def machine() -> str:
         memory = f", {kib / 2**20:.0f} GiB RAM"
     load = ""
     with contextlib.suppress(OSError, AttributeError):
-        load = ", load average %.1f %.1f %.1f" % os.getloadavg()
+        load = ", load average {:.1f} {:.1f} {:.1f}".format(*os.getloadavg())
     return (f"{cpu}, {os.cpu_count()} logical cores{memory}{load}; Python {platform.python_version()}, "
             f"torch {torch.__version__} ({torch.get_num_threads()} threads)")
 
@@ -181,8 +181,8 @@ def bench_pairs(repeats: int) -> str:
         for strategy in STRATEGIES:
             finder = Finder(metric=metric_ref(metric), strategy=strategy, device="cpu")
             row: list[object] = [strategy, metric]
-            for size, (a, b) in inputs.items():
-                row.append(ms(timed(lambda: finder.run(a, b), repeats)))
+            for a, b in inputs.values():
+                row.append(ms(timed(lambda f=finder, x=a, y=b: f.run(x, y), repeats)))
             rows.append(row)
             print(f"  pairs: {strategy}+{metric} done", file=sys.stderr)
     return table(["strategy", "metric", "512 px", "1024 px", "2048 px"], rows)
@@ -378,7 +378,7 @@ def bench_strips(repeats: int) -> str:
     for name, fn, size in (("ssim", S.ssim, 1024), ("ms-ssim", S.ms_ssim, 1024), ("ssim", S.ssim, 2048)):
         a, b = pair_tensors(size)
 
-        def grad(rows_per_strip):
+        def grad(rows_per_strip, fn=fn, a=a, b=b):
             original = S._strip_rows
             if rows_per_strip is not None:
                 S._strip_rows = lambda x, window, rows: rows_per_strip

@@ -14,6 +14,7 @@ from dfcore.errors import (  # noqa: E402
     AmbiguousStageError,
     DfindError,
     InputError,
+    MetricCheckError,
     ParameterError,
     ShapeError,
     StageError,
@@ -25,6 +26,7 @@ from dfcore.registry import Param, PresetSpec, Registry, Stage, StageSpec, get_r
 
 if TYPE_CHECKING:
     from dfcore.batch import BatchReport, DirRun
+    from dfcore.custom import MetricHandle, check_metric, register_metric
     from dfcore.pipeline import DiffResult, Finder, PairFailure
 
 _LAZY = {
@@ -33,6 +35,9 @@ _LAZY = {
     "DirRun": "dfcore.batch",
     "BatchReport": "dfcore.batch",
     "PairFailure": "dfcore.pipeline",
+    "MetricHandle": "dfcore.custom",
+    "check_metric": "dfcore.custom",
+    "register_metric": "dfcore.custom",
 }
 
 
@@ -54,6 +59,8 @@ __all__ = [
     "DirRun",
     "Finder",
     "InputError",
+    "MetricCheckError",
+    "MetricHandle",
     "Origin",
     "PairFailure",
     "Param",
@@ -65,7 +72,9 @@ __all__ = [
     "StageError",
     "StageNotFoundError",
     "StageSpec",
+    "check_metric",
     "get_registry",
     "hookimpl",
     "hookspec",
+    "register_metric",
 ]

@@ -42,7 +42,6 @@ import torch
 
 from dfcore import __version__
 from dfcore.errors import DfindError, InputError
-from dfcore.images import as_batch, match_pair
 from dfcore.output import atomic_write, jsonable, write_json
 from dfcore.pairing import Pairing, PairSpec, pair_directories, read_pairs_csv
 from dfcore.pipeline import DiffResult, Finder, PairFailure, output_stem
@@ -184,10 +183,12 @@ class RunPlan:
         return self.done + self.refused
 
 
-def pipeline_signature(config: dict[str, Any]) -> str:
-    """The stages and parameters of a configuration, as text: what makes two runs comparable.
+def pipeline_signature(config: dict[str, Any], ignore: Any = None) -> str:
+    """The stages, parameters, input conventions and ignored pixels of a run, as text.
 
-    Versions, device and colormap are left out (a newer torch does not invalidate old maps).
+    Two runs with the same signature make the same maps. Versions, device and colormap are
+    left out (a newer torch does not invalidate old maps). ``ignore`` is the ignore spec as
+    :func:`dfcore.ignore.describe` records it.
     """
     def stage(record: dict[str, Any]) -> list[Any]:
         return [record.get("qualified_name") or record.get("name") or record.get("object"), record.get("params")]
@@ -197,12 +198,18 @@ def pipeline_signature(config: dict[str, Any]) -> str:
         "metric": stage(config.get("metric") or {}),
         "strategy": stage(config.get("strategy") or {}),
         "postprocessor": [stage(r) for r in config.get("postprocessor") or []],
+        "conventions": config.get("conventions"),
+        "ignore": ignore,
     }
     return json.dumps(jsonable(data), sort_keys=True)
 
 
-def read_complete(output: Path, spec: PairSpec) -> dict[str, Any] | None:
-    """The JSON of a pair whose outputs are all in ``output``, or ``None`` if any is missing."""
+def read_complete(output: Path, spec: PairSpec, needs: Sequence[str] = ()) -> dict[str, Any] | None:
+    """The JSON of a pair whose outputs are all in ``output``, or ``None`` if any is missing.
+
+    ``needs``: entries the JSON must have (``"evaluation"``) and files it must list (``"a"``,
+    ``"b"``: the previews of a report) for this run to count the pair as complete.
+    """
     stem = output_stem(spec.name)
     path = output / f"{stem}.json"
     try:
@@ -215,17 +222,21 @@ def read_complete(output: Path, spec: PairSpec) -> dict[str, Any] | None:
     folder = path.parent
     if not all(isinstance(name, str) and (folder / name).is_file() for name in files.values()):
         return None
+    if any(key not in data and key not in files for key in needs):
+        return None
     return data
 
 
 def plan_run(pairing: Pairing, output: str | os.PathLike[str], config: dict[str, Any], *,
-             overwrite: bool = False) -> RunPlan:
+             overwrite: bool = False, ignore: Any = None, needs: Sequence[str] = ()) -> RunPlan:
     """Decide what a run into ``output`` has to compute.
 
-    Pairs whose outputs are complete and were made by the same pipeline are skipped (their
-    rows come from their JSON); ``overwrite`` redoes them. Pairs whose output names collide
-    (``001.png`` and ``001.jpg`` in A) are refused with the reason. Leftover temporary files of
-    an interrupted run are removed.
+    Pairs whose outputs are complete and were made by the same pipeline (and ``ignore``
+    spec) are skipped (their rows come from their JSON); ``overwrite`` redoes them; ``needs``
+    are JSON entries or files a complete pair must have in this run (see
+    :func:`read_complete`). Pairs whose output names collide (``001.png`` and ``001.jpg`` in
+    A) are refused with the reason. Leftover temporary files of an interrupted run are
+    removed.
 
     Raises:
         InputError: ``output`` is a file, or holds complete results of a different pipeline.
@@ -237,7 +248,9 @@ def plan_run(pairing: Pairing, output: str | os.PathLike[str], config: dict[str,
     by_stem: dict[str, list[PairSpec]] = collections.defaultdict(list)
     for spec in pairing.pairs:
         by_stem[output_stem(spec.name).lower()].append(spec)
-    signature = pipeline_signature(config)
+    from dfcore.ignore import describe
+
+    signature = pipeline_signature(config, describe(ignore))
     conflicts: list[str] = []
     for spec in pairing.pairs:
         clash = by_stem[output_stem(spec.name).lower()]
@@ -247,10 +260,11 @@ def plan_run(pairing: Pairing, output: str | os.PathLike[str], config: dict[str,
                 f"its output name {output_stem(spec.name)!r} is also that of {others}: rename one of them, "
                 "or name the pairs in a --pairs file")))
             continue
-        data = None if overwrite else read_complete(output, spec)
+        data = None if overwrite else read_complete(output, spec, needs)
         if data is None:
             plan.todo.append(spec)
-        elif pipeline_signature(data.get("config") or {}) != signature:
+        elif pipeline_signature(data.get("config") or {}, (data.get("inputs") or {}).get("ignore", {}).get("given")) \
+                != signature:
             conflicts.append(f"{output_stem(spec.name)}.json")
         else:
             plan.done.append(_row(spec, SKIPPED, score=_float(data.get("score")),
@@ -289,33 +303,50 @@ def _remove_partial_files(output: Path) -> None:
 
 @dataclass
 class LoadedPair:
-    """A decoded pair on the host, sizes checked: two 1xCxHxW tensors and how they were read."""
+    """A decoded pair on the host, checked: two 1xCxHxW tensors and what comes with them.
+
+    ``valid`` is the 1x1xHxW mask of compared pixels an ignore spec leaves (``None``: all);
+    ``truth`` the pair's ground-truth mask (HxW bool) and ``truth_source`` its file.
+    """
 
     spec: PairSpec
     a: torch.Tensor
     b: torch.Tensor
     inputs: dict[str, Any]
     seconds: float
+    valid: torch.Tensor | None = None
+    truth: Any = None
+    truth_source: str | None = None
 
     @property
-    def shape(self) -> tuple[int, ...]:
-        return tuple(self.a.shape[1:])
+    def shape(self) -> tuple[Any, ...]:
+        """What pairs computed together must share: both images' shapes, and having a mask."""
+        return tuple(self.a.shape[1:]), tuple(self.b.shape[1:]), self.valid is None
 
     @property
     def pixels(self) -> int:
         return int(self.a.shape[-1] * self.a.shape[-2])
 
 
-def load_pair(spec: PairSpec, pin_memory: bool = False) -> LoadedPair:
-    """Decode both files of a pair and check that they can be compared (runs in a worker thread)."""
+def load_pair(finder: Finder, spec: PairSpec, *, ignore: Any = None, truth: Path | None = None) -> LoadedPair:
+    """Decode both files of a pair on the host and check them as :meth:`Finder.run` does.
+
+    Runs in a worker thread: the images (``Finder.load_pair``), the ignore mask
+    (``Finder.ignored``) and, with a ``truth`` folder, the pair's truth mask.
+    """
+    from dfcore.pipeline import truth_file, truth_masks
+
     start = time.perf_counter()
-    name_a, name_b = os.fspath(spec.a), os.fspath(spec.b)
-    ta, info_a = as_batch(spec.a, "cpu", name_a)
-    tb, info_b = as_batch(spec.b, "cpu", name_b)
-    ta, tb = match_pair(ta, tb, (name_a, name_b))
-    if pin_memory:
+    ta, tb, inputs = finder.load_pair(spec.a, spec.b, device="cpu")
+    valid = finder.ignored(ignore, ta, inputs, device="cpu")
+    mask = source = None
+    if truth is not None:
+        path = truth_file(truth, spec.name)
+        (mask,) = truth_masks(path, 1, ta.shape[-2:])
+        source = os.fspath(path)
+    if finder.device.type == "cuda":
         ta, tb = ta.contiguous().pin_memory(), tb.contiguous().pin_memory()
-    return LoadedPair(spec, ta, tb, {"a": info_a.to_dict(), "b": info_b.to_dict()}, time.perf_counter() - start)
+    return LoadedPair(spec, ta, tb, inputs, time.perf_counter() - start, valid, mask, source)
 
 
 def prefetch(pairs: Iterable[PairSpec], load: Callable[[PairSpec], LoadedPair], workers: int,
@@ -387,33 +418,45 @@ def group_batches(items: Iterable[tuple[PairSpec, LoadedPair | Exception]], batc
 
 def compute_group(finder: Finder, group: Sequence[LoadedPair]) -> list[DiffResult | Exception]:
     """Run one batch through the pipeline; if it fails, run its pairs one by one to pin the cause."""
+    from dfcore.pipeline import evaluate_results
+
     start = time.perf_counter()
     try:
         a = torch.cat([item.a for item in group]).to(finder.device, non_blocking=True)
         b = torch.cat([item.b for item in group]).to(finder.device, non_blocking=True)
-        computed = finder.compute(a, b)
+        valid = None
+        if group[0].valid is not None:
+            valid = torch.cat([item.valid for item in group]).to(finder.device, non_blocking=True)
+        computed = finder.compute(a, b, valid)
         results = finder.results(computed, names=[item.spec.name for item in group])
+        for item, result in zip(group, results):
+            result.inputs = item.inputs
+            if item.truth is not None:
+                evaluate_results([result], [item.truth], item.truth_source)
     except Exception as exc:  # noqa: BLE001 -- recorded per pair by the caller
         if len(group) == 1:
             return [exc]
         return [outcome for item in group for outcome in compute_group(finder, [item])]
     share = (time.perf_counter() - start) / len(group)
     for item, result in zip(group, results):
-        result.inputs = item.inputs
         result.seconds = item.seconds + share
     return list(results)
 
 
 def iter_results(finder: Finder, pairs: Iterable[PairSpec], *, batch_size: int = DEFAULT_BATCH_SIZE,
-                 workers: int | None = None) -> Iterator[tuple[PairSpec, DiffResult | Exception]]:
-    """Every pair's result (or the exception that stopped it), in the order of ``pairs``."""
+                 workers: int | None = None, ignore: Any = None,
+                 truth: Path | None = None) -> Iterator[tuple[PairSpec, DiffResult | Exception]]:
+    """Every pair's result (or the exception that stopped it), in the order of ``pairs``.
+
+    ``ignore`` applies to every pair; ``truth`` is a folder of masks found by pair name.
+    """
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     workers = default_workers() if workers is None else int(workers)
     if workers < 0:
         raise ValueError(f"workers must be 0 or more, got {workers}")
-    pin = finder.device.type == "cuda"
-    loaded = prefetch(pairs, lambda spec: load_pair(spec, pin), workers, ahead=batch_size + 2 * max(workers, 1))
+    loaded = prefetch(pairs, lambda spec: load_pair(finder, spec, ignore=ignore, truth=truth), workers,
+                      ahead=batch_size + 2 * max(workers, 1))
     try:
         for group in group_batches(loaded, batch_size):
             spec, first = group[0]
@@ -439,19 +482,25 @@ class PairWorker:
         batch_size: most pairs of one size computed together.
         workers: decoding threads (``0``: decode in the calling thread); also the number of
             threads that write files. Default: :func:`default_workers`.
-        colormap: heatmap colormap (``None``: inferno, or RdBu_r for signed maps).
+        ignore: pixels not to compare, for every pair (see :meth:`Finder.run`).
+        truth: a folder of ground-truth masks found by pair name (see :meth:`Finder.run_dirs`).
+        colormap, vmax: the heatmaps' colour scale (see :meth:`DiffResult.save`).
+        previews: also write ``NAME.a.png`` and ``NAME.b.png`` for an HTML report.
 
     :meth:`process` is all a distributed engine needs: give each worker a share of
     :attr:`RunPlan.todo` and gather the rows.
     """
 
     def __init__(self, finder: Finder, output: str | os.PathLike[str], *, batch_size: int = DEFAULT_BATCH_SIZE,
-                 workers: int | None = None, colormap: str | None = None) -> None:
+                 workers: int | None = None, ignore: Any = None, truth: str | os.PathLike[str] | None = None,
+                 colormap: str | None = None, vmax: float | None = None, previews: bool = False) -> None:
         self.finder = finder
         self.output = Path(output)
         self.batch_size = int(batch_size)
         self.workers = default_workers() if workers is None else int(workers)
-        self.colormap = colormap
+        self.ignore = ignore
+        self.truth = Path(truth) if truth is not None else None
+        self.display = {"colormap": colormap, "vmax": vmax, "previews": previews}
         if colormap is not None:
             from dfcore.output import colormap_lut
 
@@ -463,6 +512,11 @@ class PairWorker:
         Rows come in completion order. On Ctrl-C the files being written are finished and
         their rows yielded before ``KeyboardInterrupt`` propagates.
         """
+        for row, _ in self.process_results(pairs):
+            yield row
+
+    def process_results(self, pairs: Iterable[PairSpec]) -> Iterator[tuple[PairRow, DiffResult | None]]:
+        """As :meth:`process`, with each row the :class:`DiffResult` written (``None`` if it failed)."""
         writers = ThreadPoolExecutor(max_workers=max(1, self.workers), thread_name_prefix="dfind-write")
         pending: collections.deque[tuple[PairSpec, DiffResult, Future[None]]] = collections.deque()
         limit = max(2, self.batch_size) * 2
@@ -470,10 +524,12 @@ class PairWorker:
         def crowded() -> bool:
             return len(pending) > limit or sum(item[1].map.size for item in pending) > PREFETCH_PIXELS
 
+        results = iter_results(self.finder, pairs, batch_size=self.batch_size, workers=self.workers,
+                               ignore=self.ignore, truth=self.truth)
         try:
-            for spec, outcome in iter_results(self.finder, pairs, batch_size=self.batch_size, workers=self.workers):
+            for spec, outcome in results:
                 if isinstance(outcome, Exception):
-                    yield _row(spec, FAILED, error=_reason(outcome))
+                    yield _row(spec, FAILED, error=_reason(outcome)), None
                     continue
                 pending.append((spec, outcome, writers.submit(self._save, outcome, spec)))
                 while pending and (pending[0][2].done() or (len(pending) > 1 and crowded())):
@@ -485,19 +541,20 @@ class PairWorker:
                 yield self._finish(*pending.popleft())
             raise
         finally:
+            results.close()
             writers.shutdown(wait=True, cancel_futures=True)
 
     def _save(self, result: DiffResult, spec: PairSpec) -> None:
-        result.save(self.output, spec.name, colormap=self.colormap)
+        result.save(self.output, spec.name, **self.display)
 
     @staticmethod
-    def _finish(spec: PairSpec, result: DiffResult, future: Future[None]) -> PairRow:
+    def _finish(spec: PairSpec, result: DiffResult, future: Future[None]) -> tuple[PairRow, DiffResult | None]:
         try:
             future.result()
         except Exception as exc:  # noqa: BLE001
-            return _row(spec, FAILED, error=f"cannot write its outputs: {_reason(exc)}")
+            return _row(spec, FAILED, error=f"cannot write its outputs: {_reason(exc)}"), None
         regions = len(result.regions) if result.mask is not None else None
-        return _row(spec, OK, score=result.score, regions=regions, seconds=result.seconds)
+        return _row(spec, OK, score=result.score, regions=regions, seconds=result.seconds), result
 
 
 def _reason(exc: BaseException) -> str:
@@ -506,36 +563,55 @@ def _reason(exc: BaseException) -> str:
 
 # -- the local engine -------------------------------------------------------------------------
 
+#: Called with each row as it is known, and the result written for it (``None`` if it failed
+#: or was complete before the run).
+RowCallback = Callable[[PairRow, "DiffResult | None"], None]
+
 
 def run_batch(finder: Finder, pairing: Pairing, output: str | os.PathLike[str], *, overwrite: bool = False,
-              batch_size: int = DEFAULT_BATCH_SIZE, workers: int | None = None, colormap: str | None = None,
-              progress: bool | None = None, log: Callable[[str], None] | None = None) -> BatchReport:
+              batch_size: int = DEFAULT_BATCH_SIZE, workers: int | None = None, ignore: Any = None,
+              truth: str | os.PathLike[str] | None = None, colormap: str | None = None, vmax: float | None = None,
+              previews: bool = False, progress: bool | None = None, on_row: RowCallback | None = None) -> BatchReport:
     """Compare every pair into ``output`` with resume, a progress bar and a summary.
 
-    ``progress=None`` shows a bar (rate, ETA) only when stderr is a terminal. ``log`` receives
-    a line for each pair that fails, as it fails. On Ctrl-C the summary of what finished is
-    written and :class:`BatchInterrupted` (a ``KeyboardInterrupt``) is raised with the report.
+    ``progress=None`` shows a bar (rate, ETA) only when stderr is a terminal. ``on_row`` is
+    called with each pair's row as it is known (what it prints does not break the bar). On
+    Ctrl-C the summary of what finished is written and :class:`BatchInterrupted` (a
+    ``KeyboardInterrupt``) is raised with the report. The other options are those of
+    :class:`PairWorker`.
     """
     start = time.perf_counter()
     config = finder.config
-    plan = plan_run(pairing, output, config, overwrite=overwrite)
-    worker = PairWorker(finder, plan.output, batch_size=batch_size, workers=workers, colormap=colormap)
+    needs = (["evaluation"] if truth is not None else []) + (["a", "b"] if previews else [])
+    plan = plan_run(pairing, output, config, overwrite=overwrite, ignore=ignore, needs=needs)
+    worker = PairWorker(finder, plan.output, batch_size=batch_size, workers=workers, ignore=ignore, truth=truth,
+                        colormap=colormap, vmax=vmax, previews=previews)
     plan.output.mkdir(parents=True, exist_ok=True)
     rows = list(plan.rows_before)
-    for row in plan.refused:
-        if log is not None:
-            log(f"{row.pair}: failed: {row.error}")
     bar = _progress_bar(len(pairing.pairs), len(rows), progress)
+    failed = len(plan.refused)
+
+    def tell(row: PairRow, result: DiffResult | None) -> None:
+        if on_row is None:
+            return
+        if bar is None:
+            on_row(row, result)
+            return
+        with bar.external_write_mode():
+            on_row(row, result)
+
     interrupted = False
     try:
-        for row in worker.process(plan.todo):
+        for row in plan.refused:
+            tell(row, None)
+        for row, result in worker.process_results(plan.todo):
             rows.append(row)
+            failed += row.status == FAILED
             if bar is not None:
+                if failed:
+                    bar.set_postfix_str(f"{failed} failed", refresh=False)
                 bar.update(1)
-                if row.status == FAILED:
-                    bar.set_postfix_str(f"{sum(r.status == FAILED for r in rows)} failed", refresh=False)
-            if row.status == FAILED and log is not None:
-                _log_line(bar, log, f"{row.pair}: failed: {row.error}")
+            tell(row, result)
     except KeyboardInterrupt:
         interrupted = True
     finally:
@@ -561,14 +637,6 @@ def _progress_bar(total: int, initial: int, enabled: bool | None) -> Any:
                 smoothing=0.1)
 
 
-def _log_line(bar: Any, log: Callable[[str], None], line: str) -> None:
-    if bar is None:
-        log(line)
-        return
-    with bar.external_write_mode():
-        log(line)
-
-
 # -- the Python face --------------------------------------------------------------------------
 
 
@@ -579,10 +647,11 @@ class DirRun:
     Iterating decodes in the background and computes same-size pairs in batches, yielding a
     :class:`DiffResult` per pair in name order. With ``on_error="record"`` a pair that fails
     yields a :class:`PairFailure` and the run goes on; with ``"raise"`` (the default) the
-    error propagates.
+    error propagates. ``ignore`` applies to every pair; ``truth`` is a folder of masks.
     """
 
     def __init__(self, finder: Finder, pairing: Pairing, on_error: str = "raise", *,
+                 truth: str | os.PathLike[str] | None = None, ignore: Any = None,
                  batch_size: int = DEFAULT_BATCH_SIZE, workers: int | None = None) -> None:
         if on_error not in ("raise", "record"):
             raise ValueError("on_error must be 'raise' or 'record'")
@@ -591,6 +660,8 @@ class DirRun:
         self.finder = finder
         self.pairing = pairing
         self.on_error = on_error
+        self.truth = Path(truth) if truth is not None else None
+        self.ignore = ignore
         self.batch_size = int(batch_size)
         self.workers = workers
 
@@ -598,7 +669,8 @@ class DirRun:
         return len(self.pairing.pairs)
 
     def __iter__(self) -> Iterator[DiffResult | PairFailure]:
-        results = iter_results(self.finder, self.pairing.pairs, batch_size=self.batch_size, workers=self.workers)
+        results = iter_results(self.finder, self.pairing.pairs, batch_size=self.batch_size, workers=self.workers,
+                               ignore=self.ignore, truth=self.truth)
         try:
             for spec, outcome in results:
                 if isinstance(outcome, Exception):
@@ -611,14 +683,16 @@ class DirRun:
             results.close()
 
     def save(self, output: str | os.PathLike[str], *, overwrite: bool = False, colormap: str | None = None,
-             progress: bool | None = None, log: Callable[[str], None] | None = None) -> BatchReport:
+             vmax: float | None = None, previews: bool = False, progress: bool | None = None,
+             on_row: RowCallback | None = None) -> BatchReport:
         """Write every pair's files and ``summary.csv``/``summary.json`` into ``output``.
 
         Pairs already complete in ``output`` are skipped (``overwrite=True`` redoes them);
         failures are recorded whatever ``on_error`` says. See :func:`run_batch`.
         """
         return run_batch(self.finder, self.pairing, output, overwrite=overwrite, batch_size=self.batch_size,
-                         workers=self.workers, colormap=colormap, progress=progress, log=log)
+                         workers=self.workers, ignore=self.ignore, truth=self.truth, colormap=colormap, vmax=vmax,
+                         previews=previews, progress=progress, on_row=on_row)
 
 
 def make_pairing(dir_a: str | os.PathLike[str] | None, dir_b: str | os.PathLike[str] | None,

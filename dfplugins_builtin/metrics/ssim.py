@@ -50,8 +50,11 @@ KEEP_STATS_BYTES = 2**29
 
 @lru_cache(maxsize=16)
 def gaussian_window(size: int, sigma: float, device: torch.device, dtype: torch.dtype) -> Tensor:
-    """The normalised 1-D Gaussian pytorch_msssim uses, shape (size,)."""
-    coords = torch.arange(size, dtype=torch.float32) - size // 2
+    """The normalised 1-D Gaussian pytorch_msssim uses, shape (size,).
+
+    Computed in float64 and then cast, so float64 inputs get a float64-exact window.
+    """
+    coords = torch.arange(size, dtype=torch.float64) - size // 2
     window = torch.exp(-(coords**2) / (2.0 * sigma**2))
     return (window / window.sum()).to(device=device, dtype=dtype)
 

@@ -49,20 +49,33 @@ def _rows(out: Path) -> dict[str, dict[str, str]]:
 
 def test_folder_run_writes_outputs_and_summary(folders, tmp_path):
     out = tmp_path / "out"
-    result = dfind(*folders, "-m", "mse", "-o", out)
+    result = dfind(*folders, "-m", "mse", "-o", out, "--scale", "image")
     assert result.exit_code == EXIT_OK, result.output
     lines = result.stdout.splitlines()
-    assert lines[0] == "3 of 3 pairs compared"
-    assert lines[1].startswith("mse: mean ") and "(lower is better)" in lines[1]
-    assert lines[2].startswith(f"summary: {out / 'summary.csv'} (")
+    assert sorted(line.split(":")[0] for line in lines[:3]) == ["1.png", "2.png", "sub/3.png"]
+    assert all(" mse = " in line and line.endswith("(lower is better)") for line in lines[:3])
+    assert lines[3] == "3 of 3 pairs compared"
+    assert lines[4].startswith("mse: mean ") and "(lower is better)" in lines[4]
+    assert lines[5].startswith(f"summary: {out / 'summary.csv'} (")
     assert result.stderr == ""  # no progress bar when stderr is not a terminal
     assert set(_rows(out)) == {"1.png", "2.png", "sub/3.png"}
     assert (out / "sub" / "3.heatmap.png").is_file() and (out / "sub" / "3.map.npy").is_file()
 
-    again = dfind(*folders, "-m", "mse", "-o", out)
+    again = dfind(*folders, "-m", "mse", "-o", out, "--scale", "image")
     assert again.exit_code == EXIT_OK
     assert again.stdout.splitlines()[0] == "3 of 3 pairs compared (3 already complete from an earlier run)"
     assert {row["status"] for row in _rows(out).values()} == {"skipped"}
+
+
+def test_shared_scale_covers_resumed_pairs_too(folders, tmp_path):
+    out = tmp_path / "out"
+    assert dfind(*folders, "-m", "mse", "-o", out).exit_code == EXIT_OK
+    (out / "2.json").unlink()
+    result = dfind(*folders, "-m", "mse", "-o", out)
+    assert result.exit_code == EXIT_OK
+    assert "one colour scale for 3 maps" in result.stdout
+    scales = {json.loads((out / f"{stem}.json").read_text())["display"]["vmax"] for stem in ("1", "2", "sub/3")}
+    assert len(scales) == 1
 
 
 def test_failures_exit_3_and_are_named(folders, tmp_path):
@@ -70,7 +83,7 @@ def test_failures_exit_3_and_are_named(folders, tmp_path):
     out = tmp_path / "out"
     result = dfind(*folders, "-m", "mse", "-o", out)
     assert result.exit_code == EXIT_PAIRS_FAILED
-    assert result.stdout.splitlines()[0] == "2 of 3 pairs compared, 1 failed"
+    assert "2 of 3 pairs compared, 1 failed" in result.stdout.splitlines()
     assert result.stderr.startswith("dfind: 2.png: failed: ") and len(result.stderr.splitlines()) == 1
     assert _rows(out)["2.png"]["status"] == "failed"
 

@@ -146,8 +146,9 @@ def test_corrupt_and_mismatched_pairs_fail_with_reasons_and_the_rest_goes_on(reg
     (dir_b / "2.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
     _image(dir_b / "4.png", 4, size=(20, 32))
     out = tmp_path / "out"
-    lines: list[str] = []
-    report = _finder().run_dirs(dir_a, dir_b, batch_size=4).save(out, progress=False, log=lines.append)
+    told: list[tuple[str, str, bool]] = []
+    report = _finder().run_dirs(dir_a, dir_b, batch_size=4).save(
+        out, progress=False, on_row=lambda row, result: told.append((row.pair, row.status, result is not None)))
 
     assert report.counts == {"total": 5, OK: 3, FAILED: 2, SKIPPED: 0}
     rows = {r["pair"]: r for r in _summary(out)}
@@ -157,7 +158,8 @@ def test_corrupt_and_mismatched_pairs_fail_with_reasons_and_the_rest_goes_on(reg
     assert rows["2.png"]["score"] == "" and rows["2.png"]["seconds"] == ""
     assert {r for r in rows if rows[r]["status"] == OK} == {"1.png", "3.png", "5.png"}
     assert not (out / "2.json").exists() and not (out / "4.json").exists()
-    assert [line.split(":")[0] for line in lines] == ["2.png", "4.png"]
+    assert sorted(told) == [("1.png", OK, True), ("2.png", FAILED, False), ("3.png", OK, True),
+                            ("4.png", FAILED, False), ("5.png", OK, True)]
 
 
 def test_a_stage_failing_on_one_pair_of_a_batch_fails_that_pair_only(registry, tmp_path):
@@ -419,3 +421,68 @@ def test_prefetch_reads_fewer_pairs_ahead_once_they_turn_out_large(tmp_path):
         ahead_of_use.append(len(started) - consumed)
     assert ahead_of_use[0] == 3  # small pairs: a window of 4, one of which is in use
     assert ahead_of_use[-2:] == [0, 0]  # once big pairs are seen: the next is read when needed
+
+
+# -- what a folder run carries: truth masks, ignored pixels, previews, sizes that differ ---------
+
+
+def _truth_folder(root: Path, names) -> Path:
+    truth = root / "T"
+    for name in names:
+        mask = np.zeros((24, 32), np.uint8)
+        mask[4:10, 6:14] = 255  # where _folders brightens B
+        (truth / name).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(mask).save(truth / name)
+    return truth
+
+
+def test_truth_masks_are_scored_and_a_run_without_them_is_not_complete_for_one_with(registry, tmp_path):
+    dir_a, dir_b = _folders(tmp_path, ["1.png", "sub/2.png"])
+    truth = _truth_folder(tmp_path, ["1.png", "sub/2.png"])
+    out = tmp_path / "out"
+    _finder(strategy="difference").run_dirs(dir_a, dir_b).save(out, progress=False)
+    report = _finder(strategy="difference").run_dirs(dir_a, dir_b, truth=truth).save(out, progress=False)
+    assert [r.status for r in report.rows] == [OK, OK]  # recomputed: the earlier run had no evaluation
+    for stem in ("1", "sub/2"):
+        assert json.loads((out / f"{stem}.json").read_text())["evaluation"]["auroc"] > 0.9
+    again = _finder(strategy="difference").run_dirs(dir_a, dir_b, truth=truth).save(out, progress=False)
+    assert [r.status for r in again.rows] == [SKIPPED, SKIPPED]
+    (truth / "sub" / "2.png").unlink()
+    redo = _finder(strategy="difference").run_dirs(dir_a, dir_b, truth=truth).save(out, progress=False, overwrite=True)
+    assert redo.rows[1].status == FAILED and "no single truth mask" in redo.rows[1].error
+
+
+def test_ignored_pixels_apply_to_every_pair_and_are_part_of_what_resume_compares(registry, tmp_path):
+    dir_a, dir_b = _folders(tmp_path, ["1.png", "2.png"])
+    out = tmp_path / "out"
+    report = _finder().run_dirs(dir_a, dir_b, ignore="0:0-32:12").save(out, progress=False)
+    assert report.counts[OK] == 2
+    data = json.loads((out / "1.json").read_text())
+    assert data["inputs"]["ignore"]["fraction"] == pytest.approx(0.5)
+    assert np.load(out / "1.map.npy")[:12].max() == 0  # nothing in the ignored half
+    assert _finder().run_dirs(dir_a, dir_b, ignore="0:0-32:12").save(out, progress=False).counts[SKIPPED] == 2
+    with pytest.raises(InputError, match="holds results of another pipeline"):
+        _finder().run_dirs(dir_a, dir_b, ignore="0:0-32:6").save(out, progress=False)
+
+
+def test_previews_for_a_report_are_written_and_required_on_resume(registry, tmp_path):
+    dir_a, dir_b = _folders(tmp_path, ["1.png"])
+    out = tmp_path / "out"
+    _finder().run_dirs(dir_a, dir_b).save(out, progress=False)
+    assert not (out / "1.a.png").exists()
+    report = _finder().run_dirs(dir_a, dir_b).save(out, progress=False, previews=True)
+    assert report.rows[0].status == OK and (out / "1.a.png").is_file() and (out / "1.b.png").is_file()
+    assert _finder().run_dirs(dir_a, dir_b).save(out, progress=False, previews=True).rows[0].status == SKIPPED
+
+
+def test_pairs_of_other_sizes_batch_only_with_their_own_kind(registry, tmp_path):
+    dir_a, dir_b = _folders(tmp_path, ["1.png", "2.png", "3.png", "4.png"])
+    _image(dir_b / "2.png", 2, size=(20, 30), bright_box=True)
+    _image(dir_b / "3.png", 3, size=(20, 30), bright_box=True)
+    finder = _finder(size_policy="crop")
+    batched = list(finder.run_dirs(dir_a, dir_b, batch_size=4))
+    single = [finder.run(dir_a / n, dir_b / n) for n in ("1.png", "2.png", "3.png", "4.png")]
+    for mine, reference in zip(batched, single):
+        assert mine.map.shape == reference.map.shape
+        np.testing.assert_allclose(mine.map, reference.map, rtol=1e-4, atol=1e-9)
+    assert [r.map.shape for r in batched] == [(24, 32), (20, 30), (20, 30), (24, 32)]
