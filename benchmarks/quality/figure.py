@@ -63,8 +63,8 @@ def draw(pairs: Sequence[tuple[str, int, str]], method_names: Sequence[str], out
             ax.imshow(values / max(values.max(), 1e-12), cmap="inferno", vmin=0, vmax=1)
             peaks = find_peaks(values, len(boxes))
             radius = 2.5 * BOX_GROWTH * math.hypot(*values.shape)
-            for (y, x), _ in zip(peaks, range(len(peaks))):
-                hit = any(hits([(y, x)], [box], pair.diagonal))
+            for y, x in peaks:
+                hit = any(hits([(y, x)], boxes, pair.diagonal))
                 ax.add_patch(Circle((x, y), radius, fill=False, lw=0.6, ec="lime" if hit else "cyan"))
     fig.tight_layout(pad=0.2, w_pad=0.1, h_pad=0.2)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -82,7 +82,9 @@ def _available(names: Sequence[str]) -> tuple[dict[str, M.Method], list[str]]:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Draw the grid of maps per method.")
     parser.add_argument("--out", type=Path, default=Path("docs/images/quality-grid.png"))
-    parser.add_argument("--methods", default=",".join(M.all_methods()), help="comma-separated methods")
+    # dfind:sharp draws the same map as ssim-grad (both are the gradient of SSIM at data_range=1)
+    default_methods = [m for m in M.all_methods() if m != "dfind:sharp"]
+    parser.add_argument("--methods", default=",".join(default_methods), help="comma-separated methods")
     parser.add_argument("--pairs", help="IMAGE:VARIANT:TRACK items, comma-separated (default: one per track)")
     parser.add_argument("--dpi", type=int, default=80)
     args = parser.parse_args(argv)

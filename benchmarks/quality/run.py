@@ -126,6 +126,63 @@ def tables(summary: Mapping[str, Mapping[str, Mapping[str, float]]], methods: Se
     return "\n".join(out)
 
 
+def paired_differences(rows: Sequence[Mapping[str, Any]], reference: str, scores: Sequence[str] = ("hit", "ap"),
+                       resamples: int = 2000, seed: int = 0) -> dict[str, dict[str, dict[str, dict[str, float]]]]:
+    """``reference`` minus every other method, per track and score, with a 95% bootstrap interval.
+
+    The pairs of a track are resampled with replacement (paired: both methods keep the same
+    pairs), so the interval says how much the difference depends on which pairs were drawn.
+    """
+    by_key = {(r["track"], r["pair"], r["method"]): r for r in rows}
+    tracks = list(dict.fromkeys(r["track"] for r in rows))
+    methods = [m for m in dict.fromkeys(r["method"] for r in rows) if m != reference]
+    rng = np.random.default_rng(seed)
+    out: dict[str, dict[str, dict[str, dict[str, float]]]] = {}
+    for track in tracks:
+        pairs = sorted({r["pair"] for r in rows if r["track"] == track and r["method"] == reference})
+        draws = rng.integers(0, len(pairs), size=(resamples, len(pairs)))
+        for method in methods:
+            for score in scores:
+                if any((track, p, method) not in by_key for p in pairs):
+                    continue
+                diff = np.array([float(by_key[(track, p, reference)][score]) - float(by_key[(track, p, method)][score])
+                                 for p in pairs])
+                means = diff[draws].mean(1)
+                out.setdefault(track, {}).setdefault(method, {})[score] = {
+                    "mean": float(diff.mean()), "low": float(np.quantile(means, 0.025)),
+                    "high": float(np.quantile(means, 0.975))}
+    return out
+
+
+def paired_table(paired: Mapping[str, Any], reference: str, methods: Sequence[str], score: str) -> str:
+    """Markdown: ``reference`` minus each method, ``mean [low, high]``; bold where the interval is above 0."""
+    methods = [m for m in methods if m != reference]
+    out = [f"**{reference} minus each method, {SCORE_TITLES[score]}** (mean over pairs [95% bootstrap interval])\n",
+           "| track | " + " | ".join(methods) + " |", "|---|" + "---|" * len(methods)]
+    for track, per_method in paired.items():
+        cells = []
+        for m in methods:
+            d = per_method.get(m, {}).get(score)
+            if d is None:
+                cells.append("—")
+                continue
+            text = f"{d['mean']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]"
+            cells.append(f"**{text}**" if d["low"] > 0 else text)
+        out.append(f"| {track} | " + " | ".join(cells) + " |")
+    return "\n".join(out) + "\n"
+
+
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    """Rows of a ``scores.csv`` written by this runner, numbers as numbers."""
+    with open(path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    for row in rows:
+        for key in (*SCORES, "seconds"):
+            row[key] = float(row[key])
+        row["variant"] = int(row["variant"])
+    return rows
+
+
 def versions() -> dict[str, str]:
     import importlib.metadata as md
 
@@ -151,37 +208,63 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--methods", help="comma-separated methods (default: all); see --list")
     parser.add_argument("--pipeline", action="append", default=[], metavar="LABEL=SPEC", help="add a dfind pipeline")
     parser.add_argument("--out", type=Path, help="write scores.csv, summary.json and table.md here")
+    parser.add_argument("--reference", default="dfind:default",
+                        help="method compared pair by pair with every other one (default: dfind:default)")
+    parser.add_argument("--from-csv", type=Path, metavar="SCORES_CSV",
+                        help="do not run: rebuild summary and tables from a scores.csv of an earlier run")
     parser.add_argument("--list", action="store_true", help="list the methods and exit")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     args = parser.parse_args(argv)
 
-    methods, skipped = select_methods(args.methods.split(",") if args.methods else None, args.pipeline)
-    if args.list:
-        for name, method in {**methods}.items():
-            print(f"{name:16s} {method.summary}")
-        for name, why in skipped.items():
-            print(f"{name:16s} skipped: {why}")
-        return {}
-    for name, why in skipped.items():
-        print(f"skipping {name}: {why}", file=sys.stderr)
     tracks = args.tracks.split(",")
-    images = args.images.split(",") if args.images else None
-    pairs = generate(args.split, args.variants, tracks, args.seed, images, args.max_side)
-    rows = run(pairs, methods, progress=not args.quiet)
+    earlier: dict[str, Any] = {}
+    if args.from_csv:
+        rows = read_rows(args.from_csv)
+        summary_file = args.from_csv.parent / "summary.json"
+        if summary_file.is_file():  # keep how the scores were made, not how they were re-read
+            earlier = json.loads(summary_file.read_text())
+        tracks = [t for t in tracks if any(r["track"] == t for r in rows)]
+        names = list(dict.fromkeys(r["method"] for r in rows))
+        if args.methods:
+            names = [n for n in args.methods.split(",") if n in names]
+        described = {n: earlier.get("methods", {}).get(n, "") for n in names}
+        skipped: dict[str, str] = {}
+    else:
+        methods, skipped = select_methods(args.methods.split(",") if args.methods else None, args.pipeline)
+        if args.list:
+            for name, method in methods.items():
+                print(f"{name:16s} {method.summary}")
+            for name, why in skipped.items():
+                print(f"{name:16s} skipped: {why}")
+            return {}
+        for name, why in skipped.items():
+            print(f"skipping {name}: {why}", file=sys.stderr)
+        images = args.images.split(",") if args.images else None
+        pairs = generate(args.split, args.variants, tracks, args.seed, images, args.max_side)
+        rows = run(pairs, methods, progress=not args.quiet)
+        described = {n: m.summary for n, m in methods.items()}
     summary = summarise(rows)
-    table = tables(summary, list(methods), tracks)
+    table = tables(summary, list(described), tracks)
+    paired = {}
+    if args.reference in described:
+        paired = paired_differences([r for r in rows if r["method"] in described], args.reference)
+        table += "\n" + "\n".join(paired_table(paired, args.reference, list(described), s) for s in ("hit", "ap"))
     result = {
         "command": "python -m benchmarks.quality.run " + " ".join(sys.argv[1:] if argv is None else argv),
         "split": args.split, "variants": args.variants, "tracks": tracks, "seed": args.seed,
-        "max_side": args.max_side, "methods": {n: m.summary for n, m in methods.items()}, "skipped": skipped,
-        "versions": versions(), "summary": summary,
+        "max_side": args.max_side, "methods": described, "skipped": skipped,
+        "versions": versions(), "summary": summary, "paired": paired,
     }
+    result.update({k: earlier[k] for k in ("command", "split", "variants", "seed", "max_side", "skipped", "versions")
+                   if k in earlier})
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
+    if args.out and not args.from_csv:
         with open(args.out / "scores.csv", "w", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
             writer.writeheader()
             writer.writerows(rows)
+    if args.out:
         (args.out / "summary.json").write_text(json.dumps(result, indent=1) + "\n")
         (args.out / "table.md").write_text(table + "\n")
     print(table)

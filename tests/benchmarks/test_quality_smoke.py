@@ -37,6 +37,27 @@ def test_a_small_run_scores_every_installed_method_on_every_track(tmp_path):
     assert saved["summary"] == json.loads(json.dumps(summary)) and saved["versions"]["dfind"]
     table = (out / "table.md").read_text()
     assert all(f"| {track} |" in table for track in TRACKS) and all(name in table for name in installed)
+    assert "dfind:default minus each method, hit@k" in table
+    assert set(saved["paired"]) == set(TRACKS)
+
+    # The tables can be rebuilt from the CSV alone, to the same numbers.
+    rebuilt = R.main(["--from-csv", str(out / "scores.csv"), "--out", str(tmp_path / "again")])
+    assert json.loads(json.dumps(rebuilt["summary"])) == saved["summary"]
+    assert (tmp_path / "again" / "table.md").read_text() == table
+
+
+def test_paired_differences_and_their_interval():
+    rows = [
+        {"track": "t", "pair": p, "method": m, "hit": h, "ap": a}
+        for p, m, h, a in (("p1", "ref", 1.0, 0.9), ("p2", "ref", 0.5, 0.8), ("p3", "ref", 1.0, 0.7),
+                           ("p1", "other", 0.5, 0.9), ("p2", "other", 0.5, 0.8), ("p3", "other", 0.5, 0.7))
+    ]
+    paired = R.paired_differences(rows, "ref", resamples=500)
+    hit, ap = paired["t"]["other"]["hit"], paired["t"]["other"]["ap"]
+    assert hit["mean"] == pytest.approx(1 / 3) and 0.0 <= hit["low"] <= hit["mean"] <= hit["high"] <= 0.5
+    assert ap == {"mean": 0.0, "low": 0.0, "high": 0.0}
+    table = R.paired_table(paired, "ref", ["ref", "other"], "hit")
+    assert "| t | +0.333 [" in table and "ref minus each method" in table
 
 
 def test_pipelines_are_added_by_label():
