@@ -14,6 +14,7 @@ from dfcore.errors import (  # noqa: E402
     AmbiguousStageError,
     DfindError,
     InputError,
+    MetricCheckError,
     ParameterError,
     ShapeError,
     StageError,
@@ -24,13 +25,19 @@ from dfcore.plugins import BrokenPlugin, Origin  # noqa: E402
 from dfcore.registry import Param, PresetSpec, Registry, Stage, StageSpec, get_registry  # noqa: E402
 
 if TYPE_CHECKING:
-    from dfcore.pipeline import DiffResult, DirRun, Finder, PairFailure
+    from dfcore.batch import BatchReport, DirRun
+    from dfcore.custom import MetricHandle, check_metric, register_metric
+    from dfcore.pipeline import DiffResult, Finder, PairFailure
 
 _LAZY = {
     "Finder": "dfcore.pipeline",
     "DiffResult": "dfcore.pipeline",
-    "DirRun": "dfcore.pipeline",
+    "DirRun": "dfcore.batch",
+    "BatchReport": "dfcore.batch",
     "PairFailure": "dfcore.pipeline",
+    "MetricHandle": "dfcore.custom",
+    "check_metric": "dfcore.custom",
+    "register_metric": "dfcore.custom",
 }
 
 
@@ -45,12 +52,15 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "AmbiguousStageError",
+    "BatchReport",
     "BrokenPlugin",
     "DfindError",
     "DiffResult",
     "DirRun",
     "Finder",
     "InputError",
+    "MetricCheckError",
+    "MetricHandle",
     "Origin",
     "PairFailure",
     "Param",
@@ -62,7 +72,9 @@ __all__ = [
     "StageError",
     "StageNotFoundError",
     "StageSpec",
+    "check_metric",
     "get_registry",
     "hookimpl",
     "hookspec",
+    "register_metric",
 ]

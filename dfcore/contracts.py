@@ -10,12 +10,19 @@ holds the protocols and the small records stages exchange. It does not import to
   grid and may mark pixels without a counterpart as invalid. The pipeline applies the chain
   up to its last pairwise stage once, before any differentiation; the stages after it are
   part of the metric that strategies differentiate, so maps always stay on the input's grid.
+  When the first pairwise stage sets ``any_size = True``, B may differ from A in size.
 * **metric**: ``metric(x, y) -> Tensor[N]``, one value per sample; the record declares
   ``higher_is_better``. Optional: ``supports_valid = True`` and a ``valid=`` keyword (an
   Nx1xHxW bool mask of the pixels that count); ``local_map(x, y) -> Nx1xHxW`` (the
-  per-pixel map whose mean is the score, same orientation); ``feature_layers()`` (name ->
-  ``torch.nn.Module`` whose output a Grad-CAM strategy hooks); ``conventions() -> dict``
+  per-pixel map whose mean is the score, same orientation); ``conventions() -> dict``
   (data range, version, weights hash: recorded in every result).
+* **feature layers** (metrics, optional): ``feature_layers(device) -> dict[str,
+  torch.nn.Module]``, shallow to deep, the modules the metric itself calls on ``device``;
+  each returns an NxKxhxw activation computed from one image alone (the two images go
+  through separately, not concatenated into one batch, so a strategy can tell whose
+  activation it sees). The record lists the same names in ``StageSpec.layers``; the first is
+  the default. Grad-CAM style strategies hook these modules (``extra.gradcam``); a metric
+  without them cannot be used there.
 * **strategy**: ``strategy(problem: Problem) -> Tensor | StageOutput``: a map Nx1xHxW on the
   input grid, float, finite, larger = more different.
 * **postprocessor**: ``post(out: StageOutput) -> Tensor | StageOutput``: a new map, and
@@ -40,8 +47,8 @@ if TYPE_CHECKING:
 class Region:
     """A connected region of a thresholded map.
 
-    ``bbox`` is ``(x0, y0, x1, y1)`` in pixels, end-exclusive; ``peak`` and ``mean`` are the
-    map's maximum and mean inside the region; ``label`` is free text (e.g. the winner in
+    ``bbox`` is ``(x0, y0, x1, y1)`` in pixels, end-exclusive; ``centroid`` is ``(x, y)``;
+    ``peak`` and ``mean`` are the map's maximum and mean inside the region; ``label`` is free text (e.g. the winner in
     ``compare``).
     """
 

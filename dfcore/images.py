@@ -18,6 +18,7 @@ channels. NaN or infinite values are refused.
 from __future__ import annotations
 
 import io
+import math
 import os
 import warnings
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from dfcore.errors import InputError, ShapeError
+from dfcore.errors import InputError, ParameterError, ShapeError
 
 MAX_PIXELS_ENV = "DFIND_MAX_PIXELS"
 _RANGE_TOLERANCE = 1e-4
@@ -52,10 +53,26 @@ class ImageInfo:
 
 def max_pixels() -> int:
     """The decompression-bomb guard: ``DFIND_MAX_PIXELS`` or Pillow's limit."""
-    value = os.environ.get(MAX_PIXELS_ENV)
+    value = os.environ.get(MAX_PIXELS_ENV, "").strip()
     if value:
-        return int(value)
+        try:
+            limit = int(value)
+        except ValueError:
+            limit = 0
+        if limit <= 0:
+            raise ParameterError(f"{MAX_PIXELS_ENV} must be a positive number of pixels, got {value!r}")
+        return limit
     return int(Image.MAX_IMAGE_PIXELS or 0) or 2**62
+
+
+def _lift_pillow_limit(limit: int) -> None:
+    """Let Pillow open what ``limit`` allows: it refuses more than twice its own limit itself.
+
+    Only a ``DFIND_MAX_PIXELS`` above Pillow's limit changes it (process-wide, as the
+    variable is); :func:`decode_image` then enforces ``limit``.
+    """
+    if Image.MAX_IMAGE_PIXELS is not None and limit > Image.MAX_IMAGE_PIXELS:
+        Image.MAX_IMAGE_PIXELS = limit
 
 
 def read_image(path: str | os.PathLike[str]) -> tuple[np.ndarray, ImageInfo]:
@@ -75,6 +92,7 @@ def read_image(path: str | os.PathLike[str]) -> tuple[np.ndarray, ImageInfo]:
 def decode_image(data: bytes, source: str) -> tuple[np.ndarray, ImageInfo]:
     """Decode encoded image bytes; ``source`` names it in errors."""
     limit = max_pixels()
+    _lift_pillow_limit(limit)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -189,6 +207,7 @@ def _array_to_float(array: np.ndarray, name: str) -> np.ndarray:
 
 
 def _tensor_to_float(tensor: torch.Tensor, name: str) -> torch.Tensor:
+    tensor = tensor.detach()  # results are host arrays: no gradient flows back to the caller's tensor
     if tensor.dtype == torch.uint8:
         return tensor.float() / 255.0
     if tensor.dtype == torch.uint16:
@@ -197,18 +216,18 @@ def _tensor_to_float(tensor: torch.Tensor, name: str) -> torch.Tensor:
         return tensor.float()
     if tensor.is_floating_point():
         return tensor.float()
-    raise InputError(f"{name}: unsupported tensor dtype {tensor.dtype}; use uint8, bool or float in [0, 1]")
+    raise InputError(f"{name}: unsupported tensor dtype {tensor.dtype}; use uint8, uint16, bool or float in [0, 1]")
 
 
 def as_batch(source: Any, device: torch.device | str, name: str = "input") -> tuple[torch.Tensor, ImageInfo]:
     """Any supported input -> (NxCxHxW float32 tensor on ``device``, :class:`ImageInfo`)."""
     if isinstance(source, (str, os.PathLike)):
         array, info = read_image(source)
-        tensor = torch.from_numpy(array).permute(2, 0, 1).unsqueeze(0)
+        tensor = _hwc_to_batch(array)
     elif isinstance(source, Image.Image):
         array, mode, depth, alpha = _pil_to_array(ImageOps.exif_transpose(source), name)
         info = ImageInfo(name, array.shape[1], array.shape[0], array.shape[2], mode, depth, alpha)
-        tensor = torch.from_numpy(array).permute(2, 0, 1).unsqueeze(0)
+        tensor = _hwc_to_batch(array)
     elif isinstance(source, np.ndarray):
         array = _array_to_float(source, name)
         if array.ndim == 2:
@@ -220,7 +239,7 @@ def as_batch(source: Any, device: torch.device | str, name: str = "input") -> tu
             )
         array, alpha = _composite_alpha(array)
         info = ImageInfo(name, array.shape[1], array.shape[0], array.shape[2], "array", _depth(source), alpha)
-        tensor = torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1).unsqueeze(0)
+        tensor = _hwc_to_batch(array)
     elif isinstance(source, torch.Tensor):
         tensor = _tensor_to_float(source, name)
         if tensor.ndim == 2:
@@ -240,6 +259,13 @@ def as_batch(source: Any, device: torch.device | str, name: str = "input") -> tu
     return tensor, info
 
 
+def _hwc_to_batch(array: np.ndarray) -> torch.Tensor:
+    """HxWxC array -> 1xCxHxW tensor; a read-only array (a float TIFF, a caller's view) is copied."""
+    if not array.flags.writeable:
+        array = array.copy()
+    return torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1).unsqueeze(0)
+
+
 def _depth(source: Any) -> int:
     dtype = str(source.dtype)
     return 16 if "16" in dtype and "float" not in dtype else 8 if "uint8" in dtype or "bool" in dtype else 32
@@ -249,23 +275,28 @@ def check_values(tensor: torch.Tensor, name: str) -> None:
     """Refuse NaN/Inf and float values outside [0, 1] with a one-line message."""
     if tensor.numel() == 0:
         raise ShapeError(f"{name}: empty image {tuple(tensor.shape)}")
-    finite = torch.isfinite(tensor)
-    if not bool(finite.all()):
-        bad = int((~finite).sum())
+    low, high = (float(v) for v in torch.aminmax(tensor))  # one pass; NaN propagates, so a finite pair means all are
+    if not (math.isfinite(low) and math.isfinite(high)):
+        bad = int((~torch.isfinite(tensor)).sum())
         raise InputError(f"{name}: contains {bad} NaN or infinite value{'s' if bad > 1 else ''}")
-    low, high = float(tensor.min()), float(tensor.max())
     if low < -_RANGE_TOLERANCE or high > 1 + _RANGE_TOLERANCE:
         raise InputError(
             f"{name}: float values must lie in [0, 1], got [{low:.4g}, {high:.4g}]; rescale or clamp it first"
         )
 
 
-def match_pair(a: torch.Tensor, b: torch.Tensor, names: tuple[str, str] = ("a", "b")) -> tuple[torch.Tensor, torch.Tensor]:
-    """Check that two batches can be compared; repeat a grey image to the other's 3 channels."""
-    if a.shape[-2:] != b.shape[-2:]:
+def match_pair(a: torch.Tensor, b: torch.Tensor, names: tuple[str, str] = ("a", "b"),
+               same_size: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """Check that two batches can be compared; repeat a grey image to the other's 3 channels.
+
+    ``same_size=False`` lets the heights and widths differ (for a pipeline that resamples B
+    onto A's grid first, as alignment does).
+    """
+    if same_size and a.shape[-2:] != b.shape[-2:]:
         ha, wa = a.shape[-2:]
         hb, wb = b.shape[-2:]
-        raise ShapeError(f"image sizes differ: {names[0]} is {wa}x{ha}, {names[1]} is {wb}x{hb} (width x height)")
+        raise ShapeError(f"image sizes differ: {names[0]} is {wa}x{ha}, {names[1]} is {wb}x{hb} (width x height); "
+                         "choose a size policy (crop, pad, resize) or align them (-p align)")
     if a.shape[1] != b.shape[1]:
         if a.shape[1] == 1:
             a = a.expand(-1, b.shape[1], -1, -1)

@@ -23,6 +23,8 @@ from dfcore.errors import ParameterError
 
 DEFAULT_COLORMAP = "inferno"
 DEFAULT_DIVERGING_COLORMAP = "RdBu_r"
+#: The two greys of the diagonal hatch that marks pixels which were not compared.
+INVALID_HATCH = ((88, 88, 88), (150, 150, 150))
 
 
 def atomic_write(path: str | os.PathLike[str], write: Callable[[Any], None], mode: str = "wb") -> Path:
@@ -108,12 +110,33 @@ def color_scale(map2d: np.ndarray, vmax: float | None = None) -> tuple[float, fl
     return (-top if signed else 0.0), top
 
 
+def default_colormap(vmin: float) -> str:
+    """``inferno`` for non-negative maps, ``RdBu_r`` (centred on zero) for signed ones."""
+    return DEFAULT_DIVERGING_COLORMAP if vmin < 0 else DEFAULT_COLORMAP
+
+
 def colorize(map2d: np.ndarray, colormap: str | None = None, vmax: float | None = None) -> np.ndarray:
     """An HxW map -> HxWx3 uint8 picture; signed maps get a diverging colormap centred on 0."""
     vmin, top = color_scale(map2d, vmax)
-    if colormap is None:
-        colormap = DEFAULT_DIVERGING_COLORMAP if vmin < 0 else DEFAULT_COLORMAP
+    return apply_colormap(map2d, colormap or default_colormap(vmin), vmin, top)
+
+
+def apply_colormap(map2d: np.ndarray, colormap: str, vmin: float, vmax: float) -> np.ndarray:
+    """An HxW map -> HxWx3 uint8 picture, ``vmin`` and ``vmax`` at the colormap's two ends."""
     lut = colormap_lut(colormap)
-    scaled = (np.nan_to_num(map2d, nan=0.0) - vmin) / (top - vmin)
+    scaled = (np.nan_to_num(map2d, nan=0.0) - vmin) / ((vmax - vmin) or 1.0)
     index = np.clip(scaled * 255.0 + 0.5, 0, 255).astype(np.uint8)
     return lut[index]
+
+
+def hatch_invalid(picture: np.ndarray, valid: np.ndarray, period: int = 8) -> np.ndarray:
+    """Draw the pixels where ``valid`` is False as a grey diagonal hatch: they were not compared.
+
+    ``picture`` is HxWx3 uint8 (from :func:`colorize`), ``valid`` HxW bool; returns a copy.
+    """
+    yy, xx = np.indices(valid.shape)
+    stripe = ((xx + yy) // max(1, period // 2)) % 2 == 0
+    out = picture.copy()
+    out[~valid & stripe] = INVALID_HATCH[0]
+    out[~valid & ~stripe] = INVALID_HATCH[1]
+    return out

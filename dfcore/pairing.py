@@ -4,10 +4,19 @@
 with the one file of the same relative path and a different image extension
 (``001.png`` with ``001.jpg``), when there is exactly one. Everything else is reported as
 present on one side only. Hidden files and files that are not images are ignored.
+
+Explicit pairings come from a CSV file (:func:`read_pairs_csv`) with a header naming the
+columns ``a`` and ``b`` and, optionally, ``name`` (the pair's name and the stem of its output
+files)::
+
+    a,b,name
+    refs/001.png,method/001_x4.png,001
+    refs/002.png,method/002_x4.png,002
 """
 
 from __future__ import annotations
 
+import csv
 import os
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -19,7 +28,8 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp")
 
 @dataclass(frozen=True)
 class PairSpec:
-    """One pair: ``name`` is A's relative path (POSIX separators); ``a`` and ``b`` are files."""
+    """One pair: ``name`` is A's relative path (POSIX separators) or the name a CSV gives it;
+    ``a`` and ``b`` are files."""
 
     name: str
     a: Path
@@ -28,6 +38,8 @@ class PairSpec:
 
 @dataclass
 class Pairing:
+    """The pairs to compare and, for two folders, the files found on one side only."""
+
     pairs: list[PairSpec] = field(default_factory=list)
     only_a: list[str] = field(default_factory=list)
     only_b: list[str] = field(default_factory=list)
@@ -81,3 +93,59 @@ def pair_directories(dir_a: str | os.PathLike[str], dir_b: str | os.PathLike[str
 def _stem(rel: str) -> str:
     path = PurePosixPath(rel)
     return str(path.with_suffix(""))
+
+
+def read_pairs_csv(path: str | os.PathLike[str], dir_a: str | os.PathLike[str] | None = None,
+                   dir_b: str | os.PathLike[str] | None = None) -> Pairing:
+    """Explicit pairs from a CSV file with the columns ``a``, ``b`` and optionally ``name``.
+
+    Relative paths in column ``a`` are taken inside ``dir_a`` (and ``b`` inside ``dir_b``)
+    when given, else next to the CSV file. A pair without a ``name`` is named after its ``b``
+    path as written. Names must be unique relative paths (they become output file names).
+    Files are not opened here: a missing one makes its pair fail when it is run.
+
+    Raises:
+        InputError: the file is unreadable, lacks the ``a``/``b`` columns, or has an empty,
+            absolute, ``..``-containing or repeated name.
+    """
+    path = Path(path)
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            rows = list(reader)
+            columns = [(c or "").strip() for c in reader.fieldnames or []]
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the pairs file ({exc.strerror or exc})") from None
+    except (csv.Error, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: not a readable CSV file ({exc})") from None
+    if "a" not in columns or "b" not in columns:
+        raise InputError(f"{path}: a pairs file needs a header with the columns a and b (and optionally name), "
+                         f"found {', '.join(columns) or 'no header'}")
+    base_a = Path(dir_a) if dir_a is not None else path.parent
+    base_b = Path(dir_b) if dir_b is not None else path.parent
+    pairing = Pairing()
+    seen: dict[str, int] = {}
+    for line, row in enumerate(rows, start=2):
+        row = {(k or "").strip(): (v or "").strip() for k, v in row.items() if k is not None}
+        a, b = row.get("a", ""), row.get("b", "")
+        if not a and not b and not row.get("name"):
+            continue
+        if not a or not b:
+            raise InputError(f"{path}:{line}: both a and b are needed")
+        name = row.get("name") or PurePosixPath(b.replace(os.sep, "/")).as_posix()
+        _check_name(name, f"{path}:{line}")
+        if name in seen:
+            raise InputError(f"{path}:{line}: the name {name!r} is already used on line {seen[name]}; "
+                             "names must be unique (add a name column)")
+        seen[name] = line
+        pairing.pairs.append(PairSpec(name, base_a / a, base_b / b))
+    if not pairing.pairs:
+        raise InputError(f"{path}: no pairs listed")
+    return pairing
+
+
+def _check_name(name: str, where: str) -> None:
+    parts = PurePosixPath(name).parts
+    if not parts or name.startswith(("/", "\\")) or ".." in parts or (len(name) > 1 and name[1] == ":"):
+        raise InputError(f"{where}: the name {name!r} must be a relative path without '..' "
+                         "(it names the output files)")

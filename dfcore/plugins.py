@@ -17,6 +17,8 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import sys
+import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import pluggy
@@ -95,7 +97,7 @@ def make_plugin_manager() -> pluggy.PluginManager:
     pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
     pm.add_hookspecs(hookspecs)
     if os.environ.get(TRACE_ENV, "").strip() not in ("", "0"):
-        pm.trace.root.setwriter(sys.stderr.write)
+        pm.trace.root.setwriter(lambda message: sys.stderr.write(f"dfind trace: {message}"))
         pm.enable_tracing()
     return pm
 
@@ -104,7 +106,9 @@ def register_plugin(pm: pluggy.PluginManager, plugin: object, origin: Origin) ->
     """Register one plugin object; a rejection or an unknown hook name makes it broken."""
     try:
         pm.register(plugin, name=origin.plugin)
-    except Exception as exc:  # pluggy raises ValueError or PluginValidationError
+    except pluggy.PluginValidationError as exc:  # its several lines name the hook and the bad signature
+        return BrokenPlugin(origin, "import", f"{type(exc).__name__}: {' '.join(str(exc).split())}")
+    except Exception as exc:  # pluggy raises ValueError for a name or object registered twice
         return BrokenPlugin(origin, "import", one_line(exc))
     unknown = sorted(
         caller.name
@@ -142,16 +146,42 @@ def load_entry_point_plugins(
         if pm.has_plugin(origin.plugin):
             broken.append(BrokenPlugin(origin, "import", f"plugin name {origin.plugin!r} is already taken"))
             continue
+        trace = pm.trace.root.get("load")
+        started = time.perf_counter()
         try:
             plugin = ep.load()
         except BaseException as exc:  # a plugin's import may raise anything, even SystemExit
             if isinstance(exc, KeyboardInterrupt):
                 raise
             broken.append(BrokenPlugin(origin, "import", one_line(exc)))
+            trace(f"{origin.plugin} = {ep.value} ({origin.describe()}): {one_line(exc)}")
             continue
         problem = register_plugin(pm, plugin, origin)
+        elapsed = f"{(time.perf_counter() - started) * 1000:.1f} ms"
+        trace(f"{origin.plugin} = {ep.value} ({origin.describe()}): {problem.reason if problem else 'ok'}, {elapsed}")
         if problem:
             broken.append(problem)
         else:
             origins[origin.plugin] = origin
     return origins, broken
+
+
+def call_hookimpl(pm: pluggy.PluginManager, hook_name: str, impl: pluggy.HookImpl) -> list[object]:
+    """Call one plugin's implementation of a hook (hooks take no arguments): its records, as a list.
+
+    Each implementation is called on its own so that a failure is pinned to its plugin;
+    exceptions propagate to the caller. With ``DFIND_TRACE_PLUGINS=1`` the call is printed.
+    """
+    trace = pm.trace.root.get("hook")
+    started = time.perf_counter()
+    try:
+        result = impl.function()
+        if result is not None and not isinstance(result, Iterable):
+            raise TypeError(f"returned a {type(result).__name__}; yield the records, or return a list of them")
+        records = list(result or ())
+    except BaseException as exc:
+        trace(f"{impl.plugin_name}.{hook_name}: raised {one_line(exc)}")
+        raise
+    names = ", ".join(str(getattr(r, "name", r)) for r in records) or "(nothing)"
+    trace(f"{impl.plugin_name}.{hook_name}: {names}, {(time.perf_counter() - started) * 1000:.1f} ms")
+    return records

@@ -14,6 +14,7 @@ import ast
 import contextlib
 import difflib
 import importlib
+import numbers
 import re
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -25,6 +26,7 @@ from dfcore.errors import AmbiguousStageError, ParameterError, StageError, Stage
 from dfcore.plugins import (
     BrokenPlugin,
     Origin,
+    call_hookimpl,
     load_entry_point_plugins,
     make_plugin_manager,
     one_line,
@@ -50,42 +52,84 @@ class Param:
     choices: tuple[Any, ...] | None = None
 
     def parse(self, value: Any) -> Any:
-        """Convert ``value`` (text from the CLI, or a Python value) and check it."""
+        """Convert ``value`` (text from the CLI, or a Python value) and check it.
+
+        Text is read according to the default's type (a quoted value is unquoted); any value
+        must then have that type: a bool for a bool, an integer for an int, a number for a
+        float, text for a str, a list or tuple for a tuple. A ``None`` default accepts anything.
+        """
         if isinstance(value, str) and not isinstance(self.default, str):
             value = _parse_text(value, self.default)
-        elif isinstance(self.default, bool) and not isinstance(value, bool):
-            raise ValueError(f"expected true or false, got {value!r}")
-        elif isinstance(self.default, float) and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
+        elif isinstance(value, str) and _is_quoted(value):
+            value = ast.literal_eval(value.strip())
+        value = _check_type(value, self.default)
         if self.choices is not None and value not in self.choices:
             allowed = ", ".join(str(c) for c in self.choices)
             raise ValueError(f"{value!r} is not one of: {allowed}")
         return value
 
 
+def _is_quoted(text: str) -> bool:
+    text = text.strip()
+    return len(text) >= 2 and text[0] == text[-1] and text[0] in "'\""
+
+
 def _parse_text(text: str, default: Any) -> Any:
+    stripped = text.strip()
     if isinstance(default, bool):
-        lowered = text.strip().lower()
+        lowered = stripped.lower()
         if lowered in ("1", "true", "yes", "on"):
             return True
         if lowered in ("0", "false", "no", "off"):
             return False
         raise ValueError(f"expected true or false, got {text!r}")
     if isinstance(default, int):
-        return int(text)
+        try:
+            return int(stripped)
+        except ValueError:
+            raise ValueError(f"expected an integer, got {text!r}") from None
     if isinstance(default, float):
-        return float(text)
-    if default is None and not text.strip().startswith(("[", "(", "{", "'", '"')):
-        lowered = text.strip().lower()
-        if lowered == "none":
+        try:
+            return float(stripped)
+        except ValueError:
+            raise ValueError(f"expected a number, got {text!r}") from None
+    if default is None and not stripped.startswith(("[", "(", "{", "'", '"')):
+        if stripped.lower() == "none":
             return None
         for convert in (int, float):
             with contextlib.suppress(ValueError):
-                return convert(text)
+                return convert(stripped)
         return text
-    value = ast.literal_eval(text.strip())
-    if isinstance(default, tuple) and isinstance(value, list):
-        value = tuple(value)
+    try:
+        return ast.literal_eval(stripped)
+    except (ValueError, SyntaxError):
+        raise ValueError(f"cannot read {text!r}; write a list as [a,b] and text in quotes") from None
+
+
+def _check_type(value: Any, default: Any) -> Any:
+    """``value`` checked against the type of ``default``; ints widen to float, lists become tuples."""
+    if default is None:
+        return value
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ValueError(f"expected true or false, got {value!r}")
+        return value
+    if isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise ValueError(f"expected an integer, got {value!r}")
+        return int(value)
+    if isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise ValueError(f"expected a number, got {value!r}")
+        return float(value)
+    if isinstance(default, str):
+        if not isinstance(value, str):
+            raise ValueError(f"expected text, got {value!r}")
+        return value
+    if isinstance(default, (tuple, list)):
+        if not isinstance(value, (tuple, list)):
+            raise ValueError(f"expected a list such as [a,b], got {value!r}")
+        return type(default)(value)
     return value
 
 
@@ -100,7 +144,8 @@ class StageSpec:
         summary: one line for ``--list-plugins``.
         params: the parameters with their defaults; nothing else is accepted.
         higher_is_better: metrics only: whether a larger value means more similar.
-        layers: metrics only: feature layers a Grad-CAM style strategy can hook (first is default).
+        layers: metrics only: the names of the feature layers a Grad-CAM style strategy can hook,
+            shallow to deep (first is default): the keys of the metric's ``feature_layers(device)``.
     """
 
     name: str
@@ -277,7 +322,7 @@ class Registry:
         """The stage ``name`` (or ``plugin.name``) of ``kind``; raises a one-line error."""
         if kind not in KINDS:
             raise ValueError(f"unknown stage kind {kind!r}; kinds are {', '.join(KINDS)}")
-        plugin, dot, bare = name.partition(".")
+        plugin, dot, bare = name.rpartition(".")  # stage names have no dot; plugin names may
         if not dot:
             plugin, bare = "", name
         candidates = [
@@ -297,7 +342,7 @@ class Registry:
         other_kinds = sorted({s.kind for s in self.stages() if name in (s.name, s.qualified_name)})
         if other_kinds:
             message += f" ({name!r} is a {' and a '.join(other_kinds)})"
-        close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
+        close = difflib.get_close_matches(name.lower(), names, n=3, cutoff=0.6)  # stage names are lower-case
         if close:
             message += f"; did you mean {' or '.join(close)}?"
         else:
@@ -314,7 +359,7 @@ class Registry:
             offered = " and ".join(o.plugin for s, o in self.presets() if s.name == name)
             raise AmbiguousStageError(f"preset {name!r} is offered by {offered}; remove one of them")
         names = [spec.name for spec, _ in self.presets()]
-        close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
+        close = difflib.get_close_matches(name.lower(), names, n=3, cutoff=0.6)  # stage names are lower-case
         hint = f"; did you mean {' or '.join(close)}?" if close else f"; available: {', '.join(names) or '(none)'}"
         raise StageNotFoundError(f"unknown preset {name!r}{hint}")
 
@@ -341,7 +386,7 @@ def _collect(pm: Any, origins: Mapping[str, Origin]) -> _Index:
             if impl.plugin_name in failed:
                 continue
             try:
-                records = list(impl.function() or ())
+                records = call_hookimpl(pm, hook_name, impl)
                 seen: set[str] = set()
                 for record in records:
                     if not isinstance(record, record_type):
@@ -353,7 +398,9 @@ def _collect(pm: Any, origins: Mapping[str, Origin]) -> _Index:
                     seen.add(record.name)
                     if kind == "metric" and not isinstance(record.higher_is_better, bool):
                         raise ValueError(f"metric {record.name!r} does not declare higher_is_better")
-            except Exception as exc:
+            except BaseException as exc:  # a plugin's hook may raise anything, even SystemExit
+                if isinstance(exc, KeyboardInterrupt):
+                    raise
                 broken.append(BrokenPlugin(origin, "hook", f"{hook_name}: {one_line(exc)}"))
                 failed.add(impl.plugin_name)
                 continue

@@ -7,7 +7,9 @@ Plugin authors can use them too::
 * :func:`fresh_registry`: a registry of dfind's own plugins only, built for one test.
 * :func:`fake_distribution`: an installed-looking distribution (``*.dist-info`` with entry
   points) plus its modules under a folder, to test discovery without pip.
-* :func:`planted_pair`: a textured image and a copy changed inside known boxes.
+* :func:`planted_pair`: a textured image and a copy changed inside known boxes;
+  :func:`planted_files` writes them as PNG files.
+* :func:`save_image`: write an image to a file (8 bits per channel).
 """
 
 from __future__ import annotations
@@ -94,3 +96,39 @@ def planted_pair(height: int = 96, width: int = 128, channels: int = 3,
         b[..., y0:y1, x0:x1] = (b[..., y0:y1, x0:x1] + delta).clamp(0.0, 1.0)
         mask[y0:y1, x0:x1] = True
     return a, b, mask
+
+
+def planted_files(directory: Path, **kwargs: Any) -> tuple[Path, Path, Any]:
+    """:func:`planted_pair` written as 8-bit ``a.png`` and ``b.png`` in ``directory``, for CLI tests.
+
+    Keyword arguments go to :func:`planted_pair`. Returns the two paths and the truth mask.
+    """
+    a, b, mask = planted_pair(**kwargs)
+    return save_image(directory / "a.png", a), save_image(directory / "b.png", b), mask
+
+
+def save_image(path: str | Path, image: Any) -> Path:
+    """Write an image with values in [0, 1] as 8 bits per channel; the suffix picks the format.
+
+    ``image`` is a torch tensor (1xCxHxW, CxHxW or HxW, channels first) or a numpy array
+    (HxW or HxWxC, channels last), C in {1, 3, 4}.
+    """
+    import numpy as np
+    from PIL import Image
+
+    if hasattr(image, "detach"):
+        tensor = image.detach().cpu()
+        if tensor.ndim == 4:
+            if tensor.shape[0] != 1:
+                raise ValueError(f"save_image writes one image, got a batch of {tensor.shape[0]}")
+            tensor = tensor[0]
+        array = tensor.permute(1, 2, 0).numpy() if tensor.ndim == 3 else tensor.numpy()
+    else:
+        array = np.asarray(image)
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    pixels = np.clip(np.rint(np.asarray(array, dtype=np.float64) * 255.0), 0, 255).astype(np.uint8)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(pixels).save(path)
+    return path

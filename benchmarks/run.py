@@ -1,0 +1,542 @@
+"""dfind's speed and memory benchmarks: ``python benchmarks/run.py`` prints markdown tables.
+
+Sections (``--only a,b`` runs some of them):
+
+* ``pairs``   -- milliseconds per pair at 512, 1024 and 2048 px for each strategy x metric
+                 (``Finder.run`` on tensors in memory: the pipeline without file I/O).
+* ``ssim``    -- gradient+ssim on a 1024x1024 RGB pair against autograd through
+                 ``pytorch_msssim.ssim(data_range=1.0)``, and how far the maps differ.
+* ``batch``   -- pairs per second on 200 PNG pairs of 512 px, gradient+ssim, files written:
+                 the folder engine against ``Finder.run`` + ``save`` in a Python loop.
+* ``io``      -- ``difference`` against the I/O floor (decode two PNGs, write the outputs).
+* ``lpips``   -- lpips over 20 pairs with the network built once: where the time goes.
+* ``decode``  -- decoding 200 PNGs with a thread pool against torch DataLoader processes.
+* ``strips``  -- SSIM/MS-SSIM evaluated in strips against one pass: largest map difference.
+* ``memory``  -- peak resident memory of one pair, each in a fresh process.
+* ``startup`` -- ``dfind --list-plugins`` wall time.
+* ``compile`` -- torch.compile of the SSIM arithmetic against eager (off unless named).
+
+LPIPS runs with AlexNet backbone weights created here at random (pretrained weights cannot
+be downloaded on every machine); the network's cost does not depend on its weights. Every
+figure is the median of ``--repeats`` runs after a warm-up; on a shared machine compare rows
+of one run with each other, not with another machine's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SECTIONS = ("pairs", "ssim", "batch", "io", "lpips", "decode", "strips", "memory", "startup")
+METRICS = ("mse", "psnr", "ssim", "ms-ssim", "lpips")
+STRATEGIES = ("difference", "gradient")
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def timed(fn: Callable[[], object], repeats: int, warmup: int = 1) -> list[float]:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def med(times: list[float]) -> float:
+    return statistics.median(times)
+
+
+def compare(variants: list[tuple[str, Callable[[], object]]], repeats: int, warmup: int = 1) -> dict[str, list[float]]:
+    """Time each variant ``repeats`` times, round-robin, so that a busy spell hits all alike."""
+    for _, fn in variants:
+        for _ in range(warmup):
+            fn()
+    times: dict[str, list[float]] = {label: [] for label, _ in variants}
+    for _ in range(repeats):
+        for label, fn in variants:
+            start = time.perf_counter()
+            fn()
+            times[label].append(time.perf_counter() - start)
+    return times
+
+
+def ms(times: list[float], per: int = 1) -> str:
+    """``median (min)`` in milliseconds, divided by ``per`` items."""
+    return f"{med(times) * 1000 / per:.0f} ({min(times) * 1000 / per:.0f})"
+
+
+def table(header: list[str], rows: list[list[object]]) -> str:
+    cells = [[str(c) for c in header]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(row, widths)) + " |" for row in cells]
+    lines.insert(1, "| " + " | ".join("-" * w for w in widths) + " |")
+    return "\n".join(lines)
+
+
+def pair_tensors(size: int, seed: int = 0):
+    import torch
+    import torch.nn.functional as F
+
+    generator = torch.Generator().manual_seed(seed)
+    a = F.interpolate(torch.rand(1, 3, size // 8, size // 8, generator=generator), size=(size, size),
+                      mode="bicubic", align_corners=False).clamp(0, 1)
+    b = (a + 0.05 * torch.randn(a.shape, generator=generator)).clamp(0, 1)
+    b[..., size // 4: size // 2, size // 4: size // 2] = (b[..., size // 4: size // 2, size // 4: size // 2] + 0.2).clamp(0, 1)
+    return a, b
+
+
+def write_pngs(folder: Path, count: int, size: int) -> tuple[Path, Path]:
+    import numpy as np
+    from PIL import Image
+
+    a_dir, b_dir = folder / "A", folder / "B"
+    a_dir.mkdir(parents=True, exist_ok=True)
+    b_dir.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for index in range(count):
+        base = rng.integers(0, 256, (size // 8, size // 8, 3), dtype=np.uint8)
+        a = Image.fromarray(base).resize((size, size), Image.BICUBIC)
+        noise = rng.normal(0, 6, (size, size, 3))
+        b = np.clip(np.asarray(a, dtype=np.float64) + noise, 0, 255).astype(np.uint8)
+        a.save(a_dir / f"{index:04d}.png")
+        Image.fromarray(b).save(b_dir / f"{index:04d}.png")
+    return a_dir, b_dir
+
+
+@contextlib.contextmanager
+def scratch() -> Iterator[Path]:
+    folder = Path(tempfile.mkdtemp(prefix="dfind-bench-"))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+_LPIPS_WEIGHTS: Path | None = None
+
+
+def lpips_ref() -> str:
+    """``lpips:weights=...`` with a random AlexNet state dict saved once per run."""
+    global _LPIPS_WEIGHTS
+    if _LPIPS_WEIGHTS is None:
+        import torch
+        import torchvision
+
+        torch.manual_seed(0)
+        path = Path(tempfile.gettempdir()) / "dfind-bench-alexnet-random.pth"
+        torch.save(torchvision.models.alexnet(weights=None).state_dict(), path)
+        _LPIPS_WEIGHTS = path
+    return f"lpips:weights={_LPIPS_WEIGHTS}"
+
+
+def metric_ref(name: str) -> str:
+    return lpips_ref() if name == "lpips" else name
+
+
+def machine() -> str:
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    memory = ""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        kib = int(Path("/proc/meminfo").read_text().split()[1])
+        memory = f", {kib / 2**20:.0f} GiB RAM"
+    load = ""
+    with contextlib.suppress(OSError, AttributeError):
+        load = ", load average {:.1f} {:.1f} {:.1f}".format(*os.getloadavg())
+    return (f"{cpu}, {os.cpu_count()} logical cores{memory}{load}; Python {platform.python_version()}, "
+            f"torch {torch.__version__} ({torch.get_num_threads()} threads)")
+
+
+# -- sections ---------------------------------------------------------------------------------
+
+
+def bench_pairs(repeats: int) -> str:
+    from dfcore import Finder
+
+    rows = []
+    inputs = {size: pair_tensors(size) for size in (512, 1024, 2048)}
+    for metric in METRICS:
+        for strategy in STRATEGIES:
+            finder = Finder(metric=metric_ref(metric), strategy=strategy, device="cpu")
+            row: list[object] = [strategy, metric]
+            for a, b in inputs.values():
+                row.append(ms(timed(lambda f=finder, x=a, y=b: f.run(x, y), repeats)))
+            rows.append(row)
+            print(f"  pairs: {strategy}+{metric} done", file=sys.stderr)
+    return table(["strategy", "metric", "512 px", "1024 px", "2048 px"], rows)
+
+
+def bench_ssim(repeats: int) -> str:
+    import torch
+    from pytorch_msssim import ssim as reference_ssim
+
+    from dfcore import Finder
+    from dfplugins_builtin.metrics.ssim import ssim as our_ssim
+
+    a, b = pair_tensors(1024)
+    finder = Finder(metric="ssim", strategy="gradient:signed=true", device="cpu")
+
+    def autograd_reference(x=a, y=b):
+        moving = y.clone().requires_grad_(True)
+        value = reference_ssim(x, moving, data_range=1.0, size_average=False)
+        return torch.autograd.grad(value.sum(), moving)[0]
+
+    times = compare([("reference", autograd_reference), ("compute", lambda: finder.compute(a, b)),
+                     ("run", lambda: finder.run(a, b))], repeats)
+    base = med(times["reference"])
+    rows = [
+        ["autograd through pytorch_msssim.ssim (the gradient alone)", ms(times["reference"]), "1.00x"],
+        ["dfind gradient+ssim: Finder.compute (score and map)", ms(times["compute"]),
+         f"{base / med(times['compute']):.2f}x"],
+        ["dfind gradient+ssim: Finder.run (and the map as numpy)", ms(times["run"]),
+         f"{base / med(times['run']):.2f}x"],
+    ]
+    # Both float32 maps against float64 (our float64 gradient equals pytorch_msssim's to 1e-14: tests).
+    a64, b64 = a.double(), b.double()
+    moving = b64.clone().requires_grad_(True)
+    truth = -torch.autograd.grad(our_ssim(a64, moving).sum(), moving)[0].mean(1)
+    reference = -autograd_reference().mean(1).double()
+    ours = finder.compute(a, b).output.map[:, 0].double()
+    scale = float(truth.abs().max())
+    agreement = table(["map (d(-ssim)/db, channels averaged)", "max abs difference", "relative to max |map|"], [
+        ["dfind against pytorch_msssim (both float32)", f"{float((ours - reference).abs().max()):.1e}",
+         f"{float((ours - reference).abs().max()) / scale:.1e}"],
+        ["dfind float32 against float64", f"{float((ours - truth).abs().max()):.1e}",
+         f"{float((ours - truth).abs().max()) / scale:.1e}"],
+        ["pytorch_msssim float32 against float64", f"{float((reference - truth).abs().max()):.1e}",
+         f"{float((reference - truth).abs().max()) / scale:.1e}"],
+    ])
+    return table(["1024x1024 RGB pair", "ms: median (min)", "speed-up"], rows) + "\n\n" + agreement
+
+
+def bench_batch(repeats: int, pairs: int = 200, size: int = 512) -> str:
+    from dfcore import Finder
+
+    with scratch() as folder:
+        dir_a, dir_b = write_pngs(folder, pairs, size)
+        finder = Finder(metric="ssim", strategy="gradient", device="cpu")
+        names = sorted(p.name for p in dir_a.iterdir())
+
+        def loop():
+            out = folder / "loop"
+            shutil.rmtree(out, ignore_errors=True)
+            for name in names:
+                finder.run(dir_a / name, dir_b / name).save(out)
+
+        def engine(batch_size: int, workers: int | None):
+            out = folder / "engine"
+            shutil.rmtree(out, ignore_errors=True)
+            finder.run_dirs(dir_a, dir_b, batch_size=batch_size, workers=workers).save(out, progress=False)
+
+        variants = [("Finder.run + save in a Python loop", loop)]
+        for batch_size, workers in ((8, None), (1, None), (8, 0), (16, 2)):
+            label = f"folder engine, batch {batch_size}, workers {workers if workers is not None else 'default'}"
+            variants.append((label, lambda b=batch_size, w=workers: engine(b, w)))
+        times = compare(variants, max(1, repeats - 2), warmup=0)
+    return rate_table(f"{pairs} pairs of {size} px, gradient+ssim, files written", "pairs/s", pairs, times)
+
+
+def rate_table(title: str, unit: str, count: int, times: dict[str, list[float]]) -> str:
+    """Items per second (median, and best) of each variant, and its speed against the first."""
+    base = med(next(iter(times.values())))
+    rows = [[label, f"{count / med(t):.1f} ({count / min(t):.1f})", f"{base / med(t):.2f}x"]
+            for label, t in times.items()]
+    return table([title, f"{unit}: median (best)", "speed-up"], rows)
+
+
+def bench_io(repeats: int, size: int = 1024, pairs: int = 10) -> str:
+    from dfcore import Finder
+    from dfcore.images import as_batch
+
+    with scratch() as folder:
+        dir_a, dir_b = write_pngs(folder, pairs, size)
+        names = sorted(p.name for p in dir_a.iterdir())
+        finder = Finder(metric="mse", strategy="difference", device="cpu")
+        sample = finder.run(dir_a / names[0], dir_b / names[0])
+
+        def floor():
+            for name in names:
+                as_batch(dir_a / name, "cpu")
+                as_batch(dir_b / name, "cpu")
+                sample.save(folder / "floor", name)
+
+        def difference():
+            for name in names:
+                finder.run(dir_a / name, dir_b / name).save(folder / "diff")
+
+        def engine():
+            shutil.rmtree(folder / "engine", ignore_errors=True)
+            finder.run_dirs(dir_a, dir_b).save(folder / "engine", progress=False)
+
+        times = compare([("I/O floor: decode two PNGs, write heatmap, .npy, .json", floor),
+                         ("difference (mse score): Finder.run + save, one by one", difference),
+                         ("difference through the folder engine", engine)], repeats)
+    floor_time = med(next(iter(times.values())))
+    rows = [[label, ms(t, pairs), f"{med(t) / floor_time:.2f}x"] for label, t in times.items()]
+    return table([f"{size} px RGB PNG pairs", "ms per pair: median (min)", "vs floor"], rows)
+
+
+def bench_lpips(repeats: int, pairs: int = 20, size: int = 256) -> str:
+    from dfcore import Finder
+    from dfplugins_builtin.metrics import lpips as lpips_module
+
+    rows = []
+    with scratch() as folder:
+        dir_a, dir_b = write_pngs(folder, pairs, size)
+        ref = lpips_ref()
+        lpips_module._networks.clear()
+        start = time.perf_counter()
+        finder = Finder(metric=ref, strategy="gradient", device="cpu")
+        finder.metric.obj.model(finder.device)  # the network is loaded on first use
+        build = time.perf_counter() - start
+        start = time.perf_counter()
+        report = finder.run_dirs(dir_a, dir_b).save(folder / "out", progress=False)
+        total = time.perf_counter() - start
+        compute = sum(r.seconds for r in report.rows)
+        rows.append(["build the pipeline and load the network (once)", f"{build * 1000:.0f}"])
+        rows.append([f"{pairs} pairs through the folder engine (decode, compute, write)", f"{total * 1000:.0f}"])
+        rows.append(["  of which per pair, decode + compute (summary's seconds), mean",
+                     f"{compute / pairs * 1000:.0f}"])
+        names = sorted(p.name for p in dir_a.iterdir())[:5]
+        start = time.perf_counter()
+        for name in names:
+            lpips_module._networks.clear()
+            Finder(metric=ref, strategy="gradient", device="cpu").run(dir_a / name, dir_b / name)
+        rebuilt = (time.perf_counter() - start) / len(names)
+        rows.append(["per pair when the network is rebuilt every time (for comparison)", f"{rebuilt * 1000:.0f}"])
+    return table([f"lpips (alex, random weights), gradient, {size} px", "ms"], rows)
+
+
+def bench_decode(repeats: int, count: int = 200, size: int = 512) -> str:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from torch.utils.data import DataLoader, Dataset
+
+    from dfcore.images import as_batch
+
+    class Files(Dataset):
+        def __init__(self, paths):
+            self.paths = paths
+
+        def __len__(self):
+            return len(self.paths)
+
+        def __getitem__(self, index):
+            return as_batch(self.paths[index], "cpu")[0]
+
+    with scratch() as folder:
+        dir_a, _ = write_pngs(folder, count, size)
+        paths = sorted(dir_a.iterdir())
+
+        def serial():
+            for path in paths:
+                as_batch(path, "cpu")
+
+        def threads(n):
+            with ThreadPoolExecutor(n) as pool:
+                list(pool.map(lambda p: as_batch(p, "cpu"), paths))
+
+        def loader(n):
+            for _ in DataLoader(Files(paths), batch_size=None, num_workers=n, multiprocessing_context="fork"):
+                pass
+
+        variants = [("in the calling thread", serial)]
+        variants += [(f"{n} threads", lambda n=n: threads(n)) for n in (1, 2, 4)]
+        variants += [(f"DataLoader, {n} worker processes", lambda n=n: loader(n)) for n in (1, 2)]
+        times = compare(variants, max(1, repeats // 2))
+    return rate_table(f"decode {count} PNGs of {size} px", "images/s", count, times)
+
+
+def bench_strips(repeats: int) -> str:
+    import torch
+
+    from dfplugins_builtin.metrics import ssim as S
+
+    rows = []
+    for name, fn, size in (("ssim", S.ssim, 1024), ("ms-ssim", S.ms_ssim, 1024), ("ssim", S.ssim, 2048)):
+        a, b = pair_tensors(size)
+
+        def grad(rows_per_strip, fn=fn, a=a, b=b):
+            original = S._strip_rows
+            if rows_per_strip is not None:
+                S._strip_rows = lambda x, window, rows: rows_per_strip
+            try:
+                moving = b.clone().requires_grad_(True)
+                return torch.autograd.grad(fn(a, moving).sum(), moving)[0]
+            finally:
+                S._strip_rows = original
+
+        strips = grad(None)
+        whole = grad(10**6)
+        auto_rows = S._strip_rows(a, S.gaussian_window(11, 1.5, a.device, a.dtype), None)
+        diff = float((strips - whole).abs().max())
+        rows.append([name, f"{size}", f"{auto_rows}", f"{diff:.1e}", f"{diff / float(whole.abs().max()):.1e}"])
+    return table(["metric", "px", "rows per strip", "max |strips - one pass|", "relative"], rows)
+
+
+def bench_memory(repeats: int) -> str:
+    cases = [("ssim", "gradient", 1024), ("ms-ssim", "gradient", 2048), ("ms-ssim", "gradient", 4096),
+             ("ssim", "gradient", 4096), ("ms-ssim", "gradient", 8192), ("lpips", "gradient", 1024),
+             ("lpips", "gradient", 4096), ("reference-ms-ssim", "gradient", 4096)]
+    rows = []
+    for metric, strategy, size in cases:
+        out = subprocess.run([sys.executable, __file__, "--child-memory", metric, strategy, str(size)],
+                             capture_output=True, text=True, check=False)
+        if out.returncode != 0:
+            rows.append([f"{strategy}+{metric}", size, "failed", out.stderr.strip().splitlines()[-1:]])
+            continue
+        data = json.loads(out.stdout.strip().splitlines()[-1])
+        label = (f"{strategy}+{metric}" if metric != "reference-ms-ssim"
+                 else "autograd through pytorch_msssim.ms_ssim (before)")
+        rows.append([label, f"{size}x{size}", f"{data['peak_mib']:.0f}", f"{data['peak_mib'] - data['base_mib']:.0f}",
+                     f"{data['seconds']:.1f}"])
+    return table(["pipeline (one RGB pair)", "size", "peak RSS (MiB)", "above the inputs, loaded (MiB)", "seconds"],
+                 rows)
+
+
+def _status_mib(key: str) -> float:
+    """``VmRSS`` or ``VmHWM`` (peak) of this process from /proc, in MiB (Linux)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1]) / 1024
+    raise OSError(f"no {key} in /proc/self/status")
+
+
+def child_memory(metric: str, strategy: str, size: int) -> None:
+    """Run one pair and print its peak resident memory: the peak is reset once inputs exist.
+
+    ``ru_maxrss`` survives ``exec`` (a child started from a big process inherits its figure),
+    so the peak is read from /proc (``VmHWM``), after resetting it through ``clear_refs``.
+    """
+    import torch
+
+    from dfcore import Finder
+
+    a, b = pair_tensors(size)
+    if metric == "reference-ms-ssim":
+        from pytorch_msssim import ms_ssim
+
+        def run():
+            moving = b.clone().requires_grad_(True)
+            torch.autograd.grad(ms_ssim(a, moving, data_range=1.0, size_average=False).sum(), moving)
+    else:
+        finder = Finder(metric=metric_ref(metric), strategy=strategy, device="cpu")
+        finder.run(*pair_tensors(192))  # whatever a stage builds on first use is built before measuring
+
+        def run():
+            finder.run(a, b)
+    Path("/proc/self/clear_refs").write_text("5")
+    base = _status_mib("VmRSS")
+    start = time.perf_counter()
+    run()
+    seconds = time.perf_counter() - start
+    print(json.dumps({"peak_mib": _status_mib("VmHWM"), "base_mib": base, "seconds": seconds}))
+
+
+def bench_startup(repeats: int) -> str:
+    dfind = shutil.which("dfind", path=str(Path(sys.executable).parent)) or "dfind"
+    times = timed(lambda: subprocess.run([dfind, "--list-plugins"], capture_output=True, check=True), repeats + 2)
+    return table(["command", "median ms", "min ms"],
+                 [["dfind --list-plugins", f"{med(times) * 1000:.0f}", f"{min(times) * 1000:.0f}"]])
+
+
+def bench_compile(repeats: int) -> str:
+    import torch
+
+    from dfplugins_builtin.metrics import ssim as S
+
+    a, b = pair_tensors(1024)
+
+    def grad():
+        moving = b.clone().requires_grad_(True)
+        return torch.autograd.grad(S.ssim(a, moving).sum(), moving)[0]
+
+    parts, gradients = S.ssim_parts, S.ssim_part_gradients
+    compiled_parts = torch.compile(parts, dynamic=True)
+    compiled_gradients = torch.compile(gradients, dynamic=True)
+
+    def use(compiled: bool) -> Callable[[], object]:
+        def run():
+            S.ssim_parts, S.ssim_part_gradients = (compiled_parts, compiled_gradients) if compiled else (parts, gradients)
+            try:
+                return grad()
+            finally:
+                S.ssim_parts, S.ssim_part_gradients = parts, gradients
+        return run
+
+    before = timed(use(False), repeats)  # eager before anything compiles (compiling starts worker processes)
+    with scratch() as cache:  # a cold compile: nothing reused from an earlier run
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(cache)
+        start = time.perf_counter()
+        use(True)()
+        first = time.perf_counter() - start
+        times = compare([("eager", use(False)), ("compiled", use(True))], repeats)
+    return table(["gradient of ssim, 1024 px", "ms: median (min)"], [
+        ["eager, before compiling", ms(before)],
+        ["eager, after compiling", ms(times["eager"])],
+        ["torch.compile of the arithmetic, first call (compiles, cold cache)", f"{first * 1000:.0f}"],
+        ["torch.compile of the arithmetic, afterwards", ms(times["compiled"])],
+    ])
+
+
+BENCHES = {
+    "pairs": ("Per pair, in memory (Finder.run on tensors)", bench_pairs),
+    "ssim": ("gradient+ssim against autograd through pytorch_msssim", bench_ssim),
+    "batch": ("Folder throughput", bench_batch),
+    "io": ("difference against the I/O floor", bench_io),
+    "lpips": ("lpips over a folder", bench_lpips),
+    "decode": ("Background decoding: threads or processes", bench_decode),
+    "strips": ("SSIM in strips against one pass", bench_strips),
+    "memory": ("Peak memory of one pair", bench_memory),
+    "startup": ("Start-up", bench_startup),
+    "compile": ("torch.compile", bench_compile),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", help=f"comma-separated sections: {', '.join(BENCHES)} (default: all but compile)")
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs per figure (median reported)")
+    parser.add_argument("--child-memory", nargs=3, metavar=("METRIC", "STRATEGY", "SIZE"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child_memory:
+        metric, strategy, size = args.child_memory
+        child_memory(metric, strategy, int(size))
+        return
+    sys.path.insert(0, str(ROOT))
+    chosen = args.only.split(",") if args.only else list(SECTIONS)
+    unknown = [name for name in chosen if name not in BENCHES]
+    if unknown:
+        parser.error(f"unknown section {', '.join(unknown)}; choose from {', '.join(BENCHES)}")
+    print(f"Machine: {machine()}\n")
+    for name in chosen:
+        title, bench = BENCHES[name]
+        start = time.perf_counter()
+        text = bench(args.repeats)
+        print(f"### {title}\n\n{text}\n\n({name}: {time.perf_counter() - start:.0f} s)\n", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""dfind's extra strategies."""

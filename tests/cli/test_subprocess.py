@@ -1,0 +1,79 @@
+"""The ``dfind`` command in real processes: a run, a failure's exit code, and a lean --list-plugins."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dfcore.testing import planted_pair, save_image
+
+#: What --list-plugins must never import: torch and every stage's heavy dependency.
+HEAVY = {"torch", "torchvision", "pytorch_msssim", "lpips", "pywt", "cv2", "numpy", "matplotlib", "PIL",
+         "scipy", "skimage"}
+LAUNCH = "import sys; from dfcore.cli import main; sys.argv[0] = 'dfind'; main()"
+
+
+def dfind_command() -> list[str]:
+    """The installed console script when there is one (as users run it), else its entry point."""
+    script = Path(sys.executable).with_name("dfind")
+    return [str(script)] if script.is_file() else [sys.executable, "-c", LAUNCH]
+
+
+def run(args, **kwargs) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONWARNINGS": "default"}
+    env.pop("DFIND_DISABLE_PLUGIN_AUTOLOAD", None)
+    return subprocess.run([*args], capture_output=True, text=True, timeout=300, env=env, check=False, **kwargs)
+
+
+@pytest.fixture
+def images(tmp_path):
+    a, b, _ = planted_pair(32, 48, boxes=((8, 20, 18, 34),))
+    return save_image(tmp_path / "a.png", a), save_image(tmp_path / "b.png", b)
+
+
+def test_real_run_writes_outputs(images, tmp_path):
+    a, b = images
+    out = tmp_path / "out"
+    done = run([*dfind_command(), str(a), str(b), "-o", str(out)])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("b.png: ssim = ")
+    assert sorted(p.name for p in out.iterdir()) == ["b.heatmap.png", "b.json", "b.map.npy"]
+    assert json.loads((out / "b.json").read_text())["metric"] == "ssim"
+
+
+def test_debug_prints_the_traceback_and_still_exits_2(images, tmp_path):
+    a, _ = images
+    missing = str(tmp_path / "nope.png")
+    debug = run([*dfind_command(), str(a), missing, "--debug"])
+    assert debug.returncode == 2
+    assert debug.stderr.startswith("Traceback (most recent call last)")
+    assert debug.stderr.endswith(f"dfind: error: {missing}: no such file\n")
+
+
+def test_list_plugins_imports_no_heavy_module(tmp_path):
+    # -X importtime reports imports made by import statements; modules loaded another way
+    # (importlib.import_module) are caught by the sys.modules dump at exit.
+    modules_file = tmp_path / "modules.json"
+    code = (
+        "import atexit, json, sys; "
+        f"atexit.register(lambda: open({str(modules_file)!r}, 'w').write(json.dumps(sorted(sys.modules)))); "
+        + LAUNCH
+    )
+    done = run([sys.executable, "-X", "importtime", "-c", code, "--list-plugins"])
+    assert done.returncode == 0, done.stderr
+    assert "builtin" in done.stdout and "ssim" in done.stdout
+    timed = [line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")]
+    assert "dfcore.registry" in timed, "importtime output was read"
+    loaded = json.loads(modules_file.read_text())
+    assert "dfplugins_builtin.plugin" in loaded
+    for name in (*timed, *loaded):
+        assert name.split(".")[0] not in HEAVY, f"--list-plugins imported {name}"
+    stage_modules = [m for m in loaded if m.startswith(("dfplugins_builtin.", "dfplugins_extra.")) and
+                     not m.endswith(".plugin")]
+    assert stage_modules == [], "only the plugin declaration modules are imported"
+    assert "dfcore.pipeline" not in loaded and "dfcore.images" not in loaded

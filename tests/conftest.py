@@ -1,0 +1,52 @@
+"""Fixtures shared by the whole suite.
+
+Every test starts from the same process state: no plugin-related environment variable, and no
+process-wide registry left over from another test (one is built on first use, or given by the
+``registry`` fixture).
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from dfcore.images import MAX_PIXELS_ENV
+from dfcore.plugins import AUTOLOAD_ENV, TRACE_ENV
+from dfcore.registry import Registry, set_registry
+from dfcore.testing import fresh_registry, using_registry
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip ``@pytest.mark.gpu`` tests where CUDA is missing (torch is imported only then)."""
+    if not any(item.get_closest_marker("gpu") for item in items):
+        return
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device")
+    for item in items:
+        if item.get_closest_marker("gpu"):
+            item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _clean_process_state():
+    variables = (AUTOLOAD_ENV, TRACE_ENV, MAX_PIXELS_ENV)
+    saved = {name: os.environ.pop(name, None) for name in variables}
+    previous = set_registry(None)
+    yield
+    set_registry(previous)
+    for name, value in saved.items():  # also undoes what code under test set (--disable-plugin-autoload)
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+@pytest.fixture
+def registry() -> Registry:
+    """A new registry of dfind's own plugins, made the process-wide one for the test."""
+    with using_registry(fresh_registry()) as registry:
+        yield registry
