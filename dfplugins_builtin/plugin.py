@@ -80,6 +80,11 @@ def dfind_strategies() -> Iterator[StageSpec]:
         params=(_REFERENCE, Param("signed", False, "keep the sign (positive: raising the pixel adds difference)"),
                 _REDUCE),
     )
+    yield StageSpec(
+        "tolerant", f"{_PKG}.strategies.tolerant:Tolerant",
+        "The metric's local map, each pixel taking its best match within a radius: forgives misregistration.",
+        params=(Param("radius", 1, "tolerated misalignment in px, both ways (a change moved by less can hide)"),),
+    )
 
 
 @hookimpl

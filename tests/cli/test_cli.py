@@ -18,7 +18,7 @@ from dfcore.testing import planted_pair, save_image
 BUILTINS = {
     ("preprocessor", "identity"), ("preprocessor", "normalize"), ("preprocessor", "highpass"),
     ("preprocessor", "lowpass"), ("metric", "mse"), ("metric", "psnr"), ("metric", "ssim"),
-    ("metric", "ms-ssim"), ("metric", "lpips"), ("strategy", "difference"), ("strategy", "gradient"),
+    ("metric", "ms-ssim"), ("metric", "lpips"), ("strategy", "difference"), ("strategy", "gradient"), ("strategy", "tolerant"),
     ("postprocessor", "identity"), ("postprocessor", "smooth"),
 }
 
