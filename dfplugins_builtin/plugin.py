@@ -97,7 +97,9 @@ def dfind_postprocessors() -> Iterator[StageSpec]:
 
 
 #: The map of the default pipeline, chosen on the quality benchmark (docs/quality.md).
-_ROBUST_MAP = "smooth:sigma=1.0,octaves=4"
+#: Preset stages are qualified, so a plugin offering another ``mse`` or ``smooth`` cannot make
+#: ``dfind A B`` ambiguous.
+_ROBUST_MAP = "builtin.smooth:sigma=1.0,octaves=4"
 
 
 @hookimpl
@@ -106,14 +108,16 @@ def dfind_presets() -> Iterator[PresetSpec]:
         "default",
         "Robust map chosen on the quality benchmark: lightly smoothed, 1-px shift-tolerant difference, "
         "averaged over 4 scales; score: MSE.",
-        {"metric": "mse", "strategy": "difference:sigma=1.0,shift=1,reduce=l2", "postprocessor": _ROBUST_MAP},
+        {"metric": "builtin.mse", "strategy": "builtin.difference:sigma=1.0,shift=1,reduce=l2",
+         "postprocessor": _ROBUST_MAP},
     )
     yield PresetSpec(
         "robust",
         "The default tolerating misalignment up to 2 px (scans, screenshots re-rendered at another zoom).",
-        {"metric": "mse", "strategy": "difference:sigma=1.0,shift=2,reduce=l2", "postprocessor": _ROBUST_MAP},
+        {"metric": "builtin.mse", "strategy": "builtin.difference:sigma=1.0,shift=2,reduce=l2",
+         "postprocessor": _ROBUST_MAP},
     )
     yield PresetSpec(
         "sharp", "Honest gradient of SSIM at data_range=1, unsmoothed: sharpest on lossless pairs, fragile on others.",
-        {"metric": "ssim", "strategy": "gradient"},
+        {"metric": "builtin.ssim", "strategy": "builtin.gradient"},
     )

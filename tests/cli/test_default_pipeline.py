@@ -43,7 +43,7 @@ def test_the_json_records_every_parameter_of_the_default_pipeline(images, tmp_pa
         expected = as_refs(preset.stages.get(kind))
         if kind in ("metric", "strategy"):
             assert len(recorded) == 1
-        assert [r["name"] for r in recorded] == [name for name, _ in expected]
+        assert [r["qualified_name"] for r in recorded] == [name for name, _ in expected]
         for record, (name, given) in zip(recorded, expected):
             stage = registry.find(kind, name)
             # every parameter is there, defaults included, with the preset's values where it sets them
