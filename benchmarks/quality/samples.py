@@ -53,11 +53,14 @@ A spot-the-difference pair made by dfind's quality-benchmark generator
 | `truth.png` | the exact change mask: 255 where `a.png` and `b.png` differ, 0 elsewhere |
 | `b_shifted.png` | `b.png` misaligned on purpose: turned by {angle} degrees and scaled by {scale} about the centre, then moved by ({dx}, {dy}) px (bicubic) |
 | `transform.json` | that transform as a 2x3 matrix taking a pixel of `b.png` to `b_shifted.png` |
+| `pairs.csv` | the two pairs (`a.png` with `b.png`, and with `b_shifted.png`) for a folder run |
 
 Try it:
 
 ```
 dfind samples/a.png samples/b.png -o out
+dfind samples/a.png samples/b_shifted.png -p align -o aligned
+dfind --pairs samples/pairs.csv -o maps
 ```
 
 Regenerate every file (the same bytes each time) with
@@ -89,7 +92,8 @@ def write(out: Path) -> list[Path]:
                            height=pair.a.shape[0], kinds=", ".join(sorted(e.kind for e in pair.edits)),
                            angle=ANGLE, scale=SCALE, dx=SHIFT[0], dy=SHIFT[1])
     (out / "README.md").write_text(readme)
-    return [*written, out / "transform.json", out / "README.md"]
+    (out / "pairs.csv").write_text("a,b,name\na.png,b.png,planted\na.png,b_shifted.png,misaligned\n")
+    return [*written, out / "transform.json", out / "README.md", out / "pairs.csv"]
 
 
 def main(argv: Sequence[str] | None = None) -> None:
