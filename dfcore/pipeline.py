@@ -7,7 +7,9 @@
 A stage is given as a name (``"highpass"``), a name with parameters (``("highpass",
 {"cutoff": 0.1})`` or ``"highpass:cutoff=0.1"``), a qualified name (``"builtin.ssim"``), or a
 stage object. Pre- and postprocessors may be lists (chains). Stages that are not given come
-from the preset (``preset="default"`` unless another is named).
+from the preset (``preset="default"`` unless another is named), except that a preset's
+postprocessors belong to its strategy: naming a strategy without postprocessors leaves the
+map as that strategy makes it.
 """
 
 from __future__ import annotations
@@ -407,7 +409,9 @@ class Finder:
         preprocessor: a stage reference or a list of them (a chain); ``None``: the preset's.
         metric: a stage reference; ``None``: the preset's.
         strategy: a stage reference; ``None``: the preset's.
-        postprocessor: a stage reference or a chain; ``None``: the preset's.
+        postprocessor: a stage reference or a chain; ``None``: the preset's when the strategy is
+            the preset's too, none when a strategy is given (a preset's postprocessing is tuned
+            to its own strategy's map).
         preset: the named pipeline that fills the stages not given (``"default"``).
         device: ``"auto"`` (CUDA, then MPS, then CPU), ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``.
         registry: the stage registry; the process-wide one by default.
@@ -432,7 +436,7 @@ class Finder:
         if preset is not None or any(v is None for v in given.values()):
             spec = self.registry.find_preset(self.preset)
             for kind, value in given.items():
-                if value is None:
+                if value is None and not (kind == "postprocessor" and strategy is not None):
                     refs[kind] = spec.stages.get(kind)
         for kind in ("metric", "strategy"):
             if refs[kind] is None:

@@ -67,28 +67,57 @@ def dfind_metrics() -> Iterator[StageSpec]:
 
 @hookimpl
 def dfind_strategies() -> Iterator[StageSpec]:
-    yield StageSpec("difference", f"{_PKG}.strategies.difference:Difference",
-                    "Absolute difference |a - b| of the preprocessed images.", params=(_REDUCE,))
+    yield StageSpec(
+        "difference", f"{_PKG}.strategies.difference:Difference",
+        "Absolute difference |a - b| of the preprocessed images.",
+        params=(_REDUCE,
+                Param("shift", 0, "tolerated misalignment in px: each pixel takes its best match within it, both ways"),
+                Param("sigma", 0.0, "Gaussian pre-smoothing of both images in px (noise, JPEG, resampling)")),
+    )
     yield StageSpec(
         "gradient", f"{_PKG}.strategies.gradient:Gradient",
         "Gradient of the metric with respect to one image: the pixels that drive the score.",
         params=(_REFERENCE, Param("signed", False, "keep the sign (positive: raising the pixel adds difference)"),
                 _REDUCE),
     )
+    yield StageSpec(
+        "tolerant", f"{_PKG}.strategies.tolerant:Tolerant",
+        "The metric's local map, each pixel taking its best match within a radius: forgives misregistration.",
+        params=(Param("radius", 1, "tolerated misalignment in px, both ways (a change moved by less can hide)"),),
+    )
 
 
 @hookimpl
 def dfind_postprocessors() -> Iterator[StageSpec]:
     yield StageSpec("identity", f"{_PKG}.postprocessors.basic:Identity", "Return the map unchanged.")
+    yield StageSpec("smooth", f"{_PKG}.postprocessors.smooth:Smooth",
+                    "Gaussian smoothing of the map: its scale (speckle averaged, blobs filled).",
+                    params=(Param("sigma", 2.0, "standard deviation in px; 0 leaves the map unchanged"),
+                            Param("octaves", 1, "scales averaged: sigma, 2 sigma, 4 sigma... (multi-scale)")))
+
+
+#: The map of the default pipeline, chosen on the quality benchmark (docs/quality.md).
+#: Preset stages are qualified, so a plugin offering another ``mse`` or ``smooth`` cannot make
+#: ``dfind A B`` ambiguous.
+_ROBUST_MAP = "builtin.smooth:sigma=1.0,octaves=4"
 
 
 @hookimpl
 def dfind_presets() -> Iterator[PresetSpec]:
     yield PresetSpec(
-        "default", "The pipeline `dfind A B` uses when no stage is given.",
-        {"metric": "ssim", "strategy": "gradient"},
+        "default",
+        "Robust map chosen on the quality benchmark: lightly smoothed, 1-px shift-tolerant difference, "
+        "averaged over 4 scales; score: MSE.",
+        {"metric": "builtin.mse", "strategy": "builtin.difference:sigma=1.0,shift=1,reduce=l2",
+         "postprocessor": _ROBUST_MAP},
     )
     yield PresetSpec(
-        "sharp", "Honest gradient of SSIM at data_range=1: sharpest on pristine pairs.",
-        {"metric": "ssim", "strategy": "gradient"},
+        "robust",
+        "The default tolerating misalignment up to 2 px (scans, screenshots re-rendered at another zoom).",
+        {"metric": "builtin.mse", "strategy": "builtin.difference:sigma=1.0,shift=2,reduce=l2",
+         "postprocessor": _ROBUST_MAP},
+    )
+    yield PresetSpec(
+        "sharp", "Honest gradient of SSIM at data_range=1, unsmoothed: sharpest on lossless pairs, fragile on others.",
+        {"metric": "builtin.ssim", "strategy": "builtin.gradient"},
     )

@@ -41,9 +41,9 @@ def test_real_run_writes_outputs(images, tmp_path):
     out = tmp_path / "out"
     done = run([*dfind_command(), str(a), str(b), "-o", str(out)])
     assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("b.png: ssim = ")
+    assert done.stdout.startswith("b.png: mse = ")
     assert sorted(p.name for p in out.iterdir()) == ["b.heatmap.png", "b.json", "b.map.npy"]
-    assert json.loads((out / "b.json").read_text())["metric"] == "ssim"
+    assert json.loads((out / "b.json").read_text())["metric"] == "mse"
 
 
 def test_debug_prints_the_traceback_and_still_exits_2(images, tmp_path):

@@ -36,8 +36,20 @@ def finder(**stages) -> Finder:
 
 def test_default_pipeline_is_the_default_preset(registry, pair):
     result = Finder(device="cpu").run(*pair[:2])
-    assert (result.config["metric"]["name"], result.config["strategy"]["name"]) == ("ssim", "gradient")
-    assert result.config["preset"] == "default"
+    config = result.config
+    assert (config["metric"]["name"], config["strategy"]["name"]) == ("mse", "difference")
+    assert [p["name"] for p in config["postprocessor"]] == ["smooth"]
+    assert config["preset"] == "default"
+
+
+def test_a_named_strategy_keeps_its_own_map(registry, pair):
+    """The preset's postprocessing is tuned to its strategy: naming another one drops it."""
+    config = Finder(strategy="gradient", device="cpu").config
+    assert config["postprocessor"] == [] and config["metric"]["name"] == "mse"
+    named = Finder(strategy="gradient", postprocessor="smooth", device="cpu").config
+    assert [p["name"] for p in named["postprocessor"]] == ["smooth"]
+    with_metric = Finder(metric="ssim", device="cpu").config
+    assert [p["name"] for p in with_metric["postprocessor"]] == ["smooth"]
 
 
 def test_unknown_preset_suggests(registry):
@@ -71,7 +83,7 @@ def test_stage_references_of_every_form(registry, pair):
     ]
     assert config["metric"]["name"] == "Mean" and config["metric"]["plugin"] is None
     assert config["metric"]["higher_is_better"] is False
-    assert config["strategy"]["params"] == {"reduce": "max"}
+    assert config["strategy"]["params"] == {"reduce": "max", "shift": 0, "sigma": 0.0}
     assert [s["name"] for s in config["postprocessor"]] == ["identity", "Doubler"]
 
 

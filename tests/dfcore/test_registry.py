@@ -22,8 +22,8 @@ from dfcore.registry import parse_stage_ref
 BUILTINS = {
     ("preprocessor", "identity"), ("preprocessor", "normalize"), ("preprocessor", "highpass"),
     ("preprocessor", "lowpass"), ("metric", "mse"), ("metric", "psnr"), ("metric", "ssim"),
-    ("metric", "ms-ssim"), ("metric", "lpips"), ("strategy", "difference"), ("strategy", "gradient"),
-    ("postprocessor", "identity"),
+    ("metric", "ms-ssim"), ("metric", "lpips"), ("strategy", "difference"), ("strategy", "gradient"), ("strategy", "tolerant"),
+    ("postprocessor", "identity"), ("postprocessor", "smooth"),
 }
 
 
@@ -108,6 +108,20 @@ def test_two_plugins_offering_one_name_need_the_qualified_name(registry):
     # leaving the block unregisters the plugin: the bare name works again
     assert registry.find("metric", "ssim").origin.plugin == "builtin"
     assert registry.conflicts() == {}
+
+
+def test_a_third_party_stage_named_like_a_preset_stage_leaves_the_presets_working(registry):
+    from dfcore import Finder
+
+    acme_mse = StageSpec("mse", "acme_pkg:MSE", "Acme's MSE.", higher_is_better=False)
+    acme_smooth = StageSpec("smooth", "acme_pkg:Smooth", "Acme's smoothing.")
+    with registry.temporary_plugin(Offers(dfind_metrics=[acme_mse], dfind_postprocessors=[acme_smooth]), name="acme"):
+        for preset in ("default", "robust", "sharp"):
+            config = Finder(preset=preset, device="cpu").config
+            assert config["metric"]["plugin"] == "builtin"
+            assert all(p["plugin"] == "builtin" for p in config["postprocessor"])
+        with pytest.raises(AmbiguousStageError):
+            Finder(metric="mse", device="cpu")
 
 
 def test_plugin_names_with_dots_qualify_their_stages(registry):

@@ -1,0 +1,73 @@
+"""A small run of the whole benchmark: two pairs per track, every method that is installed."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from benchmarks.quality import methods as M
+from benchmarks.quality import run as R
+from benchmarks.quality.pairs import TRACKS
+
+
+def test_a_small_run_scores_every_installed_method_on_every_track(tmp_path):
+    out = tmp_path / "results"
+    result = R.main(["--split", "all", "--images", "chelsea,camera", "--variants", "1", "--max-side", "160",
+                     "--out", str(out), "--quiet"])
+    every = M.all_methods()
+    installed = [name for name, method in every.items() if not method.missing()]
+    assert set(result["methods"]) == set(installed)
+    assert set(result["skipped"]) == set(every) - set(installed)
+    summary = result["summary"]
+    assert list(summary) == list(TRACKS)
+    for track in TRACKS:
+        assert set(summary[track]) == set(installed)
+        for scores in summary[track].values():
+            assert scores["pairs"] == 2
+            assert all(0.0 <= scores[s] <= 1.0 for s in R.SCORES)
+    # The truth is exactly the changed pixels, so |a - b| separates them perfectly on pristine pairs.
+    assert summary["pristine"]["abs-diff"]["auroc"] == pytest.approx(1.0)
+    assert summary["pristine"]["abs-diff"]["ap"] == pytest.approx(1.0)
+
+    rows = list(csv.DictReader(open(out / "scores.csv")))
+    assert len(rows) == 2 * len(TRACKS) * len(installed)
+    saved = json.loads((out / "summary.json").read_text())
+    assert saved["summary"] == json.loads(json.dumps(summary)) and saved["versions"]["dfind"]
+    table = (out / "table.md").read_text()
+    assert all(f"| {track} |" in table for track in TRACKS) and all(name in table for name in installed)
+    assert "dfind:default minus each method, hit@k" in table
+    assert set(saved["paired"]) == set(TRACKS)
+
+    # The tables can be rebuilt from the CSV alone, to the same numbers.
+    rebuilt = R.main(["--from-csv", str(out / "scores.csv"), "--out", str(tmp_path / "again")])
+    assert json.loads(json.dumps(rebuilt["summary"])) == saved["summary"]
+    assert (tmp_path / "again" / "table.md").read_text() == table
+
+
+def test_paired_differences_and_their_interval():
+    rows = [
+        {"track": "t", "pair": p, "method": m, "hit": h, "ap": a}
+        for p, m, h, a in (("p1", "ref", 1.0, 0.9), ("p2", "ref", 0.5, 0.8), ("p3", "ref", 1.0, 0.7),
+                           ("p1", "other", 0.5, 0.9), ("p2", "other", 0.5, 0.8), ("p3", "other", 0.5, 0.7))
+    ]
+    paired = R.paired_differences(rows, "ref", resamples=500)
+    hit, ap = paired["t"]["other"]["hit"], paired["t"]["other"]["ap"]
+    assert hit["mean"] == pytest.approx(1 / 3) and 0.0 <= hit["low"] <= hit["mean"] <= hit["high"] <= 0.5
+    assert ap == {"mean": 0.0, "low": 0.0, "high": 0.0}
+    table = R.paired_table(paired, "ref", ["ref", "other"], "hit")
+    assert "| t | +0.333 [" in table and "ref minus each method" in table
+
+
+def test_pipelines_are_added_by_label():
+    methods, skipped = R.select_methods(
+        ["abs-diff", "tolerant"],
+        ["tolerant=preprocessor=identity;metric=mse;strategy=difference:shift=1;postprocessor=smooth:sigma=1+identity"])
+    assert list(methods) == ["abs-diff", "tolerant"] and not skipped
+    label, stages = R.parse_pipeline("x=metric=mse;postprocessor=smooth+identity;preset=sharp")
+    assert label == "x" and stages == {"metric": "mse", "postprocessor": ["smooth", "identity"], "preset": "sharp"}
+    with pytest.raises(ValueError, match="bad pipeline item"):
+        R.parse_pipeline("x=shape=round")
+    with pytest.raises(SystemExit, match="unknown method"):
+        R.select_methods(["nope"])

@@ -1,0 +1,123 @@
+"""The map's scale: Gaussian filtering, the ``smooth`` postprocessor and ``difference:sigma``."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from scipy import ndimage
+
+from dfcore import Finder, ParameterError
+from dfcore.contracts import StageOutput
+from dfcore.testing import fresh_registry
+from dfplugins_builtin.gaussian import gaussian_blur, gaussian_kernel
+from dfplugins_builtin.postprocessors.smooth import Smooth, smooth_map
+from dfplugins_builtin.strategies.difference import difference_map
+
+
+@pytest.mark.parametrize("sigma", [0.6, 1.5, 2.0, 4.0])
+def test_gaussian_blur_matches_scipy(sigma):
+    # scipy's "mirror" border is torch's "reflect"; truncate=3 gives the same kernel radius.
+    x = torch.rand(2, 3, 37, 52, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    ours = gaussian_blur(x, sigma).numpy()
+    reference = ndimage.gaussian_filter(x.numpy(), sigma=(0, 0, sigma, sigma), mode="mirror", truncate=3.0)
+    np.testing.assert_allclose(ours, reference, atol=1e-12)
+
+
+def test_gaussian_blur_keeps_constants_mass_dtype_and_zero_sigma():
+    flat = torch.full((1, 2, 20, 30), 0.25)
+    torch.testing.assert_close(gaussian_blur(flat, 3.0), flat)
+    impulse = torch.zeros(1, 1, 41, 41, dtype=torch.float64)
+    impulse[..., 20, 20] = 1.0
+    blurred = gaussian_blur(impulse, 2.0)
+    assert blurred.dtype == torch.float64 and blurred.sum().item() == pytest.approx(1.0)
+    assert blurred[0, 0].argmax().item() == 20 * 41 + 20
+    assert gaussian_blur(impulse, 0) is impulse
+    kernel = gaussian_kernel(1.0, torch.device("cpu"), torch.float32)
+    assert kernel.numel() == 7 and kernel.sum().item() == pytest.approx(1.0)
+
+
+def test_gaussian_blur_handles_images_smaller_than_the_kernel():
+    tiny = torch.rand(1, 1, 3, 4)
+    out = gaussian_blur(tiny, 5.0)
+    assert out.shape == tiny.shape and torch.isfinite(out).all()
+    assert out.min() >= tiny.min() - 1e-6 and out.max() <= tiny.max() + 1e-6
+
+
+@pytest.mark.parametrize("bad", [-0.5, float("nan"), float("inf")])
+def test_bad_sigma_is_refused(bad):
+    with pytest.raises(ValueError, match="sigma must be a finite number >= 0"):
+        Smooth(bad)
+
+
+def test_smoothing_averages_speckle_and_keeps_a_blob():
+    generator = torch.Generator().manual_seed(1)
+    speckle = torch.rand(1, 1, 64, 64, generator=generator) * 0.2
+    blob = torch.zeros(1, 1, 64, 64)
+    blob[..., 20:36, 20:36] = 1.0
+    noisy = speckle + blob
+    smoothed = Smooth(2.0)(StageOutput(map=noisy))
+    background = (slice(None), slice(None), slice(44, 60), slice(44, 60))
+    assert smoothed[background].std() < noisy[background].std() / 3
+    assert smoothed[..., 26:30, 26:30].min() > 0.95
+
+
+def test_octaves_average_the_doubling_scales():
+    diff_map = torch.rand(1, 1, 48, 48, generator=torch.Generator().manual_seed(3))
+    expected = (gaussian_blur(diff_map, 1.0) + gaussian_blur(diff_map, 2.0) + gaussian_blur(diff_map, 4.0)) / 3
+    torch.testing.assert_close(smooth_map(diff_map, 1.0, octaves=3), expected)
+    assert Smooth(1.0, octaves=3).conventions()["scales"] == [1.0, 2.0, 4.0]
+
+
+def test_octaves_keep_a_thin_line_brighter_than_one_coarse_scale_and_join_a_patchy_blob():
+    thin = torch.zeros(1, 1, 64, 64)
+    thin[..., 32, 8:56] = 1.0
+    patchy = torch.zeros(1, 1, 64, 64)
+    patchy[..., 16:48:6, 16:48:6] = 1.0  # a blob made of isolated dots
+    coarse, multi = Smooth(4.0), Smooth(1.0, octaves=3)
+    assert multi(StageOutput(map=thin)).max() > 1.5 * coarse(StageOutput(map=thin)).max()
+    joined = multi(StageOutput(map=patchy))[..., 16:44, 16:44]
+    assert joined.min() > 0.1 * joined.max()  # no hole between the dots falls near zero
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True])
+def test_bad_octaves_are_refused(bad):
+    with pytest.raises(ValueError, match="octaves must be a whole number >= 1"):
+        Smooth(1.0, octaves=bad)
+
+
+def test_smooth_ignores_and_zeroes_invalid_pixels():
+    diff_map = torch.full((1, 1, 32, 32), 0.5)
+    valid = torch.ones(1, 1, 32, 32, dtype=torch.bool)
+    valid[..., :, 16:] = False
+    diff_map[..., :, 16:] = 100.0  # whatever lies outside valid must not leak in
+    for octaves in (1, 3):
+        out = smooth_map(diff_map, 3.0, valid, octaves)
+        torch.testing.assert_close(out[..., :, :16], torch.full((1, 1, 32, 16), 0.5))
+        assert (out[..., :, 16:] == 0).all()
+        assert torch.equal(Smooth(3.0, octaves)(StageOutput(map=diff_map, valid=valid)), out)
+
+
+def test_difference_sigma_smooths_the_images_before_comparing():
+    generator = torch.Generator().manual_seed(2)
+    a = torch.rand(1, 3, 40, 40, generator=generator)
+    b = (a + 0.1 * torch.randn(1, 3, 40, 40, generator=generator)).clamp(0, 1)
+    expected = (gaussian_blur(a, 1.5) - gaussian_blur(b, 1.5)).abs().mean(1, keepdim=True)
+    torch.testing.assert_close(difference_map(a, b, sigma=1.5), expected)
+    assert difference_map(a, b, sigma=1.5).mean() < difference_map(a, b).mean() / 2
+
+
+def test_smooth_is_a_stage_with_a_recorded_sigma():
+    registry = fresh_registry()
+    a = torch.zeros(1, 1, 24, 24)
+    b = a.clone()
+    b[..., 12, 12] = 1.0
+    finder = Finder(preprocessor="identity", metric="mse", strategy="difference", postprocessor="smooth:sigma=1.5",
+                    device="cpu", registry=registry)
+    assert finder.config["postprocessor"] == [
+        {**finder.config["postprocessor"][0], "name": "smooth", "params": {"sigma": 1.5, "octaves": 1}}]
+    out = finder.compute(a, b).output.map
+    torch.testing.assert_close(out, gaussian_blur(b - a, 1.5))
+    with pytest.raises(ParameterError, match="sigma"):
+        Finder(preprocessor="identity", metric="mse", strategy="difference", postprocessor="smooth:sigma=-1",
+               device="cpu", registry=registry)
