@@ -13,8 +13,12 @@ The pieces, each usable on its own (a distributed engine reuses all of them but 
   its reason; the others go on.
 * :class:`BatchReport` and :func:`write_summary` -- ``summary.csv`` and ``summary.json``,
   written atomically.
+* :class:`LocalEngine` -- the default engine: one :class:`PairWorker` in this process. An
+  engine only distributes: :func:`run_batch` plans, hands the pairs to do to the engine, and
+  writes the summary; :mod:`dfcore.ray_engine` is the other engine, same plan, same workers,
+  same summary. :class:`FinderRecipe` rebuilds the pipeline in another process.
 * :class:`DirRun` -- the Python face: iterate it for one result per pair, or call
-  :meth:`DirRun.save` to run the engine above into a folder.
+  :meth:`DirRun.save` to run an engine into a folder.
 
 >>> run = Finder(metric="ssim", strategy="gradient").run_dirs("refs", "outputs")  # doctest: +SKIP
 >>> report = run.save("maps")                                   # doctest: +SKIP
@@ -36,16 +40,20 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import torch
 
 from dfcore import __version__
 from dfcore.errors import DfindError, InputError
+from dfcore.hookspecs import hookimpl
 from dfcore.output import atomic_write, jsonable, write_json
 from dfcore.pairing import Pairing, PairSpec, pair_directories, read_pairs_csv
 from dfcore.pipeline import DiffResult, Finder, PairFailure, output_stem
-from dfcore.plugins import one_line
+from dfcore.plugins import Origin, one_line
+
+if TYPE_CHECKING:
+    from dfcore.registry import StageSpec
 
 DEFAULT_BATCH_SIZE = 8
 #: A batch stops growing once its images hold this many pixels (per side of the pair).
@@ -109,6 +117,7 @@ class BatchReport:
     interrupted: bool = False
     seconds: float = 0.0
     files: dict[str, Path] = field(default_factory=dict)
+    engine: dict[str, Any] = field(default_factory=lambda: {"name": "local"})
 
     @property
     def counts(self) -> dict[str, int]:
@@ -126,6 +135,7 @@ class BatchReport:
             "dfind": __version__,
             "interrupted": self.interrupted,
             "seconds": round(self.seconds, 3),
+            "engine": self.engine,
             "counts": self.counts,
             "config": self.config,
             "only_a": self.only_a,
@@ -267,9 +277,7 @@ def plan_run(pairing: Pairing, output: str | os.PathLike[str], config: dict[str,
                 != signature:
             conflicts.append(f"{output_stem(spec.name)}.json")
         else:
-            plan.done.append(_row(spec, SKIPPED, score=_float(data.get("score")),
-                                  regions=len(data.get("regions") or []) if "mask_fraction" in data else None,
-                                  seconds=_float(data.get("seconds"))))
+            plan.done.append(row_from_json(spec, data, SKIPPED))
     if conflicts:
         raise InputError(
             f"{output} holds results of another pipeline ({len(conflicts)} pairs, e.g. {conflicts[0]}): "
@@ -278,6 +286,13 @@ def plan_run(pairing: Pairing, output: str | os.PathLike[str], config: dict[str,
     if output.is_dir():
         _remove_partial_files(output)
     return plan
+
+
+def row_from_json(spec: PairSpec, data: dict[str, Any], status: str) -> PairRow:
+    """The summary row of a pair whose outputs are complete, from its JSON (see :func:`read_complete`)."""
+    return _row(spec, status, score=_float(data.get("score")),
+                regions=len(data.get("regions") or []) if "mask_fraction" in data else None,
+                seconds=_float(data.get("seconds")))
 
 
 def _float(value: Any) -> float | None:
@@ -488,7 +503,8 @@ class PairWorker:
         previews: also write ``NAME.a.png`` and ``NAME.b.png`` for an HTML report.
 
     :meth:`process` is all a distributed engine needs: give each worker a share of
-    :attr:`RunPlan.todo` and gather the rows.
+    :attr:`RunPlan.todo` and gather the rows. :attr:`settings` are the keywords that make an
+    equal worker elsewhere, around a pipeline rebuilt there (:class:`FinderRecipe`).
     """
 
     def __init__(self, finder: Finder, output: str | os.PathLike[str], *, batch_size: int = DEFAULT_BATCH_SIZE,
@@ -505,6 +521,17 @@ class PairWorker:
             from dfcore.output import colormap_lut
 
             colormap_lut(colormap)  # an unknown name fails now, not once per pair
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The keyword arguments (all but ``finder`` and ``output``) that make an equal worker."""
+        return {"batch_size": self.batch_size, "workers": self.workers, "ignore": self.ignore, "truth": self.truth,
+                **self.display}
+
+    @property
+    def needs(self) -> list[str]:
+        """What a pair's JSON must hold for this worker's run to count it complete (:func:`read_complete`)."""
+        return (["evaluation"] if self.truth is not None else []) + (["a", "b"] if self.display["previews"] else [])
 
     def process(self, pairs: Iterable[PairSpec]) -> Iterator[PairRow]:
         """Compute and write every pair; yield one row per pair as its files are complete.
@@ -561,31 +588,201 @@ def _reason(exc: BaseException) -> str:
     return str(exc) if isinstance(exc, DfindError) else one_line(exc)
 
 
-# -- the local engine -------------------------------------------------------------------------
+# -- engines: who computes the pairs to do ------------------------------------------------------
 
-#: Called with each row as it is known, and the result written for it (``None`` if it failed
-#: or was complete before the run).
+#: Called with each row as it is known, and the result written for it (``None`` if it failed,
+#: was complete before the run, or was computed in another process).
 RowCallback = Callable[[PairRow, "DiffResult | None"], None]
+
+
+class Engine(Protocol):
+    """Computes the pairs a plan left to do; :func:`run_batch` does everything else.
+
+    ``process(worker, pairs)`` yields one ``(row, result)`` per pair, in any order, as each
+    pair's files are complete: ``worker`` is the :class:`PairWorker` of this process (its
+    :attr:`~PairWorker.finder`, :attr:`~PairWorker.output` and :attr:`~PairWorker.settings`
+    say what to build elsewhere); ``result`` is ``None`` when the map stayed in another
+    process. When the caller stops iterating (Ctrl-C), the engine stops its work and returns.
+    ``describe()`` is recorded in ``summary.json`` under ``engine``.
+    """
+
+    name: str
+
+    def process(self, worker: PairWorker, pairs: Sequence[PairSpec]) -> Iterator[tuple[PairRow, DiffResult | None]]:
+        ...
+
+    def describe(self) -> dict[str, Any]:
+        ...
+
+
+class LocalEngine:
+    """The default engine: every pair in this process, by the worker itself."""
+
+    name = "local"
+
+    def process(self, worker: PairWorker, pairs: Sequence[PairSpec]) -> Iterator[tuple[PairRow, DiffResult | None]]:
+        return worker.process_results(pairs)
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name}
+
+
+ENGINES = ("local", "ray")
+
+
+def resolve_engine(engine: Engine | str | None) -> Engine:
+    """``None`` or ``"local"``: :class:`LocalEngine`; ``"ray"``: a :class:`~dfcore.ray_engine.RayEngine`
+    with its defaults (a local Ray instance); an engine object is returned as it is.
+
+    Raises:
+        EngineError: ``"ray"`` without Ray installed (the message says how to install it).
+    """
+    if engine is None or engine == "local":
+        return LocalEngine()
+    if engine == "ray":
+        from dfcore.ray_engine import RayEngine
+
+        return RayEngine()
+    if isinstance(engine, str):
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)} or an engine object, got {engine!r}")
+    return engine
+
+
+def recover_rows(output: Path, pairs: Iterable[PairSpec], needs: Sequence[str], reason: str | None
+                 ) -> list[PairRow]:
+    """Rows for pairs whose outcome never reached the driver (a worker stopped or died).
+
+    A pair whose outputs are complete in ``output`` (its JSON was written last) is ``ok``
+    with the values of its JSON; the others are ``failed`` with ``reason``, or left out when
+    ``reason`` is ``None`` (an interrupted run: the next run computes them).
+    """
+    rows = []
+    for spec in pairs:
+        data = read_complete(output, spec, needs)
+        if data is not None:
+            rows.append(row_from_json(spec, data, OK))
+        elif reason is not None:
+            rows.append(_row(spec, FAILED, error=reason))
+    return rows
+
+
+# -- rebuilding the pipeline in another process ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FinderRecipe:
+    """What rebuilds a :class:`Finder` in another process, with the same configuration.
+
+    Stages offered by installed plugins travel as ``(qualified_name, params)`` and are built
+    there from that process's registry (so an LPIPS network is loaded once per process, not
+    shipped). Stages registered in this process (``register_metric``, an in-process plugin)
+    travel with their records and are registered there under the same plugin name; stage
+    objects given to the :class:`Finder` directly travel as they are. The rebuilt pipeline's
+    :attr:`Finder.config` equals this one's but for the device, so what it writes resumes
+    and compares as this process's results do. The recipe must be picklable the way the
+    engine ships it (Ray uses cloudpickle, which also takes functions defined in ``__main__``).
+    """
+
+    stages: dict[str, Any]
+    shipped: tuple[tuple[Origin, tuple[tuple[str, StageSpec], ...]], ...]
+    preset: str
+    device: str
+    conventions: tuple[bool, int, str]
+    autoload: bool
+
+    @classmethod
+    def of(cls, finder: Finder) -> FinderRecipe:
+        """The recipe of ``finder``."""
+        shipped: dict[Origin, list[tuple[str, StageSpec]]] = collections.defaultdict(list)
+        autoload = False
+
+        def ref(built: Any) -> Any:
+            nonlocal autoload
+            qualified = built.record.get("qualified_name")
+            if not qualified:
+                return built.obj
+            stage = finder.registry.find(built.kind, qualified)
+            if stage.origin.distribution is None:
+                shipped[stage.origin].append((built.kind, stage.spec))
+            elif not stage.origin.first_party:
+                autoload = True
+            return (qualified, dict(built.record.get("params") or {}))
+
+        stages = {
+            "preprocessor": [ref(s) for s in finder.preprocessors],
+            "metric": ref(finder.metric),
+            "strategy": ref(finder.strategy),
+            "postprocessor": [ref(s) for s in finder.postprocessors],
+        }
+        conventions = finder.conventions
+        return cls(stages, tuple((origin, tuple(specs)) for origin, specs in shipped.items()), finder.preset,
+                   str(finder.device), (conventions.y_channel, conventions.crop_border, conventions.size_policy),
+                   autoload)
+
+    def build(self, device: str | torch.device | None = None) -> Finder:
+        """The pipeline, built here: on ``device``, or on the original pipeline's device."""
+        from dfcore.registry import create_registry
+
+        registry = create_registry(autoload=self.autoload)
+        for origin, specs in self.shipped:
+            registry.register(_ShippedStages(specs), origin.plugin, origin)
+        y_channel, crop_border, size_policy = self.conventions
+        finder = Finder(**self.stages, device=self.device if device is None else device, registry=registry,
+                        y_channel=y_channel, crop_border=crop_border, size_policy=size_policy)
+        finder.preset = self.preset  # every stage was given, so the preset only names the origin
+        return finder
+
+
+class _ShippedStages:
+    """An in-process plugin offering, in another process, the stages a recipe carried."""
+
+    def __init__(self, specs: Sequence[tuple[str, StageSpec]]) -> None:
+        self.specs = list(specs)
+
+    def _of(self, kind: str) -> list[StageSpec]:
+        return [spec for spec_kind, spec in self.specs if spec_kind == kind]
+
+    @hookimpl
+    def dfind_preprocessors(self) -> list[StageSpec]:
+        return self._of("preprocessor")
+
+    @hookimpl
+    def dfind_metrics(self) -> list[StageSpec]:
+        return self._of("metric")
+
+    @hookimpl
+    def dfind_strategies(self) -> list[StageSpec]:
+        return self._of("strategy")
+
+    @hookimpl
+    def dfind_postprocessors(self) -> list[StageSpec]:
+        return self._of("postprocessor")
+
+
+# -- running a folder: plan, engine, summary ------------------------------------------------------
 
 
 def run_batch(finder: Finder, pairing: Pairing, output: str | os.PathLike[str], *, overwrite: bool = False,
               batch_size: int = DEFAULT_BATCH_SIZE, workers: int | None = None, ignore: Any = None,
               truth: str | os.PathLike[str] | None = None, colormap: str | None = None, vmax: float | None = None,
-              previews: bool = False, progress: bool | None = None, on_row: RowCallback | None = None) -> BatchReport:
+              previews: bool = False, progress: bool | None = None, on_row: RowCallback | None = None,
+              engine: Engine | str | None = None) -> BatchReport:
     """Compare every pair into ``output`` with resume, a progress bar and a summary.
 
     ``progress=None`` shows a bar (rate, ETA) only when stderr is a terminal. ``on_row`` is
     called with each pair's row as it is known (what it prints does not break the bar). On
     Ctrl-C the summary of what finished is written and :class:`BatchInterrupted` (a
-    ``KeyboardInterrupt``) is raised with the report. The other options are those of
-    :class:`PairWorker`.
+    ``KeyboardInterrupt``) is raised with the report. ``engine`` computes the pairs to do:
+    ``"local"`` (the default, this process) or ``"ray"`` (:mod:`dfcore.ray_engine`), or an
+    engine object; planning, resume and the summary are the same whichever computes. The
+    other options are those of :class:`PairWorker`.
     """
     start = time.perf_counter()
+    engine = resolve_engine(engine)
     config = finder.config
-    needs = (["evaluation"] if truth is not None else []) + (["a", "b"] if previews else [])
-    plan = plan_run(pairing, output, config, overwrite=overwrite, ignore=ignore, needs=needs)
-    worker = PairWorker(finder, plan.output, batch_size=batch_size, workers=workers, ignore=ignore, truth=truth,
+    worker = PairWorker(finder, output, batch_size=batch_size, workers=workers, ignore=ignore, truth=truth,
                         colormap=colormap, vmax=vmax, previews=previews)
+    plan = plan_run(pairing, output, config, overwrite=overwrite, ignore=ignore, needs=worker.needs)
     plan.output.mkdir(parents=True, exist_ok=True)
     rows = list(plan.rows_before)
     bar = _progress_bar(len(pairing.pairs), len(rows), progress)
@@ -601,10 +798,11 @@ def run_batch(finder: Finder, pairing: Pairing, output: str | os.PathLike[str], 
             on_row(row, result)
 
     interrupted = False
+    outcomes = engine.process(worker, plan.todo) if plan.todo else iter(())
     try:
         for row in plan.refused:
             tell(row, None)
-        for row, result in worker.process_results(plan.todo):
+        for row, result in outcomes:
             rows.append(row)
             failed += row.status == FAILED
             if bar is not None:
@@ -614,16 +812,40 @@ def run_batch(finder: Finder, pairing: Pairing, output: str | os.PathLike[str], 
             tell(row, result)
     except KeyboardInterrupt:
         interrupted = True
+        rows.extend(_close_interrupted(outcomes))
     finally:
+        close = getattr(outcomes, "close", None)
+        if close is not None:
+            close()
         if bar is not None:
             bar.close()
     rows.sort(key=lambda r: r.pair)
     report = BatchReport(rows, config, plan.output, list(pairing.only_a), list(pairing.only_b), interrupted,
-                         time.perf_counter() - start)
+                         time.perf_counter() - start, engine=engine.describe())
     write_summary(report, plan.output)
     if interrupted:
         raise BatchInterrupted(report)
     return report
+
+
+def _close_interrupted(outcomes: Iterator[tuple[PairRow, DiffResult | None]]) -> list[PairRow]:
+    """Ctrl-C arrived outside the engine: pass it in, and keep the rows it still has to tell.
+
+    An engine stopped this way finishes the files it is writing (or learns which pairs of its
+    workers are complete) and yields their rows before re-raising; one that already stopped
+    re-raises at once.
+    """
+    throw = getattr(outcomes, "throw", None)
+    rows: list[PairRow] = []
+    if throw is None:
+        return rows
+    try:
+        row, _ = throw(KeyboardInterrupt)
+        rows.append(row)
+        rows.extend(row for row, _ in outcomes)
+    except (KeyboardInterrupt, StopIteration):
+        pass
+    return rows
 
 
 def _progress_bar(total: int, initial: int, enabled: bool | None) -> Any:
@@ -684,15 +906,17 @@ class DirRun:
 
     def save(self, output: str | os.PathLike[str], *, overwrite: bool = False, colormap: str | None = None,
              vmax: float | None = None, previews: bool = False, progress: bool | None = None,
-             on_row: RowCallback | None = None) -> BatchReport:
+             on_row: RowCallback | None = None, engine: Engine | str | None = None) -> BatchReport:
         """Write every pair's files and ``summary.csv``/``summary.json`` into ``output``.
 
         Pairs already complete in ``output`` are skipped (``overwrite=True`` redoes them);
-        failures are recorded whatever ``on_error`` says. See :func:`run_batch`.
+        failures are recorded whatever ``on_error`` says. ``engine``: ``"local"`` (default),
+        ``"ray"`` or an engine such as ``RayEngine(address="auto", workers=8, gpus_per_worker=1)``
+        (:mod:`dfcore.ray_engine`). See :func:`run_batch`.
         """
         return run_batch(self.finder, self.pairing, output, overwrite=overwrite, batch_size=self.batch_size,
                          workers=self.workers, ignore=self.ignore, truth=self.truth, colormap=colormap, vmax=vmax,
-                         previews=previews, progress=progress, on_row=on_row)
+                         previews=previews, progress=progress, on_row=on_row, engine=engine)
 
 
 def make_pairing(dir_a: str | os.PathLike[str] | None, dir_b: str | os.PathLike[str] | None,
@@ -709,7 +933,10 @@ __all__ = [
     "BatchInterrupted",
     "BatchReport",
     "DirRun",
+    "Engine",
+    "FinderRecipe",
     "LoadedPair",
+    "LocalEngine",
     "PairRow",
     "PairWorker",
     "RunPlan",
@@ -719,6 +946,9 @@ __all__ = [
     "pipeline_signature",
     "plan_run",
     "read_complete",
+    "recover_rows",
+    "resolve_engine",
+    "row_from_json",
     "run_batch",
     "write_summary",
 ]

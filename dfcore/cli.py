@@ -40,6 +40,7 @@ Examples:
   dfind a.png b.png --ignore 0:0-200:40  leave a rectangle (or --ignore mask.png) out
   dfind gt.png sr.png -m psnr --y-channel --crop-border 4   PSNR-Y as in SR papers
   dfind refs/ outputs/ -o maps --scale image   folders: one scale per map (default: shared)
+  dfind refs/ outputs/ -o maps --engine ray --gpus-per-worker 1   the pairs spread over Ray workers
   dfind compare gt.png a.png b.png -o out   where is A closer to the truth than B?
   dfind rescale out_a out_b              one colour scale across finished runs
   dfind a.png b.png --truth mask.png     score the map against a ground-truth mask
@@ -215,8 +216,18 @@ def _scale_mode(scale: str | None, vmax: float | None, folders: bool) -> str:
               help="Folder runs: most same-size pairs computed together [default: 8].")
 @click.option("--workers", type=click.IntRange(min=0), default=None, metavar="N",
               help="Folder runs: threads decoding images and writing files (0: the main thread) "
-                   "[default: half the cores, 1-4].")
+                   "[default: half the cores, 1-4]; with --engine ray: Ray workers [default: as many as fit].")
 @click.option("--overwrite", is_flag=True, help="Folder runs: recompute pairs already complete in the output folder.")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="Folder runs with -o: compute in this process, or on Ray workers (pip install \"dfind[ray]\"; "
+                   "docs/ray.md).")
+@click.option("--address", metavar="ADDR",
+              help="With --engine ray: the Ray cluster to join (auto, HOST:PORT, ray://HOST:PORT) "
+                   "[default: start a local Ray instance].")
+@click.option("--gpus-per-worker", type=click.FloatRange(min=0.0), default=None, metavar="G",
+              help="With --engine ray: GPUs each worker reserves and runs on [default: 0, CPU].")
+@click.option("--cpus-per-worker", type=click.FloatRange(min=0.0, min_open=True), default=None, metavar="C",
+              help="With --engine ray: CPUs each worker reserves, also its decoding threads [default: 1].")
 @click.option("--list-plugins", is_flag=True, help="List every stage and preset, then exit.")
 @click.option("--verbose", "-v", is_flag=True, help="With --list-plugins: show parameters.")
 @click.option("--json", "as_json", is_flag=True, help="With --list-plugins: machine-readable output.")
@@ -227,7 +238,8 @@ def diff(a: Path | None, b: Path | None, preprocessors: tuple[str, ...], metric:
          debug: bool, ignore: tuple[str, ...], y_channel: bool, crop_border: int, size_policy: str,
          output: Path | None, colormap: str | None, vmax: float | None, scale: str | None, report: bool,
          figure: Path | None, fail_above: float | None, truth: Path | None, pairs_file: Path | None,
-         batch_size: int | None, workers: int | None, overwrite: bool, list_plugins: bool, verbose: bool,
+         batch_size: int | None, workers: int | None, overwrite: bool, engine: str, address: str | None,
+         gpus_per_worker: float | None, cpus_per_worker: float | None, list_plugins: bool, verbose: bool,
          as_json: bool, quiet: bool) -> None:
     """Show where images A and B differ: a difference map, a score, and regions.
 
@@ -249,6 +261,12 @@ def diff(a: Path | None, b: Path | None, preprocessors: tuple[str, ...], metric:
             raise click.UsageError("--batch-size, --workers and --overwrite apply to folder runs")
         if report and output is None:
             raise click.UsageError("--report writes into the output folder: give -o DIR too")
+        ray_options = {"--address": address, "--gpus-per-worker": gpus_per_worker, "--cpus-per-worker": cpus_per_worker}
+        if engine == "local" and any(value is not None for value in ray_options.values()):
+            given = [name for name, value in ray_options.items() if value is not None]
+            raise click.UsageError(f"{', '.join(given)}: only with --engine ray")
+        if engine == "ray" and not (folders and output is not None):
+            raise click.UsageError("--engine ray runs folders into an output folder: give two folders and -o DIR")
         if figure is not None:
             if folders:
                 raise click.UsageError("--figure draws one pair: give two images, not folders (or use --report)")
@@ -259,6 +277,14 @@ def diff(a: Path | None, b: Path | None, preprocessors: tuple[str, ...], metric:
             _check_folders(a, b)
         mode = _scale_mode(scale, vmax, folders)
         ignored = _ignore_spec(ignore)
+        runner: Any = None
+        if engine == "ray":  # before the pipeline is built: a missing Ray fails at once
+            from dfcore.ray_engine import RayEngine
+
+            runner = RayEngine(address, workers=workers, gpus_per_worker=gpus_per_worker or 0.0,
+                               cpus_per_worker=cpus_per_worker or 1.0, device=None if device == "auto" else device,
+                               log_to_driver=debug)
+            workers = None
         from dfcore.pipeline import Finder
 
         finder = Finder(**_finder_kwargs(preprocessors, metric, strategy, postprocessors, preset, device, registry,
@@ -267,7 +293,7 @@ def diff(a: Path | None, b: Path | None, preprocessors: tuple[str, ...], metric:
         if folders:
             code = _run_dirs(finder, a, b, pairs_file, output, display, fail_above=fail_above, quiet=quiet,
                              report=report, ignore=ignored, truth=truth, batch_size=batch_size, workers=workers,
-                             overwrite=overwrite)
+                             overwrite=overwrite, engine=runner)
         else:
             result = finder.run(a, b, ignore=ignored, truth=truth)
             code = EXIT_OK
@@ -440,6 +466,14 @@ def _describe_result(result: Any) -> str:
     return "\n".join(lines)
 
 
+def _describe_row(row: Any, metric: str, higher: bool) -> str:
+    direction = "higher is better" if higher else "lower is better"
+    line = f"{row.pair}: {metric} = {row.score:.6g} ({direction})"
+    if row.regions is not None:
+        line += f"\nfound {row.regions} region{'s' if row.regions != 1 else ''}"
+    return line
+
+
 def _beyond(score: float, threshold: float, higher_is_better: bool) -> bool:
     return score < threshold if higher_is_better else score > threshold
 
@@ -463,8 +497,8 @@ def _check_folders(dir_a: Path | None, dir_b: Path | None) -> None:
 def _run_dirs(finder: Any, dir_a: Path | None, dir_b: Path | None, pairs_file: Path | None, output: Path | None,
               display: dict[str, Any], *, fail_above: float | None, quiet: bool, report: bool = False,
               ignore: Any = None, truth: Path | None = None, batch_size: int | None = None,
-              workers: int | None = None, overwrite: bool = False) -> int:
-    """A folder run: with ``-o`` the batch engine (files, summary, resume, report), else one line per pair."""
+              workers: int | None = None, overwrite: bool = False, engine: Any = None) -> int:
+    """A folder run: with ``-o`` an engine (files, summary, resume, report), else one line per pair."""
     from dfcore.batch import FAILED, OK, SKIPPED, BatchInterrupted
     from dfcore.errors import InputError
     from dfcore.pipeline import output_stem
@@ -495,13 +529,17 @@ def _run_dirs(finder: Any, dir_a: Path | None, dir_b: Path | None, pairs_file: P
         def show(row: Any, result: Any) -> None:
             if row.status == FAILED:
                 click.echo(f"dfind: {row.pair}: failed: {row.error}", err=True)
-            elif result is not None and not quiet:
+            elif quiet or row.status != OK:
+                return
+            elif result is not None:
                 click.echo(_describe_result(result))
+            else:  # computed by another process: its row has what to say
+                click.echo(_describe_row(row, metric, higher))
 
         with _terminate_as_interrupt():
             try:
                 summary = run.save(output, overwrite=overwrite, colormap=display["colormap"], vmax=display["vmax"],
-                                   previews=report, progress=False if quiet else None, on_row=show)
+                                   previews=report, progress=False if quiet else None, on_row=show, engine=engine)
             except BatchInterrupted as stop:
                 counts = stop.report.counts
                 click.echo(f"dfind: interrupted: {counts['ok'] + counts['skipped']} of {len(run)} pairs complete, "

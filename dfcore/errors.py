@@ -45,3 +45,7 @@ class MetricCheckError(DfindError):
 
 class WeightsError(DfindError):
     """Pretrained weights a stage needs are missing or unreadable."""
+
+
+class EngineError(DfindError):
+    """A folder-run engine cannot run: not installed, no cluster to join, or workers that cannot start."""
