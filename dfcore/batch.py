@@ -33,10 +33,11 @@ import contextlib
 import csv
 import io
 import json
+import math
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,7 +63,10 @@ MAX_BATCH_PIXELS = 16 * 2**20
 #: pixels at most (so 4096x4096 pairs are not read 16 at a time).
 PREFETCH_PIXELS = 32 * 2**20
 SUMMARY_CSV, SUMMARY_JSON = "summary.csv", "summary.json"
-SUMMARY_COLUMNS = ("pair", "status", "score", "regions", "seconds", "error", "a", "b")
+SUMMARY_COLUMNS = ("pair", "status", "score", "regions", "seconds", "error", "a", "b",
+                   "auroc", "average_precision", "best_dice")
+#: The columns a run against truth masks fills from each pair's :class:`~dfcore.evaluation.Evaluation`.
+EVALUATION_COLUMNS = ("auroc", "average_precision", "best_dice")
 #: Row statuses: computed now, failed (with ``error``), complete from an earlier run.
 OK, FAILED, SKIPPED = "ok", "failed", "skipped"
 
@@ -82,6 +86,7 @@ class PairRow:
     ``seconds`` is the time spent reading the pair and computing its map (its share of the
     batch); writing its files is not counted. ``regions`` is ``None`` when no postprocessor
     detected regions. A ``skipped`` row carries the values of the earlier run that made it.
+    With truth masks, the last three hold the map's scores against the pair's mask.
     """
 
     pair: str
@@ -92,6 +97,9 @@ class PairRow:
     regions: int | None = None
     seconds: float | None = None
     error: str | None = None
+    auroc: float | None = None
+    average_precision: float | None = None
+    best_dice: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -103,6 +111,23 @@ class PairRow:
 
 def _row(spec: PairSpec, status: str, **values: Any) -> PairRow:
     return PairRow(spec.name, os.fspath(spec.a), os.fspath(spec.b), status, **values)
+
+
+def _evaluation_values(evaluation: Mapping[str, Any] | None) -> dict[str, float | None]:
+    """The summary's evaluation columns from an evaluation (its ``to_dict()``), or nothing."""
+    if not evaluation:
+        return {}
+    return {key: _float(evaluation.get(key)) for key in EVALUATION_COLUMNS}
+
+
+def evaluation_means(rows: Sequence[PairRow]) -> dict[str, float] | None:
+    """The mean of each evaluation column over the pairs that have it, or ``None`` without any."""
+    means = {}
+    for key in EVALUATION_COLUMNS:
+        values = [v for v in (getattr(r, key) for r in rows if r.ok) if v is not None and math.isfinite(v)]
+        if values:
+            means[key] = sum(values) / len(values)
+    return means or None
 
 
 @dataclass
@@ -140,6 +165,7 @@ class BatchReport:
             "config": self.config,
             "only_a": self.only_a,
             "only_b": self.only_b,
+            "evaluation_mean": evaluation_means(self.rows),
             "pairs": [row.to_dict() for row in self.rows],
         })
 
@@ -292,7 +318,7 @@ def row_from_json(spec: PairSpec, data: dict[str, Any], status: str) -> PairRow:
     """The summary row of a pair whose outputs are complete, from its JSON (see :func:`read_complete`)."""
     return _row(spec, status, score=_float(data.get("score")),
                 regions=len(data.get("regions") or []) if "mask_fraction" in data else None,
-                seconds=_float(data.get("seconds")))
+                seconds=_float(data.get("seconds")), **_evaluation_values(data.get("evaluation")))
 
 
 def _float(value: Any) -> float | None:
@@ -581,7 +607,9 @@ class PairWorker:
         except Exception as exc:  # noqa: BLE001
             return _row(spec, FAILED, error=f"cannot write its outputs: {_reason(exc)}"), None
         regions = len(result.regions) if result.mask is not None else None
-        return _row(spec, OK, score=result.score, regions=regions, seconds=result.seconds), result
+        evaluation = result.evaluation.to_dict() if result.evaluation is not None else None
+        return _row(spec, OK, score=result.score, regions=regions, seconds=result.seconds,
+                    **_evaluation_values(evaluation)), result
 
 
 def _reason(exc: BaseException) -> str:

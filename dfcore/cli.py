@@ -578,6 +578,8 @@ def _describe_report(report: Any, metric: str, higher: bool) -> str:
     import math
     import statistics
 
+    from dfcore.batch import evaluation_means
+
     counts = report.counts
     line = f"{counts['ok'] + counts['skipped']} of {counts['total']} pairs compared"
     if counts["failed"]:
@@ -590,6 +592,10 @@ def _describe_report(report: Any, metric: str, higher: bool) -> str:
         direction = "higher is better" if higher else "lower is better"
         lines.append(f"{metric}: mean {statistics.fmean(scores):.6g}, median {statistics.median(scores):.6g}, "
                      f"worst {(min if higher else max)(scores):.6g} ({direction})")
+    means = evaluation_means(report.rows)
+    if means:
+        names = {"auroc": "AUROC", "average_precision": "AP", "best_dice": "best dice"}
+        lines.append("against the truth masks, mean: " + ", ".join(f"{names[k]} {v:.4f}" for k, v in means.items()))
     lines.append(f"summary: {report.files['csv']} ({report.seconds:.1f} s)")
     return "\n".join(lines)
 

@@ -452,6 +452,32 @@ def test_truth_masks_are_scored_and_a_run_without_them_is_not_complete_for_one_w
     assert redo.rows[1].status == FAILED and "no single truth mask" in redo.rows[1].error
 
 
+def test_the_summary_carries_each_pairs_scores_against_its_truth_and_their_means(registry, tmp_path):
+    dir_a, dir_b = _folders(tmp_path, ["1.png", "2.png"])
+    truth = _truth_folder(tmp_path, ["1.png", "2.png"])
+    out = tmp_path / "out"
+    report = _finder(strategy="difference").run_dirs(dir_a, dir_b, truth=truth).save(out, progress=False)
+    for row in report.rows:
+        evaluation = json.loads((out / f"{Path(row.pair).stem}.json").read_text())["evaluation"]
+        assert (row.auroc, row.average_precision, row.best_dice) == pytest.approx(
+            (evaluation["auroc"], evaluation["average_precision"], evaluation["best_dice"]))
+    summary = json.loads((out / "summary.json").read_text())
+    expected = {key: np.mean([getattr(r, key) for r in report.rows]) for key in ("auroc", "average_precision", "best_dice")}
+    assert summary["evaluation_mean"] == pytest.approx(expected)
+    with open(out / "summary.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [float(r["auroc"]) for r in rows] == pytest.approx([r.auroc for r in report.rows])
+    # a resumed run reads the same values back from each pair's JSON
+    again = _finder(strategy="difference").run_dirs(dir_a, dir_b, truth=truth).save(out, progress=False)
+    assert [r.status for r in again.rows] == [SKIPPED, SKIPPED]
+    for resumed, computed in zip(again.rows, report.rows):
+        assert (resumed.auroc, resumed.best_dice) == pytest.approx((computed.auroc, computed.best_dice))
+    # without truth masks the columns stay empty and there is no mean
+    plain = _finder(strategy="difference").run_dirs(dir_a, dir_b).save(tmp_path / "plain", progress=False)
+    assert all(r.auroc is None for r in plain.rows)
+    assert json.loads((tmp_path / "plain" / "summary.json").read_text())["evaluation_mean"] is None
+
+
 def test_ignored_pixels_apply_to_every_pair_and_are_part_of_what_resume_compares(registry, tmp_path):
     dir_a, dir_b = _folders(tmp_path, ["1.png", "2.png"])
     out = tmp_path / "out"
