@@ -63,14 +63,22 @@ def gaussian_window(size: int, sigma: float, device: torch.device, dtype: torch.
 
 
 def filter_valid(x: Tensor, window: Tensor) -> Tensor:
-    """Separable 'valid' filtering (correlation) of every channel: NxCxHxW -> NxCx(H-k+1)x(W-k+1)."""
+    """Separable 'valid' filtering (correlation) of every channel: NxCxHxW -> NxCx(H-k+1)x(W-k+1).
+
+    The result is contiguous: the SSIM terms read each filtered statistic several times, so
+    one copy out of the filter's channels-last layout costs less than strided reads.
+    """
     if _onednn(x):
-        return _transposed_filter(x, window.flip(0), crop=True)
+        return _transposed_filter(x, window.flip(0), crop=True).contiguous()
     return _conv_filter(x, window)
 
 
 def filter_adjoint(x: Tensor, window: Tensor) -> Tensor:
-    """The adjoint of :func:`filter_valid` ('full' convolution): NxCxhxw -> NxCx(h+k-1)x(w+k-1)."""
+    """The adjoint of :func:`filter_valid` ('full' convolution): NxCxhxw -> NxCx(h+k-1)x(w+k-1).
+
+    The result stays in the layout the filter ran in (channels-last on the CPU): the gradient
+    reads each field once, and reading it strided is cheaper than copying it first.
+    """
     if _onednn(x):
         return _transposed_filter(x, window, crop=False)
     pad = window.numel() - 1
@@ -89,7 +97,7 @@ def _conv_filter(x: Tensor, window: Tensor) -> Tensor:
 
 
 def _transposed_filter(x: Tensor, window: Tensor, crop: bool) -> Tensor:
-    """Depthwise transposed convolution by ``window`` along both axes, channels-last.
+    """Depthwise transposed convolution by ``window`` along both axes, channels-last in and out.
 
     ``crop=True`` removes ``k - 1`` rows and columns on each side, which with the flipped
     window is exactly 'valid' correlation.
@@ -98,9 +106,8 @@ def _transposed_filter(x: Tensor, window: Tensor, crop: bool) -> Tensor:
     pad = size - 1 if crop else 0
     x = x.contiguous(memory_format=torch.channels_last)
     x = F.conv_transpose2d(x, window.view(1, 1, size, 1).repeat(channels, 1, 1, 1), groups=channels, padding=(pad, 0))
-    x = F.conv_transpose2d(x, window.view(1, 1, 1, size).repeat(channels, 1, 1, 1), groups=channels,
-                           padding=(0, pad))
-    return x.contiguous()
+    return F.conv_transpose2d(x, window.view(1, 1, 1, size).repeat(channels, 1, 1, 1), groups=channels,
+                              padding=(0, pad))
 
 
 # -- the arithmetic of one window ---------------------------------------------------------------
@@ -144,12 +151,13 @@ def ssim_parts(stats: tuple[Tensor, ...], c1: float, c2: float) -> tuple[Tensor,
     ``cs = (2 cov_xy + C2) / b2`` with ``b2 = var_x + var_y + C2``; SSIM is ``l * cs``.
     """
     mu_x, mu_y, squares, xy = stats
-    mu_xy = mu_x * mu_y
     b1 = torch.mul(mu_x, mu_x).addcmul_(mu_y, mu_y)  # mu_x^2 + mu_y^2, without C1 yet
     b2 = torch.sub(squares, b1).add_(c2)
     b1.add_(c1)
-    luminance = torch.mul(mu_xy, 2.0).add_(c1).div_(b1)
-    cs = torch.sub(xy, mu_xy).mul_(2.0).add_(c2).div_(b2)
+    # ``C + 2 u`` in one pass (C as a 0-d tensor), rounded as ``2 u + C`` is: identical images give exactly 1.
+    mu_xy = mu_x * mu_y
+    luminance = torch.add(mu_x.new_tensor(c1), mu_xy, alpha=2.0).div_(b1)
+    cs = torch.add(mu_x.new_tensor(c2), torch.sub(xy, mu_xy), alpha=2.0).div_(b2)
     return luminance, cs, b1, b2
 
 
@@ -164,18 +172,19 @@ def ssim_part_gradients(stats: tuple[Tensor, ...], parts: tuple[Tensor, Tensor, 
     """
     mu_x, mu_y = stats[0], stats[1]
     luminance, cs, b1, b2 = parts
-    g2 = torch.addcmul(g_cs, g_ssim, luminance).mul_(2.0).div_(b2)  # 2 / b2 times the coefficient of d cs
-    h = torch.mul(cs, g_ssim).mul_(2.0).div_(b1)                     # 2 / b1 times the coefficient of d l
+    g_ssim, g_cs = g_ssim * 2.0, g_cs * 2.0  # usually Nx C x1x1: doubling them here saves a pass on each field
+    g2 = torch.addcmul(g_cs, g_ssim, luminance).div_(b2)  # 2 / b2 times the coefficient of d cs
+    h = torch.mul(cs, g_ssim).div_(b1)                     # 2 / b1 times the coefficient of d l
     count = int(want_x) + int(want_y) + 2
     out = list(out) if out is not None else [torch.empty_like(mu_x) for _ in range(count)]
     index = 0
     for mu, other, wanted in ((mu_x, mu_y, want_x), (mu_y, mu_x, want_y)):
         if wanted:  # d/d mu = g2 (mu cs - other) + h (other - mu l)
-            first = torch.mul(mu, cs).sub_(other).mul_(g2)
-            torch.addcmul(first, torch.addcmul(other, mu, luminance, value=-1.0), h, out=out[index])
+            mixed = torch.addcmul(other, mu, luminance, value=-1.0).mul_(h)
+            torch.addcmul(mixed, g2, torch.addcmul(other, mu, cs, value=-1.0), value=-1.0, out=out[index])
             index += 1
-    torch.mul(g2, cs, out=out[index]).mul_(-0.5)  # d E[x^2 + y^2] = -g cs / b2
-    out[index + 1].copy_(g2)                       # d E[xy] = 2 g / b2
+    torch.addcmul(g2.new_zeros(()), g2, cs, value=-0.5, out=out[index])  # d E[x^2 + y^2] = -g cs / b2
+    out[index + 1].copy_(g2)                                             # d E[xy] = 2 g / b2
     return out
 
 
@@ -240,8 +249,8 @@ class SSIMMeans(torch.autograd.Function):
         c1, c2, strips, scale = ctx.constants
         want_x, want_y = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         size = window.numel()
-        grad_x = torch.zeros_like(x) if want_x else None
-        grad_y = torch.zeros_like(y) if want_y else None
+        grad_x = torch.empty_like(x) if want_x else None  # every row is written by the strips below
+        grad_y = torch.empty_like(y) if want_y else None
         g_ssim = (g_ssim * scale)[..., None, None]
         g_cs = (g_cs * scale)[..., None, None]
         groups = int(want_x) + int(want_y) + 2
@@ -260,12 +269,28 @@ class SSIMMeans(torch.autograd.Function):
             ssim_part_gradients(stats, parts, gs, gc, bool(want_x), bool(want_y), out=fields.split(x.shape[1], 1))
             back = filter_adjoint(fields, window).split(x.shape[1], 1)
             d_squares, d_xy = back[-2], back[-1]
+            seen = 0 if index == 0 else size - 1  # rows the previous strip wrote: add to them, write the rest
             for grad, mine, other, field in ((grad_x, xs, ys, back[0]), (grad_y, ys, xs, back[-3])):
-                if grad is not None:  # adjoint(d mu) + 2 pixel adjoint(d E[x^2 + y^2]) + other adjoint(d E[xy])
-                    target = grad[..., start:stop + size - 1, :]
-                    target.add_(field).addcmul_(mine, d_squares, value=2.0).addcmul_(other, d_xy)
+                if grad is not None:
+                    _pixel_gradient(grad[..., start:stop + size - 1, :], seen, field, mine, other, d_squares, d_xy)
         ctx.kept = None
         return grad_x, grad_y, None, None, None, None, None
+
+
+def _pixel_gradient(target: Tensor, seen: int, field: Tensor, mine: Tensor, other: Tensor, d_squares: Tensor,
+                    d_xy: Tensor) -> None:
+    """``target = adjoint(d mu) + 2 mine adjoint(d E[x^2 + y^2]) + other adjoint(d E[xy])``.
+
+    The first ``seen`` rows of ``target`` already hold the previous strip's part and are added
+    to; the others are written without being read, so the gradient needs no zero fill.
+    """
+    if seen:
+        rows = slice(None, seen)
+        target[..., rows, :].add_(field[..., rows, :]).addcmul_(mine[..., rows, :], d_squares[..., rows, :], value=2.0
+                                                                ).addcmul_(other[..., rows, :], d_xy[..., rows, :])
+    rows = slice(seen, None)
+    torch.addcmul(field[..., rows, :], mine[..., rows, :], d_squares[..., rows, :], value=2.0,
+                  out=target[..., rows, :]).addcmul_(other[..., rows, :], d_xy[..., rows, :])
 
 
 def ssim_means(x: Tensor, y: Tensor, data_range: float = 1.0, win_size: int = 11, win_sigma: float = 1.5,
