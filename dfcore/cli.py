@@ -702,7 +702,8 @@ def listing_data(registry: Registry) -> dict[str, Any]:
             "summary": stage.spec.summary,
             "params": [
                 {"name": p.name, "default": p.default, "help": p.help,
-                 **({"choices": list(p.choices)} if p.choices is not None else {})}
+                 **({"choices": list(p.choices)} if p.choices is not None else {}),
+                 **({"words": list(p.words)} if p.words else {})}
                 for p in stage.spec.params
             ],
             "conflict": (stage.kind, stage.name) in conflicts,

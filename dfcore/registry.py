@@ -43,26 +43,36 @@ class Param:
     """One stage parameter: name, default, one-line help and optional allowed values.
 
     ``default`` also fixes the type a value given as text (on the command line) is parsed
-    to: bool, int, float, str, or a tuple/list written ``[0.01,0.03]``.
+    to: bool, int, float, str, or a tuple/list written ``[0.01,0.03]``. ``words`` are text
+    values accepted besides that type (``shift=auto`` next to ``shift=2``).
     """
 
     name: str
     default: Any
     help: str = ""
     choices: tuple[Any, ...] | None = None
+    words: tuple[str, ...] = ()
 
     def parse(self, value: Any) -> Any:
         """Convert ``value`` (text from the CLI, or a Python value) and check it.
 
         Text is read according to the default's type (a quoted value is unquoted); any value
         must then have that type: a bool for a bool, an integer for an int, a number for a
-        float, text for a str, a list or tuple for a tuple. A ``None`` default accepts anything.
+        float, text for a str, a list or tuple for a tuple, or be one of ``words``. A ``None``
+        default accepts anything.
         """
-        if isinstance(value, str) and not isinstance(self.default, str):
-            value = _parse_text(value, self.default)
-        elif isinstance(value, str) and _is_quoted(value):
-            value = ast.literal_eval(value.strip())
-        value = _check_type(value, self.default)
+        if isinstance(value, str) and value.strip().lower() in self.words:
+            return value.strip().lower()
+        try:
+            if isinstance(value, str) and not isinstance(self.default, str):
+                value = _parse_text(value, self.default)
+            elif isinstance(value, str) and _is_quoted(value):
+                value = ast.literal_eval(value.strip())
+            value = _check_type(value, self.default)
+        except ValueError as exc:
+            if not self.words:
+                raise
+            raise ValueError(f"{exc} (or {', '.join(self.words)})") from None
         if self.choices is not None and value not in self.choices:
             allowed = ", ".join(str(c) for c in self.choices)
             raise ValueError(f"{value!r} is not one of: {allowed}")

@@ -181,6 +181,16 @@ def test_param_choices():
         param.parse("box")
 
 
+def test_param_words_stand_beside_the_type_of_the_default():
+    shift = Param("shift", 0, words=("auto",))
+    assert shift.parse("auto") == "auto" and shift.parse(" AUTO ") == "auto"
+    assert shift.parse("2") == 2 and shift.parse(3) == 3
+    with pytest.raises(ValueError, match=r"expected an integer, got 'left' \(or auto\)"):
+        shift.parse("left")
+    with pytest.raises(ValueError, match=r"^expected an integer, got 'left'$"):
+        Param("shift", 0).parse("left")
+
+
 def test_parse_params_fills_defaults_and_converts(registry):
     highpass = registry.find("preprocessor", "highpass")
     assert highpass.parse_params({"cutoff": "0.1"}) == {
