@@ -55,3 +55,23 @@ def gaussian_blur(x: Tensor, sigma: float) -> Tensor:
     x = F.pad(x, (radius, radius, radius, radius), mode=mode)
     x = F.conv2d(x, kernel.view(1, 1, size, 1).expand(channels, 1, size, 1), groups=channels)
     return F.conv2d(x, kernel.view(1, 1, 1, size).expand(channels, 1, 1, size), groups=channels)
+
+
+def coarse_blur(x: Tensor, sigma: float) -> Tensor:
+    """A wide Gaussian blur computed on a coarser grid: for a slowly varying level, not for detail.
+
+    For ``sigma`` of 8 px or more the input is area-averaged by a power of two ``f`` with
+    ``f <= sigma / 4``, blurred by ``sigma / f`` and brought back by bilinear interpolation:
+    the cost no longer grows with ``sigma``, and the result stays within a small fraction of
+    the full-resolution blur for the smooth fields it is meant for.
+    """
+    sigma = check_sigma(sigma)
+    factor = 1
+    while sigma / (2 * factor) >= 4 and min(x.shape[-2:]) // (2 * factor) >= 8:
+        factor *= 2
+    if factor == 1:
+        return gaussian_blur(x, sigma)
+    height, width = x.shape[-2:]
+    small = F.avg_pool2d(x, factor, ceil_mode=True, count_include_pad=False)
+    small = gaussian_blur(small, sigma / factor)
+    return F.interpolate(small, size=(height, width), mode="bilinear", align_corners=False)

@@ -69,10 +69,19 @@ def dfind_metrics() -> Iterator[StageSpec]:
 def dfind_strategies() -> Iterator[StageSpec]:
     yield StageSpec(
         "difference", f"{_PKG}.strategies.difference:Difference",
-        "Absolute difference |a - b| of the preprocessed images.",
+        "Absolute difference |a - b| of the preprocessed images; with its options, the default map.",
         params=(_REDUCE,
-                Param("shift", 0, "tolerated misalignment in px: each pixel takes its best match within it, both ways"),
-                Param("sigma", 0.0, "Gaussian pre-smoothing of both images in px (noise, JPEG, resampling)")),
+                Param("shift", 0, "tolerated misalignment in px: each pixel takes its best match within it, both "
+                                  "ways; auto: measured, none when the pair is aligned", words=("auto",)),
+                Param("sigma", 0.0, "Gaussian pre-smoothing of both images in px (noise, JPEG, resampling)"),
+                Param("scale", 0.0, "the map's scale in px: mean of its Gaussian smoothings at scale, 2 scale... "
+                                    "(0: none)"),
+                Param("octaves", 1, "scales averaged with `scale`"),
+                Param("background", 0.0, "divide the map by the root of its local level over this many px, plus its "
+                                         "mean: changes stand out against busy surroundings (0: off)"),
+                Param("exact", "off", "rank every pixel that differs at all above identical ones: on, off, or auto "
+                                      "(when 90% of pixels are identical: lossless pairs)",
+                      choices=("off", "auto", "on"))),
     )
     yield StageSpec(
         "gradient", f"{_PKG}.strategies.gradient:Gradient",

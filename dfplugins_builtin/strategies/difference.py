@@ -1,24 +1,45 @@
-"""``difference``: the absolute difference of the preprocessed images.
+"""``difference``: the absolute difference of the preprocessed images, and the default map.
 
-Two knobs make it hold up on real pairs, both off by default:
+Plain, ``difference`` is ``|a - b|`` per pixel. Its parameters, all off by default, turn it
+into a map that holds up on real pairs; the ``default`` preset sets them as measured on the
+quality benchmark (docs/quality.md):
 
 * ``sigma``: both images are smoothed by a Gaussian of ``sigma`` pixels before they are
   compared, which averages out sensor noise, JPEG blocks and resampling blur that differ
   between the two (the metric's score is not affected);
 * ``shift``: each pixel takes its best match within ``shift`` pixels, in both directions
   (:mod:`dfplugins_builtin.strategies.shift`), so a pair off by a pixel does not light up
-  every edge while an object present in one image only still does.
+  every edge while an object present in one image only still does. ``shift=auto`` measures
+  the pair's misalignment (phase correlation) and tolerates it only when there is some:
+  an aligned pair keeps every pixel's own difference;
+* ``scale``, ``octaves``: the map's scale, the mean of its Gaussian smoothings at ``scale``,
+  ``2 scale``... (as the ``smooth`` postprocessor): speckle averages away, a patchy change
+  becomes one blob, fine scales keep a one-pixel line;
+* ``background``: the map is divided by the square root of its local level (a Gaussian of
+  ``background`` pixels) plus its image-wide mean, so a change stands out against what
+  surrounds it: compression and resampling leave more residue in texture than in flat
+  areas, and a change in a busy area is no longer outranked by the texture around it;
+* ``exact``: on a lossless pair (``auto``: at least 90% of the pixels identical, as in
+  screenshots, PNG puzzles and regression tests), every pixel whose values differ at all
+  ranks above every pixel that is identical in A and B; the blobs keep the map's shape.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor
 
-from dfcore.contracts import Problem
-from dfplugins_builtin.gaussian import check_sigma, gaussian_blur
+from dfcore.contracts import Problem, StageOutput
+from dfplugins_builtin.gaussian import check_sigma, coarse_blur, gaussian_blur
+from dfplugins_builtin.postprocessors.smooth import check_octaves, smooth_map
 from dfplugins_builtin.strategies.channels import check_reduction, reduce_channels
-from dfplugins_builtin.strategies.shift import check_radius, shift_tolerant
+from dfplugins_builtin.strategies.shift import auto_radius, check_shift, estimate_translation, shift_tolerant
+
+#: ``exact=auto`` ranks differing pixels first when at least this share of pixels is identical.
+LOSSLESS_SHARE = 0.9
+EXACT_MODES = ("off", "auto", "on")
 
 
 def difference_map(a: Tensor, b: Tensor, reduce: str = "mean", shift: int = 0, sigma: float = 0.0) -> Tensor:
@@ -36,18 +57,82 @@ def difference_map(a: Tensor, b: Tensor, reduce: str = "mean", shift: int = 0, s
     return shift_tolerant(lambda x, y: reduce_channels((x - y).abs(), reduce), a, b, shift, symmetric=True)
 
 
+def background_normalise(diff_map: Tensor, sigma: float, valid: Tensor | None = None) -> Tensor:
+    """``map / sqrt(local level + image mean)``, the local level a Gaussian of ``sigma`` px.
+
+    Pixels outside ``valid`` (Nx1xHxW bool) count in neither level and come out as zero.
+    """
+    weight = torch.ones_like(diff_map) if valid is None else valid.to(diff_map.dtype)
+    weighted = diff_map * weight
+    local = coarse_blur(weighted, sigma) / coarse_blur(weight, sigma).clamp_min(1e-6)
+    # in float64, so the mean does not depend on how the sum was split across threads
+    total = weighted.sum((-2, -1), keepdim=True, dtype=torch.float64)
+    mean = (total / weight.sum((-2, -1), keepdim=True, dtype=torch.float64).clamp_min(1)).to(diff_map.dtype)
+    floor = torch.finfo(diff_map.dtype).tiny
+    return weighted / (local.clamp_min(0) + mean).clamp_min(floor).sqrt()
+
+
+def rank_exact(diff_map: Tensor, changed: Tensor) -> Tensor:
+    """Lift the ``changed`` pixels (Nx1xHxW bool) above every other pixel of their sample."""
+    lift = diff_map.amax((-2, -1), keepdim=True)
+    lift = torch.where(lift > 0, lift, torch.ones_like(lift))
+    return diff_map + lift * changed.to(diff_map.dtype)
+
+
 class Difference:
-    """|pre(a) - pre(b)|, channels combined by ``reduce``; optional ``sigma`` and ``shift``."""
+    """|pre(a) - pre(b)|, channels combined by ``reduce``; optional robustness (module docstring)."""
 
-    def __init__(self, reduce: str = "mean", shift: int = 0, sigma: float = 0.0) -> None:
+    def __init__(self, reduce: str = "mean", shift: int | str | None = 0, sigma: float = 0.0, scale: float = 0.0,
+                 octaves: int = 1, background: float = 0.0, exact: str = "off") -> None:
         self.reduce = check_reduction(reduce)
-        self.shift = check_radius(shift)
+        self.shift = check_shift(shift)
         self.sigma = check_sigma(sigma)
+        self.scale = check_sigma(scale, "scale")
+        self.octaves = check_octaves(octaves)
+        self.background = check_sigma(background, "background")
+        if exact not in EXACT_MODES:
+            raise ValueError(f"exact must be one of {', '.join(EXACT_MODES)}, got {exact!r}")
+        self.exact = exact
 
-    def __call__(self, problem: Problem) -> Tensor:
+    def __call__(self, problem: Problem) -> Tensor | StageOutput:
         with torch.no_grad():
             pre = problem.metric.preprocess
-            return difference_map(pre(problem.a), pre(problem.b), self.reduce, self.shift, self.sigma)
+            a, b = pre(problem.a), pre(problem.b)
+            infos: list[dict[str, Any]] = [{} for _ in range(a.shape[0])]
+            diff_map = self._difference(a, b, infos)
+            if self.scale:
+                diff_map = smooth_map(diff_map, self.scale, problem.valid, self.octaves)
+            if self.background:
+                diff_map = background_normalise(diff_map, self.background, problem.valid)
+            if self.exact != "off":
+                diff_map = self._rank_exact(diff_map, a, b, problem.valid, infos)
+        return StageOutput(map=diff_map, info=infos) if any(infos) else diff_map
+
+    def _difference(self, a: Tensor, b: Tensor, infos: list[dict[str, Any]]) -> Tensor:
+        if self.shift != "auto":
+            return difference_map(a, b, self.reduce, self.shift, self.sigma)
+        translation = estimate_translation(a, b)
+        radii = auto_radius(translation)
+        maps = []
+        for i, radius in enumerate(radii):
+            infos[i]["misalignment_px"] = [round(v, 3) for v in translation[i].tolist()]
+            infos[i]["shift"] = radius
+            maps.append(difference_map(a[i:i + 1], b[i:i + 1], self.reduce, radius, self.sigma))
+        return torch.cat(maps)
+
+    def _rank_exact(self, diff_map: Tensor, a: Tensor, b: Tensor, valid: Tensor | None,
+                    infos: list[dict[str, Any]]) -> Tensor:
+        changed = (a != b).any(1, keepdim=True)
+        if valid is not None:
+            changed = changed & valid
+            counted = valid.flatten(1).sum(1).clamp_min(1)
+        else:
+            counted = torch.full((a.shape[0],), changed[0].numel(), device=a.device)
+        identical = 1 - changed.flatten(1).sum(1) / counted
+        lossless = identical >= LOSSLESS_SHARE if self.exact == "auto" else torch.ones_like(identical, dtype=torch.bool)
+        for info, share, used in zip(infos, identical.tolist(), lossless.tolist()):
+            info.update(identical=round(share, 4), exact=bool(used))
+        return torch.where(lossless.view(-1, 1, 1, 1), rank_exact(diff_map, changed), diff_map)
 
     def conventions(self) -> dict[str, object]:
         conventions: dict[str, object] = {"value": f"|a - b|, channels combined by {self.reduce}"}
@@ -57,4 +142,17 @@ class Difference:
             conventions["shift_tolerance"] = (
                 "per pixel, the smallest difference over displacements |dy|, |dx| <= shift, "
                 "a against moved b and b against moved a; the larger of the two; edges replicated")
+        if self.shift == "auto":
+            conventions["shift_auto"] = (
+                "misalignment measured by phase correlation (Hann window, parabolic peak); shift 0 within "
+                "0.15 px, else the whole pixels that cover it (at most 4); each pair's in its info")
+        if self.scale:
+            conventions["scales"] = [self.scale * 2**level for level in range(self.octaves)]
+        if self.background:
+            conventions["background"] = (
+                f"map / sqrt(gaussian({self.background} px) of the map + its mean), computed at a coarser grid")
+        if self.exact != "off":
+            conventions["exact"] = (
+                "pixels whose values differ rank above every identical pixel"
+                + (f" when at least {LOSSLESS_SHARE:.0%} of pixels are identical" if self.exact == "auto" else ""))
         return conventions

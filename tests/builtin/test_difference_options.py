@@ -1,0 +1,183 @@
+"""The ``difference`` options the default map is made of: ``shift=auto``, ``scale``,
+``background`` and ``exact`` (docs/quality.md)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from dfcore import Finder, ParameterError
+from dfcore.contracts import Problem
+from dfcore.pipeline import BoundMetric
+from dfcore.testing import fresh_registry, planted_pair
+from dfplugins_builtin.gaussian import coarse_blur, gaussian_blur
+from dfplugins_builtin.metrics.pixel import MSE
+from dfplugins_builtin.strategies.difference import Difference, background_normalise, difference_map, rank_exact
+from dfplugins_builtin.strategies.shift import ALIGNED_PX, auto_radius, estimate_translation, shifted
+
+
+def fourier_shift(x, dy, dx):
+    """``x`` moved by a (sub-pixel) ``(dy, dx)`` with wrap-around: ``out[p] = x[p - d]``."""
+    height, width = x.shape[-2:]
+    fy = torch.fft.fftfreq(height, dtype=torch.float64)[:, None]
+    fx = torch.fft.fftfreq(width, dtype=torch.float64)[None]
+    phase = torch.exp(-2j * math.pi * (fy * dy + fx * dx))
+    return torch.fft.ifft2(torch.fft.fft2(x.double()) * phase).real.float()
+
+
+def scene(height=96, width=128, seed=0):
+    a, _, _ = planted_pair(height, width, seed=seed)
+    return a
+
+
+def quantised(x):
+    return (x.clamp(0, 1) * 255).round() / 255
+
+
+@pytest.mark.parametrize("dy, dx", [(0.0, 0.0), (1.0, -2.0), (-3.0, 0.0)])
+def test_phase_correlation_measures_a_whole_pixel_translation(dy, dx):
+    a = scene()
+    measured = estimate_translation(a, fourier_shift(a, dy, dx))[0].tolist()
+    assert measured == pytest.approx([dy, dx], abs=0.02)
+
+
+@pytest.mark.parametrize("dy, dx", [(0.4, -0.3), (-0.75, 0.6), (0.25, 0.25)])
+def test_phase_correlation_tells_a_sub_pixel_shift_from_an_aligned_pair(dy, dx):
+    a = scene()
+    measured = estimate_translation(a, fourier_shift(a, dy, dx))[0]
+    noisy = quantised(a + 0.02 * torch.randn(a.shape, generator=torch.Generator().manual_seed(3)))
+    aligned = estimate_translation(a, noisy)[0]
+    assert torch.sign(measured).tolist() == [math.copysign(1, dy), math.copysign(1, dx)]
+    assert measured.norm() > ALIGNED_PX > 3 * aligned.norm()
+    assert measured.tolist() == pytest.approx([dy, dx], abs=0.15)
+
+
+def test_phase_correlation_measures_each_sample_of_a_batch():
+    a = torch.cat([scene(seed=0), scene(seed=1)])
+    b = torch.cat([a[:1], fourier_shift(a[1:], 0.0, 1.0)])
+    measured = estimate_translation(a, b)
+    assert measured[0].abs().max() < 0.05
+    assert measured[1].tolist() == pytest.approx([0.0, 1.0], abs=0.1)
+
+
+def test_auto_radius_is_zero_when_aligned_and_covers_the_misalignment_otherwise():
+    measured = torch.tensor([[0.0, 0.0], [0.1, -0.1], [0.3, 0.2], [1.0, 0.4], [-1.6, 0.2], [9.0, 0.0]])
+    assert auto_radius(measured) == [0, 0, 1, 1, 2, 4]
+    assert math.hypot(0.1, 0.1) <= ALIGNED_PX
+
+
+def test_shift_auto_keeps_every_pixel_of_an_aligned_pair_and_tolerates_a_shifted_one():
+    a, b, _ = planted_pair()
+    auto = Difference(shift="auto", reduce="l2")
+    problem = lambda x, y: Problem(x, y, BoundMetric(MSE(), False, [], name="mse"))
+    out = auto(problem(a, b))
+    torch.testing.assert_close(out.map, difference_map(a, b, "l2"))
+    assert out.info[0]["shift"] == 0
+    moved = shifted(b, 0, 1)
+    out = auto(problem(a, moved))
+    assert out.info[0]["shift"] == 1
+    assert out.info[0]["misalignment_px"] == pytest.approx([0.0, -1.0], abs=0.1)
+    torch.testing.assert_close(out.map, difference_map(a, moved, "l2", shift=1))
+
+
+def test_scale_in_the_strategy_is_the_smooth_postprocessor():
+    a, b, _ = planted_pair()
+    inside = Finder(metric="mse", strategy="difference:sigma=1,shift=1,reduce=l2,scale=1,octaves=4")
+    after = Finder(metric="mse", strategy="difference:sigma=1,shift=1,reduce=l2",
+                   postprocessor="smooth:sigma=1,octaves=4")
+    torch.testing.assert_close(inside.compute(a, b).output.map, after.compute(a, b).output.map)
+
+
+def test_coarse_blur_follows_the_full_blur_on_a_smooth_field():
+    field = gaussian_blur(torch.rand(1, 1, 256, 256, generator=torch.Generator().manual_seed(0)), 8.0) + 0.5
+    full, coarse = gaussian_blur(field, 64.0), coarse_blur(field, 64.0)
+    assert coarse.shape == field.shape
+    assert ((coarse - full).abs() / full).max() < 0.02
+    assert torch.equal(coarse_blur(field, 2.0), gaussian_blur(field, 2.0))  # small sigma: the plain blur
+
+
+def test_background_normalisation_lifts_a_change_out_of_busy_surroundings():
+    # The same change (0.2) in a flat area and in a busy one (residue 0.1 all around it).
+    diff_map = torch.zeros(1, 1, 128, 256)
+    diff_map[..., :, 128:] = 0.1
+    diff_map[..., 60:68, 60:68] = 0.2
+    diff_map[..., 60:68, 188:196] = 0.3  # the busy side's change stands out by as much
+    out = background_normalise(diff_map, 16.0)
+    assert out[0, 0, 64, 192] < out[0, 0, 64, 64]  # judged against its surroundings it is weaker
+    assert diff_map[0, 0, 64, 192] > diff_map[0, 0, 64, 64]  # while plain, it outranked the other
+    # a scale of the map scales the result by its root; a constant map stays constant
+    torch.testing.assert_close(background_normalise(4 * diff_map, 16.0), 2 * out)
+    flat = background_normalise(torch.full((1, 1, 32, 32), 0.5), 8.0)
+    torch.testing.assert_close(flat, torch.full_like(flat, 0.5))
+
+
+def test_background_normalisation_ignores_invalid_pixels():
+    diff_map = torch.rand(1, 1, 64, 64, generator=torch.Generator().manual_seed(1))
+    valid = torch.ones(1, 1, 64, 64, dtype=torch.bool)
+    valid[..., :, :16] = False
+    spoiled = diff_map.clone()
+    spoiled[..., :, :16] = 1e6
+    out = background_normalise(spoiled, 8.0, valid)
+    assert torch.equal(out[..., :, :16], torch.zeros(1, 1, 64, 16))
+    torch.testing.assert_close(out, background_normalise(diff_map, 8.0, valid))
+
+
+def faint_lossless_pair():
+    """A quantised scene and a copy changed by one grey level in one box, and strongly in another."""
+    a = quantised(scene())
+    b = a.clone()
+    b[..., 10:20, 10:20] = quantised(b[..., 10:20, 10:20] + 1 / 255)
+    b[..., 60:70, 90:110] = quantised(b[..., 60:70, 90:110] + 0.4)
+    changed = (a != b).any(1, keepdim=True)
+    return a, b, changed
+
+
+def test_exact_ranks_every_differing_pixel_above_every_identical_one():
+    a, b, changed = faint_lossless_pair()
+    options = "sigma=1,reduce=l2,scale=1,octaves=4"
+    plain = Finder(metric="mse", strategy=f"difference:{options}").compute(a, b).output.map
+    assert plain[changed].min() < plain[~changed].max()  # the smoothed map alone mixes them up
+    out = Finder(metric="mse", strategy=f"difference:{options},exact=auto").compute(a, b).output
+    assert out.map[changed].min() > out.map[~changed].max()
+    assert out.info[0]["difference"]["exact"] is True
+    assert out.info[0]["difference"]["identical"] == pytest.approx(1 - changed.float().mean().item(), abs=1e-4)
+    # unchanged pixels keep the smoothed map's values: the blobs keep their shape
+    torch.testing.assert_close(out.map[~changed], plain[~changed])
+
+
+def test_exact_auto_leaves_a_noisy_pair_alone_and_exact_on_forces_it():
+    a, b, _ = faint_lossless_pair()
+    noisy = quantised(b + 0.02 * torch.randn(b.shape, generator=torch.Generator().manual_seed(2)))
+    options = "sigma=1,reduce=l2,scale=1,octaves=4"
+    plain = Finder(metric="mse", strategy=f"difference:{options}").compute(a, noisy).output.map
+    auto = Finder(metric="mse", strategy=f"difference:{options},exact=auto").compute(a, noisy).output
+    assert torch.equal(auto.map, plain)
+    assert auto.info[0]["difference"]["exact"] is False
+    forced = Finder(metric="mse", strategy=f"difference:{options},exact=on").compute(a, noisy).output
+    assert not torch.equal(forced.map, plain)
+    assert forced.info[0]["difference"]["exact"] is True
+
+
+def test_rank_exact_lifts_even_a_zero_map():
+    changed = torch.zeros(1, 1, 4, 4, dtype=torch.bool)
+    changed[..., 1, 2] = True
+    lifted = rank_exact(torch.zeros(1, 1, 4, 4), changed)
+    assert lifted[changed].min() > lifted[~changed].max()
+
+
+@pytest.mark.parametrize("param, message", [
+    ("shift=sideways", r"expected an integer, got 'sideways' \(or auto\)"),
+    ("exact=maybe", "is not one of: off, auto, on"),
+    ("background=-1", "background must be a finite number >= 0"),
+    ("scale=-2", "scale must be a finite number >= 0"),
+])
+def test_bad_options_are_refused(param, message):
+    with pytest.raises(ParameterError, match=message):
+        Finder(metric="mse", strategy=f"difference:{param}", registry=fresh_registry(autoload=True))
+
+
+def test_a_shift_word_other_than_auto_is_refused_by_the_stage_itself():
+    with pytest.raises(ValueError, match="shift must be a whole number of pixels >= 0 or 'auto'"):
+        Difference(shift="sideways")
