@@ -106,25 +106,23 @@ def dfind_postprocessors() -> Iterator[StageSpec]:
 
 
 #: The map of the default pipeline, chosen on the quality benchmark (docs/quality.md).
-#: Preset stages are qualified, so a plugin offering another ``mse`` or ``smooth`` cannot make
-#: ``dfind A B`` ambiguous.
-_ROBUST_MAP = "builtin.smooth:sigma=1.0,octaves=4"
+#: Preset stages are qualified, so a plugin offering another ``mse`` or ``difference`` cannot
+#: make ``dfind A B`` ambiguous.
+_ROBUST_MAP = "sigma=1.0,reduce=l2,scale=1.0,octaves=4,background=64,exact=auto"
 
 
 @hookimpl
 def dfind_presets() -> Iterator[PresetSpec]:
     yield PresetSpec(
         "default",
-        "Robust map chosen on the quality benchmark: lightly smoothed, 1-px shift-tolerant difference, "
-        "averaged over 4 scales; score: MSE.",
-        {"metric": "builtin.mse", "strategy": "builtin.difference:sigma=1.0,shift=1,reduce=l2",
-         "postprocessor": _ROBUST_MAP},
+        "Robust map chosen on the quality benchmark: lightly smoothed difference, shift-tolerant when the pair "
+        "is misaligned, over 4 scales, against its background; exact on lossless pairs; score: MSE.",
+        {"metric": "builtin.mse", "strategy": f"builtin.difference:shift=auto,{_ROBUST_MAP}"},
     )
     yield PresetSpec(
         "robust",
-        "The default tolerating misalignment up to 2 px (scans, screenshots re-rendered at another zoom).",
-        {"metric": "builtin.mse", "strategy": "builtin.difference:sigma=1.0,shift=2,reduce=l2",
-         "postprocessor": _ROBUST_MAP},
+        "The default always tolerating misalignment up to 2 px (scans, screenshots re-rendered at another zoom).",
+        {"metric": "builtin.mse", "strategy": f"builtin.difference:shift=2,{_ROBUST_MAP}"},
     )
     yield PresetSpec(
         "sharp", "Honest gradient of SSIM at data_range=1, unsmoothed: sharpest on lossless pairs, fragile on others.",

@@ -6,7 +6,8 @@
   samples/b.png`` makes, the true changes outlined.
 * ``alignment.png``: the same pair with B deliberately misaligned (``samples/b_shifted.png``:
   turned 0.6 degrees, scaled by 1.01, moved by (2.3, -1.7) px): the plain difference, the
-  default map (1 px tolerant), and the default map after ``-p align``, each scored against the
+  default map (it measures the misalignment and tolerates it), and the default map after
+  ``-p align``, each scored against the
   true change mask (average precision, as ``--truth`` reports it).
 
 Every map is computed by dfind on the CPU, in a few seconds.
@@ -59,8 +60,8 @@ def alignment(path: Path) -> None:
     truth = _load("truth.png") > 0
     panels = [("B, misaligned: 0.6°, 1%, (2.3, -1.7) px", _load("b_shifted.png"))]
     for title, stages in (("plain difference  (-s difference)", {"strategy": "difference"}),
-                          ("default map, 1 px tolerant", {}),
-                          ("aligned, then tolerant  (-p align)", {"preprocessor": "align"})):
+                          ("default map  (shift=auto)", {}),
+                          ("aligned, then the default  (-p align)", {"preprocessor": "align"})):
         result = Finder(device="cpu", **stages).run(SAMPLES / "a.png", SAMPLES / "b_shifted.png",
                                                      truth=SAMPLES / "truth.png")
         ap = result.evaluation.average_precision

@@ -3,15 +3,18 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
 import torch
+from click.testing import CliRunner
 
 from dfcore import Finder, ParameterError
+from dfcore.cli import main
 from dfcore.contracts import Problem
 from dfcore.pipeline import BoundMetric
-from dfcore.testing import fresh_registry, planted_pair
+from dfcore.testing import fresh_registry, planted_files, planted_pair, using_registry
 from dfplugins_builtin.gaussian import coarse_blur, gaussian_blur
 from dfplugins_builtin.metrics.pixel import MSE
 from dfplugins_builtin.strategies.difference import Difference, background_normalise, difference_map, rank_exact
@@ -181,3 +184,16 @@ def test_bad_options_are_refused(param, message):
 def test_a_shift_word_other_than_auto_is_refused_by_the_stage_itself():
     with pytest.raises(ValueError, match="shift must be a whole number of pixels >= 0 or 'auto'"):
         Difference(shift="sideways")
+
+
+def test_the_default_records_what_it_measured(tmp_path):
+    a, b, _ = planted_files(tmp_path)
+    with using_registry(fresh_registry()):
+        result = CliRunner().invoke(main, [str(a), str(b), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    record = json.loads((tmp_path / "out" / "b.json").read_text())
+    facts = record["info"]["difference"]
+    assert facts["shift"] == 0 and facts["exact"] is True
+    assert set(facts) == {"misalignment_px", "shift", "identical", "exact"}
+    params = record["config"]["strategy"]["params"]
+    assert params["shift"] == "auto" and params["exact"] == "auto" and params["background"] == 64.0

@@ -14,6 +14,7 @@ from dfcore import DiffResult, Finder, PairFailure
 from dfcore.contracts import PairOutput, StageOutput
 from dfcore.errors import InputError, ParameterError, StageError, StageNotFoundError
 from dfcore.pipeline import DirRun, resolve_device
+from dfcore.registry import parse_stage_ref
 from dfcore.testing import planted_pair, save_image
 
 BOX = (8, 20, 18, 34)  # y0, x0, y1, x1 inside a 32x48 image
@@ -38,18 +39,36 @@ def test_default_pipeline_is_the_default_preset(registry, pair):
     result = Finder(device="cpu").run(*pair[:2])
     config = result.config
     assert (config["metric"]["name"], config["strategy"]["name"]) == ("mse", "difference")
-    assert [p["name"] for p in config["postprocessor"]] == ["smooth"]
-    assert config["preset"] == "default"
+    preset = registry.find_preset("default").stages["strategy"]
+    assert config["strategy"]["params"] == registry.find("strategy", "difference").parse_params(
+        parse_stage_ref(preset)[1])
+    assert config["postprocessor"] == [] and config["preset"] == "default"
+
+
+class _SmoothedPreset:
+    """A preset whose map is smoothed by a postprocessor, as a third party may write one."""
+
+    @staticmethod
+    @dfcore.hookimpl
+    def dfind_presets():
+        yield dfcore.PresetSpec("smoothed", "difference, smoothed",
+                                {"metric": "builtin.mse", "strategy": "builtin.difference",
+                                 "postprocessor": "builtin.smooth:sigma=1"})
 
 
 def test_a_named_strategy_keeps_its_own_map(registry, pair):
-    """The preset's postprocessing is tuned to its strategy: naming another one drops it."""
-    config = Finder(strategy="gradient", device="cpu").config
+    """A preset's postprocessing is tuned to its strategy: naming another one drops it."""
+    registry.register(_SmoothedPreset, "smoothed-preset")
+    config = Finder(strategy="gradient", preset="smoothed", device="cpu").config
     assert config["postprocessor"] == [] and config["metric"]["name"] == "mse"
-    named = Finder(strategy="gradient", postprocessor="smooth", device="cpu").config
+    named = Finder(strategy="gradient", postprocessor="smooth", preset="smoothed", device="cpu").config
     assert [p["name"] for p in named["postprocessor"]] == ["smooth"]
-    with_metric = Finder(metric="ssim", device="cpu").config
+    with_metric = Finder(metric="ssim", preset="smoothed", device="cpu").config
     assert [p["name"] for p in with_metric["postprocessor"]] == ["smooth"]
+    assert with_metric["metric"]["name"] == "ssim"
+    # the default's map is all in its strategy, so another metric keeps it too
+    default, ssim = Finder(device="cpu").config, Finder(metric="ssim", device="cpu").config
+    assert ssim["strategy"] == default["strategy"] and ssim["postprocessor"] == default["postprocessor"] == []
 
 
 def test_unknown_preset_suggests(registry):
@@ -83,7 +102,8 @@ def test_stage_references_of_every_form(registry, pair):
     ]
     assert config["metric"]["name"] == "Mean" and config["metric"]["plugin"] is None
     assert config["metric"]["higher_is_better"] is False
-    assert config["strategy"]["params"] == {"reduce": "max", "shift": 0, "sigma": 0.0}
+    assert config["strategy"]["params"] == {"reduce": "max", "shift": 0, "sigma": 0.0, "scale": 0.0, "octaves": 1,
+                                            "background": 0.0, "exact": "off"}
     assert [s["name"] for s in config["postprocessor"]] == ["identity", "Doubler"]
 
 
