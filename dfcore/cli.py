@@ -466,12 +466,28 @@ def _describe_result(result: Any) -> str:
     return "\n".join(lines)
 
 
-def _describe_row(row: Any, metric: str, higher: bool) -> str:
+def _describe_row(row: Any, metric: str, higher: bool, evaluation: Any = None) -> str:
     direction = "higher is better" if higher else "lower is better"
     line = f"{row.pair}: {metric} = {row.score:.6g} ({direction})"
     if row.regions is not None:
         line += f"\nfound {row.regions} region{'s' if row.regions != 1 else ''}"
+    if evaluation is not None:
+        line += f"\n{evaluation.summary()}"
     return line
+
+
+def _written_evaluation(output: Path, row: Any) -> Any:
+    """The evaluation in the JSON another process wrote for ``row``, or ``None``."""
+    if row.average_precision is None and row.auroc is None:
+        return None
+    from dfcore.evaluation import Evaluation
+    from dfcore.pipeline import output_stem
+
+    try:
+        data = json.loads((output / f"{output_stem(row.pair)}.json").read_text(encoding="utf-8"))
+        return Evaluation.from_dict(data["evaluation"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _beyond(score: float, threshold: float, higher_is_better: bool) -> bool:
@@ -533,8 +549,8 @@ def _run_dirs(finder: Any, dir_a: Path | None, dir_b: Path | None, pairs_file: P
                 return
             elif result is not None:
                 click.echo(_describe_result(result))
-            else:  # computed by another process: its row has what to say
-                click.echo(_describe_row(row, metric, higher))
+            else:  # computed by another process: its row and its JSON have what to say
+                click.echo(_describe_row(row, metric, higher, _written_evaluation(output, row)))
 
         with _terminate_as_interrupt():
             try:

@@ -26,7 +26,7 @@ This module needs only numpy (and Pillow to read files); it holds no stage code.
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +55,11 @@ class Evaluation:
         data = asdict(self)
         data["map_score"] = "|map|"
         return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Evaluation:
+        """The evaluation a pair's JSON holds (what :meth:`to_dict` wrote)."""
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
 
     def summary(self) -> str:
         """One line for the terminal."""

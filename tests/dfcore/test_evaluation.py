@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from PIL import Image
 
 from dfcore.errors import InputError, ShapeError
 from dfcore.evaluation import (
+    Evaluation,
     as_mask,
     average_precision,
     best_dice,
@@ -99,6 +102,15 @@ def test_summary_is_one_line_with_every_number():
     assert "\n" not in text
     for word in ("dice 1.0000", "jaccard 1.0000", "AUROC 1.0000", "AP 1.0000", "best dice 1.0000 at |map| >= 1"):
         assert word in text
+
+
+def test_an_evaluation_comes_back_from_its_json_record():
+    truth = np.zeros((8, 8), bool)
+    truth[2:5, 2:5] = True
+    original = evaluate(np.arange(64.0).reshape(8, 8) * truth, truth, truth, name="truth.png")
+    record = json.loads(json.dumps(original.to_dict()))  # as a pair's JSON holds it
+    assert Evaluation.from_dict(record) == original
+    assert Evaluation.from_dict(record).summary() == original.summary()
 
 
 def test_size_mismatch_is_a_one_line_error():

@@ -277,6 +277,25 @@ def test_cli_engine_ray_prints_and_writes_what_the_local_engine_does(ray, folder
     _same_outputs(tmp_path / "ray", tmp_path / "local")  # the shared colour scale included (JSON display)
 
 
+def test_cli_engine_ray_prints_each_pairs_evaluation_against_truth(ray, folders, tmp_path):
+    truth = tmp_path / "truth"
+    for index, name in enumerate(NAMES):
+        mask = np.zeros((24, 32) if index < 5 else (16, 20), np.uint8)
+        mask[4:10, 6:14] = 255  # where _image brightened B
+        (truth / name).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(mask).save(truth / name)
+    local = dfind(*folders, "--truth", truth, "-o", tmp_path / "local")
+    remote = dfind(*folders, "--truth", truth, "-o", tmp_path / "ray", "--engine", "ray", "--workers", "2")
+    assert remote.exit_code == local.exit_code == EXIT_PAIRS_FAILED, remote.output
+
+    def evaluations(stdout: str) -> list[str]:
+        lines = stdout.splitlines()
+        return sorted(f"{lines[i - 1]} | {line}" for i, line in enumerate(lines) if line.startswith("truth ("))
+
+    assert evaluations(remote.stdout) == evaluations(local.stdout) and len(evaluations(local.stdout)) == 5
+    assert all(" mse = " in line for line in evaluations(remote.stdout))
+
+
 def test_cli_ray_options_need_the_ray_engine_and_an_output_folder(folders, tmp_path):
     result = dfind(*folders, "--address", "auto", "--gpus-per-worker", "1", "-o", tmp_path / "out")
     assert result.exit_code == EXIT_ERROR and "--address, --gpus-per-worker: only with --engine ray" in result.stderr
