@@ -65,9 +65,7 @@ def background_normalise(diff_map: Tensor, sigma: float, valid: Tensor | None = 
     weight = torch.ones_like(diff_map) if valid is None else valid.to(diff_map.dtype)
     weighted = diff_map * weight
     local = coarse_blur(weighted, sigma) / coarse_blur(weight, sigma).clamp_min(1e-6)
-    # in float64, so the mean does not depend on how the sum was split across threads
-    total = weighted.sum((-2, -1), keepdim=True, dtype=torch.float64)
-    mean = (total / weight.sum((-2, -1), keepdim=True, dtype=torch.float64).clamp_min(1)).to(diff_map.dtype)
+    mean = weighted.sum((-2, -1), keepdim=True) / weight.sum((-2, -1), keepdim=True).clamp_min(1)
     floor = torch.finfo(diff_map.dtype).tiny
     return weighted / (local.clamp_min(0) + mean).clamp_min(floor).sqrt()
 
