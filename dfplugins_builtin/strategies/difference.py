@@ -111,12 +111,12 @@ class Difference:
             return difference_map(a, b, self.reduce, self.shift, self.sigma)
         translation = estimate_translation(a, b)
         radii = auto_radius(translation)
-        maps = []
-        for i, radius in enumerate(radii):
-            infos[i]["misalignment_px"] = [round(v, 3) for v in translation[i].tolist()]
-            infos[i]["shift"] = radius
-            maps.append(difference_map(a[i:i + 1], b[i:i + 1], self.reduce, radius, self.sigma))
-        return torch.cat(maps)
+        for info, measured, radius in zip(infos, translation.tolist(), radii):
+            info.update(misalignment_px=[round(v, 3) for v in measured], shift=radius)
+        if len(set(radii)) == 1:  # one radius for the batch: one pass
+            return difference_map(a, b, self.reduce, radii[0], self.sigma)
+        return torch.cat([difference_map(a[i:i + 1], b[i:i + 1], self.reduce, radius, self.sigma)
+                          for i, radius in enumerate(radii)])
 
     def _rank_exact(self, diff_map: Tensor, a: Tensor, b: Tensor, valid: Tensor | None,
                     infos: list[dict[str, Any]]) -> Tensor:

@@ -35,6 +35,10 @@ def scene(height=96, width=128, seed=0):
     return a
 
 
+def as_problem(a, b):
+    return Problem(a, b, BoundMetric(MSE(), False, [], name="mse"))
+
+
 def quantised(x):
     return (x.clamp(0, 1) * 255).round() / 255
 
@@ -74,15 +78,27 @@ def test_auto_radius_is_zero_when_aligned_and_covers_the_misalignment_otherwise(
 def test_shift_auto_keeps_every_pixel_of_an_aligned_pair_and_tolerates_a_shifted_one():
     a, b, _ = planted_pair()
     auto = Difference(shift="auto", reduce="l2")
-    problem = lambda x, y: Problem(x, y, BoundMetric(MSE(), False, [], name="mse"))
-    out = auto(problem(a, b))
+    out = auto(as_problem(a, b))
     torch.testing.assert_close(out.map, difference_map(a, b, "l2"))
     assert out.info[0]["shift"] == 0
     moved = shifted(b, 0, 1)
-    out = auto(problem(a, moved))
+    out = auto(as_problem(a, moved))
     assert out.info[0]["shift"] == 1
     assert out.info[0]["misalignment_px"] == pytest.approx([0.0, -1.0], abs=0.1)
     torch.testing.assert_close(out.map, difference_map(a, moved, "l2", shift=1))
+
+
+def test_shift_auto_chooses_per_sample_in_a_batch():
+    a, b, _ = planted_pair()
+    a2, b2, _ = planted_pair(seed=1)
+    auto = Difference(shift="auto", reduce="l2")
+    mixed = auto(as_problem(torch.cat([a, a2]), torch.cat([b, shifted(b2, 1, 0)])))
+    assert [info["shift"] for info in mixed.info] == [0, 1]
+    torch.testing.assert_close(mixed.map[:1], difference_map(a, b, "l2"))
+    torch.testing.assert_close(mixed.map[1:], difference_map(a2, shifted(b2, 1, 0), "l2", shift=1))
+    aligned = auto(as_problem(torch.cat([a, a2]), torch.cat([b, b2])))
+    assert [info["shift"] for info in aligned.info] == [0, 0]
+    torch.testing.assert_close(aligned.map, difference_map(torch.cat([a, a2]), torch.cat([b, b2]), "l2"))
 
 
 def test_scale_in_the_strategy_is_the_smooth_postprocessor():
