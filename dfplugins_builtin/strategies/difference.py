@@ -62,10 +62,13 @@ def background_normalise(diff_map: Tensor, sigma: float, valid: Tensor | None = 
 
     Pixels outside ``valid`` (Nx1xHxW bool) count in neither level and come out as zero.
     """
-    weight = torch.ones_like(diff_map) if valid is None else valid.to(diff_map.dtype)
-    weighted = diff_map * weight
-    local = coarse_blur(weighted, sigma) / coarse_blur(weight, sigma).clamp_min(1e-6)
-    mean = weighted.sum((-2, -1), keepdim=True) / weight.sum((-2, -1), keepdim=True).clamp_min(1)
+    if valid is None:
+        weighted, local, mean = diff_map, coarse_blur(diff_map, sigma), diff_map.mean((-2, -1), keepdim=True)
+    else:  # normalised convolution: the level of the valid pixels only
+        weight = valid.to(diff_map.dtype)
+        weighted = diff_map * weight
+        local = coarse_blur(weighted, sigma) / coarse_blur(weight, sigma).clamp_min(1e-6)
+        mean = weighted.sum((-2, -1), keepdim=True) / weight.sum((-2, -1), keepdim=True).clamp_min(1)
     floor = torch.finfo(diff_map.dtype).tiny
     return weighted / (local.clamp_min(0) + mean).clamp_min(floor).sqrt()
 

@@ -141,6 +141,9 @@ def test_background_normalisation_ignores_invalid_pixels():
     out = background_normalise(spoiled, 8.0, valid)
     assert torch.equal(out[..., :, :16], torch.zeros(1, 1, 64, 16))
     torch.testing.assert_close(out, background_normalise(diff_map, 8.0, valid))
+    # every pixel valid: the same as no mask
+    torch.testing.assert_close(background_normalise(diff_map, 8.0, torch.ones_like(valid)),
+                               background_normalise(diff_map, 8.0))
 
 
 def faint_lossless_pair():
