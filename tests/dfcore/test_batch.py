@@ -364,7 +364,7 @@ def test_killed_run_resumes_without_recomputing_or_losing_pairs(registry, tmp_pa
     names = [f"{i:02d}.png" for i in range(16)]
     dir_a, dir_b = _folders(tmp_path, names)
     out = tmp_path / "out"
-    process = _start_run(tmp_path, dir_a, dir_b, out, delay=0.2)
+    process = _start_run(tmp_path, dir_a, dir_b, out, delay=0.5)  # slow enough that writing cannot fall 13 pairs behind
     _wait_for_outputs(out, 3, process)
     process.send_signal(getattr(signal, how))
     stdout, _ = process.communicate(timeout=60)
