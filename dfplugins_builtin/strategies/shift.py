@@ -124,8 +124,12 @@ def estimate_translation(a: Tensor, b: Tensor) -> Tensor:
 
     Both images are averaged over channels, centred and Hann-windowed; the peak of the
     normalised cross-power spectrum's inverse is refined to sub-pixel by a parabola along
-    each axis. Good to a few hundredths of a pixel on noisy or compressed pairs, and runs on
-    the images' device (two real FFTs).
+    each axis. Whole-pixel shifts come out exact; the parabola pulls a fractional shift
+    towards the nearest whole pixel (0.4 px reads about 0.3, 0.75 px about 0.85) but stays
+    steady on noisy and compressed pairs, where a sinc-model refinement read aligned pairs
+    as off by up to half a pixel. This measurement decides whether a pair is aligned; it is
+    not an alignment (the ``align`` preprocessor is). Runs on the images' device (three
+    real FFTs).
     """
     x, y = a.float().mean(1), b.float().mean(1)
     height, width = x.shape[-2:]
