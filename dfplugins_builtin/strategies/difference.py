@@ -19,9 +19,12 @@ quality benchmark (docs/quality.md):
   ``background`` pixels) plus its image-wide mean, so a change stands out against what
   surrounds it: compression and resampling leave more residue in texture than in flat
   areas, and a change in a busy area is no longer outranked by the texture around it;
-* ``exact``: on a lossless pair (``auto``: at least 90% of the pixels identical, as in
-  screenshots, PNG puzzles and regression tests), every pixel whose values differ at all
-  ranks above every pixel that is identical in A and B; the blobs keep the map's shape.
+* ``exact``: on a lossless pair (as in screenshots, PNG puzzles and regression tests),
+  every pixel whose values differ at all ranks above every pixel that is identical in A
+  and B; the blobs keep the map's shape. ``auto`` takes a pair as lossless when at least
+  90% of its *detail* pixels (those that differ from a neighbour, in A or in B) are
+  identical: flat areas stay bit-identical through JPEG, resampling and sub-pixel shifts,
+  so the share of all pixels would take a lossy drawing or screenshot for a lossless one.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from dfplugins_builtin.postprocessors.smooth import check_octaves, smooth_map
 from dfplugins_builtin.strategies.channels import check_reduction, reduce_channels
 from dfplugins_builtin.strategies.shift import auto_radius, check_shift, estimate_translation, shift_tolerant
 
-#: ``exact=auto`` ranks differing pixels first when at least this share of pixels is identical.
+#: ``exact=auto`` ranks differing pixels first when at least this share of detail pixels is identical.
 LOSSLESS_SHARE = 0.9
 EXACT_MODES = ("off", "auto", "on")
 
@@ -71,6 +74,36 @@ def background_normalise(diff_map: Tensor, sigma: float, valid: Tensor | None = 
         mean = weighted.sum((-2, -1), keepdim=True) / weight.sum((-2, -1), keepdim=True).clamp_min(1)
     floor = torch.finfo(diff_map.dtype).tiny
     return weighted / (local.clamp_min(0) + mean).clamp_min(floor).sqrt()
+
+
+def detail_pixels(x: Tensor) -> Tensor:
+    """Nx1xHxW bool: the pixels of NxCxHxW ``x`` whose values differ from a 4-neighbour's."""
+    detail = torch.zeros_like(x[:, :1], dtype=torch.bool)
+    rows = (x[..., 1:, :] != x[..., :-1, :]).any(1, keepdim=True)
+    cols = (x[..., :, 1:] != x[..., :, :-1]).any(1, keepdim=True)
+    detail[..., 1:, :] |= rows
+    detail[..., :-1, :] |= rows
+    detail[..., :, 1:] |= cols
+    detail[..., :, :-1] |= cols
+    return detail
+
+
+def identical_share(changed: Tensor, where: Tensor) -> Tensor:
+    """Per sample, the share of the ``where`` pixels (Nx1xHxW bool) that are not ``changed``; NaN if none."""
+    counted = where.flatten(1).sum(1)
+    return 1 - (changed & where).flatten(1).sum(1) / counted.where(counted > 0, torch.nan)
+
+
+def lossless_share(a: Tensor, b: Tensor, changed: Tensor, valid: Tensor | None) -> Tensor:
+    """Per sample, the larger of the identical shares of A's and of B's detail pixels.
+
+    Where A or B has no detail at all (a blank image), every differing pixel is a change of
+    content, and the share of all pixels is used.
+    """
+    everywhere = torch.ones_like(changed) if valid is None else valid
+    share_a, share_b = (identical_share(changed, detail_pixels(x) & everywhere) for x in (a, b))
+    blank = share_a.isnan() | share_b.isnan()
+    return torch.where(blank, identical_share(changed, everywhere), torch.maximum(share_a, share_b))
 
 
 def rank_exact(diff_map: Tensor, changed: Tensor) -> Tensor:
@@ -126,10 +159,7 @@ class Difference:
         changed = (a != b).any(1, keepdim=True)
         if valid is not None:
             changed = changed & valid
-            counted = valid.flatten(1).sum(1).clamp_min(1)
-        else:
-            counted = torch.full((a.shape[0],), changed[0].numel(), device=a.device)
-        identical = 1 - changed.flatten(1).sum(1) / counted
+        identical = lossless_share(a, b, changed, valid).nan_to_num(1.0)
         lossless = identical >= LOSSLESS_SHARE if self.exact == "auto" else torch.ones_like(identical, dtype=torch.bool)
         for info, share, used in zip(infos, identical.tolist(), lossless.tolist()):
             info.update(identical=round(share, 4), exact=bool(used))
@@ -155,5 +185,6 @@ class Difference:
         if self.exact != "off":
             conventions["exact"] = (
                 "pixels whose values differ rank above every identical pixel"
-                + (f" when at least {LOSSLESS_SHARE:.0%} of pixels are identical" if self.exact == "auto" else ""))
+                + (f" when at least {LOSSLESS_SHARE:.0%} of the detail pixels (differing from a 4-neighbour, in A or "
+                   "in B; the larger share) are identical" if self.exact == "auto" else ""))
         return conventions

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
@@ -164,7 +165,7 @@ def test_exact_ranks_every_differing_pixel_above_every_identical_one():
     out = Finder(metric="mse", strategy=f"difference:{options},exact=auto").compute(a, b).output
     assert out.map[changed].min() > out.map[~changed].max()
     assert out.info[0]["difference"]["exact"] is True
-    assert out.info[0]["difference"]["identical"] == pytest.approx(1 - changed.float().mean().item(), abs=1e-4)
+    assert out.info[0]["difference"]["identical"] == pytest.approx(detail_share_by_hand(a, b), abs=1e-4)
     # unchanged pixels keep the smoothed map's values: the blobs keep their shape
     torch.testing.assert_close(out.map[~changed], plain[~changed])
 
@@ -180,6 +181,58 @@ def test_exact_auto_leaves_a_noisy_pair_alone_and_exact_on_forces_it():
     forced = Finder(metric="mse", strategy=f"difference:{options},exact=on").compute(a, noisy).output
     assert not torch.equal(forced.map, plain)
     assert forced.info[0]["difference"]["exact"] is True
+
+
+def detail_share_by_hand(a, b):
+    """The larger share, over A's and B's detail pixels, of pixels identical in A and B (numpy)."""
+    x, y = a[0].numpy(), b[0].numpy()
+    same = (x == y).all(0)
+    shares = []
+    for image in (x, y):
+        detail = np.zeros(same.shape, bool)
+        rows, cols = (np.diff(image, axis=1) != 0).any(0), (np.diff(image, axis=2) != 0).any(0)
+        detail[1:] |= rows
+        detail[:-1] |= rows
+        detail[:, 1:] |= cols
+        detail[:, :-1] |= cols
+        shares.append(same[detail].mean())
+    return max(shares)
+
+
+def drawing(height=96, width=128):
+    """Flat grey shapes on a flat background: what a cartoon, a UI screenshot or a plot looks like."""
+    a = torch.full((1, 3, height, width), 0.8)
+    a[..., 10:40, 15:60] = torch.tensor([0.2, 0.3, 0.6]).view(3, 1, 1)
+    a[..., 55:85, 70:120] = torch.tensor([0.9, 0.4, 0.1]).view(3, 1, 1)
+    a[..., 20:24, 75:115] = 0.0
+    return quantised(a)
+
+
+def test_exact_auto_is_not_fooled_by_flat_areas_that_survive_a_lossy_step():
+    a = drawing()
+    # half a pixel down and right: every edge changes, flat areas do not
+    moved = quantised((a + a.roll(1, -1) + a.roll(1, -2) + a.roll((1, 1), (-2, -1))) / 4)
+    assert (a == moved).all(1).float().mean() > 0.9  # most pixels are identical all the same
+    options = "sigma=1,reduce=l2,scale=1,octaves=4"
+    plain = Finder(metric="mse", strategy=f"difference:{options}").compute(a, moved).output.map
+    auto = Finder(metric="mse", strategy=f"difference:{options},exact=auto").compute(a, moved).output
+    facts = auto.info[0]["difference"]
+    assert facts["exact"] is False and facts["identical"] < 0.7
+    assert facts["identical"] == pytest.approx(detail_share_by_hand(a, moved), abs=1e-4)
+    assert torch.equal(auto.map, plain)
+    # the same drawing edited losslessly: its edges outside the edit are bit-identical
+    edited = a.clone()
+    edited[..., 60:70, 20:30] = 0.0
+    assert Finder(metric="mse", strategy=f"difference:{options},exact=auto").compute(
+        a, edited).output.info[0]["difference"]["exact"] is True
+
+
+def test_exact_auto_on_a_blank_image_uses_every_pixel():
+    blank = torch.zeros(1, 3, 32, 32)
+    dotted = blank.clone()
+    dotted[..., 10, 10] = 0.5
+    facts = Finder(metric="mse", strategy="difference:exact=auto").compute(blank, dotted).output.info[0]["difference"]
+    assert facts["exact"] is True and facts["identical"] == pytest.approx(1 - 1 / 32**2, abs=1e-4)
 
 
 def test_rank_exact_lifts_even_a_zero_map():
