@@ -1,7 +1,7 @@
 """Spot-the-difference pairs with exact change masks, made deterministically from free images.
 
-Every pair starts from a public-domain or CC0 photograph that scikit-image ships in its wheel
-(``skimage.data``; no download). Image B is image A with seven local edits, one of each kind
+Every pair starts from a public-domain or CC0 image that scikit-image ships in its wheel or
+draws (``skimage.data``; no download): photographs, a silhouette, a phantom, random blobs. Image B is image A with seven local edits, one of each kind
 in :data:`EDIT_KINDS`, placed at random but apart from each other and from the border. A
 *track* then degrades the pair the way real pairs are degraded:
 
@@ -23,8 +23,9 @@ in the ``shift`` track the masks are the union of the original and the shifted o
 
 Everything is a function of ``(image, variant, seed)``: the same arguments give the same
 bytes (``tests/benchmarks/test_quality_pairs.py`` checks it). Images are split into a
-development set, used to choose the default pipeline, and a held-out test set, used to
-report; see :data:`SOURCES`.
+development set, used to choose the default pipeline, a held-out test set, used to report,
+and a fresh set added later to report on content the choice was never near; see
+:data:`SOURCES` and docs/quality.md.
 
 Run ``python -m benchmarks.quality.pairs --help`` to write pairs to a folder.
 """
@@ -51,7 +52,7 @@ TRACKS = ("pristine", "jpeg", "noise", "shift", "resample")
 STRESS_TRACKS = ("noise-light", "noise-heavy", "jpeg-heavy", "shift-2px")
 ALL_TRACKS = TRACKS + STRESS_TRACKS
 EDIT_KINDS = ("recolour", "removal", "copy-move", "moved-object", "blur", "brightness", "thin-line")
-SPLITS = ("dev", "test")
+SPLITS = ("dev", "test", "fresh")
 
 #: The long side images are scaled down to (area interpolation) before editing.
 MAX_SIDE = 640
@@ -73,12 +74,18 @@ class Source:
     name: str
     split: str
     licence: str
+    #: keyword arguments of the ``skimage.data`` function (a generated image's size and seed)
+    options: tuple[tuple[str, object], ...] = ()
 
     def load(self, max_side: int = MAX_SIDE) -> np.ndarray:
         """The image as HxWx3 uint8 RGB (grey images repeated), long side at most ``max_side``."""
         import skimage.data
 
-        image = np.asarray(getattr(skimage.data, self.name)())
+        image = np.asarray(getattr(skimage.data, self.name)(**dict(self.options)))
+        if image.dtype == bool:  # a silhouette: black and white
+            image = image.astype(np.uint8) * 255
+        elif image.dtype.kind == "f":  # intensities in [0, 1]
+            image = np.rint(np.clip(image, 0, 1) * 255)
         if image.ndim == 2:
             image = np.repeat(image[..., None], 3, axis=2)
         image = np.ascontiguousarray(image[..., :3].astype(np.uint8))
@@ -105,6 +112,12 @@ SOURCES = {
         Source("brick", "test", "CC0 (CC0Textures)"),
         Source("grass", "test", "CC0 (DeviantArt, linolafett)"),
         Source("text", "test", "public domain (Wikipedia, Corner.png)"),
+        Source("coins", "fresh", "public domain (Brooklyn Museum; no known copyright restrictions)"),
+        Source("immunohistochemistry", "fresh", "public domain (CMMI; no known copyright restrictions)"),
+        Source("horse", "dev", "CC0 (openclipart, Andreas Preuss)"),
+        Source("shepp_logan_phantom", "fresh", "public domain (Shepp and Logan's 1974 phantom, drawn by scikit-image)"),
+        Source("binary_blobs", "fresh", "public domain (generated: skimage.data.binary_blobs, seed 0)",
+               (("length", 512), ("rng", 0))),
     )
 }
 

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.quality import methods as M
-from benchmarks.quality.pairs import ALL_TRACKS, MAX_SIDE, TRACKS, Pair, generate
+from benchmarks.quality.pairs import ALL_TRACKS, MAX_SIDE, SPLITS, TRACKS, Pair, generate
 from benchmarks.quality.scores import score_map
 
 SCORES = ("hit", "ap", "auroc", "dice")
@@ -199,7 +199,7 @@ def versions() -> dict[str, str]:
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--split", default="test", choices=("dev", "test", "all"))
+    parser.add_argument("--split", default="test", choices=(*SPLITS, "all"))
     parser.add_argument("--variants", type=int, default=3, help="edit sets per image (default 3)")
     parser.add_argument("--tracks", default=",".join(TRACKS), help=f"comma-separated, from {', '.join(ALL_TRACKS)}")
     parser.add_argument("--images", help="comma-separated source images (default: the split's)")

@@ -69,9 +69,10 @@ def test_every_track_keeps_the_grid_and_degrades_both_or_b(track):
 
 
 def test_splits_are_disjoint_and_every_source_has_a_licence():
-    dev, test = P.images_of("dev"), P.images_of("test")
-    assert dev and test and not set(dev) & set(test)
-    assert set(dev) | set(test) == set(P.SOURCES) == set(P.images_of("all"))
+    splits = [set(P.images_of(split)) for split in P.SPLITS]
+    assert all(splits)
+    assert sum(len(s) for s in splits) == len(set().union(*splits)) == len(P.SOURCES)
+    assert set().union(*splits) == set(P.SOURCES) == set(P.images_of("all"))
     assert all(("CC0" in s.licence or "public domain" in s.licence) for s in P.SOURCES.values())
 
 
@@ -100,3 +101,9 @@ def test_write_pair_writes_pngs_and_a_record(tmp_path):
     truth = np.asarray(Image.open(tmp_path / f"{pair.name}.truth.png"))
     assert set(np.unique(truth)) == {0, 255}
     assert record["sha256"] == pair.digest() and len(record["edits"]) == len(P.EDIT_KINDS)
+
+
+def test_a_silhouette_source_is_loaded_black_and_white():
+    image = P.SOURCES["horse"].load(max_side=4000)
+    assert image.dtype == np.uint8 and image.shape[2] == 3
+    assert set(np.unique(image).tolist()) == {0, 255}
