@@ -11,6 +11,7 @@ import os
 import pickle
 import signal
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -154,13 +155,22 @@ def test_ray_outputs_equal_the_local_engines(ray, folders, tmp_path):
 
 def test_interrupted_ray_run_resumes_with_only_the_missing_pairs(ray, folders, tmp_path):
     out, reference = tmp_path / "ray", tmp_path / "local"
-    _finder().run_dirs(*folders).save(reference, progress=False)
+    driver = os.getpid()
+
+    def slow_mse(x, y):  # in the workers, a pair takes long enough for the interrupt to come before the last
+        if os.getpid() != driver:
+            time.sleep(0.3)
+        return ((x - y) ** 2).flatten(1).mean(1)
+
+    slow_mse.higher_is_better = False
+    _finder(metric=slow_mse).run_dirs(*folders).save(reference, progress=False)
 
     def stop(row, result):
         raise KeyboardInterrupt
 
     with pytest.raises(BatchInterrupted) as interrupted:
-        _finder().run_dirs(*folders).save(out, progress=False, on_row=stop, engine=_ray_engine(chunk_size=1))
+        _finder(metric=slow_mse).run_dirs(*folders).save(out, progress=False, on_row=stop,
+                                                         engine=_ray_engine(chunk_size=1))
     complete = {p.relative_to(out).as_posix(): p.stat().st_mtime_ns for p in out.rglob("*.json")
                 if p.name != "summary.json"}
     done = {name.removesuffix(".json") + ".png" for name in complete}
@@ -170,7 +180,7 @@ def test_interrupted_ray_run_resumes_with_only_the_missing_pairs(ray, folders, t
     assert told and told <= done  # (a file whose writer is being killed may land after the read)
     assert json.loads((out / "summary.json").read_text())["interrupted"] is True
 
-    resumed = _finder().run_dirs(*folders).save(out, progress=False, engine=_ray_engine(chunk_size=1))
+    resumed = _finder(metric=slow_mse).run_dirs(*folders).save(out, progress=False, engine=_ray_engine(chunk_size=1))
     statuses = {r.pair: r.status for r in resumed.rows}
     assert {pair for pair, status in statuses.items() if status == SKIPPED} == done
     assert {pair for pair, status in statuses.items() if status == OK} == \
