@@ -18,7 +18,13 @@ from dfcore.pipeline import BoundMetric
 from dfcore.testing import fresh_registry, planted_files, planted_pair, using_registry
 from dfplugins_builtin.gaussian import coarse_blur, gaussian_blur
 from dfplugins_builtin.metrics.pixel import MSE
-from dfplugins_builtin.strategies.difference import Difference, background_normalise, difference_map, rank_exact
+from dfplugins_builtin.strategies.difference import (
+    Difference,
+    background_normalise,
+    difference_map,
+    lossless_share,
+    rank_exact,
+)
 from dfplugins_builtin.strategies.shift import ALIGNED_PX, auto_radius, estimate_translation, shifted
 
 
@@ -233,6 +239,18 @@ def test_exact_auto_on_a_blank_image_uses_every_pixel():
     dotted[..., 10, 10] = 0.5
     facts = Finder(metric="mse", strategy="difference:exact=auto").compute(blank, dotted).output.info[0]["difference"]
     assert facts["exact"] is True and facts["identical"] == pytest.approx(1 - 1 / 32**2, abs=1e-4)
+
+
+def test_lossless_share_counts_valid_pixels_only():
+    a = drawing()
+    moved = quantised((a + a.roll(1, -1) + a.roll(1, -2) + a.roll((1, 1), (-2, -1))) / 4)
+    b = a.clone()
+    b[..., 50:, :] = moved[..., 50:, :]  # lossy in the bottom half only
+    changed = (a != b).any(1, keepdim=True)
+    valid = torch.ones_like(changed)
+    assert lossless_share(a, b, changed, valid).item() < 0.9
+    valid[..., 48:, :] = False  # the bottom half left out (as --ignore does): what remains is lossless
+    assert lossless_share(a, b, changed & valid, valid).item() == 1.0
 
 
 def test_rank_exact_lifts_even_a_zero_map():
