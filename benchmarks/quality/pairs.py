@@ -1,9 +1,10 @@
 """Spot-the-difference pairs with exact change masks, made deterministically from free images.
 
 Every pair starts from a public-domain or CC0 image that scikit-image ships in its wheel or
-draws (``skimage.data``; no download): photographs, a silhouette, a phantom, random blobs. Image B is image A with seven local edits, one of each kind
-in :data:`EDIT_KINDS`, placed at random but apart from each other and from the border. A
-*track* then degrades the pair the way real pairs are degraded:
+draws (``skimage.data``; no download): photographs, a silhouette, a phantom, random blobs.
+Image B is image A with seven local edits, one of each kind in :data:`EDIT_KINDS`, placed at
+random but apart from each other and from the border. A *track* then degrades the pair the
+way real pairs are degraded:
 
 =========== ==============================================================================
 pristine    the pair as edited, lossless
@@ -97,6 +98,7 @@ class Source:
 
 
 #: Licences as stated in each loader's docstring in ``skimage.data`` (scikit-image 0.26).
+#: An image's place in this list seeds its edits: new sources go at the end.
 SOURCES = {
     s.name: s
     for s in (

@@ -214,10 +214,14 @@ def drawing(height=96, width=128):
     return quantised(a)
 
 
+def half_pixel_moved(x):
+    """``x`` moved by half a pixel down and right: every edge changes, flat areas do not."""
+    return quantised((x + x.roll(1, -1) + x.roll(1, -2) + x.roll((1, 1), (-2, -1))) / 4)
+
+
 def test_exact_auto_is_not_fooled_by_flat_areas_that_survive_a_lossy_step():
     a = drawing()
-    # half a pixel down and right: every edge changes, flat areas do not
-    moved = quantised((a + a.roll(1, -1) + a.roll(1, -2) + a.roll((1, 1), (-2, -1))) / 4)
+    moved = half_pixel_moved(a)
     assert (a == moved).all(1).float().mean() > 0.9  # most pixels are identical all the same
     options = "sigma=1,reduce=l2,scale=1,octaves=4"
     plain = Finder(metric="mse", strategy=f"difference:{options}").compute(a, moved).output.map
@@ -243,9 +247,8 @@ def test_exact_auto_on_a_blank_image_uses_every_pixel():
 
 def test_lossless_share_counts_valid_pixels_only():
     a = drawing()
-    moved = quantised((a + a.roll(1, -1) + a.roll(1, -2) + a.roll((1, 1), (-2, -1))) / 4)
     b = a.clone()
-    b[..., 50:, :] = moved[..., 50:, :]  # lossy in the bottom half only
+    b[..., 50:, :] = half_pixel_moved(a)[..., 50:, :]  # lossy in the bottom half only
     changed = (a != b).any(1, keepdim=True)
     valid = torch.ones_like(changed)
     assert lossless_share(a, b, changed, valid).item() < 0.9
