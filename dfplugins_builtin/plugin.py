@@ -80,7 +80,8 @@ def dfind_strategies() -> Iterator[StageSpec]:
                 Param("background", 0.0, "divide the map by the root of its local level over this many px, plus its "
                                          "mean: changes stand out against busy surroundings (0: off)"),
                 Param("exact", "off", "rank every pixel that differs at all above identical ones: on, off, or auto "
-                                      "(when 90% of pixels are identical: lossless pairs)",
+                                      "(when 90% of the pixels that differ from a neighbour are identical: "
+                                      "lossless pairs)",
                       choices=("off", "auto", "on"))),
     )
     yield StageSpec(
