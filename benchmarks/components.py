@@ -2,7 +2,7 @@
 
 ``python benchmarks/components.py [--device cpu|cuda] [--sizes 512 2048] [--repeat 3]``
 
-Why ``dfplugins_extra.postprocessors.regions`` labels on the host. For each mask (discs,
+Why ``dfcore.ops.regions`` labels on the host. For each mask (discs,
 speckle noise, a thin spiral: the worst case for propagation) and size it prints the median
 time of label propagation with pointer jumping in torch on the device (:func:`propagate`,
 including a sync), of ``cv2.connectedComponents`` (what the stages use) and of

@@ -42,7 +42,7 @@ WORKLOADS = {
 def bench_workload(name: str, dir_a: Path, dir_b: Path, two_a: Path, two_b: Path, folder: Path,
                    repeats: int, pairs: int) -> list[list[object]]:
     from dfcore import Finder
-    from dfcore.ray_engine import RayEngine
+    from dfcore.runs.engines.ray import RayEngine
 
     stages = dict(WORKLOADS[name])
     if name == "lpips":
@@ -90,7 +90,7 @@ def main() -> None:
 
     import ray
 
-    from dfcore.ray_engine import RayEngine
+    from dfcore.runs.engines.ray import RayEngine
 
     print(f"Machine: {machine()}\n")
     start = time.perf_counter()

@@ -268,7 +268,7 @@ def rate_table(title: str, unit: str, count: int, times: dict[str, list[float]])
 
 def bench_io(repeats: int, size: int = 1024, pairs: int = 10) -> str:
     from dfcore import Finder
-    from dfcore.images import as_batch
+    from dfcore.io.images import as_batch
 
     with scratch() as folder:
         dir_a, dir_b = write_pngs(folder, pairs, size)
@@ -334,7 +334,7 @@ def bench_decode(repeats: int, count: int = 200, size: int = 512) -> str:
 
     from torch.utils.data import DataLoader, Dataset
 
-    from dfcore.images import as_batch
+    from dfcore.io.images import as_batch
 
     class Files(Dataset):
         def __init__(self, paths):

@@ -1,16 +1,18 @@
 """dfind's core: hookspecs, plugin registry and the difference-map pipeline.
 
-Importing ``dfcore`` is cheap: the torch-bound names (``Finder``, ``DiffResult``) are
-resolved on first access, so ``dfind --list-plugins`` never imports torch.
+Importing ``dfcore`` is cheap: it loads the plugin records and markers a plugin needs
+(``StageSpec``, ``Param``, ``PresetSpec``, ``hookimpl``) and the error tree; every other name
+(``Finder``, ``DiffResult``, ``Registry``...) is resolved on first access, so a plugin
+module or ``dfind --list-plugins`` never imports torch. ``docs/architecture.md`` shows where
+each name lives.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
-
-from dfcore.errors import (  # noqa: E402
+from dfcore import _deprecated
+from dfcore.errors import (
     AmbiguousStageError,
     DfindError,
     InputError,
@@ -20,24 +22,33 @@ from dfcore.errors import (  # noqa: E402
     StageError,
     StageNotFoundError,
 )
-from dfcore.hookspecs import hookimpl, hookspec  # noqa: E402
-from dfcore.plugins import BrokenPlugin, Origin  # noqa: E402
-from dfcore.registry import Param, PresetSpec, Registry, Stage, StageSpec, get_registry  # noqa: E402
+from dfcore.plugin.hookspecs import hookimpl, hookspec
+from dfcore.plugin.spec import Param, PresetSpec, StageSpec
+from dfcore.version import __version__
 
 if TYPE_CHECKING:
-    from dfcore.batch import BatchReport, DirRun
-    from dfcore.custom import MetricHandle, check_metric, register_metric
-    from dfcore.pipeline import DiffResult, Finder, PairFailure
+    from dfcore.finder import Finder
+    from dfcore.pipeline import DiffResult, MetricHandle, PairFailure, check_metric, register_metric
+    from dfcore.plugin.loading import BrokenPlugin, Origin
+    from dfcore.plugin.registry import Registry, Stage, get_registry
+    from dfcore.runs import BatchReport, DirRun
+
+_deprecated.install()  # the module paths of dfind 0.1, for one release
 
 _LAZY = {
-    "Finder": "dfcore.pipeline",
+    "BrokenPlugin": "dfcore.plugin.loading",
+    "Origin": "dfcore.plugin.loading",
+    "Registry": "dfcore.plugin.registry",
+    "Stage": "dfcore.plugin.registry",
+    "get_registry": "dfcore.plugin.registry",
+    "Finder": "dfcore.finder",
     "DiffResult": "dfcore.pipeline",
-    "DirRun": "dfcore.batch",
-    "BatchReport": "dfcore.batch",
     "PairFailure": "dfcore.pipeline",
-    "MetricHandle": "dfcore.custom",
-    "check_metric": "dfcore.custom",
-    "register_metric": "dfcore.custom",
+    "MetricHandle": "dfcore.pipeline",
+    "check_metric": "dfcore.pipeline",
+    "register_metric": "dfcore.pipeline",
+    "DirRun": "dfcore.runs",
+    "BatchReport": "dfcore.runs",
 }
 
 
@@ -72,6 +83,7 @@ __all__ = [
     "StageError",
     "StageNotFoundError",
     "StageSpec",
+    "__version__",
     "check_metric",
     "get_registry",
     "hookimpl",

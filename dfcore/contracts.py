@@ -40,8 +40,6 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 if TYPE_CHECKING:
     from torch import Tensor
 
-    from dfcore.pipeline import BoundMetric
-
 
 @dataclass(frozen=True)
 class Region:
@@ -120,9 +118,34 @@ class Problem:
 
     a: Tensor
     b: Tensor
-    metric: BoundMetric
+    metric: MetricLike
     valid: Tensor | None = None
     info: dict[str, Any] = field(default_factory=dict)
+
+
+class MetricLike(Protocol):
+    """The metric a strategy receives in :class:`Problem` (the pipeline's ``BoundMetric``).
+
+    It is the pipeline's metric stage bound to the preprocessors that follow the pairwise ones
+    and to the pixels that count: ``metric(x, y)`` is the score, shape ``[N]``;
+    ``distance(x, y)`` the same oriented so that larger is more different;
+    ``preprocess(x)`` applies the bound preprocessors; ``stage`` is the metric stage object
+    itself (for optional methods such as ``local_map`` or ``feature_layers``);
+    ``repeated(k)`` scores ``k`` stacked copies of the batch at once.
+    """
+
+    stage: Any
+    name: str
+    higher_is_better: bool
+    valid: Tensor | None
+
+    def __call__(self, x: Tensor, y: Tensor) -> Tensor: ...
+
+    def distance(self, x: Tensor, y: Tensor) -> Tensor: ...
+
+    def preprocess(self, x: Tensor) -> Tensor: ...
+
+    def repeated(self, times: int) -> MetricLike: ...
 
 
 @runtime_checkable

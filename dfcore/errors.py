@@ -3,10 +3,18 @@
 Every error a user can cause (a bad file, a bad stage name, a bad parameter, a broken
 plugin) is a :class:`DfindError` whose message fits on one line and names its cause. The
 CLI prints ``str(error)`` and exits with :attr:`DfindError.exit_code`; tracebacks are for
-``--debug``.
+``--debug``. :func:`one_line` is how any other exception is shown in such a line.
+
+This module is the leaf of dfcore: it imports nothing of dfind.
 """
 
 from __future__ import annotations
+
+
+def one_line(exc: BaseException) -> str:
+    """``"ExcType: first line of the message"``: how a failure is shown in a listing or an error line."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
 class DfindError(Exception):
@@ -39,8 +47,8 @@ class StageError(DfindError):
     """A stage failed while being built or run (for example a plugin whose target does not import)."""
 
 
-class MetricCheckError(DfindError):
-    """A custom metric failed validation (shape, finiteness, autograd dependency, gradcheck)."""
+class MetricCheckError(StageError):
+    """A metric broke its contract or failed validation (shape, finiteness, autograd dependency, gradcheck)."""
 
 
 class WeightsError(DfindError):

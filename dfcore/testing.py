@@ -21,7 +21,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from dfcore.registry import Registry, create_registry, set_registry
+from dfcore.plugin.registry import Registry, create_registry, set_registry
 
 
 def fresh_registry(autoload: bool = False) -> Registry:

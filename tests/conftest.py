@@ -11,9 +11,9 @@ import os
 
 import pytest
 
-from dfcore.images import MAX_PIXELS_ENV
-from dfcore.plugins import AUTOLOAD_ENV, TRACE_ENV
-from dfcore.registry import Registry, set_registry
+from dfcore.io.images import MAX_PIXELS_ENV
+from dfcore.plugin.loading import AUTOLOAD_ENV, TRACE_ENV
+from dfcore.plugin.registry import Registry, set_registry
 from dfcore.testing import fresh_registry, using_registry
 
 

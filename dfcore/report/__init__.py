@@ -5,7 +5,7 @@
 * :func:`write_index` -- for an output folder: ``OUT/index.html`` listing every pair worst
   first, and one page per pair (``NAME.report.html`` next to ``NAME.json``). It reads the
   folder alone, so it works the same after a local, distributed or resumed run.
-* :func:`result_html` / :func:`notebook_html` -- a :class:`~dfcore.pipeline.DiffResult` as
+* :func:`result_html` / :func:`notebook_html` -- a :class:`~dfcore.pipeline.DiffResult` (or any object with its fields) as
   one self-contained page, images embedded (``DiffResult.to_html()`` and ``_repr_html_``).
 * :func:`dfcore.report.figure.make_figure` -- A | B | map with colour bar | overlay, with
   matplotlib (``DiffResult.figure()``, ``dfind A B --figure fig.pdf``).
@@ -22,24 +22,22 @@ from pathlib import Path
 from typing import Any
 
 from dfcore.errors import InputError
-from dfcore.output import atomic_write
-from dfcore.report.pages import render_index, render_pair, src
+from dfcore.io.files import atomic_write
+from dfcore.io.layout import INDEX_PAGE, read_pair, sibling
+from dfcore.report.index_page import render_index
+from dfcore.report.pages import render_pair, src
 from dfcore.report.model import (
     PairRecord,
     failures_from,
     make_thumbnails,
     merge_failures,
     read_failures,
-    is_pair_json,
-    read_json,
     record_from_json,
     record_from_result,
     scan_output,
     sort_records,
 )
 
-INDEX_PAGE = "index.html"
-PAIR_PAGE_SUFFIX = ".report.html"
 NOTEBOOK_MAX_SIDE = 1024
 
 
@@ -63,8 +61,8 @@ def write_pair_report(json_path: str | os.PathLike[str], page: str | os.PathLike
     ``page`` defaults to ``NAME.report.html`` beside the JSON; images are linked relatively.
     """
     json_path = Path(json_path)
-    data = read_json(json_path)
-    if not is_pair_json(data):
+    data = read_pair(json_path)
+    if data is None:
         raise InputError(f"{json_path}: not a dfind result (a NAME.json written by dfind -o)")
     record = record_from_json(json_path, data)
     page = Path(page) if page is not None else _page_for(record)
@@ -107,8 +105,7 @@ def write_index(out: str | os.PathLike[str], failures: Iterable[Any] = ()) -> Pa
 
 def _page_for(record: PairRecord) -> Path:
     """``NAME.report.html`` beside the record's ``NAME.json``."""
-    json_path = Path(record.json_path or f"{record.name}.json")
-    return json_path.with_name(json_path.name[: -len(".json")] + PAIR_PAGE_SUFFIX)
+    return sibling(record.json_path or f"{record.name}.json", "report")
 
 
 def _heading(out: Path, records: list[PairRecord]) -> tuple[str, list[str]]:

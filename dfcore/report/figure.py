@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 
 from dfcore.errors import ParameterError
-from dfcore.output import atomic_write, color_scale, default_colormap
+from dfcore.io.files import atomic_write
+from dfcore.io.render import color_scale, default_colormap
 from dfcore.report import pictures
 from dfcore.report.model import picture_from_source
 

@@ -1,6 +1,6 @@
 """What a report shows, gathered from results: in memory, or from the files of an output folder.
 
-The data model is the JSON that :meth:`dfcore.pipeline.DiffResult.save` writes (``to_dict()``
+The data model is the pair record that :meth:`dfcore.pipeline.DiffResult.save` writes (``to_dict()``
 plus ``display`` and ``files``). A folder run's report is built from the folder alone, so it
 looks the same whether the run was local, distributed or resumed: every ``NAME.json`` is a
 pair, and failed pairs come from ``summary.json`` / ``summary.csv`` when the run wrote one.
@@ -8,8 +8,6 @@ pair, and failed pairs come from ``summary.json`` / ``summary.csv`` when the run
 
 from __future__ import annotations
 
-import csv
-import json
 import math
 import os
 from collections.abc import Iterable, Mapping
@@ -20,12 +18,9 @@ from typing import Any
 import numpy as np
 
 from dfcore.errors import DfindError
-from dfcore.output import apply_colormap, color_scale, default_colormap
+from dfcore.io.layout import FAILED, THUMBS_DIR, pair_records, read_json, read_summary_rows, sibling, stem_of
+from dfcore.io.render import apply_colormap, color_scale, default_colormap
 from dfcore.report import pictures
-
-SUMMARY_FILES = ("summary.json", "summary.csv")
-THUMBS_DIR = "thumbs"
-_FAILED_STATUSES = {"failed", "error", "fail"}
 
 
 @dataclass
@@ -157,18 +152,6 @@ def picture_from_source(data: Mapping[str, Any], role: str) -> tuple[np.ndarray 
 # -- from an output folder -------------------------------------------------------------------
 
 
-def is_pair_json(data: Any) -> bool:
-    """Whether a parsed JSON file is a pair's result (and not a summary or something else)."""
-    return isinstance(data, dict) and "score" in data and isinstance(data.get("map"), dict) and "config" in data
-
-
-def read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
-        return None
-
-
 def record_from_json(path: Path, data: Mapping[str, Any] | None = None) -> PairRecord:
     """A record of a pair's JSON file; images are the files next to it.
 
@@ -178,20 +161,20 @@ def record_from_json(path: Path, data: Mapping[str, Any] | None = None) -> PairR
     """
     path = Path(path)
     data = dict(data if data is not None else read_json(path) or {})
-    stem = path.name[: -len(".json")]
+    stem = stem_of(path)
     folder = path.parent
     data["display"] = display_of(data)
     record = PairRecord(name=str(data.get("name") or stem), data=data, json_path=path)
     files = data.get("files") if isinstance(data.get("files"), Mapping) else {}
     for role in ("heatmap", "mask"):
-        name = files.get(role) or (f"{stem}.heatmap.png" if role == "heatmap" else None)
+        name = files.get(role) or (sibling(path, "heatmap").name if role == "heatmap" else None)
         if name and (folder / name).is_file():
             record.images[role] = folder / name
         elif role == "heatmap":
             record.notes.append(f"The heatmap {name} is missing.")
     for role in ("a", "b"):
         listed = files.get(role)
-        preview = folder / (listed or f"{stem}.{role}.png")
+        preview = folder / listed if listed else sibling(path, role)
         record.sources[role] = _source(data, role) or ""
         if listed and preview.is_file():
             record.images[role] = preview
@@ -210,38 +193,13 @@ def record_from_json(path: Path, data: Mapping[str, Any] | None = None) -> PairR
 
 
 def scan_output(out: Path) -> list[PairRecord]:
-    """Every pair JSON under ``out`` (recursively), as records; summaries and others are skipped."""
-    records = []
-    for directory, subdirs, files in os.walk(out):
-        subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
-        for filename in sorted(files):
-            if not filename.endswith(".json") or filename.startswith(".") or filename in SUMMARY_FILES:
-                continue
-            path = Path(directory) / filename
-            data = read_json(path)
-            if is_pair_json(data):
-                records.append(record_from_json(path, data))
-    return records
+    """Every pair record under ``out`` (recursively), as report records."""
+    return [record_from_json(path, data) for path, data in pair_records(out)]
 
 
 def read_failures(out: Path) -> list[PairRecord]:
-    """The failed pairs a run recorded in ``summary.json`` (or ``summary.csv``) of ``out``."""
-    rows: list[Mapping[str, Any]] = []
-    summary_json = read_json(out / "summary.json") if (out / "summary.json").is_file() else None
-    if isinstance(summary_json, Mapping):
-        for key in ("pairs", "results", "rows"):
-            if isinstance(summary_json.get(key), list):
-                summary_json = summary_json[key]
-                break
-    if isinstance(summary_json, list):
-        rows = [row for row in summary_json if isinstance(row, Mapping)]
-    elif (out / "summary.csv").is_file():
-        try:
-            with open(out / "summary.csv", newline="", encoding="utf-8") as handle:
-                rows = list(csv.DictReader(handle))
-        except (OSError, UnicodeDecodeError, csv.Error):
-            rows = []
-    return failures_from(rows)
+    """The failed pairs a run recorded in its summary in ``out``."""
+    return failures_from(read_summary_rows(out))
 
 
 def failures_from(rows: Iterable[Any]) -> list[PairRecord]:
@@ -249,15 +207,12 @@ def failures_from(rows: Iterable[Any]) -> list[PairRecord]:
     failures = []
     for row in rows:
         get = row.get if isinstance(row, Mapping) else lambda key, default=None, _r=row: getattr(_r, key, default)
-        status = str(get("status", "") or "").lower()
-        error = get("error", None)
-        ok = get("ok", None)
-        if not (status in _FAILED_STATUSES or ok is False or (error and status not in ("ok", "skipped", "done"))):
+        if not (get("status", None) == FAILED or get("ok", None) is False):
             continue
         name = get("pair", None) or get("name", None)
         if not name:
             continue
-        record = PairRecord(name=str(name), error=str(error or status or "failed"))
+        record = PairRecord(name=str(name), error=str(get("error", None) or FAILED))
         for role in ("a", "b"):
             if get(role, None):
                 record.sources[role] = os.fspath(get(role))
@@ -279,7 +234,7 @@ def merge_failures(records: list[PairRecord], failures: Iterable[PairRecord]) ->
 
 
 def _stem_name(record: PairRecord) -> str:
-    return record.json_path.name[: -len(".json")] if record.json_path else record.name
+    return stem_of(record.json_path) if record.json_path else record.name
 
 
 def sort_records(records: Iterable[PairRecord]) -> list[PairRecord]:
@@ -294,7 +249,7 @@ def make_thumbnails(record: PairRecord, out: Path, box: int = 240) -> None:
     """Write ``out/thumbs/NAME.{a,b,map}.jpg`` for a folder record (skipped when up to date)."""
     if record.json_path is None or record.data is None:
         return
-    stem = Path(os.path.relpath(record.json_path, out)).as_posix()[: -len(".json")]
+    stem = stem_of(record.json_path, out)
     newest = record.json_path.stat().st_mtime
     for role in ("a", "b", "map"):
         target = out / THUMBS_DIR / f"{stem}.{role}.jpg"
@@ -308,7 +263,7 @@ def make_thumbnails(record: PairRecord, out: Path, box: int = 240) -> None:
 
 def _thumbnail_picture(record: PairRecord, role: str, box: int) -> np.ndarray | None:
     if role == "map":
-        npy = record.json_path.with_name(record.json_path.name[: -len(".json")] + ".map.npy")
+        npy = sibling(record.json_path, "map")
         files = record.data.get("files") if isinstance(record.data.get("files"), Mapping) else {}
         if files.get("map"):
             npy = record.json_path.parent / files["map"]

@@ -12,7 +12,6 @@ import html
 import json
 import math
 import os
-import statistics
 import string
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
@@ -21,7 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from dfcore import __version__
+from dfcore.version import __version__
 from dfcore.report.model import PairRecord, as_float
 
 CSP = ("default-src 'none'; img-src 'self' data: blob: file:; style-src 'unsafe-inline'; "
@@ -136,7 +135,7 @@ def _pager(nav: Mapping[str, str] | None) -> str:
     return "".join(parts)
 
 
-def _card(label: str, value: str, hint: str = "", primary: bool = False) -> str:
+def card(label: str, value: str, hint: str = "", primary: bool = False) -> str:
     hint_html = f'<div class="hint">{hint}</div>' if hint else ""
     return (f'<div class="card{" primary" if primary else ""}"><div class="label">{label}</div>'
             f'<div class="value">{value}</div>{hint_html}</div>')
@@ -147,19 +146,19 @@ def _pair_cards(data: Mapping[str, Any], n_regions: int) -> str:
     arrow = "↑" if data.get("higher_is_better") else "↓"
     stats = data.get("map") or {}
     cards = [
-        _card(esc(data.get("metric") or "score"), esc(fmt(data.get("score"))), f"{arrow} {direction}", primary=True),
-        _card("Regions", esc(fmt(n_regions)), "found by the postprocessor" if data.get("regions") else
+        card(esc(data.get("metric") or "score"), esc(fmt(data.get("score"))), f"{arrow} {direction}", primary=True),
+        card("Regions", esc(fmt(n_regions)), "found by the postprocessor" if data.get("regions") else
               ("mask, no regions" if "mask_fraction" in data else "no region postprocessor")),
-        _card("Map max", esc(fmt(stats.get("max"), 4)), f"mean {esc(fmt(stats.get('mean'), 4))}"),
+        card("Map max", esc(fmt(stats.get("max"), 4)), f"mean {esc(fmt(stats.get('mean'), 4))}"),
     ]
     if "mask_fraction" in data:
-        cards.append(_card("Changed", esc(percent(data["mask_fraction"])), "of the pixels (mask)"))
+        cards.append(card("Changed", esc(percent(data["mask_fraction"])), "of the pixels (mask)"))
     if "valid_fraction" in data:
-        cards.append(_card("Compared", esc(percent(data["valid_fraction"])), "of the pixels (valid)"))
-    for key, value in list(_flatten(data.get("evaluation")))[:4]:
-        cards.append(_card(esc(key), esc(fmt(value, 4)), "against the truth"))
+        cards.append(card("Compared", esc(percent(data["valid_fraction"])), "of the pixels (valid)"))
+    for key, value in list(flatten(data.get("evaluation")))[:4]:
+        cards.append(card(esc(key), esc(fmt(value, 4)), "against the truth"))
     strategy = ((data.get("config") or {}).get("strategy") or {}).get("name", "")
-    cards.append(_card("Size", f"{esc(stats.get('width'))}×{esc(stats.get('height'))}",
+    cards.append(card("Size", f"{esc(stats.get('width'))}×{esc(stats.get('height'))}",
                        esc(f"strategy {strategy}") if strategy else ""))
     return f'<section class="cards" aria-label="Scores">{"".join(cards)}</section>'
 
@@ -170,13 +169,13 @@ def _notes(notes: Sequence[str]) -> str:
     return '<div class="notes">' + "".join(f"<p>{esc(n)}</p>" for n in notes) + "</div>"
 
 
-def _flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
+def flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
     """Nested mappings -> ``[("mask.dice", 0.9), ...]``; lists and texts are kept as values."""
     if not isinstance(value, Mapping):
         return [(prefix, value)] if prefix else []
     items = []
     for key, item in value.items():
-        items.extend(_flatten(item, f"{prefix}.{key}" if prefix else str(key)))
+        items.extend(flatten(item, f"{prefix}.{key}" if prefix else str(key)))
     return items
 
 
@@ -286,7 +285,7 @@ def blend_mode(display: Mapping[str, Any]) -> str:
 
 def _lut(name: Any) -> Any:
     from dfcore.errors import ParameterError
-    from dfcore.output import colormap_lut
+    from dfcore.io.render import colormap_lut
 
     try:
         return colormap_lut(str(name))
@@ -376,7 +375,7 @@ def _details(data: Mapping[str, Any]) -> str:
     if "valid_fraction" in data:
         score_rows.append(("compared pixels (valid)", esc(percent(data["valid_fraction"]))))
     scores = _kv_table(score_rows)
-    evaluation = _flatten(data.get("evaluation"))
+    evaluation = flatten(data.get("evaluation"))
     if evaluation:
         scores += ("<h3 class=\"muted\" style=\"font-size:13px;margin:12px 0 4px\">Against the truth</h3>"
                    + _kv_table([(esc(k), f'<span class="mono">{esc(fmt(v, 6))}</span>') for k, v in evaluation]))
@@ -433,133 +432,3 @@ def _inputs(inputs: Mapping[str, Any]) -> str:
         return '<p class="empty">Not recorded.</p>'
     return ('<table><thead><tr><th></th><th>source</th><th class="num">size</th><th class="num">channels</th>'
             '<th>mode</th><th class="num">bits</th><th>alpha</th></tr></thead><tbody>' + "".join(rows) + "</tbody></table>")
-
-
-# -- the folder index ------------------------------------------------------------------------
-
-
-def render_index(records: Sequence[PairRecord], out: Path, pages: Mapping[str, Path], heading: str,
-                 folders: Sequence[str] = ()) -> str:
-    """The index of a folder run: ``records`` in order (failures first, then worst first)."""
-    ok = [r for r in records if r.ok]
-    failed = [r for r in records if not r.ok]
-    metrics = sorted({r.metric for r in ok})
-    eval_keys: list[str] = []
-    for record in ok:
-        for key, _ in _flatten(record.data.get("evaluation")):
-            if key not in eval_keys and len(eval_keys) < 4:
-                eval_keys.append(key)
-    show_metric = len(metrics) > 1
-    show_changed = any("mask_fraction" in r.data for r in ok)
-    head = ['<th data-sort="rank" title="Worst first">#</th>', "<th>pair</th>",
-            '<th class="nosort">A</th>', '<th class="nosort">B</th>', '<th class="nosort">map</th>']
-    if show_metric:
-        head.append("<th>metric</th>")
-    head.append(f'<th class="num">{esc(metrics[0]) if len(metrics) == 1 else "score"}</th>')
-    head += ['<th class="num">regions</th>'] + (['<th class="num">changed</th>'] if show_changed else [])
-    head += [f'<th class="num">{esc(k)}</th>' for k in eval_keys]
-    head.append("<th>status</th>")
-    rows = []
-    for rank, record in enumerate(records, start=1):
-        rows.append(_index_row(rank, record, out, pages.get(record.name), show_metric, show_changed, eval_keys))
-    table = (f'<table class="pairs"><thead><tr>{"".join(head)}</tr></thead><tbody>\n'
-             + "\n".join(rows) + "\n</tbody></table>")
-    if not records:
-        table = '<p class="empty">No results in this folder.</p>'
-    return document(
-        "index",
-        title=esc(f"{heading} · dfind"),
-        heading=esc(heading),
-        cards=_index_cards(ok, failed, metrics),
-        notes=('<p class="muted folders">' + " · ".join(f"{role} <code>{esc(folder)}</code>"
-                                                      for role, folder in zip("AB", folders)) + "</p>") if folders else "",
-        table=table,
-        script=static("common.js") + "\n" + static("index.js"),
-    )
-
-
-def _index_row(rank: int, record: PairRecord, out: Path, page: Path | None, show_metric: bool, show_changed: bool,
-               eval_keys: Sequence[str]) -> str:
-    name = esc(record.name)
-    if not record.ok:
-        sources = " ⇄ ".join(esc(record.sources[k]) for k in ("a", "b") if record.sources.get(k))
-        detail = f'<div class="muted mono">{sources}</div>' if sources else ""
-        empty = '<td class="num" data-value="NaN">–</td>'
-        cells = ['<td class="thumb"><span class="nothumb">failed</span></td>'] * 3
-        cells += ["<td>–</td>"] * int(show_metric) + [empty] * (2 + int(show_changed) + len(eval_keys))
-        return (f'<tr class="failed" data-name="{name}"><td class="num" data-value="{rank}">{rank}</td>'
-                f'<td class="name">{name}<div class="error">{esc(record.error)}</div>{detail}</td>{"".join(cells)}'
-                f'<td data-value="0"><span class="status failed">failed</span></td></tr>')
-    href = esc(src(page, out)) if page else ""
-    cells = [f'<td class="num" data-value="{rank}">{rank}</td>',
-             f'<td class="name"><a class="pair-link" href="{href}">{name}</a></td>']
-    for role in ("a", "b", "map"):
-        thumb = record.thumbs.get(role)
-        image = (f'<img src="{esc(src(thumb, out))}" alt="{esc(role)} of {name}" loading="lazy" decoding="async">'
-                 if thumb else '<span class="nothumb">none</span>')
-        cells.append(f'<td class="thumb"><a href="{href}" tabindex="-1">{image}</a></td>')
-    data = record.data
-    if show_metric:
-        cells.append(f"<td>{esc(record.metric)}</td>")
-    score = record.score
-    cells.append(f'<td class="num mono" data-value="{_sortable(score)}" title="'
-                 f'{"higher" if record.higher_is_better else "lower"} is better">{esc(fmt(data.get("score")))}</td>')
-    n_regions = len(data.get("regions") or [])
-    cells.append(f'<td class="num" data-value="{n_regions}">{n_regions}</td>')
-    if show_changed:
-        fraction = data.get("mask_fraction")
-        cells.append(f'<td class="num" data-value="{_sortable(as_float(fraction))}">'
-                     f'{esc(percent(fraction)) if fraction is not None else "–"}</td>')
-    evaluation = dict(_flatten(data.get("evaluation")))
-    for key in eval_keys:
-        value = evaluation.get(key)
-        cells.append(f'<td class="num" data-value="{_sortable(as_float(value))}">{esc(fmt(value, 4))}</td>')
-    cells.append('<td data-value="1"><span class="status ok">ok</span></td>')
-    return f'<tr data-name="{name}">' + "".join(cells) + "</tr>"
-
-
-def _sortable(value: float) -> str:
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "1e308" if value > 0 else "-1e308"
-    return repr(value)
-
-
-def _index_cards(ok: Sequence[PairRecord], failed: Sequence[PairRecord], metrics: Sequence[str]) -> str:
-    cards = [_card("Pairs", esc(fmt(len(ok) + len(failed))), f"{len(ok)} compared", primary=True)]
-    cards.append(_card("Failed", esc(fmt(len(failed))), "see the first rows" if failed else "none"))
-    for metric in metrics:
-        scores = [r.score for r in ok if r.metric == metric]
-        finite = [s for s in scores if math.isfinite(s)]
-        higher = next(r.higher_is_better for r in ok if r.metric == metric)
-        if finite:
-            worst = min(finite) if higher else max(finite)
-            best = max(finite) if higher else min(finite)
-            hint = f"median {fmt(statistics.median(finite), 4)} · best {fmt(best, 4)}"
-            cards.append(_card(esc(f"worst {metric}"), esc(fmt(worst, 6)),
-                               esc(hint) + f" · {'higher' if higher else 'lower'} is better"))
-            if len(finite) >= 3:
-                cards.append(f'<div class="card"><div class="label">{esc(metric)} distribution</div>'
-                             f"{_histogram(finite)}</div>")
-    regions = sum(len(r.data.get("regions") or []) for r in ok)
-    cards.append(_card("Regions", esc(fmt(regions)), "over all pairs"))
-    return f'<section class="cards" aria-label="Summary">{"".join(cards)}</section>'
-
-
-def _histogram(values: Sequence[float], bins: int = 24, width: int = 220, height: int = 44) -> str:
-    low, high = min(values), max(values)
-    span = (high - low) or 1.0
-    counts = [0] * bins
-    for v in values:
-        counts[min(int((v - low) / span * bins), bins - 1)] += 1
-    top = max(counts)
-    bar = width / bins
-    rects = "".join(
-        f'<rect x="{i * bar:.1f}" y="{height - 12 - c / top * (height - 14):.1f}" width="{bar - 1:.1f}" '
-        f'height="{c / top * (height - 14):.1f}"><title>{c}</title></rect>'
-        for i, c in enumerate(counts) if c
-    )
-    return (f'<svg class="hist" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
-            f'aria-label="score histogram">{rects}<text x="0" y="{height - 1}">{esc(fmt(low, 3))}</text>'
-            f'<text x="{width}" y="{height - 1}" text-anchor="end">{esc(fmt(high, 3))}</text></svg>')

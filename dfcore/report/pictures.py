@@ -121,7 +121,7 @@ def thumbnail(picture: np.ndarray, box: int) -> np.ndarray:
 
 def read_picture(path: str | os.PathLike[str]) -> np.ndarray:
     """Decode an image file (any depth dfind reads, EXIF orientation, alpha over white) to 8 bits."""
-    from dfcore.images import read_image
+    from dfcore.io.images import read_image
 
     array, _ = read_image(path)
     return to_uint8(array)
@@ -139,7 +139,7 @@ def read_picture_quietly(path: str | os.PathLike[str]) -> tuple[np.ndarray | Non
 
 def write_picture(path: Path, picture: np.ndarray, fmt: str = "PNG") -> Path:
     """Write an encoded picture atomically (a temporary name, then renamed)."""
-    from dfcore.output import atomic_write
+    from dfcore.io.files import atomic_write
 
     payload = encode(picture, fmt)
     return atomic_write(path, lambda f: f.write(payload))

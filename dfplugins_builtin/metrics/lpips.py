@@ -26,8 +26,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from dfcore.errors import WeightsError
-from dfcore.plugins import one_line
+from dfcore.errors import WeightsError, one_line
+from dfcore.ops.checks import check_channels
 
 LPIPS_VERSION = "0.1"
 
@@ -166,8 +166,7 @@ class LPIPS:
     def __call__(self, x: Tensor, y: Tensor) -> Tensor:
         if x.shape[1] == 1:
             x, y = x.expand(-1, 3, -1, -1), y.expand(-1, 3, -1, -1)
-        if x.shape[1] != 3:
-            raise ValueError(f"lpips needs 1 or 3 channels, got {x.shape[1]}")
+        check_channels(x, (1, 3), "lpips")
         return self.model(x.device)(x, y, normalize=True).reshape(x.shape[0])
 
     def feature_layers(self, device: torch.device | str = "cpu") -> dict[str, torch.nn.Module]:

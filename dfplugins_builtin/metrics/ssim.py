@@ -38,7 +38,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from dfcore.errors import ShapeError
+from dfcore.ops.checks import check_min_side, check_same_shape
 
 MS_SSIM_LEVELS = 5
 MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
@@ -307,8 +307,7 @@ def ssim_means(x: Tensor, y: Tensor, data_range: float = 1.0, win_size: int = 11
         ``(ssim, cs)``, differentiable with respect to ``x`` and ``y`` (once).
     """
     check_window(x, win_size, "ssim")
-    if x.shape != y.shape:
-        raise ShapeError(f"ssim needs images of one shape, got {list(x.shape)} and {list(y.shape)}")
+    check_same_shape(x, y, "ssim")
     window = gaussian_window(int(win_size), float(win_sigma), x.device, x.dtype)
     c1, c2 = (k1 * data_range) ** 2, (k2 * data_range) ** 2
     return SSIMMeans.apply(x, y, window, c1, c2, weight, _strip_rows(x, window, rows))
@@ -334,9 +333,7 @@ def ssim_maps(x: Tensor, y: Tensor, data_range: float = 1.0, win_size: int = 11,
 def check_window(x: Tensor, win_size: int, name: str) -> None:
     if win_size % 2 != 1 or win_size < 1:
         raise ValueError(f"{name}: win_size must be a positive odd number, got {win_size}")
-    height, width = x.shape[-2:]
-    if min(height, width) < win_size:
-        raise ShapeError(f"{name} needs images of at least {win_size}x{win_size} px (win_size), got {width}x{height}")
+    check_min_side(x, win_size, name, why="win_size")
 
 
 def valid_windows(valid: Tensor, win_size: int) -> Tensor:
@@ -370,12 +367,8 @@ def ms_ssim(x: Tensor, y: Tensor, data_range: float = 1.0, win_size: int = 11, w
     """
     levels = len(weights)
     minimum = (win_size - 1) * 2 ** (levels - 1) + 1
-    height, width = x.shape[-2:]
-    if min(height, width) < minimum:
-        raise ShapeError(
-            f"ms-ssim needs images of at least {minimum}x{minimum} px with win_size={win_size}, "
-            f"got {width}x{height}; use ssim, or a smaller window (ms-ssim:win_size=7 needs 97 px)"
-        )
+    check_min_side(x, minimum, "ms-ssim", why=f"with win_size={win_size}",
+                   hint="; use ssim, or a smaller window (ms-ssim:win_size=7 needs 97 px)")
     values = []
     for level in range(levels):
         level_ssim, level_cs = ssim_means(x, y, data_range, win_size, win_sigma, k1, k2)

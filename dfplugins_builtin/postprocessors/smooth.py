@@ -16,38 +16,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from dfplugins_builtin.gaussian import check_sigma, gaussian_blur
+from dfcore.ops.filters import check_octaves, check_sigma, multiscale_smooth
 
 if TYPE_CHECKING:
     from torch import Tensor
 
     from dfcore.contracts import StageOutput
-
-
-def smooth_map(diff_map: Tensor, sigma: float, valid: Tensor | None = None, octaves: int = 1) -> Tensor:
-    """Mean of the Gaussian smoothings of an Nx1xHxW map at ``sigma * 2**i``, ``i < octaves``.
-
-    Pixels outside ``valid`` (Nx1xHxW bool) are ignored and set to zero.
-    """
-    octaves = check_octaves(octaves)
-    weight = None if valid is None else valid.to(diff_map.dtype)
-    if weight is not None:
-        diff_map = diff_map * weight
-    total = None
-    for level in range(octaves):
-        scale = sigma * 2**level
-        smoothed = gaussian_blur(diff_map, scale)
-        if weight is not None:
-            smoothed = smoothed / gaussian_blur(weight, scale).clamp_min(1e-6)
-        total = smoothed if total is None else total + smoothed
-    total = total / octaves
-    return total if weight is None else total * weight
-
-
-def check_octaves(octaves: int) -> int:
-    if isinstance(octaves, bool) or int(octaves) != octaves or octaves < 1:
-        raise ValueError(f"octaves must be a whole number >= 1, got {octaves!r}")
-    return int(octaves)
 
 
 class Smooth:
@@ -58,7 +32,7 @@ class Smooth:
         self.octaves = check_octaves(octaves)
 
     def __call__(self, out: StageOutput) -> Tensor:
-        return smooth_map(out.map, self.sigma, out.valid, self.octaves)
+        return multiscale_smooth(out.map, self.sigma, out.valid, self.octaves)
 
     def conventions(self) -> dict[str, object]:
         return {

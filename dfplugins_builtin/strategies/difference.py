@@ -8,7 +8,7 @@ quality benchmark (docs/quality.md):
   compared, which averages out sensor noise, JPEG blocks and resampling blur that differ
   between the two (the metric's score is not affected);
 * ``shift``: each pixel takes its best match within ``shift`` pixels, in both directions
-  (:mod:`dfplugins_builtin.strategies.shift`), so a pair off by a pixel does not light up
+  (:mod:`dfcore.ops.shift`), so a pair off by a pixel does not light up
   every edge while an object present in one image only still does. ``shift=auto`` measures
   the pair's misalignment (phase correlation) and tolerates it only when there is some:
   an aligned pair keeps every pixel's own difference;
@@ -35,10 +35,9 @@ import torch
 from torch import Tensor
 
 from dfcore.contracts import Problem, StageOutput
-from dfplugins_builtin.gaussian import check_sigma, coarse_blur, gaussian_blur
-from dfplugins_builtin.postprocessors.smooth import check_octaves, smooth_map
-from dfplugins_builtin.strategies.channels import check_reduction, reduce_channels
-from dfplugins_builtin.strategies.shift import auto_radius, check_shift, estimate_translation, shift_tolerant
+from dfcore.ops.channels import check_reduction, reduce_channels
+from dfcore.ops.filters import check_octaves, check_sigma, coarse_blur, gaussian_blur, multiscale_smooth
+from dfcore.ops.shift import auto_radius, check_shift, estimate_translation, shift_tolerant
 
 #: ``exact=auto`` ranks differing pixels first when at least this share of detail pixels is identical.
 LOSSLESS_SHARE = 0.9
@@ -135,7 +134,7 @@ class Difference:
             infos: list[dict[str, Any]] = [{} for _ in range(a.shape[0])]
             diff_map = self._difference(a, b, infos)
             if self.scale:
-                diff_map = smooth_map(diff_map, self.scale, problem.valid, self.octaves)
+                diff_map = multiscale_smooth(diff_map, self.scale, problem.valid, self.octaves)
             if self.background:
                 diff_map = background_normalise(diff_map, self.background, problem.valid)
             if self.exact != "off":

@@ -6,7 +6,7 @@ On a pair off by a pixel that map lights up every edge. Here each pixel takes it
 match within ``radius`` pixels, in both directions -- A's window against B's windows moved
 by up to ``radius``, and B's against A's -- and the larger of the two is kept, as
 ``difference:shift`` does for a plain difference (both use
-:mod:`dfplugins_builtin.strategies.shift`). An object present in one image only is still
+:mod:`dfcore.ops.shift`). An object present in one image only is still
 found, whichever image it is in.
 
 The trade-off: a change that is itself a displacement of ``radius`` pixels or less (an
@@ -26,7 +26,7 @@ from torch import Tensor
 
 from dfcore.contracts import Problem
 from dfcore.errors import StageError
-from dfplugins_builtin.strategies.shift import check_radius, shift_tolerant
+from dfcore.ops.shift import check_radius, shift_tolerant
 
 
 class Tolerant:

@@ -31,6 +31,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from dfcore.ops.checks import check_same_shape
+from dfcore.ops.filters import gaussian_kernel, separable_filter
+
 WAVELENGTH = 4.0  #: pixels of the current level
 ENVELOPE = 0.5  #: Gaussian envelope sigma as a fraction of the wavelength (about one octave of bandwidth)
 _BINOMIAL = (1.0, 4.0, 6.0, 4.0, 1.0)
@@ -59,25 +62,11 @@ def gabor_bank(orientations: int, wavelength: float = WAVELENGTH, envelope: floa
     return torch.stack(filters)[:, None]
 
 
-def gaussian_kernel(sigma: float) -> Tensor:
-    """A normalised 1-D Gaussian of radius ceil(3 sigma), float64."""
-    radius = math.ceil(3.0 * sigma)
-    coords = torch.arange(-radius, radius + 1, dtype=torch.float64)
-    kernel = torch.exp(-(coords**2) / (2.0 * sigma**2))
-    return kernel / kernel.sum()
-
-
 def _pad_conv(x: Tensor, weight: Tensor, stride: tuple[int, int] = (1, 1)) -> Tensor:
     """Correlate Bx1xHxW with Ox1xkhxkw weights, replicate padding so the size is kept before striding."""
     kh, kw = weight.shape[-2:]
     padded = F.pad(x, (kw // 2, kw // 2, kh // 2, kh // 2), mode="replicate")
     return F.conv2d(padded, weight.to(x.dtype), stride=stride)
-
-
-def _separable_blur(x: Tensor, kernel: Tensor, stride: int = 1) -> Tensor:
-    """Blur Bx1xHxW with a 1-D kernel along both axes (replicate padding), optionally subsampling."""
-    x = _pad_conv(x, kernel.view(1, 1, 1, -1), stride=(1, stride))
-    return _pad_conv(x, kernel.view(1, 1, -1, 1), stride=(stride, 1))
 
 
 class ScaleFeatures(torch.nn.Module):
@@ -91,7 +80,7 @@ class ScaleFeatures(torch.nn.Module):
     def __init__(self, orientations: int, norm: float) -> None:
         super().__init__()
         self.register_buffer("bank", gabor_bank(orientations).float())
-        self.register_buffer("mean_kernel", gaussian_kernel(ENVELOPE * WAVELENGTH).float())
+        self.register_buffer("mean_kernel", gaussian_kernel(ENVELOPE * WAVELENGTH, dtype=torch.float32).clone())
         self.norm = norm
 
     def forward(self, x: Tensor) -> Tensor:
@@ -101,7 +90,7 @@ class ScaleFeatures(torch.nn.Module):
         energy = responses.reshape(n, -1, 2, h, w).square().sum(2).add(1e-12).sqrt()  # (N, C*O, H, W)
         local = energy.square().mean(1, keepdim=True).sqrt()
         normalised = energy / (self.norm + local)
-        mean = _separable_blur(flat, self.mean_kernel).reshape(n, c, h, w)
+        mean = separable_filter(flat, self.mean_kernel, "replicate").reshape(n, c, h, w)
         return torch.cat([normalised, mean], dim=1)
 
 
@@ -120,7 +109,7 @@ class FilterBankFeatures(torch.nn.Module):
         level = x.reshape(n * c, 1, h, w)
         for index, module in enumerate(self.levels):
             if index:
-                level = _separable_blur(level, self.pyramid_kernel, stride=2)
+                level = separable_filter(level, self.pyramid_kernel, "replicate", stride=2)
             features.append(module(level.reshape(n, c, *level.shape[-2:])))
         return features
 
@@ -164,8 +153,7 @@ class FilterBank:
             return net
 
     def __call__(self, x: Tensor, y: Tensor) -> Tensor:
-        if x.shape != y.shape:
-            raise ValueError(f"filterbank of tensors of different shapes: {list(x.shape)} and {list(y.shape)}")
+        check_same_shape(x, y, "filterbank")
         net = self.network(x.device)
         return filterbank_distance(net(x), net(y))
 

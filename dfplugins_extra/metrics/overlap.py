@@ -21,11 +21,12 @@ from __future__ import annotations
 
 from torch import Tensor
 
+from dfcore.ops.checks import check_same_shape
+
 
 def _overlap_sums(x: Tensor, y: Tensor, valid: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
     """Per sample: sum(x * y), sum(x), sum(y), over the pixels where ``valid`` is true."""
-    if x.shape != y.shape:
-        raise ValueError(f"overlap of tensors of different shapes: {list(x.shape)} and {list(y.shape)}")
+    check_same_shape(x, y, "overlap")
     if valid is not None:
         weight = valid.to(x.dtype)
         x, y = x * weight, y * weight

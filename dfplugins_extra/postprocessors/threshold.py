@@ -18,7 +18,7 @@ the threshold, so an all-zero map (identical images) has no regions. Only pixels
 compared count (``StageOutput.valid``): the statistics ignore the others and the mask never
 covers them. The mask holds the kept regions only (after ``min_area`` and ``top_k``); the map
 passes through unchanged. Thresholds are computed and the mask is kept on the map's device;
-the regions are labelled on the host (see :mod:`dfplugins_extra.postprocessors.regions`).
+the regions are labelled on the host (see :mod:`dfcore.ops.regions`).
 
 References:
     Saharia et al. Photorealistic text-to-image diffusion models with deep language
@@ -34,7 +34,7 @@ import torch
 from torch import Tensor
 
 from dfcore.contracts import StageOutput
-from dfplugins_extra.postprocessors.regions import batch_regions
+from dfcore.ops.regions import batch_regions
 
 OTSU_BINS = 256
 

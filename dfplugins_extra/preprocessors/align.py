@@ -40,6 +40,7 @@ from torch import Tensor
 
 from dfcore.contracts import PairOutput
 from dfcore.errors import DfindError, StageError
+from dfcore.ops.checks import check_pair
 
 MODELS = ("translation", "similarity", "affine", "homography")
 #: Degrees of freedom of each model, for ``auto``.
@@ -574,9 +575,7 @@ class Align:
             :class:`PairOutput` with ``a`` unchanged, ``b`` aligned, ``valid`` (Nx1xHxW) and one
             info dict per sample (see ``docs/alignment.md``).
         """
-        if a.ndim != 4 or b.ndim != 4 or a.shape[:2] != b.shape[:2]:
-            raise StageError(f"align needs two NxCxHxW batches of equal N and C, "
-                             f"got {list(a.shape)} and {list(b.shape)}")
+        check_pair(a, b, "align")
         n, _, height, width = a.shape
         grey_a = self._grey(a)
         grey_b = self._grey(b)

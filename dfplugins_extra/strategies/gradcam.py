@@ -43,16 +43,9 @@ from torch import Tensor
 
 from dfcore.contracts import Problem
 from dfcore.errors import ParameterError, StageError
-from dfplugins_builtin.strategies.gradient import oriented_distance
+from dfcore.ops.gradients import oriented_distance
 
 WEIGHTINGS = ("gradcam", "hirescam")
-
-
-def metrics_with_layers() -> list[str]:
-    """Names of the registered metrics that declare feature layers."""
-    from dfcore.registry import get_registry
-
-    return sorted({stage.name for stage in get_registry().stages("metric") if stage.spec.layers})
 
 
 def resolve_layer(layers: dict[str, torch.nn.Module], layer: str | int | None, metric: str) -> str:
@@ -74,10 +67,8 @@ def resolve_layer(layers: dict[str, torch.nn.Module], layer: str | int | None, m
 def feature_layers(problem: Problem) -> dict[str, torch.nn.Module]:
     """The metric's feature layers on the problem's device, or a one-line error naming metrics that have them."""
     offer = getattr(problem.metric.stage, "feature_layers", None)
-    if not callable(offer):
-        having = metrics_with_layers()
-        hint = f"metrics with layers: {', '.join(having)}" if having else "no registered metric declares layers"
-        raise StageError(f"gradcam needs a metric with feature layers; {problem.metric.name!r} has none ({hint})")
+    if not callable(offer):  # a Finder refuses such a pipeline when it is built (``needs_layers``)
+        raise StageError(f"gradcam needs a metric with feature layers; {problem.metric.name!r} has none")
     return dict(offer(problem.a.device))
 
 
@@ -147,6 +138,9 @@ def metric_cam(problem: Problem, module: torch.nn.Module, name: str, reference: 
 
 class GradCAM:
     """Grad-CAM of the metric's distance at one of its feature layers, on the input grid."""
+
+    #: The pipeline refuses, when it is built, a metric without ``feature_layers`` (docs/contracts.md).
+    needs_layers = True
 
     def __init__(self, layer: str | int | None = None, reference: str = "both", weighting: str = "gradcam") -> None:
         if reference not in ("a", "b", "both"):

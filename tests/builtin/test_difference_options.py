@@ -16,7 +16,7 @@ from dfcore.cli import main
 from dfcore.contracts import Problem
 from dfcore.pipeline import BoundMetric
 from dfcore.testing import fresh_registry, planted_files, planted_pair, using_registry
-from dfplugins_builtin.gaussian import coarse_blur, gaussian_blur
+from dfcore.ops.filters import coarse_blur, gaussian_blur
 from dfplugins_builtin.metrics.pixel import MSE
 from dfplugins_builtin.strategies.difference import (
     Difference,
@@ -25,7 +25,7 @@ from dfplugins_builtin.strategies.difference import (
     lossless_share,
     rank_exact,
 )
-from dfplugins_builtin.strategies.shift import ALIGNED_PX, auto_radius, estimate_translation, shifted
+from dfcore.ops.shift import ALIGNED_PX, auto_radius, estimate_translation, shifted
 
 
 def fourier_shift(x, dy, dx):

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from dfcore import Finder, ParameterError
 from dfcore.testing import fresh_registry
 from dfplugins_builtin.strategies.difference import Difference, difference_map
-from dfplugins_builtin.strategies.shift import best_match, displacements, shift_tolerant, shifted
+from dfcore.ops.shift import best_match, displacements, shift_tolerant, shifted
 
 
 def absdiff(x, y):

@@ -10,8 +10,9 @@ from scipy import ndimage
 from dfcore import Finder, ParameterError
 from dfcore.contracts import StageOutput
 from dfcore.testing import fresh_registry
-from dfplugins_builtin.gaussian import gaussian_blur, gaussian_kernel
-from dfplugins_builtin.postprocessors.smooth import Smooth, smooth_map
+from dfcore.ops.filters import gaussian_blur, gaussian_kernel
+from dfcore.ops.filters import multiscale_smooth as smooth_map
+from dfplugins_builtin.postprocessors.smooth import Smooth
 from dfplugins_builtin.strategies.difference import difference_map
 
 

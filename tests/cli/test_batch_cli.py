@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from dfcore import cli
+from dfcore.cli.common import terminate_as_interrupt
 from dfcore.cli import EXIT_DIFFERENT, EXIT_ERROR, EXIT_OK, EXIT_PAIRS_FAILED, main
 from dfcore.testing import fresh_registry, using_registry
 
@@ -155,7 +155,7 @@ def test_folder_and_file_mixed(folders):
 
 
 def test_interrupt_reports_progress_and_exits_130(folders, tmp_path, monkeypatch):
-    from dfcore.batch import BatchInterrupted, BatchReport, DirRun, PairRow
+    from dfcore.runs import BatchInterrupted, BatchReport, DirRun, PairRow
 
     def interrupted(self, output, **kwargs):
         report = BatchReport([PairRow("1.png", "a", "b", "ok")], {}, Path(output))
@@ -172,6 +172,6 @@ def test_interrupt_reports_progress_and_exits_130(folders, tmp_path, monkeypatch
 def test_sigterm_becomes_an_interrupt():
     import signal
 
-    with cli._terminate_as_interrupt(), pytest.raises(KeyboardInterrupt):
+    with terminate_as_interrupt(), pytest.raises(KeyboardInterrupt):
         signal.raise_signal(signal.SIGTERM)
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL

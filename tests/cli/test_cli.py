@@ -189,7 +189,7 @@ def test_unexpected_errors_are_one_line_too(images):
             raise RuntimeError("boom\nmore detail")
 
     from dfcore import StageSpec, hookimpl
-    from dfcore.registry import get_registry
+    from dfcore.plugin.registry import get_registry
 
     class Plugin:
         @hookimpl
@@ -270,7 +270,7 @@ def test_disable_plugin_autoload_option(tmp_path):
     """})
     with on_sys_path(tmp_path, ["acme_cli_plugin"]):
         with_plugin = json.loads(dfind("--list-plugins", "--json").stdout)
-        from dfcore.registry import set_registry
+        from dfcore.plugin.registry import set_registry
 
         set_registry(None)
         without = json.loads(dfind("--list-plugins", "--json", "--disable-plugin-autoload").stdout)

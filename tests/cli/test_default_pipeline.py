@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from dfcore.cli import main
-from dfcore.registry import parse_stage_ref
+from dfcore.plugin.spec import parse_stage_ref
 from dfcore.testing import fresh_registry, planted_pair, using_registry
 
 

@@ -68,7 +68,7 @@ def test_list_plugins_imports_no_heavy_module(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "builtin" in done.stdout and "ssim" in done.stdout
     timed = [line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")]
-    assert "dfcore.registry" in timed, "importtime output was read"
+    assert "dfcore.plugin.registry" in timed, "importtime output was read"
     loaded = json.loads(modules_file.read_text())
     assert "dfplugins_builtin.plugin" in loaded
     for name in (*timed, *loaded):

@@ -21,8 +21,8 @@ import numpy as np
 import pytest
 
 from dfcore import Finder, StageError
-from dfcore.plugins import AUTOLOAD_ENV, TRACE_ENV
-from dfcore.registry import create_registry
+from dfcore.plugin.loading import AUTOLOAD_ENV, TRACE_ENV
+from dfcore.plugin.registry import create_registry
 from dfcore.testing import fake_distribution, on_sys_path, planted_files, planted_pair
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -21,8 +21,8 @@ from scipy import ndimage
 
 from dfcore import Finder, ParameterError, ShapeError
 from dfcore.cli import listing_data, main
-from dfcore.output import INVALID_HATCH
-from dfcore.registry import get_registry
+from dfcore.io.render import INVALID_HATCH
+from dfcore.plugin.registry import get_registry
 from dfplugins_extra.preprocessors.align import (
     AUTO_PENALTY,
     Align,

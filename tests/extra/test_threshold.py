@@ -10,7 +10,7 @@ import torch
 from dfcore import Finder
 from dfcore.contracts import StageOutput
 from dfcore.testing import fresh_registry
-from dfplugins_extra.postprocessors.regions import find_regions
+from dfcore.ops.regions import find_regions
 from dfplugins_extra.postprocessors.threshold import (
     MeanStd,
     Otsu,

@@ -1,0 +1,206 @@
+"""What the commands share: exit codes, one-line errors, the registry of an invocation, options.
+
+Exit codes: 0 = ran (and every score is within ``--fail-above``), 1 = a score is beyond
+``--fail-above``, 2 = usage or input error, 3 = a folder run in which some pairs failed.
+Nothing here imports torch; a command imports the library only once it runs a comparison.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import traceback
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from dfcore.errors import DfindError, InputError, one_line
+from dfcore.plugin.loading import AUTOLOAD_ENV
+from dfcore.plugin.registry import Registry, create_registry, get_registry
+
+EXIT_OK, EXIT_DIFFERENT, EXIT_ERROR, EXIT_PAIRS_FAILED = 0, 1, 2, 3
+#: ``context_settings`` of every command.
+CONTEXT = {"help_option_names": ["-h", "--help"]}
+
+
+@contextlib.contextmanager
+def reported_errors(debug: bool) -> Iterator[None]:
+    """DfindError (and anything unexpected) -> one line on stderr and exit 2.
+
+    With ``--debug`` the traceback is printed first; the exit code stays the same, so a CI
+    job never reads a debug run's error as exit 1 ("difference beyond the threshold").
+    """
+    try:
+        yield
+    except (click.exceptions.Exit, click.ClickException, click.Abort):
+        raise
+    except KeyboardInterrupt:
+        click.echo("dfind: interrupted", err=True)
+        sys.exit(130)
+    except DfindError as exc:
+        if debug:
+            traceback.print_exc()
+        click.echo(f"dfind: error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except Exception as exc:
+        if debug:
+            traceback.print_exc()
+        hint = "" if debug else " (rerun with --debug for the traceback)"
+        click.echo(f"dfind: error: {one_line(exc)}{hint}", err=True)
+        sys.exit(EXIT_ERROR)
+
+
+def invocation_registry(disable_autoload: bool) -> Registry:
+    """The registry this invocation uses, built once and passed down to everything it runs.
+
+    A caller embedding the CLI may hand one in as the click context's ``obj``
+    (``main(args, obj=registry)``, ``CliRunner().invoke(main, args, obj=registry)``).
+    Otherwise: with ``--disable-plugin-autoload`` a new registry of dfind's own plugins,
+    built for this invocation; else the process-wide default (a console script is one
+    process per invocation). Flags are read, never written back to the environment.
+    """
+    given = click.get_current_context().find_object(Registry)
+    if given is not None:
+        return given
+    if disable_autoload:
+        return create_registry(autoload=False)
+    return get_registry()
+
+
+def stage_options(func: Any) -> Any:
+    options = [
+        click.option("-p", "--preprocessor", "preprocessors", multiple=True, metavar="NAME[:K=V,...]",
+                     help="Preprocessor; repeat for a chain (applied in order)."),
+        click.option("-m", "--metric", metavar="NAME[:K=V,...]", help="Metric (score and what strategies differentiate)."),
+        click.option("-s", "--strategy", metavar="NAME[:K=V,...]", help="Strategy that makes the map."),
+        click.option("-q", "--postprocessor", "postprocessors", multiple=True, metavar="NAME[:K=V,...]",
+                     help="Postprocessor; repeat for a chain."),
+        click.option("--preset", metavar="NAME", help="Named pipeline filling the stages not given (default: default)."),
+        click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps."),
+        click.option("--disable-plugin-autoload", is_flag=True,
+                     help=f"Load only dfind's own plugins (also: {AUTOLOAD_ENV}=1)."),
+        click.option("--debug", is_flag=True, help="Show tracebacks."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def input_options(func: Any) -> Any:
+    """Ignore masks and the research conventions (docs/research.md), shared by diff and compare."""
+    options = [
+        click.option("--ignore", "ignore", multiple=True, metavar="MASK|x0:y0-x1:y1,...",
+                     help="Leave pixels out: a mask image (non-zero = ignore) or rectangles in A's pixels "
+                          "(end-exclusive); repeat to combine."),
+        click.option("--y-channel", is_flag=True,
+                     help="Compare the BT.601 luma (16-235, as MATLAB's rgb2ycbcr), as super-resolution papers do."),
+        click.option("--crop-border", type=click.IntRange(min=0), default=0, show_default=True, metavar="N",
+                     help="Remove N pixels from every side before comparing (hatched in the heatmap)."),
+        click.option("--size-policy", type=click.Choice(["error", "crop", "pad", "resize"]), default="error",
+                     show_default=True, help="Pairs of different sizes: refuse, crop both to the top-left common "
+                                             "part, pad both (padding not compared), or resize B onto A."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def display_options(func: Any) -> Any:
+    options = [
+        click.option("--colormap", default=None,
+                     help="Heatmap colormap (matplotlib name) [default: inferno; signed maps RdBu_r]."),
+        click.option("--vmax", type=click.FloatRange(min=0.0, min_open=True), metavar="V",
+                     help="Fixed colour scale: every heatmap from 0 (or -V) to V."),
+        click.option("--scale", type=click.Choice(["image", "shared"]), default=None,
+                     help="image: each heatmap scaled to its own maximum; shared: one scale for every map of "
+                          "the run (99.5th percentile of all values) [default: shared for folders, image for a pair]."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def finder_kwargs(preprocessors: Sequence[str], metric: str | None, strategy: str | None,
+                   postprocessors: Sequence[str], preset: str | None, device: str,
+                   registry: Registry, y_channel: bool = False, crop_border: int = 0,
+                   size_policy: str = "error") -> dict[str, Any]:
+    return {
+        "preprocessor": list(preprocessors) or None,
+        "metric": metric,
+        "strategy": strategy,
+        "postprocessor": list(postprocessors) or None,
+        "preset": preset,
+        "device": device,
+        "registry": registry,
+        "y_channel": y_channel,
+        "crop_border": crop_border,
+        "size_policy": size_policy,
+    }
+
+
+def ignore_spec(values: Sequence[str]) -> list[str] | None:
+    """``--ignore`` values: rectangles stay text; a mask file must exist (checked before any work)."""
+    from dfcore.io.masks import is_rectangles  # numpy: not for --list-plugins
+
+    for value in values:
+        if not is_rectangles(value) and not Path(value).is_file():
+            raise InputError(f"--ignore {value}: no such mask file (rectangles are written x0:y0-x1:y1,...)")
+    return list(values) or None
+
+
+def scale_mode(scale: str | None, vmax: float | None, folders: bool) -> str:
+    """The colour scale of a run: ``fixed`` (--vmax), ``shared`` or ``image``."""
+    if vmax is not None:
+        if scale is not None:
+            raise click.UsageError("--vmax fixes the scale; give it or --scale, not both")
+        return "fixed"
+    return scale or ("shared" if folders else "image")
+
+
+def describe_result(result: Any) -> str:
+    direction = "higher is better" if result.higher_is_better else "lower is better"
+    metric = result.config["metric"]["name"]
+    lines = [f"{result.name or 'pair'}: {metric} = {result.score:.6g} ({direction})"]
+    if result.mask is not None or result.regions:
+        lines.append(f"found {len(result.regions)} region{'s' if len(result.regions) != 1 else ''}")
+    if getattr(result, "evaluation", None) is not None:
+        lines.append(result.evaluation.summary())
+    return "\n".join(lines)
+
+
+def beyond(score: float, threshold: float, higher_is_better: bool) -> bool:
+    return score < threshold if higher_is_better else score > threshold
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a batch scheduler stopping the job) stops a folder run as Ctrl-C does."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGTERM"):
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def share_scale(output: Path, jsons: Sequence[Path], quiet: bool) -> None:
+    """Re-render the heatmaps of the pairs saved (their JSON files) on one colour scale."""
+    from dfcore.io.layout import stem_of
+    from dfcore.io.scale import SHARED_PERCENTILE, apply_shared_scale
+
+    names = [stem_of(json_path, output) for json_path in jsons]
+    top = apply_shared_scale(output, names)
+    if not quiet:
+        click.echo(f"one colour scale for {len(names)} maps: 0 to {top:.4g} "
+                   f"({SHARED_PERCENTILE:g}th percentile of |map|)")

@@ -1,0 +1,248 @@
+"""The output folder: the one owner of its file names, the pair statuses and the JSON schemas.
+
+A pair is named by B's file name for one pair, or by A's relative path in a folder run
+(``scene/001.png``); its files are written under the name's *stem* (``scene/001``):
+
+============================ =================================================================
+``STEM.json``                the pair's record (:data:`PAIR_SCHEMA`); written last, so its
+                             presence means the pair is complete; ``files`` lists the others
+``STEM.heatmap.png``         the map in colour
+``STEM.map.npy``             the map, HxW float32
+``STEM.mask.png``            the mask of detected change, when a postprocessor made one
+``STEM.valid.png``           the pixels compared (white), when not all were
+``STEM.a.png``, ``STEM.b.png`` A and B as compared, for reports
+``STEM.report.html``         the pair's report page
+============================ =================================================================
+
+A folder run also writes ``summary.csv`` and ``summary.json`` (:data:`SUMMARY_SCHEMA`; one
+row per pair, with a status in :data:`STATUSES`), and its report ``index.html`` with
+thumbnails under ``thumbs/``.
+
+Schemas are versioned: a JSON file carries ``"schema"``; files written before versioning
+have none and are read as version 1; a newer version than this dfind knows is refused with
+a one-line error. Every writer and reader of these files goes through this module.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from dfcore.errors import InputError
+from dfcore.io.files import atomic_write, write_json
+from dfcore.io.pairing import strip_image_extension
+
+#: Version of a pair's JSON record.
+PAIR_SCHEMA = 1
+#: Version of ``summary.json``.
+SUMMARY_SCHEMA = 1
+
+#: A pair's files by role: the suffix added to its stem.
+PAIR_FILES = {
+    "json": ".json",
+    "heatmap": ".heatmap.png",
+    "map": ".map.npy",
+    "mask": ".mask.png",
+    "valid": ".valid.png",
+    "a": ".a.png",
+    "b": ".b.png",
+    "report": ".report.html",
+}
+
+SUMMARY_CSV, SUMMARY_JSON = "summary.csv", "summary.json"
+INDEX_PAGE = "index.html"
+THUMBS_DIR = "thumbs"
+#: The page of a single-pair run with ``--report``.
+PAIR_REPORT_PAGE = "report.html"
+
+#: Row statuses: computed by this run, failed (with its ``error``), complete from an earlier run.
+OK, FAILED, SKIPPED = "ok", "failed", "skipped"
+STATUSES = (OK, FAILED, SKIPPED)
+#: The columns of ``summary.csv`` (and the keys of each row of ``summary.json``).
+SUMMARY_COLUMNS = ("pair", "status", "score", "regions", "seconds", "error", "a", "b",
+                   "auroc", "average_precision", "best_dice")
+#: The columns a run against truth masks fills from each pair's evaluation.
+EVALUATION_COLUMNS = ("auroc", "average_precision", "best_dice")
+#: The columns a comparison run (``dfind compare`` on folders) adds.
+COMPARE_COLUMNS = ("score_a", "score_b", "better")
+
+
+# -- names ------------------------------------------------------------------------------------
+
+
+def output_stem(name: str) -> str:
+    """``"scene/001.png"`` -> ``"scene/001"``: the stem under which a pair's files are written."""
+    return strip_image_extension(name)
+
+
+def pair_file(directory: str | os.PathLike[str], name: str, role: str) -> Path:
+    """The file of ``role`` (a key of :data:`PAIR_FILES`) for the pair ``name`` in ``directory``."""
+    return Path(directory) / f"{output_stem(name)}{PAIR_FILES[role]}"
+
+
+def stem_of(json_path: str | os.PathLike[str], root: str | os.PathLike[str] | None = None) -> str:
+    """The stem of a pair from its JSON file, relative to ``root`` when given (``scene/001``)."""
+    path = Path(json_path)
+    if root is not None:
+        path = Path(os.path.relpath(path, root))
+    return path.as_posix()[: -len(PAIR_FILES["json"])]
+
+
+def sibling(json_path: str | os.PathLike[str], role: str) -> Path:
+    """The file of ``role`` beside a pair's JSON file."""
+    path = Path(json_path)
+    return path.with_name(path.name[: -len(PAIR_FILES["json"])] + PAIR_FILES[role])
+
+
+def is_run_file(name: str) -> bool:
+    """Whether a file name at the top of an output folder is one of the run's own files."""
+    return name in (SUMMARY_CSV, SUMMARY_JSON, INDEX_PAGE, PAIR_REPORT_PAGE)
+
+
+# -- reading ----------------------------------------------------------------------------------
+
+
+def read_json(path: str | os.PathLike[str]) -> Any:
+    """A JSON file's content, or ``None`` when it is missing or unreadable."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+
+
+def check_schema(data: Mapping[str, Any], path: str | os.PathLike[str], known: int) -> None:
+    """Refuse a record written by a newer dfind (a ``schema`` above ``known``)."""
+    version = data.get("schema", 1)
+    if not isinstance(version, int) or version > known:
+        raise InputError(f"{path}: written with schema {version!r}, newer than this dfind reads ({known}); "
+                         "upgrade dfind to read it")
+
+
+def is_pair_record(data: Any) -> bool:
+    """Whether parsed JSON is a pair's record (and not a summary or something else)."""
+    return isinstance(data, dict) and "score" in data and isinstance(data.get("map"), dict) and "config" in data
+
+
+def read_pair(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """A pair's record from its JSON file, or ``None`` if the file is missing, unreadable or not a record."""
+    data = read_json(path)
+    if not is_pair_record(data):
+        return None
+    check_schema(data, path, PAIR_SCHEMA)
+    return data
+
+
+def complete_pair(directory: str | os.PathLike[str], name: str, needs: Sequence[str] = ()) -> dict[str, Any] | None:
+    """The record of a pair whose files are all in ``directory``, or ``None`` if any is missing.
+
+    ``needs``: entries the record must hold (``"evaluation"``) or files it must list (``"a"``,
+    ``"b"``: the previews of a report) for the pair to count as complete.
+    """
+    path = pair_file(directory, name, "json")
+    data = read_json(path)
+    files = data.get("files") if isinstance(data, dict) else None
+    if not isinstance(files, dict):
+        return None
+    check_schema(data, path, PAIR_SCHEMA)
+    folder = path.parent
+    if not all(isinstance(file, str) and (folder / file).is_file() for file in files.values()):
+        return None
+    if any(key not in data and key not in files for key in needs):
+        return None
+    return data
+
+
+def pair_records(root: str | os.PathLike[str]) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """``(json_path, record)`` for every pair saved under ``root`` (recursively), in name order."""
+    for directory, subdirs, files in os.walk(root):
+        subdirs[:] = sorted(d for d in subdirs if not d.startswith(".") and d != THUMBS_DIR)
+        for filename in sorted(files):
+            if not filename.endswith(PAIR_FILES["json"]) or filename.startswith("."):
+                continue
+            if Path(directory) == Path(root) and is_run_file(filename):
+                continue
+            path = Path(directory) / filename
+            data = read_pair(path)
+            if data is not None:
+                yield path, data
+
+
+# -- writing ----------------------------------------------------------------------------------
+
+
+#: Writes one file at the path it is given and returns it (``write_png`` with its picture bound...).
+FileWriter = Callable[[Path], Path]
+
+
+def write_pair(directory: str | os.PathLike[str], name: str, record: Mapping[str, Any],
+               files: Mapping[str, FileWriter]) -> dict[str, Path]:
+    """Write a pair's files (role -> writer, in order), then its JSON record listing them.
+
+    Returns every path written by role, ``"json"`` last. The record is stamped with
+    :data:`PAIR_SCHEMA`.
+    """
+    written = {role: write(pair_file(directory, name, role)) for role, write in files.items()}
+    data = {"schema": PAIR_SCHEMA, **record, "files": {role: path.name for role, path in written.items()}}
+    written["json"] = write_json(pair_file(directory, name, "json"), data)
+    return written
+
+
+def rewrite_record(json_path: str | os.PathLike[str], record: Mapping[str, Any]) -> Path:
+    """Write a pair's JSON record again (after its heatmap was re-rendered)."""
+    return write_json(json_path, {"schema": PAIR_SCHEMA, **record})
+
+
+# -- the run summary ----------------------------------------------------------------------------
+
+
+def write_summary(output: str | os.PathLike[str], summary: Mapping[str, Any],
+                  columns: Sequence[str] = SUMMARY_COLUMNS) -> dict[str, Path]:
+    """Write ``summary.csv`` (the rows' ``columns``) and ``summary.json`` (all of it).
+
+    ``summary`` holds a ``pairs`` list of rows (mappings with the summary columns) and whatever
+    else the run records; it is stamped with :data:`SUMMARY_SCHEMA`.
+    """
+    output = Path(output)
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(columns)
+    for row in summary.get("pairs") or ():
+        writer.writerow([_csv_cell(row.get(key)) for key in columns])
+    csv_path = atomic_write(output / SUMMARY_CSV, lambda f: f.write(text.getvalue()), mode="w")
+    json_path = write_json(output / SUMMARY_JSON, {"schema": SUMMARY_SCHEMA, **summary})
+    return {"csv": csv_path, "json": json_path}
+
+
+def _csv_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.10g}"
+    return str(value)
+
+
+def read_summary_rows(output: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """The rows of a run's summary in ``output`` (``summary.json``, else ``summary.csv``); none without one."""
+    output = Path(output)
+    data = read_json(output / SUMMARY_JSON)
+    if isinstance(data, dict) and isinstance(data.get("pairs"), list):
+        check_schema(data, output / SUMMARY_JSON, SUMMARY_SCHEMA)
+        return [dict(row) for row in data["pairs"] if isinstance(row, dict)]
+    try:
+        with open(output / SUMMARY_CSV, newline="", encoding="utf-8") as handle:
+            return [dict(row) for row in csv.DictReader(handle)]
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return []
+
+
+__all__ = [
+    "COMPARE_COLUMNS", "EVALUATION_COLUMNS", "FAILED", "INDEX_PAGE", "OK", "PAIR_FILES", "PAIR_REPORT_PAGE", "PAIR_SCHEMA", "SKIPPED",
+    "STATUSES", "SUMMARY_COLUMNS", "SUMMARY_CSV", "SUMMARY_JSON", "SUMMARY_SCHEMA", "THUMBS_DIR", "check_schema",
+    "complete_pair", "is_pair_record", "is_run_file", "output_stem", "pair_file", "pair_records", "read_json",
+    "read_pair", "read_summary_rows", "rewrite_record", "sibling", "stem_of", "write_pair", "write_summary",
+]

@@ -1,0 +1,184 @@
+"""Building stages from references, and the metric as strategies see it.
+
+A stage reference is a name (``"highpass"``), a name with parameters (``("highpass",
+{"cutoff": 0.1})`` or ``"highpass:cutoff=0.1"``), a qualified name (``"builtin.ssim"``), or a
+stage object. :func:`build_stage` turns one into a :class:`BuiltStage`: the object and the
+record of how it was made, for the result's configuration. :class:`BoundMetric` is the metric
+a strategy receives: the metric stage bound to the preprocessors it differentiates through
+and to the pixels that count; every value it returns goes through :func:`check_metric_value`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from dfcore.errors import MetricCheckError, ParameterError, StageError
+from dfcore.plugin.loading import BrokenPlugin
+from dfcore.plugin.registry import Registry
+from dfcore.plugin.spec import parse_stage_ref
+
+
+@dataclass
+class BuiltStage:
+    """A stage object and the record of how it was made (for the result's configuration)."""
+
+    kind: str
+    obj: Any
+    record: dict[str, Any]
+    higher_is_better: bool | None = None
+
+    def describe(self) -> dict[str, Any]:
+        record = dict(self.record)
+        conventions = getattr(self.obj, "conventions", None)
+        if callable(conventions):
+            record["conventions"] = conventions()
+        return record
+
+
+def build_stage(registry: Registry, kind: str, ref: Any, device: torch.device) -> BuiltStage:
+    """Build one stage from a name, ``(name, params)``, ``"name:k=v"`` text or an object."""
+    if isinstance(ref, str) or (isinstance(ref, tuple) and len(ref) == 2 and isinstance(ref[0], str)):
+        if isinstance(ref, str):
+            name, params = parse_stage_ref(ref)
+        elif ref[1] is None or isinstance(ref[1], Mapping):
+            name, params = ref[0], dict(ref[1] or {})
+        else:
+            raise ParameterError(
+                f"{kind} {ref!r}: a stage with parameters is (name, {{parameter: value}}); write a chain as a list"
+            )
+        stage = registry.find(kind, name)
+        try:
+            obj = stage.build(params)
+        except StageError as exc:
+            registry.mark_broken(BrokenPlugin(stage.origin, "target", str(exc)))
+            raise
+        record = {
+            "name": stage.name,
+            "qualified_name": stage.qualified_name,
+            "plugin": stage.origin.plugin,
+            "distribution": stage.origin.distribution,
+            "version": stage.origin.version,
+            "params": stage.parse_params(params),
+        }
+        higher = stage.spec.higher_is_better
+    else:
+        obj = ref
+        name = getattr(ref, "name", None) or getattr(ref, "__name__", None) or type(ref).__name__
+        record = {"name": str(name), "qualified_name": None, "plugin": None, "object": type(ref).__qualname__}
+        higher = getattr(ref, "higher_is_better", None)
+        if kind == "metric" and not isinstance(higher, bool):
+            raise ParameterError(
+                f"metric object {name!r} has no higher_is_better attribute; register it with "
+                "dfcore.register_metric(fn, name=..., higher_is_better=...)"
+            )
+        if not callable(obj) and not (kind == "preprocessor" and hasattr(obj, "pair")):
+            raise ParameterError(f"{kind} object {name!r} is not callable")
+    if isinstance(obj, torch.nn.Module):
+        obj = obj.to(device)
+    return BuiltStage(kind, obj, record, higher)
+
+
+def as_chain(ref: Any) -> list[Any]:
+    """A pre- or postprocessor reference as a chain: ``None`` is empty, a list is kept, anything else is one stage."""
+    if ref is None:
+        return []
+    if isinstance(ref, list):
+        return list(ref)
+    return [ref]
+
+
+class BoundMetric:
+    """A metric bound to the preprocessors that strategies differentiate through.
+
+    ``bound(x, y)`` is the score (shape ``[N]``); ``bound.distance(x, y)`` is oriented so
+    that larger means more different; ``bound.preprocess(x)`` applies the preprocessors.
+    Pixels outside ``valid`` do not count: a metric with ``supports_valid`` receives the mask,
+    for any other metric those pixels of ``x`` are replaced by ``y``'s so they add nothing.
+
+    ``pair=(a, b)`` names the pair being compared: when a strategy evaluates the metric on
+    exactly those tensors (the same storage and version, e.g. ``b.detach()``), the value is
+    kept in :attr:`pair_value`, so the pipeline need not evaluate the score a second time.
+    """
+
+    def __init__(self, metric: Any, higher_is_better: bool, preprocessors: Sequence[Any] = (),
+                 valid: torch.Tensor | None = None, name: str = "metric",
+                 pair: tuple[torch.Tensor, torch.Tensor] | None = None) -> None:
+        self.stage = metric
+        self.higher_is_better = higher_is_better
+        self.preprocessors = list(preprocessors)
+        self.valid = valid
+        self.name = name
+        self.pair = pair
+        self.pair_value: torch.Tensor | None = None
+        self._pair_versions = (pair[0]._version, pair[1]._version) if pair is not None else None
+
+    def preprocess(self, x: torch.Tensor) -> torch.Tensor:
+        for stage in self.preprocessors:
+            x = stage(x)
+        return x
+
+    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        supports_valid = bool(getattr(self.stage, "supports_valid", False))
+        if self.valid is not None and not supports_valid:
+            x = torch.where(self.valid, x, y)
+        px, py = self.preprocess(x), self.preprocess(y)
+        if self.valid is not None and supports_valid:
+            value = self.stage(px, py, valid=self.valid)
+        else:
+            value = self.stage(px, py)
+        value = check_metric_value(value, x, self.name)
+        if (self.pair is not None and _same_data(x, self.pair[0], self._pair_versions[0])
+                and _same_data(y, self.pair[1], self._pair_versions[1])):
+            self.pair_value = value.detach()
+        return value
+
+    def distance(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        value = self(x, y)
+        return -value if self.higher_is_better else value
+
+    def repeated(self, times: int) -> BoundMetric:
+        """The same metric for ``times`` copies of the batch stacked along the first dimension.
+
+        For strategies that evaluate several points at once (a path, samples): with a batch of
+        N, ``metric.repeated(k)`` scores batches of ``k * N`` laid out as ``torch.cat([x] * k)``,
+        each copy with the same mask of compared pixels.
+        """
+        valid = self.valid.repeat(times, 1, 1, 1) if self.valid is not None else None
+        return BoundMetric(self.stage, self.higher_is_better, self.preprocessors, valid, self.name)
+
+
+def _same_data(x: torch.Tensor, ref: torch.Tensor, version: int) -> bool:
+    """Whether ``x`` shows ``ref``'s memory, unmodified since ``ref`` was at ``version``."""
+    return (x.data_ptr() == ref.data_ptr() and x.shape == ref.shape and x.stride() == ref.stride()
+            and x.dtype == ref.dtype and x.device == ref.device and x._version == version)
+
+
+def check_metric_value(value: Any, x: torch.Tensor, name: str) -> torch.Tensor:
+    """A metric's return value checked against the contract: a float tensor ``[N]`` on ``x``'s device.
+
+    A 0-d tensor is taken as the value of a single sample (N = 1). Anything else raises
+    :class:`~dfcore.errors.MetricCheckError` (a :class:`~dfcore.errors.StageError`) on one line.
+    """
+    n = x.shape[0]
+    if not isinstance(value, torch.Tensor):
+        raise MetricCheckError(f"metric {name!r} returned {type(value).__name__}, expected a tensor of shape [{n}]")
+    if value.ndim == 0 and n == 1:
+        value = value.reshape(1)
+    if tuple(value.shape) != (n,):
+        hint = " (a scalar is only taken as the value of a single sample)" if value.ndim == 0 else ""
+        raise MetricCheckError(
+            f"metric {name!r} returned shape {list(value.shape)} for a {'x'.join(map(str, x.shape))} input, "
+            f"expected [{n}] (one value per sample){hint}"
+        )
+    if not value.is_floating_point():
+        raise MetricCheckError(f"metric {name!r} returned a {value.dtype} tensor, expected floating point")
+    if value.device != x.device:
+        raise MetricCheckError(
+            f"metric {name!r} returned a tensor on {value.device} for inputs on {x.device}; "
+            "keep every tensor on the input's device"
+        )
+    return value

@@ -1,0 +1,138 @@
+"""The index page of a folder run: every pair worst first, with thumbnails, scores and failures."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from dfcore.report.model import PairRecord, as_float
+from dfcore.report.pages import card, document, esc, flatten, fmt, percent, src, static
+
+
+def render_index(records: Sequence[PairRecord], out: Path, pages: Mapping[str, Path], heading: str,
+                 folders: Sequence[str] = ()) -> str:
+    """The index of a folder run: ``records`` in order (failures first, then worst first)."""
+    ok = [r for r in records if r.ok]
+    failed = [r for r in records if not r.ok]
+    metrics = sorted({r.metric for r in ok})
+    eval_keys: list[str] = []
+    for record in ok:
+        for key, _ in flatten(record.data.get("evaluation")):
+            if key not in eval_keys and len(eval_keys) < 4:
+                eval_keys.append(key)
+    show_metric = len(metrics) > 1
+    show_changed = any("mask_fraction" in r.data for r in ok)
+    head = ['<th data-sort="rank" title="Worst first">#</th>', "<th>pair</th>",
+            '<th class="nosort">A</th>', '<th class="nosort">B</th>', '<th class="nosort">map</th>']
+    if show_metric:
+        head.append("<th>metric</th>")
+    head.append(f'<th class="num">{esc(metrics[0]) if len(metrics) == 1 else "score"}</th>')
+    head += ['<th class="num">regions</th>'] + (['<th class="num">changed</th>'] if show_changed else [])
+    head += [f'<th class="num">{esc(k)}</th>' for k in eval_keys]
+    head.append("<th>status</th>")
+    rows = []
+    for rank, record in enumerate(records, start=1):
+        rows.append(_index_row(rank, record, out, pages.get(record.name), show_metric, show_changed, eval_keys))
+    table = (f'<table class="pairs"><thead><tr>{"".join(head)}</tr></thead><tbody>\n'
+             + "\n".join(rows) + "\n</tbody></table>")
+    if not records:
+        table = '<p class="empty">No results in this folder.</p>'
+    return document(
+        "index",
+        title=esc(f"{heading} · dfind"),
+        heading=esc(heading),
+        cards=_index_cards(ok, failed, metrics),
+        notes=('<p class="muted folders">' + " · ".join(f"{role} <code>{esc(folder)}</code>"
+                                                      for role, folder in zip("AB", folders)) + "</p>") if folders else "",
+        table=table,
+        script=static("common.js") + "\n" + static("index.js"),
+    )
+
+
+def _index_row(rank: int, record: PairRecord, out: Path, page: Path | None, show_metric: bool, show_changed: bool,
+               eval_keys: Sequence[str]) -> str:
+    name = esc(record.name)
+    if not record.ok:
+        sources = " ⇄ ".join(esc(record.sources[k]) for k in ("a", "b") if record.sources.get(k))
+        detail = f'<div class="muted mono">{sources}</div>' if sources else ""
+        empty = '<td class="num" data-value="NaN">–</td>'
+        cells = ['<td class="thumb"><span class="nothumb">failed</span></td>'] * 3
+        cells += ["<td>–</td>"] * int(show_metric) + [empty] * (2 + int(show_changed) + len(eval_keys))
+        return (f'<tr class="failed" data-name="{name}"><td class="num" data-value="{rank}">{rank}</td>'
+                f'<td class="name">{name}<div class="error">{esc(record.error)}</div>{detail}</td>{"".join(cells)}'
+                f'<td data-value="0"><span class="status failed">failed</span></td></tr>')
+    href = esc(src(page, out)) if page else ""
+    cells = [f'<td class="num" data-value="{rank}">{rank}</td>',
+             f'<td class="name"><a class="pair-link" href="{href}">{name}</a></td>']
+    for role in ("a", "b", "map"):
+        thumb = record.thumbs.get(role)
+        image = (f'<img src="{esc(src(thumb, out))}" alt="{esc(role)} of {name}" loading="lazy" decoding="async">'
+                 if thumb else '<span class="nothumb">none</span>')
+        cells.append(f'<td class="thumb"><a href="{href}" tabindex="-1">{image}</a></td>')
+    data = record.data
+    if show_metric:
+        cells.append(f"<td>{esc(record.metric)}</td>")
+    score = record.score
+    cells.append(f'<td class="num mono" data-value="{_sortable(score)}" title="'
+                 f'{"higher" if record.higher_is_better else "lower"} is better">{esc(fmt(data.get("score")))}</td>')
+    n_regions = len(data.get("regions") or [])
+    cells.append(f'<td class="num" data-value="{n_regions}">{n_regions}</td>')
+    if show_changed:
+        fraction = data.get("mask_fraction")
+        cells.append(f'<td class="num" data-value="{_sortable(as_float(fraction))}">'
+                     f'{esc(percent(fraction)) if fraction is not None else "–"}</td>')
+    evaluation = dict(flatten(data.get("evaluation")))
+    for key in eval_keys:
+        value = evaluation.get(key)
+        cells.append(f'<td class="num" data-value="{_sortable(as_float(value))}">{esc(fmt(value, 4))}</td>')
+    cells.append('<td data-value="1"><span class="status ok">ok</span></td>')
+    return f'<tr data-name="{name}">' + "".join(cells) + "</tr>"
+
+
+def _sortable(value: float) -> str:
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "1e308" if value > 0 else "-1e308"
+    return repr(value)
+
+
+def _index_cards(ok: Sequence[PairRecord], failed: Sequence[PairRecord], metrics: Sequence[str]) -> str:
+    cards = [card("Pairs", esc(fmt(len(ok) + len(failed))), f"{len(ok)} compared", primary=True)]
+    cards.append(card("Failed", esc(fmt(len(failed))), "see the first rows" if failed else "none"))
+    for metric in metrics:
+        scores = [r.score for r in ok if r.metric == metric]
+        finite = [s for s in scores if math.isfinite(s)]
+        higher = next(r.higher_is_better for r in ok if r.metric == metric)
+        if finite:
+            worst = min(finite) if higher else max(finite)
+            best = max(finite) if higher else min(finite)
+            hint = f"median {fmt(statistics.median(finite), 4)} · best {fmt(best, 4)}"
+            cards.append(card(esc(f"worst {metric}"), esc(fmt(worst, 6)),
+                               esc(hint) + f" · {'higher' if higher else 'lower'} is better"))
+            if len(finite) >= 3:
+                cards.append(f'<div class="card"><div class="label">{esc(metric)} distribution</div>'
+                             f"{_histogram(finite)}</div>")
+    regions = sum(len(r.data.get("regions") or []) for r in ok)
+    cards.append(card("Regions", esc(fmt(regions)), "over all pairs"))
+    return f'<section class="cards" aria-label="Summary">{"".join(cards)}</section>'
+
+
+def _histogram(values: Sequence[float], bins: int = 24, width: int = 220, height: int = 44) -> str:
+    low, high = min(values), max(values)
+    span = (high - low) or 1.0
+    counts = [0] * bins
+    for v in values:
+        counts[min(int((v - low) / span * bins), bins - 1)] += 1
+    top = max(counts)
+    bar = width / bins
+    rects = "".join(
+        f'<rect x="{i * bar:.1f}" y="{height - 12 - c / top * (height - 14):.1f}" width="{bar - 1:.1f}" '
+        f'height="{c / top * (height - 14):.1f}"><title>{c}</title></rect>'
+        for i, c in enumerate(counts) if c
+    )
+    return (f'<svg class="hist" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
+            f'aria-label="score histogram">{rects}<text x="0" y="{height - 1}">{esc(fmt(low, 3))}</text>'
+            f'<text x="{width}" y="{height - 1}" text-anchor="end">{esc(fmt(high, 3))}</text></svg>')

@@ -1,0 +1,132 @@
+"""Planning a folder run: which pairs an output folder still needs, and which it already holds.
+
+A pair whose record (written last, atomically) lists files that all exist, made by the same
+pipeline, is complete and skipped, so rerunning a command resumes it; ``overwrite=True``
+redoes everything. Pairs whose output names would collide are refused with the reason.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dfcore.errors import InputError
+from dfcore.io.files import jsonable
+from dfcore.io.layout import FAILED, SKIPPED, complete_pair, output_stem, pair_file
+from dfcore.io.masks import describe
+from dfcore.io.pairing import Pairing, PairSpec
+from dfcore.runs.summary import PairRow, make_row, row_from_record
+
+
+@dataclass
+class RunPlan:
+    """The pairs of a folder run split into work to do and work an earlier run completed."""
+
+    pairing: Pairing
+    output: Path
+    todo: list[PairSpec]
+    done: list[PairRow] = field(default_factory=list)
+    refused: list[PairRow] = field(default_factory=list)
+
+    @property
+    def rows_before(self) -> list[PairRow]:
+        """Rows known before anything runs: complete pairs and pairs refused by the plan."""
+        return self.done + self.refused
+
+
+def pipeline_signature(config: dict[str, Any], ignore: Any = None) -> str:
+    """The stages, parameters, input conventions and ignored pixels of a run, as text.
+
+    Two runs with the same signature make the same maps. Versions, device and colormap are
+    left out (a newer torch does not invalidate old maps). ``ignore`` is the ignore spec as
+    :func:`dfcore.io.masks.describe` records it.
+    """
+    def stage(record: dict[str, Any]) -> list[Any]:
+        return [record.get("qualified_name") or record.get("name") or record.get("object"), record.get("params")]
+
+    data = {
+        "preprocessor": [stage(r) for r in config.get("preprocessor") or []],
+        "metric": stage(config.get("metric") or {}),
+        "strategy": stage(config.get("strategy") or {}),
+        "postprocessor": [stage(r) for r in config.get("postprocessor") or []],
+        "conventions": config.get("conventions"),
+        "ignore": ignore,
+    }
+    return json.dumps(jsonable(data), sort_keys=True)
+
+
+def read_complete(output: Path, spec: PairSpec, needs: Sequence[str] = ()) -> dict[str, Any] | None:
+    """The record of a pair whose outputs are all in ``output``, or ``None`` if any is missing.
+
+    ``needs``: entries the record must have (``"evaluation"``) and files it must list (``"a"``,
+    ``"b"``: the previews of a report) for this run to count the pair as complete
+    (:func:`dfcore.io.layout.complete_pair`).
+    """
+    return complete_pair(output, spec.name, needs)
+
+
+def plan_run(pairing: Pairing, output: str | os.PathLike[str], config: dict[str, Any], *,
+             overwrite: bool = False, ignore: Any = None, needs: Sequence[str] = ()) -> RunPlan:
+    """Decide what a run into ``output`` has to compute.
+
+    Pairs whose outputs are complete and were made by the same pipeline (and ``ignore``
+    spec) are skipped (their rows come from their JSON); ``overwrite`` redoes them; ``needs``
+    are JSON entries or files a complete pair must have in this run (see
+    :func:`read_complete`). Pairs whose output names collide (``001.png`` and ``001.jpg`` in
+    A) are refused with the reason. Leftover temporary files of an interrupted run are
+    removed.
+
+    Raises:
+        InputError: ``output`` is a file, or holds complete results of a different pipeline.
+    """
+    output = Path(output)
+    if output.exists() and not output.is_dir():
+        raise InputError(f"{output}: the output must be a folder, and this is a file")
+    plan = RunPlan(pairing, output, [])
+    by_stem: dict[str, list[PairSpec]] = collections.defaultdict(list)
+    for spec in pairing.pairs:
+        by_stem[output_stem(spec.name).lower()].append(spec)
+    signature = pipeline_signature(config, describe(ignore))
+    conflicts: list[str] = []
+    for spec in pairing.pairs:
+        clash = by_stem[output_stem(spec.name).lower()]
+        if len(clash) > 1:
+            others = ", ".join(s.name for s in clash if s is not spec)
+            plan.refused.append(make_row(spec, FAILED, error=(
+                f"its output name {output_stem(spec.name)!r} is also that of {others}: rename one of them, "
+                "or name the pairs in a --pairs file")))
+            continue
+        data = None if overwrite else read_complete(output, spec, needs)
+        if data is None:
+            plan.todo.append(spec)
+        elif pipeline_signature(data.get("config") or {}, (data.get("inputs") or {}).get("ignore", {}).get("given")) \
+                != signature:
+            conflicts.append(pair_file(output, spec.name, "json").relative_to(output).as_posix())
+        else:
+            plan.done.append(row_from_record(spec, data, SKIPPED))
+    if conflicts:
+        raise InputError(
+            f"{output} holds results of another pipeline ({len(conflicts)} pairs, e.g. {conflicts[0]}): "
+            "choose another output folder, or pass --overwrite to replace them"
+        )
+    if output.is_dir():
+        _remove_partial_files(output)
+    return plan
+
+
+def _remove_partial_files(output: Path) -> None:
+    """Delete ``.NAME.*.part`` files that atomic writes of a killed run left behind."""
+    for directory, subdirs, files in os.walk(output):
+        for name in files:
+            if name.startswith(".") and name.endswith(".part"):
+                with contextlib.suppress(OSError):
+                    os.unlink(os.path.join(directory, name))
+
+
+__all__ = ["RunPlan", "pipeline_signature", "plan_run", "read_complete"]

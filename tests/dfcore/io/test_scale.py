@@ -1,0 +1,99 @@
+"""One colour scale for many maps: the pooled percentile, and heatmaps re-rendered from saved maps."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from dfcore import Finder, InputError, ParameterError
+from dfcore.io.render import apply_colormap, hatch_invalid
+from dfcore.io.scale import HISTOGRAM_BINS, apply_shared_scale, saved_pairs, shared_vmax
+from dfcore.testing import planted_pair
+
+
+def test_the_shared_value_is_the_percentile_of_all_maps_together():
+    rng = np.random.default_rng(0)
+    maps = [rng.gamma(2.0, 1.0, (30, 40)), -rng.gamma(1.0, 3.0, (50, 20)), rng.random((5, 5)) * 100]
+    pooled = np.abs(np.concatenate([m.ravel() for m in maps]))
+    for percentile in (0.01, 50.0, 99.0, 99.5, 100.0):
+        assert shared_vmax(maps, percentile) == pytest.approx(np.percentile(pooled, percentile), rel=1e-12)
+    crowded = [np.concatenate([np.full(1000, 1e-9), [1e6]])]  # every value but one in the lowest bin
+    assert shared_vmax(crowded, 50.0) == 1e-9 and HISTOGRAM_BINS == 2**16
+
+
+def test_all_zero_and_mostly_zero_sets():
+    assert shared_vmax([np.zeros((4, 4)), np.zeros((2, 2))]) == 1.0
+    sparse = np.zeros((100, 100))
+    sparse[0, :3] = [0.5, 2.0, 1.0]  # the 99.5th percentile is 0: the largest value is used
+    assert shared_vmax([sparse]) == 2.0
+    assert shared_vmax([sparse], 99.99) == pytest.approx(np.percentile(np.abs(sparse), 99.99), rel=1e-12)
+    with pytest.raises(ParameterError, match=r"percentile must lie in \(0, 100\]"):
+        shared_vmax([sparse], 0.0)
+
+
+def saved_run(folder, count: int = 3):
+    """``count`` pairs of growing difference, saved with per-image scales; one has ignored pixels."""
+    finder = Finder(metric="mse", strategy="difference", device="cpu")
+    results = []
+    for index in range(count):
+        a, b, _ = planted_pair(32, 40, boxes=((4, 4, 20, 30),), delta=0.1 * (index + 1), seed=index)
+        result = finder.run(a, b, name=f"p{index}.png", ignore="0:0-8:8" if index == 0 else None)
+        result.save(folder)
+        results.append(result)
+    return results
+
+
+def test_apply_shared_scale_rerenders_every_heatmap_on_one_scale(tmp_path):
+    results = saved_run(tmp_path)
+    before = [json.loads((tmp_path / f"p{i}.json").read_text())["display"]["vmax"] for i in range(3)]
+    assert len(set(before)) == 3
+    top = apply_shared_scale(tmp_path)
+    values = [np.abs(r.map[r.valid] if r.valid is not None else r.map).ravel() for r in results]
+    assert top == pytest.approx(np.percentile(np.concatenate(values), 99.5), rel=1e-6)
+    for index, result in enumerate(results):
+        data = json.loads((tmp_path / f"p{index}.json").read_text())
+        assert data["display"] == {"colormap": "inferno", "vmin": 0.0, "vmax": top, "scale": "shared",
+                                   "percentile": 99.5, "maps": 3}
+        expected = apply_colormap(result.map, "inferno", 0.0, top)
+        if result.valid is not None:
+            expected = hatch_invalid(expected, result.valid)
+        np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / f"p{index}.heatmap.png")), expected)
+
+
+def test_a_fixed_scale_and_several_folders(tmp_path):
+    saved_run(tmp_path / "one", 2)
+    saved_run(tmp_path / "two", 1)
+    assert apply_shared_scale([tmp_path / "one", tmp_path / "two"], vmax=0.25) == 0.25
+    displays = [json.loads(p.read_text())["display"] for p in sorted(tmp_path.rglob("p*.json"))]
+    assert len(displays) == 3 and all(d["vmax"] == 0.25 and d["scale"] == "fixed" for d in displays)
+
+
+def test_signed_maps_stay_symmetric(tmp_path):
+    a, b, _ = planted_pair(32, 32, boxes=((4, 4, 20, 20),))
+    result = Finder(metric="ssim", strategy="gradient:signed=true", device="cpu").run(a, b, name="s.png")
+    result.save(tmp_path)
+    top = apply_shared_scale(tmp_path)
+    display = json.loads((tmp_path / "s.json").read_text())["display"]
+    assert display["vmin"] == -top and display["colormap"] == "RdBu_r"
+
+
+def test_only_the_named_pairs_and_missing_files(tmp_path):
+    saved_run(tmp_path, 2)
+    assert [p.json.name for p in saved_pairs([tmp_path], ["p1.png"])] == ["p1.json"]
+    with pytest.raises(InputError, match="missing or unreadable"):
+        saved_pairs([tmp_path], ["nope.png"])
+    (tmp_path / "p0.map.npy").unlink()
+    with pytest.raises(InputError, match="its map file is missing"):
+        apply_shared_scale(tmp_path)
+
+
+def test_save_records_how_the_scale_was_chosen(tmp_path):
+    a, b, _ = planted_pair(16, 16, boxes=((2, 2, 10, 10),))
+    result = Finder(metric="mse", strategy="difference", device="cpu").run(a, b, name="x.png")
+    image = json.loads(result.save(tmp_path / "i")["json"].read_text())["display"]
+    fixed = json.loads(result.save(tmp_path / "f", vmax=0.5)["json"].read_text())["display"]
+    assert image["scale"] == "image" and image["vmax"] == pytest.approx(float(result.map.max()))
+    assert fixed == {"colormap": "inferno", "vmin": 0.0, "vmax": 0.5, "scale": "fixed"}
