@@ -43,11 +43,13 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Region:
-    """A connected region of a thresholded map.
+    """A difference found in a map: a connected region of its mask.
 
     ``bbox`` is ``(x0, y0, x1, y1)`` in pixels, end-exclusive; ``centroid`` is ``(x, y)``;
-    ``peak`` and ``mean`` are the map's maximum and mean inside the region; ``label`` is free text (e.g. the winner in
-    ``compare``).
+    ``area`` counts its pixels; ``peak`` and ``mean`` are the map's maximum and mean inside the
+    region; ``label`` is free text (e.g. the winner in ``compare``); ``significance``, when the
+    stage that found it measured it, is how far its peak stands above the map's background, in
+    robust standard deviations of that background (the region's confidence).
     """
 
     bbox: tuple[int, int, int, int]
@@ -56,13 +58,15 @@ class Region:
     mean: float
     centroid: tuple[float, float]
     label: str | None = None
+    significance: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["bbox"] = list(self.bbox)
         data["centroid"] = [round(c, 2) for c in self.centroid]
-        if self.label is None:
-            del data["label"]
+        for optional in ("label", "significance"):
+            if data[optional] is None:
+                del data[optional]
         return data
 
 

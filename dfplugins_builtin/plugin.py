@@ -104,12 +104,23 @@ def dfind_postprocessors() -> Iterator[StageSpec]:
                     "Gaussian smoothing of the map: its scale (speckle averaged, blobs filled).",
                     params=(Param("sigma", 2.0, "standard deviation in px; 0 leaves the map unchanged"),
                             Param("octaves", 1, "scales averaged: sigma, 2 sigma, 4 sigma... (multi-scale)")))
+    yield StageSpec(
+        "regions", f"{_PKG}.postprocessors.regions:Regions",
+        "The differences the map holds, counted by the map itself and ranked; the map unchanged.",
+        params=(Param("level", 6.0, "a difference peaks at least this many robust standard deviations above the "
+                                    "map's background"),
+                Param("low", 3.0, "and spreads over the connected pixels at least this many above it"),
+                Param("merge", 0.01, "parts closer than this fraction of the image diagonal are one difference"),
+                Param("min_size", 2e-5, "differences covering less of the image than this fraction are dropped")),
+    )
 
 
 #: The map of the default pipeline, chosen on the quality benchmark (docs/quality.md).
 #: Preset stages are qualified, so a plugin offering another ``mse`` or ``difference`` cannot
 #: make ``dfind A B`` ambiguous.
 _ROBUST_MAP = "sigma=1.0,reduce=l2,scale=1.0,octaves=4,background=64,exact=auto"
+#: The differences found in that map: counted, located and ranked (docs/quality.md).
+_DIFFERENCES = "builtin.regions"
 
 
 @hookimpl
@@ -118,12 +129,13 @@ def dfind_presets() -> Iterator[PresetSpec]:
         "default",
         "Robust map chosen on the quality benchmark: lightly smoothed difference, shift-tolerant when the pair "
         "is misaligned, over 4 scales, against its background; exact on lossless pairs; score: MSE.",
-        {"metric": "builtin.mse", "strategy": f"builtin.difference:shift=auto,{_ROBUST_MAP}"},
+        {"metric": "builtin.mse", "strategy": f"builtin.difference:shift=auto,{_ROBUST_MAP}",
+         "postprocessor": _DIFFERENCES},
     )
     yield PresetSpec(
         "robust",
         "The default always tolerating misalignment up to 2 px (scans, screenshots re-rendered at another zoom).",
-        {"metric": "builtin.mse", "strategy": f"builtin.difference:shift=2,{_ROBUST_MAP}"},
+        {"metric": "builtin.mse", "strategy": f"builtin.difference:shift=2,{_ROBUST_MAP}", "postprocessor": _DIFFERENCES},
     )
     yield PresetSpec(
         "sharp", "Honest gradient of SSIM at data_range=1, unsmoothed: sharpest on lossless pairs, fragile on others.",

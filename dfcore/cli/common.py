@@ -159,15 +159,54 @@ def scale_mode(scale: str | None, vmax: float | None, folders: bool) -> str:
     return scale or ("shared" if folders else "image")
 
 
-def describe_result(result: Any) -> str:
+#: A single pair's terminal output lists at most this many differences (all are in its JSON).
+LISTED = 10
+
+
+def describe_result(result: Any, listed: int = LISTED) -> str:
+    """The terminal's account of one result: the score, the differences found, the evaluation.
+
+    ``listed`` caps the differences listed one per line (0: only their number, as folder runs
+    print each pair).
+    """
     direction = "higher is better" if result.higher_is_better else "lower is better"
     metric = result.config["metric"]["name"]
-    lines = [f"{result.name or 'pair'}: {metric} = {result.score:.6g} ({direction})"]
+    head = f"{result.name or 'pair'}: {metric} = {result.score:.6g} ({direction})"
+    lines = [head]
     if result.mask is not None or result.regions:
-        lines.append(f"found {len(result.regions)} region{'s' if len(result.regions) != 1 else ''}")
+        if listed:
+            lines += describe_regions(result.regions, listed)
+        else:
+            lines[0] = f"{head}, {count_differences(len(result.regions))}"
     if getattr(result, "evaluation", None) is not None:
         lines.append(result.evaluation.summary())
     return "\n".join(lines)
+
+
+def count_differences(count: int) -> str:
+    """``"no differences"``, ``"1 difference"``, ``"7 differences"``."""
+    return "no differences" if count == 0 else f"{count} difference{'s' if count != 1 else ''}"
+
+
+def describe_regions(regions: Sequence[Any], listed: int = LISTED) -> list[str]:
+    """``7 differences, strongest first:`` and one line per region (box, size, peak, significance)."""
+    if not regions:
+        return ["no differences found"]
+    lines = [f"{count_differences(len(regions))}, strongest first:"]
+    width = len(str(min(len(regions), listed)))
+    for rank, region in enumerate(regions[:listed], 1):
+        x0, y0, x1, y1 = region.bbox
+        cx, cy = region.centroid
+        line = (f"  {rank:>{width}}. x {x0}-{x1 - 1}, y {y0}-{y1 - 1} ({x1 - x0}x{y1 - y0} px), "
+                f"centre ({cx:.0f}, {cy:.0f}), area {region.area} px, peak {region.peak:.4g}")
+        if getattr(region, "significance", None) is not None:
+            line += f", {region.significance:.3g} sigma above the background"
+        if region.label:
+            line += f" [{region.label}]"
+        lines.append(line)
+    if len(regions) > listed:
+        lines.append(f"  ...and {len(regions) - listed} more")
+    return lines
 
 
 def beyond(score: float, threshold: float, higher_is_better: bool) -> bool:

@@ -15,6 +15,7 @@ from dfcore.cli.common import (
     EXIT_OK,
     EXIT_PAIRS_FAILED,
     beyond,
+    count_differences,
     describe_result,
     display_options,
     finder_kwargs,
@@ -189,7 +190,7 @@ def _describe_row(row: Any, metric: str, higher: bool, evaluation: Any = None) -
     direction = "higher is better" if higher else "lower is better"
     line = f"{row.pair}: {metric} = {row.score:.6g} ({direction})"
     if row.regions is not None:
-        line += f"\nfound {row.regions} region{'s' if row.regions != 1 else ''}"
+        line += f", {count_differences(row.regions)}"
     if evaluation is not None:
         line += f"\n{evaluation.summary()}"
     return line
@@ -246,7 +247,7 @@ def _run_dirs(finder: Any, dir_a: Path | None, dir_b: Path | None, pairs_file: P
             if not result.ok:
                 click.echo(f"dfind: {result.name}: failed: {result.error}", err=True)
             elif not quiet:
-                click.echo(describe_result(result))
+                click.echo(describe_result(result, listed=0))
             results.append(result)
         failed = sum(not r.ok for r in results)
         scores = [r.score for r in results if r.ok]
@@ -260,7 +261,7 @@ def _run_dirs(finder: Any, dir_a: Path | None, dir_b: Path | None, pairs_file: P
             elif quiet or row.status != OK:
                 return
             elif result is not None:
-                click.echo(describe_result(result))
+                click.echo(describe_result(result, listed=0))
             else:  # computed by another process: its row and its JSON have what to say
                 click.echo(_describe_row(row, metric, higher, _written_evaluation(output, row)))
 

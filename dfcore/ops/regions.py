@@ -1,4 +1,14 @@
-"""Connected regions of a batch of change masks.
+"""Connected regions of a batch of change masks, and the differences a map holds.
+
+:func:`find_regions` labels a mask a stage already made. :func:`significant_regions` decides
+from the map alone which parts of it are differences, and how many there are: the map's
+background is measured robustly (median and MAD of ``|map|`` over the compared pixels), a
+region starts where ``|map|`` stands ``level`` robust standard deviations above it, grows
+while it stands ``low`` above it (hysteresis), fragments closer than ``merge`` (a fraction of
+the image diagonal) are one difference, and differences smaller than ``min_size`` (a
+fraction of the image area) are dropped. Each difference reports its ``significance``: how
+many robust standard deviations its peak stands above the background. A map without any
+positive value (identical images) holds none.
 
 The masks are made and kept on the device; this module copies each mask and its map to the
 host and labels them with OpenCV (``cv2.connectedComponentsWithStats``), which is by nature a
@@ -84,3 +94,108 @@ def batch_regions(mask: Tensor, values: Tensor, connectivity: int = 8, min_area:
             if keep is not None:
                 mask[index, 0] = keep.to(mask.device)
     return regions, mask
+
+
+#: At most this many values of a map are read to measure its background (evenly strided).
+BACKGROUND_SAMPLES = 1 << 20
+
+
+def background(values: np.ndarray) -> tuple[float, float]:
+    """``(level, spread)`` of a map's background: the median of ``values`` and 1.4826 x their MAD.
+
+    When more than half the values are equal (a lossless pair's map is mostly zero) the MAD is
+    zero; the mean absolute deviation, and at least a millionth of the largest value, is used.
+    """
+    if values.size > BACKGROUND_SAMPLES:
+        values = values[:: values.size // BACKGROUND_SAMPLES + 1]
+    values = values.astype(np.float64, copy=False)
+    level = float(np.median(values))
+    deviation = np.abs(values - level)
+    spread = 1.4826 * float(np.median(deviation))
+    if spread <= 0:
+        spread = float(deviation.mean())
+    return level, max(spread, 1e-6 * float(np.abs(values).max(initial=0.0)))
+
+
+def significant_regions(values: np.ndarray, valid: np.ndarray | None = None, *, level: float = 6.0,
+                        low: float = 3.0, merge: float = 0.01, min_size: float = 2e-5
+                        ) -> tuple[list[Region], np.ndarray, tuple[float, float]]:
+    """The differences one HxW map holds, strongest first, and their HxW bool mask.
+
+    Args:
+        values: HxW map (its magnitude is used; larger = more different).
+        valid: HxW bool of the pixels that were compared, or ``None`` (all).
+        level: a difference's peak stands at least this many robust standard deviations above
+            the background (module docstring).
+        low: it extends over the connected pixels that stand at least this many above it.
+        merge: parts closer than this fraction of the image diagonal are one difference.
+        min_size: differences covering less than this fraction of the image are dropped
+            (at least one pixel is needed).
+    Returns:
+        ``(regions, mask, (level, spread))``: each region with its box, area, peak, mean,
+        centroid and significance; the mask of the pixels in them; the background measured.
+    """
+    magnitude = np.abs(np.asarray(values, dtype=np.float32))
+    height, width = magnitude.shape
+    compared = magnitude if valid is None else magnitude[valid]
+    empty = np.zeros((height, width), dtype=bool)
+    if compared.size == 0 or not float(compared.max(initial=0.0)) > 0:
+        return [], empty, (0.0, 0.0)
+    centre, spread = background(compared)
+    z = (magnitude - centre) / spread
+    if valid is not None:
+        z[~valid] = -np.inf
+    seeds = z > level
+    if not seeds.any():
+        return [], empty, (centre, spread)
+    count, labels, _, _ = label_regions(z > min(low, level), 8)
+    keep = np.zeros(count, dtype=bool)
+    keep[np.unique(labels[seeds])] = True
+    keep[0] = False
+    mask = keep[labels]
+    groups = _merged(mask, merge * float(np.hypot(height, width)))
+    regions, kept = _described(mask, groups, magnitude, z, max(1, round(min_size * height * width)))
+    return regions, np.isin(groups, kept) & mask, (centre, spread)
+
+
+def _merged(mask: np.ndarray, radius: float) -> np.ndarray:
+    """Labels (HxW int32, 0 = none) of the parts of ``mask`` joined when closer than ``radius`` px."""
+    if radius >= 1:
+        near = cv2.distanceTransform((~mask).astype(np.uint8), cv2.DIST_L2, 3) <= radius / 2
+    else:
+        near = mask
+    _, groups, _, _ = label_regions(near, 8)
+    return np.where(mask, groups, 0)
+
+
+def _described(mask: np.ndarray, groups: np.ndarray, magnitude: np.ndarray, z: np.ndarray,
+               min_area: int) -> tuple[list[Region], np.ndarray]:
+    """The regions of each group of ``mask`` of at least ``min_area`` pixels, strongest first, and their ids."""
+    ys, xs = np.nonzero(mask)
+    ids = groups[ys, xs]
+    if ids.size == 0:
+        return [], np.zeros(0, dtype=np.int32)
+    count = int(ids.max()) + 1
+    area = np.bincount(ids, minlength=count)
+    vals = magnitude[ys, xs].astype(np.float64)
+    total = np.bincount(ids, weights=vals, minlength=count)
+    sx, sy = np.bincount(ids, weights=xs, minlength=count), np.bincount(ids, weights=ys, minlength=count)
+    peak, top = np.full(count, -np.inf), np.full(count, -np.inf)
+    np.maximum.at(peak, ids, vals)
+    np.maximum.at(top, ids, z[ys, xs].astype(np.float64))
+    x0, y0 = np.full(count, np.iinfo(np.int64).max), np.full(count, np.iinfo(np.int64).max)
+    x1, y1 = np.full(count, -1), np.full(count, -1)
+    np.minimum.at(x0, ids, xs)
+    np.minimum.at(y0, ids, ys)
+    np.maximum.at(x1, ids, xs)
+    np.maximum.at(y1, ids, ys)
+    kept = np.array([k for k in range(1, count) if area[k] >= min_area], dtype=np.int32)
+    regions = [
+        Region(bbox=(int(x0[k]), int(y0[k]), int(x1[k]) + 1, int(y1[k]) + 1), area=int(area[k]),
+               peak=float(peak[k]), mean=float(total[k] / area[k]),
+               centroid=(float(sx[k] / area[k]), float(sy[k] / area[k])), significance=round(float(top[k]), 2))
+        for k in kept
+    ]
+    regions.sort(key=lambda r: (-r.peak, -r.area, r.bbox))
+    return regions, kept
+

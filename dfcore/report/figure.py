@@ -123,11 +123,13 @@ def make_figure(result: Any, path: str | os.PathLike[str] | None = None, *, widt
             ax.set_xlim(0, width_px)
             ax.set_ylim(height, 0)
         if regions:
-            for region in result.regions:
+            for rank, region in enumerate(result.regions, 1):
                 x0, y0, x1, y1 = region.bbox
                 for ax in axes[2:]:
                     ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, edgecolor=BOX_COLOUR,
                                            linewidth=0.6))
+                    ax.annotate(str(rank), (x0, y0), xytext=(0.5, 1.5), textcoords="offset points", fontsize=5,
+                                color=BOX_COLOUR, va="bottom", ha="left", annotation_clip=True)
         cax = fig.add_subplot(grid[1, 2])
         bar = fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), cax=cax, orientation="horizontal")
         bar.outline.set_linewidth(0.4)

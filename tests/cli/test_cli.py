@@ -19,7 +19,7 @@ BUILTINS = {
     ("preprocessor", "identity"), ("preprocessor", "normalize"), ("preprocessor", "highpass"),
     ("preprocessor", "lowpass"), ("metric", "mse"), ("metric", "psnr"), ("metric", "ssim"),
     ("metric", "ms-ssim"), ("metric", "lpips"), ("strategy", "difference"), ("strategy", "gradient"), ("strategy", "tolerant"),
-    ("postprocessor", "identity"), ("postprocessor", "smooth"),
+    ("postprocessor", "identity"), ("postprocessor", "smooth"), ("postprocessor", "regions"),
 }
 
 
@@ -53,7 +53,7 @@ def test_run_prints_the_score_and_exits_0(images):
     a, b = images
     result = dfind(a, b)
     assert result.exit_code == 0, result.output
-    match = re.fullmatch(r"b\.png: mse = ([0-9.e+-]+) \(lower is better\)\n", result.stdout)
+    match = re.match(r"b\.png: mse = ([0-9.e+-]+) \(lower is better\)\n1 difference, strongest first:\n", result.stdout)
     assert match, result.stdout
     assert float(match.group(1)) == pytest.approx(Finder(device="cpu").run(a, b).score, rel=1e-5)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -43,8 +44,9 @@ def test_gradcam_with_the_offline_metric_otsu_and_truth(images, tmp_path):
     assert code == 0, err
     lines = out.splitlines()
     assert lines[0].startswith("b.png: filterbank = ") and "(lower is better)" in lines[0]
-    assert lines[1].startswith("found ") and lines[1].endswith(("region", "regions"))
-    assert lines[2].startswith("truth (768 of 6912 px changed): dice ")
+    assert re.fullmatch(r"\d+ differences?, strongest first:", lines[1])
+    assert lines[2].lstrip().startswith("1. x ") and "sigma" not in lines[2]  # otsu measures no significance
+    assert any(line.startswith("truth (768 of 6912 px changed): dice ") for line in lines[2:])
     data = json.loads((tmp_path / "b.json").read_text())
     assert data["config"]["strategy"]["name"] == "gradcam"
     assert data["config"]["strategy"]["plugin"] == "extra"
@@ -62,7 +64,7 @@ def test_wavelet_preprocessing_gradient_and_thresholds(images, tmp_path):
                          "-s", "gradient", "-q", "clip:percentile=99", "-q", "otsu:top_k=1", "-o", tmp_path,
                          "--device", "cpu")
     assert code == 0, err
-    assert "found 1 region" in out
+    assert "1 difference, strongest first:" in out
     data = json.loads((tmp_path / "b.json").read_text())
     assert data["config"]["preprocessor"][0]["conventions"]["wavelet"] == "db2"
     assert data["map"]["max"] == pytest.approx(1.0)  # clipped and rescaled
@@ -73,7 +75,7 @@ def test_wavelet_preprocessing_gradient_and_thresholds(images, tmp_path):
 def test_other_binarisations(images, post):
     code, out, err = run(images / "a.png", images / "b.png", "-q", post, "--device", "cpu")
     assert code == 0, err
-    assert "found " in out
+    assert "strongest first:" in out or "no differences found" in out
 
 
 def test_truth_of_another_size_is_a_one_line_error(images):

@@ -42,7 +42,7 @@ def test_real_run_writes_outputs(images, tmp_path):
     done = run([*dfind_command(), str(a), str(b), "-o", str(out)])
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("b.png: mse = ")
-    assert sorted(p.name for p in out.iterdir()) == ["b.heatmap.png", "b.json", "b.map.npy"]
+    assert sorted(p.name for p in out.iterdir()) == ["b.heatmap.png", "b.json", "b.map.npy", "b.mask.png"]
     assert json.loads((out / "b.json").read_text())["metric"] == "mse"
 
 

@@ -43,7 +43,8 @@ def test_default_pipeline_is_the_default_preset(registry, pair):
     preset = registry.find_preset("default").stages["strategy"]
     assert config["strategy"]["params"] == registry.find("strategy", "difference").parse_params(
         parse_stage_ref(preset)[1])
-    assert config["postprocessor"] == [] and config["preset"] == "default"
+    assert [s["qualified_name"] for s in config["postprocessor"]] == ["builtin.regions"]
+    assert config["preset"] == "default"
 
 
 class _SmoothedPreset:

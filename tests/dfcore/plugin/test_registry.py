@@ -23,7 +23,7 @@ BUILTINS = {
     ("preprocessor", "identity"), ("preprocessor", "normalize"), ("preprocessor", "highpass"),
     ("preprocessor", "lowpass"), ("metric", "mse"), ("metric", "psnr"), ("metric", "ssim"),
     ("metric", "ms-ssim"), ("metric", "lpips"), ("strategy", "difference"), ("strategy", "gradient"), ("strategy", "tolerant"),
-    ("postprocessor", "identity"), ("postprocessor", "smooth"),
+    ("postprocessor", "identity"), ("postprocessor", "smooth"), ("postprocessor", "regions"),
 }
 
 

@@ -1,0 +1,60 @@
+"""``regions``: the differences a map holds, counted and ranked, with the map left as it is.
+
+The number of differences is decided by the map itself, not fixed in advance: a region
+starts where the map stands far above its own background (measured robustly over the
+compared pixels), grows by hysteresis, joins fragments of one object, and drops specks
+(:func:`dfcore.ops.regions.significant_regions`). Each region reports its box, area, centroid,
+peak, mean and ``significance`` (its peak above the background, in robust standard
+deviations), strongest first; the mask holds their pixels. Identical images give none.
+The ``default`` preset ends with this stage (docs/quality.md says how its knobs were chosen).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from dfcore.contracts import StageOutput
+from dfcore.ops.regions import significant_regions
+
+
+class Regions:
+    """Find the differences of each map: see the module docstring; every knob is a parameter."""
+
+    def __init__(self, level: float = 6.0, low: float = 3.0, merge: float = 0.01, min_size: float = 2e-5) -> None:
+        for name, value in (("level", level), ("low", low)):
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be a positive number of standard deviations, got {value!r}")
+        if low > level:
+            raise ValueError(f"low ({low}) must not exceed level ({level}): regions grow from their peaks downwards")
+        if not (math.isfinite(merge) and 0 <= merge < 1):
+            raise ValueError(f"merge must be a fraction of the image diagonal in [0, 1), got {merge!r}")
+        if not (math.isfinite(min_size) and 0 <= min_size < 1):
+            raise ValueError(f"min_size must be a fraction of the image area in [0, 1), got {min_size!r}")
+        self.level, self.low, self.merge, self.min_size = float(level), float(low), float(merge), float(min_size)
+
+    def __call__(self, out: StageOutput) -> StageOutput:
+        maps = out.map[:, 0].detach().float().cpu().numpy()  # labelling is a host step (dfcore.ops.regions)
+        valid = out.valid[:, 0].detach().cpu().numpy() if out.valid is not None else None
+        regions, masks, infos = [], [], []
+        for index, values in enumerate(maps):
+            compared = None if valid is None else valid[index]
+            found, mask, (centre, spread) = significant_regions(values, compared, level=self.level, low=self.low,
+                                                                merge=self.merge, min_size=self.min_size)
+            regions.append(found)
+            masks.append(torch.from_numpy(mask))
+            infos.append({"differences": len(found), "background": round(centre, 6), "spread": round(spread, 6)})
+        mask = torch.stack(masks)[:, None].to(out.map.device)
+        return out.replace(mask=mask, regions=regions, info=infos)
+
+    def conventions(self) -> dict[str, object]:
+        return {
+            "background": "median and 1.4826 x MAD of |map| over the compared pixels",
+            "level": self.level,
+            "low": self.low,
+            "merge": f"{self.merge} of the image diagonal",
+            "min_size": f"{self.min_size} of the image area",
+            "significance": "peak above the background, in robust standard deviations",
+            "regions_sorted_by": "peak, then area",
+        }

@@ -1,0 +1,105 @@
+"""``regions``: the differences of the default map, counted by the map itself, and how they are reported."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from dfcore import Finder, ParameterError
+from dfcore.cli import main
+from dfcore.contracts import StageOutput
+from dfcore.testing import fresh_registry, planted_files, planted_pair
+from dfplugins_builtin.postprocessors.regions import Regions
+
+BOXES = ((10, 12, 26, 28), (50, 40, 70, 58), (20, 90, 34, 110))  # (y0, x0, y1, x1), as planted_pair takes them
+
+
+def finder(**stages):
+    return Finder(registry=fresh_registry(), device="cpu", **stages)
+
+
+def test_the_default_pipeline_reports_each_planted_change_once():
+    a, b, _ = planted_pair(96, 128, boxes=BOXES)
+    result = finder().run(a, b)
+    assert len(result.regions) == len(BOXES)
+    for y0, x0, y1, x1 in BOXES:
+        assert any(r.bbox[0] <= x1 and r.bbox[2] >= x0 and r.bbox[1] <= y1 and r.bbox[3] >= y0 for r in result.regions)
+    assert [r.peak for r in result.regions] == sorted((r.peak for r in result.regions), reverse=True)
+    assert all(r.significance >= 6 for r in result.regions)
+    assert result.info["regions"]["differences"] == len(BOXES)
+    assert result.mask.sum() == sum(r.area for r in result.regions)
+
+
+def test_identical_images_have_no_difference():
+    a, _, _ = planted_pair(64, 80)
+    result = finder().run(a, a.clone())
+    assert result.regions == [] and not result.mask.any()
+
+
+def test_a_batch_gets_each_sample_its_own_differences():
+    a, b, _ = planted_pair(64, 80, boxes=((10, 10, 30, 30),))
+    results = finder().run(torch.cat([a, a]), torch.cat([b, a]))
+    assert [len(r.regions) for r in results] == [1, 0]
+
+
+def test_an_explicit_postprocessor_replaces_the_default_one():
+    a, b, _ = planted_pair(64, 80)
+    result = finder(postprocessor="otsu:min_area=4").run(a, b)
+    assert [s["name"] for s in result.config["postprocessor"]] == ["otsu"]
+    assert all(r.significance is None for r in result.regions)
+
+
+def test_pixels_not_compared_hold_no_difference():
+    values = torch.zeros(1, 1, 40, 40)
+    values[..., 5:10, 5:10] = 1.0
+    values[..., 25:30, 25:30] = 1.0
+    valid = torch.ones(1, 1, 40, 40, dtype=torch.bool)
+    valid[..., 20:, :] = False
+    out = Regions()(StageOutput(map=values, valid=valid))
+    assert [r.bbox for r in out.regions[0]] == [(5, 5, 10, 10)]
+    assert not out.mask[..., 20:, :].any()
+
+
+@pytest.mark.parametrize(("params", "message"), [
+    ("level=0", "level must be a positive number"),
+    ("low=8", r"low \(8.0\) must not exceed level \(6.0\)"),
+    ("merge=1.5", "merge must be a fraction of the image diagonal"),
+    ("min_size=-1", "min_size must be a fraction of the image area"),
+])
+def test_bad_knobs_are_one_line_errors(params, message):
+    with pytest.raises(ParameterError, match=message):
+        finder(postprocessor=f"regions:{params}")
+
+
+def test_the_json_lists_the_differences_with_their_significance(tmp_path):
+    a, b, _ = planted_files(tmp_path, height=64, width=80)
+    result = CliRunner().invoke(main, [str(a), str(b), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    data = json.loads((tmp_path / "out" / "b.json").read_text())
+    assert data["regions"] and {"bbox", "area", "peak", "mean", "centroid", "significance"} <= set(data["regions"][0])
+    assert data["config"]["postprocessor"][0]["qualified_name"] == "builtin.regions"
+
+
+def test_the_terminal_lists_the_differences_strongest_first_and_caps_the_list(tmp_path):
+    boxes = tuple((8 + 30 * (i % 2), 8 + 14 * i, 16 + 30 * (i % 2), 16 + 14 * i) for i in range(12))
+    a, b, _ = planted_files(tmp_path, height=64, width=180, boxes=boxes)
+    result = CliRunner().invoke(main, [str(a), str(b)])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[1] == "12 differences, strongest first:"
+    assert lines[2].startswith("   1. x ") and "sigma above the background" in lines[2]
+    assert lines[-1] == "  ...and 2 more"
+    same = CliRunner().invoke(main, [str(a), str(a)])
+    assert same.exit_code == 0 and same.stdout.splitlines()[1] == "no differences found"
+
+
+def test_the_region_boxes_follow_the_mask():
+    values = np.zeros((30, 30), np.float32)
+    values[3:6, 4:9] = 1.0
+    out = Regions(min_size=0)(StageOutput(map=torch.from_numpy(values)[None, None]))
+    (region,) = out.regions[0]
+    assert region.bbox == (4, 3, 9, 6) and region.area == 15 and region.centroid == (6.0, 4.0)

@@ -1,0 +1,83 @@
+"""The differences a map holds (dfcore.ops.regions.significant_regions)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dfcore.ops.regions import background, significant_regions
+
+
+def noisy(height=120, width=160, top=0.05, seed=0):
+    """A background of bounded noise: no pixel of it stands 3 robust deviations above its median."""
+    return np.random.default_rng(seed).uniform(0.0, top, (height, width)).astype(np.float32)
+
+
+def blob(values, x0, y0, x1, y1, value=1.0):
+    values[y0:y1, x0:x1] += value
+    return values
+
+
+def test_identical_images_hold_no_difference():
+    regions, mask, level = significant_regions(np.zeros((40, 50), np.float32))
+    assert regions == [] and not mask.any() and level == (0.0, 0.0)
+
+
+def test_each_planted_blob_is_one_difference_strongest_first():
+    values = blob(blob(noisy(), 20, 20, 40, 35, 1.0), 100, 70, 130, 100, 2.0)
+    regions, mask, (centre, spread) = significant_regions(values)
+    assert [r.bbox for r in regions] == [(100, 70, 130, 100), (20, 20, 40, 35)]
+    assert mask.sum() == sum(r.area for r in regions) == 20 * 15 + 30 * 30
+    assert regions[0].peak > regions[1].peak and all(r.significance > 6 for r in regions)
+    assert regions[0].significance == pytest.approx((regions[0].peak - centre) / spread, abs=0.01)
+
+
+def test_noise_alone_holds_no_difference():
+    assert significant_regions(noisy(seed=3))[0] == []
+    gaussian = np.abs(np.random.default_rng(4).normal(0.0, 0.05, (120, 160))).astype(np.float32)
+    assert significant_regions(gaussian)[0] == []
+
+
+def test_fragments_closer_than_merge_are_one_difference():
+    values = blob(blob(noisy(), 40, 40, 50, 50), 53, 40, 63, 50)  # 3 px apart; the diagonal is 200 px
+    assert len(significant_regions(values, merge=0.02)[0]) == 1
+    assert len(significant_regions(values, merge=0.0)[0]) == 2
+
+
+def test_specks_smaller_than_min_size_are_dropped():
+    values = blob(blob(noisy(), 10, 10, 12, 12, 5.0), 80, 60, 100, 80)
+    assert [r.area for r in significant_regions(values, min_size=0.0)[0]] == [4, 400]
+    regions, mask, _ = significant_regions(values, min_size=1e-3)  # 19 px of 19200
+    assert [r.area for r in regions] == [400] and mask.sum() == 400
+
+
+def test_hysteresis_grows_a_difference_over_its_weaker_edge():
+    values = blob(noisy(), 50, 50, 60, 60, 2.0)
+    values[50:60, 60:80] = 0.1  # a weak tail, about 4 robust deviations above the background
+    (region,), _, _ = significant_regions(values, level=6, low=3)
+    assert region.bbox == (50, 50, 80, 60)
+    (alone,), _, _ = significant_regions(values, level=6, low=6)
+    assert alone.bbox == (50, 50, 60, 60)
+
+
+def test_pixels_not_compared_never_hold_a_difference():
+    values = blob(blob(noisy(), 20, 20, 40, 40), 100, 20, 120, 40)
+    valid = np.ones(values.shape, bool)
+    valid[:, 90:] = False
+    regions, mask, _ = significant_regions(values, valid)
+    assert [r.bbox for r in regions] == [(20, 20, 40, 40)] and not mask[:, 90:].any()
+
+
+def test_a_mostly_zero_map_keeps_a_spread_above_zero():
+    values = np.zeros((50, 50), np.float32)
+    values[10:12, 10:12] = 1e-3
+    centre, spread = background(values.ravel())
+    assert centre == 0.0 and spread > 0
+    (region,), _, _ = significant_regions(values, min_size=0)
+    assert region.bbox == (10, 10, 12, 12)
+
+
+def test_signed_maps_count_by_magnitude():
+    values = blob(noisy(), 30, 30, 50, 50, -1.0)
+    (region,), _, _ = significant_regions(values)
+    assert region.bbox == (30, 30, 50, 50) and region.peak > 0.9
