@@ -17,6 +17,9 @@ from dfcore.errors import (
     DfindError,
     InputError,
     MetricCheckError,
+    NoPairsError,
+    NoPairsWarning,
+    PairingError,
     ParameterError,
     ShapeError,
     StageError,
@@ -28,6 +31,7 @@ from dfcore.version import __version__
 
 if TYPE_CHECKING:
     from dfcore.finder import Finder
+    from dfcore.io.pairing import PairBy
     from dfcore.pipeline import DiffResult, MetricHandle, PairFailure, check_metric, register_metric
     from dfcore.plugin.loading import BrokenPlugin, Origin
     from dfcore.plugin.registry import Registry, Stage, get_registry
@@ -42,6 +46,7 @@ _LAZY = {
     "Stage": "dfcore.plugin.registry",
     "get_registry": "dfcore.plugin.registry",
     "Finder": "dfcore.finder",
+    "PairBy": "dfcore.io.pairing",
     "DiffResult": "dfcore.pipeline",
     "PairFailure": "dfcore.pipeline",
     "MetricHandle": "dfcore.pipeline",
@@ -72,8 +77,12 @@ __all__ = [
     "InputError",
     "MetricCheckError",
     "MetricHandle",
+    "NoPairsError",
+    "NoPairsWarning",
     "Origin",
+    "PairBy",
     "PairFailure",
+    "PairingError",
     "Param",
     "ParameterError",
     "PresetSpec",

@@ -27,6 +27,18 @@ class InputError(DfindError):
     """An input image cannot be used: missing, unreadable, corrupt, wrong layout or range."""
 
 
+class PairingError(InputError):
+    """Folders cannot be paired as asked: an ambiguous match, or folders of different lengths paired by order."""
+
+
+class NoPairsError(PairingError):
+    """Two (or three) folders gave no pair at all (raised with ``on_empty="raise"``; else a :class:`NoPairsWarning`)."""
+
+
+class NoPairsWarning(UserWarning):
+    """Two (or three) folders gave no pair at all: the run is empty (see ``on_empty`` to raise instead)."""
+
+
 class ShapeError(InputError, ValueError):
     """Two inputs (or an input and a stage's requirement) disagree on shape."""
 
@@ -40,7 +52,7 @@ class AmbiguousStageError(DfindError, LookupError):
 
 
 class ParameterError(DfindError, ValueError):
-    """A stage parameter is unknown or its value is invalid."""
+    """A stage parameter (or an option such as a pairing rule's) is unknown or its value is invalid."""
 
 
 class StageError(DfindError):

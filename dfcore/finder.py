@@ -17,8 +17,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from dfcore.errors import InputError
-from dfcore.io.pairing import pair_three
+from dfcore.errors import InputError, ParameterError
+from dfcore.io.pairing import PairBy, check_found, no_triples_message, pair_three
 from dfcore.pipeline import CompareResult, DiffResult, Pipeline
 from dfcore.runs import DEFAULT_BATCH_SIZE, CompareRun, DirRun, check_on_error, make_pairing
 
@@ -34,14 +34,16 @@ class Finder(Pipeline):
     """
 
     def run(self, a: Any, b: Any, *, name: str | None = None, on_error: str = "raise",  # type: ignore[override]
-            truth: Any = None, ignore: Any = None) -> DiffResult | list[DiffResult] | DirRun:
+            truth: Any = None, ignore: Any = None, pair_by: PairBy | str | None = None,
+            on_empty: str | None = None) -> DiffResult | list[DiffResult] | DirRun:
         """Compare two images, a batch, or two folders.
 
         ``a`` and ``b`` are paths, PIL images, numpy arrays (HxW, HxWxC) or torch tensors
         (HxW, CxHxW, NxCxHxW); see :mod:`dfcore.io.images` for the layout rule. One pair gives
         a :class:`~dfcore.pipeline.DiffResult`; a batch of N > 1 gives a list; two folders give
-        a :class:`~dfcore.runs.DirRun` that yields one result per pair matched by relative path
-        (``on_error`` says what a failing pair does there: see :meth:`run_dirs`).
+        a :class:`~dfcore.runs.DirRun` that yields one result per pair, paired by relative path
+        unless ``pair_by`` says otherwise (``on_error``, ``pair_by`` and ``on_empty``: see
+        :meth:`run_dirs`).
 
         ``truth`` is a ground-truth mask of where A and B differ (non-zero = changed): a
         file, PIL image, numpy array (HxW, HxWxC), tensor (HxW, CxHxW, or NxCxHxW for a
@@ -56,14 +58,17 @@ class Finder(Pipeline):
         if _is_dir(a) or _is_dir(b):
             if not (_is_dir(a) and _is_dir(b)):
                 raise InputError(f"{a if _is_dir(a) else b} is a folder but the other input is not")
-            return self.run_dirs(a, b, on_error=on_error, truth=truth, ignore=ignore)
+            return self.run_dirs(a, b, on_error=on_error, truth=truth, ignore=ignore, pair_by=pair_by,
+                                 on_empty=on_empty or "warn")
+        _folders_only(pair_by, on_empty)
         return super().run(a, b, name=name, truth=truth, ignore=ignore)
 
     def run_dirs(self, dir_a: str | os.PathLike[str] | None = None, dir_b: str | os.PathLike[str] | None = None, *,
                  pairs: str | os.PathLike[str] | None = None, on_error: str = "raise", recursive: bool = True,
                  truth: str | os.PathLike[str] | None = None, ignore: Any = None,
-                 batch_size: int | None = None, workers: int | None = None) -> DirRun:
-        """Pair two folders by relative path (or read a ``pairs`` CSV file) for a folder run.
+                 batch_size: int | None = None, workers: int | None = None, pair_by: PairBy | str | None = None,
+                 on_empty: str = "warn") -> DirRun:
+        """Pair two folders (or read a ``pairs`` CSV file) for a folder run.
 
         The :class:`~dfcore.runs.DirRun` yields one result per pair when iterated, and
         ``.save(output)`` writes every pair's files plus ``summary.csv``/``summary.json``,
@@ -72,35 +77,56 @@ class Finder(Pipeline):
         ``on_error="record"`` a pair that fails yields a :class:`~dfcore.pipeline.PairFailure`
         and the run goes on; with ``"raise"`` (the default) the error propagates.
 
-        ``truth``: a folder of ground-truth masks, found by the pair's relative path (any
-        image extension); a pair without one fails. ``ignore`` applies to every pair.
+        ``pair_by``: how the folders pair (:mod:`dfcore.io.pairing`): ``"path"`` (the default:
+        same relative path), ``"order"`` (same position in each folder's sorted listing),
+        ``"stem"`` (same name without extension), or a :class:`~dfcore.io.pairing.PairBy` with
+        options, such as ``PairBy.stem(strip_b="_x4_SR")`` or ``PairBy.order(allow_unequal=True)``.
+        ``run.pairing`` holds the pairs and the files left on one side. Folders that give no
+        pair warn (:class:`~dfcore.errors.NoPairsWarning`); ``on_empty="raise"`` raises
+        :class:`~dfcore.errors.NoPairsError` instead. An ambiguous match, or folders of
+        different lengths by order, raise :class:`~dfcore.errors.PairingError`.
+
+        ``truth``: a folder of ground-truth masks, found by the pair's name (A's relative
+        path, any image extension); a pair without one fails. ``ignore`` applies to every pair.
         """
         check_on_error(on_error)
         if truth is not None and not _is_dir(truth):
             raise InputError(f"{truth}: with two folders, the truth must be a folder of masks")
-        pairing = make_pairing(dir_a, dir_b, pairs, recursive)
+        pairing = make_pairing(dir_a, dir_b, pairs, recursive, pair_by, on_empty)
         return DirRun(self, pairing, on_error, truth=truth, ignore=ignore,
                       batch_size=batch_size or DEFAULT_BATCH_SIZE, workers=workers)
 
     def compare(self, truth: Any, a: Any, b: Any, *, name: str | None = None,  # type: ignore[override]
-                on_error: str = "raise", ignore: Any = None) -> CompareResult | list[CompareResult] | CompareRun:
+                on_error: str = "raise", ignore: Any = None, pair_by: PairBy | str | None = None,
+                on_empty: str | None = None) -> CompareResult | list[CompareResult] | CompareRun:
         """Which of two reconstructions is closer to the truth, and where.
 
         Returns a :class:`~dfcore.pipeline.CompareResult` (a batch: a list of them; three
-        folders paired by relative path: a :class:`~dfcore.runs.CompareRun`, with ``on_error``
-        as in :meth:`run_dirs`). The map is A's error map minus B's, both made by this
-        pipeline against ``truth``: negative (blue) where A is closer, positive (red) where B
-        is. See :mod:`dfcore.pipeline.compare`.
+        folders: a :class:`~dfcore.runs.CompareRun`, with ``on_error``, ``pair_by`` and
+        ``on_empty`` as in :meth:`run_dirs`; the truth is paired with A and with B, and
+        ``PairBy.stem(strip_truth=...)`` names the truth's affixes). The map is A's error map
+        minus B's, both made by this pipeline against ``truth``: negative (blue) where A is
+        closer, positive (red) where B is. See :mod:`dfcore.pipeline.compare`.
         """
         inputs = {"truth": truth, "a": a, "b": b}
         folders = [role for role, value in inputs.items() if _is_dir(value)]
         if not folders:
+            _folders_only(pair_by, on_empty)
             return super().compare(truth, a, b, name=name, ignore=ignore)
         if len(folders) != 3:
             files = ", ".join(role for role in inputs if role not in folders)
             raise InputError(f"{', '.join(folders)} {'is a folder' if len(folders) == 1 else 'are folders'} "
                              f"but {files} {'is not' if len(folders) == 2 else 'are not'}: give three files or three folders")
-        return CompareRun(self, pair_three(truth, a, b), check_on_error(on_error), ignore=ignore)
+        check_on_error(on_error)
+        triples = pair_three(truth, a, b, pair_by=pair_by)
+        check_found(len(triples.triples), no_triples_message(triples, truth, a, b), on_empty or "warn")
+        return CompareRun(self, triples, on_error, ignore=ignore)
+
+
+def _folders_only(pair_by: Any, on_empty: Any) -> None:
+    given = [name for name, value in (("pair_by", pair_by), ("on_empty", on_empty)) if value is not None]
+    if given:
+        raise ParameterError(f"{' and '.join(given)}: only for folders")
 
 
 def _is_dir(x: Any) -> bool:

@@ -8,6 +8,7 @@ Nothing here imports torch; a command imports the library only once it runs a co
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import traceback
 from collections.abc import Iterator, Sequence
@@ -17,6 +18,7 @@ from typing import Any
 import click
 
 from dfcore.errors import DfindError, InputError, one_line
+from dfcore.io.pair_rules import RULES, PairBy, describe_rule
 from dfcore.plugin.loading import AUTOLOAD_ENV
 from dfcore.plugin.registry import Registry, create_registry, get_registry
 
@@ -120,6 +122,67 @@ def display_options(func: Any) -> Any:
     for option in reversed(options):
         func = option(func)
     return func
+
+
+def pairing_options(three: bool = False) -> Any:
+    """``--pair-by`` and its options (docs/batch.md#pairing); ``three``: for TRUTH, A and B (``--strip-truth`` too)."""
+    roles = "the truth, A or B" if three else "A or B"
+    options = [
+        click.option("--pair-by", type=click.Choice(RULES), default=None,
+                     help="Folders: pair by relative path (path), by position in each sorted folder (order), or "
+                          "by name without extension, after --strip-* or --match (stem) "
+                          "[default: path; stem with --strip-* or --match]."),
+        *([click.option("--strip-truth", multiple=True, metavar="AFFIX",
+                        help="Pairing by stem: remove AFFIX from the end (else the start) of the truth's names.")]
+          if three else []),
+        click.option("--strip-a", multiple=True, metavar="AFFIX",
+                     help="Pairing by stem: remove AFFIX from the end (else the start) of A's names "
+                          "(repeatable: the first that fits); a name without it is left over."),
+        click.option("--strip-b", multiple=True, metavar="AFFIX",
+                     help="Pairing by stem: the same for B's names (--strip-b _x4_SR pairs baboon.png with "
+                          "baboon_x4_SR.png)."),
+        click.option("--match", metavar="REGEX",
+                     help=f"Pairing by stem: names of {roles} pair on the part a named group (?P<key>...) finds "
+                          r"in them (e.g. '(?P<key>\d+)' for 0001_gt.png and 0001_out.png)."),
+        click.option("--allow-unequal", is_flag=True,
+                     help="Pairing by order: pair folders of different lengths (the first N) and report the rest."),
+    ]
+    def apply(func: Any) -> Any:
+        for option in reversed(options):
+            func = option(func)
+        return func
+    return apply
+
+
+def pair_by_from(pair_by: str | None, strip_a: Sequence[str], strip_b: Sequence[str], match: str | None,
+                 allow_unequal: bool, strip_truth: Sequence[str] = ()) -> PairBy:
+    """The rule the pairing options ask for: ``--strip-*`` and ``--match`` alone mean ``--pair-by stem``."""
+    stem_given = [flag for flag, value in (("--strip-truth", strip_truth), ("--strip-a", strip_a),
+                                           ("--strip-b", strip_b), ("--match", match)) if value]
+    rule = pair_by or ("stem" if stem_given else "path")
+    if stem_given and rule != "stem":
+        raise click.UsageError(f"{', '.join(stem_given)}: only with --pair-by stem")
+    if allow_unequal and rule != "order":
+        raise click.UsageError("--allow-unequal: only with --pair-by order")
+    if match is not None and (strip_a or strip_b or strip_truth):
+        raise click.UsageError("--match and --strip-*: give a pattern or affixes, not both")
+    return PairBy(rule, strip_a=tuple(strip_a), strip_b=tuple(strip_b), strip_truth=tuple(strip_truth), match=match,
+                  allow_unequal=allow_unequal)
+
+
+def report_pairing(pairing: Any, folders: Sequence[Path], shown: int = 3) -> None:
+    """On stderr: how a rule other than by path paired the folders, with its first pairs."""
+    if pairing.rule.get("rule") in ("path", "csv"):
+        return
+    examples = []
+    for spec in pairing.pairs[:shown]:
+        files = [spec.a, spec.b] if spec.reference is None else [spec.reference, spec.a, spec.b]
+        names = [Path(os.path.relpath(file, folder)).as_posix() for file, folder in zip(files, folders)]
+        examples.append(f"{names[0]} with {' and '.join(names[1:])}")
+    more = f" and {len(pairing.pairs) - shown} more" if len(pairing.pairs) > shown else ""
+    count = len(pairing.pairs)
+    click.echo(f"dfind: {count} pair{'s' if count != 1 else ''} {describe_rule(pairing.rule)}: "
+               f"{', '.join(examples)}{more}", err=True)
 
 
 def finder_kwargs(preprocessors: Sequence[str], metric: str | None, strategy: str | None,

@@ -17,13 +17,15 @@ from dfcore.cli.common import (
     ignore_spec,
     input_options,
     invocation_registry,
+    pair_by_from,
+    pairing_options,
+    report_pairing,
     reported_errors,
     scale_mode,
     share_scale,
     stage_options,
     terminate_as_interrupt,
 )
-from dfcore.errors import InputError
 
 
 @click.command("compare", context_settings=CONTEXT)
@@ -36,24 +38,29 @@ from dfcore.errors import InputError
               help="Write NAME.heatmap.png, NAME.map.npy and NAME.json here (NAME: the truth's file name).")
 @display_options
 @click.option("--report", is_flag=True, help="With -o: also an HTML report (folders: OUT/index.html).")
+@pairing_options(three=True)
 @click.option("--quiet", is_flag=True, help="Print only errors.")
 def compare_command(truth: Path, a: Path, b: Path, preprocessors: tuple[str, ...], metric: str | None,
                     strategy: str | None, postprocessors: tuple[str, ...], preset: str | None, device: str,
                     disable_plugin_autoload: bool, debug: bool, ignore: tuple[str, ...], y_channel: bool,
                     crop_border: int, size_policy: str, output: Path | None, colormap: str | None,
-                    vmax: float | None, scale: str | None, report: bool, quiet: bool) -> None:
+                    vmax: float | None, scale: str | None, report: bool, pair_by: str | None,
+                    strip_truth: tuple[str, ...], strip_a: tuple[str, ...], strip_b: tuple[str, ...],
+                    match: str | None, allow_unequal: bool, quiet: bool) -> None:
     """Which of two reconstructions, A or B, is closer to TRUTH, and where.
 
     For the chosen pipeline the map is A's error map minus B's (both against TRUTH):
     negative, blue, where A is closer; positive, red, where B is closer; the colour scale is
     symmetric about zero. Prints both scores and which is better overall. With a
     thresholding postprocessor (-q otsu) each region is labelled with its winner. TRUTH, A
-    and B are three images or three folders (paired by relative path).
+    and B are three images or three folders (paired by relative path, or as --pair-by says:
+    the truth is paired with A and with B).
 
     \b
     Examples:
       dfind compare gt.png ours.png baseline.png
       dfind compare gt/ ours/ baseline/ -o cmp --report
+      dfind compare gt/ ours/ base/ --strip-a _ours --strip-b _base -o cmp
       dfind compare gt.png a.png b.png -m mse -s integrated -q otsu -o cmp
     """
     with reported_errors(debug):
@@ -61,18 +68,22 @@ def compare_command(truth: Path, a: Path, b: Path, preprocessors: tuple[str, ...
         if report and output is None:
             raise click.UsageError("--report writes into the output folder: give -o DIR too")
         folders = truth.is_dir() or a.is_dir() or b.is_dir()
+        rule = pair_by_from(pair_by, strip_a, strip_b, match, allow_unequal, strip_truth)
+        if rule.rule != "path" and not folders:
+            raise click.UsageError(f"--pair-by {rule.rule} pairs three folders, not three files")
         mode = scale_mode(scale, vmax, folders)
         ignored = ignore_spec(ignore)
         from dfcore.finder import Finder
 
         finder = Finder(**finder_kwargs(preprocessors, metric, strategy, postprocessors, preset, device, registry,
                                         y_channel, crop_border, size_policy))
-        outcome = finder.compare(truth, a, b, on_error="record", ignore=ignored)
+        pairing = {"pair_by": rule, "on_empty": "raise"} if folders else {}
+        outcome = finder.compare(truth, a, b, on_error="record", ignore=ignored, **pairing)
         if folders:
+            if not quiet:
+                report_pairing(outcome.pairing, [truth, a, b])
             for line in outcome.triples.missing:
                 click.echo(f"dfind: {line}", err=True)
-            if not len(outcome):
-                raise InputError(f"no image of {truth} has a counterpart with the same relative path in both {a} and {b}")
             code = _compare_folders(outcome, output, colormap, vmax, mode, report, quiet)
         else:
             code = _compare_pair(outcome, output, colormap, vmax, mode, report, quiet)

@@ -22,6 +22,9 @@ from dfcore.cli.common import (
     ignore_spec,
     input_options,
     invocation_registry,
+    pair_by_from,
+    pairing_options,
+    report_pairing,
     reported_errors,
     scale_mode,
     share_scale,
@@ -40,6 +43,9 @@ Examples:
   dfind a.png b.png -p highpass:cutoff=0.1 -m mse -s gradient
   dfind refs/ outputs/ -o maps           two folders, paired by relative path;
                                          maps/summary.csv, resumes when rerun
+  dfind refs/ outputs/ --pair-by order   pair the n-th image of each sorted folder
+  dfind gt/ sr/ --strip-b _x4_SR         gt/baboon.png with sr/baboon_x4_SR.png
+  dfind gt/ dn/ --match '(?P<key>\\d+)'   gt/0001_gt.png with dn/0001_out.png
   dfind --pairs pairs.csv -o maps        explicit pairs (CSV columns a,b[,name])
   dfind a.png b.png -o out --report      also out/report.html (folders: out/index.html)
   dfind a.png b.png --figure fig.pdf     A | B | map | overlay, for a paper
@@ -78,6 +84,7 @@ Other commands: dfind COMMAND --help
 @click.option("--pairs", "pairs_file", type=click.Path(dir_okay=False, path_type=Path), metavar="CSV",
               help="Folder runs: explicit pairs, a CSV file with columns a,b[,name] (paths relative to A and B, "
                    "or to the CSV file).")
+@pairing_options()
 @click.option("--batch-size", type=click.IntRange(min=1), default=None, metavar="N",
               help="Folder runs: most same-size pairs computed together [default: 8].")
 @click.option("--workers", type=click.IntRange(min=0), default=None, metavar="N",
@@ -104,13 +111,14 @@ def diff(a: Path | None, b: Path | None, preprocessors: tuple[str, ...], metric:
          debug: bool, ignore: tuple[str, ...], y_channel: bool, crop_border: int, size_policy: str,
          output: Path | None, colormap: str | None, vmax: float | None, scale: str | None, report: bool,
          figure: Path | None, fail_above: float | None, truth: Path | None, pairs_file: Path | None,
-         batch_size: int | None, workers: int | None, overwrite: bool, engine: str, address: str | None,
+         pair_by: str | None, strip_a: tuple[str, ...], strip_b: tuple[str, ...], match: str | None,
+         allow_unequal: bool, batch_size: int | None, workers: int | None, overwrite: bool, engine: str, address: str | None,
          gpus_per_worker: float | None, cpus_per_worker: float | None, list_plugins: bool, verbose: bool,
          as_json: bool, quiet: bool) -> None:
     """Show where images A and B differ: a difference map, a score, and regions.
 
-    A and B are two image files or two folders (paired by relative path, recursively; with
-    --pairs the folders are optional). A folder run with -o writes each pair's files and
+    A and B are two image files or two folders (paired by relative path, recursively, unless
+    --pair-by says otherwise; with --pairs the folders are optional). A folder run with -o writes each pair's files and
     OUT/summary.csv and summary.json; rerun it to resume, Ctrl-C keeps what is done.
     """
     with reported_errors(debug):
@@ -125,6 +133,10 @@ def diff(a: Path | None, b: Path | None, preprocessors: tuple[str, ...], metric:
             raise click.UsageError("with --pairs give both folders A and B, or neither")
         if not folders and (batch_size is not None or workers is not None or overwrite):
             raise click.UsageError("--batch-size, --workers and --overwrite apply to folder runs")
+        rule = pair_by_from(pair_by, strip_a, strip_b, match, allow_unequal)
+        if rule.rule != "path" and not (folders and pairs_file is None):
+            raise click.UsageError(f"--pair-by {rule.rule} pairs two folders"
+                                   + (": a pairs file lists its pairs already" if pairs_file else ", not two files"))
         if report and output is None:
             raise click.UsageError("--report writes into the output folder: give -o DIR too")
         ray_options = {"--address": address, "--gpus-per-worker": gpus_per_worker, "--cpus-per-worker": cpus_per_worker}
@@ -159,7 +171,7 @@ def diff(a: Path | None, b: Path | None, preprocessors: tuple[str, ...], metric:
         if folders:
             code = _run_dirs(finder, a, b, pairs_file, output, display, fail_above=fail_above, quiet=quiet,
                              report=report, ignore=ignored, truth=truth, batch_size=batch_size, workers=workers,
-                             overwrite=overwrite, engine=runner)
+                             overwrite=overwrite, engine=runner, pair_by=rule)
         else:
             result = finder.run(a, b, ignore=ignored, truth=truth)
             code = EXIT_OK
@@ -227,18 +239,17 @@ def _check_folders(dir_a: Path | None, dir_b: Path | None) -> None:
 def _run_dirs(finder: Any, dir_a: Path | None, dir_b: Path | None, pairs_file: Path | None, output: Path | None,
               display: dict[str, Any], *, fail_above: float | None, quiet: bool, report: bool = False,
               ignore: Any = None, truth: Path | None = None, batch_size: int | None = None,
-              workers: int | None = None, overwrite: bool = False, engine: Any = None) -> int:
+              workers: int | None = None, overwrite: bool = False, engine: Any = None, pair_by: Any = None) -> int:
     """A folder run: with ``-o`` an engine (files, summary, resume, report), else one line per pair."""
     from dfcore.io.layout import FAILED, OK, SKIPPED, pair_file
     from dfcore.runs import BatchInterrupted
 
     run = finder.run_dirs(dir_a, dir_b, pairs=pairs_file, on_error="record", ignore=ignore, truth=truth,
-                          batch_size=batch_size, workers=workers)
+                          batch_size=batch_size, workers=workers, pair_by=pair_by, on_empty="raise")
     if not quiet:
+        report_pairing(run.pairing, [dir_a, dir_b])
         _report_one_sided(run.pairing.only_a, dir_a)
         _report_one_sided(run.pairing.only_b, dir_b)
-    if not run.pairing.pairs:
-        raise InputError(f"no pairs: {dir_a} and {dir_b} have no image with the same relative path")
     higher = finder.higher_is_better
     metric = finder.metric.record["name"]
     if output is None:

@@ -3,6 +3,7 @@
 * :mod:`~dfcore.io.images` -- files, PIL images, arrays and tensors to NxCxHxW batches;
 * :mod:`~dfcore.io.masks` -- truth masks and ignore masks;
 * :mod:`~dfcore.io.pairing` -- pairing two (or three) folders, or reading a pairs file;
+* :mod:`~dfcore.io.pair_rules` -- a pairing rule (:class:`~dfcore.io.pairing.PairBy`) as a value;
 * :mod:`~dfcore.io.files` -- atomic writes of PNG, ``.npy``, JSON and text;
 * :mod:`~dfcore.io.render` -- maps as colour pictures;
 * :mod:`~dfcore.io.layout` -- the output folder: file names, statuses, JSON schemas;

@@ -15,8 +15,9 @@ A pair is named by B's file name for one pair, or by A's relative path in a fold
 ============================ =================================================================
 
 A folder run also writes ``summary.csv`` and ``summary.json`` (:data:`SUMMARY_SCHEMA`; one
-row per pair, with a status in :data:`STATUSES`), and its report ``index.html`` with
-thumbnails under ``thumbs/``.
+row per pair, with a status in :data:`STATUSES`; the JSON also says how the folders were
+paired, ``pairing``, and lists the files left on one side, ``only_a``, ``only_b`` and, for
+comparisons, ``only_truth``), and its report ``index.html`` with thumbnails under ``thumbs/``.
 
 Schemas are versioned: a JSON file carries ``"schema"``; files written before versioning
 have none and are read as version 1; a newer version than this dfind knows is refused with
@@ -226,12 +227,21 @@ def _csv_cell(value: Any) -> str:
     return str(value)
 
 
+def read_summary(output: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """A run's ``summary.json`` in ``output``, or ``None`` when it is missing or unreadable."""
+    path = Path(output) / SUMMARY_JSON
+    data = read_json(path)
+    if not isinstance(data, dict):
+        return None
+    check_schema(data, path, SUMMARY_SCHEMA)
+    return data
+
+
 def read_summary_rows(output: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """The rows of a run's summary in ``output`` (``summary.json``, else ``summary.csv``); none without one."""
     output = Path(output)
-    data = read_json(output / SUMMARY_JSON)
-    if isinstance(data, dict) and isinstance(data.get("pairs"), list):
-        check_schema(data, output / SUMMARY_JSON, SUMMARY_SCHEMA)
+    data = read_summary(output)
+    if data is not None and isinstance(data.get("pairs"), list):
         return [dict(row) for row in data["pairs"] if isinstance(row, dict)]
     try:
         with open(output / SUMMARY_CSV, newline="", encoding="utf-8") as handle:
@@ -244,5 +254,5 @@ __all__ = [
     "COMPARE_COLUMNS", "EVALUATION_COLUMNS", "FAILED", "INDEX_PAGE", "OK", "PAIR_FILES", "PAIR_REPORT_PAGE", "PAIR_SCHEMA", "SKIPPED",
     "STATUSES", "SUMMARY_COLUMNS", "SUMMARY_CSV", "SUMMARY_JSON", "SUMMARY_SCHEMA", "THUMBS_DIR", "check_schema",
     "complete_pair", "is_pair_record", "is_run_file", "output_stem", "pair_file", "pair_records", "read_json",
-    "read_pair", "read_summary_rows", "rewrite_record", "sibling", "stem_of", "write_pair", "write_summary",
+    "read_pair", "read_summary", "read_summary_rows", "rewrite_record", "sibling", "stem_of", "write_pair", "write_summary",
 ]

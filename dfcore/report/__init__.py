@@ -23,7 +23,7 @@ from typing import Any
 
 from dfcore.errors import InputError
 from dfcore.io.files import atomic_write
-from dfcore.io.layout import INDEX_PAGE, read_pair, sibling
+from dfcore.io.layout import INDEX_PAGE, read_pair, read_summary, sibling
 from dfcore.report.index_page import render_index
 from dfcore.report.pages import render_pair, src
 from dfcore.report.model import (
@@ -75,7 +75,8 @@ def write_index(out: str | os.PathLike[str], failures: Iterable[Any] = ()) -> Pa
 
     Pairs are every ``NAME.json`` result under ``out``; failed pairs come from the run's
     ``summary.json``/``summary.csv`` and from ``failures`` (summary rows or
-    :class:`~dfcore.pipeline.PairFailure` objects). Thumbnails go to ``out/thumbs/``.
+    :class:`~dfcore.pipeline.PairFailure` objects), and so do how the folders were paired and
+    the files left on one side. Thumbnails go to ``out/thumbs/``.
     """
     out = Path(out)
     if not out.is_dir():
@@ -99,7 +100,8 @@ def write_index(out: str | os.PathLike[str], failures: Iterable[Any] = ()) -> Pa
         text = render_pair(record, here, nav)
         atomic_write(page, lambda f, t=text: f.write(t), mode="w")
     heading, folders = _heading(out, ok)
-    text = render_index(records, root, {name: p.resolve() for name, p in pages.items()}, heading, folders)
+    text = render_index(records, root, {name: p.resolve() for name, p in pages.items()}, heading, folders,
+                        read_summary(out))
     return atomic_write(index, lambda f: f.write(text), mode="w")
 
 

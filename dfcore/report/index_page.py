@@ -6,14 +6,21 @@ import math
 import statistics
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
+
+from dfcore.io.pair_rules import describe_rule
 
 from dfcore.report.model import PairRecord, as_float
 from dfcore.report.pages import card, document, esc, flatten, fmt, percent, src, static
 
 
 def render_index(records: Sequence[PairRecord], out: Path, pages: Mapping[str, Path], heading: str,
-                 folders: Sequence[str] = ()) -> str:
-    """The index of a folder run: ``records`` in order (failures first, then worst first)."""
+                 folders: Sequence[str] = (), summary: Mapping[str, Any] | None = None) -> str:
+    """The index of a folder run: ``records`` in order (failures first, then worst first).
+
+    ``summary``: the run's ``summary.json``, for how the folders were paired and the files
+    left on one side (listed below the pairs).
+    """
     ok = [r for r in records if r.ok]
     failed = [r for r in records if not r.ok]
     metrics = sorted({r.metric for r in ok})
@@ -39,14 +46,17 @@ def render_index(records: Sequence[PairRecord], out: Path, pages: Mapping[str, P
              + "\n".join(rows) + "\n</tbody></table>")
     if not records:
         table = '<p class="empty">No results in this folder.</p>'
+    notes = [f"{role} <code>{esc(folder)}</code>" for role, folder in zip("AB", folders)]
+    if summary is not None and isinstance(summary.get("pairing"), Mapping):
+        notes.append(f"paired {esc(describe_rule(summary['pairing']))}")
     return document(
         "index",
         title=esc(f"{heading} · dfind"),
         heading=esc(heading),
         cards=_index_cards(ok, failed, metrics),
-        notes=('<p class="muted folders">' + " · ".join(f"{role} <code>{esc(folder)}</code>"
-                                                      for role, folder in zip("AB", folders)) + "</p>") if folders else "",
+        notes=f'<p class="muted folders">{" · ".join(notes)}</p>' if notes else "",
         table=table,
+        leftover=_left_over(summary or {}, folders),
         script=static("common.js") + "\n" + static("index.js"),
     )
 
@@ -64,8 +74,11 @@ def _index_row(rank: int, record: PairRecord, out: Path, page: Path | None, show
                 f'<td class="name">{name}<div class="error">{esc(record.error)}</div>{detail}</td>{"".join(cells)}'
                 f'<td data-value="0"><span class="status failed">failed</span></td></tr>')
     href = esc(src(page, out)) if page else ""
+    partner = Path(record.sources.get("b") or "").name
+    with_b = (f'<div class="muted mono">with {esc(partner)}</div>'
+              if partner and partner != Path(record.name).name else "")  # paired by order or by stem
     cells = [f'<td class="num" data-value="{rank}">{rank}</td>',
-             f'<td class="name"><a class="pair-link" href="{href}">{name}</a></td>']
+             f'<td class="name"><a class="pair-link" href="{href}">{name}</a>{with_b}</td>']
     for role in ("a", "b", "map"):
         thumb = record.thumbs.get(role)
         image = (f'<img src="{esc(src(thumb, out))}" alt="{esc(role)} of {name}" loading="lazy" decoding="async">'
@@ -89,6 +102,26 @@ def _index_row(rank: int, record: PairRecord, out: Path, page: Path | None, show
         cells.append(f'<td class="num" data-value="{_sortable(as_float(value))}">{esc(fmt(value, 4))}</td>')
     cells.append('<td data-value="1"><span class="status ok">ok</span></td>')
     return f'<tr data-name="{name}">' + "".join(cells) + "</tr>"
+
+
+def _left_over(summary: Mapping[str, Any], folders: Sequence[str]) -> str:
+    """The files the pairing left on one side, a list per folder; nothing when there are none."""
+    where = dict(zip(("only_a", "only_b"), folders))
+    lists = []
+    for key, side in (("only_truth", "the truth"), ("only_a", "A"), ("only_b", "B")):
+        names = summary.get(key)
+        if not isinstance(names, list) or not names:
+            continue
+        folder = f" <code>{esc(where[key])}</code>" if key in where else ""
+        items = "".join(f"<li><code>{esc(name)}</code></li>" for name in names)
+        lists.append(f'<details class="one-sided" data-side="{esc(key)}"{" open" if len(names) <= 10 else ""}>'
+                     f'<summary>only in {side}{folder}: '
+                     f'{len(names)}</summary><ul>{items}</ul></details>')
+    if not lists:
+        return ""
+    total = sum(len(summary[key]) for key in ("only_truth", "only_a", "only_b") if isinstance(summary.get(key), list))
+    return (f'<section class="block leftover" aria-label="Files on one side only"><h2>Not paired: {total} '
+            f'file{"s" if total != 1 else ""} on one side only</h2><div class="body">{"".join(lists)}</div></section>')
 
 
 def _sortable(value: float) -> str:

@@ -1,8 +1,9 @@
 """Planning a folder run: which pairs an output folder still needs, and which it already holds.
 
 A pair whose record (written last, atomically) lists files that all exist, made by the same
-pipeline, is complete and skipped, so rerunning a command resumes it; ``overwrite=True``
-redoes everything. Pairs whose output names would collide are refused with the reason.
+pipeline from files of the same names, is complete and skipped, so rerunning a command
+resumes it; ``overwrite=True`` redoes everything. Pairs whose output names would collide are
+refused with the reason.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 from dfcore.errors import InputError
@@ -71,6 +72,23 @@ def read_complete(output: Path, spec: PairSpec, needs: Sequence[str] = ()) -> di
     return complete_pair(output, spec.name, needs)
 
 
+def made_from(spec: PairSpec, data: dict[str, Any]) -> bool:
+    """Whether a pair's record was made from files with the names of ``spec``'s.
+
+    A pair is named after A's file, so when folders are paired by order or by stem a name can
+    come to stand for another B (a file added shifts the order): its record then no longer
+    counts as complete. Names, not whole paths, are compared, so a run resumed from another
+    working directory still finds its pairs. A record without its sources counts as made
+    from them.
+    """
+    inputs = data.get("inputs") if isinstance(data.get("inputs"), dict) else {}
+    for role, path in (("a", spec.a), ("b", spec.b), ("truth", spec.reference)):
+        source = inputs.get(role, {}).get("source") if isinstance(inputs.get(role), dict) else None
+        if path is not None and isinstance(source, str) and PurePath(source).name != path.name:
+            return False
+    return True
+
+
 def plan_run(pairing: Pairing, output: str | os.PathLike[str], config: dict[str, Any], *,
              overwrite: bool = False, ignore: Any = None, needs: Sequence[str] = ()) -> RunPlan:
     """Decide what a run into ``output`` has to compute.
@@ -103,7 +121,7 @@ def plan_run(pairing: Pairing, output: str | os.PathLike[str], config: dict[str,
                 "or name the pairs in a --pairs file")))
             continue
         data = None if overwrite else read_complete(output, spec, needs)
-        if data is None:
+        if data is None or not made_from(spec, data):
             plan.todo.append(spec)
         elif pipeline_signature(data.get("config") or {}, (data.get("inputs") or {}).get("ignore", {}).get("given")) \
                 != signature:
@@ -129,4 +147,4 @@ def _remove_partial_files(output: Path) -> None:
                     os.unlink(os.path.join(directory, name))
 
 
-__all__ = ["RunPlan", "pipeline_signature", "plan_run", "read_complete"]
+__all__ = ["RunPlan", "made_from", "pipeline_signature", "plan_run", "read_complete"]

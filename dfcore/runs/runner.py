@@ -21,9 +21,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from dfcore.errors import InputError
+from dfcore.errors import InputError, ParameterError
 from dfcore.io.layout import FAILED
-from dfcore.io.pairing import Pairing, Triples, pair_directories, read_pairs_csv
+from dfcore.io.pairing import (
+    PairBy,
+    Pairing,
+    Triples,
+    check_found,
+    no_pairs_message,
+    pair_directories,
+    read_pairs_csv,
+)
 from dfcore.pipeline import DiffResult, PairFailure, Pipeline
 from dfcore.runs.engines import Engine, RowCallback, resolve_engine
 from dfcore.runs.plan import plan_run
@@ -100,7 +108,8 @@ def run_batch(finder: Pipeline, pairing: Pairing, output: str | os.PathLike[str]
     rows.sort(key=lambda r: r.pair)
     kind = "compare" if any(spec.reference is not None for spec in pairing.pairs) else "diff"
     report = BatchReport(rows, config, plan.output, list(pairing.only_a), list(pairing.only_b), interrupted,
-                         time.perf_counter() - start, engine=engine.describe(), kind=kind)
+                         time.perf_counter() - start, engine=engine.describe(), kind=kind, pairing=dict(pairing.rule),
+                         only_truth=list(pairing.only_truth))
     report.write(plan.output)
     if interrupted:
         raise BatchInterrupted(report)
@@ -144,7 +153,8 @@ def _progress_bar(total: int, initial: int, enabled: bool | None) -> Any:
 class DirRun:
     """The pairs of a folder run; iterate for one result per pair, or :meth:`save` them all.
 
-    ``pairing.only_a`` and ``pairing.only_b`` list the files present on one side only.
+    ``pairing.only_a`` and ``pairing.only_b`` list the files present on one side only, and
+    ``pairing.rule`` how the folders were paired.
     Iterating decodes in the background and computes same-size pairs in batches, yielding a
     :class:`DiffResult` per pair in name order. With ``on_error="record"`` a pair that fails
     yields a :class:`PairFailure` and the run goes on; with ``"raise"`` (the default) the
@@ -198,13 +208,27 @@ class DirRun:
 
 
 def make_pairing(dir_a: str | os.PathLike[str] | None, dir_b: str | os.PathLike[str] | None,
-                 pairs: str | os.PathLike[str] | None = None, recursive: bool = True) -> Pairing:
-    """Two folders paired by relative path, or the pairs of a CSV file (see :mod:`dfcore.io.pairing`)."""
+                 pairs: str | os.PathLike[str] | None = None, recursive: bool = True,
+                 pair_by: PairBy | str | None = None, on_empty: str = "warn") -> Pairing:
+    """Two folders paired by ``pair_by``, or the pairs of a CSV file (see :mod:`dfcore.io.pairing`).
+
+    ``pair_by``: ``"path"`` (``None``: the default), ``"order"``, ``"stem"`` or a
+    :class:`~dfcore.io.pairing.PairBy` with options. Two folders that give no pair warn
+    (:class:`~dfcore.errors.NoPairsWarning`), or raise :class:`~dfcore.errors.NoPairsError`
+    with ``on_empty="raise"``.
+    """
+    rule = PairBy.of(pair_by)
     if pairs is not None:
-        return read_pairs_csv(pairs, dir_a, dir_b)
+        if rule != PairBy():
+            raise ParameterError(f"pair_by={rule.rule!r}: a pairs file lists its pairs; give one or the other")
+        pairing = read_pairs_csv(pairs, dir_a, dir_b)
+        pairing.rule = {"rule": "csv", "file": os.fspath(pairs)}
+        return pairing
     if dir_a is None or dir_b is None:
         raise InputError("give two folders to compare, or a pairs file")
-    return pair_directories(dir_a, dir_b, recursive)
+    pairing = pair_directories(dir_a, dir_b, recursive, rule)
+    check_found(len(pairing.pairs), no_pairs_message(pairing, dir_a, dir_b), on_empty)
+    return pairing
 
 
 class CompareRun(DirRun):

@@ -135,7 +135,9 @@ class BatchReport:
     """What a folder run did: one row per pair (sorted by name) and where it wrote them.
 
     ``kind`` is ``"diff"`` (two folders) or ``"compare"`` (a truth and two reconstructions;
-    the summary then has the comparison columns too).
+    the summary then has the comparison columns too). ``pairing`` is how the pairs were made
+    (:attr:`dfcore.io.pairing.Pairing.rule`); ``only_a`` and ``only_b`` (and for a comparison
+    ``only_truth``) the files it left over.
     """
 
     rows: list[PairRow]
@@ -148,6 +150,8 @@ class BatchReport:
     files: dict[str, Path] = field(default_factory=dict)
     engine: dict[str, Any] = field(default_factory=lambda: {"name": "local"})
     kind: str = "diff"
+    pairing: dict[str, Any] = field(default_factory=lambda: {"rule": "path"})
+    only_truth: list[str] = field(default_factory=list)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -173,8 +177,10 @@ class BatchReport:
             "engine": self.engine,
             "counts": self.counts,
             "config": self.config,
+            "pairing": self.pairing,
             "only_a": self.only_a,
             "only_b": self.only_b,
+            **({"only_truth": self.only_truth} if self.kind == "compare" else {}),
             "evaluation_mean": evaluation_means(self.rows),
             "pairs": [row.to_dict(self.columns) for row in self.rows],
         })

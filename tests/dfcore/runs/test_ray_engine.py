@@ -20,7 +20,7 @@ import torch
 from click.testing import CliRunner
 from PIL import Image
 
-from dfcore import Finder, StageSpec, hookimpl, register_metric
+from dfcore import Finder, PairBy, StageSpec, hookimpl, register_metric
 from dfcore.io.layout import FAILED, OK, SKIPPED
 from dfcore.runs import BatchInterrupted, FinderRecipe, resolve_engine
 from dfcore.cli import EXIT_ERROR, EXIT_PAIRS_FAILED, main
@@ -350,3 +350,26 @@ def test_a_recipe_carries_stages_registered_in_this_process(registry):
     assert rebuilt.config == finder.config and rebuilt.metric.record["qualified_name"] == "local.l1"
     a, b = torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 8)
     assert torch.equal(rebuilt.compute(a, b).score, finder.compute(a, b).score)
+
+
+# -- pairing rules ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("pair_by", [PairBy.order(), PairBy.stem(strip_b="_x4_SR")])
+def test_ray_runs_and_resumes_pairs_made_by_any_rule(ray, tmp_path, pair_by):
+    """Workers get pairs whose files differ in name; outputs, summary and resume are the local engine's."""
+    dir_a, dir_b = tmp_path / "gt", tmp_path / "sr"
+    for index, name in enumerate(["baboon", "bird", "deep/comic"]):
+        _image(dir_a / f"{name}.png", index)
+        _image(dir_b / f"{name}_x4_SR.png", index, bright_box=True)
+    local, remote = tmp_path / "local", tmp_path / "ray"
+    expected = _finder().run_dirs(dir_a, dir_b, pair_by=pair_by).save(local, progress=False)
+    report = _finder().run_dirs(dir_a, dir_b, pair_by=pair_by).save(remote, progress=False, engine=_ray_engine())
+    assert [(r.pair, Path(r.b).name, r.status) for r in report.rows] == \
+        [(r.pair, Path(r.b).name, r.status) for r in expected.rows] == \
+        [("baboon.png", "baboon_x4_SR.png", OK), ("bird.png", "bird_x4_SR.png", OK),
+         ("deep/comic.png", "comic_x4_SR.png", OK)]
+    _same_outputs(remote, local)
+    assert json.loads((remote / "summary.json").read_text())["pairing"] == pair_by.to_dict()
+    resumed = _finder().run_dirs(dir_a, dir_b, pair_by=pair_by).save(remote, progress=False, engine=_ray_engine())
+    assert resumed.counts == {"total": 3, OK: 0, FAILED: 0, SKIPPED: 3}
