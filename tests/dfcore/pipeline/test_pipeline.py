@@ -70,7 +70,8 @@ def test_a_named_strategy_keeps_its_own_map(registry, pair):
     assert with_metric["metric"]["name"] == "ssim"
     # the default's map is all in its strategy, so another metric keeps it too
     default, ssim = Finder(device="cpu").config, Finder(metric="ssim", device="cpu").config
-    assert ssim["strategy"] == default["strategy"] and ssim["postprocessor"] == default["postprocessor"] == []
+    assert ssim["strategy"] == default["strategy"] and ssim["postprocessor"] == default["postprocessor"]
+    assert [p["name"] for p in default["postprocessor"]] == ["regions"]
 
 
 def test_unknown_preset_suggests(registry):
