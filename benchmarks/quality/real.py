@@ -19,6 +19,9 @@ photos      photographs the packages ship that the other splits do not use, with
             and settings (Pillow, OpenCV, WebP) (:mod:`benchmarks.quality.photos`)
 =========== ==============================================================================
 
+Run ``python -m benchmarks.quality.real OUT --split dev --tracks screens,drawn`` to write
+pairs to a folder (PNG files and ``pairs.json``), as :mod:`benchmarks.quality.pairs` does.
+
 Each family has two tracks: ``NAME`` (B degraded as above) and ``NAME-pristine`` (B made
 exactly as A, so the truth is the set of pixels that differ). Every pair is a pure function
 of ``(source, variant, seed)``; each family's sources fall into a ``dev`` split (used to
@@ -35,15 +38,18 @@ and the edit's box is that mask's box.
 
 from __future__ import annotations
 
+import argparse
 import importlib
+import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 from scipy import ndimage
 
-from benchmarks.quality.pairs import MAX_SIDE, Edit, Pair
+from benchmarks.quality.pairs import MAX_SIDE, Edit, Pair, write_pair
 
 FAMILIES = ("screens", "figures", "drawn", "photos")
 TRACKS = tuple(t for family in FAMILIES for t in (family, f"{family}-pristine"))
@@ -144,3 +150,21 @@ def area_resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         return image
     interpolation = cv2.INTER_AREA if size[0] < w else cv2.INTER_CUBIC
     return cv2.resize(image, size, interpolation=interpolation)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Write real-content pairs with exact change masks.")
+    parser.add_argument("out", type=Path, help="folder for NAME.a.png, NAME.b.png, NAME.truth.png, pairs.json")
+    parser.add_argument("--split", default="dev", choices=(*SPLITS, "all"))
+    parser.add_argument("--variants", type=int, default=3, help="edit sets per source")
+    parser.add_argument("--tracks", default=",".join(FAMILIES), help=f"comma-separated, from {', '.join(TRACKS)}")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    records = [write_pair(p, args.out, licence_of(p.track, p.image))
+               for p in generate(args.split, args.variants, args.tracks.split(","), args.seed)]
+    (args.out / "pairs.json").write_text(json.dumps(records, indent=1) + "\n")
+    print(f"wrote {len(records)} pairs to {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -135,3 +135,16 @@ def test_a_small_run_scores_every_new_track(screen_pairs, tmp_path):
     assert {r["regions_by"] for r in rows if r["method"] != "pixelmatch"} == {"otsu"}
     table = (out / "table.md").read_text()
     assert "**region F1**" in table and "dfind:default minus each method, region F1" in table
+
+
+def test_pairs_are_written_with_their_licence(tmp_path):
+    import json
+
+    from PIL import Image
+
+    real.main([str(tmp_path), "--split", "dev", "--tracks", "photos-pristine", "--variants", "1"])
+    records = json.loads((tmp_path / "pairs.json").read_text())
+    assert [r["image"] for r in records] == real.sources_of("photos", "dev")
+    assert all(r["licence"] == real.licence_of("photos", r["image"]) and r["edits"] for r in records)
+    truth = np.asarray(Image.open(tmp_path / f"{records[0]['name']}.truth.png"))
+    assert set(np.unique(truth)) == {0, 255}

@@ -118,3 +118,29 @@ def test_method_at_rule_runs_a_method_with_another_rule():
     assert R.M.PEERS["pixelmatch"].regions == "components"  # its mask's components are its own regions
     with pytest.raises(SystemExit, match="unknown method"):
         R.select_methods(["nope@components"])
+
+
+def test_failures_sorts_misses_and_false_regions_by_cause():
+    from benchmarks.quality.failures import diagnose, summary
+    from benchmarks.quality.pairs import Edit, Pair
+
+    masks = []
+    for x0, y0, x1, y1 in EDITS:
+        mask = np.zeros((H, W), bool)
+        mask[y0:y1, x0:x1] = True
+        masks.append(mask)
+    truth = np.logical_or.reduce(masks)
+    a = np.full((H, W, 3), 128, np.uint8)
+    pair = Pair("p", "p", "t", 0, a, a, truth, [Edit(k, m) for k, m in zip(("one", "two", "three"), masks)])
+    diff_map = np.where(truth, 1.0, 0.01)
+    diff_map[60:70, 100:112] = 1.0  # strong, inside the second edit's box
+    diff_map[masks[2]] = 0.005  # the third edit: fainter than the unchanged pixels
+    found = [Reported((10, 10, 20, 25)), Reported((21, 10, 30, 25)),  # the first edit in two pieces
+             Reported((0, 110, 20, 120)), Reported((130, 80, 150, 100))]  # at the border; in the open
+    record = diagnose(pair, diff_map, found)
+    assert [e["found"] for e in record["edits"]] == [True, False, False]
+    assert [e.get("why") for e in record["edits"]] == [None, "dropped", "faint"]
+    assert [r["why"] for r in record["false"]] == ["fragment", "border", "elsewhere"]
+    counts = summary([record])["t"]
+    assert counts["missed"] == {"dropped": 1, "faint": 1} and counts["false"]["fragment"] == 1
+    assert counts["kinds"]["one"] == {"edits": 1, "found": 1, "hit": 1}
