@@ -1,6 +1,6 @@
 """The benchmark code lives in ``benchmarks/`` at the repository root, outside the package.
 
-``screens_renderer`` starts one headless Chromium for the session's screen pages.
+``screens_renderer`` starts one headless Chromium for a module's screen pages.
 """
 
 from __future__ import annotations
@@ -18,11 +18,14 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def screens_renderer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """One headless Chromium for the session, rendering into a fresh cache; also the process's renderer.
+    """One headless Chromium for the module's screen pages, rendering into a fresh cache; also the
+    process's renderer while the module runs.
 
-    Skips when Playwright or Chromium is missing, unless ``DFIND_REQUIRE_BROWSER`` is set (CI).
+    Module-scoped: Playwright's sync API runs one instance per thread, so it stops before other
+    browser tests (the report's) start their own. Skips when Playwright or Chromium is missing,
+    unless ``DFIND_REQUIRE_BROWSER`` is set (CI).
     """
     from benchmarks.quality import screens
 

@@ -15,7 +15,7 @@ SIDE = 160
 OFFLINE = {"figures": "line", "drawn": "garden", "photos": "china"}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def screen_pairs(screens_renderer):
     """The dashboard page's pristine and degraded pairs at 160 px, rendered once."""
     return {track: real.make_pair(track, "dashboard", 0, max_side=SIDE) for track in ("screens-pristine", "screens")}
