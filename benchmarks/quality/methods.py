@@ -1,7 +1,11 @@
 """The maps compared by the quality benchmark: the peers and dfind's pipelines.
 
 Every method turns a pair of HxWx3 uint8 images into an HxW float map, larger = more
-different. The peers are called as their users call them, with their documented defaults:
+different, or into a :class:`Found`: the map and the regions the method reports itself. A
+method that reports no regions is scored on those a region rule finds in its map
+(:mod:`benchmarks.quality.regions`); ``Method.regions`` names the rule that is its native
+output, when it has one. The peers are called as their users call them, with their
+documented defaults:
 
 ============== ==================================================================================
 abs-diff       ``|a - b|`` averaged over channels (numpy)
@@ -9,7 +13,8 @@ ssim-skimage   ``1 - SSIM map`` of ``skimage.metrics.structural_similarity`` (de
                window, ``data_range=1``, ``channel_axis=2``), averaged over channels
 flip           NVIDIA's FLIP error map (``flip-evaluator``, LDR, default 67 pixels per degree)
 pixelmatch     the ``pixelmatch`` port's diff mask (default threshold 0.1, anti-aliasing
-               detection on): 1 where it reports a difference, 0 elsewhere
+               detection on): 1 where it reports a difference, 0 elsewhere; its regions are
+               the mask's connected components (rule ``components``)
 original       the research script this project started from: the autograd gradient of
                ``pytorch_msssim.ssim(a, b)`` with respect to b, with pytorch_msssim's default
                ``data_range=255`` on [0, 1] images, absolute value averaged over channels
@@ -17,7 +22,8 @@ ssim-grad      the same with the correct ``data_range=1``
 ============== ==================================================================================
 
 dfind pipelines are named ``dfind:<preset>`` (``dfind:default``, ``dfind:sharp``...) or given
-as stage references (:func:`dfind_method`).
+as stage references (:func:`dfind_method`); a pipeline whose postprocessors find regions
+(``-q otsu``) reports them, the others get the run's region rule.
 """
 
 from __future__ import annotations
@@ -25,21 +31,38 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Union
 
 import numpy as np
 
-MapFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
+from benchmarks.quality.regions import from_dfind
+from benchmarks.quality.scores import Reported
+
+
+@dataclass
+class Found:
+    """A map and the regions a method reported in it, strongest first."""
+
+    map: np.ndarray
+    regions: list[Reported]
+
+
+MapFn = Callable[[np.ndarray, np.ndarray], Union[np.ndarray, Found]]
 
 
 @dataclass
 class Method:
-    """A named way of making a map; ``requires`` lists the modules it needs."""
+    """A named way of making a map; ``requires`` lists the modules it needs.
+
+    ``regions`` names the region rule that gives the method's own regions (a mask-only
+    method's components); ``None``: the method reports regions itself or gets the run's rule.
+    """
 
     name: str
     summary: str
     build: Callable[[], MapFn]
     requires: tuple[str, ...] = ()
+    regions: str | None = None
 
     def missing(self) -> list[str]:
         return [module for module in self.requires if importlib.util.find_spec(module) is None]
@@ -115,10 +138,14 @@ def dfind_method(preset: str | None = None, **stages: Any) -> Callable[[], MapFn
 
         finder = Finder(preset=preset, device="cpu", **stages)
 
-        def run(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        def run(a: np.ndarray, b: np.ndarray) -> np.ndarray | Found:
             x = torch.from_numpy(_float(a)).permute(2, 0, 1)[None]
             y = torch.from_numpy(_float(b)).permute(2, 0, 1)[None]
-            return finder.compute(x, y).output.map[0, 0].numpy()
+            output = finder.compute(x, y).output
+            diff_map = output.map[0, 0].numpy()
+            if output.regions is None:
+                return diff_map
+            return Found(diff_map, from_dfind(output.regions[0]))
 
         return run
 
@@ -131,7 +158,7 @@ PEERS: dict[str, Method] = {
         Method("abs-diff", "plain |a - b|", abs_diff),
         Method("ssim-skimage", "1 - SSIM map, scikit-image", ssim_skimage, ("skimage",)),
         Method("flip", "FLIP error map (flip-evaluator)", flip, ("flip_evaluator",)),
-        Method("pixelmatch", "pixelmatch diff mask", pixelmatch, ("pixelmatch",)),
+        Method("pixelmatch", "pixelmatch diff mask", pixelmatch, ("pixelmatch",), regions="components"),
         Method("original", "original script: gradient of SSIM, data_range=255", ssim_gradient(None),
                ("pytorch_msssim",)),
         Method("ssim-grad", "gradient of SSIM, data_range=1", ssim_gradient(1.0), ("pytorch_msssim",)),

@@ -458,14 +458,17 @@ def generate(split: str = "test", variants: int = 3, tracks: Sequence[str] = TRA
                 yield make_pair(image, variant, track, seed, max_side)
 
 
-def write_pair(pair: Pair, directory: Path) -> dict[str, object]:
-    """Write ``NAME.a.png``, ``NAME.b.png`` and ``NAME.truth.png``; returns the pair's record."""
+def write_pair(pair: Pair, directory: Path, licence: str | None = None) -> dict[str, object]:
+    """Write ``NAME.a.png``, ``NAME.b.png`` and ``NAME.truth.png``; returns the pair's record.
+
+    ``licence`` is the source's (default: the photograph's, from :data:`SOURCES`).
+    """
     directory.mkdir(parents=True, exist_ok=True)
     Image.fromarray(pair.a).save(directory / f"{pair.name}.a.png")
     Image.fromarray(pair.b).save(directory / f"{pair.name}.b.png")
     Image.fromarray(pair.truth.astype(np.uint8) * 255).save(directory / f"{pair.name}.truth.png")
     return {
-        "name": pair.name, "image": pair.image, "licence": SOURCES[pair.image].licence, "track": pair.track,
+        "name": pair.name, "image": pair.image, "licence": licence or SOURCES[pair.image].licence, "track": pair.track,
         "variant": pair.variant, "info": pair.info, "sha256": pair.digest(),
         "edits": [{"kind": e.kind, "box": list(e.box), "pixels": int(e.mask.sum())} for e in pair.edits],
     }

@@ -7,6 +7,15 @@ method, with the versions and the command) and ``table.md`` (the tables of
 ``docs/quality.md``), and prints the tables. The scores come from
 :mod:`benchmarks.quality.scores` (scikit-learn and scipy), not from dfind.
 
+``--tracks`` takes the photograph tracks of :mod:`benchmarks.quality.pairs` and the
+real-content tracks of :mod:`benchmarks.quality.real` (``screens``, ``figures``, ``drawn``,
+``photos`` and their ``-pristine`` twins); ``--images`` names sources of either kind.
+
+Region scores (precision, recall, F1, count error) judge the regions a method reports; a
+method that reports none is given the regions ``--region-rule`` finds in its map
+(:mod:`benchmarks.quality.regions`; default ``otsu``, dfind's Otsu postprocessor), and
+``METHOD@RULE`` in ``--methods`` runs a method with another rule (``dfind:default@components``).
+
 Methods whose package is not installed are skipped and listed as such; install the
 benchmark's extra (``pip install -e '.[bench]'``) to run them all. ``--pipeline
 LABEL=SPEC`` adds a dfind pipeline, SPEC being ``kind=ref`` items joined by ``;``, e.g.
@@ -18,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import json
 import platform
 import sys
@@ -29,11 +39,25 @@ from typing import Any
 import numpy as np
 
 from benchmarks.quality import methods as M
-from benchmarks.quality.pairs import ALL_TRACKS, MAX_SIDE, SPLITS, TRACKS, Pair, generate
-from benchmarks.quality.scores import score_map
+from benchmarks.quality import real
+from benchmarks.quality.pairs import ALL_TRACKS, MAX_SIDE, SOURCES, SPLITS, TRACKS, Pair, generate
+from benchmarks.quality.regions import DEFAULT_RULE, RegionRule, region_rule
+from benchmarks.quality.scores import REGION_SCORES, score_map
 
-SCORES = ("hit", "ap", "auroc", "dice")
-SCORE_TITLES = {"hit": "hit@k", "ap": "average precision", "auroc": "pixel AUROC", "dice": "best Dice"}
+PIXEL_SCORES = ("hit", "ap", "auroc", "dice")
+SCORES = (*PIXEL_SCORES, *REGION_SCORES, "count_error_abs")
+#: The tables, in order; the region scores sit beside hit@k and AP.
+TABLE_SCORES = ("hit", "ap", "region_f1", "region_precision", "region_recall", "count_error_abs", "count_error",
+                "auroc", "dice")
+#: The scores compared pair by pair with the reference method.
+PAIRED_SCORES = ("hit", "ap", "region_f1", "count_error_abs")
+SCORE_TITLES = {"hit": "hit@k", "ap": "average precision", "auroc": "pixel AUROC", "dice": "best Dice",
+                "region_precision": "region precision", "region_recall": "region recall", "region_f1": "region F1",
+                "count_error": "count error (regions reported - edits; mean, signed)",
+                "count_error_abs": "|count error| (regions)", "count_error_rel": "|count error| / edits"}
+LOWER_IS_BETTER = {"count_error_abs", "count_error_rel"}
+#: Scores whose best value is nearest 0, not the highest.
+NEAREST_ZERO = {"count_error"}
 
 
 def parse_pipeline(text: str) -> tuple[str, dict[str, Any]]:
@@ -60,9 +84,15 @@ def select_methods(names: Sequence[str] | None, pipelines: Sequence[str] = ()) -
                                 ("dfcore",))
     available = M.all_methods(extra)
     chosen = list(names) if names else list(available)
+    for name in chosen:  # METHOD@RULE: the method, its regions found by RULE
+        base, at, rule = name.partition("@")
+        if at and base in available and rule:
+            method = available[base]
+            available[name] = dataclasses.replace(method, name=name, summary=f"{method.summary}; regions by {rule}",
+                                                  regions=rule)
     unknown = [n for n in chosen if n not in available]
     if unknown:
-        raise SystemExit(f"unknown method(s) {', '.join(unknown)}; known: {', '.join(available)}")
+        raise SystemExit(f"unknown method(s) {', '.join(unknown)}; known: {', '.join(available)} (and METHOD@RULE)")
     run, skipped = {}, {}
     for name in chosen:
         missing = available[name].missing()
@@ -73,20 +103,52 @@ def select_methods(names: Sequence[str] | None, pipelines: Sequence[str] = ()) -
     return run, skipped
 
 
-def run(pairs: Iterable[Pair], methods: Mapping[str, M.Method], progress: bool = True) -> list[dict[str, Any]]:
-    """Score every method on every pair; one row per (pair, method)."""
+def pairs_of(split: str, variants: int, tracks: Sequence[str], seed: int = 0, images: Sequence[str] | None = None,
+             max_side: int = MAX_SIDE) -> Iterable[Pair]:
+    """The pairs of ``tracks``: photograph tracks from :mod:`pairs`, real-content ones from :mod:`real`."""
+    unknown = [t for t in tracks if t not in ALL_TRACKS and t not in real.TRACKS]
+    if unknown:
+        raise SystemExit(f"unknown track(s) {', '.join(unknown)}; tracks are {', '.join((*ALL_TRACKS, *real.TRACKS))}")
+    photo_tracks = [t for t in tracks if t in ALL_TRACKS]
+    real_tracks = [t for t in tracks if t in real.TRACKS]
+    if real_tracks and split not in (*real.SPLITS, "all") and not images:
+        raise SystemExit(f"the real-content tracks have no {split!r} split; use {' or '.join(real.SPLITS)}")
+    photo_images = [i for i in images if i in SOURCES] if images else None
+    if photo_tracks and (photo_images or not images):
+        yield from generate(split, variants, photo_tracks, seed, photo_images, max_side)
+    if real_tracks:
+        yield from real.generate(split, variants, real_tracks, seed, images, max_side)
+
+
+def run(pairs: Iterable[Pair], methods: Mapping[str, M.Method], progress: bool = True,
+        rule: str = DEFAULT_RULE) -> list[dict[str, Any]]:
+    """Score every method on every pair; one row per (pair, method).
+
+    A method's regions are its own (``Found``), else those of its ``regions`` rule, else those
+    of ``rule``; the row's ``regions_by`` says which (``own`` or the rule's name).
+    """
     built = {name: method.build() for name, method in methods.items()}
+    rules: dict[str, RegionRule] = {}
     rows = []
     for index, pair in enumerate(pairs):
         boxes = [e.box for e in pair.edits]
         for name, fn in built.items():
             start = time.perf_counter()
-            diff_map = np.asarray(fn(pair.a, pair.b), dtype=np.float64)
+            output = fn(pair.a, pair.b)
             seconds = time.perf_counter() - start
+            found = output.regions if isinstance(output, M.Found) else None
+            diff_map = np.asarray(output.map if isinstance(output, M.Found) else output, dtype=np.float64)
             if diff_map.shape != pair.truth.shape:
                 raise RuntimeError(f"{name} returned a map of shape {diff_map.shape} for {pair.name} {pair.truth.shape}")
+            by = methods[name].regions or ("own" if found is not None else rule)
+            if by != "own":
+                if by not in rules:
+                    rules[by] = region_rule(by)
+                found = rules[by](diff_map)
+            scores = score_map(diff_map, pair.truth, boxes, found)
             rows.append({"pair": pair.name, "image": pair.image, "track": pair.track, "variant": pair.variant,
-                         "method": name, **score_map(diff_map, pair.truth, boxes), "seconds": seconds})
+                         "method": name, **scores, "count_error_abs": abs(scores["count_error"]),
+                         "regions": len(found), "edits": len(boxes), "regions_by": by, "seconds": seconds})
         if progress:
             print(f"[{index + 1}] {pair.name}", file=sys.stderr, flush=True)
     return rows
@@ -100,11 +162,16 @@ def summarise(rows: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, dict[str
         groups.setdefault((row["track"], row["method"]), []).append(row)
     for (track, method), items in groups.items():
         summary.setdefault(track, {})[method] = {
-            **{score: float(np.mean([r[score] for r in items])) for score in SCORES},
+            **{score: float(np.mean([r[score] for r in items])) for score in SCORES if score in items[0]},
             "seconds": float(np.median([r["seconds"] for r in items])),
             "pairs": len(items),
         }
     return summary
+
+
+def goodness(score: str, value: float) -> float:
+    """``value`` turned so that higher is better (the bold cell of a table is the highest)."""
+    return -value if score in LOWER_IS_BETTER else -abs(value) if score in NEAREST_ZERO else value
 
 
 def tables(summary: Mapping[str, Mapping[str, Mapping[str, float]]], methods: Sequence[str],
@@ -112,21 +179,24 @@ def tables(summary: Mapping[str, Mapping[str, Mapping[str, float]]], methods: Se
     """Markdown: one table per score, tracks as rows, methods as columns, the best in bold."""
     tracks = [t for t in tracks if t in summary]
     out = []
-    for score in SCORES:
-        out.append(f"**{SCORE_TITLES[score]}** (higher is better)\n")
+    for score in TABLE_SCORES:
+        if not any(score in summary[t].get(m, {}) for t in tracks for m in methods):
+            continue  # an earlier run's CSV, made before the score existed
+        better = "lower" if score in LOWER_IS_BETTER else "nearest 0" if score in NEAREST_ZERO else "higher"
+        out.append(f"**{SCORE_TITLES[score]}** ({better} is better)\n")
         out.append("| track | " + " | ".join(methods) + " |")
         out.append("|---|" + "---|" * len(methods))
         for track in tracks:
             values = [summary[track].get(m, {}).get(score) for m in methods]
-            best = max(v for v in values if v is not None)
-            cells = [("—" if v is None else f"**{v:.3f}**" if round(v, 3) == round(best, 3) else f"{v:.3f}")
-                     for v in values]
+            best = max((goodness(score, v) for v in values if v is not None), default=None)
+            cells = [("—" if v is None else f"**{v:.3f}**" if round(goodness(score, v), 3) == round(best, 3)
+                      else f"{v:.3f}") for v in values]
             out.append(f"| {track} | " + " | ".join(cells) + " |")
         out.append("")
     return "\n".join(out)
 
 
-def paired_differences(rows: Sequence[Mapping[str, Any]], reference: str, scores: Sequence[str] = ("hit", "ap"),
+def paired_differences(rows: Sequence[Mapping[str, Any]], reference: str, scores: Sequence[str] = PAIRED_SCORES,
                        resamples: int = 2000, seed: int = 0) -> dict[str, dict[str, dict[str, dict[str, float]]]]:
     """``reference`` minus every other method, per track and score, with a 95% bootstrap interval.
 
@@ -143,7 +213,7 @@ def paired_differences(rows: Sequence[Mapping[str, Any]], reference: str, scores
         draws = rng.integers(0, len(pairs), size=(resamples, len(pairs)))
         for method in methods:
             for score in scores:
-                if any((track, p, method) not in by_key for p in pairs):
+                if any((track, p, method) not in by_key or score not in by_key[(track, p, method)] for p in pairs):
                     continue
                 diff = np.array([float(by_key[(track, p, reference)][score]) - float(by_key[(track, p, method)][score])
                                  for p in pairs])
@@ -155,8 +225,10 @@ def paired_differences(rows: Sequence[Mapping[str, Any]], reference: str, scores
 
 
 def paired_table(paired: Mapping[str, Any], reference: str, methods: Sequence[str], score: str) -> str:
-    """Markdown: ``reference`` minus each method, ``mean [low, high]``; bold where the interval is above 0."""
+    """Markdown: ``reference`` minus each method, ``mean [low, high]``; bold where the interval says the
+    reference is better (above 0, or below 0 for a score where lower is better)."""
     methods = [m for m in methods if m != reference]
+    lower = score in LOWER_IS_BETTER
     out = [f"**{reference} minus each method, {SCORE_TITLES[score]}** (mean over pairs [95% bootstrap interval])\n",
            "| track | " + " | ".join(methods) + " |", "|---|" + "---|" * len(methods)]
     for track, per_method in paired.items():
@@ -167,7 +239,7 @@ def paired_table(paired: Mapping[str, Any], reference: str, methods: Sequence[st
                 cells.append("—")
                 continue
             text = f"{d['mean']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]"
-            cells.append(f"**{text}**" if d["low"] > 0 else text)
+            cells.append(f"**{text}**" if (d["high"] < -1e-12 if lower else d["low"] > 1e-12) else text)
         out.append(f"| {track} | " + " | ".join(cells) + " |")
     return "\n".join(out) + "\n"
 
@@ -177,8 +249,9 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
     with open(path, newline="") as handle:
         rows = list(csv.DictReader(handle))
     for row in rows:
-        for key in (*SCORES, "seconds"):
-            row[key] = float(row[key])
+        for key in (*SCORES, "seconds", "regions", "edits"):
+            if key in row:  # earlier runs have no region scores
+                row[key] = float(row[key])
         row["variant"] = int(row["variant"])
     return rows
 
@@ -199,10 +272,15 @@ def versions() -> dict[str, str]:
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--split", default="test", choices=(*SPLITS, "all"))
+    parser.add_argument("--split", default="test", choices=(*SPLITS, "all"),
+                        help="photograph tracks: dev, test, fresh; real-content tracks: dev, test")
     parser.add_argument("--variants", type=int, default=3, help="edit sets per image (default 3)")
-    parser.add_argument("--tracks", default=",".join(TRACKS), help=f"comma-separated, from {', '.join(ALL_TRACKS)}")
-    parser.add_argument("--images", help="comma-separated source images (default: the split's)")
+    parser.add_argument("--tracks", default=",".join(TRACKS),
+                        help=f"comma-separated, from {', '.join((*ALL_TRACKS, *real.TRACKS))}")
+    parser.add_argument("--images", help="comma-separated source images, pages, figures... (default: the split's)")
+    parser.add_argument("--region-rule", default=DEFAULT_RULE,
+                        help=f"how regions are found in maps of methods that report none (default {DEFAULT_RULE}); "
+                             "components, or a dfind postprocessor such as otsu:min_area=64")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-side", type=int, default=MAX_SIDE, help="scale sources down to this long side")
     parser.add_argument("--methods", help="comma-separated methods (default: all); see --list")
@@ -240,23 +318,24 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         for name, why in skipped.items():
             print(f"skipping {name}: {why}", file=sys.stderr)
         images = args.images.split(",") if args.images else None
-        pairs = generate(args.split, args.variants, tracks, args.seed, images, args.max_side)
-        rows = run(pairs, methods, progress=not args.quiet)
+        pairs = pairs_of(args.split, args.variants, tracks, args.seed, images, args.max_side)
+        rows = run(pairs, methods, progress=not args.quiet, rule=args.region_rule)
         described = {n: m.summary for n, m in methods.items()}
     summary = summarise(rows)
     table = tables(summary, list(described), tracks)
     paired = {}
     if args.reference in described:
         paired = paired_differences([r for r in rows if r["method"] in described], args.reference)
-        table += "\n" + "\n".join(paired_table(paired, args.reference, list(described), s) for s in ("hit", "ap"))
+        table += "\n" + "\n".join(paired_table(paired, args.reference, list(described), s)
+                                  for s in PAIRED_SCORES if any(s in v for d in paired.values() for v in d.values()))
     result = {
         "command": "python -m benchmarks.quality.run " + " ".join(sys.argv[1:] if argv is None else argv),
         "split": args.split, "variants": args.variants, "tracks": tracks, "seed": args.seed,
-        "max_side": args.max_side, "methods": described, "skipped": skipped,
+        "max_side": args.max_side, "region_rule": args.region_rule, "methods": described, "skipped": skipped,
         "versions": versions(), "summary": summary, "paired": paired,
     }
-    result.update({k: earlier[k] for k in ("command", "split", "variants", "seed", "max_side", "skipped", "versions")
-                   if k in earlier})
+    result.update({k: earlier[k] for k in ("command", "split", "variants", "seed", "max_side", "region_rule",
+                                           "skipped", "versions") if k in earlier})
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
     if args.out and not args.from_csv:

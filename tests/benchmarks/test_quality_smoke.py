@@ -26,7 +26,9 @@ def test_a_small_run_scores_every_installed_method_on_every_track(tmp_path):
         assert set(summary[track]) == set(installed)
         for scores in summary[track].values():
             assert scores["pairs"] == 2
-            assert all(0.0 <= scores[s] <= 1.0 for s in R.SCORES)
+            shares = (*R.PIXEL_SCORES, "region_precision", "region_recall", "region_f1")
+            assert all(0.0 <= scores[s] <= 1.0 for s in shares)
+            assert scores["count_error_abs"] >= abs(scores["count_error"]) and scores["count_error_rel"] >= 0
     # The truth is exactly the changed pixels, so |a - b| separates them perfectly on pristine pairs.
     assert summary["pristine"]["abs-diff"]["auroc"] == pytest.approx(1.0)
     assert summary["pristine"]["abs-diff"]["ap"] == pytest.approx(1.0)

@@ -1,0 +1,150 @@
+"""The real-content tracks: deterministic, exact truth, per-edit boxes, disjoint splits, and a run."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+
+from benchmarks.quality import real
+from benchmarks.quality import run as R
+
+SIDE = 160
+#: A small source of each family besides screens (rendered once per session, below).
+OFFLINE = {"figures": "line", "drawn": "garden", "photos": "china"}
+
+
+@pytest.fixture(scope="module")
+def screen_pairs(screens_renderer):
+    """The dashboard page's pristine and degraded pairs at 160 px, rendered once."""
+    return {track: real.make_pair(track, "dashboard", 0, max_side=SIDE) for track in ("screens-pristine", "screens")}
+
+
+def fresh(track: str, source: str, variant: int):
+    """The pair made from scratch, not from a module's per-process cache."""
+    from benchmarks.quality import drawn, figures
+
+    drawn._edited.cache_clear()
+    figures._edited.cache_clear()
+    return real.make_pair(track, source, variant, max_side=SIDE)
+
+
+def check_edits(pair) -> None:
+    """Every edit has a mask inside its box, the masks are disjoint and add up to the truth."""
+    assert pair.edits and pair.truth.any()
+    total = np.zeros_like(pair.truth)
+    for edit in pair.edits:
+        x0, y0, x1, y1 = edit.box
+        assert edit.mask.any() and edit.mask[y0:y1, x0:x1].sum() == edit.mask.sum()
+        assert not (total & edit.mask).any()
+        total |= edit.mask
+    np.testing.assert_array_equal(total, pair.truth)
+
+
+@pytest.mark.parametrize("family", sorted(OFFLINE))
+def test_offline_tracks_give_the_same_bytes_and_exact_truth(family):
+    source = OFFLINE[family]
+    pristine = real.make_pair(f"{family}-pristine", source, 1, max_side=SIDE)
+    degraded = real.make_pair(family, source, 1, max_side=SIDE)
+    assert fresh(family, source, 1).digest() == degraded.digest()
+    assert real.make_pair(family, source, 2, max_side=SIDE).digest() != degraded.digest()
+    for pair in (pristine, degraded):
+        assert pair.a.dtype == np.uint8 and pair.a.shape == pair.b.shape and max(pair.a.shape) <= SIDE
+        check_edits(pair)
+    # The pristine B is made exactly as A is: the truth is every pixel that differs.
+    np.testing.assert_array_equal(pristine.truth, (pristine.a != pristine.b).any(2))
+    assert not np.array_equal(degraded.b, pristine.b)
+    if family == "figures":  # B re-rendered: the truth adds what the edits change under B's settings
+        assert (degraded.truth >= pristine.truth).all()
+        np.testing.assert_array_equal(degraded.a, pristine.a)
+    else:  # B degraded after the edit: the truth stays the edits' pixels on A's grid
+        np.testing.assert_array_equal(degraded.truth, pristine.truth)
+
+
+def test_a_screen_renders_deterministically_and_exactly(screen_pairs, screens_renderer, tmp_path):
+    pristine, degraded = screen_pairs["screens-pristine"], screen_pairs["screens"]
+    for pair in (pristine, degraded):
+        assert pair.a.shape == (120, SIDE, 3)
+        check_edits(pair)
+    np.testing.assert_array_equal(pristine.truth, (pristine.a != pristine.b).any(2))
+    assert (degraded.truth >= pristine.truth).all() and not np.array_equal(degraded.b, pristine.b)
+    assert degraded.info["b_setting"] == "dsf2"
+    # From the cache: no page is rendered again, and the bytes are the same.
+    renders = screens_renderer.renders
+    assert real.make_pair("screens", "dashboard", 0, max_side=SIDE).digest() == degraded.digest()
+    assert screens_renderer.renders == renders
+    # Rendered again from scratch by the same Chromium: the same bytes.
+    from benchmarks.quality import screens
+
+    fresh = screens.Renderer(cache=tmp_path)
+    fresh._browser = screens_renderer.browser()  # share the running browser; its pages are new
+    again = screens.make_pair("dashboard", 0, True, max_side=SIDE, render=fresh)
+    assert fresh.renders > 0 and again.digest() == degraded.digest()
+
+
+@pytest.mark.parametrize("family", real.FAMILIES)
+def test_dev_and_test_sources_are_disjoint_and_licensed(family):
+    dev, test = set(real.sources_of(family, "dev")), set(real.sources_of(family, "test"))
+    assert dev and test and not dev & test
+    assert dev | test == set(real.sources_of(family, "all"))
+    assert all(real.licence_of(family, s) for s in dev | test)
+    with pytest.raises(ValueError, match="unknown split"):
+        real.sources_of(family, "fresh")
+
+
+def test_photo_sources_are_not_the_photograph_tracks_images():
+    from benchmarks.quality.pairs import SOURCES
+
+    assert not set(real.sources_of("photos", "all")) & set(SOURCES)
+
+
+def test_unknown_tracks_and_sources_are_refused():
+    with pytest.raises(ValueError, match="unknown track 'posters'"):
+        real.make_pair("posters", "line")
+    with pytest.raises(ValueError, match="unknown figures source 'pie'"):
+        real.make_pair("figures", "pie")
+    with pytest.raises(SystemExit, match="no 'fresh' split"):
+        list(R.pairs_of("fresh", 1, ["drawn"]))
+
+
+def test_assign_splits_the_truth_by_nearest_footprint():
+    truth = np.zeros((20, 30), bool)
+    truth[2:6, 2:6] = truth[12:15, 20:28] = truth[8, 8] = True
+    left, right = np.zeros_like(truth), np.zeros_like(truth)
+    left[2:6, 2:6] = True
+    right[12:15, 20:28] = True
+    edits = real.assign(truth, [("a", left), ("b", right), ("c", np.zeros_like(truth))])
+    assert [e.kind for e in edits] == ["a", "b"]  # "c" changed nothing
+    assert edits[0].mask[8, 8] and edits[0].box == (2, 2, 9, 9) and edits[1].box == (20, 12, 28, 15)
+
+
+def test_a_small_run_scores_every_new_track(screen_pairs, tmp_path):
+    out = tmp_path / "results"
+    tracks = ",".join(real.FAMILIES)
+    result = R.main(["--split", "dev", "--tracks", tracks, "--images", "dashboard," + ",".join(OFFLINE.values()),
+                     "--variants", "1", "--max-side", str(SIDE), "--methods", "abs-diff,pixelmatch,dfind:default",
+                     "--out", str(out), "--quiet"])
+    assert list(result["summary"]) == list(real.FAMILIES)
+    for track in real.FAMILIES:
+        for method, scores in result["summary"][track].items():
+            assert scores["pairs"] == 1
+            assert 0.0 <= scores["region_f1"] <= 1.0 and scores["count_error_abs"] >= 0
+    rows = list(csv.DictReader(open(out / "scores.csv")))
+    assert {r["regions_by"] for r in rows if r["method"] == "pixelmatch"} == {"components"}
+    assert {r["regions_by"] for r in rows if r["method"] != "pixelmatch"} == {"otsu"}
+    table = (out / "table.md").read_text()
+    assert "**region F1**" in table and "dfind:default minus each method, region F1" in table
+
+
+def test_pairs_are_written_with_their_licence(tmp_path):
+    import json
+
+    from PIL import Image
+
+    real.main([str(tmp_path), "--split", "dev", "--tracks", "photos-pristine", "--variants", "1"])
+    records = json.loads((tmp_path / "pairs.json").read_text())
+    assert [r["image"] for r in records] == real.sources_of("photos", "dev")
+    assert all(r["licence"] == real.licence_of("photos", r["image"]) and r["edits"] for r in records)
+    truth = np.asarray(Image.open(tmp_path / f"{records[0]['name']}.truth.png"))
+    assert set(np.unique(truth)) == {0, 255}
