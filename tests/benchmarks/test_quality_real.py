@@ -132,7 +132,8 @@ def test_a_small_run_scores_every_new_track(screen_pairs, tmp_path):
             assert 0.0 <= scores["region_f1"] <= 1.0 and scores["count_error_abs"] >= 0
     rows = list(csv.DictReader(open(out / "scores.csv")))
     assert {r["regions_by"] for r in rows if r["method"] == "pixelmatch"} == {"components"}
-    assert {r["regions_by"] for r in rows if r["method"] != "pixelmatch"} == {"otsu"}
+    assert {r["regions_by"] for r in rows if r["method"] == "abs-diff"} == {"otsu"}
+    assert {r["regions_by"] for r in rows if r["method"] == "dfind:default"} == {"own"}  # it reports its regions
     table = (out / "table.md").read_text()
     assert "**region F1**" in table and "dfind:default minus each method, region F1" in table
 
