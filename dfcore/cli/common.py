@@ -8,6 +8,7 @@ Nothing here imports torch; a command imports the library only once it runs a co
 from __future__ import annotations
 
 import contextlib
+import math
 import sys
 import traceback
 from collections.abc import Iterator, Sequence
@@ -171,7 +172,25 @@ def describe_result(result: Any) -> str:
 
 
 def beyond(score: float, threshold: float, higher_is_better: bool) -> bool:
+    """Whether ``score`` fails ``--fail-above``: worse than ``threshold``, or not a number (a NaN never passes)."""
+    if math.isnan(score):
+        return True
     return score < threshold if higher_is_better else score > threshold
+
+
+def finite_threshold(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    """``--fail-above`` must be a finite number: against ``nan`` or ``inf`` no score would ever fail."""
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"must be a finite number, got {value:g} (no score would ever fail against it)")
+    return value
+
+
+def check_output_folder(output: Path | None) -> None:
+    """``-o``: create it and prove it can be written, before any pair is computed (:func:`~dfcore.io.files.check_writable`)."""
+    if output is not None:
+        from dfcore.io.files import check_writable  # numpy: not for --list-plugins
+
+        check_writable(output)
 
 
 @contextlib.contextmanager

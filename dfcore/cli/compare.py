@@ -12,6 +12,7 @@ from dfcore.cli.common import (
     CONTEXT,
     EXIT_OK,
     EXIT_PAIRS_FAILED,
+    check_output_folder,
     display_options,
     finder_kwargs,
     ignore_spec,
@@ -63,6 +64,7 @@ def compare_command(truth: Path, a: Path, b: Path, preprocessors: tuple[str, ...
         folders = truth.is_dir() or a.is_dir() or b.is_dir()
         mode = scale_mode(scale, vmax, folders)
         ignored = ignore_spec(ignore)
+        check_output_folder(output)
         from dfcore.finder import Finder
 
         finder = Finder(**finder_kwargs(preprocessors, metric, strategy, postprocessors, preset, device, registry,
