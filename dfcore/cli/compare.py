@@ -64,11 +64,11 @@ def compare_command(truth: Path, a: Path, b: Path, preprocessors: tuple[str, ...
         folders = truth.is_dir() or a.is_dir() or b.is_dir()
         mode = scale_mode(scale, vmax, folders)
         ignored = ignore_spec(ignore)
-        check_output_folder(output)
         from dfcore.finder import Finder
 
         finder = Finder(**finder_kwargs(preprocessors, metric, strategy, postprocessors, preset, device, registry,
                                         y_channel, crop_border, size_policy))
+        check_output_folder(output)
         outcome = finder.compare(truth, a, b, on_error="record", ignore=ignored)
         if folders:
             for line in outcome.triples.missing:

@@ -146,7 +146,6 @@ def diff(a: Path | None, b: Path | None, preprocessors: tuple[str, ...], metric:
             _check_folders(a, b)
         mode = scale_mode(scale, vmax, folders)
         ignored = ignore_spec(ignore)
-        check_output_folder(output)
         runner: Any = None
         if engine == "ray":  # before the pipeline is built: a missing Ray fails at once
             from dfcore.runs.engines.ray import RayEngine
@@ -159,6 +158,7 @@ def diff(a: Path | None, b: Path | None, preprocessors: tuple[str, ...], metric:
 
         finder = Finder(**finder_kwargs(preprocessors, metric, strategy, postprocessors, preset, device, registry,
                                          y_channel, crop_border, size_policy))
+        check_output_folder(output)  # a bad stage name leaves no empty folder behind; no pair is computed yet
         display = {"colormap": colormap, "vmax": vmax, "scale": mode}
         if folders:
             code = _run_dirs(finder, a, b, pairs_file, output, display, fail_above=fail_above, quiet=quiet,
