@@ -21,6 +21,7 @@ from dfcore.errors import (
     ShapeError,
     StageError,
     StageNotFoundError,
+    StageRuntimeError,
 )
 from dfcore.plugin.hookspecs import hookimpl, hookspec
 from dfcore.plugin.spec import Param, PresetSpec, StageSpec
@@ -82,6 +83,7 @@ __all__ = [
     "Stage",
     "StageError",
     "StageNotFoundError",
+    "StageRuntimeError",
     "StageSpec",
     "__version__",
     "check_metric",

@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from dfcore.errors import DfindError, InputError, one_line
+from dfcore.errors import DfindError, InputError, StageRuntimeError, one_line
 from dfcore.plugin.loading import AUTOLOAD_ENV
 from dfcore.plugin.registry import Registry, create_registry, get_registry
 
@@ -43,7 +43,8 @@ def reported_errors(debug: bool) -> Iterator[None]:
     except DfindError as exc:
         if debug:
             traceback.print_exc()
-        click.echo(f"dfind: error: {exc}", err=True)
+        hint = " (rerun with --debug for the traceback)" if isinstance(exc, StageRuntimeError) and not debug else ""
+        click.echo(f"dfind: error: {exc}{hint}", err=True)
         sys.exit(exc.exit_code)
     except Exception as exc:
         if debug:

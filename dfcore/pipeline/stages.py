@@ -8,7 +8,7 @@ a strategy receives: the metric stage bound to the preprocessors it differentiat
 and to the pixels that count; every value it returns goes through :func:`check_metric_value`.
 
 Every call into a stage's code goes through :func:`stage_failures`: an exception it raises
-becomes a :class:`~dfcore.errors.StageError` naming the stage, its plugin and the plugin's
+becomes a :class:`~dfcore.errors.StageRuntimeError` naming the stage, its plugin and the plugin's
 distribution and version (``metric 'acme.sharp' (plugin acme, distribution dfind-acme 1.2)
 failed: RuntimeError: ...``), the original chained as its cause.
 """
@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from dfcore.errors import DfindError, MetricCheckError, ParameterError, StageError, one_line
+from dfcore.errors import DfindError, MetricCheckError, ParameterError, StageError, StageRuntimeError, one_line
 from dfcore.plugin.loading import BrokenPlugin
 from dfcore.plugin.registry import Registry
 from dfcore.plugin.spec import parse_stage_ref
@@ -63,7 +63,8 @@ def stage_label(kind: str, record: Mapping[str, Any]) -> str:
 
 @contextlib.contextmanager
 def stage_failures(kind: str, record: Mapping[str, Any] | None) -> Iterator[None]:
-    """Run a stage's code: what it raises becomes a :class:`StageError` naming the stage and its origin.
+    """Run a stage's code: what it raises becomes a :class:`~dfcore.errors.StageRuntimeError` naming the stage
+    and its origin.
 
     dfind's own errors (already one line, with their cause) and ``KeyboardInterrupt`` pass
     unchanged; so does everything when ``record`` is ``None`` (a stage used outside a pipeline).
@@ -75,7 +76,7 @@ def stage_failures(kind: str, record: Mapping[str, Any] | None) -> Iterator[None
     except Exception as exc:
         if record is None:
             raise
-        raise StageError(f"{stage_label(kind, record)} failed: {one_line(exc)}") from exc
+        raise StageRuntimeError(f"{stage_label(kind, record)} failed: {one_line(exc)}") from exc
 
 
 def build_stage(registry: Registry, kind: str, ref: Any, device: torch.device) -> BuiltStage:
