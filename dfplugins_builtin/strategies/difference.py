@@ -25,6 +25,11 @@ quality benchmark (docs/quality.md):
   90% of its *detail* pixels (those that differ from a neighbour, in A or in B) are
   identical: flat areas stay bit-identical through JPEG, resampling and sub-pixel shifts,
   so the share of all pixels would take a lossy drawing or screenshot for a lossless one.
+
+Memory: the local part of the map (smoothing, shift tolerance, scales) is computed in row
+strips (:mod:`dfcore.ops.strips`) and the lossless test counts pixels strip by strip, so
+beyond its inputs a pair needs the map, one strip's work and the background level: about 16
+bytes per pixel whatever the image's size (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -36,8 +41,16 @@ from torch import Tensor
 
 from dfcore.contracts import Problem, StageOutput
 from dfcore.ops.channels import check_reduction, reduce_channels
-from dfcore.ops.filters import check_octaves, check_sigma, coarse_blur, gaussian_blur, multiscale_smooth
+from dfcore.ops.filters import (
+    check_octaves,
+    check_sigma,
+    coarse_blur,
+    gaussian_blur,
+    kernel_radius,
+    multiscale_smooth,
+)
 from dfcore.ops.shift import auto_radius, check_shift, estimate_translation, shift_tolerant
+from dfcore.ops.strips import bands, map_in_strips, strip_rows
 
 #: ``exact=auto`` ranks differing pixels first when at least this share of detail pixels is identical.
 LOSSLESS_SHARE = 0.9
@@ -72,7 +85,8 @@ def background_normalise(diff_map: Tensor, sigma: float, valid: Tensor | None = 
         local = coarse_blur(weighted, sigma) / coarse_blur(weight, sigma).clamp_min(1e-6)
         mean = weighted.sum((-2, -1), keepdim=True) / weight.sum((-2, -1), keepdim=True).clamp_min(1)
     floor = torch.finfo(diff_map.dtype).tiny
-    return weighted / (local.clamp_min(0) + mean).clamp_min(floor).sqrt()
+    level = local.clamp_min_(0).add_(mean).clamp_min_(floor).sqrt_()  # in place: one full-size temporary
+    return weighted / level
 
 
 def detail_pixels(x: Tensor) -> Tensor:
@@ -105,6 +119,33 @@ def lossless_share(a: Tensor, b: Tensor, changed: Tensor, valid: Tensor | None) 
     return torch.where(blank, identical_share(changed, everywhere), torch.maximum(share_a, share_b))
 
 
+def share_counts(a: Tensor, b: Tensor, valid: Tensor | None, keep: slice = slice(None)) -> Tensor:
+    """Per sample, the pixel counts :func:`lossless_share` divides, Nx6 int64: differing and all pixels
+    among A's detail pixels, among B's, and among all compared pixels.
+
+    ``keep``: the rows to count (the others are context for the detail test); counts of row
+    strips add up to those of the whole image.
+    """
+    changed = (a != b).any(1, keepdim=True)
+    everywhere = torch.ones_like(changed) if valid is None else valid
+    if valid is not None:
+        changed = changed & valid
+    counts = []
+    for where in (detail_pixels(a) & everywhere, detail_pixels(b) & everywhere, everywhere):
+        counts += [(changed & where)[..., keep, :].flatten(1).sum(1), where[..., keep, :].flatten(1).sum(1)]
+    return torch.stack(counts, 1)
+
+
+def share_from_counts(counts: Tensor) -> Tensor:
+    """:func:`lossless_share` from the counts of :func:`share_counts`, per sample."""
+    def share(changed: Tensor, counted: Tensor) -> Tensor:
+        return 1 - changed / counted.where(counted > 0, torch.nan)
+
+    share_a, share_b = share(counts[:, 0], counts[:, 1]), share(counts[:, 2], counts[:, 3])
+    blank = share_a.isnan() | share_b.isnan()
+    return torch.where(blank, share(counts[:, 4], counts[:, 5]), torch.maximum(share_a, share_b))
+
+
 def rank_exact(diff_map: Tensor, changed: Tensor) -> Tensor:
     """Lift the ``changed`` pixels (Nx1xHxW bool) above every other pixel of their sample."""
     lift = diff_map.amax((-2, -1), keepdim=True)
@@ -132,37 +173,56 @@ class Difference:
             pre = problem.metric.preprocess
             a, b = pre(problem.a), pre(problem.b)
             infos: list[dict[str, Any]] = [{} for _ in range(a.shape[0])]
-            diff_map = self._difference(a, b, infos)
-            if self.scale:
-                diff_map = multiscale_smooth(diff_map, self.scale, problem.valid, self.octaves)
+            diff_map = self._local_map(a, b, problem.valid, infos)
             if self.background:
                 diff_map = background_normalise(diff_map, self.background, problem.valid)
             if self.exact != "off":
                 diff_map = self._rank_exact(diff_map, a, b, problem.valid, infos)
         return StageOutput(map=diff_map, info=infos) if any(infos) else diff_map
 
-    def _difference(self, a: Tensor, b: Tensor, infos: list[dict[str, Any]]) -> Tensor:
+    def _local_map(self, a: Tensor, b: Tensor, valid: Tensor | None, infos: list[dict[str, Any]]) -> Tensor:
+        """The difference at its scales, in row strips: everything but the background and the exact ranking."""
         if self.shift != "auto":
-            return difference_map(a, b, self.reduce, self.shift, self.sigma)
+            return self._in_strips(a, b, valid, self.shift)
         translation = estimate_translation(a, b)
         radii = auto_radius(translation)
         for info, measured, radius in zip(infos, translation.tolist(), radii):
             info.update(misalignment_px=[round(v, 3) for v in measured], shift=radius)
         if len(set(radii)) == 1:  # one radius for the batch: one pass
-            return difference_map(a, b, self.reduce, radii[0], self.sigma)
-        return torch.cat([difference_map(a[i:i + 1], b[i:i + 1], self.reduce, radius, self.sigma)
-                          for i, radius in enumerate(radii)])
+            return self._in_strips(a, b, valid, radii[0])
+        return torch.cat([self._in_strips(a[i:i + 1], b[i:i + 1], valid[i:i + 1] if valid is not None else None,
+                                          radius) for i, radius in enumerate(radii)])
+
+    def _in_strips(self, a: Tensor, b: Tensor, valid: Tensor | None, shift: int) -> Tensor:
+        halo = (kernel_radius(self.sigma) + 2 * shift
+                + (kernel_radius(self.scale * 2 ** (self.octaves - 1)) if self.scale else 0))
+
+        def local(x: Tensor, y: Tensor, mask: Tensor | None) -> Tensor:
+            diff_map = difference_map(x, y, self.reduce, shift, self.sigma)
+            return multiscale_smooth(diff_map, self.scale, mask, self.octaves) if self.scale else diff_map
+
+        return map_in_strips(local, (a, b, valid), halo)
 
     def _rank_exact(self, diff_map: Tensor, a: Tensor, b: Tensor, valid: Tensor | None,
                     infos: list[dict[str, Any]]) -> Tensor:
-        changed = (a != b).any(1, keepdim=True)
-        if valid is not None:
-            changed = changed & valid
-        identical = lossless_share(a, b, changed, valid).nan_to_num(1.0)
+        """Rank every differing pixel first on lossless pairs; pixels are counted and lifted strip by strip."""
+        rows, counts = strip_rows(a.shape[-1], 1), None
+        for read, keep, _ in bands(a.shape[-2], rows, 1):  # one row of context: the detail test's neighbours
+            part = share_counts(a[..., read, :], b[..., read, :], valid[..., read, :] if valid is not None else None,
+                                keep)
+            counts = part if counts is None else counts + part
+        identical = share_from_counts(counts).nan_to_num(1.0)
         lossless = identical >= LOSSLESS_SHARE if self.exact == "auto" else torch.ones_like(identical, dtype=torch.bool)
         for info, share, used in zip(infos, identical.tolist(), lossless.tolist()):
             info.update(identical=round(share, 4), exact=bool(used))
-        return torch.where(lossless.view(-1, 1, 1, 1), rank_exact(diff_map, changed), diff_map)
+        lift = diff_map.amax((-2, -1), keepdim=True)
+        lift = torch.where(lift > 0, lift, torch.ones_like(lift)) * lossless.view(-1, 1, 1, 1)
+        for _, _, rows_of in bands(a.shape[-2], rows, 0):
+            changed = (a[..., rows_of, :] != b[..., rows_of, :]).any(1, keepdim=True)
+            if valid is not None:
+                changed &= valid[..., rows_of, :]
+            diff_map[..., rows_of, :] += lift * changed.to(diff_map.dtype)
+        return diff_map
 
     def conventions(self) -> dict[str, object]:
         conventions: dict[str, object] = {"value": f"|a - b|, channels combined by {self.reduce}"}
