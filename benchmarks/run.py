@@ -5,7 +5,9 @@ Sections (``--only a,b`` runs some of them):
 * ``pairs``   -- milliseconds per pair at 512, 1024 and 2048 px for each strategy x metric
                  (``Finder.run`` on tensors in memory: the pipeline without file I/O).
 * ``ssim``    -- gradient+ssim on a 1024x1024 RGB pair against autograd through
-                 ``pytorch_msssim.ssim(data_range=1.0)``, and how far the maps differ.
+                 ``pytorch_msssim.ssim(data_range=1.0)``: the eager closed form and the fused
+                 kernel compiled (``DFIND_COMPILE=1``), wall time with torch's threads and
+                 CPU time on one thread, and how far the maps differ. Other sections run eager.
 * ``batch``   -- pairs per second on 200 PNG pairs of 512 px, gradient+ssim, files written:
                  the folder engine against ``Finder.run`` + ``save`` in a Python loop.
 * ``io``      -- ``difference`` against the I/O floor (decode two PNGs, write the outputs).
@@ -16,7 +18,8 @@ Sections (``--only a,b`` runs some of them):
                  then the whole command (decode, compute, write) per pipeline in bytes per
                  pixel, and the default pipeline's peak on a 6000x6000 pair.
 * ``startup`` -- ``dfind --list-plugins`` wall time.
-* ``compile`` -- torch.compile of the SSIM arithmetic against eager (off unless named).
+* ``compile`` -- the fused SSIM kernel's first compiled call (cold, and from torch's on-disk
+                 cache) and its speed against eager, for ssim and ms-ssim (off unless named).
 
 LPIPS runs with AlexNet backbone weights created here at random (pretrained weights cannot
 be downloaded on every machine); the network's cost does not depend on its weights. Every
@@ -190,6 +193,43 @@ def bench_pairs(repeats: int) -> str:
     return table(["strategy", "metric", "512 px", "1024 px", "2048 px"], rows)
 
 
+def with_compile(mode: str, fn: Callable[[], object]) -> Callable[[], object]:
+    """``fn`` run with ``DFIND_COMPILE=mode``: ``"0"`` the eager closed form, ``"1"`` the fused kernel compiled."""
+    def run() -> object:
+        previous = os.environ.get("DFIND_COMPILE")
+        os.environ["DFIND_COMPILE"] = mode
+        try:
+            return fn()
+        finally:
+            os.environ["DFIND_COMPILE"] = previous if previous is not None else "0"
+    return run
+
+
+def thread_cpu(variants: list[tuple[str, Callable[[], object]]], repeats: int) -> dict[str, list[float]]:
+    """CPU seconds of this thread per call, round-robin, with torch on one thread.
+
+    On a machine shared with other work, wall time swings with the others' load (and two
+    OpenMP threads wait for each other when one is descheduled); one thread's CPU time does
+    not count the time it waits, so it compares variants more steadily.
+    """
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for _, fn in variants:
+            fn()
+        times: dict[str, list[float]] = {label: [] for label, _ in variants}
+        for _ in range(repeats):
+            for label, fn in variants:
+                start = time.thread_time()
+                fn()
+                times[label].append(time.thread_time() - start)
+        return times
+    finally:
+        torch.set_num_threads(threads)
+
+
 def bench_ssim(repeats: int) -> str:
     import torch
     from pytorch_msssim import ssim as reference_ssim
@@ -205,32 +245,49 @@ def bench_ssim(repeats: int) -> str:
         value = reference_ssim(x, moving, data_range=1.0, size_average=False)
         return torch.autograd.grad(value.sum(), moving)[0]
 
-    times = compare([("reference", autograd_reference), ("compute", lambda: finder.compute(a, b)),
-                     ("run", lambda: finder.run(a, b))], repeats)
-    base = med(times["reference"])
-    rows = [
-        ["autograd through pytorch_msssim.ssim (the gradient alone)", ms(times["reference"]), "1.00x"],
-        ["dfind gradient+ssim: Finder.compute (score and map)", ms(times["compute"]),
-         f"{base / med(times['compute']):.2f}x"],
-        ["dfind gradient+ssim: Finder.run (and the map as numpy)", ms(times["run"]),
-         f"{base / med(times['run']):.2f}x"],
-    ]
+    def gradient_alone():
+        moving = b.clone().requires_grad_(True)
+        return torch.autograd.grad(our_ssim(a, moving).sum(), moving)[0]
+
+    start = time.perf_counter()
+    with_compile("1", lambda: finder.compute(a, b))()  # compiles (or loads torch's on-disk cache)
+    first = time.perf_counter() - start
+    variants = [("autograd through pytorch_msssim.ssim (the gradient alone)", autograd_reference),
+                ("dfind eager: the gradient alone (ssim backward)", with_compile("0", gradient_alone)),
+                ("dfind eager: Finder.compute (score and map)", with_compile("0", lambda: finder.compute(a, b))),
+                ("dfind compiled: the gradient alone", with_compile("1", gradient_alone)),
+                ("dfind compiled: Finder.compute (score and map)", with_compile("1", lambda: finder.compute(a, b))),
+                ("dfind compiled: Finder.run (and the map as numpy)", with_compile("1", lambda: finder.run(a, b)))]
+    times = compare(variants, repeats)
+    cpu = thread_cpu(variants[:-1], repeats)
+    base, cpu_base = med(times[variants[0][0]]), med(cpu[variants[0][0]])
+    rows = [[label, ms(t), f"{base / med(t):.2f}x",
+             f"{med(cpu[label]) * 1000:.0f}" if label in cpu else "", f"{cpu_base / med(cpu[label]):.2f}x"
+             if label in cpu else ""] for label, t in times.items()]
+    speed = table(["1024x1024 RGB pair", "ms: median (min)", "speed-up", "1 thread: CPU ms", "speed-up"], rows)
     # Both float32 maps against float64 (our float64 gradient equals pytorch_msssim's to 1e-14: tests).
     a64, b64 = a.double(), b.double()
     moving = b64.clone().requires_grad_(True)
-    truth = -torch.autograd.grad(our_ssim(a64, moving).sum(), moving)[0].mean(1)
+    truth = -torch.autograd.grad(with_compile("0", lambda: our_ssim(a64, moving))().sum(), moving)[0].mean(1)
     reference = -autograd_reference().mean(1).double()
-    ours = finder.compute(a, b).output.map[:, 0].double()
+    maps = {"eager": with_compile("0", lambda: finder.compute(a, b))().output.map[:, 0].double(),
+            "compiled": with_compile("1", lambda: finder.compute(a, b))().output.map[:, 0].double()}
     scale = float(truth.abs().max())
+
+    def row(label: str, mine: torch.Tensor, other: torch.Tensor) -> list[str]:
+        difference = float((mine - other).abs().max())
+        return [label, f"{difference:.1e}", f"{difference / scale:.1e}"]
+
     agreement = table(["map (d(-ssim)/db, channels averaged)", "max abs difference", "relative to max |map|"], [
-        ["dfind against pytorch_msssim (both float32)", f"{float((ours - reference).abs().max()):.1e}",
-         f"{float((ours - reference).abs().max()) / scale:.1e}"],
-        ["dfind float32 against float64", f"{float((ours - truth).abs().max()):.1e}",
-         f"{float((ours - truth).abs().max()) / scale:.1e}"],
-        ["pytorch_msssim float32 against float64", f"{float((reference - truth).abs().max()):.1e}",
-         f"{float((reference - truth).abs().max()) / scale:.1e}"],
+        row("dfind eager against pytorch_msssim (both float32)", maps["eager"], reference),
+        row("dfind compiled against pytorch_msssim (both float32)", maps["compiled"], reference),
+        row("dfind compiled against dfind eager (both float32)", maps["compiled"], maps["eager"]),
+        row("dfind eager float32 against float64", maps["eager"], truth),
+        row("dfind compiled float32 against float64", maps["compiled"], truth),
+        row("pytorch_msssim float32 against float64", reference, truth),
     ])
-    return table(["1024x1024 RGB pair", "ms: median (min)", "speed-up"], rows) + "\n\n" + agreement
+    return (speed + f"\n\n(first compiled call in this process, compiling or loading torch's cache: {first:.1f} s)\n\n"
+            + agreement)
 
 
 def bench_batch(repeats: int, pairs: int = 200, size: int = 512) -> str:
@@ -558,42 +615,37 @@ def bench_startup(repeats: int) -> str:
 
 
 def bench_compile(repeats: int) -> str:
-    import torch
+    """The fused SSIM kernel's compile cost, cold and from torch's on-disk cache, each in a fresh process."""
+    rows = []
+    with scratch() as cache:
+        for metric in ("ssim", "ms-ssim"):
+            for state in ("cold cache", "warm cache"):
+                out = subprocess.run([sys.executable, __file__, "--child-compile", metric, str(repeats)],
+                                     capture_output=True, text=True, check=False,
+                                     env={**os.environ, "TORCHINDUCTOR_CACHE_DIR": str(cache / metric)})
+                if out.returncode != 0:
+                    rows.append([metric, state, "failed", (out.stderr.strip().splitlines() or [""])[-1], "", ""])
+                    continue
+                data = json.loads(out.stdout.strip().splitlines()[-1])
+                rows.append([metric, state, f"{data['first']:.1f}", f"{data['eager'] * 1000:.0f}",
+                             f"{data['compiled'] * 1000:.0f}", f"{data['eager'] / data['compiled']:.2f}x"])
+    return table(["gradient of, 1024 px RGB", "torch's cache", "first compiled call (s)", "eager ms (median)",
+                  "compiled ms (median)", "compiled speed-up"], rows)
 
-    from dfplugins_builtin.metrics import ssim as S
+
+def child_compile(metric: str, repeats: int) -> None:
+    """Time the first compiled call of gradient+``metric`` in this fresh process, then eager against compiled."""
+    from dfcore import Finder
 
     a, b = pair_tensors(1024)
-
-    def grad():
-        moving = b.clone().requires_grad_(True)
-        return torch.autograd.grad(S.ssim(a, moving).sum(), moving)[0]
-
-    parts, gradients = S.ssim_parts, S.ssim_part_gradients
-    compiled_parts = torch.compile(parts, dynamic=True)
-    compiled_gradients = torch.compile(gradients, dynamic=True)
-
-    def use(compiled: bool) -> Callable[[], object]:
-        def run():
-            S.ssim_parts, S.ssim_part_gradients = (compiled_parts, compiled_gradients) if compiled else (parts, gradients)
-            try:
-                return grad()
-            finally:
-                S.ssim_parts, S.ssim_part_gradients = parts, gradients
-        return run
-
-    before = timed(use(False), repeats)  # eager before anything compiles (compiling starts worker processes)
-    with scratch() as cache:  # a cold compile: nothing reused from an earlier run
-        os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(cache)
-        start = time.perf_counter()
-        use(True)()
-        first = time.perf_counter() - start
-        times = compare([("eager", use(False)), ("compiled", use(True))], repeats)
-    return table(["gradient of ssim, 1024 px", "ms: median (min)"], [
-        ["eager, before compiling", ms(before)],
-        ["eager, after compiling", ms(times["eager"])],
-        ["torch.compile of the arithmetic, first call (compiles, cold cache)", f"{first * 1000:.0f}"],
-        ["torch.compile of the arithmetic, afterwards", ms(times["compiled"])],
-    ])
+    finder = Finder(metric=metric, strategy="gradient", device="cpu")
+    with_compile("0", lambda: finder.compute(a, b))()  # eager warm-up: what a run has done before compiling
+    start = time.perf_counter()
+    with_compile("1", lambda: finder.compute(a, b))()
+    first = time.perf_counter() - start
+    times = compare([("eager", with_compile("0", lambda: finder.compute(a, b))),
+                     ("compiled", with_compile("1", lambda: finder.compute(a, b)))], repeats)
+    print(json.dumps({"first": first, "eager": med(times["eager"]), "compiled": med(times["compiled"])}))
 
 
 BENCHES = {
@@ -615,8 +667,14 @@ def main() -> None:
     parser.add_argument("--only", help=f"comma-separated sections: {', '.join(BENCHES)} (default: all but compile)")
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per figure (median reported)")
     parser.add_argument("--child-memory", nargs=3, metavar=("METRIC", "STRATEGY", "SIZE"), help=argparse.SUPPRESS)
+    parser.add_argument("--child-compile", nargs=2, metavar=("METRIC", "REPEATS"), help=argparse.SUPPRESS)
     parser.add_argument("--child-command", nargs=4, metavar=("A", "B", "OUT", "OPTIONS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    os.environ.setdefault("DFIND_COMPILE", "0")  # sections run eager unless they compare the compiled kernel
+    if args.child_compile:
+        sys.path.insert(0, str(ROOT))
+        child_compile(args.child_compile[0], int(args.child_compile[1]))
+        return
     if args.child_memory:
         metric, strategy, size = args.child_memory
         child_memory(metric, strategy, int(size))

@@ -2,7 +2,9 @@
 
 Every test starts from the same process state: no plugin-related environment variable, and no
 process-wide registry left over from another test (one is built on first use, or given by the
-``registry`` fixture).
+``registry`` fixture). SSIM runs eager (``DFIND_COMPILE=0``), so that no test pays for a
+compilation that its predecessors' eager time triggered; the tests of the fused kernel choose
+for themselves.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dfcore.io.images import MAX_PIXELS_ENV
 from dfcore.plugin.loading import AUTOLOAD_ENV, TRACE_ENV
 from dfcore.plugin.registry import Registry, set_registry
 from dfcore.testing import fresh_registry, using_registry
+from dfplugins_builtin.metrics.ssim_fused import COMPILE_ENV
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -34,7 +37,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(autouse=True)
 def _clean_process_state():
     variables = (AUTOLOAD_ENV, TRACE_ENV, MAX_PIXELS_ENV)
-    saved = {name: os.environ.pop(name, None) for name in variables}
+    saved = {name: os.environ.pop(name, None) for name in (*variables, COMPILE_ENV)}
+    os.environ[COMPILE_ENV] = "0"
     previous = set_registry(None)
     yield
     set_registry(previous)

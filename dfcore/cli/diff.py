@@ -95,6 +95,10 @@ Other commands: dfind COMMAND --help
               help="Folder runs: threads decoding images and writing files (0: the main thread) "
                    "[default: half the cores, 1-4]; with --engine ray: Ray workers [default: as many as fit].")
 @click.option("--overwrite", is_flag=True, help="Folder runs: recompute pairs already complete in the output folder.")
+@click.option("--outputs", metavar="LIST", callback=lambda ctx, param, value: _outputs_option(value),
+              help="With -o: the files to write for each pair, comma-separated, of heatmap, npy, mask, json "
+                   "[default: all]. The JSON record is always written; a folder run resumes the pairs that have "
+                   "these.")
 @click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="Folder runs with -o: compute in this process, or on Ray workers (pip install \"dfind[ray]\"; "
                    "docs/ray.md).")
@@ -116,7 +120,8 @@ def diff(a: Path | None, b: Path | None, preprocessors: tuple[str, ...], metric:
          output: Path | None, colormap: str | None, vmax: float | None, scale: str | None, report: bool,
          figure: Path | None, fail_above: float | None, truth: Path | None, pairs_file: Path | None,
          pair_by: str | None, strip_a: tuple[str, ...], strip_b: tuple[str, ...], match: str | None,
-         allow_unequal: bool, batch_size: int | None, workers: int | None, overwrite: bool, engine: str, address: str | None,
+         allow_unequal: bool, batch_size: int | None, workers: int | None, overwrite: bool,
+         outputs: tuple[str, ...] | None, engine: str, address: str | None,
          gpus_per_worker: float | None, cpus_per_worker: float | None, list_plugins: bool, verbose: bool,
          as_json: bool, quiet: bool) -> None:
     """Show where images A and B differ: a difference map, a score, and regions.
@@ -158,7 +163,11 @@ def diff(a: Path | None, b: Path | None, preprocessors: tuple[str, ...], metric:
         if folders:
             _check_folders(a, b)
         mode = scale_mode(scale, vmax, folders)
+        outputs, mode = _chosen_outputs(outputs, output, folders, mode, scale, report)
         ignored = ignore_spec(ignore)
+        kwargs = finder_kwargs(preprocessors, metric, strategy, postprocessors, preset, device, registry, y_channel,
+                               crop_border, size_policy)
+        _check_inputs(registry, kwargs, a, b, folders, pairs_file, truth)
         runner: Any = None
         if engine == "ray":  # before the pipeline is built: a missing Ray fails at once
             from dfcore.runs.engines.ray import RayEngine
@@ -169,20 +178,19 @@ def diff(a: Path | None, b: Path | None, preprocessors: tuple[str, ...], metric:
             workers = None
         from dfcore.finder import Finder
 
-        finder = Finder(**finder_kwargs(preprocessors, metric, strategy, postprocessors, preset, device, registry,
-                                         y_channel, crop_border, size_policy))
+        finder = Finder(**kwargs)
         check_output_folder(output)  # a bad stage name leaves no empty folder behind; no pair is computed yet
         display = {"colormap": colormap, "vmax": vmax, "scale": mode}
         if folders:
             code = _run_dirs(finder, a, b, pairs_file, output, display, fail_above=fail_above, quiet=quiet,
                              report=report, ignore=ignored, truth=truth, batch_size=batch_size, workers=workers,
-                             overwrite=overwrite, engine=runner, pair_by=rule)
+                             overwrite=overwrite, engine=runner, pair_by=rule, outputs=outputs)
         else:
             result = finder.run(a, b, ignore=ignored, truth=truth)
             code = EXIT_OK
             written = []
             if output is not None:
-                files = result.save(output, colormap=colormap, vmax=vmax, previews=report)
+                files = result.save(output, colormap=colormap, vmax=vmax, previews=report, outputs=outputs)
                 if mode == "shared":
                     share_scale(output, [files["json"]], quiet=True)
                 written = list(files.values())
@@ -201,6 +209,53 @@ def diff(a: Path | None, b: Path | None, preprocessors: tuple[str, ...], metric:
                 click.echo(_threshold_message(result, fail_above), err=True)
                 code = EXIT_DIFFERENT
     sys.exit(code)
+
+
+def _outputs_option(value: str | None) -> tuple[str, ...] | None:
+    """``--outputs``: the names checked now (the files are chosen once the run's kind is known)."""
+    if value is None:
+        return None
+    from dfcore.errors import ParameterError
+    from dfcore.io.layout import parse_outputs
+
+    try:
+        return parse_outputs(value)
+    except ParameterError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _chosen_outputs(outputs: tuple[str, ...] | None, output: Path | None, folders: bool, mode: str,
+                    scale: str | None, report: bool) -> tuple[tuple[str, ...], str]:
+    """The files a run writes and its colour scale: a default shared scale needs the maps, which --outputs may omit."""
+    from dfcore.io.layout import DEFAULT_OUTPUTS, FOLDER_OUTPUTS, parse_outputs
+
+    if outputs is not None and output is None:
+        raise click.UsageError("--outputs chooses the files written into the output folder: give -o DIR too")
+    outputs = outputs or parse_outputs(FOLDER_OUTPUTS if folders else DEFAULT_OUTPUTS)
+    if report and "heatmap" not in outputs:
+        raise click.UsageError("--report shows the heatmaps: add heatmap to --outputs")
+    if mode == "shared" and "heatmap" in outputs and "npy" not in outputs:
+        if scale == "shared":
+            raise click.UsageError("--scale shared draws the heatmaps from the saved maps: add npy to --outputs, "
+                                   "or choose --scale image or --vmax")
+        mode = "image"  # the folders' default scale, without the maps it is drawn from
+    return outputs, mode
+
+
+def _check_inputs(registry: Any, kwargs: dict[str, Any], a: Path | None, b: Path | None, folders: bool,
+                  pairs_file: Path | None, truth: Path | None) -> None:
+    """What can be checked before torch is imported: the stages, the preset, their parameters and the input files."""
+    from dfcore.io.sources import check_file, check_image_file
+    from dfcore.plugin.spec import KINDS
+
+    registry.pipeline_refs({kind: kwargs[kind] for kind in KINDS}, kwargs["preset"])
+    if not folders:
+        check_image_file(a)  # type: ignore[arg-type]
+        check_image_file(b)  # type: ignore[arg-type]
+        if truth is not None:
+            check_file(truth)
+    if pairs_file is not None:
+        check_file(pairs_file)
 
 
 def _describe_row(row: Any, metric: str, higher: bool, evaluation: Any = None) -> str:
@@ -245,7 +300,8 @@ def _check_folders(dir_a: Path | None, dir_b: Path | None) -> None:
 def _run_dirs(finder: Any, dir_a: Path | None, dir_b: Path | None, pairs_file: Path | None, output: Path | None,
               display: dict[str, Any], *, fail_above: float | None, quiet: bool, report: bool = False,
               ignore: Any = None, truth: Path | None = None, batch_size: int | None = None,
-              workers: int | None = None, overwrite: bool = False, engine: Any = None, pair_by: Any = None) -> int:
+              workers: int | None = None, overwrite: bool = False, engine: Any = None, pair_by: Any = None,
+              outputs: tuple[str, ...] | None = None) -> int:
     """A folder run: with ``-o`` an engine (files, summary, resume, report), else one line per pair."""
     from dfcore.io.layout import FAILED, OK, SKIPPED, pair_file
     from dfcore.runs import BatchInterrupted
@@ -282,10 +338,13 @@ def _run_dirs(finder: Any, dir_a: Path | None, dir_b: Path | None, pairs_file: P
             else:  # computed by another process: its row and its JSON have what to say
                 click.echo(_describe_row(row, metric, higher, _written_evaluation(output, row)))
 
+        if display["scale"] == "shared" and outputs is not None:  # each heatmap is drawn once, when every map is known
+            outputs = tuple(name for name in outputs if name != "heatmap")
         with terminate_as_interrupt():
             try:
                 summary = run.save(output, overwrite=overwrite, colormap=display["colormap"], vmax=display["vmax"],
-                                   previews=report, progress=False if quiet else None, on_row=show, engine=engine)
+                                   previews=report, progress=False if quiet else None, on_row=show, engine=engine,
+                                   outputs=outputs)
             except BatchInterrupted as stop:
                 counts = stop.report.counts
                 click.echo(f"dfind: interrupted: {counts['ok'] + counts['skipped']} of {len(run)} pairs complete, "

@@ -23,7 +23,6 @@ import os
 import re
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -31,6 +30,7 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from dfcore.errors import InputError, ParameterError, ShapeError
+from dfcore.io.sources import NOT_AN_IMAGE, check_file
 
 MAX_PIXELS_ENV = "DFIND_MAX_PIXELS"
 _RANGE_TOLERANCE = 1e-4
@@ -93,11 +93,7 @@ def _lift_pillow_limit(limit: int) -> None:
 
 def read_image(path: str | os.PathLike[str]) -> tuple[np.ndarray, ImageInfo]:
     """Decode an image file into an HxWxC float32 array in [0, 1] and its :class:`ImageInfo`."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
-    if path.is_dir():
-        raise InputError(f"{path}: is a directory, not an image")
+    path = check_file(path)
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -131,7 +127,7 @@ def decode_image(data: bytes, source: str) -> tuple[np.ndarray, ImageInfo]:
         need = f"; {_memory_needed(int(found.group(1)))}" if found else ""
         raise InputError(f"{source}: refusing to decode: {exc}{need} (set {MAX_PIXELS_ENV} to raise the limit)") from None
     except UnidentifiedImageError:
-        raise InputError(f"{source}: not an image Pillow can read (PNG, JPEG, TIFF, WebP, BMP)") from None
+        raise InputError(f"{source}: {NOT_AN_IMAGE}") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise InputError(f"{source}: corrupt or truncated image ({exc})") from None
     info = ImageInfo(source, array.shape[1], array.shape[0], array.shape[2], mode, depth, alpha)

@@ -14,6 +14,11 @@ A pair is named by B's file name for one pair, or by A's relative path in a fold
 ``STEM.report.html``         the pair's report page
 ============================ =================================================================
 
+Which of a pair's files are written is the user's choice (``--outputs``, ``save(outputs=...)``):
+the names of :data:`OUTPUTS`, :data:`DEFAULT_OUTPUTS` when nothing is asked. The record is
+always written (it marks the pair complete and feeds the summary); ``STEM.valid.png`` goes
+with the heatmap or the map it qualifies; the previews go with a report.
+
 A folder run also writes ``summary.csv`` and ``summary.json`` (:data:`SUMMARY_SCHEMA`; one
 row per pair, with a status in :data:`STATUSES`; the JSON also says how the folders were
 paired, ``pairing``, and lists the files left on one side, ``only_a``, ``only_b`` and, for
@@ -44,7 +49,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from dfcore.errors import InputError
+from dfcore.errors import InputError, ParameterError
 from dfcore.io.files import atomic_write, write_json
 from dfcore.io.pairing import strip_image_extension
 
@@ -64,6 +69,15 @@ PAIR_FILES = {
     "b": ".b.png",
     "report": ".report.html",
 }
+
+#: What a run may be asked to write (``--outputs``), by name, and the file role each one is.
+OUTPUTS = {"heatmap": "heatmap", "npy": "map", "mask": "mask", "json": "json"}
+#: What a single pair writes when nothing is asked: everything (the mask when a postprocessor made one).
+DEFAULT_OUTPUTS = ("heatmap", "npy", "mask", "json")
+#: What a folder run writes when nothing is asked.
+FOLDER_OUTPUTS = DEFAULT_OUTPUTS
+#: Files written only when the pair has what they show: the record entry that says so.
+CONDITIONAL_FILES = {"mask": "mask_fraction", "valid": "valid_fraction"}
 
 SUMMARY_CSV, SUMMARY_JSON = "summary.csv", "summary.json"
 INDEX_PAGE = "index.html"
@@ -143,6 +157,38 @@ def sibling(json_path: str | os.PathLike[str], role: str) -> Path:
     return path.with_name(path.name[: -len(PAIR_FILES["json"])] + PAIR_FILES[role])
 
 
+def parse_outputs(outputs: str | Sequence[str] | None, default: Sequence[str] = DEFAULT_OUTPUTS) -> tuple[str, ...]:
+    """The outputs asked for, in the order of :data:`OUTPUTS`, the record (``json``) always among them.
+
+    ``outputs``: names of :data:`OUTPUTS` as a sequence or comma-separated text
+    (``"heatmap,npy"``); ``None`` gives ``default``.
+
+    Raises:
+        ParameterError: an unknown name, or none at all.
+    """
+    if outputs is None:
+        outputs = default
+    names = [part.strip() for part in outputs.split(",")] if isinstance(outputs, str) else list(outputs)
+    names = [name for name in names if name]
+    unknown = [name for name in names if name not in OUTPUTS]
+    if unknown or not names:
+        what = f"unknown output {unknown[0]!r}" if unknown else "no output named"
+        raise ParameterError(f"{what}: choose from {', '.join(OUTPUTS)} (comma-separated)")
+    return tuple(name for name in OUTPUTS if name in names or name == "json")
+
+
+def output_roles(outputs: Sequence[str]) -> list[str]:
+    """The pair files that ``outputs`` (from :func:`parse_outputs`) ask for, the record aside.
+
+    ``valid`` goes with the heatmap or the map; ``mask`` and ``valid`` are written only when
+    the pair has them (:data:`CONDITIONAL_FILES`).
+    """
+    roles = [OUTPUTS[name] for name in outputs if name != "json"]
+    if "heatmap" in roles or "map" in roles:
+        roles.append("valid")
+    return roles
+
+
 def is_run_file(name: str) -> bool:
     """Whether a file name at the top of an output folder is one of the run's own files."""
     return name in RUN_FILES
@@ -185,7 +231,9 @@ def complete_pair(directory: str | os.PathLike[str], name: str, needs: Sequence[
     """The record of a pair whose files are all in ``directory``, or ``None`` if any is missing.
 
     ``needs``: entries the record must hold (``"evaluation"``) or files it must list (``"a"``,
-    ``"b"``: the previews of a report) for the pair to count as complete.
+    ``"b"``: the previews of a report; the roles of :func:`output_roles`) for the pair to
+    count as complete. A file of :data:`CONDITIONAL_FILES` is needed only when the record
+    says the pair has it.
     """
     path = pair_file(directory, name, "json")
     data = read_json(path)
@@ -196,8 +244,11 @@ def complete_pair(directory: str | os.PathLike[str], name: str, needs: Sequence[
     folder = path.parent
     if not all(isinstance(file, str) and (folder / file).is_file() for file in files.values()):
         return None
-    if any(key not in data and key not in files for key in needs):
-        return None
+    for key in needs:
+        if key in CONDITIONAL_FILES and CONDITIONAL_FILES[key] not in data:
+            continue
+        if key not in (files if key in PAIR_FILES else data):
+            return None
     return data
 
 
@@ -320,10 +371,11 @@ def read_summary_rows(output: str | os.PathLike[str]) -> list[dict[str, Any]]:
 
 
 __all__ = [
-    "CLAIM_SUFFIX", "COMPARE_COLUMNS", "CSV_FORMULA_START", "EVALUATION_COLUMNS", "FAILED", "INDEX_PAGE", "OK",
-    "PAIR_FILES", "PAIR_REPORT_PAGE", "PAIR_SCHEMA", "RESERVED_ESCAPE", "RUN_DIRS", "RUN_FILES", "SKIPPED",
-    "STATUSES", "SUMMARY_COLUMNS", "SUMMARY_CSV", "SUMMARY_JSON", "SUMMARY_SCHEMA", "THUMBS_DIR", "check_schema",
-    "claim_file", "complete_pair", "csv_cell", "is_pair_record", "is_run_file", "output_stem", "pair_file",
-    "pair_records", "read_csv_cell", "read_json", "read_pair", "read_summary", "read_summary_rows", "rewrite_record",
+    "CLAIM_SUFFIX", "COMPARE_COLUMNS", "CONDITIONAL_FILES", "CSV_FORMULA_START", "DEFAULT_OUTPUTS",
+    "EVALUATION_COLUMNS", "FAILED", "FOLDER_OUTPUTS", "INDEX_PAGE", "OK", "OUTPUTS", "PAIR_FILES", "PAIR_REPORT_PAGE",
+    "PAIR_SCHEMA", "RESERVED_ESCAPE", "RUN_DIRS", "RUN_FILES", "SKIPPED", "STATUSES", "SUMMARY_COLUMNS",
+    "SUMMARY_CSV", "SUMMARY_JSON", "SUMMARY_SCHEMA", "THUMBS_DIR", "check_schema", "claim_file", "complete_pair",
+    "csv_cell", "is_pair_record", "is_run_file", "output_roles", "output_stem", "pair_file", "pair_records",
+    "parse_outputs", "read_csv_cell", "read_json", "read_pair", "read_summary", "read_summary_rows", "rewrite_record",
     "sibling", "stem_of", "write_pair", "write_summary",
 ]

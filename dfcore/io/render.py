@@ -2,6 +2,8 @@
 
 A map is drawn with a matplotlib colour map through a 256-entry lookup table: ``inferno`` from
 0 for non-negative maps, ``RdBu_r`` symmetric about 0 for signed ones (:func:`color_scale`).
+The tables of those two are stored in :mod:`dfcore.io.colormaps`, so the default heatmaps are
+drawn without importing matplotlib.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from functools import lru_cache
 import numpy as np
 
 from dfcore.errors import ParameterError
+from dfcore.io.colormaps import TABLES
 
 DEFAULT_COLORMAP = "inferno"
 DEFAULT_DIVERGING_COLORMAP = "RdBu_r"
@@ -22,7 +25,9 @@ _HATCH_ROWS = 256
 
 @lru_cache(maxsize=16)
 def colormap_lut(name: str) -> np.ndarray:
-    """A 256x3 uint8 lookup table for a matplotlib colormap name."""
+    """A 256x3 uint8 lookup table for a matplotlib colormap name (the defaults without matplotlib)."""
+    if name in TABLES:
+        return np.frombuffer(TABLES[name], dtype=np.uint8).reshape(256, 3)
     import matplotlib
 
     try:
@@ -57,17 +62,27 @@ def colorize(map2d: np.ndarray, colormap: str | None = None, vmax: float | None 
 
 
 def apply_colormap(map2d: np.ndarray, colormap: str, vmin: float, vmax: float) -> np.ndarray:
-    """An HxW map -> HxWx3 uint8 picture, ``vmin`` and ``vmax`` at the colormap's two ends."""
+    """An HxW map -> HxWx3 uint8 picture, ``vmin`` and ``vmax`` at the colormap's two ends.
+
+    NaN is drawn as 0. The arithmetic runs in place on one float32 (or the map's) buffer, and
+    the colours are gathered from the table in one pass.
+    """
     lut = colormap_lut(colormap)
-    # One float copy of the map, scaled in place (the same arithmetic as a chain of expressions).
-    scaled = np.nan_to_num(map2d.astype(np.result_type(map2d, np.float32)), copy=False, nan=0.0)
-    np.subtract(scaled, vmin, out=scaled)
-    np.divide(scaled, (vmax - vmin) or 1.0, out=scaled)
-    np.multiply(scaled, 255.0, out=scaled)
-    np.add(scaled, 0.5, out=scaled)
-    index = np.clip(scaled, 0, 255, out=scaled).astype(np.uint8)
-    del scaled
-    return lut[index]
+    if np.isnan(map2d).any():
+        map2d = np.nan_to_num(map2d, nan=0.0)
+    scaled = np.subtract(map2d, vmin)
+    scaled /= (vmax - vmin) or 1.0
+    scaled *= 255.0
+    scaled += 0.5
+    np.clip(scaled, 0, 255, out=scaled)
+    return np.take(lut, scaled.astype(np.uint8), axis=0)
+
+
+def draw_heatmap(map2d: np.ndarray, colormap: str, vmin: float, vmax: float,
+                 valid: np.ndarray | None = None) -> np.ndarray:
+    """A heatmap picture (HxWx3 uint8): :func:`apply_colormap`, pixels not compared (``valid`` False) hatched."""
+    picture = apply_colormap(map2d, colormap, vmin, vmax)
+    return hatch_invalid(picture, valid) if valid is not None else picture
 
 
 def hatch_invalid(picture: np.ndarray, valid: np.ndarray, period: int = 8) -> np.ndarray:

@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,9 +42,11 @@ import numpy as np
 from dfcore.errors import InputError, ParameterError
 from dfcore.io.files import write_png
 from dfcore.io.layout import pair_file, pair_records, read_pair, rewrite_record, sibling
-from dfcore.io.render import apply_colormap, default_colormap, hatch_invalid
+from dfcore.io.render import default_colormap, draw_heatmap
 
 SHARED_PERCENTILE = 99.5
+#: Heatmaps re-rendered at once (encoding a PNG and reading a map release the GIL).
+RERENDER_THREADS = 8
 HISTOGRAM_BINS = 2**16
 SCALES = ("image", "shared")
 
@@ -195,8 +198,10 @@ def apply_shared_scale(folders: str | os.PathLike[str] | Iterable[str | os.PathL
     else:
         top = shared_vmax(_Values(pairs), percentile)
         display = {"scale": "shared", "percentile": percentile, "maps": len(pairs)}
-    for pair in pairs:
-        rerender(pair, top, colormap, display)
+    threads = min(RERENDER_THREADS, os.cpu_count() or 1)
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="dfind-scale") as pool:
+        for _ in pool.map(lambda pair: rerender(pair, top, colormap, display), pairs):
+            pass  # an error is raised here, in order
     return top
 
 
@@ -211,7 +216,11 @@ class _Values:
 
 
 def rerender(pair: SavedPair, vmax: float, colormap: str | None = None, extra: dict[str, Any] | None = None) -> None:
-    """Write a saved pair's heatmap again with the scale ``vmax`` and record it in its JSON."""
+    """Write a saved pair's heatmap again with the scale ``vmax`` and record it in its JSON.
+
+    A pair saved without its heatmap (a folder run on a shared scale draws each one once, at
+    the end) gets one, listed in the record's ``files``.
+    """
     path = pair.file("map")
     if path is None or not path.is_file():
         raise InputError(f"{pair.json}: its map file is missing, so its heatmap cannot be re-rendered")
@@ -220,13 +229,11 @@ def rerender(pair: SavedPair, vmax: float, colormap: str | None = None, extra: d
     signed = float(old.get("vmin", 0.0)) < 0.0 or bool(np.any(map2d < 0))
     vmin = -vmax if signed else 0.0
     name = colormap or old.get("colormap") or default_colormap(vmin)
-    picture = apply_colormap(map2d, name, vmin, vmax)
-    valid = pair.valid()
-    if valid is not None:
-        picture = hatch_invalid(picture, valid)
+    picture = draw_heatmap(map2d, name, vmin, vmax, pair.valid())
     heatmap = pair.file("heatmap") or sibling(pair.json, "heatmap")
     write_png(heatmap, picture)
     data = dict(pair.data)
+    data["files"] = {**(data.get("files") or {}), "heatmap": heatmap.name}
     data["display"] = {**{k: v for k, v in old.items() if k not in ("percentile", "maps")},
                        "colormap": name, "vmin": vmin, "vmax": vmax, **(extra or {})}
     rewrite_record(pair.json, data)

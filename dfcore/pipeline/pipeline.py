@@ -21,19 +21,18 @@ import numpy as np
 import torch
 
 from dfcore.contracts import PairOutput, Problem, StageOutput
-from dfcore.errors import ParameterError, ShapeError, StageError
+from dfcore.errors import ShapeError, StageError
 from dfcore.io.images import as_batch, match_pair
 from dfcore.io.masks import describe, ignore_mask
 from dfcore.pipeline.compare import CompareResult, as_comparisons, error_difference, label_all
 from dfcore.pipeline.conventions import Conventions, and_masks, check_any_valid, neutral_fill
 from dfcore.pipeline.device import resolve_device
 from dfcore.pipeline.result import Computation, DiffResult, previews
-from dfcore.pipeline.stages import BoundMetric, BuiltStage, as_chain, build_stage
+from dfcore.pipeline.stages import BoundMetric, BuiltStage, build_stage
 from dfcore.pipeline.truth import evaluate_results, truth_masks
-from dfcore.plugin.registry import Registry, get_registry
+from dfcore.plugin.registry import DEFAULT_PRESET, Registry, get_registry
+from dfcore.plugin.spec import as_chain
 from dfcore.version import __version__
-
-DEFAULT_PRESET = "default"
 
 
 class Pipeline:
@@ -70,15 +69,7 @@ class Pipeline:
         self.device = resolve_device(device)
         given = {"preprocessor": preprocessor, "metric": metric, "strategy": strategy, "postprocessor": postprocessor}
         self.preset = preset or DEFAULT_PRESET
-        refs = dict(given)
-        if preset is not None or any(v is None for v in given.values()):
-            spec = self.registry.find_preset(self.preset)
-            for kind, value in given.items():
-                if value is None and not (kind == "postprocessor" and strategy is not None):
-                    refs[kind] = spec.stages.get(kind)
-        for kind in ("metric", "strategy"):
-            if refs[kind] is None:
-                raise ParameterError(f"no {kind} given and preset {self.preset!r} defines none")
+        refs = self.registry.pipeline_refs(given, preset)
         build = lambda kind, ref: build_stage(self.registry, kind, ref, self.device)  # noqa: E731
         self.preprocessors = [build("preprocessor", r) for r in as_chain(refs["preprocessor"])]
         self.metric = build("metric", refs["metric"])

@@ -9,6 +9,7 @@ same record to :mod:`dfcore.report`, which renders records and knows nothing of 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,8 +19,8 @@ import torch
 
 from dfcore.contracts import Region, StageOutput
 from dfcore.io.files import atomic_write, jsonable, write_npy, write_png
-from dfcore.io.layout import write_pair
-from dfcore.io.render import apply_colormap, color_scale, default_colormap, hatch_invalid
+from dfcore.io.layout import output_roles, parse_outputs, write_pair
+from dfcore.io.render import color_scale, default_colormap, draw_heatmap
 from dfcore.ops.strips import bands, strip_rows
 from dfcore.report import notebook_html, result_html
 from dfcore.report.figure import make_figure
@@ -126,32 +127,37 @@ class DiffResult:
         return jsonable(data)
 
     def save(self, directory: str | os.PathLike[str], name: str | None = None, *,
-             colormap: str | None = None, vmax: float | None = None, previews: bool = False) -> dict[str, Path]:
+             colormap: str | None = None, vmax: float | None = None, previews: bool = False,
+             outputs: str | Sequence[str] | None = None) -> dict[str, Path]:
         """Write ``NAME.heatmap.png``, ``NAME.map.npy``, ``NAME.mask.png`` (if any) and ``NAME.json``.
 
-        The JSON is written last, so its presence means the pair's outputs are complete.
-        ``colormap`` defaults to ``inferno`` (``RdBu_r`` centred on zero for signed maps);
-        ``vmax`` defaults to the map's largest absolute value; the JSON's ``display`` records
-        the scale (see :meth:`display`, and :mod:`dfcore.io.scale` for one scale shared by a
-        set of pairs). Pixels that were not compared
-        (``valid`` False, e.g. outside the overlap after alignment) are drawn as a grey hatch
-        and written to ``NAME.valid.png`` (white = compared). ``previews=True`` also writes
-        ``NAME.a.png`` and ``NAME.b.png``, the 8-bit :attr:`previews` an HTML report shows.
-        Returns the written paths.
+        ``outputs`` chooses among them (names of :data:`dfcore.io.layout.OUTPUTS`: ``heatmap``,
+        ``npy``, ``mask``, ``json``; a list or ``"heatmap,npy"``); ``None`` writes them all.
+        The JSON is always written, last, so its presence means the pair's outputs are
+        complete; its ``files`` lists the others. ``colormap`` defaults to ``inferno``
+        (``RdBu_r`` centred on zero for signed maps); ``vmax`` defaults to the map's largest
+        absolute value; the JSON's ``display`` records the scale (see :meth:`display`, and
+        :mod:`dfcore.io.scale` for one scale shared by a set of pairs). Pixels that were not
+        compared (``valid`` False, e.g. outside the overlap after alignment) are drawn as a
+        grey hatch and, with the heatmap or the map, written to ``NAME.valid.png`` (white =
+        compared). ``previews=True`` also writes ``NAME.a.png`` and ``NAME.b.png``, the 8-bit
+        :attr:`previews` an HTML report shows. Returns the written paths.
         """
         directory = Path(directory)
+        roles = output_roles(parse_outputs(outputs))
         display = self.display(colormap, vmax)
-        picture = apply_colormap(self.map, display["colormap"], display["vmin"], display["vmax"])
-        if self.valid is not None:
-            picture = hatch_invalid(picture, self.valid)
-        files: dict[str, Any] = {"heatmap": lambda path: write_png(path, picture),
-                                 "map": lambda path: write_npy(path, self.map)}
-        if self.mask is not None:
+        files: dict[str, Any] = {}
+        if "heatmap" in roles:
+            files["heatmap"] = lambda path: write_png(path, draw_heatmap(self.map, display["colormap"], display["vmin"],
+                                                                         display["vmax"], self.valid))
+        if "map" in roles:
+            files["map"] = lambda path: write_npy(path, self.map)
+        if "mask" in roles and self.mask is not None:
             files["mask"] = lambda path: write_png(path, self.mask.astype(np.uint8) * 255)
         if previews and self.previews is not None:
-            files["a"] = lambda path: write_png(path, self.previews[0])
-            files["b"] = lambda path: write_png(path, self.previews[1])
-        if self.valid is not None:
+            files["a"] = lambda path: write_png(path, self.previews[0], photo=True)
+            files["b"] = lambda path: write_png(path, self.previews[1], photo=True)
+        if "valid" in roles and self.valid is not None:
             files["valid"] = lambda path: write_png(path, self.valid.astype(np.uint8) * 255)
         return write_pair(directory, name or self.name or "dfind", {**self.to_dict(), "display": display}, files)
 

@@ -25,7 +25,7 @@ import torch
 from dfcore.errors import DfindError, MetricCheckError, ParameterError, StageError, StageRuntimeError, one_line
 from dfcore.plugin.loading import BrokenPlugin
 from dfcore.plugin.registry import Registry
-from dfcore.plugin.spec import parse_stage_ref
+from dfcore.plugin.spec import split_stage_ref
 
 
 @dataclass
@@ -81,15 +81,9 @@ def stage_failures(kind: str, record: Mapping[str, Any] | None) -> Iterator[None
 
 def build_stage(registry: Registry, kind: str, ref: Any, device: torch.device) -> BuiltStage:
     """Build one stage from a name, ``(name, params)``, ``"name:k=v"`` text or an object."""
-    if isinstance(ref, str) or (isinstance(ref, tuple) and len(ref) == 2 and isinstance(ref[0], str)):
-        if isinstance(ref, str):
-            name, params = parse_stage_ref(ref)
-        elif ref[1] is None or isinstance(ref[1], Mapping):
-            name, params = ref[0], dict(ref[1] or {})
-        else:
-            raise ParameterError(
-                f"{kind} {ref!r}: a stage with parameters is (name, {{parameter: value}}); write a chain as a list"
-            )
+    named = split_stage_ref(kind, ref)
+    if named is not None:
+        name, params = named
         stage = registry.find(kind, name)
         try:
             obj = stage.build(params)
@@ -120,15 +114,6 @@ def build_stage(registry: Registry, kind: str, ref: Any, device: torch.device) -
     if isinstance(obj, torch.nn.Module):
         obj = obj.to(device)
     return BuiltStage(kind, obj, record, higher)
-
-
-def as_chain(ref: Any) -> list[Any]:
-    """A pre- or postprocessor reference as a chain: ``None`` is empty, a list is kept, anything else is one stage."""
-    if ref is None:
-        return []
-    if isinstance(ref, list):
-        return list(ref)
-    return [ref]
 
 
 class BoundMetric:

@@ -38,10 +38,12 @@ from dfcore.plugin.loading import (
     make_plugin_manager,
     register_plugin,
 )
-from dfcore.plugin.spec import KINDS, NAME_RE, PresetSpec, StageSpec
+from dfcore.plugin.spec import KINDS, NAME_RE, PresetSpec, StageSpec, as_chain, split_stage_ref
 from dfcore.version import __version__
 
 _MISSING = object()
+#: The preset that fills the stages a pipeline does not name.
+DEFAULT_PRESET = "default"
 
 
 @dataclass(frozen=True)
@@ -275,6 +277,35 @@ class Registry:
                     "bare": resolution[(origin.plugin, spec.name)][1]} for spec, origin in self.presets()]
         broken = [{**_origin_fields(b.origin), "phase": b.phase, "reason": b.reason} for b in self.broken]
         return {"dfind": __version__, "stages": stages, "presets": presets, "broken": broken}
+
+    def pipeline_refs(self, given: Mapping[str, Any], preset: str | None = None) -> dict[str, Any]:
+        """A pipeline's stage references by kind: those ``given``, the preset's for those left ``None``.
+
+        The preset (``preset``, else :data:`DEFAULT_PRESET`) fills the kinds ``given`` as
+        ``None``, except that its postprocessors belong to its strategy: a strategy given
+        without postprocessors gets none. Every stage named (not an object) is looked up and
+        its parameters parsed, so an unknown stage or preset and a bad parameter fail here,
+        before anything is built or torch imported.
+
+        Raises:
+            StageNotFoundError, AmbiguousStageError, ParameterError: with one line saying which.
+        """
+        refs = {kind: given.get(kind) for kind in KINDS}
+        if preset is not None or any(value is None for value in refs.values()):
+            name = preset or DEFAULT_PRESET
+            stages = self.find_preset(name).stages
+            for kind in KINDS:
+                if refs[kind] is None and not (kind == "postprocessor" and given.get("strategy") is not None):
+                    refs[kind] = stages.get(kind)
+            for kind in ("metric", "strategy"):
+                if refs[kind] is None:
+                    raise ParameterError(f"no {kind} given and preset {name!r} defines none")
+        for kind in KINDS:
+            for ref in as_chain(refs[kind]) if kind in ("preprocessor", "postprocessor") else [refs[kind]]:
+                named = split_stage_ref(kind, ref)
+                if named is not None:
+                    self.find(kind, named[0]).parse_params(named[1])
+        return refs
 
     def find_preset(self, name: str) -> PresetSpec:
         """The preset ``name`` or ``plugin.name``; raises a one-line error.

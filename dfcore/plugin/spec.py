@@ -169,6 +169,28 @@ class PresetSpec:
     stages: Mapping[str, Any] = field(default_factory=dict)
 
 
+def as_chain(ref: Any) -> list[Any]:
+    """A pre- or postprocessor reference as a chain: ``None`` is empty, a list is kept, anything else is one stage."""
+    if ref is None:
+        return []
+    if isinstance(ref, list):
+        return list(ref)
+    return [ref]
+
+
+def split_stage_ref(kind: str, ref: Any) -> tuple[str, dict[str, Any]] | None:
+    """``(name, raw parameters)`` of a reference by name (``"name:k=v"`` or ``(name, params)``); ``None`` for an object."""
+    if isinstance(ref, str):
+        return parse_stage_ref(ref)
+    if isinstance(ref, tuple) and len(ref) == 2 and isinstance(ref[0], str):
+        if ref[1] is None or isinstance(ref[1], Mapping):
+            return ref[0], dict(ref[1] or {})
+        raise ParameterError(
+            f"{kind} {ref!r}: a stage with parameters is (name, {{parameter: value}}); write a chain as a list"
+        )
+    return None
+
+
 def parse_stage_ref(text: str) -> tuple[str, dict[str, str]]:
     """Split CLI text ``"highpass:cutoff=0.1,profile=ideal"`` into name and raw parameters.
 

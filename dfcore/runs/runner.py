@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +53,7 @@ def run_batch(finder: Pipeline, pairing: Pairing, output: str | os.PathLike[str]
               batch_size: int = DEFAULT_BATCH_SIZE, workers: int | None = None, ignore: Any = None,
               truth: str | os.PathLike[str] | None = None, colormap: str | None = None, vmax: float | None = None,
               previews: bool = False, progress: bool | None = None, on_row: RowCallback | None = None,
-              engine: Engine | str | None = None) -> BatchReport:
+              engine: Engine | str | None = None, outputs: str | Sequence[str] | None = None) -> BatchReport:
     """Compare every pair into ``output`` with resume, a progress bar and a summary.
 
     ``progress=None`` shows a bar (rate, ETA) only when stderr is a terminal. ``on_row`` is
@@ -61,14 +61,16 @@ def run_batch(finder: Pipeline, pairing: Pairing, output: str | os.PathLike[str]
     Ctrl-C the summary of what finished is written and :class:`BatchInterrupted` (a
     ``KeyboardInterrupt``) is raised with the report. ``engine`` computes the pairs to do:
     ``"local"`` (the default, this process) or ``"ray"`` (:mod:`dfcore.runs.engines.ray`), or an
-    engine object; planning, resume and the summary are the same whichever computes. The
+    engine object; planning, resume and the summary are the same whichever computes.
+    ``outputs`` chooses the files of each pair (``None``: :data:`~dfcore.io.layout.FOLDER_OUTPUTS`);
+    a pair an earlier run completed counts as done when it has the outputs asked. The
     other options are those of :class:`PairWorker`.
     """
     start = time.perf_counter()
     engine = resolve_engine(engine)
     config = finder.config
     worker = PairWorker(finder, output, batch_size=batch_size, workers=workers, ignore=ignore, truth=truth,
-                        colormap=colormap, vmax=vmax, previews=previews, overwrite=overwrite)
+                        colormap=colormap, vmax=vmax, previews=previews, overwrite=overwrite, outputs=outputs)
     check_writable(output)  # before anything is computed: a read-only folder fails now, not at every pair
     plan = plan_run(pairing, output, config, overwrite=overwrite, ignore=ignore, needs=worker.needs)
     rows = list(plan.rows_before)
@@ -195,17 +197,20 @@ class DirRun:
 
     def save(self, output: str | os.PathLike[str], *, overwrite: bool = False, colormap: str | None = None,
              vmax: float | None = None, previews: bool = False, progress: bool | None = None,
-             on_row: RowCallback | None = None, engine: Engine | str | None = None) -> BatchReport:
+             on_row: RowCallback | None = None, engine: Engine | str | None = None,
+             outputs: str | Sequence[str] | None = None) -> BatchReport:
         """Write every pair's files and ``summary.csv``/``summary.json`` into ``output``.
 
         Pairs already complete in ``output`` are skipped (``overwrite=True`` redoes them);
         failures are recorded whatever ``on_error`` says. ``engine``: ``"local"`` (default),
         ``"ray"`` or an engine such as ``RayEngine(address="auto", workers=8, gpus_per_worker=1)``
-        (:mod:`dfcore.runs.engines.ray`). See :func:`run_batch`.
+        (:mod:`dfcore.runs.engines.ray`). ``outputs`` chooses each pair's files (``"heatmap,json"``,
+        ``["npy"]``...: names of :data:`dfcore.io.layout.OUTPUTS`; the JSON record is always
+        written); a pair already complete for them is skipped. See :func:`run_batch`.
         """
         return run_batch(self.finder, self.pairing, output, overwrite=overwrite, batch_size=self.batch_size,
                          workers=self.workers, ignore=self.ignore, truth=self.truth, colormap=colormap, vmax=vmax,
-                         previews=previews, progress=progress, on_row=on_row, engine=engine)
+                         previews=previews, progress=progress, on_row=on_row, engine=engine, outputs=outputs)
 
 
 def make_pairing(dir_a: str | os.PathLike[str] | None, dir_b: str | os.PathLike[str] | None,

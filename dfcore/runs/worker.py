@@ -32,7 +32,7 @@ from typing import Any
 import torch
 
 from dfcore.errors import DfindError, one_line
-from dfcore.io.layout import FAILED, OK, SKIPPED, complete_pair
+from dfcore.io.layout import FAILED, FOLDER_OUTPUTS, OK, SKIPPED, complete_pair, output_roles, parse_outputs
 from dfcore.io.masks import describe
 from dfcore.io.pairing import PairSpec, matching_file
 from dfcore.io.render import colormap_lut
@@ -252,6 +252,9 @@ class PairWorker:
         truth: a folder of ground-truth masks found by pair name (see :meth:`dfcore.Finder.run_dirs`).
         colormap, vmax: the heatmaps' colour scale (see :meth:`DiffResult.save`).
         previews: also write ``NAME.a.png`` and ``NAME.b.png`` for an HTML report.
+        outputs: the files to write (names of :data:`~dfcore.io.layout.OUTPUTS`, a list or
+            ``"heatmap,npy"``); ``None``: :data:`~dfcore.io.layout.FOLDER_OUTPUTS`. The JSON
+            record is always written, and a pair counts as complete for the outputs asked.
         overwrite: compute every pair given, even one that another run sharing the folder
             completed meanwhile (without it such a pair's row is ``skipped``).
 
@@ -264,7 +267,7 @@ class PairWorker:
     def __init__(self, pipeline: Pipeline, output: str | os.PathLike[str], *, batch_size: int = DEFAULT_BATCH_SIZE,
                  workers: int | None = None, ignore: Any = None, truth: str | os.PathLike[str] | None = None,
                  colormap: str | None = None, vmax: float | None = None, previews: bool = False,
-                 overwrite: bool = False) -> None:
+                 outputs: str | Sequence[str] | None = None, overwrite: bool = False) -> None:
         self.pipeline = pipeline
         self.output = Path(output)
         self.batch_size = int(batch_size)
@@ -272,6 +275,7 @@ class PairWorker:
         self.ignore = ignore
         self.truth = Path(truth) if truth is not None else None
         self.display = {"colormap": colormap, "vmax": vmax, "previews": previews}
+        self.outputs = parse_outputs(outputs, FOLDER_OUTPUTS)
         self.overwrite = bool(overwrite)
         if colormap is not None:
             colormap_lut(colormap)  # an unknown name fails now, not once per pair
@@ -280,12 +284,13 @@ class PairWorker:
     def settings(self) -> dict[str, Any]:
         """The keyword arguments (all but ``pipeline`` and ``output``) that make an equal worker."""
         return {"batch_size": self.batch_size, "workers": self.workers, "ignore": self.ignore, "truth": self.truth,
-                "overwrite": self.overwrite, **self.display}
+                "outputs": self.outputs, "overwrite": self.overwrite, **self.display}
 
     @property
     def needs(self) -> list[str]:
         """What a pair's record must hold for this worker's run to count it complete (:func:`~dfcore.io.layout.complete_pair`)."""
-        return (["evaluation"] if self.truth is not None else []) + (["a", "b"] if self.display["previews"] else [])
+        return ((["evaluation"] if self.truth is not None else []) + (["a", "b"] if self.display["previews"] else [])
+                + output_roles(self.outputs))
 
     def process(self, pairs: Iterable[PairSpec]) -> Iterator[PairRow]:
         """Compute and write every pair; yield one row per pair as its files are complete.
@@ -378,7 +383,7 @@ class PairWorker:
         return row_from_record(spec, data, SKIPPED)
 
     def _save(self, result: DiffResult, spec: PairSpec) -> None:
-        result.save(self.output, spec.name, **self.display)
+        result.save(self.output, spec.name, outputs=self.outputs, **self.display)
 
     @staticmethod
     def _finish(spec: PairSpec, result: DiffResult, future: Future[None]) -> tuple[PairRow, DiffResult | None]:

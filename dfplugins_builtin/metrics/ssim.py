@@ -21,6 +21,11 @@ How it is computed, because the ``gradient`` strategy differentiates it:
 * On the CPU in float32, the separable filter runs as a depthwise transposed convolution on
   a channels-last tensor: oneDNN runs that several times faster than the equivalent 'valid'
   ``conv2d`` (``docs/performance.md``); other devices and dtypes use ``conv2d``.
+* When the caller differentiates one output (:func:`ssim` its SSIM, each scale of
+  :func:`ms_ssim` its own) and no window weights are given, the same sums and the gradient
+  can come from one fused pass compiled by ``torch.compile``
+  (:mod:`~dfplugins_builtin.metrics.ssim_fused`): several times faster once compiled, and
+  compiled only when it pays (``DFIND_COMPILE``). The closed form below stays the eager path.
 
 References:
     Wang, Bovik, Sheikh, Simoncelli. Image quality assessment: from error visibility to
@@ -30,6 +35,7 @@ References:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from functools import lru_cache
 
@@ -39,6 +45,7 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from dfcore.ops.checks import check_min_side, check_same_shape
+from dfplugins_builtin.metrics.ssim_fused import KERNELS, STRIP_ROWS
 
 MS_SSIM_LEVELS = 5
 MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
@@ -207,39 +214,56 @@ def _strip_rows(x: Tensor, window: Tensor, rows: int | None) -> int:
 class SSIMMeans(torch.autograd.Function):
     """Per-channel means of the SSIM and contrast-structure maps, with a closed-form backward.
 
-    ``apply(x, y, window, c1, c2, weight, rows) -> (ssim [N, C], cs [N, C])``. ``weight`` is
-    ``None`` (plain means) or an Nx1xH'xW' map of window weights that sum to one per sample.
+    ``apply(x, y, window, c1, c2, weight, rows, wants) -> (ssim [N, C], cs [N, C])``. ``weight``
+    is ``None`` (plain means) or an Nx1xH'xW' map of window weights that sum to one per sample.
+    ``wants`` names the output a caller differentiates (``"ssim"``, ``"cs"``, or ``None``:
+    either). When it is known and ``weight`` is ``None``, the call may run the fused kernel of
+    :mod:`~dfplugins_builtin.metrics.ssim_fused`, which computes that output's gradient in the
+    forward pass; backward then only scales it (and falls back to the closed form below if the
+    other output is differentiated after all).
     """
 
     @staticmethod
     def forward(ctx, x: Tensor, y: Tensor, window: Tensor, c1: float, c2: float,  # type: ignore[override]
-                weight: Tensor | None, rows: int) -> tuple[Tensor, Tensor]:
+                weight: Tensor | None, rows: int, wants: str | None = None) -> tuple[Tensor, Tensor]:
         size = window.numel()
         out_rows, out_cols = x.shape[-2] - size + 1, x.shape[-1] - size + 1
         strips = _strips(out_rows, rows)
         needs_grad = ctx.needs_input_grad[0] or ctx.needs_input_grad[1]
+        scale = 1.0 if weight is not None else 1.0 / (out_rows * out_cols)
+        ctx.fused, ctx.kernel_key, ctx.kept = None, None, []
+        if needs_grad:
+            ctx.save_for_backward(x, y, window, weight)
+            ctx.constants = (c1, c2, strips, scale)
+        if weight is None and (wants is not None or not needs_grad):
+            want_x, want_y = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+            output = wants if needs_grad else None
+            key = KERNELS.key(x, STRIP_ROWS, size, output, want_x, want_y)
+            fused = KERNELS.run(key, x, y, tuple(window.tolist()), c1, c2, output, want_x, want_y)
+            if fused is not None:
+                ctx.fused = (output, fused[2:])
+                return fused[0] * scale, fused[1] * scale
+            ctx.kernel_key = key
+        start = time.thread_time()
         # x and y keep their layout: a row band of a channels-last image is as dense as a planar one
         keep = needs_grad and 8 * x.numel() * x.element_size() <= KEEP_STATS_BYTES
         ssim_sum = x.new_zeros(x.shape[:2])
         cs_sum = x.new_zeros(x.shape[:2])
-        kept = []
-        for start, stop in strips:
-            stats = window_statistics(x[..., start:stop + size - 1, :], y[..., start:stop + size - 1, :], window)
+        for start_row, stop in strips:
+            stats = window_statistics(x[..., start_row:stop + size - 1, :], y[..., start_row:stop + size - 1, :],
+                                      window)
             parts = ssim_parts(stats, c1, c2)
             luminance, cs = parts[:2]
             ssim_map = luminance * cs
             if weight is not None:
-                w = weight[..., start:stop, :]
+                w = weight[..., start_row:stop, :]
                 ssim_map, cs = ssim_map * w, cs * w
             ssim_sum += ssim_map.sum((2, 3))
             cs_sum += cs.sum((2, 3))
             if keep:
-                kept.append((stats, parts))
-        scale = 1.0 if weight is not None else 1.0 / (out_rows * out_cols)
-        if needs_grad:
-            ctx.save_for_backward(x, y, window, weight)
-            ctx.constants = (c1, c2, strips, scale)
-            ctx.kept = kept
+                ctx.kept.append((stats, parts))
+        if ctx.kernel_key is not None:
+            KERNELS.count(ctx.kernel_key, time.thread_time() - start)
         return ssim_sum * scale, cs_sum * scale
 
     @staticmethod
@@ -247,15 +271,26 @@ class SSIMMeans(torch.autograd.Function):
     def backward(ctx, g_ssim: Tensor, g_cs: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
         x, y, window, weight = ctx.saved_tensors
         c1, c2, strips, scale = ctx.constants
+        if ctx.fused is not None:
+            output, grads = ctx.fused
+            wanted, other = (g_ssim, g_cs) if output == "ssim" else (g_cs, g_ssim)
+            ctx.fused = None
+            if not bool(other.any()):
+                factor = (wanted * scale)[..., None, None]
+                grads = iter(grads)
+                return (*(next(grads).mul_(factor) if ctx.needs_input_grad[i] else None for i in (0, 1)),
+                        None, None, None, None, None, None)
+        start = time.thread_time()
         want_x, want_y = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         size = window.numel()
+        x, y = x.contiguous(), y.contiguous()
         grad_x = torch.empty_like(x) if want_x else None  # every row is written by the strips below
         grad_y = torch.empty_like(y) if want_y else None
         g_ssim = (g_ssim * scale)[..., None, None]
         g_cs = (g_cs * scale)[..., None, None]
         groups = int(want_x) + int(want_y) + 2
-        for index, (start, stop) in enumerate(strips):
-            xs, ys = x[..., start:stop + size - 1, :], y[..., start:stop + size - 1, :]
+        for index, (start_row, stop) in enumerate(strips):
+            xs, ys = x[..., start_row:stop + size - 1, :], y[..., start_row:stop + size - 1, :]
             if ctx.kept:
                 stats, parts = ctx.kept[index]
             else:
@@ -263,7 +298,7 @@ class SSIMMeans(torch.autograd.Function):
                 parts = ssim_parts(stats, c1, c2)
             gs, gc = g_ssim, g_cs
             if weight is not None:
-                w = weight[..., start:stop, :]
+                w = weight[..., start_row:stop, :]
                 gs, gc = gs * w, gc * w
             fields = _stack_buffer(stats[0], groups)
             ssim_part_gradients(stats, parts, gs, gc, bool(want_x), bool(want_y), out=fields.split(x.shape[1], 1))
@@ -272,9 +307,12 @@ class SSIMMeans(torch.autograd.Function):
             seen = 0 if index == 0 else size - 1  # rows the previous strip wrote: add to them, write the rest
             for grad, mine, other, field in ((grad_x, xs, ys, back[0]), (grad_y, ys, xs, back[-3])):
                 if grad is not None:
-                    _pixel_gradient(grad[..., start:stop + size - 1, :], seen, field, mine, other, d_squares, d_xy)
+                    _pixel_gradient(grad[..., start_row:stop + size - 1, :], seen, field, mine, other, d_squares,
+                                    d_xy)
         ctx.kept = None
-        return grad_x, grad_y, None, None, None, None, None
+        if ctx.kernel_key is not None:
+            KERNELS.count(ctx.kernel_key, time.thread_time() - start)
+        return grad_x, grad_y, None, None, None, None, None, None
 
 
 def _pixel_gradient(target: Tensor, seen: int, field: Tensor, mine: Tensor, other: Tensor, d_squares: Tensor,
@@ -295,7 +333,7 @@ def _pixel_gradient(target: Tensor, seen: int, field: Tensor, mine: Tensor, othe
 
 def ssim_means(x: Tensor, y: Tensor, data_range: float = 1.0, win_size: int = 11, win_sigma: float = 1.5,
                k1: float = 0.01, k2: float = 0.03, weight: Tensor | None = None,
-               rows: int | None = None) -> tuple[Tensor, Tensor]:
+               rows: int | None = None, wants: str | None = None) -> tuple[Tensor, Tensor]:
     """Per-channel mean SSIM and mean contrast-structure, each of shape (N, C).
 
     Args:
@@ -303,6 +341,9 @@ def ssim_means(x: Tensor, y: Tensor, data_range: float = 1.0, win_size: int = 11
         weight: optional Nx1xH'xW' weights of the windows (H' = H - win_size + 1), summing
             to one per sample; ``None`` averages all windows.
         rows: windows per strip (``None``: sized from :data:`STRIP_ELEMENTS`).
+        wants: the output the caller differentiates (``"ssim"`` or ``"cs"``), when only one:
+            it lets the fused kernel compute that gradient in the forward pass (see
+            :class:`SSIMMeans`); ``None`` runs the closed form, which serves either.
     Returns:
         ``(ssim, cs)``, differentiable with respect to ``x`` and ``y`` (once).
     """
@@ -310,7 +351,7 @@ def ssim_means(x: Tensor, y: Tensor, data_range: float = 1.0, win_size: int = 11
     check_same_shape(x, y, "ssim")
     window = gaussian_window(int(win_size), float(win_sigma), x.device, x.dtype)
     c1, c2 = (k1 * data_range) ** 2, (k2 * data_range) ** 2
-    return SSIMMeans.apply(x, y, window, c1, c2, weight, _strip_rows(x, window, rows))
+    return SSIMMeans.apply(x, y, window, c1, c2, weight, _strip_rows(x, window, rows), wants)
 
 
 def ssim_maps(x: Tensor, y: Tensor, data_range: float = 1.0, win_size: int = 11, win_sigma: float = 1.5,
@@ -353,7 +394,7 @@ def ssim(x: Tensor, y: Tensor, data_range: float = 1.0, win_size: int = 11, win_
         check_window(x, win_size, "ssim")
         inside = valid_windows(valid, win_size).to(x.dtype)
         weight = inside / inside.flatten(1).sum(1).clamp_min(1.0)[:, None, None, None]
-    return ssim_means(x, y, data_range, win_size, win_sigma, k1, k2, weight)[0].mean(1)
+    return ssim_means(x, y, data_range, win_size, win_sigma, k1, k2, weight, wants="ssim")[0].mean(1)
 
 
 def ms_ssim(x: Tensor, y: Tensor, data_range: float = 1.0, win_size: int = 11, win_sigma: float = 1.5,
@@ -371,7 +412,8 @@ def ms_ssim(x: Tensor, y: Tensor, data_range: float = 1.0, win_size: int = 11, w
                    hint="; use ssim, or a smaller window (ms-ssim:win_size=7 needs 97 px)")
     values = []
     for level in range(levels):
-        level_ssim, level_cs = ssim_means(x, y, data_range, win_size, win_sigma, k1, k2)
+        wants = "cs" if level < levels - 1 else "ssim"  # the only output used at this scale
+        level_ssim, level_cs = ssim_means(x, y, data_range, win_size, win_sigma, k1, k2, wants=wants)
         if level < levels - 1:
             values.append(torch.relu(level_cs))
             padding = [side % 2 for side in x.shape[2:]]

@@ -176,3 +176,58 @@ def test_sigterm_becomes_an_interrupt():
     with terminate_as_interrupt(), pytest.raises(KeyboardInterrupt):
         signal.raise_signal(signal.SIGTERM)
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+# -- --outputs ------------------------------------------------------------------------------------
+
+
+def _listed(out: Path, stem: str) -> dict[str, str]:
+    return json.loads((out / f"{stem}.json").read_text())["files"]
+
+
+def test_one_pair_writes_the_outputs_asked(folders, tmp_path):
+    dir_a, dir_b = folders
+    out = tmp_path / "out"
+    result = dfind(dir_a / "1.png", dir_b / "1.png", "-m", "mse", "-o", out, "--outputs", "npy")
+    assert result.exit_code == EXIT_OK, result.output
+    assert sorted(p.name for p in out.iterdir()) == ["1.json", "1.map.npy"]
+    assert _listed(out, "1") == {"map": "1.map.npy"}
+
+
+def test_a_folder_on_the_shared_scale_draws_each_heatmap_once_at_the_end(folders, tmp_path):
+    out = tmp_path / "out"
+    result = dfind(*folders, "-m", "mse", "-o", out, "--outputs", "heatmap,npy")
+    assert result.exit_code == EXIT_OK, result.output
+    for stem in ("1", "2", "sub/3"):
+        record = json.loads((out / f"{stem}.json").read_text())
+        name = Path(stem).name
+        assert record["files"] == {"map": f"{name}.map.npy", "heatmap": f"{name}.heatmap.png"}
+        assert record["display"]["scale"] == "shared" and (out / f"{stem}.heatmap.png").is_file()
+
+
+def test_without_the_maps_the_default_scale_of_a_folder_is_each_images_own(folders, tmp_path):
+    out = tmp_path / "out"
+    result = dfind(*folders, "-m", "mse", "-o", out, "--outputs", "heatmap")
+    assert result.exit_code == EXIT_OK, result.output
+    assert "one colour scale" not in result.stdout
+    assert _listed(out, "2") == {"heatmap": "2.heatmap.png"}
+    assert json.loads((out / "2.json").read_text())["display"]["scale"] == "image"
+    again = dfind(*folders, "-m", "mse", "-o", out, "--outputs", "heatmap")
+    assert again.stdout.splitlines()[0] == "3 of 3 pairs compared (3 already complete from an earlier run)"
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--outputs", "heatmap,png"], "unknown output 'png': choose from heatmap, npy, mask, json"),
+    (["--outputs", "heatmap", "--scale", "shared"], "--scale shared draws the heatmaps from the saved maps"),
+    (["--outputs", "npy", "--report"], "--report shows the heatmaps: add heatmap to --outputs"),
+])
+def test_outputs_that_cannot_work_are_refused(folders, tmp_path, args, message):
+    result = dfind(*folders, "-m", "mse", "-o", tmp_path / "out", *args)
+    assert result.exit_code == EXIT_ERROR and message in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_outputs_need_an_output_folder(folders):
+    dir_a, dir_b = folders
+    result = dfind(dir_a / "1.png", dir_b / "1.png", "--outputs", "npy")
+    assert result.exit_code == EXIT_ERROR and "--outputs chooses the files written into the output folder" in result.output

@@ -55,21 +55,28 @@ def test_debug_prints_the_traceback_and_still_exits_2(images, tmp_path):
     assert debug.stderr.endswith(f"dfind: error: {missing}: no such file\n")
 
 
-def test_list_plugins_imports_no_heavy_module(tmp_path):
-    # -X importtime reports imports made by import statements; modules loaded another way
-    # (importlib.import_module) are caught by the sys.modules dump at exit.
+def imports_of(args, tmp_path) -> tuple[subprocess.CompletedProcess, list[str], list[str]]:
+    """Run dfind with ``args``; its result, the modules ``-X importtime`` timed, and every module loaded at exit.
+
+    ``-X importtime`` reports imports made by import statements; modules loaded another way
+    (importlib.import_module) are caught by the sys.modules dump at exit.
+    """
     modules_file = tmp_path / "modules.json"
     code = (
         "import atexit, json, sys; "
         f"atexit.register(lambda: open({str(modules_file)!r}, 'w').write(json.dumps(sorted(sys.modules)))); "
         + LAUNCH
     )
-    done = run([sys.executable, "-X", "importtime", "-c", code, "--list-plugins"])
-    assert done.returncode == 0, done.stderr
-    assert "builtin" in done.stdout and "ssim" in done.stdout
+    done = run([sys.executable, "-X", "importtime", "-c", code, *map(str, args)])
     timed = [line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")]
     assert "dfcore.plugin.registry" in timed, "importtime output was read"
-    loaded = json.loads(modules_file.read_text())
+    return done, timed, json.loads(modules_file.read_text())
+
+
+def test_list_plugins_imports_no_heavy_module(tmp_path):
+    done, timed, loaded = imports_of(["--list-plugins"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "builtin" in done.stdout and "ssim" in done.stdout
     assert "dfplugins_builtin.plugin" in loaded
     for name in (*timed, *loaded):
         assert name.split(".")[0] not in HEAVY, f"--list-plugins imported {name}"
@@ -77,3 +84,24 @@ def test_list_plugins_imports_no_heavy_module(tmp_path):
                      not m.endswith(".plugin")]
     assert stage_modules == [], "only the plugin declaration modules are imported"
     assert "dfcore.pipeline" not in loaded and "dfcore.images" not in loaded
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["{a}", "{missing}"], "{missing}: no such file"),
+    (["{a}", "{text}"], "{text}: not an image Pillow can read"),
+    (["{a}", "{b}", "-m", "sssim"], "unknown metric 'sssim'; did you mean ssim"),
+    (["{a}", "{b}", "--preset", "nope"], "unknown preset 'nope'"),
+    (["{a}", "{b}", "-m", "ssim:win_size=x"], "metric 'ssim': bad value for 'win_size'"),
+    (["{a}", "{b}", "-s", "gradient:sign=true"], "strategy 'gradient' has no parameter 'sign'"),
+    (["{a}", "{b}", "-o", "{out}", "--outputs", "npy,png"], "unknown output 'png'"),
+    (["{a}", "{b}", "--truth", "{missing}"], "{missing}: no such file"),
+], ids=["missing", "not-an-image", "unknown-stage", "unknown-preset", "bad-value", "unknown-param", "bad-output",
+        "missing-truth"])
+def test_bad_input_is_reported_before_torch_is_imported(images, tmp_path, args, message):
+    a, b = images
+    (tmp_path / "notes.txt").write_text("not an image")
+    names = {"a": a, "b": b, "missing": tmp_path / "nope.png", "text": tmp_path / "notes.txt", "out": tmp_path / "o"}
+    done, timed, loaded = imports_of([arg.format(**names) for arg in args], tmp_path)
+    assert done.returncode == 2
+    assert message.format(**names) in done.stderr
+    assert [name for name in (*timed, *loaded) if name.split(".")[0] == "torch"] == []

@@ -97,3 +97,16 @@ def test_save_records_how_the_scale_was_chosen(tmp_path):
     fixed = json.loads(result.save(tmp_path / "f", vmax=0.5)["json"].read_text())["display"]
     assert image["scale"] == "image" and image["vmax"] == pytest.approx(float(result.map.max()))
     assert fixed == {"colormap": "inferno", "vmin": 0.0, "vmax": 0.5, "scale": "fixed"}
+
+
+def test_a_pair_saved_without_its_heatmap_gets_one_on_the_shared_scale(tmp_path):
+    a, b, _ = planted_pair(32, 40, boxes=((4, 4, 20, 30),))
+    result = Finder(metric="mse", strategy="difference", device="cpu").run(a, b, name="p.png")
+    result.save(tmp_path, outputs="npy")
+    assert not (tmp_path / "p.heatmap.png").exists()
+    top = apply_shared_scale(tmp_path)
+    data = json.loads((tmp_path / "p.json").read_text())
+    assert data["files"] == {"map": "p.map.npy", "heatmap": "p.heatmap.png"}
+    assert data["display"]["vmax"] == top and data["display"]["scale"] == "shared"
+    expected = apply_colormap(result.map, "inferno", 0.0, top)
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "p.heatmap.png")), expected)

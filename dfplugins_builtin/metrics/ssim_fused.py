@@ -1,0 +1,259 @@
+"""SSIM with its gradient in one fused pass, compiled by ``torch.compile`` when that pays.
+
+The eager path of :mod:`~dfplugins_builtin.metrics.ssim` runs some thirty element-wise
+passes over full-size statistics per pair; on a CPU most of its time goes to memory traffic.
+:func:`strip_forward` and :func:`strip_backward` are the same arithmetic written so that a
+compiler can fuse it: the separable Gaussian as shifted sums, the statistics, the SSIM terms,
+the derivatives of the wanted output with respect to the statistics, and their adjoint
+filtering back to pixels, for a strip of rows small enough to stay in cache. ``torch.compile``
+turns each into a few loops (two graphs, so that the zero border the adjoint needs is written
+once instead of tested at every tap); :func:`fused_means` runs them strip by strip and sample
+by sample, so one pair of compiled graphs serves every image of one width and channel count,
+whatever the batch.
+
+In one forward pass it gives the per-channel sums of the SSIM and contrast-structure maps and,
+when a gradient is wanted, the gradient of the wanted sum (``"ssim"`` or ``"cs"``) with respect
+to the inputs: backward only scales it by the incoming cotangent. Strips end on window rows;
+the last strip is moved back to end on the last row, and ``row_weight`` zeroes the window rows
+an earlier strip already counted, so every shape is the same and every window counts once.
+
+When it is used is :class:`FusedKernels`' decision, from ``DFIND_COMPILE``:
+
+* ``auto`` (the default): a kernel shape is compiled once the eager path has spent
+  :data:`AUTO_COMPILE_SECONDS` on it in this process, about what compiling costs (a ski-rental
+  rule: never more than twice the better choice made in hindsight). The seconds are the
+  calling thread's CPU time, so a machine busy with other work does not hasten the decision. A folder of a few dozen
+  pairs stays eager; a folder of thousands compiles after its first seconds. Compiled code is
+  cached on disk by torch (``TORCHINDUCTOR_CACHE_DIR``), so later processes compile faster;
+* ``1``: compile at the first call (benchmarks, long runs);
+* ``0``: never compile.
+
+A compilation that fails (no C++ compiler, a device torch cannot compile for) is told once as
+a warning, and the eager path serves from then on. ``docs/performance.md`` has the figures.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from dfcore.errors import ParameterError, one_line
+
+COMPILE_ENV = "DFIND_COMPILE"
+MODES = {"auto": "auto", "1": "on", "on": "on", "true": "on", "0": "off", "off": "off", "false": "off"}
+#: Eager seconds (CPU time of the calling thread) one kernel shape may take in ``auto`` mode before it is compiled.
+AUTO_COMPILE_SECONDS = 10.0
+#: Window rows per strip: the strip's working set (a few MiB at 1024 px) stays in cache.
+STRIP_ROWS = 64
+
+
+def compile_mode() -> str:
+    """``"auto"``, ``"on"`` or ``"off"``, from ``DFIND_COMPILE`` (unset: ``"auto"``)."""
+    value = os.environ.get(COMPILE_ENV, "").strip().lower() or "auto"
+    if value not in MODES:
+        raise ParameterError(f"{COMPILE_ENV} must be auto, 1 or 0, got {value!r}")
+    return MODES[value]
+
+
+# -- the arithmetic -------------------------------------------------------------------------------
+
+
+def _correlate(t: Tensor, taps: Sequence[float], dim: int) -> Tensor:
+    """'Valid' correlation of ``t`` with ``taps`` along ``dim``, as shifted sums (folded when symmetric)."""
+    size = len(taps)
+    count = t.shape[dim] - size + 1
+
+    def shifted(k: int) -> Tensor:
+        return t.narrow(dim, k, count)
+
+    if all(taps[k] == taps[size - 1 - k] for k in range(size // 2)):
+        out = shifted(size // 2) * taps[size // 2] if size % 2 else None
+        for k in range(size // 2):
+            term = (shifted(k) + shifted(size - 1 - k)) * taps[k]
+            out = term if out is None else out + term
+        return out  # type: ignore[return-value]
+    out = shifted(0) * taps[0]
+    for k in range(1, size):
+        out = out + shifted(k) * taps[k]
+    return out
+
+
+def strip_forward(x: Tensor, y: Tensor, row_weight: Tensor, taps: tuple[float, ...], c1: float, c2: float,
+                  output: str | None, want_x: bool, want_y: bool) -> tuple[Tensor, ...]:
+    """Sums of the SSIM and contrast-structure maps over a strip, and the fields of one sum's gradient.
+
+    Args:
+        x, y: 1 x C x (R + k - 1) x W, the rows of R window rows (k = ``len(taps)``).
+        row_weight: (R,) weights of the window rows (1, or 0 for rows counted elsewhere).
+        taps: the 1-D window; c1, c2: SSIM's constants.
+        output: ``"ssim"`` or ``"cs"``, the sum to differentiate (``None``: none).
+        want_x, want_y: with respect to which input.
+    Returns:
+        ``(ssim_sum, cs_sum)`` of shape (1, C) and, when a gradient is wanted, the derivatives of
+        the ``output`` sum with respect to the statistics (``d mu_x`` if ``want_x``, ``d mu_y``
+        if ``want_y``, ``d E[x^2 + y^2]``, ``d E[xy]``) stacked, zero-padded by ``k - 1`` on
+        every side: what :func:`strip_backward` filters back to pixels.
+    """
+    stack = torch.stack([x, y, x * x + y * y, x * y])
+    mu_x, mu_y, squares, xy = _correlate(_correlate(stack, taps, 4), taps, 3).unbind(0)
+    mu_xy = mu_x * mu_y
+    b1 = mu_x * mu_x + mu_y * mu_y
+    b2 = squares - b1 + c2
+    b1 = b1 + c1
+    luminance = (2.0 * mu_xy + c1) / b1
+    cs = (2.0 * (xy - mu_xy) + c2) / b2
+    weight = row_weight.view(-1, 1)
+    sums = ((luminance * cs * weight).sum((-1, -2)), (cs * weight).sum((-1, -2)))
+    if output is None or not (want_x or want_y):
+        return sums
+    # d sum / d statistic per window: ssim_part_gradients of ssim.py with a cotangent of 1
+    if output == "ssim":
+        g2 = (2.0 * weight) * luminance / b2  # coefficient of d cs, times 2 / b2
+        h = (2.0 * weight) * cs / b1          # coefficient of d l, times 2 / b1
+    else:
+        g2 = (2.0 * weight) / b2
+        h = None
+    fields = []
+    for mu, other, wanted in ((mu_x, mu_y, want_x), (mu_y, mu_x, want_y)):
+        if wanted:  # d/d mu = h (other - mu l) + g2 (mu cs - other)
+            field = g2 * (mu * cs - other)
+            fields.append(field if h is None else field + h * (other - mu * luminance))
+    fields += [-0.5 * g2 * cs, g2]  # d E[x^2 + y^2], d E[xy]
+    pad = len(taps) - 1  # materialised here, so that the filters of the backward read plain rows
+    return (*sums, F.pad(torch.stack(fields), (pad, pad, pad, pad)))
+
+
+def strip_backward(fields: Tensor, x: Tensor, y: Tensor, taps: tuple[float, ...], want_x: bool,
+                   want_y: bool) -> tuple[Tensor, ...]:
+    """The gradients of a strip: :func:`strip_forward`'s padded fields filtered back to pixels.
+
+    The adjoint of 'valid' correlation is 'full' convolution, which on the padded fields is a
+    'valid' correlation with the reversed window. Returns the gradient with respect to ``x``
+    if ``want_x``, then to ``y`` if ``want_y``, each shaped like the inputs.
+    """
+    taps = tuple(reversed(taps))
+    back = _correlate(_correlate(fields, taps, 4), taps, 3)
+    d_squares, d_xy = back[-2], back[-1]
+    grads = []
+    for index, (mine, other, wanted) in enumerate(((x, y, want_x), (y, x, want_y))):
+        if wanted:
+            grads.append(back[index if want_x else 0] + 2.0 * mine * d_squares + other * d_xy)
+    return tuple(grads)
+
+
+# -- strips, samples and the choice of kernel ---------------------------------------------------------
+
+
+def strip_layout(out_rows: int, rows: int) -> tuple[int, list[int], list[int]]:
+    """``(R, starts, counted)``: R window rows per strip, each strip's first row, and how many of
+    its first rows an earlier strip already counted (the last strip ends on the last row)."""
+    size = max(1, min(rows, out_rows))
+    starts = list(range(0, out_rows - size + 1, size))
+    if starts[-1] + size < out_rows:
+        starts.append(out_rows - size)
+    counted = [max(0, (previous + size) - start) for previous, start in zip([-size, *starts], starts)]
+    return size, starts, counted
+
+
+def fused_means(kernels: tuple[Callable[..., tuple[Tensor, ...]], Callable[..., tuple[Tensor, ...]]], x: Tensor,
+                y: Tensor, taps: tuple[float, ...], c1: float, c2: float, output: str | None, want_x: bool,
+                want_y: bool, rows: int = STRIP_ROWS) -> tuple[Tensor, ...]:
+    """Per-channel sums ``(ssim [N, C], cs [N, C])`` and the gradients wanted, strip by strip.
+
+    ``kernels`` are :func:`strip_forward` and :func:`strip_backward`, or their compiled forms;
+    they see one sample and R window rows at a time, so their shapes depend neither on the
+    batch nor on the image's height.
+    """
+    forward, backward = kernels
+    size = len(taps)
+    n, c, height, _ = x.shape
+    strip, starts, counted = strip_layout(height - size + 1, rows)
+    weights = {}
+    for skip in set(counted):
+        weights[skip] = torch.ones(strip, dtype=x.dtype, device=x.device)
+        weights[skip][:skip] = 0.0
+    wanted = output is not None and (want_x or want_y)
+    sums: list[tuple[Tensor, Tensor]] = []  # (ssim, cs) of each strip, each 1 x C
+    grads = [torch.empty_like(t) for t, wants in ((x, want_x), (y, want_y)) if wants and wanted]
+    for sample in range(n):
+        written = 0  # rows of this sample's gradient written so far: the next strip adds to them
+        for start, skip in zip(starts, counted):
+            rows_in = slice(start, start + strip + size - 1)
+            xs, ys = x[sample:sample + 1, :, rows_in], y[sample:sample + 1, :, rows_in]
+            out = forward(xs, ys, weights[skip], taps, c1, c2, output, want_x, want_y)
+            sums.append((out[0], out[1]))
+            if not wanted:
+                continue
+            overlap = written - start
+            for grad, part in zip(grads, backward(out[2], xs, ys, taps, want_x, want_y)):
+                target = grad[sample:sample + 1, :, rows_in]
+                target[..., :overlap, :].add_(part[..., :overlap, :])
+                target[..., overlap:, :].copy_(part[..., overlap:, :])
+            written = start + strip + size - 1
+    ssim_sum, cs_sum = (torch.cat(parts).view(n, len(starts), c).sum(1) for parts in zip(*sums))
+    return (ssim_sum, cs_sum, *grads)
+
+
+class FusedKernels:
+    """Which kernel serves a call: the eager path, or :func:`ssim_strip` compiled (see the module docstring).
+
+    Eager time is counted per kernel shape (device, dtype, channels, width, strip, outputs);
+    the compiled function is made once per process and compiles each shape on first use.
+    """
+
+    def __init__(self, threshold: float = AUTO_COMPILE_SECONDS) -> None:
+        self.threshold = threshold
+        self.spent: dict[tuple[Any, ...], float] = {}
+        self.compiled: tuple[Callable[..., tuple[Tensor, ...]], Callable[..., tuple[Tensor, ...]]] | None = None
+        self.failed: str | None = None
+        self.lock = threading.Lock()
+
+    @staticmethod
+    def key(x: Tensor, rows: int, size: int, output: str | None, want_x: bool, want_y: bool) -> tuple[Any, ...]:
+        strip, _, _ = strip_layout(x.shape[-2] - size + 1, rows)
+        return x.device.type, x.dtype, x.shape[1], x.shape[-1], strip, output, want_x, want_y
+
+    def choose(self, key: tuple[Any, ...]) -> tuple[Callable[..., tuple[Tensor, ...]], ...] | None:
+        """The compiled kernel when this call should use it, else ``None`` (run eager and :meth:`count` it)."""
+        if self.failed is not None:
+            return None
+        mode = compile_mode()
+        if mode == "off" or (mode == "auto" and self.spent.get(key, 0.0) < self.threshold):
+            return None
+        with self.lock:
+            if self.compiled is None:
+                self.compiled = (torch.compile(strip_forward, dynamic=False),
+                                 torch.compile(strip_backward, dynamic=False))
+        return self.compiled
+
+    def count(self, key: tuple[Any, ...], seconds: float) -> None:
+        """Add eager seconds spent on a kernel shape."""
+        self.spent[key] = self.spent.get(key, 0.0) + seconds
+
+    def run(self, key: tuple[Any, ...], *args: Any, **kwargs: Any) -> tuple[Tensor, ...] | None:
+        """:func:`fused_means` with the compiled kernel, or ``None`` when this call runs eager."""
+        kernel = self.choose(key)
+        if kernel is None:
+            return None
+        try:
+            return fused_means(kernel, *args, **kwargs)  # type: ignore[arg-type]
+        except Exception as exc:  # noqa: BLE001 -- any compiler failure: warn once, stay eager
+            self.failed = one_line(exc)
+            warnings.warn(f"dfind: the fused SSIM kernel could not be compiled ({self.failed}); "
+                          f"SSIM runs eager (set {COMPILE_ENV}=0 to skip trying)", RuntimeWarning, stacklevel=2)
+            return None
+
+
+#: The process's kernels (compiled graphs are per process, as torch.compile's are).
+KERNELS = FusedKernels()
+
+
+__all__ = ["AUTO_COMPILE_SECONDS", "COMPILE_ENV", "KERNELS", "STRIP_ROWS", "FusedKernels", "compile_mode",
+           "fused_means", "strip_backward", "strip_forward", "strip_layout"]
