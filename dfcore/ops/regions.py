@@ -145,7 +145,8 @@ def significant_regions(values: np.ndarray, valid: np.ndarray | None = None, *, 
         extent: a difference extends only over pixels at least this fraction of its own
             peak's height (0: down to ``low``).
         absorb: the connected pixels above this fraction of its peak (at most ``extent``)
-            belong to it and start no difference of their own (0: those above ``extent``).
+            are taken with it: a bump on its flank starts no difference of its own, which
+            would grow down the flank and widen its box (0: only those above ``extent``).
         relative: a difference's peak stands at least this fraction of the strongest
             difference's height above the background (0: ``level`` alone decides).
     Returns:
@@ -176,8 +177,8 @@ def _grown(z: np.ndarray, seed_level: float, low: float, extent: float, absorb: 
 
     Within each component of ``z > low`` that holds a seed, the highest free pixel ``P`` is a
     peak; its difference is the connected free pixels above ``max(low, extent P)``; those above
-    ``max(low, absorb P)`` are taken with it; repeat while a free pixel stands above
-    ``seed_level``. With ``extent = absorb = 0`` each component is one difference.
+    ``max(low, absorb P)`` are taken with it (``absorb = 0``: only its own); repeat while a
+    free pixel stands above ``seed_level``. With ``extent = 0`` each component is one difference.
     """
     mask = np.zeros(z.shape, dtype=bool)
     count, labels, stats, _ = label_regions(z > low, 8)
@@ -199,7 +200,7 @@ def _grown(z: np.ndarray, seed_level: float, low: float, extent: float, absorb: 
             if not peak > seed_level:
                 break
             core = _component_at(free & (crop > max(low, extent * peak)), top)
-            taken = _component_at(free & (crop > max(low, absorb * peak)), top) if absorb < extent else core
+            taken = _component_at(free & (crop > max(low, absorb * peak)), top) if 0 < absorb < extent else core
             out |= core
             free &= ~(taken | core)
     return mask

@@ -40,6 +40,8 @@ MIN_TILES, INLIER_PX = 6, 1.0
 TRIALS, ROUNDS = 256, 3
 #: A fit whose agreeing tiles lie farther than this from it (median, px) is refused.
 MAX_RESIDUAL = 1.0
+#: Tone fit: residuals below this never make a pixel an outlier; below this variance no gain is fitted.
+TONE_CUTOFF, MIN_TONE_VARIANCE = 0.05, 1e-4
 
 
 @dataclass(frozen=True)
@@ -176,8 +178,11 @@ def match_tones(a: Tensor, b: Tensor, valid: Tensor, rounds: int = 2) -> Tensor:
     """B with each channel mapped by the gain and offset that best fit it to A over ``valid``.
 
     Least squares per channel, then ``rounds`` refits without the pixels whose residual lies
-    beyond three robust standard deviations (the local changes). 1xCxHxW images, 1x1xHxW bool;
-    the result is clamped to [0, 1].
+    beyond three robust standard deviations, and at least ``TONE_CUTOFF`` (the local
+    changes; on a mostly white page the background fits exactly and must not make the ink
+    an outlier). A channel with too little contrast to fit a gain (variance below
+    ``MIN_TONE_VARIANCE``) gets an offset alone. 1xCxHxW images, 1x1xHxW bool; the result
+    is clamped to [0, 1].
     """
     weight = valid[0, 0].flatten()
     out = []
@@ -189,13 +194,14 @@ def match_tones(a: Tensor, b: Tensor, valid: Tensor, rounds: int = 2) -> Tensor:
             if int(keep.sum()) < 2:
                 break
             xs, ys = x[keep], y[keep]
-            spread = xs.var(unbiased=False)
-            if float(spread) <= 1e-12:
-                break
-            gain = float(((xs - xs.mean()) * (ys - ys.mean())).mean() / spread)
-            offset = float(ys.mean() - gain * xs.mean())
+            spread = float(xs.var(unbiased=False))
+            if spread < MIN_TONE_VARIANCE:
+                gain, offset = 1.0, float((ys - xs).median())
+            else:
+                gain = float(((xs - xs.mean()) * (ys - ys.mean())).mean() / spread)
+                offset = float(ys.mean() - gain * xs.mean())
             residual = (gain * x + offset - y).abs()
-            keep = weight & (residual <= 3 * 1.4826 * residual[weight].median().clamp_min(1e-6))
+            keep = weight & (residual <= max(TONE_CUTOFF, 3 * 1.4826 * float(residual[weight].median())))
         out.append((gain * b[:, channel] + offset).clamp(0, 1))
     return torch.stack(out, 1).to(b.dtype)
 

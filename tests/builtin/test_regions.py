@@ -69,6 +69,9 @@ def test_pixels_not_compared_hold_no_difference():
     ("low=8", r"low \(8.0\) must not exceed level \(6.0\)"),
     ("merge=1.5", "merge must be a fraction of the image diagonal"),
     ("min_size=-1", "min_size must be a fraction of the image area"),
+    ("extent=1.5", "extent must be a fraction of a peak's height"),
+    ("relative=-0.1", "relative must be a fraction of a peak's height"),
+    ("extent=0.1,absorb=0.2", r"absorb \(0.2\) must not exceed extent \(0.1\)"),
 ])
 def test_bad_knobs_are_one_line_errors(params, message):
     with pytest.raises(ParameterError, match=message):
