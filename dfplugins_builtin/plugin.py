@@ -131,17 +131,20 @@ def dfind_postprocessors() -> Iterator[StageSpec]:
 #: The map of the default pipeline, chosen on the quality benchmark (docs/quality.md).
 #: Preset stages are qualified, so a plugin offering another ``mse`` or ``difference`` cannot
 #: make ``dfind A B`` ambiguous.
-_ROBUST_MAP = "sigma=1.0,reduce=l2,scale=1.0,octaves=4,background=64,exact=auto"
-#: The differences found in that map: counted, located and ranked (docs/quality.md).
-_DIFFERENCES = "builtin.regions"
+_ROBUST_MAP = ("sigma=1.0,reduce=l2,scale=1.0,octaves=4,background=64,exact=auto,antialias=1,overshoot=0.15,"
+               "register=auto")
+#: The differences found in that map: counted, located and ranked; the rule chosen with the map
+#: in round four (docs/quality.md).
+_DIFFERENCES = "builtin.regions:level=10,extent=0.1,absorb=0.03,merge=0.03,relative=0.15"
 
 
 @hookimpl
 def dfind_presets() -> Iterator[PresetSpec]:
     yield PresetSpec(
         "default",
-        "Robust map chosen on the quality benchmark: lightly smoothed difference, shift-tolerant when the pair "
-        "is misaligned, over 4 scales, against its background; exact on lossless pairs; score: MSE.",
+        "Robust map chosen on the quality benchmark: difference tolerant of anti-aliasing and resampling, "
+        "shift-tolerant when the pair is misaligned, registered when it is turned or scaled, over 4 scales, against "
+        "its background; exact on lossless pairs; then the differences it holds, counted and ranked; score: MSE.",
         {"metric": "builtin.mse", "strategy": f"builtin.difference:shift=auto,{_ROBUST_MAP}",
          "postprocessor": _DIFFERENCES},
     )
