@@ -12,7 +12,9 @@ Sections (``--only a,b`` runs some of them):
 * ``lpips``   -- lpips over 20 pairs with the network built once: where the time goes.
 * ``decode``  -- decoding 200 PNGs with a thread pool against torch DataLoader processes.
 * ``strips``  -- SSIM/MS-SSIM evaluated in strips against one pass: largest map difference.
-* ``memory``  -- peak resident memory of one pair, each in a fresh process.
+* ``memory``  -- peak resident memory of one pair, each in a fresh process: metrics on tensors,
+                 then the whole command (decode, compute, write) per pipeline in bytes per
+                 pixel, and the default pipeline's peak on a 6000x6000 pair.
 * ``startup`` -- ``dfind --list-plugins`` wall time.
 * ``compile`` -- torch.compile of the SSIM arithmetic against eager (off unless named).
 
@@ -412,8 +414,101 @@ def bench_memory(repeats: int) -> str:
                  else "autograd through pytorch_msssim.ms_ssim (before)")
         rows.append([label, f"{size}x{size}", f"{data['peak_mib']:.0f}", f"{data['peak_mib'] - data['base_mib']:.0f}",
                      f"{data['seconds']:.1f}"])
-    return table(["pipeline (one RGB pair)", "size", "peak RSS (MiB)", "above the inputs, loaded (MiB)", "seconds"],
-                 rows)
+    metrics = table(["pipeline (one RGB pair)", "size", "peak RSS (MiB)", "above the inputs, loaded (MiB)", "seconds"],
+                    rows)
+    return metrics + "\n\n" + bench_command_memory(repeats)
+
+
+#: Pipelines whose whole command (decode, compute, write) is measured per pixel: label -> ``dfind`` options.
+COMMAND_PIPELINES = {
+    "default (difference+mse, preset)": [],
+    "difference+mse": ["-m", "mse", "-s", "difference"],
+    "difference+ssim": ["-m", "ssim", "-s", "difference"],
+    "gradient+mse": ["-m", "mse", "-s", "gradient"],
+    "gradient+ssim (preset sharp)": ["-m", "ssim", "-s", "gradient"],
+    "tolerant+mse": ["-m", "mse", "-s", "tolerant"],
+    "tolerant+ssim": ["-m", "ssim", "-s", "tolerant"],
+}
+
+
+def bench_command_memory(repeats: int, sizes: tuple[int, ...] = (2048, 4096), target: int = 6000) -> str:
+    """``dfind A.png B.png -o OUT`` per pipeline, each run in a fresh process: bytes per pixel, and the peak at ``target`` px.
+
+    Bytes per pixel are the peak above the process's resident memory once dfind and torch are
+    loaded, divided by the pair's pixels (the inputs, decoding, the pipeline and the written
+    files all count); the last column is the whole process's peak on a ``target`` x ``target``
+    pair: what a machine must hold.
+    """
+    rows = []
+    with scratch() as folder:
+        pairs = {size: write_pair_pngs(folder, size) for size in (*sizes, target)}
+        for label, options in COMMAND_PIPELINES.items():
+            row: list[object] = [label]
+            for size in (*sizes, target):
+                data = _command_child(pairs[size], options, folder / "out")
+                if "error" in data:
+                    row.append(f"failed: {data['error']}")
+                elif size == target:
+                    row.append(f"{data['peak_mib'] / 1024:.2f} GiB ({data['seconds']:.0f} s)")
+                else:
+                    row.append(f"{(data['peak_mib'] - data['base_mib']) * 2**20 / size**2:.1f}")
+            rows.append(row)
+            print(f"  memory: {label} done", file=sys.stderr)
+    return table(["dfind A.png B.png -o OUT (RGB PNGs)", *(f"B/px at {s}x{s}" for s in sizes),
+                  f"peak at {target}x{target}"], rows)
+
+
+def write_pair_pngs(folder: Path, size: int) -> tuple[Path, Path]:
+    """One RGB pair of ``size`` px as PNG files (:func:`pair_tensors`), for the command-level memory rows."""
+    import numpy as np
+    from PIL import Image
+
+    a, b = pair_tensors(size)
+    paths = (folder / f"a{size}.png", folder / f"b{size}.png")
+    for path, tensor in zip(paths, (a, b)):
+        Image.fromarray((tensor[0].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)).save(path)
+    return paths
+
+
+def _command_child(pair: tuple[Path, Path], options: list[str], out: Path) -> dict[str, object]:
+    shutil.rmtree(out, ignore_errors=True)
+    done = subprocess.run([sys.executable, __file__, "--child-command", str(pair[0]), str(pair[1]), str(out),
+                           json.dumps(options)], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        return {"error": (done.stderr.strip().splitlines() or ["?"])[-1]}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def child_command(a: str, b: str, out: str, options: list[str]) -> None:
+    """Run ``dfind A B -o OUT OPTIONS`` in this process and print its peak above the loaded process.
+
+    A first run on a small pair loads every module and builds what the stages build on first
+    use; the peak is then reset (``clear_refs``) and read from /proc (``VmHWM``).
+    """
+    import numpy as np
+    from PIL import Image
+
+    from dfcore.cli.app import main
+
+    def command(x: str, y: str, target: str) -> None:
+        try:
+            main([x, y, "-o", target, "--quiet", *options], standalone_mode=True)
+        except SystemExit as stop:
+            if stop.code not in (0, None):
+                raise RuntimeError(f"dfind exited with {stop.code}") from None
+
+    small = Path(out).with_name("warm")
+    small.mkdir(parents=True, exist_ok=True)
+    for name in ("a.png", "b.png"):
+        Image.fromarray(np.random.default_rng(len(name)).integers(0, 256, (200, 200, 3), dtype=np.uint8)).save(
+            small / name)
+    command(str(small / "a.png"), str(small / "b.png"), str(small / "out"))
+    Path("/proc/self/clear_refs").write_text("5")
+    base = _status_mib("VmRSS")
+    start = time.perf_counter()
+    command(a, b, out)
+    seconds = time.perf_counter() - start
+    print(json.dumps({"peak_mib": _status_mib("VmHWM"), "base_mib": base, "seconds": seconds}))
 
 
 def _status_mib(key: str) -> float:
@@ -520,10 +615,15 @@ def main() -> None:
     parser.add_argument("--only", help=f"comma-separated sections: {', '.join(BENCHES)} (default: all but compile)")
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per figure (median reported)")
     parser.add_argument("--child-memory", nargs=3, metavar=("METRIC", "STRATEGY", "SIZE"), help=argparse.SUPPRESS)
+    parser.add_argument("--child-command", nargs=4, metavar=("A", "B", "OUT", "OPTIONS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child_memory:
         metric, strategy, size = args.child_memory
         child_memory(metric, strategy, int(size))
+        return
+    if args.child_command:
+        a, b, out, options = args.child_command
+        child_command(a, b, out, json.loads(options))
         return
     sys.path.insert(0, str(ROOT))
     chosen = args.only.split(",") if args.only else list(SECTIONS)

@@ -24,6 +24,7 @@ from dfcore.errors import (
     ShapeError,
     StageError,
     StageNotFoundError,
+    StageRuntimeError,
 )
 from dfcore.plugin.hookspecs import hookimpl, hookspec
 from dfcore.plugin.spec import Param, PresetSpec, StageSpec
@@ -91,6 +92,7 @@ __all__ = [
     "Stage",
     "StageError",
     "StageNotFoundError",
+    "StageRuntimeError",
     "StageSpec",
     "__version__",
     "check_metric",

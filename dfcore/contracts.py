@@ -14,8 +14,10 @@ holds the protocols and the small records stages exchange. It does not import to
 * **metric**: ``metric(x, y) -> Tensor[N]``, one value per sample; the record declares
   ``higher_is_better``. Optional: ``supports_valid = True`` and a ``valid=`` keyword (an
   Nx1xHxW bool mask of the pixels that count); ``local_map(x, y) -> Nx1xHxW`` (the
-  per-pixel map whose mean is the score, same orientation); ``conventions() -> dict``
-  (data range, version, weights hash: recorded in every result).
+  per-pixel map whose mean is the score, same orientation) and ``local_radius`` (an int:
+  each value of the local map depends only on pixels within that many rows and columns,
+  the border padded by the metric; lets strategies work in row strips); ``conventions() ->
+  dict`` (data range, version, weights hash: recorded in every result).
 * **feature layers** (metrics, optional): ``feature_layers(device) -> dict[str,
   torch.nn.Module]``, shallow to deep, the modules the metric itself calls on ``device``;
   each returns an NxKxhxw activation computed from one image alone (the two images go

@@ -59,6 +59,11 @@ class StageError(DfindError):
     """A stage failed while being built or run (for example a plugin whose target does not import)."""
 
 
+class StageRuntimeError(StageError):
+    """A stage raised while it ran; the message names the stage, its plugin and distribution, the
+    original exception is the cause (its traceback, shown by ``--debug``, is for the plugin's authors)."""
+
+
 class MetricCheckError(StageError):
     """A metric broke its contract or failed validation (shape, finiteness, autograd dependency, gradcheck)."""
 

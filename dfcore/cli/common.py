@@ -8,6 +8,7 @@ Nothing here imports torch; a command imports the library only once it runs a co
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import sys
 import traceback
@@ -17,7 +18,7 @@ from typing import Any
 
 import click
 
-from dfcore.errors import DfindError, InputError, one_line
+from dfcore.errors import DfindError, InputError, StageRuntimeError, one_line
 from dfcore.io.pair_rules import RULES, PairBy, describe_rule
 from dfcore.plugin.loading import AUTOLOAD_ENV
 from dfcore.plugin.registry import Registry, create_registry, get_registry
@@ -44,7 +45,8 @@ def reported_errors(debug: bool) -> Iterator[None]:
     except DfindError as exc:
         if debug:
             traceback.print_exc()
-        click.echo(f"dfind: error: {exc}", err=True)
+        hint = " (rerun with --debug for the traceback)" if isinstance(exc, StageRuntimeError) and not debug else ""
+        click.echo(f"dfind: error: {exc}{hint}", err=True)
         sys.exit(exc.exit_code)
     except Exception as exc:
         if debug:
@@ -273,7 +275,25 @@ def describe_regions(regions: Sequence[Any], listed: int = LISTED) -> list[str]:
 
 
 def beyond(score: float, threshold: float, higher_is_better: bool) -> bool:
+    """Whether ``score`` fails ``--fail-above``: worse than ``threshold``, or not a number (a NaN never passes)."""
+    if math.isnan(score):
+        return True
     return score < threshold if higher_is_better else score > threshold
+
+
+def finite_threshold(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    """``--fail-above`` must be a finite number: against ``nan`` or ``inf`` no score would ever fail."""
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"must be a finite number, got {value:g} (no score would ever fail against it)")
+    return value
+
+
+def check_output_folder(output: Path | None) -> None:
+    """``-o``: create it and prove it can be written, before any pair is computed (:func:`~dfcore.io.files.check_writable`)."""
+    if output is not None:
+        from dfcore.io.files import check_writable  # numpy: not for --list-plugins
+
+        check_writable(output)
 
 
 @contextlib.contextmanager

@@ -12,6 +12,7 @@ from dfcore.cli.common import (
     CONTEXT,
     EXIT_OK,
     EXIT_PAIRS_FAILED,
+    check_output_folder,
     display_options,
     finder_kwargs,
     ignore_spec,
@@ -77,6 +78,7 @@ def compare_command(truth: Path, a: Path, b: Path, preprocessors: tuple[str, ...
 
         finder = Finder(**finder_kwargs(preprocessors, metric, strategy, postprocessors, preset, device, registry,
                                         y_channel, crop_border, size_policy))
+        check_output_folder(output)
         pairing = {"pair_by": rule, "on_empty": "raise"} if folders else {}
         outcome = finder.compare(truth, a, b, on_error="record", ignore=ignored, **pairing)
         if folders:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,9 +17,11 @@ from dfcore.cli.common import (
     EXIT_PAIRS_FAILED,
     beyond,
     count_differences,
+    check_output_folder,
     describe_result,
     display_options,
     finder_kwargs,
+    finite_threshold,
     ignore_spec,
     input_options,
     invocation_registry,
@@ -76,8 +79,9 @@ Other commands: dfind COMMAND --help
               help="With -o: write an HTML report, OUT/report.html (two folders: OUT/index.html and a page per pair).")
 @click.option("--figure", type=click.Path(dir_okay=False, path_type=Path), metavar="PATH",
               help="Write a figure, A | B | map | overlay, to PATH (.png, .pdf, .svg); one pair only.")
-@click.option("--fail-above", type=float, metavar="T",
-              help="Exit 1 when a score is worse than T (above T for lower-is-better metrics, below for higher).")
+@click.option("--fail-above", type=float, metavar="T", callback=finite_threshold,
+              help="Exit 1 when a score is worse than T (above T for lower-is-better metrics, below for higher) "
+                   "or is not a number; T must be finite.")
 @click.option("--truth", type=click.Path(path_type=Path), metavar="MASK",
               help="Ground-truth mask of the change (non-zero = changed; a folder of masks for folders): "
                    "report Dice, Jaccard, AUROC and average precision.")
@@ -167,6 +171,7 @@ def diff(a: Path | None, b: Path | None, preprocessors: tuple[str, ...], metric:
 
         finder = Finder(**finder_kwargs(preprocessors, metric, strategy, postprocessors, preset, device, registry,
                                          y_channel, crop_border, size_policy))
+        check_output_folder(output)  # a bad stage name leaves no empty folder behind; no pair is computed yet
         display = {"colormap": colormap, "vmax": vmax, "scale": mode}
         if folders:
             code = _run_dirs(finder, a, b, pairs_file, output, display, fail_above=fail_above, quiet=quiet,
@@ -224,7 +229,8 @@ def _written_evaluation(output: Path, row: Any) -> Any:
 
 def _threshold_message(result: Any, threshold: float) -> str:
     metric = result.config["metric"]["name"]
-    return f"dfind: {result.name or 'pair'}: {metric} = {result.score:.6g} is worse than the threshold {threshold:g}"
+    worse = "is not a number, which fails" if math.isnan(result.score) else "is worse than"
+    return f"dfind: {result.name or 'pair'}: {metric} = {result.score:.6g} {worse} the threshold {threshold:g}"
 
 
 def _check_folders(dir_a: Path | None, dir_b: Path | None) -> None:
@@ -300,8 +306,9 @@ def _run_dirs(finder: Any, dir_a: Path | None, dir_b: Path | None, pairs_file: P
                 click.echo(f"wrote {index}")
     worse = sum(beyond(score, fail_above, higher) for score in scores) if fail_above is not None else 0
     if worse:
+        nan = sum(math.isnan(score) for score in scores)
         click.echo(f"dfind: {worse} pair{'s' if worse != 1 else ''}: {metric} worse than the threshold "
-                   f"{fail_above:g}", err=True)
+                   f"{fail_above:g}" + (f" ({nan} of them not a number)" if nan else ""), err=True)
     if failed:
         return EXIT_PAIRS_FAILED
     return EXIT_DIFFERENT if worse else EXIT_OK
@@ -315,7 +322,6 @@ def _report_one_sided(names: Sequence[str], folder: Path | None, shown: int = 10
 
 
 def _describe_report(report: Any, metric: str, higher: bool) -> str:
-    import math
     import statistics
 
     from dfcore.runs.summary import evaluation_means

@@ -34,7 +34,11 @@ def render_listing(registry: Registry, as_json: bool = False, verbose: bool = Fa
             ]
     for preset in data["presets"]:
         dist = f"{preset['distribution'] or '(in-process)'} {preset['version'] or ''}".strip()
-        rows.append(("preset", preset["name"], preset["plugin"], dist, preset["summary"]))
+        name = preset["name"]
+        if preset["conflict"]:
+            name += " (conflict: " + ("the bare name picks this one)" if preset["bare"]
+                                      else "use " + preset["qualified_name"] + ")")
+        rows.append(("preset", name, preset["plugin"], dist, preset["summary"]))
         if verbose:
             details[len(rows) - 1] = [f"{kind}: {ref}" for kind, ref in preset["stages"].items()]
     for broken in data["broken"]:

@@ -1,8 +1,11 @@
 """Writing files atomically: PNG pictures, raw maps, JSON, text.
 
 Every file is written to a temporary name in the same directory and renamed into place, so
-an interrupted run never leaves a half-written file under a final name. :func:`jsonable`
-turns numpy values, paths and non-finite floats into plain JSON values.
+an interrupted run never leaves a half-written file under a final name. The temporary name
+says who writes it (``.NAME.HOST~PID~TOKEN~R.part``, :mod:`dfcore.io.sharing`), so that another
+run sharing the folder removes it only once its writer is gone. Files are created as
+``open()`` creates them: mode 0666 less the process's umask. :func:`jsonable` turns numpy
+values, paths and non-finite floats into plain JSON values.
 """
 
 from __future__ import annotations
@@ -11,19 +14,25 @@ import contextlib
 import json
 import math
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from dfcore.errors import InputError
+from dfcore.io.sharing import partial_name, process_owner
+
+#: Permissions asked for new files; the umask takes its bits away, as for ``open()``.
+FILE_MODE = 0o666
+
 
 def atomic_write(path: str | os.PathLike[str], write: Callable[[Any], None], mode: str = "wb") -> Path:
     """Call ``write(file)`` on a temporary file next to ``path``, then rename it to ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    tmp = path.with_name(partial_name(path.name, process_owner()))
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
     try:
         with os.fdopen(fd, mode) as handle:
             write(handle)
@@ -35,6 +44,37 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[Any], None], mod
             os.unlink(tmp)
         raise
     return path
+
+
+def check_writable(folder: str | os.PathLike[str]) -> Path:
+    """Make sure files can be written into ``folder`` (created if missing) before any work is done.
+
+    A probe file is created there and removed again, so a read-only mount, missing
+    permissions or a full quota on inodes show up now, not after every pair was computed.
+
+    Raises:
+        InputError: naming the folder and the cause in words.
+    """
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"{folder}: the output must be a folder, and this is a file")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{folder}: cannot create the output folder: {_cause(exc)}") from None
+    probe = folder / partial_name("write-test", process_owner())
+    try:
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
+        os.unlink(probe)
+    except OSError as exc:
+        raise InputError(f"{folder}: cannot write into the output folder: {_cause(exc)}") from None
+    return folder
+
+
+def _cause(exc: OSError) -> str:
+    """An OS error in words: ``permission denied``, ``read-only file system``..."""
+    words = exc.strerror or str(exc)
+    return words[:1].lower() + words[1:]
 
 
 def write_png(path: str | os.PathLike[str], array: np.ndarray) -> Path:

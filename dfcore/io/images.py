@@ -20,6 +20,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,21 @@ from dfcore.errors import InputError, ParameterError, ShapeError
 
 MAX_PIXELS_ENV = "DFIND_MAX_PIXELS"
 _RANGE_TOLERANCE = 1e-4
+#: Memory a comparison takes per pixel of the pair with the default pipeline, decoding and writing
+#: included, and the process's own before any image is read (docs/performance.md measures both):
+#: what the decode limit's message says a larger image would need.
+RUN_BYTES_PER_PIXEL = 48
+RUN_BASE_BYTES = 600 * 2**20
+
+
+def run_memory(pixels: int) -> int:
+    """Bytes a comparison of two images of ``pixels`` pixels needs with the default pipeline, about."""
+    return RUN_BASE_BYTES + RUN_BYTES_PER_PIXEL * pixels
+
+
+def _memory_needed(pixels: int) -> str:
+    return (f"comparing it needs about {run_memory(pixels) / 2**30:.1f} GiB of memory with the default pipeline "
+            "(docs/performance.md)")
 
 
 @dataclass(frozen=True)
@@ -101,7 +117,8 @@ def decode_image(data: bytes, source: str) -> tuple[np.ndarray, ImageInfo]:
         if width * height > limit:
             raise InputError(
                 f"{source}: refusing to decode {width}x{height} = {width * height} pixels, more than the "
-                f"limit of {limit} (a decompression-bomb guard); set {MAX_PIXELS_ENV} to raise it"
+                f"limit of {limit} (a decompression-bomb guard); {_memory_needed(width * height)}; "
+                f"set {MAX_PIXELS_ENV} to raise the limit"
             )
         if _is_high_bit_colour(image):
             return _decode_with_opencv(data, image, source)
@@ -110,7 +127,9 @@ def decode_image(data: bytes, source: str) -> tuple[np.ndarray, ImageInfo]:
             image = ImageOps.exif_transpose(image)
             array, mode, depth, alpha = _pil_to_array(image, source)
     except Image.DecompressionBombError as exc:
-        raise InputError(f"{source}: refusing to decode: {exc} (set {MAX_PIXELS_ENV} to raise the limit)") from None
+        found = re.search(r"\((\d+) pixels\)", str(exc))  # Pillow refused it before its size reached us
+        need = f"; {_memory_needed(int(found.group(1)))}" if found else ""
+        raise InputError(f"{source}: refusing to decode: {exc}{need} (set {MAX_PIXELS_ENV} to raise the limit)") from None
     except UnidentifiedImageError:
         raise InputError(f"{source}: not an image Pillow can read (PNG, JPEG, TIFF, WebP, BMP)") from None
     except (OSError, SyntaxError, ValueError) as exc:
@@ -133,7 +152,7 @@ def _decode_with_opencv(data: bytes, image: Image.Image, source: str) -> tuple[n
     if raw is None or raw.dtype != np.uint16 or raw.ndim != 3:
         raise InputError(f"{source}: cannot decode this 16-bit colour image")
     order = [2, 1, 0, 3][: raw.shape[2]]
-    array = raw[..., order].astype(np.float32) / 65535.0
+    array = _to_unit(raw[..., order], 65535.0)
     array = _apply_orientation(array, image.getexif().get(0x0112, 1))
     array, alpha = _composite_alpha(array)
     mode = image.mode
@@ -167,15 +186,15 @@ def _pil_to_array(image: Image.Image, source: str) -> tuple[np.ndarray, str, int
     if current == "1":
         array, depth = np.asarray(image, dtype=np.float32), 1
     elif current in ("L", "LA", "RGB", "RGBA"):
-        array, depth = np.asarray(image, dtype=np.uint8).astype(np.float32) / 255.0, 8
+        array, depth = _to_unit(np.asarray(image, dtype=np.uint8), 255.0), 8
     elif current.startswith("I;16"):
-        array, depth = np.asarray(image).astype(np.float32) / 65535.0, 16
+        array, depth = _to_unit(np.asarray(image), 65535.0), 16
     elif current == "I":
         values = np.asarray(image)
         rawmodes = " ".join(str(t.args) for t in image.tile)
         if "16" not in rawmodes and values.max(initial=0) > 65535:
             raise InputError(f"{source}: 32-bit integer images are not supported")
-        array, depth = values.astype(np.float32) / 65535.0, 16
+        array, depth = _to_unit(values, 65535.0), 16
     elif current == "F":
         array, depth = np.asarray(image, dtype=np.float32), 32
     else:
@@ -184,6 +203,12 @@ def _pil_to_array(image: Image.Image, source: str) -> tuple[np.ndarray, str, int
         array = array[:, :, None]
     array, alpha = _composite_alpha(array)
     return np.ascontiguousarray(array), mode, depth, alpha
+
+
+def _to_unit(values: np.ndarray, peak: float) -> np.ndarray:
+    """``values / peak`` as float32, divided in place: one float copy of the image, not two."""
+    array = values.astype(np.float32)
+    return np.divide(array, np.float32(peak), out=array)
 
 
 def _composite_alpha(array: np.ndarray) -> tuple[np.ndarray, str]:
@@ -196,9 +221,9 @@ def _composite_alpha(array: np.ndarray) -> tuple[np.ndarray, str]:
 
 def _array_to_float(array: np.ndarray, name: str) -> np.ndarray:
     if array.dtype == np.uint8:
-        return array.astype(np.float32) / 255.0
+        return _to_unit(array, 255.0)
     if array.dtype == np.uint16:
-        return array.astype(np.float32) / 65535.0
+        return _to_unit(array, 65535.0)
     if array.dtype == np.bool_:
         return array.astype(np.float32)
     if np.issubdtype(array.dtype, np.floating):

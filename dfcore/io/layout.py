@@ -18,6 +18,16 @@ A folder run also writes ``summary.csv`` and ``summary.json`` (:data:`SUMMARY_SC
 row per pair, with a status in :data:`STATUSES`; the JSON also says how the folders were
 paired, ``pairing``, and lists the files left on one side, ``only_a``, ``only_b`` and, for
 comparisons, ``only_truth``), and its report ``index.html`` with thumbnails under ``thumbs/``.
+These names are the run's own (:data:`RUN_FILES`, :data:`RUN_DIRS`): a pair whose files would
+take one of them, or lie in one of its folders, has ``_`` added to the first part of its stem
+(``summary.png`` -> ``summary_.json``, ``thumbs/001.png`` -> ``thumbs_/001.json``), so no
+pair's result is overwritten by the run's.
+
+Hidden files belong to runs in progress: the temporary files of atomic writes
+(``.NAME.HOST~PID~TOKEN~R.part``) and a claim per pair being computed (``.STEM.claim``, see
+:func:`claim_file` and :mod:`dfcore.io.sharing`). ``summary.csv`` is safe to open in a
+spreadsheet: a text cell that a spreadsheet would take for a formula is written with a
+leading ``'`` (:func:`csv_cell`); ``summary.json`` holds the values as they are.
 
 Schemas are versioned: a JSON file carries ``"schema"``; files written before versioning
 have none and are read as version 1; a newer version than this dfind knows is refused with
@@ -60,6 +70,16 @@ INDEX_PAGE = "index.html"
 THUMBS_DIR = "thumbs"
 #: The page of a single-pair run with ``--report``.
 PAIR_REPORT_PAGE = "report.html"
+#: Files and folders a run writes at the top of its output folder: no pair's file may take them.
+RUN_FILES = (SUMMARY_CSV, SUMMARY_JSON, INDEX_PAGE, PAIR_REPORT_PAGE)
+RUN_DIRS = (THUMBS_DIR,)
+#: Added to the first part of a pair's stem that would take one of the run's names.
+RESERVED_ESCAPE = "_"
+#: The hidden file that claims a pair while a run computes it: ``.STEM.claim``.
+CLAIM_SUFFIX = ".claim"
+#: A text cell starting with one of these is written to ``summary.csv`` after a ``'``: a
+#: spreadsheet would evaluate ``= + - @`` (and tab, CR) as a formula; ``'`` keeps the escape reversible.
+CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "'")
 
 #: Row statuses: computed by this run, failed (with its ``error``), complete from an earlier run.
 OK, FAILED, SKIPPED = "ok", "failed", "skipped"
@@ -77,8 +97,31 @@ COMPARE_COLUMNS = ("score_a", "score_b", "better")
 
 
 def output_stem(name: str) -> str:
-    """``"scene/001.png"`` -> ``"scene/001"``: the stem under which a pair's files are written."""
-    return strip_image_extension(name)
+    """``"scene/001.png"`` -> ``"scene/001"``: the stem under which a pair's files are written.
+
+    A stem whose files would take a name of the run's own (``summary`` -> ``summary.json``) or
+    lie in one of its folders (``thumbs/001``) gets :data:`RESERVED_ESCAPE` after its first part
+    (``summary_``, ``thumbs_/001``); names are compared without case, as some file systems do.
+    A stem is its own stem.
+    """
+    stem = strip_image_extension(name)
+    first, slash, rest = stem.partition("/")
+    if _is_reserved(first, nested=bool(slash)):
+        stem = first + RESERVED_ESCAPE + slash + rest
+    return stem
+
+
+def _is_reserved(first: str, nested: bool) -> bool:
+    lowered = first.lower()
+    if nested:
+        return lowered in RUN_DIRS
+    return any(lowered + suffix in RUN_FILES for suffix in PAIR_FILES.values())
+
+
+def claim_file(directory: str | os.PathLike[str], name: str) -> Path:
+    """The hidden file by which a run claims the pair ``name`` in ``directory`` while computing it."""
+    path = Path(directory) / output_stem(name)
+    return path.with_name(f".{path.name}{CLAIM_SUFFIX}")
 
 
 def pair_file(directory: str | os.PathLike[str], name: str, role: str) -> Path:
@@ -102,7 +145,7 @@ def sibling(json_path: str | os.PathLike[str], role: str) -> Path:
 
 def is_run_file(name: str) -> bool:
     """Whether a file name at the top of an output folder is one of the run's own files."""
-    return name in (SUMMARY_CSV, SUMMARY_JSON, INDEX_PAGE, PAIR_REPORT_PAGE)
+    return name in RUN_FILES
 
 
 # -- reading ----------------------------------------------------------------------------------
@@ -161,11 +204,12 @@ def complete_pair(directory: str | os.PathLike[str], name: str, needs: Sequence[
 def pair_records(root: str | os.PathLike[str]) -> Iterator[tuple[Path, dict[str, Any]]]:
     """``(json_path, record)`` for every pair saved under ``root`` (recursively), in name order."""
     for directory, subdirs, files in os.walk(root):
-        subdirs[:] = sorted(d for d in subdirs if not d.startswith(".") and d != THUMBS_DIR)
+        top = Path(directory) == Path(root)
+        subdirs[:] = sorted(d for d in subdirs if not d.startswith(".") and not (top and d in RUN_DIRS))
         for filename in sorted(files):
             if not filename.endswith(PAIR_FILES["json"]) or filename.startswith("."):
                 continue
-            if Path(directory) == Path(root) and is_run_file(filename):
+            if top and is_run_file(filename):
                 continue
             path = Path(directory) / filename
             data = read_pair(path)
@@ -213,18 +257,42 @@ def write_summary(output: str | os.PathLike[str], summary: Mapping[str, Any],
     writer = csv.writer(text, lineterminator="\n")
     writer.writerow(columns)
     for row in summary.get("pairs") or ():
-        writer.writerow([_csv_cell(row.get(key)) for key in columns])
+        writer.writerow([csv_cell(row.get(key)) for key in columns])
     csv_path = atomic_write(output / SUMMARY_CSV, lambda f: f.write(text.getvalue()), mode="w")
     json_path = write_json(output / SUMMARY_JSON, {"schema": SUMMARY_SCHEMA, **summary})
     return {"csv": csv_path, "json": json_path}
 
 
-def _csv_cell(value: Any) -> str:
+def csv_cell(value: Any) -> str:
+    """A value as a ``summary.csv`` cell: numbers as numbers, text that could run as a formula after a ``'``.
+
+    Following the CSV-injection guidance (OWASP), a text cell starting with ``=``, ``+``, ``-``,
+    ``@``, a tab or a carriage return is prefixed with ``'``; so is one starting with ``'``, so
+    that :func:`read_csv_cell` can undo it. Text that reads as a number (``-inf``) is a number.
+    """
     if value is None:
         return ""
     if isinstance(value, float):
         return f"{value:.10g}"
-    return str(value)
+    text = str(value)
+    if text.startswith(CSV_FORMULA_START) and not _is_number(text):
+        return "'" + text
+    return text
+
+
+def read_csv_cell(text: str) -> str:
+    """A ``summary.csv`` cell as it was before :func:`csv_cell` escaped it."""
+    if text.startswith("'") and text[1:].startswith(CSV_FORMULA_START) and not _is_number(text[1:]):
+        return text[1:]
+    return text
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def read_summary(output: str | os.PathLike[str]) -> dict[str, Any] | None:
@@ -245,14 +313,17 @@ def read_summary_rows(output: str | os.PathLike[str]) -> list[dict[str, Any]]:
         return [dict(row) for row in data["pairs"] if isinstance(row, dict)]
     try:
         with open(output / SUMMARY_CSV, newline="", encoding="utf-8") as handle:
-            return [dict(row) for row in csv.DictReader(handle)]
+            return [{key: read_csv_cell(value) if isinstance(value, str) else value for key, value in row.items()}
+                    for row in csv.DictReader(handle)]
     except (OSError, UnicodeDecodeError, csv.Error):
         return []
 
 
 __all__ = [
-    "COMPARE_COLUMNS", "EVALUATION_COLUMNS", "FAILED", "INDEX_PAGE", "OK", "PAIR_FILES", "PAIR_REPORT_PAGE", "PAIR_SCHEMA", "SKIPPED",
+    "CLAIM_SUFFIX", "COMPARE_COLUMNS", "CSV_FORMULA_START", "EVALUATION_COLUMNS", "FAILED", "INDEX_PAGE", "OK",
+    "PAIR_FILES", "PAIR_REPORT_PAGE", "PAIR_SCHEMA", "RESERVED_ESCAPE", "RUN_DIRS", "RUN_FILES", "SKIPPED",
     "STATUSES", "SUMMARY_COLUMNS", "SUMMARY_CSV", "SUMMARY_JSON", "SUMMARY_SCHEMA", "THUMBS_DIR", "check_schema",
-    "complete_pair", "is_pair_record", "is_run_file", "output_stem", "pair_file", "pair_records", "read_json",
-    "read_pair", "read_summary", "read_summary_rows", "rewrite_record", "sibling", "stem_of", "write_pair", "write_summary",
+    "claim_file", "complete_pair", "csv_cell", "is_pair_record", "is_run_file", "output_stem", "pair_file",
+    "pair_records", "read_csv_cell", "read_json", "read_pair", "read_summary", "read_summary_rows", "rewrite_record",
+    "sibling", "stem_of", "write_pair", "write_summary",
 ]

@@ -19,7 +19,8 @@ A :class:`PairBy` names the rule (``pair_by=`` in Python, ``--pair-by`` on the c
 
 Every rule gives a :class:`Pairing`: the pairs, each named by A's relative path (the name of
 its output files), the images left on one side, and the rule as ``summary.json`` records it.
-Hidden files and files that are not images are ignored. :func:`pair_three` pairs three
+Hidden files and files that are not images are ignored; symbolic
+links to folders are followed like folders (a link back to a folder above it, a loop, is not). :func:`pair_three` pairs three
 folders (``dfind compare``) by the same rules, the truth taking the place of A.
 :func:`check_found` is how a caller says that no pair at all was found.
 
@@ -86,9 +87,13 @@ def list_images(root: str | os.PathLike[str], recursive: bool = True) -> dict[st
     if not root.is_dir():
         raise InputError(f"{root}: not a directory")
     found: dict[str, Path] = {}
-    walker = os.walk(root) if recursive else [(str(root), [], os.listdir(root))]
+    walker = os.walk(root, followlinks=True) if recursive else [(str(root), [], os.listdir(root))]
+    above = {str(root): {os.path.realpath(root)}}  # each folder's own real path and those of the folders above it
     for directory, subdirs, files in walker:
-        subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
+        subdirs[:] = sorted(d for d in subdirs if not d.startswith(".")
+                            and os.path.realpath(os.path.join(directory, d)) not in above[directory])
+        for d in subdirs:
+            above[os.path.join(directory, d)] = above[directory] | {os.path.realpath(os.path.join(directory, d))}
         for filename in sorted(files):
             if filename.startswith(".") or not filename.lower().endswith(IMAGE_EXTENSIONS):
                 continue
@@ -346,12 +351,13 @@ def read_pairs_csv(path: str | os.PathLike[str], dir_a: str | os.PathLike[str] |
 
     Relative paths in column ``a`` are taken inside ``dir_a`` (and ``b`` inside ``dir_b``)
     when given, else next to the CSV file. A pair without a ``name`` is named after its ``b``
-    path as written. Names must be unique relative paths (they become output file names).
-    Files are not opened here: a missing one makes its pair fail when it is run.
+    path as written, less a leading ``/`` (or drive) and any ``..`` (``../sr/001.png`` is named
+    ``sr/001.png``). Names must be unique relative paths naming a file (they become output
+    file names). Files are not opened here: a missing one makes its pair fail when it is run.
 
     Raises:
         InputError: the file is unreadable, lacks the ``a``/``b`` columns, or has an empty,
-            absolute, ``..``-containing or repeated name.
+            absolute, ``..``-containing, hidden, ``/``-ending or repeated name.
     """
     path = Path(path)
     try:
@@ -377,10 +383,11 @@ def read_pairs_csv(path: str | os.PathLike[str], dir_a: str | os.PathLike[str] |
             continue
         if not a or not b:
             raise InputError(f"{path}:{line}: both a and b are needed")
-        name = row.get("name") or PurePosixPath(b.replace(os.sep, "/")).as_posix()
-        _check_name(name, f"{path}:{line}")
+        name = row.get("name") or _name_from_path(b)
+        _check_name(name, f"{path}:{line}" + ("" if row.get("name") else f" (the name made from b, {b})"))
         if name in seen:
-            raise InputError(f"{path}:{line}: the name {name!r} is already used on line {seen[name]}; "
+            made = "" if row.get("name") else f" (made from b, {b}, as the row names none)"
+            raise InputError(f"{path}:{line}: the name {name!r}{made} is already used on line {seen[name]}; "
                              "names must be unique (add a name column)")
         seen[name] = line
         pairing.pairs.append(PairSpec(name, base_a / a, base_b / b))
@@ -389,8 +396,19 @@ def read_pairs_csv(path: str | os.PathLike[str], dir_a: str | os.PathLike[str] |
     return pairing
 
 
+def _name_from_path(path: str) -> str:
+    """A pair's name from its ``b`` path as written: POSIX separators, no root or drive, no ``.`` or ``..``."""
+    text = path.replace(os.sep, "/")
+    if len(text) > 1 and text[1] == ":":
+        text = text[2:]
+    return "/".join(part for part in text.split("/") if part not in ("", ".", ".."))
+
+
 def _check_name(name: str, where: str) -> None:
     parts = PurePosixPath(name).parts
     if not parts or name.startswith(("/", "\\")) or ".." in parts or (len(name) > 1 and name[1] == ":"):
         raise InputError(f"{where}: the name {name!r} must be a relative path without '..' "
                          "(it names the output files)")
+    if name.endswith(("/", "\\")) or any(part.startswith(".") for part in parts):
+        raise InputError(f"{where}: the name {name!r} must name a file: no trailing '/' and no part starting "
+                         "with '.' (its output files would be hidden)")

@@ -20,6 +20,11 @@ TRUNCATE = 3.0
 PADDINGS = ("reflect", "replicate")
 
 
+def kernel_radius(sigma: float) -> int:
+    """The radius in pixels of :func:`gaussian_kernel` for ``sigma`` (0 for no blur): how far a blur reaches."""
+    return max(1, math.ceil(TRUNCATE * sigma)) if sigma > 0 else 0
+
+
 @lru_cache(maxsize=32)
 def gaussian_kernel(sigma: float, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float64) -> Tensor:
     """The normalised 1-D Gaussian of standard deviation ``sigma`` pixels, odd length.

@@ -28,6 +28,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from dfcore.ops.strips import bands, strip_rows
+
 Distance = Callable[[Tensor, Tensor], Tensor]
 
 
@@ -208,20 +210,28 @@ def phase_correlation(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
         two share no structure. The peak says how far the translation can be trusted (a flat
         or changed tile gives a low one).
     """
-    x, y = a.float().mean(1), b.float().mean(1)
-    height, width = x.shape[-2:]
-    window = (torch.hann_window(height, periodic=False, device=x.device)[:, None]
-              * torch.hann_window(width, periodic=False, device=x.device)[None])
-    x = (x - x.mean((-2, -1), keepdim=True)) * window
-    y = (y - y.mean((-2, -1), keepdim=True)) * window
-    cross = torch.fft.rfft2(y) * torch.fft.rfft2(x).conj()
-    surface = torch.fft.irfft2(cross / cross.abs().clamp_min(1e-12), s=(height, width))
+    height, width = a.shape[-2:]
+    hann_y = torch.hann_window(height, periodic=False, device=a.device)
+    hann_x = torch.hann_window(width, periodic=False, device=a.device)
+
+    def spectrum(image: Tensor) -> Tensor:
+        """The centred, windowed channel mean's spectrum; the window is applied a band of rows at a time."""
+        plane = image.float().mean(1)
+        plane.sub_(plane.mean((-2, -1), keepdim=True))
+        for _, _, rows in bands(height, strip_rows(width, 0), 0):
+            plane[:, rows].mul_(hann_y[rows, None] * hann_x[None])
+        return torch.fft.rfft2(plane)
+
+    cross = spectrum(b)
+    cross.mul_(spectrum(a).conj())  # in place: of the full-size temporaries, at most three live at once
+    surface = torch.fft.irfft2(cross.div_(cross.abs().clamp_min_(1e-12)), s=(height, width))
+    del cross
     height_of_peak, peak = surface.flatten(1).max(1)
     py, px = peak // width, peak % width
-    rows = torch.arange(surface.shape[0], device=surface.device)
+    samples = torch.arange(surface.shape[0], device=surface.device)
 
     def refine(centre: Tensor, size: int, axis: int) -> Tensor:
-        pick = (lambda i: surface[rows, i, px]) if axis == 0 else (lambda i: surface[rows, py, i])
+        pick = (lambda i: surface[samples, i, px]) if axis == 0 else (lambda i: surface[samples, py, i])
         low, mid, high = pick((centre - 1) % size), pick(centre), pick((centre + 1) % size)
         curvature = low - 2 * mid + high
         step = torch.where(curvature < 0, 0.5 * (low - high) / curvature.clamp_max(-1e-12), torch.zeros_like(mid))

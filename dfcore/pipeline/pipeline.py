@@ -153,7 +153,8 @@ class Pipeline:
         with torch.no_grad():
             for stage in self.preprocessors[: last_pairwise + 1]:
                 if getattr(stage.obj, "pairwise", False):
-                    paired = stage.obj.pair(a, b)
+                    with stage.failures():
+                        paired = stage.obj.pair(a, b)
                     if not isinstance(paired, PairOutput):
                         raise StageError(f"pairwise preprocessor {stage.record['name']!r} must return a PairOutput")
                     a, b = paired.a, paired.b
@@ -163,7 +164,8 @@ class Pipeline:
                     valid = and_masks(valid, paired.valid)
                     merge_info(infos, paired.info, stage.record["name"])
                 else:
-                    a, b = stage.obj(a), stage.obj(b)
+                    with stage.failures():
+                        a, b = stage.obj(a), stage.obj(b)
         if a.shape[-2:] != b.shape[-2:]:
             raise ShapeError(f"image sizes differ: {a.shape[-1]}x{a.shape[-2]} and {b.shape[-1]}x{b.shape[-2]} "
                              "(width x height), and no pairwise preprocessor with any_size resamples B onto A's grid; "
@@ -172,10 +174,13 @@ class Pipeline:
         seen_a, seen_b = a, b
         if valid is not None:
             a, b = neutral_fill(a, b, valid)
-        bound = BoundMetric(self.metric.obj, self.higher_is_better,
-                            [s.obj for s in self.preprocessors[last_pairwise + 1:]], valid, self.metric.record["name"],
-                            pair=(a, b))
-        output = self._as_output(self.strategy, self.strategy.obj(Problem(a, b, bound, valid)), a)
+        differentiated = self.preprocessors[last_pairwise + 1:]
+        bound = BoundMetric(self.metric.obj, self.higher_is_better, [s.obj for s in differentiated], valid,
+                            self.metric.record["name"], pair=(a, b),
+                            records=(self.metric.record, [s.record for s in differentiated]))
+        with self.strategy.failures():
+            made = self.strategy.obj(Problem(a, b, bound, valid))
+        output = self._as_output(self.strategy, made, a)
         score = bound.pair_value  # the strategy evaluated the metric on the pair itself (gradient does)
         if score is None:
             with torch.no_grad():
@@ -200,7 +205,9 @@ class Pipeline:
         valid = output.valid
         infos = output.info or [{} for _ in range(output.map.shape[0])]
         for stage in self.postprocessors:
-            output = self._as_output(stage, stage.obj(output.replace(info=None)), output.map, previous=output)
+            with stage.failures():
+                made = stage.obj(output.replace(info=None))
+            output = self._as_output(stage, made, output.map, previous=output)
             output.valid = valid
             merge_info(infos, output.info, stage.record["name"])
         if valid is not None and output.mask is not None:

@@ -20,6 +20,7 @@ from dfcore.contracts import Region, StageOutput
 from dfcore.io.files import atomic_write, jsonable, write_npy, write_png
 from dfcore.io.layout import write_pair
 from dfcore.io.render import apply_colormap, color_scale, default_colormap, hatch_invalid
+from dfcore.ops.strips import bands, strip_rows
 from dfcore.report import notebook_html, result_html
 from dfcore.report.figure import make_figure
 from dfcore.version import __version__
@@ -95,7 +96,7 @@ class DiffResult:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON summary written by :meth:`save` (without the ``files`` entry)."""
-        finite = self.map[np.isfinite(self.map)]
+        finite = self.map if np.isfinite(self.map).all() else self.map[np.isfinite(self.map)]  # no copy when all are
         data: dict[str, Any] = {
             "dfind": __version__,
             "name": self.name,
@@ -201,5 +202,9 @@ def previews(batch: torch.Tensor) -> np.ndarray:
         batch = batch[:, :3]
     elif channels not in (1, 3):
         batch = batch.mean(dim=1, keepdim=True)
-    pictures = batch.detach().mul(255.0).add_(0.5).clamp_(0.0, 255.0).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
-    return pictures[..., 0] if pictures.shape[-1] == 1 else pictures
+    n, c, height, width = batch.shape
+    pictures = np.empty((n, height, width, c), dtype=np.uint8)
+    for _, _, rows in bands(height, strip_rows(width, 0), 0):  # a band at a time: no full-size float copy
+        band = batch[..., rows, :].detach().mul(255.0).add_(0.5).clamp_(0.0, 255.0).to(torch.uint8)
+        pictures[:, rows] = band.permute(0, 2, 3, 1).cpu().numpy()
+    return pictures[..., 0] if c == 1 else pictures

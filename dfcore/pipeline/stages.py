@@ -6,17 +6,23 @@ stage object. :func:`build_stage` turns one into a :class:`BuiltStage`: the obje
 record of how it was made, for the result's configuration. :class:`BoundMetric` is the metric
 a strategy receives: the metric stage bound to the preprocessors it differentiates through
 and to the pixels that count; every value it returns goes through :func:`check_metric_value`.
+
+Every call into a stage's code goes through :func:`stage_failures`: an exception it raises
+becomes a :class:`~dfcore.errors.StageRuntimeError` naming the stage, its plugin and the plugin's
+distribution and version (``metric 'acme.sharp' (plugin acme, distribution dfind-acme 1.2)
+failed: RuntimeError: ...``), the original chained as its cause.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-from dfcore.errors import MetricCheckError, ParameterError, StageError
+from dfcore.errors import DfindError, MetricCheckError, ParameterError, StageError, StageRuntimeError, one_line
 from dfcore.plugin.loading import BrokenPlugin
 from dfcore.plugin.registry import Registry
 from dfcore.plugin.spec import parse_stage_ref
@@ -37,6 +43,40 @@ class BuiltStage:
         if callable(conventions):
             record["conventions"] = conventions()
         return record
+
+    def failures(self) -> contextlib.AbstractContextManager[None]:
+        """The context in which this stage's code runs (:func:`stage_failures`)."""
+        return stage_failures(self.kind, self.record)
+
+
+def stage_label(kind: str, record: Mapping[str, Any]) -> str:
+    """How an error names a stage: ``metric 'acme.sharp' (plugin acme, distribution dfind-acme 1.2)``."""
+    name = record.get("qualified_name") or record.get("name")
+    plugin = record.get("plugin")
+    if plugin is None:
+        return f"{kind} {name!r} (an object given to the pipeline, not a plugin)"
+    distribution = record.get("distribution")
+    source = (f"distribution {distribution} {record.get('version') or ''}".rstrip() if distribution
+              else "registered in this process")
+    return f"{kind} {name!r} (plugin {plugin}, {source})"
+
+
+@contextlib.contextmanager
+def stage_failures(kind: str, record: Mapping[str, Any] | None) -> Iterator[None]:
+    """Run a stage's code: what it raises becomes a :class:`~dfcore.errors.StageRuntimeError` naming the stage
+    and its origin.
+
+    dfind's own errors (already one line, with their cause) and ``KeyboardInterrupt`` pass
+    unchanged; so does everything when ``record`` is ``None`` (a stage used outside a pipeline).
+    """
+    try:
+        yield
+    except DfindError:
+        raise
+    except Exception as exc:
+        if record is None:
+            raise
+        raise StageRuntimeError(f"{stage_label(kind, record)} failed: {one_line(exc)}") from exc
 
 
 def build_stage(registry: Registry, kind: str, ref: Any, device: torch.device) -> BuiltStage:
@@ -102,23 +142,30 @@ class BoundMetric:
     ``pair=(a, b)`` names the pair being compared: when a strategy evaluates the metric on
     exactly those tensors (the same storage and version, e.g. ``b.detach()``), the value is
     kept in :attr:`pair_value`, so the pipeline need not evaluate the score a second time.
+
+    ``records`` (the metric's record and its preprocessors', as :class:`BuiltStage` holds them)
+    name the stages in the errors they raise (:func:`stage_failures`); without them errors pass
+    as raised.
     """
 
     def __init__(self, metric: Any, higher_is_better: bool, preprocessors: Sequence[Any] = (),
                  valid: torch.Tensor | None = None, name: str = "metric",
-                 pair: tuple[torch.Tensor, torch.Tensor] | None = None) -> None:
+                 pair: tuple[torch.Tensor, torch.Tensor] | None = None,
+                 records: tuple[Mapping[str, Any], Sequence[Mapping[str, Any]]] | None = None) -> None:
         self.stage = metric
         self.higher_is_better = higher_is_better
         self.preprocessors = list(preprocessors)
         self.valid = valid
         self.name = name
         self.pair = pair
+        self.records = records
         self.pair_value: torch.Tensor | None = None
         self._pair_versions = (pair[0]._version, pair[1]._version) if pair is not None else None
 
     def preprocess(self, x: torch.Tensor) -> torch.Tensor:
-        for stage in self.preprocessors:
-            x = stage(x)
+        for index, stage in enumerate(self.preprocessors):
+            with stage_failures("preprocessor", self.records[1][index] if self.records else None):
+                x = stage(x)
         return x
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -126,10 +173,11 @@ class BoundMetric:
         if self.valid is not None and not supports_valid:
             x = torch.where(self.valid, x, y)
         px, py = self.preprocess(x), self.preprocess(y)
-        if self.valid is not None and supports_valid:
-            value = self.stage(px, py, valid=self.valid)
-        else:
-            value = self.stage(px, py)
+        with stage_failures("metric", self.records[0] if self.records else None):
+            if self.valid is not None and supports_valid:
+                value = self.stage(px, py, valid=self.valid)
+            else:
+                value = self.stage(px, py)
         value = check_metric_value(value, x, self.name)
         if (self.pair is not None and _same_data(x, self.pair[0], self._pair_versions[0])
                 and _same_data(y, self.pair[1], self._pair_versions[1])):
@@ -148,7 +196,7 @@ class BoundMetric:
         each copy with the same mask of compared pixels.
         """
         valid = self.valid.repeat(times, 1, 1, 1) if self.valid is not None else None
-        return BoundMetric(self.stage, self.higher_is_better, self.preprocessors, valid, self.name)
+        return BoundMetric(self.stage, self.higher_is_better, self.preprocessors, valid, self.name, records=self.records)
 
 
 def _same_data(x: torch.Tensor, ref: torch.Tensor, version: int) -> bool:

@@ -3,7 +3,10 @@
 A :class:`Registry` holds one pluggy plugin manager and the plugins registered with it. It
 calls each plugin's hooks on its own, so one failing hook marks one plugin broken, and
 indexes the records by kind and name. Two plugins offering one name are both kept: the bare
-name then fails with the choices, and ``plugin.name`` picks one.
+name then fails with the choices, and ``plugin.name`` picks one. Presets resolve the same way,
+with one rule more: a bare preset name that dfind itself offers (``default``) is dfind's, so a
+third-party preset of that name cannot change or break ``dfind A B`` (it is reached as
+``plugin.name``).
 
 Registries are values: :func:`create_registry` builds a new one from the installed entry
 points (the command line builds one per invocation and passes it down); :func:`get_registry`
@@ -265,22 +268,54 @@ class Registry:
                 entry["higher_is_better"] = stage.spec.higher_is_better
                 entry["layers"] = list(stage.spec.layers)
             stages.append(entry)
-        presets = [{"name": spec.name, "summary": spec.summary, **_origin_fields(origin),
-                    "stages": _plain_refs(spec.stages)} for spec, origin in self.presets()]
+        resolution = self.preset_resolution()
+        presets = [{"name": spec.name, "qualified_name": f"{origin.plugin}.{spec.name}", "summary": spec.summary,
+                    **_origin_fields(origin), "stages": _plain_refs(spec.stages),
+                    "conflict": resolution[(origin.plugin, spec.name)][0],
+                    "bare": resolution[(origin.plugin, spec.name)][1]} for spec, origin in self.presets()]
         broken = [{**_origin_fields(b.origin), "phase": b.phase, "reason": b.reason} for b in self.broken]
         return {"dfind": __version__, "stages": stages, "presets": presets, "broken": broken}
 
     def find_preset(self, name: str) -> PresetSpec:
-        matches = [spec for spec, _ in self.presets() if spec.name == name]
+        """The preset ``name`` or ``plugin.name``; raises a one-line error.
+
+        A bare name offered by several plugins is dfind's own when dfind offers it (the
+        ``default`` preset stays dfind's whatever is installed), else it fails with the choices.
+        """
+        return self._resolve_preset(name)[0]
+
+    def _resolve_preset(self, name: str) -> tuple[PresetSpec, Origin]:
+        plugin, dot, bare = name.rpartition(".")  # preset names have no dot; plugin names may
+        if not dot:
+            plugin, bare = "", name
+        matches = [(spec, origin) for spec, origin in self.presets()
+                   if spec.name == bare and (not plugin or origin.plugin == plugin)]
+        if len(matches) > 1:
+            matches = [match for match in matches if match[1].first_party] or matches
         if len(matches) == 1:
             return matches[0]
         if len(matches) > 1:
-            offered = " and ".join(o.plugin for s, o in self.presets() if s.name == name)
-            raise AmbiguousStageError(f"preset {name!r} is offered by {offered}; remove one of them")
-        names = [spec.name for spec, _ in self.presets()]
+            choices = " or ".join(f"{origin.plugin}.{spec.name}" for spec, origin in matches)
+            offered = " and ".join(origin.plugin for _, origin in matches)
+            raise AmbiguousStageError(f"preset {bare!r} is offered by {offered}: use {choices}")
+        names = sorted({spec.name for spec, _ in self.presets()} | {f"{o.plugin}.{s.name}" for s, o in self.presets()})
         close = difflib.get_close_matches(name.lower(), names, n=3, cutoff=0.6)  # stage names are lower-case
-        hint = f"; did you mean {' or '.join(close)}?" if close else f"; available: {', '.join(names) or '(none)'}"
+        hint = (f"; did you mean {' or '.join(close)}?" if close
+                else f"; available: {', '.join(spec.name for spec, _ in self.presets()) or '(none)'}")
         raise StageNotFoundError(f"unknown preset {name!r}{hint}")
+
+    def preset_resolution(self) -> dict[tuple[str, str], tuple[bool, bool]]:
+        """``(plugin, preset name)`` -> ``(conflict, bare)``: whether another plugin offers the name,
+        and whether the bare name selects this preset (see :meth:`find_preset`)."""
+        resolved = {}
+        for spec, origin in self.presets():
+            conflict = sum(other.name == spec.name for other, _ in self.presets()) > 1
+            try:
+                bare = self._resolve_preset(spec.name)[1] == origin
+            except AmbiguousStageError:
+                bare = False
+            resolved[(origin.plugin, spec.name)] = (conflict, bare)
+        return resolved
 
 
 def _origin_fields(origin: Origin) -> dict[str, Any]:

@@ -172,7 +172,8 @@ class PresetSpec:
 def parse_stage_ref(text: str) -> tuple[str, dict[str, str]]:
     """Split CLI text ``"highpass:cutoff=0.1,profile=ideal"`` into name and raw parameters.
 
-    Commas inside brackets or quotes do not split (``ssim:k=[0.01,0.03]``).
+    Commas inside brackets or quotes do not split (``ssim:k=[0.01,0.03]``). A parameter given
+    twice is refused: which of the two was meant cannot be known.
     """
     name, _, rest = text.partition(":")
     name = name.strip()
@@ -183,6 +184,8 @@ def parse_stage_ref(text: str) -> tuple[str, dict[str, str]]:
         key, eq, value = item.partition("=")
         if not eq or not key.strip():
             raise ParameterError(f"bad parameter {item!r} in {text!r}; write name:key=value,key=value")
+        if key.strip() in params:
+            raise ParameterError(f"parameter {key.strip()!r} is given twice in {text!r}; give it once")
         params[key.strip()] = value.strip()
     return name, params
 

@@ -3,13 +3,14 @@
 A pair whose record (written last, atomically) lists files that all exist, made by the same
 pipeline from files of the same names, is complete and skipped, so rerunning a command
 resumes it; ``overwrite=True`` redoes everything. Pairs whose output names would collide are
-refused with the reason.
+refused with the reason. Temporary files and claims that runs which have ended left behind
+are removed; those of runs still writing into the folder are left alone
+(:mod:`dfcore.io.sharing`, :mod:`dfcore.runs.claims`).
 """
 
 from __future__ import annotations
 
 import collections
-import contextlib
 import json
 import os
 from collections.abc import Sequence
@@ -22,6 +23,8 @@ from dfcore.io.files import jsonable
 from dfcore.io.layout import FAILED, SKIPPED, complete_pair, output_stem, pair_file
 from dfcore.io.masks import describe
 from dfcore.io.pairing import Pairing, PairSpec
+from dfcore.io.sharing import remove_stale_partials
+from dfcore.runs.claims import remove_stale_claims
 from dfcore.runs.summary import PairRow, make_row, row_from_record
 
 
@@ -62,6 +65,11 @@ def pipeline_signature(config: dict[str, Any], ignore: Any = None) -> str:
     return json.dumps(jsonable(data), sort_keys=True)
 
 
+def record_signature(data: dict[str, Any]) -> str:
+    """The :func:`pipeline_signature` of the run that wrote a pair's record."""
+    return pipeline_signature(data.get("config") or {}, (data.get("inputs") or {}).get("ignore", {}).get("given"))
+
+
 def read_complete(output: Path, spec: PairSpec, needs: Sequence[str] = ()) -> dict[str, Any] | None:
     """The record of a pair whose outputs are all in ``output``, or ``None`` if any is missing.
 
@@ -97,8 +105,8 @@ def plan_run(pairing: Pairing, output: str | os.PathLike[str], config: dict[str,
     spec) are skipped (their rows come from their JSON); ``overwrite`` redoes them; ``needs``
     are JSON entries or files a complete pair must have in this run (see
     :func:`read_complete`). Pairs whose output names collide (``001.png`` and ``001.jpg`` in
-    A) are refused with the reason. Leftover temporary files of an interrupted run are
-    removed.
+    A) are refused with the reason. Temporary files and claims left by runs that have ended
+    are removed; those of live runs sharing the folder stay.
 
     Raises:
         InputError: ``output`` is a file, or holds complete results of a different pipeline.
@@ -123,8 +131,7 @@ def plan_run(pairing: Pairing, output: str | os.PathLike[str], config: dict[str,
         data = None if overwrite else read_complete(output, spec, needs)
         if data is None or not made_from(spec, data):
             plan.todo.append(spec)
-        elif pipeline_signature(data.get("config") or {}, (data.get("inputs") or {}).get("ignore", {}).get("given")) \
-                != signature:
+        elif record_signature(data) != signature:
             conflicts.append(pair_file(output, spec.name, "json").relative_to(output).as_posix())
         else:
             plan.done.append(row_from_record(spec, data, SKIPPED))
@@ -134,17 +141,9 @@ def plan_run(pairing: Pairing, output: str | os.PathLike[str], config: dict[str,
             "choose another output folder, or pass --overwrite to replace them"
         )
     if output.is_dir():
-        _remove_partial_files(output)
+        remove_stale_partials(output)
+        remove_stale_claims(output)
     return plan
 
 
-def _remove_partial_files(output: Path) -> None:
-    """Delete ``.NAME.*.part`` files that atomic writes of a killed run left behind."""
-    for directory, subdirs, files in os.walk(output):
-        for name in files:
-            if name.startswith(".") and name.endswith(".part"):
-                with contextlib.suppress(OSError):
-                    os.unlink(os.path.join(directory, name))
-
-
-__all__ = ["RunPlan", "made_from", "pipeline_signature", "plan_run", "read_complete"]
+__all__ = ["RunPlan", "made_from", "pipeline_signature", "plan_run", "read_complete", "record_signature"]

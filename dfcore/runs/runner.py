@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from dfcore.errors import InputError, ParameterError
+from dfcore.io.files import check_writable
 from dfcore.io.layout import FAILED
 from dfcore.io.pairing import (
     PairBy,
@@ -67,9 +68,9 @@ def run_batch(finder: Pipeline, pairing: Pairing, output: str | os.PathLike[str]
     engine = resolve_engine(engine)
     config = finder.config
     worker = PairWorker(finder, output, batch_size=batch_size, workers=workers, ignore=ignore, truth=truth,
-                        colormap=colormap, vmax=vmax, previews=previews)
+                        colormap=colormap, vmax=vmax, previews=previews, overwrite=overwrite)
+    check_writable(output)  # before anything is computed: a read-only folder fails now, not at every pair
     plan = plan_run(pairing, output, config, overwrite=overwrite, ignore=ignore, needs=worker.needs)
-    plan.output.mkdir(parents=True, exist_ok=True)
     rows = list(plan.rows_before)
     bar = _progress_bar(len(pairing.pairs), len(rows), progress)
     failed = len(plan.refused)

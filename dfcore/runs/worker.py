@@ -9,7 +9,9 @@ The pieces, each usable on its own (every engine reuses them):
   fails, so a failure is pinned to its pair);
 * :func:`iter_results` chains them: every pair's result, or the exception that stopped it;
 * :class:`PairWorker` writes each result's files with another thread pool and yields the
-  summary rows; it is all a distributed engine needs.
+  summary rows; it is all a distributed engine needs. It claims each pair before computing
+  it (:mod:`dfcore.runs.claims`), so runs sharing an output folder split the pairs between
+  them instead of computing one pair twice at once.
 
 A pair with a ``reference`` (``dfind compare`` on folders) is a comparison: the reference is
 the truth both images are measured against, and its result is a
@@ -30,12 +32,15 @@ from typing import Any
 import torch
 
 from dfcore.errors import DfindError, one_line
-from dfcore.io.layout import FAILED, OK
+from dfcore.io.layout import FAILED, OK, SKIPPED, complete_pair
+from dfcore.io.masks import describe
 from dfcore.io.pairing import PairSpec, matching_file
 from dfcore.io.render import colormap_lut
 from dfcore.pipeline import CompareResult, DiffResult, Pipeline
 from dfcore.pipeline.truth import evaluate_results, truth_masks
-from dfcore.runs.summary import PairRow, evaluation_values, make_row
+from dfcore.runs.claims import PairClaims
+from dfcore.runs.plan import made_from, pipeline_signature, record_signature
+from dfcore.runs.summary import PairRow, evaluation_values, make_row, row_from_record
 
 DEFAULT_BATCH_SIZE = 8
 #: A batch stops growing once its images hold this many pixels (per side of the pair).
@@ -247,6 +252,8 @@ class PairWorker:
         truth: a folder of ground-truth masks found by pair name (see :meth:`dfcore.Finder.run_dirs`).
         colormap, vmax: the heatmaps' colour scale (see :meth:`DiffResult.save`).
         previews: also write ``NAME.a.png`` and ``NAME.b.png`` for an HTML report.
+        overwrite: compute every pair given, even one that another run sharing the folder
+            completed meanwhile (without it such a pair's row is ``skipped``).
 
     :meth:`process` is all a distributed engine needs: give each worker a share of
     :attr:`~dfcore.runs.plan.RunPlan.todo` and gather the rows. :attr:`settings` are the keywords
@@ -256,7 +263,8 @@ class PairWorker:
 
     def __init__(self, pipeline: Pipeline, output: str | os.PathLike[str], *, batch_size: int = DEFAULT_BATCH_SIZE,
                  workers: int | None = None, ignore: Any = None, truth: str | os.PathLike[str] | None = None,
-                 colormap: str | None = None, vmax: float | None = None, previews: bool = False) -> None:
+                 colormap: str | None = None, vmax: float | None = None, previews: bool = False,
+                 overwrite: bool = False) -> None:
         self.pipeline = pipeline
         self.output = Path(output)
         self.batch_size = int(batch_size)
@@ -264,6 +272,7 @@ class PairWorker:
         self.ignore = ignore
         self.truth = Path(truth) if truth is not None else None
         self.display = {"colormap": colormap, "vmax": vmax, "previews": previews}
+        self.overwrite = bool(overwrite)
         if colormap is not None:
             colormap_lut(colormap)  # an unknown name fails now, not once per pair
 
@@ -271,7 +280,7 @@ class PairWorker:
     def settings(self) -> dict[str, Any]:
         """The keyword arguments (all but ``pipeline`` and ``output``) that make an equal worker."""
         return {"batch_size": self.batch_size, "workers": self.workers, "ignore": self.ignore, "truth": self.truth,
-                **self.display}
+                "overwrite": self.overwrite, **self.display}
 
     @property
     def needs(self) -> list[str]:
@@ -282,39 +291,91 @@ class PairWorker:
         """Compute and write every pair; yield one row per pair as its files are complete.
 
         Rows come in completion order. On Ctrl-C the files being written are finished and
-        their rows yielded before ``KeyboardInterrupt`` propagates.
+        their rows yielded before ``KeyboardInterrupt`` propagates. A pair that another run
+        sharing the output folder is computing is left to it: its row comes once that run is
+        done with it (``skipped`` when it completed it; computed here when it did not).
         """
         for row, _ in self.process_results(pairs):
             yield row
 
     def process_results(self, pairs: Iterable[PairSpec]) -> Iterator[tuple[PairRow, DiffResult | None]]:
         """As :meth:`process`, with each row the :class:`DiffResult` written (``None`` if it failed)."""
+        with PairClaims(self.output) as claims:
+            todo = list(pairs)
+            while todo:
+                aside: list[PairSpec] = []
+                yield from self._compute(claims, todo, aside)
+                claims.wait_for([spec.name for spec in aside])
+                todo = aside
+
+    def _compute(self, claims: PairClaims, pairs: Sequence[PairSpec], aside: list[PairSpec]
+                 ) -> Iterator[tuple[PairRow, DiffResult | None]]:
+        """One pass over ``pairs``: those claimed are computed and written; those held by another run go ``aside``."""
         writers = ThreadPoolExecutor(max_workers=max(1, self.workers), thread_name_prefix="dfind-write")
         pending: collections.deque[tuple[PairSpec, DiffResult, Future[None]]] = collections.deque()
+        settled: collections.deque[PairRow] = collections.deque()  # complete meanwhile: nothing to compute
         limit = max(2, self.batch_size) * 2
 
         def crowded() -> bool:
             return len(pending) > limit or sum(item[1].map.size for item in pending) > PREFETCH_PIXELS
 
-        results = iter_results(self.pipeline, pairs, batch_size=self.batch_size, workers=self.workers,
+        def claimed() -> Iterator[PairSpec]:
+            for spec in pairs:
+                if not claims.take(spec.name):
+                    aside.append(spec)
+                    continue
+                row = self._settled(spec)
+                if row is None:
+                    yield spec
+                else:
+                    claims.release(spec.name)
+                    settled.append(row)
+
+        def finish(spec: PairSpec, result: DiffResult, future: Future[None]) -> tuple[PairRow, DiffResult | None]:
+            try:
+                return self._finish(spec, result, future)
+            finally:
+                claims.release(spec.name)
+
+        results = iter_results(self.pipeline, claimed(), batch_size=self.batch_size, workers=self.workers,
                                ignore=self.ignore, truth=self.truth)
         try:
             for spec, outcome in results:
+                while settled:
+                    yield settled.popleft(), None
                 if isinstance(outcome, Exception):
+                    claims.release(spec.name)
                     yield make_row(spec, FAILED, error=reason(outcome)), None
                     continue
                 pending.append((spec, outcome, writers.submit(self._save, outcome, spec)))
                 while pending and (pending[0][2].done() or (len(pending) > 1 and crowded())):
-                    yield self._finish(*pending.popleft())
+                    yield finish(*pending.popleft())
             while pending:
-                yield self._finish(*pending.popleft())
+                yield finish(*pending.popleft())
+            while settled:
+                yield settled.popleft(), None
         except KeyboardInterrupt:
             while pending:
-                yield self._finish(*pending.popleft())
+                yield finish(*pending.popleft())
             raise
         finally:
             results.close()
             writers.shutdown(wait=True, cancel_futures=True)
+
+    def _settled(self, spec: PairSpec) -> PairRow | None:
+        """The row of a pair that another run completed after this run was planned, or ``None`` to compute it.
+
+        A pair completed by a run of another pipeline fails here rather than be replaced.
+        """
+        if self.overwrite:
+            return None
+        data = complete_pair(self.output, spec.name, self.needs)
+        if data is None or not made_from(spec, data):  # not there, or made from files the name no longer stands for
+            return None
+        if record_signature(data) != pipeline_signature(self.pipeline.config, describe(self.ignore)):
+            return make_row(spec, FAILED, error="another run wrote this pair with another pipeline meanwhile; "
+                                                "rerun with --overwrite to replace it, or use another output folder")
+        return row_from_record(spec, data, SKIPPED)
 
     def _save(self, result: DiffResult, spec: PairSpec) -> None:
         result.save(self.output, spec.name, **self.display)

@@ -218,7 +218,7 @@ class SSIMMeans(torch.autograd.Function):
         out_rows, out_cols = x.shape[-2] - size + 1, x.shape[-1] - size + 1
         strips = _strips(out_rows, rows)
         needs_grad = ctx.needs_input_grad[0] or ctx.needs_input_grad[1]
-        x, y = x.contiguous(), y.contiguous()
+        # x and y keep their layout: a row band of a channels-last image is as dense as a planar one
         keep = needs_grad and 8 * x.numel() * x.element_size() <= KEEP_STATS_BYTES
         ssim_sum = x.new_zeros(x.shape[:2])
         cs_sum = x.new_zeros(x.shape[:2])
@@ -398,6 +398,11 @@ class SSIM:
             raise ValueError("win_sigma, k1 and k2 must be positive")
         self.data_range, self.win_size, self.win_sigma = float(data_range), int(win_size), float(win_sigma)
         self.k1, self.k2 = float(k1), float(k2)
+
+    @property
+    def local_radius(self) -> int:
+        """How far :meth:`local_map` reaches: half the window (the map's border rows are replicated)."""
+        return self.win_size // 2
 
     def __call__(self, x: Tensor, y: Tensor, valid: Tensor | None = None) -> Tensor:
         return ssim(x, y, self.data_range, self.win_size, self.win_sigma, self.k1, self.k2, valid)

@@ -47,6 +47,11 @@ quality benchmark (docs/quality.md):
   90% of its *detail* pixels (those that differ from a neighbour, in A or in B) are
   identical: flat areas stay bit-identical through JPEG, resampling and sub-pixel shifts,
   so the share of all pixels would take a lossy drawing or screenshot for a lossless one.
+
+Memory: the local part of the map (smoothing, shift tolerance, scales) is computed in row
+strips (:mod:`dfcore.ops.strips`) and the lossless test counts pixels strip by strip, so
+beyond its inputs a pair needs the map, one strip's work and the background level: about 16
+bytes per pixel whatever the image's size (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -60,10 +65,25 @@ from torch import Tensor
 
 from dfcore.contracts import Problem, StageOutput
 from dfcore.ops.channels import check_reduction, reduce_channels
-from dfcore.ops.filters import check_octaves, check_sigma, coarse_blur, gaussian_blur, multiscale_smooth
+from dfcore.ops.filters import (
+    check_octaves,
+    check_sigma,
+    coarse_blur,
+    gaussian_blur,
+    kernel_radius,
+    multiscale_smooth,
+)
 from dfcore.ops.register import inner, match_tones, measure_affine, warp
-from dfcore.ops.shift import (AUTO_LIMIT, auto_radius, check_radius, check_shift, estimate_translation, range_tolerant,
-                              shift_tolerant)
+from dfcore.ops.shift import (
+    AUTO_LIMIT,
+    auto_radius,
+    check_radius,
+    check_shift,
+    estimate_translation,
+    range_tolerant,
+    shift_tolerant,
+)
+from dfcore.ops.strips import bands, map_in_strips, strip_rows
 
 #: ``exact=auto`` ranks differing pixels first when at least this share of detail pixels is identical.
 LOSSLESS_SHARE = 0.9
@@ -111,7 +131,8 @@ def background_normalise(diff_map: Tensor, sigma: float, valid: Tensor | None = 
         local = coarse_blur(weighted, sigma) / coarse_blur(weight, sigma).clamp_min(1e-6)
         mean = weighted.sum((-2, -1), keepdim=True) / weight.sum((-2, -1), keepdim=True).clamp_min(1)
     floor = torch.finfo(diff_map.dtype).tiny
-    return weighted / (local.clamp_min(0) + mean).clamp_min(floor).sqrt()
+    level = local.clamp_min_(0).add_(mean).clamp_min_(floor).sqrt_()  # in place: one full-size temporary
+    return weighted / level
 
 
 def detail_pixels(x: Tensor) -> Tensor:
@@ -144,6 +165,33 @@ def lossless_share(a: Tensor, b: Tensor, changed: Tensor, valid: Tensor | None) 
     return torch.where(blank, identical_share(changed, everywhere), torch.maximum(share_a, share_b))
 
 
+def share_counts(a: Tensor, b: Tensor, valid: Tensor | None, keep: slice = slice(None)) -> Tensor:
+    """Per sample, the pixel counts :func:`lossless_share` divides, Nx6 int64: differing and all pixels
+    among A's detail pixels, among B's, and among all compared pixels.
+
+    ``keep``: the rows to count (the others are context for the detail test); counts of row
+    strips add up to those of the whole image.
+    """
+    changed = (a != b).any(1, keepdim=True)
+    everywhere = torch.ones_like(changed) if valid is None else valid
+    if valid is not None:
+        changed = changed & valid
+    counts = []
+    for where in (detail_pixels(a) & everywhere, detail_pixels(b) & everywhere, everywhere):
+        counts += [(changed & where)[..., keep, :].flatten(1).sum(1), where[..., keep, :].flatten(1).sum(1)]
+    return torch.stack(counts, 1)
+
+
+def share_from_counts(counts: Tensor) -> Tensor:
+    """:func:`lossless_share` from the counts of :func:`share_counts`, per sample."""
+    def share(changed: Tensor, counted: Tensor) -> Tensor:
+        return 1 - changed / counted.where(counted > 0, torch.nan)
+
+    share_a, share_b = share(counts[:, 0], counts[:, 1]), share(counts[:, 2], counts[:, 3])
+    blank = share_a.isnan() | share_b.isnan()
+    return torch.where(blank, share(counts[:, 4], counts[:, 5]), torch.maximum(share_a, share_b))
+
+
 def rank_exact(diff_map: Tensor, changed: Tensor) -> Tensor:
     """Lift the ``changed`` pixels (Nx1xHxW bool) above every other pixel of their sample."""
     lift = diff_map.amax((-2, -1), keepdim=True)
@@ -162,10 +210,9 @@ def check_antialias(antialias: int | str) -> int | str:
 
 @dataclass(frozen=True)
 class PairFacts:
-    """Per sample, measured before anything is resampled: which pixels differ (Nx1xHxW bool),
-    whether the pair is lossless (N bool, for ``exact``) and the share of identical pixels (N)."""
+    """Per sample, measured before anything is resampled: whether the pair is lossless (N bool,
+    for ``exact``) and the share of identical pixels (N)."""
 
-    changed: Tensor
     lossless: Tensor
     untouched: Tensor
 
@@ -203,32 +250,32 @@ class Difference:
                 b, inside, resampled = self._register(a, b, infos, pair.lossless)
                 if inside is not None:
                     valid = inside if valid is None else valid & inside
-            diff_map = self._difference(a, b, infos, resampled, pair)
-            if valid is not None:
-                diff_map = diff_map * valid
-            if self.scale:
-                diff_map = multiscale_smooth(diff_map, self.scale, valid, self.octaves)
+            diff_map = self._difference(a, b, valid, infos, resampled, pair)
             if self.background:
                 diff_map = background_normalise(diff_map, self.background, valid)
             if self.exact != "off":
-                diff_map = torch.where(pair.lossless.view(-1, 1, 1, 1), rank_exact(diff_map, pair.changed), diff_map)
+                diff_map = self._rank_exact(diff_map, a, b, valid, pair.lossless)
         return StageOutput(map=diff_map, info=infos) if any(infos) else diff_map
 
     def _measure(self, a: Tensor, b: Tensor, valid: Tensor | None, infos: list[dict[str, Any]]) -> PairFacts:
         """What the pair is, measured once before anything is resampled: lossless (``exact``),
-        and its share of identical pixels (``antialias=auto``)."""
-        n = a.shape[0]
-        changed = (a != b).any(1, keepdim=True)
-        if valid is not None:
-            changed = changed & valid
+        and its share of identical pixels (``antialias=auto``). Pixels are counted a strip of rows
+        at a time (with one row of context for the detail test), so no full-size mask is held."""
+        n, (height, width) = a.shape[0], a.shape[-2:]
+        counts = None
+        for read, keep, _ in bands(height, strip_rows(width, 1), 1):
+            part = share_counts(a[..., read, :], b[..., read, :], valid[..., read, :] if valid is not None else None,
+                                keep)
+            counts = part if counts is None else counts + part
+        assert counts is not None  # an image has at least one row
         lossless = torch.zeros(n, dtype=torch.bool, device=a.device)
         if self.exact != "off" or "auto" in (self.antialias, self.register):
-            identical = lossless_share(a, b, changed, valid).nan_to_num(1.0)
+            identical = share_from_counts(counts).nan_to_num(1.0)
             lossless = identical >= LOSSLESS_SHARE if self.exact != "on" else ~lossless
             for info, share, used in zip(infos, identical.tolist(), lossless.tolist()):
                 info.update(identical=round(share, 4), exact=bool(used) and self.exact != "off")
-        untouched = 1 - changed.flatten(1).float().mean(1)
-        return PairFacts(changed, lossless, untouched)
+        untouched = 1 - counts[:, 4].double() / (height * width)
+        return PairFacts(lossless, untouched)
 
     def _register(self, a: Tensor, b: Tensor, infos: list[dict[str, Any]], lossless: Tensor
                   ) -> tuple[Tensor, Tensor | None, list[bool]]:
@@ -262,9 +309,10 @@ class Difference:
             return b, None, resampled
         return torch.cat(warped), torch.cat(inside), resampled
 
-    def _difference(self, a: Tensor, b: Tensor, infos: list[dict[str, Any]], resampled: list[bool],
-                    pair: PairFacts) -> Tensor:
-        """The per-pixel map of each sample at its tolerance: ``shift`` (or measured), and the range.
+    def _difference(self, a: Tensor, b: Tensor, valid: Tensor | None, infos: list[dict[str, Any]],
+                    resampled: list[bool], pair: PairFacts) -> Tensor:
+        """The local map of each sample (its tolerance: ``shift`` or measured, and the range; then its
+        scales), in row strips: everything but the background and the exact ranking.
 
         A sample that ``register`` resampled is left with the fit's residual, a fraction of a
         pixel: it gets a radius of 1 (a global translation measured on it would read the
@@ -281,8 +329,9 @@ class Difference:
             radii = [self.shift] * a.shape[0]
         plan = list(zip(radii, self._ranges(radii, resampled, pair, infos)))
         if len(set(plan)) == 1:  # one plan for the batch: one pass
-            return self._pair_map(a, b, *plan[0])
-        return torch.cat([self._pair_map(a[i:i + 1], b[i:i + 1], *step) for i, step in enumerate(plan)])
+            return self._in_strips(a, b, valid, *plan[0])
+        return torch.cat([self._in_strips(a[i:i + 1], b[i:i + 1], valid[i:i + 1] if valid is not None else None, *step)
+                          for i, step in enumerate(plan)])
 
     def _ranges(self, radii: list[int], resampled: list[bool], pair: PairFacts,
                 infos: list[dict[str, Any]]) -> list[int]:
@@ -297,12 +346,34 @@ class Difference:
             info["antialias"] = ranges[-1]
         return ranges
 
-    def _pair_map(self, a: Tensor, b: Tensor, radius: int, range_radius: int) -> Tensor:
-        """The per-pixel difference before the map's scale: the range within ``range_radius`` when
-        it is set, else the best match within ``radius``."""
-        if range_radius:
-            return tolerant_map(a, b, self.reduce, range_radius, self.overshoot, self.sigma)
-        return difference_map(a, b, self.reduce, radius, self.sigma)
+    def _in_strips(self, a: Tensor, b: Tensor, valid: Tensor | None, radius: int, range_radius: int) -> Tensor:
+        """The per-pixel difference (the range within ``range_radius`` when it is set, else the best
+        match within ``radius``), zero outside ``valid``, at the map's scales; row strip by strip."""
+        halo = (kernel_radius(self.sigma) + 2 * max(radius, range_radius)
+                + (kernel_radius(self.scale * 2 ** (self.octaves - 1)) if self.scale else 0))
+
+        def local(x: Tensor, y: Tensor, mask: Tensor | None) -> Tensor:
+            if range_radius:
+                diff_map = tolerant_map(x, y, self.reduce, range_radius, self.overshoot, self.sigma)
+            else:
+                diff_map = difference_map(x, y, self.reduce, radius, self.sigma)
+            if mask is not None:
+                diff_map = diff_map * mask
+            return multiscale_smooth(diff_map, self.scale, mask, self.octaves) if self.scale else diff_map
+
+        return map_in_strips(local, (a, b, valid), halo)
+
+    def _rank_exact(self, diff_map: Tensor, a: Tensor, b: Tensor, valid: Tensor | None, lossless: Tensor) -> Tensor:
+        """Every differing pixel of a lossless sample lifted above every identical one, strip by strip
+        (no full-size mask held); the map is changed in place."""
+        lift = diff_map.amax((-2, -1), keepdim=True)
+        lift = torch.where(lift > 0, lift, torch.ones_like(lift)) * lossless.view(-1, 1, 1, 1)
+        for _, _, rows in bands(a.shape[-2], strip_rows(a.shape[-1], 0), 0):
+            changed = (a[..., rows, :] != b[..., rows, :]).any(1, keepdim=True)
+            if valid is not None:
+                changed &= valid[..., rows, :]
+            diff_map[..., rows, :] += lift * changed.to(diff_map.dtype)
+        return diff_map
 
     def conventions(self) -> dict[str, object]:
         conventions: dict[str, object] = {"value": f"|a - b|, channels combined by {self.reduce}"}

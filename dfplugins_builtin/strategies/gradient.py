@@ -33,7 +33,9 @@ class Gradient:
 
     def __call__(self, problem: Problem) -> Tensor:
         grad = metric_gradient(problem, self.reference)
-        return reduce_channels(grad if self.signed else grad.abs(), self.reduce)
+        if not self.signed:  # the gradient is ours: in place, unless it is an expanded view (a linear metric's)
+            grad = grad.abs() if 0 in grad.stride() else grad.abs_()
+        return reduce_channels(grad, self.reduce)
 
     def conventions(self) -> dict[str, object]:
         return {

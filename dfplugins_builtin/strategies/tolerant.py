@@ -17,6 +17,10 @@ misalignment; align first (``-p align``) when it is larger than a couple of pixe
 The map is oriented like every map, larger = more different: the local map itself for a
 lower-is-better metric, ``1 - local map`` for a higher-is-better one (their local maps are
 similarities at most 1, as SSIM's).
+
+Memory: when the metric declares how far its local map reaches (``local_radius``: 0 for MSE,
+half the window for SSIM), the map is made in row strips (:mod:`dfcore.ops.strips`), so a pair
+needs the map and one strip's work beyond its inputs; without it, the whole image at once.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from torch import Tensor
 from dfcore.contracts import Problem
 from dfcore.errors import StageError
 from dfcore.ops.shift import check_radius, shift_tolerant
+from dfcore.ops.strips import map_in_strips
 
 
 class Tolerant:
@@ -47,11 +52,17 @@ class Tolerant:
             value = local_map(x, y)
             return 1 - value if flip else value
 
-        with torch.no_grad():
-            a, b = metric.preprocess(problem.a), metric.preprocess(problem.b)
+        def tolerant(x: Tensor, y: Tensor) -> Tensor:
             # Local maps of window metrics are translation-equivariant, so one evaluation per
             # displacement serves both directions (shift.shift_tolerant, symmetric=True).
-            return shift_tolerant(distance, a, b, self.radius, symmetric=True)
+            return shift_tolerant(distance, x, y, self.radius, symmetric=True)
+
+        with torch.no_grad():
+            a, b = metric.preprocess(problem.a), metric.preprocess(problem.b)
+            reach = getattr(metric.stage, "local_radius", None)
+            if reach is None:
+                return tolerant(a, b)
+            return map_in_strips(tolerant, (a, b), int(reach) + 2 * self.radius)
 
     def conventions(self) -> dict[str, object]:
         return {

@@ -12,8 +12,9 @@ batch together) and keeps two chunks queued on every actor; a free actor gets th
 so a slow node takes fewer. Every pair ends with exactly one row: a pair that fails in a
 worker is recorded there as the local engine records it; the pairs of a chunk whose actor
 died are checked on disk (complete ones are ``ok``, the rest ``failed`` with the reason, and a
-rerun retries them); on Ctrl-C the actors are stopped and the pairs they had completed are
-read back from disk.
+rerun retries them) and the claims its process held on them are removed at once
+(:func:`~dfcore.runs.claims.release_claims_of`); on Ctrl-C the actors are stopped and the pairs
+they had completed are read back from disk.
 
 Ray is imported only when the engine is used; without it, :class:`RayEngine` raises
 :class:`~dfcore.errors.EngineError` saying ``pip install "dfind[ray]"``.
@@ -39,6 +40,8 @@ from typing import Any
 
 from dfcore.errors import EngineError, ParameterError, one_line
 from dfcore.io.pairing import PairSpec
+from dfcore.io.sharing import host_name
+from dfcore.runs.claims import release_claims_of
 from dfcore.runs.recipe import FinderRecipe
 from dfcore.runs.summary import PairRow, recover_rows
 from dfcore.runs.worker import PairWorker
@@ -136,10 +139,10 @@ class RayEngine:
             remote = ray.remote(PairActor).options(num_cpus=self.cpus_per_worker, num_gpus=self.gpus_per_worker,
                                                     max_restarts=MAX_RESTARTS, max_task_retries=0)
             actors = [remote.remote(recipe, self.device, os.fspath(worker.output), settings) for _ in range(count)]
-            nodes = self._wait_ready(ray, actors)
-            self._started = {"workers": count, "nodes": len(set(nodes))}
+            identities = self._wait_ready(ray, actors)
+            self._started = {"workers": count, "nodes": len({node for node, _, _ in identities})}
             chunks = split_chunks(pairs, self.chunk_size or chunk_size_for(len(pairs), count, worker.batch_size))
-            yield from self._dispatch(ray, actors, chunks, worker)
+            yield from self._dispatch(ray, actors, chunks, worker, [(host, pid) for _, host, pid in identities])
         finally:
             for actor in actors:
                 ray.kill(actor, no_restart=True)
@@ -186,21 +189,22 @@ class RayEngine:
         return min(count, pairs)
 
     @staticmethod
-    def _wait_ready(ray: Any, actors: Sequence[Any]) -> list[str]:
-        """Every actor's node once its pipeline is built, or the first reason one cannot start."""
+    def _wait_ready(ray: Any, actors: Sequence[Any]) -> list[tuple[str, str, int]]:
+        """Every actor's :meth:`PairActor.ready` once its pipeline is built, or the first reason one cannot start."""
         try:
             return ray.get([actor.ready.remote() for actor in actors])
         except ray.exceptions.RayError as exc:
             raise EngineError(f"a Ray worker cannot start: {_cause(exc)}") from None
 
     def _dispatch(self, ray: Any, actors: Sequence[Any], chunks: Sequence[list[PairSpec]],
-                  worker: PairWorker) -> Iterator[tuple[PairRow, None]]:
+                  worker: PairWorker, holders: list[tuple[str, int]]) -> Iterator[tuple[PairRow, None]]:
         """Keep every live actor busy with chunks; one row per pair, whatever happens to the actors.
 
         An actor runs its chunks one at a time, in the order they were sent. When it is lost,
-        its oldest chunk was running: those pairs fail (unless complete on disk); the chunks
-        behind it never started and go back to the queue. An actor that Ray restarts gets
-        chunks again once it answers.
+        its oldest chunk was running: those pairs fail (unless complete on disk) and the claims
+        its process (``holders``: host and pid per actor) held on them go; the chunks behind it
+        never started and go back to the queue. An actor that Ray restarts gets chunks again
+        once it answers.
         """
         queue = collections.deque(chunks)
         running: dict[Any, tuple[int, list[PairSpec]]] = {}
@@ -235,6 +239,7 @@ class RayEngine:
                 restarting[actors[index].ready.options(max_task_retries=-1).remote()] = index
             position = sent[index].index(ref)
             if position == 0:  # it was running
+                release_claims_of(worker.output, [spec.name for spec in chunk], *holders[index])
                 untold.extend(recover_rows(worker.output, chunk, worker.needs, _lost_reason(exc)))
                 put_back(sent[index][1:])
                 del sent[index][:]
@@ -258,7 +263,7 @@ class RayEngine:
                 elif ref in restarting:
                     index = restarting.pop(ref)
                     try:
-                        ray.get(ref)
+                        holders[index] = tuple(ray.get(ref))[1:]
                     except ray.exceptions.RayError as exc:
                         alive.discard(index)
                         lost = _lost_reason(exc)
@@ -281,7 +286,8 @@ class RayEngine:
                 ray.kill(actor, no_restart=True)
             if running:  # their tasks end once the processes are gone (ray.kill does not wait)
                 ray.wait(list(running), num_returns=len(running), timeout=STOP_TIMEOUT)
-            for _, chunk in running.values():
+            for index, chunk in running.values():
+                release_claims_of(worker.output, [spec.name for spec in chunk], *holders[index])
                 untold.extend(recover_rows(worker.output, chunk, worker.needs, None))
             while untold:
                 yield untold.popleft(), None
@@ -305,9 +311,9 @@ class PairActor:
                               "every node must see it at the same path (a shared file system)")
         self.worker = PairWorker(recipe.build(device), self.output, **settings)
 
-    def ready(self) -> str:
-        """This actor's node, once the pipeline is built."""
-        return socket.gethostname()
+    def ready(self) -> tuple[str, str, int]:
+        """This actor's node, and its host and process as its claims name them, once the pipeline is built."""
+        return socket.gethostname(), host_name(), os.getpid()
 
     def process(self, pairs: list[PairSpec]) -> list[PairRow]:
         """Compute and write ``pairs``; their rows (see :meth:`PairWorker.process`)."""

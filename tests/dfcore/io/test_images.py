@@ -14,7 +14,7 @@ import torch
 from PIL import Image, ImageOps
 
 from dfcore.errors import InputError, ParameterError, ShapeError
-from dfcore.io.images import MAX_PIXELS_ENV, _apply_orientation, as_batch, match_pair, read_image
+from dfcore.io.images import MAX_PIXELS_ENV, _apply_orientation, as_batch, match_pair, read_image, run_memory
 
 ORIENTATION = 0x0112
 
@@ -354,10 +354,20 @@ def test_decompression_bomb_guard(tmp_path, monkeypatch):
     assert read_image(tmp_path / "big.png")[0].shape == (40, 50, 1)
 
 
+def test_the_guard_says_what_memory_a_run_would_need(tmp_path, monkeypatch):
+    Image.new("L", (50, 40)).save(tmp_path / "big.png")
+    monkeypatch.setenv(MAX_PIXELS_ENV, "1000")
+    need = run_memory(2000) / 2**30
+    assert f"comparing it needs about {need:.1f} GiB of memory with the default pipeline" in _input_error(
+        tmp_path / "big.png")
+    assert run_memory(6000 * 6000) < 3 * 2**30 < run_memory(8000 * 8000)  # the figures of docs/performance.md
+
+
 def test_raising_the_guard_also_lifts_pillows_own_refusal(tmp_path, monkeypatch):
     Image.new("L", (100, 100)).save(tmp_path / "big.png")
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # Pillow refuses > 2000 pixels itself
-    assert "refusing to decode" in _input_error(tmp_path / "big.png")
+    message = _input_error(tmp_path / "big.png")
+    assert "refusing to decode" in message and f"needs about {run_memory(10000) / 2**30:.1f} GiB" in message
     monkeypatch.setenv(MAX_PIXELS_ENV, "20000")
     assert read_image(tmp_path / "big.png")[0].shape == (100, 100, 1)
 

@@ -124,6 +124,35 @@ def test_a_third_party_stage_named_like_a_preset_stage_leaves_the_presets_workin
             Finder(metric="mse", device="cpu")
 
 
+def test_presets_resolve_like_stages_and_the_bare_name_of_dfinds_own_is_dfinds(registry):
+    from dfcore import Finder, PresetSpec
+
+    theirs = PresetSpec("default", "Acme's default.", {"metric": "builtin.psnr", "strategy": "builtin.gradient"})
+    fancy = PresetSpec("fancy", "Acme's fancy.", {"metric": "builtin.ssim", "strategy": "builtin.gradient"})
+    other = PresetSpec("fancy", "Zeta's fancy.", {"metric": "builtin.mse", "strategy": "builtin.gradient"})
+    with registry.temporary_plugin(Offers(dfind_presets=[theirs, fancy]), name="acme"), \
+            registry.temporary_plugin(Offers(dfind_presets=[other]), name="zeta"):
+        assert registry.find_preset("default").summary.startswith("Robust map")  # dfind's own, not a clash
+        assert registry.find_preset("builtin.default") is registry.find_preset("default")
+        assert registry.find_preset("acme.default") is theirs
+        assert Finder(device="cpu").config["metric"]["name"] == "mse"
+        assert Finder(preset="acme.default", device="cpu").config["metric"]["name"] == "psnr"
+        assert registry.find_preset("zeta.fancy") is other
+        with pytest.raises(AmbiguousStageError, match=r"preset 'fancy' is offered by acme and zeta: "
+                                                      r"use acme.fancy or zeta.fancy"):
+            registry.find_preset("fancy")
+        with pytest.raises(StageNotFoundError, match=r"unknown preset 'acme.robust'; did you mean"):
+            registry.find_preset("acme.robust")
+        flags = {p["qualified_name"]: (p["conflict"], p["bare"]) for p in listing_data(registry)["presets"]}
+        assert flags == {"builtin.default": (True, True), "builtin.robust": (False, True),
+                         "builtin.sharp": (False, True), "acme.default": (True, False),
+                         "acme.fancy": (True, False), "zeta.fancy": (True, False)}
+        table = render_listing(registry)
+        assert "default (conflict: the bare name picks this one)" in table
+        assert "default (conflict: use acme.default)" in table
+        assert "fancy (conflict: use zeta.fancy)" in table
+
+
 def test_plugin_names_with_dots_qualify_their_stages(registry):
     record = StageSpec("sharpen", "acme_pkg:Sharpen", "Sharpen.")
     with registry.temporary_plugin(Offers(dfind_preprocessors=[record]), name="acme.tools"):
@@ -241,6 +270,8 @@ def test_parse_stage_ref(text, name, params):
     (":a=1", "empty stage name"),
     ("highpass:cutoff", r"bad parameter 'cutoff' in 'highpass:cutoff'; write name:key=value"),
     ("highpass:=1", "bad parameter '=1'"),
+    ("difference:sigma=1,sigma=2", r"parameter 'sigma' is given twice in 'difference:sigma=1,sigma=2'; give it once"),
+    ("difference:sigma=1, sigma =1", "parameter 'sigma' is given twice"),
 ])
 def test_parse_stage_ref_refuses_malformed_text(text, message):
     with pytest.raises(ParameterError, match=message):

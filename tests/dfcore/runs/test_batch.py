@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from dfcore.runs.plan import read_complete
 from dfcore.runs.worker import group_batches
 from dfcore.errors import InputError
 from dfcore.io.pairing import pair_directories, read_pairs_csv
+from dfcore.io.sharing import STALE_SECONDS, host_name
 from dfcore.testing import fresh_registry, using_registry
 
 
@@ -213,10 +215,14 @@ def test_plan_removes_leftover_partial_files(registry, tmp_path):
     dir_a, dir_b = _folders(tmp_path, ["1.png"])
     out = tmp_path / "out"
     out.mkdir()
-    leftover = out / ".1.json.abc123.part"
-    leftover.write_text("{half")
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = out / f".1.json.{host_name()}~{int(ended.stdout)}~0a1b2c3d~9f8e7d.part"  # its writer has exited
+    old = out / ".1.map.npy.abc123.part"  # an older dfind's name, untouched for longer than STALE_SECONDS
+    for leftover in (dead, old):
+        leftover.write_text("{half")
+    os.utime(old, (time.time() - STALE_SECONDS - 5,) * 2)
     plan = plan_run(pair_directories(dir_a, dir_b), out, _finder().config)
-    assert [p.name for p in plan.todo] == ["1.png"] and not leftover.exists()
+    assert [p.name for p in plan.todo] == ["1.png"] and not dead.exists() and not old.exists()
 
 
 def test_incomplete_json_is_not_complete(tmp_path):
