@@ -95,10 +95,14 @@ def main() -> None:
     print(f"{'method':24s} {'median s':>9s} {'min s':>7s} {'max s':>7s}")
     for name, values in times.items():
         print(f"{name:24s} {statistics.median(values):9.3f} {min(values):7.3f} {max(values):7.3f}")
+    ratios = [new / old for new, old in zip(times["dfind default"], times["dfind previous default"])]
+    print(f"dfind default / previous default, per round: median {statistics.median(ratios):.2f}, "
+          f"min {min(ratios):.2f}, max {max(ratios):.2f}")
     if args.json:
         args.json.write_text(json.dumps({
             "size": args.size, "track": args.track, "repeat": args.repeat, "threads": torch.get_num_threads(), "cpus": os.cpu_count(),
             "load_average": load, "platform": platform.platform(), "pipeline": repr(finder),
+            "ratio_to_previous_default": ratios,
             "seconds": {n: {"median": statistics.median(v), "min": min(v), "max": max(v), "all": v}
                         for n, v in times.items()},
         }, indent=1) + "\n")

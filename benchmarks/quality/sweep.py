@@ -151,7 +151,7 @@ def choice_table(choice: Mapping[str, Any]) -> str:
               f"{len(choice['tracks'])} tracks.\n")
     out = [chosen, "| map | hit@k sum | AP sum |", "|---|---|---|"]
     out += [f"| `{row['map']}` | {row['hit_sum']:.3f} | {row['ap_sum']:.3f} |" for row in choice["maps"]]
-    out += ["", f"Region rules on `{choice['map']}`:\n", "| rule | region F1 sum | |count error| / edits, sum |",
+    out += ["", f"Region rules on `{choice['map']}`:\n", "| rule | region F1 sum | \\|count error\\| / edits, sum |",
             "|---|---|---|"]
     out += [f"| `{row['rule']}` | {row['region_f1_sum']:.3f} | {row['count_error_rel_sum']:.3f} |"
             for row in choice["rules"]]
