@@ -48,10 +48,12 @@ quality benchmark (docs/quality.md):
   identical: flat areas stay bit-identical through JPEG, resampling and sub-pixel shifts,
   so the share of all pixels would take a lossy drawing or screenshot for a lossless one.
 
-Memory: the local part of the map (smoothing, shift tolerance, scales) is computed in row
-strips (:mod:`dfcore.ops.strips`) and the lossless test counts pixels strip by strip, so
-beyond its inputs a pair needs the map, one strip's work and the background level: about 16
-bytes per pixel whatever the image's size (docs/performance.md).
+Memory: the local part of the map (smoothing, shift or rasterisation tolerance, scales) is
+computed in row strips (:mod:`dfcore.ops.strips`) and the pair is measured and ranked
+(lossless test, share of identical pixels, ``exact``) strip by strip, so beyond its inputs a
+pair needs the map, one strip's work and the background level: about 16 bytes per pixel
+whatever the image's size (docs/performance.md). A pair that ``register`` resamples also
+holds B resampled and, while it is warped, the displacement field.
 """
 
 from __future__ import annotations
