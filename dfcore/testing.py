@@ -9,12 +9,14 @@ Plugin authors can use them too::
   points) plus its modules under a folder, to test discovery without pip.
 * :func:`planted_pair`: a textured image and a copy changed inside known boxes;
   :func:`planted_files` writes them as PNG files.
+* :func:`rescanned`: an image as a rescan gives it back: turned, scaled, moved and tinted.
 * :func:`save_image`: write an image to a file (8 bits per channel).
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import sys
 import textwrap
 from collections.abc import Iterator, Mapping, Sequence
@@ -96,6 +98,27 @@ def planted_pair(height: int = 96, width: int = 128, channels: int = 3,
         b[..., y0:y1, x0:x1] = (b[..., y0:y1, x0:x1] + delta).clamp(0.0, 1.0)
         mask[y0:y1, x0:x1] = True
     return a, b, mask
+
+
+def rescanned(image: Any, angle_deg: float = 0.7, scale: float = 1.02, offset: tuple[float, float] = (1.5, -1.0),
+              tint: Sequence[float] | None = None) -> Any:
+    """``image`` (1xCxHxW tensor) turned by ``angle_deg`` and scaled about its centre, moved by
+    ``offset`` ``(dy, dx)`` px and multiplied by ``tint`` per channel: B of a printed and
+    rescanned page. Resampled bicubically with :func:`dfcore.ops.register.warp`.
+    """
+    import torch
+
+    from dfcore.ops.register import warp
+
+    height, width = image.shape[-2:]
+    theta = math.radians(angle_deg)
+    cy, cx = (height - 1) / 2, (width - 1) / 2
+    ys = torch.arange(height, dtype=torch.float64)[:, None].expand(height, width)
+    xs = torch.arange(width, dtype=torch.float64)[None, :].expand(height, width)
+    source_y = cy + (math.cos(theta) * (ys - cy) - math.sin(theta) * (xs - cx)) / scale - offset[0]
+    source_x = cx + (math.sin(theta) * (ys - cy) + math.cos(theta) * (xs - cx)) / scale - offset[1]
+    moved, _ = warp(image, torch.stack([source_y - ys, source_x - xs], -1))
+    return moved if tint is None else moved * torch.tensor(tint, dtype=moved.dtype).view(1, -1, 1, 1)
 
 
 def planted_files(directory: Path, **kwargs: Any) -> tuple[Path, Path, Any]:

@@ -82,7 +82,15 @@ def dfind_strategies() -> Iterator[StageSpec]:
                 Param("exact", "off", "rank every pixel that differs at all above identical ones: on, off, or auto "
                                       "(when 90% of the pixels that differ from a neighbour are identical: "
                                       "lossless pairs)",
-                      choices=("off", "auto", "on"))),
+                      choices=("off", "auto", "on")),
+                Param("antialias", 0, "rasterisation tolerance in px: a value within the range of the other image's "
+                                      "values this close matches (anti-aliasing, hinting, resampling; 0: off); auto: "
+                                      "1 px on misaligned, resampled or re-rendered pairs", words=("auto",)),
+                Param("overshoot", 0.0, "with antialias: the range widened by this fraction of its width "
+                                        "(resampling filters overshoot edges)"),
+                Param("register", "off", "auto: measure an affine misalignment tile by tile and resample B onto A when "
+                                         "it is more than a translation (scans, photographed pages)",
+                      choices=("off", "auto"))),
     )
     yield StageSpec(
         "gradient", f"{_PKG}.strategies.gradient:Gradient",
@@ -111,24 +119,32 @@ def dfind_postprocessors() -> Iterator[StageSpec]:
                                     "map's background"),
                 Param("low", 3.0, "and spreads over the connected pixels at least this many above it"),
                 Param("merge", 0.01, "parts closer than this fraction of the image diagonal are one difference"),
-                Param("min_size", 2e-5, "differences covering less of the image than this fraction are dropped")),
+                Param("min_size", 2e-5, "differences covering less of the image than this fraction are dropped"),
+                Param("extent", 0.0, "a difference covers only the pixels above this fraction of its own peak "
+                                     "(0: all connected pixels above low)"),
+                Param("absorb", 0.0, "weaker bumps joined to a difference above this fraction of its peak are part of "
+                                     "it (at most extent)"),
+                Param("relative", 0.0, "differences weaker than this fraction of the strongest one are not reported")),
     )
 
 
 #: The map of the default pipeline, chosen on the quality benchmark (docs/quality.md).
 #: Preset stages are qualified, so a plugin offering another ``mse`` or ``difference`` cannot
 #: make ``dfind A B`` ambiguous.
-_ROBUST_MAP = "sigma=1.0,reduce=l2,scale=1.0,octaves=4,background=64,exact=auto"
-#: The differences found in that map: counted, located and ranked (docs/quality.md).
-_DIFFERENCES = "builtin.regions"
+_ROBUST_MAP = ("sigma=1.0,reduce=l2,scale=1.0,octaves=4,background=64,exact=auto,antialias=1,overshoot=0.15,"
+               "register=auto")
+#: The differences found in that map: counted, located and ranked; the rule chosen with the map
+#: in round four (docs/quality.md).
+_DIFFERENCES = "builtin.regions:level=10,extent=0.1,absorb=0.03,merge=0.03,relative=0.15"
 
 
 @hookimpl
 def dfind_presets() -> Iterator[PresetSpec]:
     yield PresetSpec(
         "default",
-        "Robust map chosen on the quality benchmark: lightly smoothed difference, shift-tolerant when the pair "
-        "is misaligned, over 4 scales, against its background; exact on lossless pairs; score: MSE.",
+        "Robust map chosen on the quality benchmark: difference tolerant of anti-aliasing and resampling, "
+        "shift-tolerant when the pair is misaligned, registered when it is turned or scaled, over 4 scales, against "
+        "its background; exact on lossless pairs; then the differences it holds, counted and ranked; score: MSE.",
         {"metric": "builtin.mse", "strategy": f"builtin.difference:shift=auto,{_ROBUST_MAP}",
          "postprocessor": _DIFFERENCES},
     )

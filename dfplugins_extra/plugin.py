@@ -63,8 +63,8 @@ def dfind_strategies() -> Iterator[StageSpec]:
             Param("layer", None, "feature layer name or index (default: the first, finest one)"),
             Param("reference", "both", "the image held fixed (the CAM is of the other); both: sum of the two CAMs",
                   choices=("a", "b", "both")),
-            Param("weighting", "gradcam", "gradcam: channel means of the gradient (the paper); hirescam: "
-                  "element-wise, much tighter on local changes",
+            Param("weighting", "hirescam", "hirescam: element-wise, on the change (chosen on the quality "
+                  "benchmark); gradcam: channel means of the gradient (the paper), follows texture",
                   choices=("gradcam", "hirescam")),
         ),
     )

@@ -29,6 +29,7 @@ import argparse
 import csv
 import dataclasses
 import json
+import math
 import platform
 import sys
 import time
@@ -42,7 +43,7 @@ from benchmarks.quality import methods as M
 from benchmarks.quality import real
 from benchmarks.quality.pairs import ALL_TRACKS, MAX_SIDE, SOURCES, SPLITS, TRACKS, Pair, generate
 from benchmarks.quality.regions import DEFAULT_RULE, RegionRule, region_rule
-from benchmarks.quality.scores import REGION_SCORES, score_map
+from benchmarks.quality.scores import REGION_SCORES, region_scores, score_map
 
 PIXEL_SCORES = ("hit", "ap", "auroc", "dice")
 SCORES = (*PIXEL_SCORES, *REGION_SCORES, "count_error_abs")
@@ -104,8 +105,9 @@ def select_methods(names: Sequence[str] | None, pipelines: Sequence[str] = ()) -
 
 
 def pairs_of(split: str, variants: int, tracks: Sequence[str], seed: int = 0, images: Sequence[str] | None = None,
-             max_side: int = MAX_SIDE) -> Iterable[Pair]:
-    """The pairs of ``tracks``: photograph tracks from :mod:`pairs`, real-content ones from :mod:`real`."""
+             max_side: int = MAX_SIDE, real_variants: int | None = None) -> Iterable[Pair]:
+    """The pairs of ``tracks``: photograph tracks from :mod:`pairs`, real-content ones from :mod:`real`
+    (``real_variants`` edit sets each, default ``variants``)."""
     unknown = [t for t in tracks if t not in ALL_TRACKS and t not in real.TRACKS]
     if unknown:
         raise SystemExit(f"unknown track(s) {', '.join(unknown)}; tracks are {', '.join((*ALL_TRACKS, *real.TRACKS))}")
@@ -117,7 +119,8 @@ def pairs_of(split: str, variants: int, tracks: Sequence[str], seed: int = 0, im
     if photo_tracks and (photo_images or not images):
         yield from generate(split, variants, photo_tracks, seed, photo_images, max_side)
     if real_tracks:
-        yield from real.generate(split, variants, real_tracks, seed, images, max_side)
+        yield from real.generate(split, variants if real_variants is None else real_variants, real_tracks, seed, images,
+                                 max_side)
 
 
 def run(pairs: Iterable[Pair], methods: Mapping[str, M.Method], progress: bool = True,
@@ -125,27 +128,40 @@ def run(pairs: Iterable[Pair], methods: Mapping[str, M.Method], progress: bool =
     """Score every method on every pair; one row per (pair, method).
 
     A method's regions are its own (``Found``), else those of its ``regions`` rule, else those
-    of ``rule``; the row's ``regions_by`` says which (``own`` or the rule's name).
+    of ``rule``; the row's ``regions_by`` says which (``own`` or the rule's name). Methods that
+    share one way of making a map (``METHOD`` and its ``METHOD@RULE`` variants) make it once
+    per pair: the variants reuse the map, its time and its pixel scores.
     """
-    built = {name: method.build() for name, method in methods.items()}
+    built: dict[str, M.MapFn] = {}
+    maker: dict[str, str] = {}  # method -> the first method with the same build, whose map it reuses
+    for name, method in methods.items():
+        maker[name] = next(other for other in methods if methods[other].build is method.build)
+        if maker[name] == name:
+            built[name] = method.build()
     rules: dict[str, RegionRule] = {}
     rows = []
     for index, pair in enumerate(pairs):
         boxes = [e.box for e in pair.edits]
-        for name, fn in built.items():
-            start = time.perf_counter()
-            output = fn(pair.a, pair.b)
-            seconds = time.perf_counter() - start
+        made: dict[str, tuple[Any, float, dict[str, float]]] = {}
+        for name in methods:
+            if maker[name] not in made:
+                start = time.perf_counter()
+                output = built[maker[name]](pair.a, pair.b)
+                seconds = time.perf_counter() - start
+                diff_map = np.asarray(output.map if isinstance(output, M.Found) else output, dtype=np.float64)
+                if diff_map.shape != pair.truth.shape:
+                    raise RuntimeError(f"{name} returned a map of shape {diff_map.shape} for {pair.name} "
+                                       f"{pair.truth.shape}")
+                made[maker[name]] = (output, seconds, score_map(diff_map, pair.truth, boxes))
+            output, seconds, pixel = made[maker[name]]
             found = output.regions if isinstance(output, M.Found) else None
             diff_map = np.asarray(output.map if isinstance(output, M.Found) else output, dtype=np.float64)
-            if diff_map.shape != pair.truth.shape:
-                raise RuntimeError(f"{name} returned a map of shape {diff_map.shape} for {pair.name} {pair.truth.shape}")
             by = methods[name].regions or ("own" if found is not None else rule)
             if by != "own":
                 if by not in rules:
                     rules[by] = region_rule(by)
                 found = rules[by](diff_map)
-            scores = score_map(diff_map, pair.truth, boxes, found)
+            scores = {**pixel, **region_scores(found, boxes, math.hypot(*diff_map.shape))}
             rows.append({"pair": pair.name, "image": pair.image, "track": pair.track, "variant": pair.variant,
                          "method": name, **scores, "count_error_abs": abs(scores["count_error"]),
                          "regions": len(found), "edits": len(boxes), "regions_by": by, "seconds": seconds})
@@ -275,6 +291,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--split", default="test", choices=(*SPLITS, "all"),
                         help="photograph tracks: dev, test, fresh; real-content tracks: dev, test")
     parser.add_argument("--variants", type=int, default=3, help="edit sets per image (default 3)")
+    parser.add_argument("--real-variants", type=int, default=None,
+                        help="edit sets per source of the real-content tracks (default: --variants)")
     parser.add_argument("--tracks", default=",".join(TRACKS),
                         help=f"comma-separated, from {', '.join((*ALL_TRACKS, *real.TRACKS))}")
     parser.add_argument("--images", help="comma-separated source images, pages, figures... (default: the split's)")
@@ -318,7 +336,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         for name, why in skipped.items():
             print(f"skipping {name}: {why}", file=sys.stderr)
         images = args.images.split(",") if args.images else None
-        pairs = pairs_of(args.split, args.variants, tracks, args.seed, images, args.max_side)
+        pairs = pairs_of(args.split, args.variants, tracks, args.seed, images, args.max_side, args.real_variants)
         rows = run(pairs, methods, progress=not args.quiet, rule=args.region_rule)
         described = {n: m.summary for n, m in methods.items()}
     summary = summarise(rows)
@@ -330,11 +348,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                                   for s in PAIRED_SCORES if any(s in v for d in paired.values() for v in d.values()))
     result = {
         "command": "python -m benchmarks.quality.run " + " ".join(sys.argv[1:] if argv is None else argv),
-        "split": args.split, "variants": args.variants, "tracks": tracks, "seed": args.seed,
-        "max_side": args.max_side, "region_rule": args.region_rule, "methods": described, "skipped": skipped,
+        "split": args.split, "variants": args.variants, "real_variants": args.real_variants, "tracks": tracks,
+        "seed": args.seed, "max_side": args.max_side, "region_rule": args.region_rule, "methods": described, "skipped": skipped,
         "versions": versions(), "summary": summary, "paired": paired,
     }
-    result.update({k: earlier[k] for k in ("command", "split", "variants", "seed", "max_side", "region_rule",
+    result.update({k: earlier[k] for k in ("command", "split", "variants", "real_variants", "seed", "max_side", "region_rule",
                                            "skipped", "versions") if k in earlier})
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)

@@ -1,20 +1,35 @@
-"""The sweep that chose the default pipeline, on the development images only.
+"""The sweeps that chose the default pipeline, on the development split only.
 
-    python -m benchmarks.quality.sweep --out benchmarks/quality/results/dev-sweep
+    python -m benchmarks.quality.sweep --images chelsea,rocket,hubble_deep_field,camera,gravel,clock \\
+        --out benchmarks/quality/results/dev-sweep                          # round two: the map
+    python -m benchmarks.quality.sweep --round four --out benchmarks/quality/results/dev-sweep-4
+                                                                            # round four: map and regions
 
-runs the candidate pipelines below, the original script and the cheap peers on the dev
-split, on the five tracks and the stress tracks, and writes the runner's files. The rule
-that picked the default (docs/quality.md): the highest hit@k summed over all nine tracks,
-average precision breaking ties; the held-out test split is run only once, afterwards.
-Extra arguments go to :mod:`benchmarks.quality.run` (e.g. ``--variants 1`` for a quick look).
+Round two ran the candidate maps below, the original script and the cheap peers on the five
+photograph tracks and the stress tracks; its rule (docs/quality.md): the highest hit@k summed
+over the nine tracks, average precision breaking ties.
+
+Round four runs every map of :data:`ROUND_FOUR_MAPS` with every region rule of
+:data:`ROUND_FOUR_RULES` (``MAP@RULE``: the map is made once per pair, each rule finds its
+regions in it) on the seventeen development tracks -- the nine photograph tracks with one
+edit set per image and the eight real-content tracks with three per source -- and applies
+the rule written in docs/quality.md before the run (:func:`choose`): first the map, by
+hit@k summed over the tracks, average precision breaking ties; then, on that map, the region
+rule, by region F1 summed over the tracks, the summed |count error| / edits breaking ties. It
+writes the runner's files and ``choice.md``. The held-out splits are run only once,
+afterwards. Extra arguments go to :mod:`benchmarks.quality.run`.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
-from benchmarks.quality import run
+from benchmarks.quality import real, regions, run
 from benchmarks.quality.pairs import ALL_TRACKS
 
 _ROBUST = "sigma=1.0,reduce=l2,scale=1.0,octaves=4"
@@ -41,8 +56,48 @@ PEERS = ("abs-diff", "ssim-skimage", "flip", "pixelmatch", "original", "ssim-gra
 #: The candidate the paired table compares with the rest: the one the rule chose.
 CHOSEN = "auto+ms4+bg64+exact"
 
+#: Round four's maps: round two's winner (``r2``), then with the measured affine registration
+#: (``reg``), the rasterisation tolerance where the pair calls for it (``aa``) or always
+#: (``aa1``), and the tolerance's overshoot (``os15``: 0.15).
+_R2 = f"difference:shift=auto,{_ROBUST},background=64,exact=auto"
+ROUND_FOUR_MAPS = {
+    "r2": _R2,
+    "r2+reg": f"{_R2},register=auto",
+    "r2+aa+reg": f"{_R2},antialias=auto,register=auto",
+    "r2+aa+os15+reg": f"{_R2},antialias=auto,overshoot=0.15,register=auto",
+    "r2+aa1+os15+reg": f"{_R2},antialias=1,overshoot=0.15,register=auto",
+}
+#: Round four's region rules: the provisional ``regions`` (``prov``), the rule with its peak-
+#: relative extent, absorption and floor (``rel``), and its floor and merging distance moved.
+_REL = {"level": 10, "extent": 0.1, "absorb": 0.03, "merge": 0.03, "relative": 0.15}
+ROUND_FOUR_RULES = {
+    "prov": {},
+    "rel": _REL,
+    "rel-floor10": {**_REL, "relative": 0.1},
+    "rel-floor20": {**_REL, "relative": 0.2},
+    "rel-merge02": {**_REL, "merge": 0.02},
+    "otsu": None,  # the benchmark's rule for maps alone, for reference
+}
+REAL_TRACKS = real.TRACKS
+
+
+def rule_spec(params: Mapping[str, float] | None) -> str:
+    """The region rule text for a round-four rule: ``regions:k=v,...`` (``otsu`` for ``None``)."""
+    if params is None:
+        return "otsu"
+    return "regions" + (":" + ",".join(f"{k}={v}" for k, v in params.items()) if params else "")
+
+
+def _register_rules() -> None:
+    """Name round four's rules in :data:`benchmarks.quality.regions.RULES`, so ``MAP@rel`` works."""
+    for label, params in ROUND_FOUR_RULES.items():
+        if label not in regions.RULES and params is not None:
+            spec = rule_spec(params)
+            regions.RULES[label] = lambda _params, spec=spec: regions.dfind_stage_rule(spec)
+
 
 def arguments(extra: Sequence[str] = ()) -> list[str]:
+    """Round two's runner arguments."""
     args = ["--split", "dev", "--tracks", ",".join(ALL_TRACKS),
             "--methods", ",".join([*PEERS, *CANDIDATES]), "--reference", CHOSEN]
     for label, spec in CANDIDATES.items():
@@ -51,5 +106,77 @@ def arguments(extra: Sequence[str] = ()) -> list[str]:
     return [*args, *extra]
 
 
+def round_four_arguments(extra: Sequence[str] = ()) -> list[str]:
+    """Round four's runner arguments: every map with every rule, on the seventeen dev tracks."""
+    methods = [f"{m}@{r}" for m in ROUND_FOUR_MAPS for r in ROUND_FOUR_RULES]
+    args = ["--split", "dev", "--variants", "1", "--real-variants", "3",
+            "--tracks", ",".join([*ALL_TRACKS, *REAL_TRACKS]), "--methods", ",".join(methods),
+            "--reference", "r2+aa+os15+reg@rel"]
+    for label, strategy in ROUND_FOUR_MAPS.items():
+        args += ["--pipeline", f"{label}=preprocessor=identity;metric=mse;strategy={strategy};postprocessor=identity"]
+    return [*args, *extra]
+
+
+def choose(summary: Mapping[str, Mapping[str, Mapping[str, float]]], maps: Sequence[str] = tuple(ROUND_FOUR_MAPS),
+           rules: Sequence[str] = tuple(ROUND_FOUR_RULES)) -> dict[str, Any]:
+    """Round four's rule (docs/quality.md), applied to a run's summary (track -> method -> means).
+
+    1. The map: the highest hit@k summed over the tracks; average precision summed breaks a
+       tie (hit@k sums equal to three decimals). A map's pixel scores are the same under
+       every rule; the first rule's row is read.
+    2. The region rule, on that map: the highest region F1 summed over the tracks; the summed
+       |count error| / edits (lower) breaks a tie (F1 sums equal to three decimals).
+    """
+    tracks = list(summary)
+
+    def total(method: str, score: str) -> float:
+        return sum(summary[t][method][score] for t in tracks)
+
+    map_rows = [(round(total(f"{m}@{rules[0]}", "hit"), 3), round(total(f"{m}@{rules[0]}", "ap"), 3), m)
+                for m in maps]
+    map_rows.sort(key=lambda row: (-row[0], -row[1]))
+    best_map = map_rows[0][2]
+    rule_rows = [(round(total(f"{best_map}@{r}", "region_f1"), 3), round(total(f"{best_map}@{r}", "count_error_rel"), 3),
+                  r) for r in rules]
+    rule_rows.sort(key=lambda row: (-row[0], row[1]))
+    return {"map": best_map, "rule": rule_rows[0][2], "tracks": tracks,
+            "maps": [{"map": m, "hit_sum": h, "ap_sum": a} for h, a, m in map_rows],
+            "rules": [{"rule": r, "region_f1_sum": f, "count_error_rel_sum": c} for f, c, r in rule_rows]}
+
+
+def choice_table(choice: Mapping[str, Any]) -> str:
+    """Markdown: the maps and the rules in the order the rule ranks them."""
+    chosen = (f"Chosen: map `{choice['map']}` (`{ROUND_FOUR_MAPS.get(choice['map'], '')}`), region rule "
+              f"`{choice['rule']}` (`{rule_spec(ROUND_FOUR_RULES.get(choice['rule']))}`), over "
+              f"{len(choice['tracks'])} tracks.\n")
+    out = [chosen, "| map | hit@k sum | AP sum |", "|---|---|---|"]
+    out += [f"| `{row['map']}` | {row['hit_sum']:.3f} | {row['ap_sum']:.3f} |" for row in choice["maps"]]
+    out += ["", f"Region rules on `{choice['map']}`:\n", "| rule | region F1 sum | \\|count error\\| / edits, sum |",
+            "|---|---|---|"]
+    out += [f"| `{row['rule']}` | {row['region_f1_sum']:.3f} | {row['count_error_rel_sum']:.3f} |"
+            for row in choice["rules"]]
+    return "\n".join(out) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], add_help=False)
+    parser.add_argument("--round", default="two", choices=("two", "four"))
+    known, extra = parser.parse_known_args(argv)
+    if known.round == "two":
+        run.main(arguments(extra))
+        return
+    _register_rules()
+    result = run.main(round_four_arguments(extra))
+    if not result:
+        return
+    choice = choose(result["summary"])
+    text = choice_table(choice)
+    print(text)
+    out = next((Path(extra[i + 1]) for i, arg in enumerate(extra[:-1]) if arg == "--out"), None)
+    if out is not None:
+        (out / "choice.md").write_text(text)
+        (out / "choice.json").write_text(json.dumps(choice, indent=1) + "\n")
+
+
 if __name__ == "__main__":
-    run.main(arguments(sys.argv[1:]))
+    main(sys.argv[1:])

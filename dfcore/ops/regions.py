@@ -3,12 +3,22 @@
 :func:`find_regions` labels a mask a stage already made. :func:`significant_regions` decides
 from the map alone which parts of it are differences, and how many there are: the map's
 background is measured robustly (median and MAD of ``|map|`` over the compared pixels), a
-region starts where ``|map|`` stands ``level`` robust standard deviations above it, grows
-while it stands ``low`` above it (hysteresis), fragments closer than ``merge`` (a fraction of
-the image diagonal) are one difference, and differences smaller than ``min_size`` (a
-fraction of the image area) are dropped. Each difference reports its ``significance``: how
-many robust standard deviations its peak stands above the background. A map without any
-positive value (identical images) holds none.
+region starts where ``|map|`` stands ``level`` robust standard deviations above it -- and,
+with ``relative``, at least that fraction of the strongest difference's height --, grows
+while it stands ``low`` above it (hysteresis) and, with ``extent``, while it stays above that
+fraction of its own peak, fragments closer than ``merge`` (a fraction of the image diagonal)
+are one difference, and differences smaller than ``min_size`` (a fraction of the image area)
+are dropped. Each difference reports its ``significance``: how many robust standard
+deviations its peak stands above the background. A map without any positive value
+(identical images) holds none.
+
+Why the two relative knobs: on a lossless pair the background is nearly all zero, so every
+faint edge of a strong change stands hundreds of deviations high; hysteresis down to
+``low`` then joins distant changes through the outlines between them, and a pair off by a
+pixel leaves dozens of residues that are significant against a background of flat areas
+but tiny next to any real change. A region that stops at a fraction of its own peak keeps to
+its change (the weaker bumps it passes on the way down, above ``absorb`` of its peak, are
+its own and start nothing), and a floor relative to the strongest change drops the residue.
 
 The masks are made and kept on the device; this module copies each mask and its map to the
 host and labels them with OpenCV (``cv2.connectedComponentsWithStats``), which is by nature a
@@ -118,7 +128,8 @@ def background(values: np.ndarray) -> tuple[float, float]:
 
 
 def significant_regions(values: np.ndarray, valid: np.ndarray | None = None, *, level: float = 6.0,
-                        low: float = 3.0, merge: float = 0.01, min_size: float = 2e-5
+                        low: float = 3.0, merge: float = 0.01, min_size: float = 2e-5, extent: float = 0.0,
+                        absorb: float = 0.0, relative: float = 0.0
                         ) -> tuple[list[Region], np.ndarray, tuple[float, float]]:
     """The differences one HxW map holds, strongest first, and their HxW bool mask.
 
@@ -131,6 +142,13 @@ def significant_regions(values: np.ndarray, valid: np.ndarray | None = None, *, 
         merge: parts closer than this fraction of the image diagonal are one difference.
         min_size: differences covering less than this fraction of the image are dropped
             (at least one pixel is needed).
+        extent: a difference extends only over pixels at least this fraction of its own
+            peak's height (0: down to ``low``).
+        absorb: the connected pixels above this fraction of its peak (at most ``extent``)
+            are taken with it: a bump on its flank starts no difference of its own, which
+            would grow down the flank and widen its box (0: only those above ``extent``).
+        relative: a difference's peak stands at least this fraction of the strongest
+            difference's height above the background (0: ``level`` alone decides).
     Returns:
         ``(regions, mask, (level, spread))``: each region with its box, area, peak, mean,
         centroid and significance; the mask of the pixels in them; the background measured.
@@ -145,17 +163,53 @@ def significant_regions(values: np.ndarray, valid: np.ndarray | None = None, *, 
     z = (magnitude - centre) / spread
     if valid is not None:
         z[~valid] = -np.inf
-    seeds = z > level
-    if not seeds.any():
+    seed_level = max(level, relative * float(z.max()))
+    if not (z > seed_level).any():
         return [], empty, (centre, spread)
-    count, labels, _, _ = label_regions(z > min(low, level), 8)
-    keep = np.zeros(count, dtype=bool)
-    keep[np.unique(labels[seeds])] = True
-    keep[0] = False
-    mask = keep[labels]
+    mask = _grown(z, seed_level, min(low, level), extent, max(min(absorb, extent), 0.0))
     groups = _merged(mask, merge * float(np.hypot(height, width)))
     regions, kept = _described(mask, groups, magnitude, z, max(1, round(min_size * height * width)))
     return regions, np.isin(groups, kept) & mask, (centre, spread)
+
+
+def _grown(z: np.ndarray, seed_level: float, low: float, extent: float, absorb: float) -> np.ndarray:
+    """HxW bool: each difference grown from its peak, strongest first (hysteresis relative to the peak).
+
+    Within each component of ``z > low`` that holds a seed, the highest free pixel ``P`` is a
+    peak; its difference is the connected free pixels above ``max(low, extent P)``; those above
+    ``max(low, absorb P)`` are taken with it (``absorb = 0``: only its own); repeat while a
+    free pixel stands above ``seed_level``. With ``extent = 0`` each component is one difference.
+    """
+    mask = np.zeros(z.shape, dtype=bool)
+    count, labels, stats, _ = label_regions(z > low, 8)
+    if count <= 1:
+        return mask
+    tops = np.full(count, -np.inf)
+    inside = labels > 0
+    np.maximum.at(tops, labels[inside], z[inside])
+    for k in np.nonzero(tops > seed_level)[0]:
+        x, y, w, h = (int(v) for v in stats[k, :4])
+        crop, free, out = z[y:y + h, x:x + w], labels[y:y + h, x:x + w] == k, mask[y:y + h, x:x + w]
+        if extent <= 0:  # the component is the difference
+            out |= free
+            continue
+        while True:
+            heights = np.where(free, crop, -np.inf)
+            top = int(np.argmax(heights))
+            peak = float(heights.flat[top])
+            if not peak > seed_level:
+                break
+            core = _component_at(free & (crop > max(low, extent * peak)), top)
+            taken = _component_at(free & (crop > max(low, absorb * peak)), top) if 0 < absorb < extent else core
+            out |= core
+            free &= ~(taken | core)
+    return mask
+
+
+def _component_at(mask: np.ndarray, index: int) -> np.ndarray:
+    """The 8-connected component of ``mask`` holding the flat ``index``."""
+    _, labels, _, _ = label_regions(mask, 8)
+    return labels == labels.flat[index]
 
 
 def _merged(mask: np.ndarray, radius: float) -> np.ndarray:

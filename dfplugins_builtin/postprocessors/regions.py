@@ -22,7 +22,8 @@ from dfcore.ops.regions import significant_regions
 class Regions:
     """Find the differences of each map: see the module docstring; every knob is a parameter."""
 
-    def __init__(self, level: float = 6.0, low: float = 3.0, merge: float = 0.01, min_size: float = 2e-5) -> None:
+    def __init__(self, level: float = 6.0, low: float = 3.0, merge: float = 0.01, min_size: float = 2e-5,
+                 extent: float = 0.0, absorb: float = 0.0, relative: float = 0.0) -> None:
         for name, value in (("level", level), ("low", low)):
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a positive number of standard deviations, got {value!r}")
@@ -32,7 +33,14 @@ class Regions:
             raise ValueError(f"merge must be a fraction of the image diagonal in [0, 1), got {merge!r}")
         if not (math.isfinite(min_size) and 0 <= min_size < 1):
             raise ValueError(f"min_size must be a fraction of the image area in [0, 1), got {min_size!r}")
+        for name, value in (("extent", extent), ("absorb", absorb), ("relative", relative)):
+            if not (math.isfinite(value) and 0 <= value < 1):
+                raise ValueError(f"{name} must be a fraction of a peak's height in [0, 1), got {value!r}")
+        if absorb > extent:
+            raise ValueError(f"absorb ({absorb}) must not exceed extent ({extent}): a difference takes in at least "
+                             "its own extent")
         self.level, self.low, self.merge, self.min_size = float(level), float(low), float(merge), float(min_size)
+        self.extent, self.absorb, self.relative = float(extent), float(absorb), float(relative)
 
     def __call__(self, out: StageOutput) -> StageOutput:
         maps = out.map[:, 0].detach().float().cpu().numpy()  # labelling is a host step (dfcore.ops.regions)
@@ -40,8 +48,9 @@ class Regions:
         regions, masks, infos = [], [], []
         for index, values in enumerate(maps):
             compared = None if valid is None else valid[index]
-            found, mask, (centre, spread) = significant_regions(values, compared, level=self.level, low=self.low,
-                                                                merge=self.merge, min_size=self.min_size)
+            found, mask, (centre, spread) = significant_regions(
+                values, compared, level=self.level, low=self.low, merge=self.merge, min_size=self.min_size,
+                extent=self.extent, absorb=self.absorb, relative=self.relative)
             regions.append(found)
             masks.append(torch.from_numpy(mask))
             infos.append({"differences": len(found), "background": round(centre, 6), "spread": round(spread, 6)})
@@ -55,6 +64,9 @@ class Regions:
             "low": self.low,
             "merge": f"{self.merge} of the image diagonal",
             "min_size": f"{self.min_size} of the image area",
+            "extent": f"a difference covers the connected pixels above {self.extent} of its peak (0: down to low)",
+            "absorb": f"weaker bumps above {self.absorb} of a difference's peak are part of it",
+            "relative": f"a difference stands at least {self.relative} of the strongest one's height above the background",
             "significance": "peak above the background, in robust standard deviations",
             "regions_sorted_by": "peak, then area",
         }

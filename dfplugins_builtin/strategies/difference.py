@@ -19,6 +19,28 @@ quality benchmark (docs/quality.md):
   ``background`` pixels) plus its image-wide mean, so a change stands out against what
   surrounds it: compression and resampling leave more residue in texture than in flat
   areas, and a change in a busy area is no longer outranked by the texture around it;
+* ``antialias``, ``overshoot``: rasterisation tolerance. A pixel matches when each of its
+  channels lies within the range of the other image's values within ``antialias`` px (and
+  the reverse, :func:`dfcore.ops.shift.range_tolerant`), the range widened by ``overshoot``
+  times its width: edges drawn with other anti-aliasing, font hinting or resampling, or a
+  sub-pixel offset, no longer light up, while a stroke, an object or a colour that is not
+  there in the other image does. With it, the tolerance is measured on the images as they
+  are and ``sigma`` smooths the map instead of the images (smoothing first would blend the
+  very edges the range is taken over); a measured misalignment (``shift``) widens the
+  range to cover it, in place of the best-match tolerance. ``auto`` uses a 1-px range
+  where an edge can have been drawn differently: on a pair measured as misaligned, on one
+  ``register`` resampled, and on a re-rendered pair (at least ``RENDERED_SHARE`` of its
+  pixels identical: its flat areas untouched, its edges not); a noisy or re-encoded
+  photograph keeps the plain difference, whose pre-smoothing averages its noise out where
+  the range would swallow faint changes along with it;
+* ``register``: ``auto`` measures the misalignment tile by tile and fits an affine
+  transform (:mod:`dfcore.ops.register`); when it departs from a translation by more than
+  ``REGISTER_PX`` somewhere, or moves the pair by more than ``shift=auto`` tolerates, B is
+  resampled onto A's grid first (a page printed and rescanned, turned by a fraction of a
+  degree and scaled by a percent), its tones are fitted to A's (paper tint, exposure:
+  :func:`dfcore.ops.register.match_tones`), the pixels of A with no counterpart in B and
+  those within the largest displacement of the image's edge (where a scan's margin and the
+  page's edge fall) are not compared, and what is left is tolerated as a 1-px offset;
 * ``exact``: on a lossless pair (as in screenshots, PNG puzzles and regression tests),
   every pixel whose values differ at all ranks above every pixel that is identical in A
   and B; the blobs keep the map's shape. ``auto`` takes a pair as lossless when at least
@@ -26,14 +48,18 @@ quality benchmark (docs/quality.md):
   identical: flat areas stay bit-identical through JPEG, resampling and sub-pixel shifts,
   so the share of all pixels would take a lossy drawing or screenshot for a lossless one.
 
-Memory: the local part of the map (smoothing, shift tolerance, scales) is computed in row
-strips (:mod:`dfcore.ops.strips`) and the lossless test counts pixels strip by strip, so
-beyond its inputs a pair needs the map, one strip's work and the background level: about 16
-bytes per pixel whatever the image's size (docs/performance.md).
+Memory: the local part of the map (smoothing, shift or rasterisation tolerance, scales) is
+computed in row strips (:mod:`dfcore.ops.strips`) and the pair is measured and ranked
+(lossless test, share of identical pixels, ``exact``) strip by strip, so beyond its inputs a
+pair needs the map, one strip's work and the background level: about 16 bytes per pixel
+whatever the image's size (docs/performance.md). A pair that ``register`` resamples also
+holds B resampled and, while it is warped, the displacement field.
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -49,12 +75,26 @@ from dfcore.ops.filters import (
     kernel_radius,
     multiscale_smooth,
 )
-from dfcore.ops.shift import auto_radius, check_shift, estimate_translation, shift_tolerant
+from dfcore.ops.register import inner, match_tones, measure_affine, warp
+from dfcore.ops.shift import (
+    AUTO_LIMIT,
+    auto_radius,
+    check_radius,
+    check_shift,
+    estimate_translation,
+    range_tolerant,
+    shift_tolerant,
+)
 from dfcore.ops.strips import bands, map_in_strips, strip_rows
 
 #: ``exact=auto`` ranks differing pixels first when at least this share of detail pixels is identical.
 LOSSLESS_SHARE = 0.9
 EXACT_MODES = ("off", "auto", "on")
+REGISTER_MODES = ("off", "auto")
+#: ``antialias=auto`` counts a pair as re-rendered (its flat areas untouched) when this share of its pixels is identical.
+RENDERED_SHARE = 0.5
+#: ``register=auto`` resamples B when the measured field departs from a translation by more than this (px).
+REGISTER_PX = 1.0
 
 
 def difference_map(a: Tensor, b: Tensor, reduce: str = "mean", shift: int = 0, sigma: float = 0.0) -> Tensor:
@@ -70,6 +110,14 @@ def difference_map(a: Tensor, b: Tensor, reduce: str = "mean", shift: int = 0, s
     """
     a, b = gaussian_blur(a, sigma), gaussian_blur(b, sigma)
     return shift_tolerant(lambda x, y: reduce_channels((x - y).abs(), reduce), a, b, shift, symmetric=True)
+
+
+def tolerant_map(a: Tensor, b: Tensor, reduce: str = "mean", radius: int = 1, overshoot: float = 0.0,
+                 sigma: float = 0.0) -> Tensor:
+    """The rasterisation-tolerant difference, Nx1xHxW: the distance of each image to the other's
+    neighbourhood range (:func:`dfcore.ops.shift.range_tolerant`), then smoothed by ``sigma`` px."""
+    combined = range_tolerant(a, b, radius, lambda d: reduce_channels(d, reduce), overshoot)
+    return gaussian_blur(combined, sigma)
 
 
 def background_normalise(diff_map: Tensor, sigma: float, valid: Tensor | None = None) -> Tensor:
@@ -153,11 +201,30 @@ def rank_exact(diff_map: Tensor, changed: Tensor) -> Tensor:
     return diff_map + lift * changed.to(diff_map.dtype)
 
 
+def check_antialias(antialias: int | str) -> int | str:
+    """A range radius (whole px >= 0) or ``"auto"``."""
+    if isinstance(antialias, str):
+        if antialias.strip().lower() == "auto":
+            return "auto"
+        raise ValueError(f"antialias must be a whole number of pixels >= 0 or 'auto', got {antialias!r}")
+    return check_radius(antialias, "antialias")
+
+
+@dataclass(frozen=True)
+class PairFacts:
+    """Per sample, measured before anything is resampled: whether the pair is lossless (N bool,
+    for ``exact``) and the share of identical pixels (N)."""
+
+    lossless: Tensor
+    untouched: Tensor
+
+
 class Difference:
     """|pre(a) - pre(b)|, channels combined by ``reduce``; optional robustness (module docstring)."""
 
     def __init__(self, reduce: str = "mean", shift: int | str | None = 0, sigma: float = 0.0, scale: float = 0.0,
-                 octaves: int = 1, background: float = 0.0, exact: str = "off") -> None:
+                 octaves: int = 1, background: float = 0.0, exact: str = "off", antialias: int | str = 0,
+                 overshoot: float = 0.0, register: str = "off") -> None:
         self.reduce = check_reduction(reduce)
         self.shift = check_shift(shift)
         self.sigma = check_sigma(sigma)
@@ -167,67 +234,167 @@ class Difference:
         if exact not in EXACT_MODES:
             raise ValueError(f"exact must be one of {', '.join(EXACT_MODES)}, got {exact!r}")
         self.exact = exact
+        self.antialias = check_antialias(antialias)
+        self.overshoot = check_sigma(overshoot, "overshoot")
+        if register not in REGISTER_MODES:
+            raise ValueError(f"register must be one of {', '.join(REGISTER_MODES)}, got {register!r}")
+        self.register = register
 
     def __call__(self, problem: Problem) -> Tensor | StageOutput:
         with torch.no_grad():
             pre = problem.metric.preprocess
             a, b = pre(problem.a), pre(problem.b)
-            infos: list[dict[str, Any]] = [{} for _ in range(a.shape[0])]
-            diff_map = self._local_map(a, b, problem.valid, infos)
+            n = a.shape[0]
+            infos: list[dict[str, Any]] = [{} for _ in range(n)]
+            valid, resampled = problem.valid, [False] * n
+            pair = self._measure(a, b, valid, infos)
+            if self.register == "auto":
+                b, inside, resampled = self._register(a, b, infos, pair.lossless)
+                if inside is not None:
+                    valid = inside if valid is None else valid & inside
+            diff_map = self._difference(a, b, valid, infos, resampled, pair)
             if self.background:
-                diff_map = background_normalise(diff_map, self.background, problem.valid)
+                diff_map = background_normalise(diff_map, self.background, valid)
             if self.exact != "off":
-                diff_map = self._rank_exact(diff_map, a, b, problem.valid, infos)
+                diff_map = self._rank_exact(diff_map, a, b, valid, pair.lossless)
         return StageOutput(map=diff_map, info=infos) if any(infos) else diff_map
 
-    def _local_map(self, a: Tensor, b: Tensor, valid: Tensor | None, infos: list[dict[str, Any]]) -> Tensor:
-        """The difference at its scales, in row strips: everything but the background and the exact ranking."""
-        if self.shift != "auto":
-            return self._in_strips(a, b, valid, self.shift)
-        translation = estimate_translation(a, b)
-        radii = auto_radius(translation)
-        for info, measured, radius in zip(infos, translation.tolist(), radii):
-            info.update(misalignment_px=[round(v, 3) for v in measured], shift=radius)
-        if len(set(radii)) == 1:  # one radius for the batch: one pass
-            return self._in_strips(a, b, valid, radii[0])
-        return torch.cat([self._in_strips(a[i:i + 1], b[i:i + 1], valid[i:i + 1] if valid is not None else None,
-                                          radius) for i, radius in enumerate(radii)])
+    def _measure(self, a: Tensor, b: Tensor, valid: Tensor | None, infos: list[dict[str, Any]]) -> PairFacts:
+        """What the pair is, measured once before anything is resampled: lossless (``exact``),
+        and its share of identical pixels (``antialias=auto``). Pixels are counted a strip of rows
+        at a time (with one row of context for the detail test), so no full-size mask is held."""
+        n, (height, width) = a.shape[0], a.shape[-2:]
+        counts = None
+        for read, keep, _ in bands(height, strip_rows(width, 1), 1):
+            part = share_counts(a[..., read, :], b[..., read, :], valid[..., read, :] if valid is not None else None,
+                                keep)
+            counts = part if counts is None else counts + part
+        assert counts is not None  # an image has at least one row
+        lossless = torch.zeros(n, dtype=torch.bool, device=a.device)
+        if self.exact != "off" or "auto" in (self.antialias, self.register):
+            identical = share_from_counts(counts).nan_to_num(1.0)
+            lossless = identical >= LOSSLESS_SHARE if self.exact != "on" else ~lossless
+            for info, share, used in zip(infos, identical.tolist(), lossless.tolist()):
+                info.update(identical=round(share, 4), exact=bool(used) and self.exact != "off")
+        untouched = 1 - counts[:, 4].double() / (height * width)
+        return PairFacts(lossless, untouched)
 
-    def _in_strips(self, a: Tensor, b: Tensor, valid: Tensor | None, shift: int) -> Tensor:
-        halo = (kernel_radius(self.sigma) + 2 * shift
+    def _register(self, a: Tensor, b: Tensor, infos: list[dict[str, Any]], lossless: Tensor
+                  ) -> tuple[Tensor, Tensor | None, list[bool]]:
+        """B resampled onto A where the measured field calls for it, the mask of A's pixels inside
+        B (``None`` when nothing was resampled), and which samples were. A lossless pair is
+        on one grid by definition: it is not measured."""
+        height, width = a.shape[-2:]
+        warped, inside, resampled = [], [], []
+        todo = [i for i, done in enumerate(lossless.tolist()) if not done]
+        models = dict(zip(todo, measure_affine(a[todo], b[todo]))) if todo else {}
+        for index in range(a.shape[0]):
+            model = models.get(index)
+            sample, mask, used = b[index:index + 1], torch.ones_like(b[index:index + 1, :1], dtype=torch.bool), False
+            infos[index]["register"] = None
+            if model is not None:
+                beyond = model.beyond_translation(height, width)
+                used = beyond > REGISTER_PX or float(model.corners(height, width).mean(0).norm()) > AUTO_LIMIT
+                infos[index]["register"] = {"affine": [[round(v, 5) for v in row] for row in model.matrix.T.tolist()],
+                                            "beyond_translation_px": round(beyond, 2), "tiles": model.tiles,
+                                            "residual_px": round(model.residual, 3), "resampled": used}
+                if used:
+                    sample, mask = warp(sample, model.displacement(height, width, a.device))
+                    margin = math.ceil(float(model.corners(height, width).norm(dim=1).max()))
+                    mask = mask & inner(height, width, margin, a.device)
+                    sample = match_tones(a[index:index + 1], sample, mask)
+                    infos[index]["register"]["margin_px"] = margin
+            warped.append(sample)
+            inside.append(mask)
+            resampled.append(used)
+        if not any(resampled):
+            return b, None, resampled
+        return torch.cat(warped), torch.cat(inside), resampled
+
+    def _difference(self, a: Tensor, b: Tensor, valid: Tensor | None, infos: list[dict[str, Any]],
+                    resampled: list[bool], pair: PairFacts) -> Tensor:
+        """The local map of each sample (its tolerance: ``shift`` or measured, and the range; then its
+        scales), in row strips: everything but the background and the exact ranking.
+
+        A sample that ``register`` resampled is left with the fit's residual, a fraction of a
+        pixel: it gets a radius of 1 (a global translation measured on it would read the
+        margin the resampling left, not the content).
+        """
+        if self.shift == "auto":
+            translation = estimate_translation(a, b)
+            radii = [1 if used else radius for used, radius in zip(resampled, auto_radius(translation))]
+            for info, measured, radius, used in zip(infos, translation.tolist(), radii, resampled):
+                if not used:
+                    info["misalignment_px"] = [round(v, 3) for v in measured]
+                info["shift"] = radius
+        else:
+            radii = [self.shift] * a.shape[0]
+        plan = list(zip(radii, self._ranges(radii, resampled, pair, infos)))
+        if len(set(plan)) == 1:  # one plan for the batch: one pass
+            return self._in_strips(a, b, valid, *plan[0])
+        return torch.cat([self._in_strips(a[i:i + 1], b[i:i + 1], valid[i:i + 1] if valid is not None else None, *step)
+                          for i, step in enumerate(plan)])
+
+    def _ranges(self, radii: list[int], resampled: list[bool], pair: PairFacts,
+                infos: list[dict[str, Any]]) -> list[int]:
+        """Per sample, the rasterisation tolerance's radius (0: the plain difference)."""
+        if self.antialias != "auto":
+            return [max(self.antialias, radius) if self.antialias else 0 for radius in radii]
+        ranges = []
+        for info, radius, used, lossless, share in zip(infos, radii, resampled, pair.lossless.tolist(),
+                                                       pair.untouched.tolist()):
+            rendered = share >= RENDERED_SHARE and not lossless
+            ranges.append(max(1, radius) if radius or used or rendered else 0)
+            info["antialias"] = ranges[-1]
+        return ranges
+
+    def _in_strips(self, a: Tensor, b: Tensor, valid: Tensor | None, radius: int, range_radius: int) -> Tensor:
+        """The per-pixel difference (the range within ``range_radius`` when it is set, else the best
+        match within ``radius``), zero outside ``valid``, at the map's scales; row strip by strip."""
+        halo = (kernel_radius(self.sigma) + 2 * max(radius, range_radius)
                 + (kernel_radius(self.scale * 2 ** (self.octaves - 1)) if self.scale else 0))
 
         def local(x: Tensor, y: Tensor, mask: Tensor | None) -> Tensor:
-            diff_map = difference_map(x, y, self.reduce, shift, self.sigma)
+            if range_radius:
+                diff_map = tolerant_map(x, y, self.reduce, range_radius, self.overshoot, self.sigma)
+            else:
+                diff_map = difference_map(x, y, self.reduce, radius, self.sigma)
+            if mask is not None:
+                diff_map = diff_map * mask
             return multiscale_smooth(diff_map, self.scale, mask, self.octaves) if self.scale else diff_map
 
         return map_in_strips(local, (a, b, valid), halo)
 
-    def _rank_exact(self, diff_map: Tensor, a: Tensor, b: Tensor, valid: Tensor | None,
-                    infos: list[dict[str, Any]]) -> Tensor:
-        """Rank every differing pixel first on lossless pairs; pixels are counted and lifted strip by strip."""
-        rows, counts = strip_rows(a.shape[-1], 1), None
-        for read, keep, _ in bands(a.shape[-2], rows, 1):  # one row of context: the detail test's neighbours
-            part = share_counts(a[..., read, :], b[..., read, :], valid[..., read, :] if valid is not None else None,
-                                keep)
-            counts = part if counts is None else counts + part
-        identical = share_from_counts(counts).nan_to_num(1.0)
-        lossless = identical >= LOSSLESS_SHARE if self.exact == "auto" else torch.ones_like(identical, dtype=torch.bool)
-        for info, share, used in zip(infos, identical.tolist(), lossless.tolist()):
-            info.update(identical=round(share, 4), exact=bool(used))
+    def _rank_exact(self, diff_map: Tensor, a: Tensor, b: Tensor, valid: Tensor | None, lossless: Tensor) -> Tensor:
+        """Every differing pixel of a lossless sample lifted above every identical one, strip by strip
+        (no full-size mask held); the map is changed in place."""
         lift = diff_map.amax((-2, -1), keepdim=True)
         lift = torch.where(lift > 0, lift, torch.ones_like(lift)) * lossless.view(-1, 1, 1, 1)
-        for _, _, rows_of in bands(a.shape[-2], rows, 0):
-            changed = (a[..., rows_of, :] != b[..., rows_of, :]).any(1, keepdim=True)
+        for _, _, rows in bands(a.shape[-2], strip_rows(a.shape[-1], 0), 0):
+            changed = (a[..., rows, :] != b[..., rows, :]).any(1, keepdim=True)
             if valid is not None:
-                changed &= valid[..., rows_of, :]
-            diff_map[..., rows_of, :] += lift * changed.to(diff_map.dtype)
+                changed &= valid[..., rows, :]
+            diff_map[..., rows, :] += lift * changed.to(diff_map.dtype)
         return diff_map
 
     def conventions(self) -> dict[str, object]:
         conventions: dict[str, object] = {"value": f"|a - b|, channels combined by {self.reduce}"}
         if self.sigma:
-            conventions["smoothing"] = "both images, gaussian, truncated at 3 sigma, reflected borders"
+            conventions["smoothing"] = ("the map (after the rasterisation tolerance)" if self.antialias else "both images"
+                                        ) + ", gaussian, truncated at 3 sigma, reflected borders"
+        if self.antialias:
+            where = (f" on pairs measured as misaligned, resampled by register, or with at least {RENDERED_SHARE:.0%} "
+                     "of their pixels identical (re-rendered); 1 px, or the shift radius; each pair's in its info"
+                     if self.antialias == "auto" else f" within {self.antialias} px")
+            conventions["antialias"] = (
+                f"a channel value within the range of the other image's values (widened by {self.overshoot} of its "
+                f"width) matches; else its distance to that range; both ways, the larger kept;{where}")
+        if self.register == "auto":
+            conventions["register"] = (
+                "per-tile phase correlation (64 px tiles, half overlap), affine fit with outliers trimmed; B resampled "
+                f"(bicubic) when the field departs from a translation by more than {REGISTER_PX} px or moves by more "
+                f"than {AUTO_LIMIT} px, then its tones fitted to A's (gain and offset per channel); pixels without a "
+                "counterpart, or within the largest displacement of the edge, not compared; each pair's fit in its info")
         if self.shift:
             conventions["shift_tolerance"] = (
                 "per pixel, the smallest difference over displacements |dy|, |dx| <= shift, "

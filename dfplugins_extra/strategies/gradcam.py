@@ -7,11 +7,12 @@ metric while a forward hook records the chosen layer's activations ``A`` (NxKxhx
 Then
 
 * the gradient ``dD/dA`` of the distance with respect to those activations is taken,
-* ``weighting=gradcam``: each channel's weight is the spatial mean of its gradient, and the
-  map is ``ReLU(sum_k w_k A_k)``, as in the paper;
-  ``weighting=hirescam``: the map is ``ReLU(sum_k dD/dA_k * A_k)``, element-wise, which
-  keeps the gradient's location (Draelos and Carin, 2020) and is usually tighter on local
-  changes;
+* ``weighting=hirescam`` (the default): the map is ``ReLU(sum_k dD/dA_k * A_k)``,
+  element-wise, which keeps the gradient's location (Draelos and Carin, 2020);
+  ``weighting=gradcam``: each channel's weight is the spatial mean of its gradient, and the
+  map is ``ReLU(sum_k w_k A_k)``, as in the paper: its global weights light up every place
+  with the favoured features, texture included (docs/extra.md has the measurement that chose
+  the default);
 * the map is upsampled bilinearly to the input grid.
 
 A CAM shows the features present in the image it explains, so a one-sided CAM misses what
@@ -142,7 +143,7 @@ class GradCAM:
     #: The pipeline refuses, when it is built, a metric without ``feature_layers`` (docs/contracts.md).
     needs_layers = True
 
-    def __init__(self, layer: str | int | None = None, reference: str = "both", weighting: str = "gradcam") -> None:
+    def __init__(self, layer: str | int | None = None, reference: str = "both", weighting: str = "hirescam") -> None:
         if reference not in ("a", "b", "both"):
             raise ValueError(f"reference must be a, b or both, got {reference!r}")
         if weighting not in WEIGHTINGS:

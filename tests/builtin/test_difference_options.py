@@ -287,6 +287,8 @@ def test_the_default_records_what_it_measured(tmp_path):
     record = json.loads((tmp_path / "out" / "b.json").read_text())
     facts = record["info"]["difference"]
     assert facts["shift"] == 0 and facts["exact"] is True
-    assert set(facts) == {"misalignment_px", "shift", "identical", "exact"}
+    assert facts["register"] is None  # a lossless pair is on one grid: not measured, not resampled
+    assert set(facts) == {"misalignment_px", "shift", "identical", "exact", "register"}
     params = record["config"]["strategy"]["params"]
     assert params["shift"] == "auto" and params["exact"] == "auto" and params["background"] == 64.0
+    assert params["antialias"] == 1 and params["overshoot"] == 0.15 and params["register"] == "auto"

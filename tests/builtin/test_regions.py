@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from PIL import Image
 
 from dfcore import Finder, ParameterError
 from dfcore.cli import main
@@ -15,6 +17,7 @@ from dfcore.contracts import StageOutput
 from dfcore.testing import fresh_registry, planted_files, planted_pair
 from dfplugins_builtin.postprocessors.regions import Regions
 
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 BOXES = ((10, 12, 26, 28), (50, 40, 70, 58), (20, 90, 34, 110))  # (y0, x0, y1, x1), as planted_pair takes them
 
 
@@ -69,6 +72,9 @@ def test_pixels_not_compared_hold_no_difference():
     ("low=8", r"low \(8.0\) must not exceed level \(6.0\)"),
     ("merge=1.5", "merge must be a fraction of the image diagonal"),
     ("min_size=-1", "min_size must be a fraction of the image area"),
+    ("extent=1.5", "extent must be a fraction of a peak's height"),
+    ("relative=-0.1", "relative must be a fraction of a peak's height"),
+    ("extent=0.1,absorb=0.2", r"absorb \(0.2\) must not exceed extent \(0.1\)"),
 ])
 def test_bad_knobs_are_one_line_errors(params, message):
     with pytest.raises(ParameterError, match=message):
@@ -103,3 +109,15 @@ def test_the_region_boxes_follow_the_mask():
     out = Regions(min_size=0)(StageOutput(map=torch.from_numpy(values)[None, None]))
     (region,) = out.regions[0]
     assert region.bbox == (4, 3, 9, 6) and region.area == 15 and region.centroid == (6.0, 4.0)
+
+
+@pytest.mark.parametrize("b", ["b.png", "b_shifted.png"])
+def test_the_sample_pair_shows_its_seven_planted_differences(b):
+    """samples/README.md: seven edits; b_shifted.png is b.png turned, scaled and moved (a rescan)."""
+    result = finder().run(SAMPLES / "a.png", SAMPLES / b)
+    truth = np.asarray(Image.open(SAMPLES / "truth.png")) > 0
+    assert len(result.regions) == 7
+    if b == "b.png":  # the truth is on b.png's grid: every difference lies on an edit
+        for region in result.regions:
+            x0, y0, x1, y1 = (int(v) for v in region.bbox)
+            assert truth[y0:y1 + 1, x0:x1 + 1].any(), region.bbox

@@ -16,7 +16,7 @@ from dfcore.ops import strips
 from dfcore.ops.shift import estimate_translation
 from dfcore.pipeline.result import previews
 from dfcore.pipeline.stages import BoundMetric
-from dfcore.testing import planted_pair
+from dfcore.testing import planted_pair, rescanned
 from dfplugins_builtin.metrics.pixel import MSE
 from dfplugins_builtin.metrics.ssim import SSIM
 from dfplugins_builtin.strategies.difference import Difference
@@ -112,3 +112,22 @@ def test_bands_cover_every_row_once():
     assert [r for rows in kept for r in range(100)[rows]] == list(range(100))
     for read, keep, rows in strips.bands(100, 16, 5):
         assert range(100)[read][keep] == range(100)[rows]
+
+
+@pytest.mark.parametrize("shift_px", [0, 2])
+def test_the_rasterisation_tolerance_in_strips_is_the_whole_images(small_strips, shift_px):
+    a, b = _pair(shift_px)
+    strategy = Difference(**{**DEFAULT_MAP, "antialias": 1, "overshoot": 0.15})
+    whole, cut = small_strips(lambda: strategy(Problem(a, b, BoundMetric(MSE(), False))))
+    _same(_map(whole), _map(cut))
+    assert whole.info == cut.info
+
+
+def test_a_registered_pair_in_strips_is_the_whole_images(small_strips):
+    a, b, _ = planted_pair(192, 256, boxes=((60, 80, 100, 128),), seed=2)
+    b = rescanned(b, angle_deg=0.8, scale=1.02)
+    strategy = Difference(**{**DEFAULT_MAP, "antialias": 1, "overshoot": 0.15, "register": "auto"})
+    whole, cut = small_strips(lambda: strategy(Problem(a, b, BoundMetric(MSE(), False))))
+    assert whole.info[0]["register"]["resampled"]
+    _same(_map(whole), _map(cut))
+    assert whole.info == cut.info

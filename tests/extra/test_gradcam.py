@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
 from dfcore import Finder
 from dfcore.errors import ParameterError, StageError
 from dfcore.testing import fresh_registry, planted_pair
 
 BOX = (20, 28, 44, 52)  # y0, x0, y1, x1
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +33,8 @@ def _inside(index: tuple[int, int], box=BOX) -> bool:
     return box[0] <= y < box[2] and box[1] <= x < box[3]
 
 
-@pytest.mark.parametrize("strategy", ["gradcam", "gradcam:weighting=hirescam", "gradcam:layer=-1",
-                                      "gradcam:reference=a", "gradcam:weighting=hirescam,reference=b"])
+@pytest.mark.parametrize("strategy", ["gradcam", "gradcam:weighting=gradcam", "gradcam:layer=-1",
+                                      "gradcam:weighting=gradcam,reference=a", "gradcam:reference=b"])
 def test_cam_maximum_falls_inside_the_changed_region(registry, pair, strategy):
     a, b, truth = pair
     result = Finder(metric="filterbank", strategy=strategy, registry=registry, device="cpu").run(a, b)
@@ -49,12 +53,13 @@ def test_both_references_see_content_the_explained_image_lacks(registry, pair):
     b = a.clone()
     b[..., BOX[0]:BOX[2], BOX[1]:BOX[3]] = blurred[..., BOX[0]:BOX[2], BOX[1]:BOX[3]]  # texture removed in b
 
-    def cam(strategy):
+    def cam(reference):  # the paper's weighting: a CAM of nothing is exactly zero
+        strategy = f"gradcam:weighting=gradcam,reference={reference}"
         return Finder(metric="filterbank", strategy=strategy, registry=registry, device="cpu").run(a, b).map
 
-    assert cam("gradcam:reference=a").max() == 0.0  # b's CAM: b has nothing a lacks
-    one_sided = cam("gradcam:reference=b")  # a's CAM shows the texture b lost
-    both = cam("gradcam")
+    assert cam("a").max() == 0.0  # b's CAM: b has nothing a lacks
+    one_sided = cam("b")  # a's CAM shows the texture b lost
+    both = cam("both")
     assert _inside(np.unravel_index(np.argmax(both), both.shape))
     np.testing.assert_allclose(both, one_sided, rtol=1e-5, atol=1e-12)
 
@@ -70,6 +75,20 @@ def test_hirescam_is_tighter_than_gradcam_on_a_local_change(registry, pair):
     assert shares["hirescam"] > shares["gradcam"]
 
 
+def test_the_default_weighting_peaks_on_a_change_of_the_sample_pair(registry):
+    """On a photograph, the paper's channel-mean weighting peaks on texture; the default on an edit."""
+    truth = np.asarray(Image.open(SAMPLES / "truth.png")) > 0
+    peaks, weightings = {}, {}
+    for strategy in ("gradcam", "gradcam:weighting=gradcam"):
+        result = Finder(metric="filterbank", strategy=strategy, registry=registry, device="cpu").run(
+            SAMPLES / "a.png", SAMPLES / "b.png")
+        peaks[strategy] = np.unravel_index(np.argmax(result.map), result.map.shape)
+        weightings[strategy] = result.config["strategy"]["conventions"]["weighting"]
+    assert weightings == {"gradcam": "hirescam", "gradcam:weighting=gradcam": "gradcam"}
+    assert truth[peaks["gradcam"]], peaks
+    assert not truth[peaks["gradcam:weighting=gradcam"]], peaks
+
+
 def test_identical_images_give_a_zero_map(registry, pair):
     a, _, _ = pair
     result = Finder(metric="filterbank", strategy="gradcam", registry=registry, device="cpu").run(a, a)
@@ -83,7 +102,7 @@ def test_default_layer_is_the_first_one_and_is_recorded(registry, pair):
     result = finder.run(a, b)
     assert result.config["strategy"]["conventions"]["layer"] == "scale1"
     assert result.config["strategy"]["conventions"]["explained"] == "a and b (sum of both CAMs)"
-    assert result.config["strategy"]["params"] == {"layer": None, "reference": "both", "weighting": "gradcam"}
+    assert result.config["strategy"]["params"] == {"layer": None, "reference": "both", "weighting": "hirescam"}
     by_name = Finder(metric="filterbank", strategy="gradcam:layer=scale1", registry=registry, device="cpu").run(a, b)
     np.testing.assert_array_equal(result.map, by_name.map)
     deepest = Finder(metric="filterbank", strategy="gradcam:layer=-1", registry=registry, device="cpu").run(a, b)

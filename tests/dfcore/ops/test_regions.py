@@ -81,3 +81,36 @@ def test_signed_maps_count_by_magnitude():
     values = blob(noisy(), 30, 30, 50, 50, -1.0)
     (region,), _, _ = significant_regions(values)
     assert region.bbox == (30, 30, 50, 50) and region.peak > 0.9
+
+
+def spread_of(values):
+    return background(values.ravel())
+
+
+def test_extent_parts_two_changes_that_a_faint_outline_joins():
+    values = blob(blob(noisy(), 20, 50, 40, 70, 2.0), 110, 50, 130, 70, 1.5)
+    centre, spread = spread_of(values)
+    values[58:60, 40:110] = centre + 5 * spread  # an outline between them, above low, far below both
+    assert len(significant_regions(values, merge=0.0)[0]) == 1
+    regions, mask, _ = significant_regions(values, merge=0.0, extent=0.1)
+    assert [r.bbox for r in regions] == [(20, 50, 40, 70), (110, 50, 130, 70)]
+    assert not mask[58:60, 45:105].any()
+
+
+def test_absorb_keeps_a_bump_on_a_change_s_flank_out_of_its_box():
+    values = noisy()
+    _, spread = spread_of(values)
+    yy, xx = np.mgrid[:120, :160]
+    values += (200 * spread * np.exp(-((yy - 60) ** 2 + (xx - 60) ** 2) / (2 * 10.0**2))).astype(np.float32)
+    values[59:62, 87:90] += 10 * spread  # a bump where the flank is about 4 deviations high
+    (grown,), _, _ = significant_regions(values, merge=0.0, extent=0.1, absorb=0.1)
+    assert grown.bbox[2] == 90  # the bump started a difference of its own, down the flank, joined to the core
+    (core,), _, _ = significant_regions(values, merge=0.0, extent=0.1, absorb=0.01)
+    assert core.bbox[2] < 85 and core.area < grown.area
+
+
+def test_relative_drops_what_is_faint_next_to_the_strongest_change():
+    values = blob(blob(noisy(), 20, 20, 40, 40, 4.0), 100, 70, 110, 80, 0.2)
+    assert len(significant_regions(values)[0]) == 2
+    (strong,), _, _ = significant_regions(values, relative=0.15)
+    assert strong.bbox == (20, 20, 40, 40)

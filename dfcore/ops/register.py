@@ -1,0 +1,214 @@
+"""Misregistration beyond a translation: an affine transform measured from many tiles.
+
+A printed and rescanned page, a photograph of a screen or a drawing redrawn at another size
+is off by a small scale and rotation as well as an offset: the displacement grows towards
+the corners (1% of scale moves the corner of a 640 px image by about 4 px) and no single
+translation covers it. Here the displacement is measured where it can be: both images are
+cut into overlapping tiles, each tile's translation is measured by phase correlation
+(:func:`dfcore.ops.shift.phase_correlation`), tiles without structure or whose correlation
+peak is weak are left out, and an affine transform is fitted to the rest by consensus (a
+tile over a local change reads the change, not the page; one over a repeated pattern can
+read a period off), then refined by least squares. B is then
+resampled onto A's grid (``grid_sample``, bicubic) and the pixels of A whose counterpart
+falls outside B are marked. A scan also changes the page's tone (paper tint, exposure):
+:func:`match_tones` fits each channel of B to A by a gain and an offset, so the tint does not
+light up every flat area.
+
+Everything runs on the images' device; the fit solves a few hundred 3x3 systems per sample.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from dfcore.ops.shift import phase_correlation
+
+#: Tile side in px: large enough for a tile to hold structure, small enough to see the field.
+TILE = 64
+#: Tiles overlap by half, spaced further apart on large images so that at most about this many are measured.
+MAX_TILES = 300
+#: A tile counts when its correlation peak reaches this height and both tiles have this much contrast.
+MIN_PEAK, MIN_CONTRAST = 0.1, 0.02
+#: The fit needs this many tiles that agree; a tile agrees when it lies within INLIER_PX of the field.
+MIN_TILES, INLIER_PX = 6, 1.0
+#: Fields tried by consensus (three tiles each), and least-squares refinements of the winner.
+TRIALS, ROUNDS = 256, 3
+#: A fit whose agreeing tiles lie farther than this from it (median, px) is refused.
+MAX_RESIDUAL = 1.0
+#: Tone fit: residuals below this never make a pixel an outlier; below this variance no gain is fitted.
+TONE_CUTOFF, MIN_TONE_VARIANCE = 0.05, 1e-4
+
+
+@dataclass(frozen=True)
+class Affine:
+    """A displacement field ``d(y, x) = [y, x, 1] @ matrix``: where the pixel ``(y, x)`` of A lies in B.
+
+    ``matrix`` is 3x2 (float64, rows: y, x, 1; columns: dy, dx); ``tiles`` the number of
+    tiles the fit kept, ``residual`` their median distance to the fit, in px.
+    """
+
+    matrix: Tensor
+    tiles: int
+    residual: float
+
+    def displacement(self, height: int, width: int, device: torch.device | str | None = None) -> Tensor:
+        """The HxWx2 ``(dy, dx)`` field on A's grid."""
+        ys = torch.arange(height, dtype=torch.float64, device=device)
+        xs = torch.arange(width, dtype=torch.float64, device=device)
+        yy, xx = torch.meshgrid(ys, xs, indexing="ij")
+        points = torch.stack([yy, xx, torch.ones_like(yy)], -1)
+        return points @ self.matrix.to(device=points.device)
+
+    def corners(self, height: int, width: int) -> Tensor:
+        """The displacement at the four corners, 4x2."""
+        points = torch.tensor([[0, 0, 1], [0, width - 1, 1], [height - 1, 0, 1], [height - 1, width - 1, 1]],
+                              dtype=torch.float64, device=self.matrix.device)
+        return points @ self.matrix
+
+    def beyond_translation(self, height: int, width: int) -> float:
+        """How far, in px, the field departs from its mean translation at the worst corner."""
+        corners = self.corners(height, width)
+        return float((corners - corners.mean(0)).norm(dim=1).max())
+
+
+def tile_translations(a: Tensor, b: Tensor, tile: int = TILE) -> tuple[Tensor, Tensor, Tensor]:
+    """Each tile's translation from A to B, and whether to trust it.
+
+    Args:
+        a, b: NxCxHxW images on one device, H and W at least ``tile``.
+        tile: side of the square tiles, in px; they overlap by half, or are spaced wider so
+            that about ``MAX_TILES`` are measured on a large image.
+    Returns:
+        ``(centres, shifts, trusted)``: Kx2 tile centres ``(y, x)`` (float64), NxKx2 ``(dy, dx)``
+        and an NxK bool mask (a peak of at least ``MIN_PEAK`` and contrast in both tiles).
+    """
+    height, width = a.shape[-2:]
+    step = max(tile // 2, round(math.sqrt(height * width / MAX_TILES)))
+    grey_a, grey_b = a.float().mean(1), b.float().mean(1)
+    tiles_a = grey_a.unfold(1, tile, step).unfold(2, tile, step)  # N x rows x cols x tile x tile
+    tiles_b = grey_b.unfold(1, tile, step).unfold(2, tile, step)
+    n, rows, cols = tiles_a.shape[:3]
+    flat_a, flat_b = tiles_a.reshape(-1, 1, tile, tile), tiles_b.reshape(-1, 1, tile, tile)
+    shifts, peak = phase_correlation(flat_a, flat_b)
+    contrast = torch.minimum(flat_a.std((-2, -1)), flat_b.std((-2, -1)))[:, 0]
+    trusted = (peak >= MIN_PEAK) & (contrast >= MIN_CONTRAST)
+    ys = torch.arange(rows, dtype=torch.float64, device=a.device) * step + (tile - 1) / 2
+    xs = torch.arange(cols, dtype=torch.float64, device=a.device) * step + (tile - 1) / 2
+    centres = torch.stack(torch.meshgrid(ys, xs, indexing="ij"), -1).reshape(-1, 2)
+    return centres, shifts.view(n, rows * cols, 2).double(), trusted.view(n, rows * cols)
+
+
+def fit_affine(centres: Tensor, shifts: Tensor, trusted: Tensor) -> Affine | None:
+    """The affine field that best explains one sample's trusted tile shifts, or ``None``.
+
+    A tile over a repeated pattern (a fence, a row of windows) can read a shift off by the
+    pattern's period, and such tiles agree with each other, so a least-squares fit with
+    outliers trimmed can settle between the two. The fit is therefore found by consensus
+    (RANSAC, Fischler and Bolles 1981, with a fixed seed: the same pair gives the same
+    fit): ``TRIALS`` affine fields through three tiles each, the one that explains the most
+    tiles within ``INLIER_PX`` wins, and it is refined by least squares on the tiles it
+    explains, ``ROUNDS`` times. ``None`` when fewer than ``MIN_TILES`` tiles agree, or when
+    they lie more than ``MAX_RESIDUAL`` px from the fit (median).
+
+    Args:
+        centres: Kx2 float64 ``(y, x)``; shifts: Kx2 float64 ``(dy, dx)``; trusted: K bool.
+    """
+    points = torch.cat([centres, torch.ones_like(centres[:, :1])], 1)
+    index = torch.nonzero(trusted).flatten()
+    if len(index) < MIN_TILES:
+        return None
+    generator = torch.Generator().manual_seed(0)
+    picks = index[torch.randint(len(index), (TRIALS, 3), generator=generator).to(index.device)]
+    corners = points[picks]  # TRIALS x 3 x 3
+    usable = torch.linalg.det(corners).abs() > 2 * TILE * TILE  # three tiles spanning a triangle
+    if not bool(usable.any()):
+        return None
+    models = torch.linalg.solve(corners[usable], shifts[picks[usable]])
+    support = ((points[index] @ models - shifts[index]).norm(dim=-1) <= INLIER_PX).sum(1)
+    matrix = models[int(support.argmax())]
+    for _ in range(ROUNDS):
+        keep = trusted & ((points @ matrix - shifts).norm(dim=1) <= INLIER_PX)
+        if int(keep.sum()) < MIN_TILES:
+            return None
+        matrix = torch.linalg.lstsq(points[keep], shifts[keep]).solution
+    residual = (points @ matrix - shifts).norm(dim=1)
+    keep = trusted & (residual <= INLIER_PX)
+    if int(keep.sum()) < MIN_TILES or float(residual[keep].median()) > MAX_RESIDUAL:
+        return None
+    return Affine(matrix, int(keep.sum()), float(residual[keep].median()))
+
+
+def measure_affine(a: Tensor, b: Tensor, tile: int = TILE) -> list[Affine | None]:
+    """Per sample, the affine field from A to B (:func:`fit_affine` over :func:`tile_translations`).
+
+    ``None`` for a sample whose tiles do not allow a fit, and for images smaller than two tiles.
+    """
+    if min(a.shape[-2:]) < 2 * tile:
+        return [None] * a.shape[0]
+    centres, shifts, trusted = tile_translations(a, b, tile)
+    return [fit_affine(centres, shifts[i], trusted[i]) for i in range(a.shape[0])]
+
+
+def warp(b: Tensor, field: Tensor) -> tuple[Tensor, Tensor]:
+    """B resampled at ``p + field[p]`` for every pixel ``p`` of A's grid (bicubic, values clamped).
+
+    Args:
+        b: 1xCxHxW image.
+        field: HxWx2 ``(dy, dx)`` displacement (float64).
+    Returns:
+        ``(warped, inside)``: 1xCxHxW on A's grid, and 1x1xHxW bool of the pixels whose
+        counterpart lies inside B (the others repeat B's edge).
+    """
+    height, width = b.shape[-2:]
+    ys = torch.arange(height, dtype=torch.float64, device=b.device)[:, None] + field[..., 0]
+    xs = torch.arange(width, dtype=torch.float64, device=b.device)[None, :] + field[..., 1]
+    grid = torch.stack([(2 * xs + 1) / width - 1, (2 * ys + 1) / height - 1], -1)[None].to(b.dtype)
+    warped = F.grid_sample(b, grid, mode="bicubic", padding_mode="border", align_corners=False)
+    inside = (ys >= 0) & (ys <= height - 1) & (xs >= 0) & (xs <= width - 1)
+    return warped.clamp(0, 1), inside[None, None]
+
+
+
+def match_tones(a: Tensor, b: Tensor, valid: Tensor, rounds: int = 2) -> Tensor:
+    """B with each channel mapped by the gain and offset that best fit it to A over ``valid``.
+
+    Least squares per channel, then ``rounds`` refits without the pixels whose residual lies
+    beyond three robust standard deviations, and at least ``TONE_CUTOFF`` (the local
+    changes; on a mostly white page the background fits exactly and must not make the ink
+    an outlier). A channel with too little contrast to fit a gain (variance below
+    ``MIN_TONE_VARIANCE``) gets an offset alone. 1xCxHxW images, 1x1xHxW bool; the result
+    is clamped to [0, 1].
+    """
+    weight = valid[0, 0].flatten()
+    out = []
+    for channel in range(b.shape[1]):
+        x, y = b[0, channel].flatten().double(), a[0, channel].flatten().double()
+        keep = weight.clone()
+        gain, offset = 1.0, 0.0
+        for _ in range(rounds + 1):
+            if int(keep.sum()) < 2:
+                break
+            xs, ys = x[keep], y[keep]
+            spread = float(xs.var(unbiased=False))
+            if spread < MIN_TONE_VARIANCE:
+                gain, offset = 1.0, float((ys - xs).median())
+            else:
+                gain = float(((xs - xs.mean()) * (ys - ys.mean())).mean() / spread)
+                offset = float(ys.mean() - gain * xs.mean())
+            residual = (gain * x + offset - y).abs()
+            keep = weight & (residual <= max(TONE_CUTOFF, 3 * 1.4826 * float(residual[weight].median())))
+        out.append((gain * b[:, channel] + offset).clamp(0, 1))
+    return torch.stack(out, 1).to(b.dtype)
+
+
+def inner(height: int, width: int, margin: int, device: torch.device | str | None = None) -> Tensor:
+    """1x1xHxW bool: the pixels at least ``margin`` px from the image's edge."""
+    mask = torch.zeros(1, 1, height, width, dtype=torch.bool, device=device)
+    if 2 * margin < min(height, width):
+        mask[..., margin:height - margin, margin:width - margin] = True
+    return mask

@@ -1,0 +1,136 @@
+"""The ``difference`` options for re-rendered and rescanned pairs: ``antialias``, ``overshoot``
+and ``register`` (docs/quality.md, round four)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from dfcore import Finder, ParameterError
+from dfcore.contracts import Problem
+from dfcore.pipeline import BoundMetric
+from dfcore.testing import fresh_registry, rescanned
+from dfplugins_builtin.metrics.pixel import MSE
+from dfplugins_builtin.strategies.difference import Difference
+
+
+def as_problem(a, b):
+    return Problem(a, b, BoundMetric(MSE(), False, [], name="mse"))
+
+
+def drawing(height=96, width=128, offset=(0.0, 0.0), supersample=8, square=None):
+    """Dark discs on white, anti-aliased by supersampling, their centres moved by ``offset`` px;
+    ``square`` (y0, x0, y1, x1) is painted dark on top, on whole pixels."""
+    ys = (torch.arange(height * supersample, dtype=torch.float64) + 0.5) / supersample - offset[0]
+    xs = (torch.arange(width * supersample, dtype=torch.float64) + 0.5) / supersample - offset[1]
+    yy, xx = torch.meshgrid(ys, xs, indexing="ij")
+    ink = torch.zeros_like(yy)
+    for cy, cx, r in ((30, 30, 14), (60, 90, 18), (70, 30, 9)):
+        ink = torch.maximum(ink, ((yy - cy) ** 2 + (xx - cx) ** 2 <= r * r).double())
+    cover = F.avg_pool2d(ink[None, None], supersample)
+    image = (1.0 - 0.8 * cover).repeat(1, 3, 1, 1).float()
+    if square is not None:
+        y0, x0, y1, x1 = square
+        image[..., y0:y1, x0:x1] = 0.15
+    return image
+
+
+CHANGE = (10, 100, 20, 112)  # (y0, x0, y1, x1): a dark square where both images are white
+
+
+def test_antialias_keeps_a_change_and_drops_edges_drawn_half_a_pixel_off():
+    a = drawing()
+    b = drawing(offset=(0.5, 0.3), square=CHANGE)
+    inside = torch.zeros(96, 128, dtype=torch.bool)
+    inside[10:20, 100:112] = True
+    plain = Difference(reduce="max")(as_problem(a, b))[0, 0]
+    tolerant = Difference(reduce="max", antialias=1)(as_problem(a, b))[0, 0]
+    assert plain[~inside].max() > 0.3 * plain[inside].max()  # the outlines compete with the change
+    assert tolerant[~inside].max() < 1e-6 < tolerant[inside].min()
+
+
+def test_overshoot_forgives_a_resampling_filter_s_ringing():
+    a = drawing()
+    b = (a + 0.08 * (a - F.avg_pool2d(F.pad(a, (1, 1, 1, 1), mode="replicate"), 3, stride=1))).clamp(0, 1)
+    ringing = Difference(reduce="max", antialias=1)(as_problem(a, b))
+    assert ringing.max() > 0.01
+    assert Difference(reduce="max", antialias=1, overshoot=0.15)(as_problem(a, b)).max() < 1e-6
+
+
+def test_antialias_auto_uses_the_range_where_an_edge_can_have_been_drawn_otherwise():
+    a = drawing()
+    strategy = Difference(shift="auto", reduce="max", antialias="auto", exact="auto")
+    lossless = strategy(as_problem(a, drawing(square=CHANGE)))
+    rerendered = strategy(as_problem(a, drawing(offset=(0.2, 0.1), square=CHANGE)))
+    noise = 0.05 * torch.randn(a.shape, generator=torch.Generator().manual_seed(0))
+    noisy = strategy(as_problem((a + noise).clamp(0, 1), (a - noise).clamp(0, 1)))
+    assert [out.info[0]["antialias"] for out in (lossless, rerendered, noisy)] == [0, 1, 0]
+    assert lossless.info[0]["exact"] and not rerendered.info[0]["exact"]
+
+
+def page(height=200, width=256, seed=0):
+    """Line art: dark boxes and strokes on white, enough of them in every tile to register on."""
+    g = torch.Generator().manual_seed(seed)
+    image = torch.ones(1, 3, height, width)
+    for _ in range(70):
+        y = int(torch.randint(0, height - 16, (1,), generator=g))
+        x = int(torch.randint(0, width - 16, (1,), generator=g))
+        h, w = int(torch.randint(2, 14, (1,), generator=g)), int(torch.randint(2, 14, (1,), generator=g))
+        image[..., y:y + h, x:x + w] = torch.rand(3, 1, 1, generator=g) * 0.5
+    return image
+
+
+def test_register_finds_the_change_on_a_rescanned_page():
+    a = page()
+    edited = a.clone()
+    edited[..., 90:110, 120:140] = torch.tensor([0.9, 0.1, 0.1]).view(1, 3, 1, 1)  # a red square
+    b = rescanned(edited, tint=(0.95, 0.93, 0.88))
+    stages = "shift=auto,sigma=1,reduce=l2,scale=1,octaves=4,background=64,exact=auto,antialias=auto,overshoot=0.15"
+    registry = fresh_registry()
+    with_register = Finder(metric="mse", strategy=f"difference:{stages},register=auto", registry=registry,
+                           postprocessor="regions:level=10,extent=0.1,absorb=0.03,merge=0.03,relative=0.15")
+    without = Finder(metric="mse", strategy=f"difference:{stages}", registry=registry,
+                     postprocessor="regions:level=10,extent=0.1,absorb=0.03,merge=0.03,relative=0.15")
+    found = with_register.run(a, b)
+    assert found.info["difference"]["register"]["resampled"]
+    assert found.info["difference"]["register"]["beyond_translation_px"] > 2
+    (change,) = found.regions
+    x0, y0, x1, y1 = change.bbox
+    assert x0 <= 122 and x1 >= 138 and y0 <= 92 and y1 >= 108 and (x1 - x0) < 40
+    assert len(without.run(a, b).regions) > 1  # unregistered, the turned outlines count too
+
+
+def test_register_leaves_an_aligned_pair_as_it_is():
+    a = page(seed=1)
+    b = a.clone()
+    b[..., 20:30, 20:30] = 0.5
+    b = (b + 0.01 * torch.randn(b.shape, generator=torch.Generator().manual_seed(2))).clamp(0, 1)
+    registered = Difference(shift="auto", reduce="l2", sigma=1, register="auto")(as_problem(a, b))
+    plain = Difference(shift="auto", reduce="l2", sigma=1)(as_problem(a, b))
+    assert not registered.info[0]["register"]["resampled"]
+    torch.testing.assert_close(registered.map, plain.map)
+
+
+def test_a_lossless_pair_is_not_measured_for_registration():
+    a = page(seed=3)
+    b = a.clone()
+    b[..., 50:60, 50:60] = 0.0
+    out = Difference(shift="auto", exact="auto", register="auto")(as_problem(a, b))
+    assert out.info[0]["register"] is None and out.info[0]["exact"]
+
+
+@pytest.mark.parametrize(("param", "message"), [
+    ("antialias=-1", "antialias must be a whole number of pixels"),
+    ("antialias=sometimes", r"'antialias': expected an integer, got 'sometimes' \(or auto\)"),
+    ("overshoot=-0.5", "overshoot must be a finite number"),
+    ("register=always", "'always' is not one of: off, auto"),
+])
+def test_bad_knobs_are_one_line_errors(param, message):
+    with pytest.raises(ParameterError, match=message):
+        Finder(metric="mse", strategy=f"difference:{param}", registry=fresh_registry(), device="cpu")
+
+
+def test_a_word_other_than_auto_is_refused_by_the_stage_itself():
+    with pytest.raises(ValueError, match="antialias must be a whole number of pixels >= 0 or 'auto'"):
+        Difference(antialias="sometimes")

@@ -1,0 +1,98 @@
+"""An affine misregistration measured from tiles, B resampled onto A, tones matched (dfcore.ops.register)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from dfcore.ops.register import Affine, fit_affine, inner, match_tones, measure_affine, tile_translations, warp
+from dfcore.testing import rescanned
+
+
+def scene(height=256, width=320, seed=0):
+    """Line art: random dark strokes and filled boxes on white, on a fine enough grid to register."""
+    g = torch.Generator().manual_seed(seed)
+    image = torch.ones(1, 3, height, width)
+    for _ in range(60):
+        y, x = int(torch.randint(0, height - 20, (1,), generator=g)), int(torch.randint(0, width - 20, (1,), generator=g))
+        h, w = int(torch.randint(3, 18, (1,), generator=g)), int(torch.randint(3, 18, (1,), generator=g))
+        image[..., y:y + h, x:x + w] = torch.rand(3, 1, 1, generator=g) * 0.6
+    return image
+
+
+def test_the_affine_field_of_a_turned_and_scaled_page_is_measured():
+    a = scene()
+    b = rescanned(a, angle_deg=0.6, scale=1.015, offset=(1.3, -2.1))
+    (model,) = measure_affine(a, b)
+    assert model is not None and model.residual < 0.3
+    assert model.beyond_translation(256, 320) > 2.0
+    resampled, inside = warp(b, model.displacement(256, 320))
+    core = inner(256, 320, 12) & inside
+    assert (resampled - a).abs().amax(1, keepdim=True)[core].mean() < 0.02
+
+
+def test_an_aligned_pair_measures_no_field_beyond_a_translation():
+    a = scene(seed=2)
+    (model,) = measure_affine(a, a.clone())
+    assert model is not None and model.beyond_translation(256, 320) < 0.05
+
+
+def test_tiles_that_read_a_repeated_pattern_wrong_do_not_pull_the_fit():
+    centres = torch.stack(torch.meshgrid(torch.arange(8.0) * 32, torch.arange(10.0) * 32, indexing="ij"), -1)
+    centres = centres.reshape(-1, 2).double()
+    truth = torch.tensor([[0.01, -0.012], [0.012, 0.01], [1.5, -2.0]], dtype=torch.float64)
+    shifts = torch.cat([centres, torch.ones(len(centres), 1, dtype=torch.float64)], 1) @ truth
+    wrong = torch.arange(len(centres)) % 3 == 0  # a third of the tiles agree on a shift off by a period
+    shifts[wrong] += torch.tensor([-16.0, 0.0], dtype=torch.float64)
+    model = fit_affine(centres, shifts, torch.ones(len(centres), dtype=torch.bool))
+    assert model is not None and model.tiles == int((~wrong).sum())
+    torch.testing.assert_close(model.matrix, truth, atol=1e-6, rtol=0)
+
+
+def test_too_few_trusted_tiles_give_no_fit():
+    centres = torch.rand(20, 2, dtype=torch.float64) * 200
+    trusted = torch.zeros(20, dtype=torch.bool)
+    trusted[:4] = True
+    assert fit_affine(centres, torch.zeros(20, 2, dtype=torch.float64), trusted) is None
+
+
+def test_flat_tiles_are_not_trusted():
+    a = torch.ones(1, 3, 128, 128)
+    _, _, trusted = tile_translations(a, a.clone())
+    assert not trusted.any()
+
+
+def test_images_smaller_than_two_tiles_are_not_measured():
+    assert measure_affine(torch.rand(2, 3, 100, 100), torch.rand(2, 3, 100, 100)) == [None, None]
+
+
+def test_a_zero_field_resamples_nothing_and_marks_what_falls_outside():
+    b = torch.rand(1, 3, 20, 30, generator=torch.Generator().manual_seed(3))
+    same, inside = warp(b, torch.zeros(20, 30, 2, dtype=torch.float64))
+    torch.testing.assert_close(same, b, atol=1e-5, rtol=0)
+    assert inside.all()
+    moved = torch.zeros(20, 30, 2, dtype=torch.float64)
+    moved[..., 1] = 5.0
+    _, inside = warp(b, moved)
+    assert not inside[..., 25:].any() and inside[..., :25].all()
+
+
+def test_tones_are_matched_by_a_gain_and_an_offset_per_channel():
+    a = torch.rand(1, 3, 40, 40, generator=torch.Generator().manual_seed(4)) * 0.6 + 0.2
+    b = a * torch.tensor([0.9, 0.8, 1.1]).view(1, 3, 1, 1) + torch.tensor([0.05, 0.1, -0.02]).view(1, 3, 1, 1)
+    b[..., 5:10, 5:10] = 0.0  # a local change does not bend the fit
+    matched = match_tones(a, b, torch.ones(1, 1, 40, 40, dtype=torch.bool))
+    outside = torch.ones(40, 40, dtype=torch.bool)
+    outside[5:10, 5:10] = False
+    torch.testing.assert_close(matched[..., outside], a[..., outside], atol=1e-4, rtol=0)
+
+
+def test_the_inner_mask_leaves_out_a_band_along_the_edge():
+    mask = inner(10, 12, 2)
+    assert mask.sum() == 6 * 8 and not mask[..., :2, :].any() and not mask[..., :, -2:].any()
+    assert not inner(10, 12, 5).any()
+
+
+def test_an_affine_reports_its_corners():
+    model = Affine(torch.tensor([[0.0, 0.0], [0.0, 0.0], [2.0, -1.0]], dtype=torch.float64), 10, 0.1)
+    assert model.corners(5, 7).tolist() == [[2.0, -1.0]] * 4 and model.beyond_translation(5, 7) == pytest.approx(0)
