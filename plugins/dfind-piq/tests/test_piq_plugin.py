@@ -41,7 +41,8 @@ def test_the_entry_point_offers_every_full_reference_metric(registry):
 
 
 def test_bare_names_are_unambiguous_next_to_dfinds_own(registry):
-    assert not [key for key, offered in registry.conflicts().items() if any(s.origin.plugin == PLUGIN for s in offered)]
+    clashes = [key for key, offered in registry.conflicts().items() if any(s.origin.plugin == PLUGIN for s in offered)]
+    assert not clashes
     for name in HANDCRAFTED:
         assert registry.find("metric", name).qualified_name == f"{PLUGIN}.{name}"
 
@@ -75,7 +76,8 @@ def test_params_are_piqs_keyword_arguments_with_piqs_defaults(registry):
 def test_choices_where_piq_has_a_fixed_set(registry):
     stages = ours(registry)
     choices = {(s.name, p.name): p.choices for s in stages.values() for p in s.spec.params if p.choices}
-    assert choices == {("mdsi", "combination"): ("sum", "mult"), ("haarpsi", "scales"): (3,), ("lpips-vgg", "distance"): ("mse", "mae"),
+    assert choices == {("mdsi", "combination"): ("sum", "mult"), ("haarpsi", "scales"): (3,),
+                       ("lpips-vgg", "distance"): ("mse", "mae"),
                        ("content", "distance"): ("mse", "mae"), ("style", "distance"): ("mse", "mae"),
                        ("content", "feature_extractor"): ("vgg16", "vgg19"),
                        ("style", "feature_extractor"): ("vgg16", "vgg19")}

@@ -68,7 +68,8 @@ class PiqMetric(torch.nn.Module):
     """A piq metric as a dfind metric stage; subclasses say which and how (see the module docstring).
 
     Subclasses set ``name`` (the stage name), ``function`` (piq's name for it, recorded),
-    ``higher_is_better``, ``rgb`` (needs colour: grey is repeated) and optionally ``hold``;
+    ``higher_is_better``, ``rgb`` (needs colour: grey is repeated) and optionally ``hold``
+    (see :mod:`dfind_piq.gradients`);
     they implement :meth:`compute` and, where piq has a minimum size, :meth:`minimum_side`
     or :meth:`check_size`.
     """
@@ -77,7 +78,7 @@ class PiqMetric(torch.nn.Module):
     function: ClassVar[str]
     higher_is_better: ClassVar[bool]
     rgb: ClassVar[bool] = False
-    hold: ClassVar[tuple[Callable[..., Any], ...]] = ()
+    hold: tuple[Callable[..., Any], ...] = ()  # torch functions whose results are constants for autograd
 
     def __init__(self, data_range: float = 1.0) -> None:
         super().__init__()

@@ -23,7 +23,8 @@ _NORMALISATION = (
     Param("mean", _IMAGENET_MEAN, "input normalisation: mean of R, G, B (ImageNet's)"),
     Param("std", _IMAGENET_STD, "input normalisation: standard deviation of R, G, B (ImageNet's)"),
 )
-_DOWNLOAD = Param("download", True, "download missing weights into torch hub's cache (where piq and torchvision put them)")
+_DOWNLOAD = Param("download", True,
+                  "download missing weights into torch hub's cache (where piq and torchvision put them)")
 _DISTANCE = Param("distance", "mse", "distance between features", choices=("mse", "mae"))
 
 
