@@ -114,25 +114,25 @@ class PiqMetric(torch.nn.Module):
         """piq's value for each sample, shape ``[N]``: ``x`` assessed against the reference ``y``."""
         raise NotImplementedError
 
-    def prepare(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+    def prepare(self, a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
         """Check the pair (shape, channels, size, range); grey to RGB where needed."""
-        if x.ndim != 4 or x.shape != y.shape:
-            raise ShapeError(f"{self.label} needs two NxCxHxW images of one shape, got {list(x.shape)} "
-                             f"and {list(y.shape)}")
-        channels = x.shape[1]
+        if a.ndim != 4 or a.shape != b.shape:
+            raise ShapeError(f"{self.label} needs two NxCxHxW images of one shape, got {list(a.shape)} "
+                             f"and {list(b.shape)}")
+        channels = a.shape[1]
         if channels not in (1, 3):
             raise ShapeError(f"{self.label} compares grey (1 channel) or RGB (3 channels) images, "
                              f"got {channels} channels")
-        self.check_size(x.shape[2], x.shape[3])
-        self.check_range(x, y)
+        self.check_size(a.shape[2], a.shape[3])
+        self.check_range(a, b)
         if channels == 1 and self.needs_rgb:
-            x, y = x.repeat(1, 3, 1, 1), y.repeat(1, 3, 1, 1)
-        return x.contiguous(), y.contiguous()
+            a, b = a.repeat(1, 3, 1, 1), b.repeat(1, 3, 1, 1)
+        return a.contiguous(), b.contiguous()
 
-    def check_range(self, x: Tensor, y: Tensor) -> None:
-        low_x, high_x = torch.aminmax(x.detach())
-        low_y, high_y = torch.aminmax(y.detach())
-        low, high = torch.stack([torch.minimum(low_x, low_y), torch.maximum(high_x, high_y)]).tolist()
+    def check_range(self, a: Tensor, b: Tensor) -> None:
+        low_a, high_a = torch.aminmax(a.detach())
+        low_b, high_b = torch.aminmax(b.detach())
+        low, high = torch.stack([torch.minimum(low_a, low_b), torch.maximum(high_a, high_b)]).tolist()
         if not (low >= 0.0 and high <= self.data_range):
             raise InputError(
                 f"{self.label} needs values in [0, {self.data_range:g}] (data_range={self.data_range:g}), got "
