@@ -3,7 +3,6 @@ one-line errors, and dfind without it."""
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
 import os
 import subprocess
@@ -103,12 +102,18 @@ def test_an_image_too_small_is_a_one_line_error(tmp_path):
 # -- without the bridge ----------------------------------------------------------------------------
 
 
-def _installed() -> importlib.metadata.Distribution | None:
-    importlib.invalidate_caches()
-    try:
-        return importlib.metadata.distribution(DIST)
-    except importlib.metadata.PackageNotFoundError:
-        return None
+def _installed() -> dict | None:
+    """The bridge's ``direct_url.json`` as a fresh interpreter sees it (``{}`` if it has none), or ``None``.
+
+    Asked in a subprocess: this process keeps the import path it started with, and an editable
+    install of a src layout puts ``src/`` on it, where the build left ``dfind_piq.egg-info``.
+    """
+    code = ("import importlib.metadata as m, sys\n"
+            "try:\n    dist = m.distribution(sys.argv[1])\n"
+            "except m.PackageNotFoundError:\n    print('null')\n"
+            "else:\n    print(dist.read_text('direct_url.json') or '{}')\n")
+    done = subprocess.run([sys.executable, "-c", code, DIST], capture_output=True, text=True, timeout=120, check=True)
+    return json.loads(done.stdout)
 
 
 def _pip(*args: str) -> subprocess.CompletedProcess:
@@ -116,14 +121,13 @@ def _pip(*args: str) -> subprocess.CompletedProcess:
                           text=True, timeout=600, check=False)
 
 
-def _reinstall_args(dist: importlib.metadata.Distribution | None) -> list[str] | None:
+def _reinstall_args(direct: dict | None) -> list[str] | None:
     """How to put the bridge back as it was: editable from its folder, from its folder, or not at all."""
-    if dist is None:
+    if direct is None:
         return None
-    direct = json.loads(dist.read_text("direct_url.json") or "{}")
-    source = Path(unquote(urlparse(direct["url"]).path)) if direct.get("url", "").startswith("file:") else BRIDGE
-    editable = direct.get("dir_info", {}).get("editable", False)
-    return ["-e", str(source)] if editable else [str(source)]
+    url = direct.get("url", "")
+    source = Path(unquote(urlparse(url).path)) if url.startswith("file:") else BRIDGE
+    return ["-e", str(source)] if direct.get("dir_info", {}).get("editable", False) else [str(source)]
 
 
 @pytest.mark.slow
