@@ -62,3 +62,9 @@ def test_the_commands_name_files_that_are_shipped():
     assert all((ROOT / p).is_file() for p in paths), sorted(p for p in paths if not (ROOT / p).is_file())
     images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", README)
     assert images and all((ROOT / p).is_file() for p in images)
+
+
+def test_ci_runs_the_readmes_test_command():
+    (command,) = re.findall(r"^python -m pip install -e \"\.\[test\]\"[^\n]*&& python -m pytest$", README,
+                            flags=re.MULTILINE)
+    assert command in (ROOT / ".ci" / "run").read_text().splitlines()

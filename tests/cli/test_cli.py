@@ -145,7 +145,7 @@ def test_sizes_differ(images, tmp_path):
 
 
 def test_unknown_stage_suggests(images):
-    assert_one_line_error(dfind(*images, "-m", "ssmi"), "unknown metric 'ssmi'; did you mean ssim?")
+    assert_one_line_error(dfind(*images, "-m", "ssmi"), "unknown metric 'ssmi'; did you mean ssim")  # first of the close names
     assert_one_line_error(dfind(*images, "-s", "gradiant"), "did you mean gradient")
     assert_one_line_error(dfind(*images, "-p", "ssim"), "unknown preprocessor 'ssim' ('ssim' is a metric)")
 

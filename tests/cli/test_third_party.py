@@ -221,14 +221,15 @@ def test_trace_prints_each_load_and_hook_call(plugin_root):
 # -- the example package -----------------------------------------------------------------------
 
 
-def test_the_example_package_is_not_part_of_dfinds_distribution():
+def test_the_example_and_the_piq_bridge_are_not_part_of_dfinds_distribution():
     from setuptools import find_namespace_packages
     from setuptools.config.pyprojecttoml import read_configuration
 
     config = read_configuration(ROOT / "pyproject.toml", expand=False)["tool"]["setuptools"]["packages"]["find"]
     packages = find_namespace_packages(where=str(ROOT), include=config["include"], exclude=config.get("exclude", ()))
     assert "dfcore" in packages and "dfplugins_builtin" in packages
-    assert not [p for p in packages if p.split(".")[0] in ("examples", "tests", "dfind_metric_example")]
+    separate = ("examples", "tests", "plugins", "dfind_metric_example", "dfind_piq")  # distributions of their own
+    assert not [p for p in packages if p.split(".")[0] in separate]
 
 
 def _installed(distribution: str) -> bool:
