@@ -124,7 +124,9 @@ def dfind_postprocessors() -> Iterator[StageSpec]:
                                      "(0: all connected pixels above low)"),
                 Param("absorb", 0.0, "weaker bumps joined to a difference above this fraction of its peak are part of "
                                      "it (at most extent)"),
-                Param("relative", 0.0, "differences weaker than this fraction of the strongest one are not reported")),
+                Param("relative", 0.0, "differences weaker than this fraction of the strongest one are not reported"),
+                Param("nonzero", False, "every pixel where the map is not zero is part of a difference, whatever the "
+                                        "background (exact maps: any change counts)")),
     )
 
 
@@ -136,6 +138,9 @@ _ROBUST_MAP = ("sigma=1.0,reduce=l2,scale=1.0,octaves=4,background=64,exact=auto
 #: The differences found in that map: counted, located and ranked; the rule chosen with the map
 #: in round four (docs/quality.md).
 _DIFFERENCES = "builtin.regions:level=10,extent=0.1,absorb=0.03,merge=0.03,relative=0.15"
+#: The ``strict`` preset's differences: every cluster of changed pixels (parts within 1% of the
+#: diagonal joined), down to a single pixel.
+_EXACT_DIFFERENCES = "builtin.regions:nonzero=true,min_size=0"
 
 
 @hookimpl
@@ -152,6 +157,13 @@ def dfind_presets() -> Iterator[PresetSpec]:
         "robust",
         "The default always tolerating misalignment up to 2 px (scans, screenshots re-rendered at another zoom).",
         {"metric": "builtin.mse", "strategy": f"builtin.difference:shift=2,{_ROBUST_MAP}", "postprocessor": _DIFFERENCES},
+    )
+    yield PresetSpec(
+        "strict",
+        "Exact differences for CI: every pixel that differs counts (largest channel difference, no tolerance of "
+        "anti-aliasing or misalignment), each cluster of changed pixels a difference; score: MSE "
+        "(`--fail-above 0` fails on any change).",
+        {"metric": "builtin.mse", "strategy": "builtin.difference:reduce=max", "postprocessor": _EXACT_DIFFERENCES},
     )
     yield PresetSpec(
         "sharp", "Honest gradient of SSIM at data_range=1, unsmoothed: sharpest on lossless pairs, fragile on others.",

@@ -129,7 +129,7 @@ def background(values: np.ndarray) -> tuple[float, float]:
 
 def significant_regions(values: np.ndarray, valid: np.ndarray | None = None, *, level: float = 6.0,
                         low: float = 3.0, merge: float = 0.01, min_size: float = 2e-5, extent: float = 0.0,
-                        absorb: float = 0.0, relative: float = 0.0
+                        absorb: float = 0.0, relative: float = 0.0, nonzero: bool = False
                         ) -> tuple[list[Region], np.ndarray, tuple[float, float]]:
     """The differences one HxW map holds, strongest first, and their HxW bool mask.
 
@@ -149,6 +149,9 @@ def significant_regions(values: np.ndarray, valid: np.ndarray | None = None, *, 
             would grow down the flank and widen its box (0: only those above ``extent``).
         relative: a difference's peak stands at least this fraction of the strongest
             difference's height above the background (0: ``level`` alone decides).
+        nonzero: every compared pixel where the map is not zero belongs to a difference,
+            whatever the background (``level``, ``low``, ``extent``, ``absorb`` and
+            ``relative`` unused): an exact map's every change, for strict comparisons.
     Returns:
         ``(regions, mask, (level, spread))``: each region with its box, area, peak, mean,
         centroid and significance; the mask of the pixels in them; the background measured.
@@ -163,10 +166,13 @@ def significant_regions(values: np.ndarray, valid: np.ndarray | None = None, *, 
     z = (magnitude - centre) / spread
     if valid is not None:
         z[~valid] = -np.inf
-    seed_level = max(level, relative * float(z.max()))
-    if not (z > seed_level).any():
-        return [], empty, (centre, spread)
-    mask = _grown(z, seed_level, min(low, level), extent, max(min(absorb, extent), 0.0))
+    if nonzero:
+        mask = magnitude > 0 if valid is None else (magnitude > 0) & valid
+    else:
+        seed_level = max(level, relative * float(z.max()))
+        if not (z > seed_level).any():
+            return [], empty, (centre, spread)
+        mask = _grown(z, seed_level, min(low, level), extent, max(min(absorb, extent), 0.0))
     groups = _merged(mask, merge * float(np.hypot(height, width)))
     regions, kept = _described(mask, groups, magnitude, z, max(1, round(min_size * height * width)))
     return regions, np.isin(groups, kept) & mask, (centre, spread)

@@ -6,6 +6,9 @@ compared pixels), grows by hysteresis, joins fragments of one object, and drops 
 (:func:`dfcore.ops.regions.significant_regions`). Each region reports its box, area, centroid,
 peak, mean and ``significance`` (its peak above the background, in robust standard
 deviations), strongest first; the mask holds their pixels. Identical images give none.
+With ``nonzero``, every pixel where the map is not zero counts, whatever the background:
+on an exact map (``difference`` without tolerance), every changed pixel cluster is a
+difference -- the ``strict`` preset's rule, for checks where any change must count.
 The ``default`` preset ends with this stage (docs/quality.md says how its knobs were chosen).
 """
 
@@ -23,7 +26,7 @@ class Regions:
     """Find the differences of each map: see the module docstring; every knob is a parameter."""
 
     def __init__(self, level: float = 6.0, low: float = 3.0, merge: float = 0.01, min_size: float = 2e-5,
-                 extent: float = 0.0, absorb: float = 0.0, relative: float = 0.0) -> None:
+                 extent: float = 0.0, absorb: float = 0.0, relative: float = 0.0, nonzero: bool = False) -> None:
         for name, value in (("level", level), ("low", low)):
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a positive number of standard deviations, got {value!r}")
@@ -41,6 +44,7 @@ class Regions:
                              "its own extent")
         self.level, self.low, self.merge, self.min_size = float(level), float(low), float(merge), float(min_size)
         self.extent, self.absorb, self.relative = float(extent), float(absorb), float(relative)
+        self.nonzero = bool(nonzero)
 
     def __call__(self, out: StageOutput) -> StageOutput:
         maps = out.map[:, 0].detach().float().cpu().numpy()  # labelling is a host step (dfcore.ops.regions)
@@ -50,7 +54,7 @@ class Regions:
             compared = None if valid is None else valid[index]
             found, mask, (centre, spread) = significant_regions(
                 values, compared, level=self.level, low=self.low, merge=self.merge, min_size=self.min_size,
-                extent=self.extent, absorb=self.absorb, relative=self.relative)
+                extent=self.extent, absorb=self.absorb, relative=self.relative, nonzero=self.nonzero)
             regions.append(found)
             masks.append(torch.from_numpy(mask))
             infos.append({"differences": len(found), "background": round(centre, 6), "spread": round(spread, 6)})
@@ -58,6 +62,15 @@ class Regions:
         return out.replace(mask=mask, regions=regions, info=infos)
 
     def conventions(self) -> dict[str, object]:
+        if self.nonzero:
+            return {
+                "differences": "every compared pixel where the map is not zero, whatever the background",
+                "merge": f"{self.merge} of the image diagonal",
+                "min_size": f"{self.min_size} of the image area",
+                "significance": "peak above the background (median and 1.4826 x MAD of |map|), in robust standard "
+                                "deviations",
+                "regions_sorted_by": "peak, then area",
+            }
         return {
             "background": "median and 1.4826 x MAD of |map| over the compared pixels",
             "level": self.level,
