@@ -6,7 +6,6 @@ requests; a screenshot of each page is kept (see ``conftest.py`` for DFIND_TEST_
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +26,14 @@ def pair_page(result_with_regions: Any, tmp_path: Path) -> Path:
 
 
 def transforms(page: Any) -> list[str]:
-    return page.evaluate("[...document.querySelectorAll('.layer')].map(l => l.style.transform)")
+    """Where each view's layer is and how large: its offset and size (the layer is sized, never scaled)."""
+    return page.evaluate("[...document.querySelectorAll('.layer')]"
+                         ".map(l => `${l.style.transform} ${l.style.width} ${l.style.height}`)")
 
 
 def scales(page: Any) -> list[float]:
-    return [float(re.search(r"scale\(([^)]+)\)", t).group(1)) for t in transforms(page)]
+    """Screen pixels per image pixel in each view."""
+    return [float(s) for s in page.evaluate("[...document.querySelectorAll('.layer')].map(l => l.dataset.scale)")]
 
 
 def test_cli_report_loads_offline_and_every_image_decodes(visit: Any, pair_files: tuple[Path, Path],
