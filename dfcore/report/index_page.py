@@ -37,7 +37,8 @@ def render_index(records: Sequence[PairRecord], out: Path, pages: Mapping[str, P
     if show_metric:
         head.append("<th>metric</th>")
     head.append(f'<th class="num">{esc(metrics[0]) if len(metrics) == 1 else "score"}</th>')
-    head += (['<th class="num">regions</th>'] if detected else []) + (['<th class="num">changed</th>'] if show_changed else [])
+    head += ['<th class="num">regions</th>'] if detected else []
+    head += ['<th class="num">changed</th>'] if show_changed else []
     head += [f'<th class="num">{esc(k)}</th>' for k in eval_keys]
     head.append("<th>status</th>")
     rows = []

@@ -229,7 +229,8 @@ def test_index_lists_new_and_deleted_files_and_counts_only_what_ran(visit: Any, 
     index.assert_clean()
     assert index.undecoded_images() == []
     page = index.page
-    cards = dict(zip(page.locator(".card .label").all_text_contents(), page.locator(".card .value").all_text_contents()))
+    cards = dict(zip(page.locator(".card .label").all_text_contents(),
+                     page.locator(".card .value").all_text_contents()))
     assert cards["New"] == "2" and cards["Deleted"] == "1"
     assert "Regions" not in cards  # no postprocessor looked for regions: no count of them
     headers = [h.strip().lower() for h in page.locator("table.pairs thead th").all_text_contents()]
