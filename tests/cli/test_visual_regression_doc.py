@@ -91,3 +91,17 @@ def test_the_github_actions_example_uploads_the_report_it_writes(tmp_path: Path,
     assert result.exit_code == EXIT_DIFFERENT, result.output
     assert (tmp_path / out / "index.html").is_file()
     assert not list((tmp_path / out).rglob("*.map.npy"))  # --outputs heatmap,json
+
+
+def test_the_python_example_approves_as_the_command_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    from dfcore import Finder
+
+    monkeypatch.chdir(tmp_path)
+    _screenshots(tmp_path / "refs", changed=False)
+    _screenshots(tmp_path / "new", changed=True)
+    report = Finder(metric="mse", device="cpu").run_dirs("refs", "new").save("dfind-out", fail_above=0.001)
+    assert report.to_dict()["fail_above"] == 0.001
+    exec(compile(_block("python"), "docs/visual-regression.md", "exec"), {})  # noqa: S102 (the page's own example)
+    assert capsys.readouterr().out.startswith("approved login.png ")
+    assert (tmp_path / "refs" / "login.png").read_bytes() == (tmp_path / "new" / "login.png").read_bytes()
