@@ -36,6 +36,7 @@ Any stage may define ``conventions() -> dict`` to record choices that change num
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -152,6 +153,18 @@ class MetricLike(Protocol):
     def preprocess(self, x: Tensor) -> Tensor: ...
 
     def repeated(self, times: int) -> MetricLike: ...
+
+
+def beyond(score: float, threshold: float, higher_is_better: bool) -> bool:
+    """Whether ``score`` is worse than ``threshold`` in the metric's direction, or not a number.
+
+    Below ``threshold`` fails for a higher-is-better metric, above it for a lower-is-better
+    one; a NaN never passes. ``--fail-above`` gates a run with it, and ``dfind approve
+    --failing`` picks the pairs it fails.
+    """
+    if math.isnan(score):
+        return True
+    return score < threshold if higher_is_better else score > threshold
 
 
 @runtime_checkable

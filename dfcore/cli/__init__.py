@@ -5,6 +5,7 @@
 * :mod:`~dfcore.cli.check_metric` -- ``dfind check-metric NAME``;
 * :mod:`~dfcore.cli.rescale` -- ``dfind rescale FOLDERS...``;
 * :mod:`~dfcore.cli.report` -- ``dfind report TARGET``;
+* :mod:`~dfcore.cli.approve` -- ``dfind approve OUT [NAME...]``;
 * :mod:`~dfcore.cli.plugins` -- the ``--list-plugins`` listing;
 * :mod:`~dfcore.cli.common` -- exit codes, one-line errors, shared options;
 * :mod:`~dfcore.cli.app` -- the group that gathers them (the console script's ``main``).

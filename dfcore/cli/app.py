@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from dfcore.cli.approve import approve_command
 from dfcore.cli.check_metric import check_metric_command
 from dfcore.cli.common import CONTEXT
 from dfcore.cli.compare import compare_command
@@ -26,5 +27,5 @@ def main() -> None:
     """dfind: where two images differ."""
 
 
-for command in (diff, compare_command, check_metric_command, rescale_command, report_command):
+for command in (diff, compare_command, check_metric_command, rescale_command, report_command, approve_command):
     main.add_command(command)

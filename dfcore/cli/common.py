@@ -18,6 +18,7 @@ from typing import Any
 
 import click
 
+from dfcore.contracts import beyond  # noqa: F401 (the commands import it from here)
 from dfcore.errors import DfindError, InputError, StageRuntimeError, one_line
 from dfcore.io.pair_rules import RULES, PairBy, describe_rule
 from dfcore.plugin.loading import AUTOLOAD_ENV
@@ -272,13 +273,6 @@ def describe_regions(regions: Sequence[Any], listed: int = LISTED) -> list[str]:
     if len(regions) > listed:
         lines.append(f"  ...and {len(regions) - listed} more")
     return lines
-
-
-def beyond(score: float, threshold: float, higher_is_better: bool) -> bool:
-    """Whether ``score`` fails ``--fail-above``: worse than ``threshold``, or not a number (a NaN never passes)."""
-    if math.isnan(score):
-        return True
-    return score < threshold if higher_is_better else score > threshold
 
 
 def finite_threshold(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:

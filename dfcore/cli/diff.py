@@ -344,7 +344,7 @@ def _run_dirs(finder: Any, dir_a: Path | None, dir_b: Path | None, pairs_file: P
             try:
                 summary = run.save(output, overwrite=overwrite, colormap=display["colormap"], vmax=display["vmax"],
                                    previews=report, progress=False if quiet else None, on_row=show, engine=engine,
-                                   outputs=outputs)
+                                   outputs=outputs, fail_above=fail_above)
             except BatchInterrupted as stop:
                 counts = stop.report.counts
                 click.echo(f"dfind: interrupted: {counts['ok'] + counts['skipped']} of {len(run)} pairs complete, "

@@ -55,28 +55,29 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[Any], None], mod
     return path
 
 
-def check_writable(folder: str | os.PathLike[str]) -> Path:
+def check_writable(folder: str | os.PathLike[str], what: str = "output") -> Path:
     """Make sure files can be written into ``folder`` (created if missing) before any work is done.
 
     A probe file is created there and removed again, so a read-only mount, missing
     permissions or a full quota on inodes show up now, not after every pair was computed.
+    ``what`` names the folder in messages (``output``, ``reference``).
 
     Raises:
         InputError: naming the folder and the cause in words.
     """
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
-        raise InputError(f"{folder}: the output must be a folder, and this is a file")
+        raise InputError(f"{folder}: the {what} must be a folder, and this is a file")
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise InputError(f"{folder}: cannot create the output folder: {_cause(exc)}") from None
+        raise InputError(f"{folder}: cannot create the {what} folder: {_cause(exc)}") from None
     probe = folder / partial_name("write-test", process_owner())
     try:
         os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
         os.unlink(probe)
     except OSError as exc:
-        raise InputError(f"{folder}: cannot write into the output folder: {_cause(exc)}") from None
+        raise InputError(f"{folder}: cannot write into the {what} folder: {_cause(exc)}") from None
     return folder
 
 

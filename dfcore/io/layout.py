@@ -23,10 +23,12 @@ A folder run also writes ``summary.csv`` and ``summary.json`` (:data:`SUMMARY_SC
 row per pair, with a status in :data:`STATUSES`; the JSON also says how the folders were
 paired, ``pairing``, and lists the files left on one side, ``only_a``, ``only_b`` and, for
 comparisons, ``only_truth``), and its report ``index.html`` with thumbnails under ``thumbs/``.
-These names are the run's own (:data:`RUN_FILES`, :data:`RUN_DIRS`): a pair whose files would
-take one of them, or lie in one of its folders, has ``_`` added to the first part of its stem
-(``summary.png`` -> ``summary_.json``, ``thumbs/001.png`` -> ``thumbs_/001.json``), so no
-pair's result is overwritten by the run's.
+``dfind approve`` appends what it promoted to the references to ``approvals.json``
+(:data:`APPROVALS_SCHEMA`). These names are the run's own (:data:`RUN_FILES`,
+:data:`RUN_DIRS`): a pair whose files would take one of them, or lie in one of its folders,
+has ``_`` added to the first part of its stem (``summary.png`` -> ``summary_.json``,
+``approvals.png`` -> ``approvals_.json``, ``thumbs/001.png`` -> ``thumbs_/001.json``), so
+no pair's result is overwritten by the run's.
 
 Hidden files belong to runs in progress: the temporary files of atomic writes
 (``.NAME.HOST~PID~TOKEN~R.part``) and a claim per pair being computed (``.STEM.claim``, see
@@ -57,6 +59,8 @@ from dfcore.io.pairing import strip_image_extension
 PAIR_SCHEMA = 1
 #: Version of ``summary.json``.
 SUMMARY_SCHEMA = 1
+#: Version of ``approvals.json``.
+APPROVALS_SCHEMA = 1
 
 #: A pair's files by role: the suffix added to its stem.
 PAIR_FILES = {
@@ -84,8 +88,10 @@ INDEX_PAGE = "index.html"
 THUMBS_DIR = "thumbs"
 #: The page of a single-pair run with ``--report``.
 PAIR_REPORT_PAGE = "report.html"
+#: The record of the B images ``dfind approve`` promoted to the references.
+APPROVALS_JSON = "approvals.json"
 #: Files and folders a run writes at the top of its output folder: no pair's file may take them.
-RUN_FILES = (SUMMARY_CSV, SUMMARY_JSON, INDEX_PAGE, PAIR_REPORT_PAGE)
+RUN_FILES = (SUMMARY_CSV, SUMMARY_JSON, INDEX_PAGE, PAIR_REPORT_PAGE, APPROVALS_JSON)
 RUN_DIRS = (THUMBS_DIR,)
 #: Added to the first part of a pair's stem that would take one of the run's names.
 RESERVED_ESCAPE = "_"
@@ -370,12 +376,79 @@ def read_summary_rows(output: str | os.PathLike[str]) -> list[dict[str, Any]]:
         return []
 
 
+# -- approvals ----------------------------------------------------------------------------------
+
+
+def read_approvals(output: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """The approvals recorded in ``output/approvals.json``, oldest first; none without the file.
+
+    Raises:
+        InputError: the file exists but is not an approvals record, or is newer than this dfind reads.
+    """
+    path = Path(output) / APPROVALS_JSON
+    if not path.exists():
+        return []
+    data = read_json(path)
+    if not isinstance(data, dict) or not isinstance(data.get("approvals"), list):
+        raise InputError(f"{path}: not a dfind approvals record; move it away to start a new one")
+    check_schema(data, path, APPROVALS_SCHEMA)
+    return [dict(entry) for entry in data["approvals"] if isinstance(entry, dict)]
+
+
+def append_approvals(output: str | os.PathLike[str], entries: Sequence[Mapping[str, Any]]) -> Path:
+    """Add ``entries`` to ``output/approvals.json`` (written whole, atomically); returns its path."""
+    approvals = [*read_approvals(output), *(dict(entry) for entry in entries)]
+    return write_json(Path(output) / APPROVALS_JSON, {"schema": APPROVALS_SCHEMA, "approvals": approvals})
+
+
 __all__ = [
-    "CLAIM_SUFFIX", "COMPARE_COLUMNS", "CONDITIONAL_FILES", "CSV_FORMULA_START", "DEFAULT_OUTPUTS",
-    "EVALUATION_COLUMNS", "FAILED", "FOLDER_OUTPUTS", "INDEX_PAGE", "OK", "OUTPUTS", "PAIR_FILES", "PAIR_REPORT_PAGE",
-    "PAIR_SCHEMA", "RESERVED_ESCAPE", "RUN_DIRS", "RUN_FILES", "SKIPPED", "STATUSES", "SUMMARY_COLUMNS",
-    "SUMMARY_CSV", "SUMMARY_JSON", "SUMMARY_SCHEMA", "THUMBS_DIR", "check_schema", "claim_file", "complete_pair",
-    "csv_cell", "is_pair_record", "is_run_file", "output_roles", "output_stem", "pair_file", "pair_records",
-    "parse_outputs", "read_csv_cell", "read_json", "read_pair", "read_summary", "read_summary_rows", "rewrite_record",
-    "sibling", "stem_of", "write_pair", "write_summary",
+    "APPROVALS_JSON",
+    "APPROVALS_SCHEMA",
+    "CLAIM_SUFFIX",
+    "COMPARE_COLUMNS",
+    "CONDITIONAL_FILES",
+    "CSV_FORMULA_START",
+    "DEFAULT_OUTPUTS",
+    "EVALUATION_COLUMNS",
+    "FAILED",
+    "FOLDER_OUTPUTS",
+    "INDEX_PAGE",
+    "OK",
+    "OUTPUTS",
+    "PAIR_FILES",
+    "PAIR_REPORT_PAGE",
+    "PAIR_SCHEMA",
+    "RESERVED_ESCAPE",
+    "RUN_DIRS",
+    "RUN_FILES",
+    "SKIPPED",
+    "STATUSES",
+    "SUMMARY_COLUMNS",
+    "SUMMARY_CSV",
+    "SUMMARY_JSON",
+    "SUMMARY_SCHEMA",
+    "THUMBS_DIR",
+    "append_approvals",
+    "check_schema",
+    "claim_file",
+    "complete_pair",
+    "csv_cell",
+    "is_pair_record",
+    "is_run_file",
+    "output_roles",
+    "output_stem",
+    "pair_file",
+    "pair_records",
+    "parse_outputs",
+    "read_approvals",
+    "read_csv_cell",
+    "read_json",
+    "read_pair",
+    "read_summary",
+    "read_summary_rows",
+    "rewrite_record",
+    "sibling",
+    "stem_of",
+    "write_pair",
+    "write_summary",
 ]

@@ -71,7 +71,9 @@ class Pairing:
 
     ``rule`` is how they were paired, as ``summary.json`` records it (:meth:`PairBy.to_dict`,
     or ``{"rule": "csv", "file": ...}`` for a pairs file). Three folders (comparisons) also
-    have ``only_truth``: the truth's images without a comparison.
+    have ``only_truth``: the truth's images without a comparison. ``folders`` holds the two
+    folders as absolute paths (``{"a": ..., "b": ...}``; empty for a pairs file): ``only_a``
+    and ``only_b`` are relative to them.
     """
 
     pairs: list[PairSpec] = field(default_factory=list)
@@ -79,6 +81,7 @@ class Pairing:
     only_b: list[str] = field(default_factory=list)
     rule: dict[str, Any] = field(default_factory=lambda: {"rule": "path"})
     only_truth: list[str] = field(default_factory=list)
+    folders: dict[str, str] = field(default_factory=dict)
 
 
 def list_images(root: str | os.PathLike[str], recursive: bool = True) -> dict[str, Path]:
@@ -124,7 +127,9 @@ def pair_directories(dir_a: str | os.PathLike[str], dir_b: str | os.PathLike[str
         raise ParameterError("strip_truth: only for three folders (a truth, A and B)")
     side_a = _Side(os.fspath(dir_a), list_images(dir_a, recursive), rule.strip_a)
     side_b = _Side(os.fspath(dir_b), list_images(dir_b, recursive), rule.strip_b)
-    return _pair(rule, side_a, side_b)
+    pairing = _pair(rule, side_a, side_b)
+    pairing.folders = {"a": os.path.abspath(dir_a), "b": os.path.abspath(dir_b)}
+    return pairing
 
 
 def _pair(rule: PairBy, side_a: _Side, side_b: _Side) -> Pairing:

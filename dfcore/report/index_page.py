@@ -31,17 +31,20 @@ def render_index(records: Sequence[PairRecord], out: Path, pages: Mapping[str, P
                 eval_keys.append(key)
     show_metric = len(metrics) > 1
     show_changed = any("mask_fraction" in r.data for r in ok)
+    detected = [r for r in ok if detects_regions(r.data)]
     head = ['<th data-sort="rank" title="Worst first">#</th>', "<th>pair</th>",
             '<th class="nosort">A</th>', '<th class="nosort">B</th>', '<th class="nosort">map</th>']
     if show_metric:
         head.append("<th>metric</th>")
     head.append(f'<th class="num">{esc(metrics[0]) if len(metrics) == 1 else "score"}</th>')
-    head += ['<th class="num">regions</th>'] + (['<th class="num">changed</th>'] if show_changed else [])
+    head += ['<th class="num">regions</th>'] if detected else []
+    head += ['<th class="num">changed</th>'] if show_changed else []
     head += [f'<th class="num">{esc(k)}</th>' for k in eval_keys]
     head.append("<th>status</th>")
     rows = []
+    columns = {"metric": show_metric, "regions": bool(detected), "changed": show_changed}
     for rank, record in enumerate(records, start=1):
-        rows.append(_index_row(rank, record, out, pages.get(record.name), show_metric, show_changed, eval_keys))
+        rows.append(_index_row(rank, record, out, pages.get(record.name), columns, eval_keys))
     table = (f'<table class="pairs"><thead><tr>{"".join(head)}</tr></thead><tbody>\n'
              + "\n".join(rows) + "\n</tbody></table>")
     if not records:
@@ -49,27 +52,48 @@ def render_index(records: Sequence[PairRecord], out: Path, pages: Mapping[str, P
     notes = [f"{role} <code>{esc(folder)}</code>" for role, folder in zip("AB", folders)]
     if summary is not None and isinstance(summary.get("pairing"), Mapping):
         notes.append(f"paired {esc(describe_rule(summary['pairing']))}")
+    config = (summary or {}).get("config") or (ok[0].data.get("config") if ok else None)
+    if isinstance(config, Mapping) and what_ran(config):
+        notes.append(f"ran {esc(what_ran(config))}")
     return document(
         "index",
         title=esc(f"{heading} · dfind"),
         heading=esc(heading),
-        cards=_index_cards(ok, failed, metrics),
+        cards=_index_cards(ok, failed, metrics, detected, summary or {}),
         notes=f'<p class="muted folders">{" · ".join(notes)}</p>' if notes else "",
         table=table,
-        leftover=_left_over(summary or {}, folders),
+        leftover=_left_over(summary or {}, folders, out),
         script=static("common.js") + "\n" + static("index.js"),
     )
 
 
-def _index_row(rank: int, record: PairRecord, out: Path, page: Path | None, show_metric: bool, show_changed: bool,
+def detects_regions(data: Mapping[str, Any]) -> bool:
+    """Whether region detection ran on a pair: a postprocessor made a mask (or regions), as the summary counts it."""
+    return "mask_fraction" in data or bool(data.get("regions"))
+
+
+def what_ran(config: Mapping[str, Any]) -> str:
+    """The stages of a pipeline in order, by name: ``highpass → ssim → gradient → threshold``."""
+    names = []
+    for kind in ("preprocessor", "metric", "strategy", "postprocessor"):
+        stages = config.get(kind)
+        for stage in stages if isinstance(stages, list) else [stages] if stages else []:
+            if isinstance(stage, Mapping) and stage.get("name"):
+                names.append(str(stage["name"]))
+    return " → ".join(names)
+
+
+def _index_row(rank: int, record: PairRecord, out: Path, page: Path | None, columns: Mapping[str, bool],
                eval_keys: Sequence[str]) -> str:
     name = esc(record.name)
+    show_metric, show_changed = columns["metric"], columns["changed"]
     if not record.ok:
         sources = " ⇄ ".join(esc(record.sources[k]) for k in ("a", "b") if record.sources.get(k))
         detail = f'<div class="muted mono">{sources}</div>' if sources else ""
         empty = '<td class="num" data-value="NaN">–</td>'
         cells = ['<td class="thumb"><span class="nothumb">failed</span></td>'] * 3
-        cells += ["<td>–</td>"] * int(show_metric) + [empty] * (2 + int(show_changed) + len(eval_keys))
+        cells += ["<td>–</td>"] * int(show_metric)
+        cells += [empty] * (1 + int(columns["regions"]) + int(show_changed) + len(eval_keys))
         return (f'<tr class="failed" data-name="{name}"><td class="num" data-value="{rank}">{rank}</td>'
                 f'<td class="name">{name}<div class="error">{esc(record.error)}</div>{detail}</td>{"".join(cells)}'
                 f'<td data-value="0"><span class="status failed">failed</span></td></tr>')
@@ -90,8 +114,10 @@ def _index_row(rank: int, record: PairRecord, out: Path, page: Path | None, show
     score = record.score
     cells.append(f'<td class="num mono" data-value="{_sortable(score)}" title="'
                  f'{"higher" if record.higher_is_better else "lower"} is better">{esc(fmt(data.get("score")))}</td>')
-    n_regions = len(data.get("regions") or [])
-    cells.append(f'<td class="num" data-value="{n_regions}">{n_regions}</td>')
+    if columns["regions"]:
+        n_regions = len(data.get("regions") or [])
+        cells.append(f'<td class="num" data-value="{n_regions}">{n_regions}</td>'
+                     if detects_regions(data) else '<td class="num" data-value="NaN">–</td>')
     if show_changed:
         fraction = data.get("mask_fraction")
         cells.append(f'<td class="num" data-value="{_sortable(as_float(fraction))}">'
@@ -104,24 +130,46 @@ def _index_row(rank: int, record: PairRecord, out: Path, page: Path | None, show
     return f'<tr data-name="{name}">' + "".join(cells) + "</tr>"
 
 
-def _left_over(summary: Mapping[str, Any], folders: Sequence[str]) -> str:
-    """The files the pairing left on one side, a list per folder; nothing when there are none."""
+#: How the index names the files on one side only, by summary key: (a word for them, where they are).
+ONE_SIDED = {"only_truth": ("", "the truth"), "only_a": ("deleted", "A"), "only_b": ("new", "B")}
+
+
+def _left_over(summary: Mapping[str, Any], folders: Sequence[str], out: Path) -> str:
+    """The files the pairing left on one side, a list per folder; nothing when there are none.
+
+    In a run of two folders, a file only in B is *new* and one only in A *deleted* (the
+    screenshot that appeared or went away); each links to the file, with a thumbnail, when
+    the summary records the folders.
+    """
+    recorded = summary.get("folders") if isinstance(summary.get("folders"), Mapping) else {}
     where = dict(zip(("only_a", "only_b"), folders))
+    two_folders = summary.get("kind", "diff") == "diff"
     lists = []
-    for key, side in (("only_truth", "the truth"), ("only_a", "A"), ("only_b", "B")):
+    for key, (word, side) in ONE_SIDED.items():
         names = summary.get(key)
         if not isinstance(names, list) or not names:
             continue
         folder = f" <code>{esc(where[key])}</code>" if key in where else ""
-        items = "".join(f"<li><code>{esc(name)}</code></li>" for name in names)
+        root = recorded.get(key[-1]) if key in ("only_a", "only_b") else None
+        items = "".join(_one_sided_item(str(name), root, out) for name in names)
+        label = f"{word}: only in {side}" if two_folders and word else f"only in {side}"
         lists.append(f'<details class="one-sided" data-side="{esc(key)}"{" open" if len(names) <= 10 else ""}>'
-                     f'<summary>only in {side}{folder}: '
+                     f'<summary>{label}{folder}: '
                      f'{len(names)}</summary><ul>{items}</ul></details>')
     if not lists:
         return ""
-    total = sum(len(summary[key]) for key in ("only_truth", "only_a", "only_b") if isinstance(summary.get(key), list))
-    return (f'<section class="block leftover" aria-label="Files on one side only"><h2>Not paired: {total} '
-            f'file{"s" if total != 1 else ""} on one side only</h2><div class="body">{"".join(lists)}</div></section>')
+    total = sum(len(summary[key]) for key in ONE_SIDED if isinstance(summary.get(key), list))
+    return (f'<section class="block leftover" id="one-sided" aria-label="Files on one side only"><h2>Not paired: '
+            f'{total} file{"s" if total != 1 else ""} on one side only</h2><div class="body">{"".join(lists)}</div>'
+            "</section>")
+
+
+def _one_sided_item(name: str, root: str | None, out: Path) -> str:
+    if not root or not (Path(root) / name).is_file():
+        return f"<li><code>{esc(name)}</code></li>"
+    href = esc(src(Path(root) / name, out))
+    return (f'<li><a href="{href}"><img class="one-sided-thumb" src="{href}" alt="" loading="lazy" '
+            f'decoding="async"><code>{esc(name)}</code></a></li>')
 
 
 def _sortable(value: float) -> str:
@@ -132,9 +180,15 @@ def _sortable(value: float) -> str:
     return repr(value)
 
 
-def _index_cards(ok: Sequence[PairRecord], failed: Sequence[PairRecord], metrics: Sequence[str]) -> str:
+def _index_cards(ok: Sequence[PairRecord], failed: Sequence[PairRecord], metrics: Sequence[str],
+                 detected: Sequence[PairRecord], summary: Mapping[str, Any]) -> str:
     cards = [card("Pairs", esc(fmt(len(ok) + len(failed))), f"{len(ok)} compared", primary=True)]
     cards.append(card("Failed", esc(fmt(len(failed))), "see the first rows" if failed else "none"))
+    if summary.get("kind", "diff") == "diff":
+        for key, label, hint in (("only_b", "New", "only in B"), ("only_a", "Deleted", "only in A")):
+            names = summary.get(key)
+            if isinstance(names, list) and names:
+                cards.append(card(label, f'<a href="#one-sided">{esc(fmt(len(names)))}</a>', hint))
     for metric in metrics:
         scores = [r.score for r in ok if r.metric == metric]
         finite = [s for s in scores if math.isfinite(s)]
@@ -148,8 +202,11 @@ def _index_cards(ok: Sequence[PairRecord], failed: Sequence[PairRecord], metrics
             if len(finite) >= 3:
                 cards.append(f'<div class="card"><div class="label">{esc(metric)} distribution</div>'
                              f"{_histogram(finite)}</div>")
-    regions = sum(len(r.data.get("regions") or []) for r in ok)
-    cards.append(card("Regions", esc(fmt(regions)), "over all pairs"))
+    if detected:  # no count where no postprocessor looked for regions
+        regions = sum(len(r.data.get("regions") or []) for r in detected)
+        chain = what_ran({"postprocessor": (detected[0].data.get("config") or {}).get("postprocessor")})
+        by = f" by {chain}" if chain else ""
+        cards.append(card("Regions", esc(fmt(regions)), esc(f"found in {len(detected)} of {len(ok)} pairs{by}")))
     return f'<section class="cards" aria-label="Summary">{"".join(cards)}</section>'
 
 

@@ -234,10 +234,14 @@ def _panels(record: PairRecord, page_dir: Path | None, width: int, height: int,
         '</select><button type="button" id="swipe" aria-pressed="false" title="Swipe between A and B (s)">Swipe</button>'
         '<label class="swipe-only">at <input type="range" id="swipe-pos" min="0" max="100" value="50" '
         'aria-label="Swipe position"></label>'
+        '<button type="button" id="onion" aria-pressed="false" title="Onion skin: A over B (c)">Onion</button>'
+        '<label class="onion-only" title="Opacity of A over B: 0 shows B, 100 shows A">A <input type="range" '
+        'id="onion-opacity" min="0" max="100" value="50" aria-label="Opacity of A over B"></label>'
+        '<output class="onion-only" id="onion-opacity-value">50%</output>'
     )
     compare_layers = (_image(record, "a", page_dir, "img-a", "A")
                       + _image(record, "b", page_dir, "img-b", "B", ' id="compare-b"'))
-    compare_view = _panel(3, "compare", "flicker or swipe in place", compare_controls, compare_layers,
+    compare_view = _panel(3, "compare", "flicker, swipe or blend in place", compare_controls, compare_layers,
                           '<div class="swipe-line"></div><span class="badge-ab">A</span>'
                           '<span class="badge-ab right">B</span>', attrs=' data-mode="toggle" data-show="a"', **size)
 

@@ -53,7 +53,8 @@ def run_batch(finder: Pipeline, pairing: Pairing, output: str | os.PathLike[str]
               batch_size: int = DEFAULT_BATCH_SIZE, workers: int | None = None, ignore: Any = None,
               truth: str | os.PathLike[str] | None = None, colormap: str | None = None, vmax: float | None = None,
               previews: bool = False, progress: bool | None = None, on_row: RowCallback | None = None,
-              engine: Engine | str | None = None, outputs: str | Sequence[str] | None = None) -> BatchReport:
+              engine: Engine | str | None = None, outputs: str | Sequence[str] | None = None,
+              fail_above: float | None = None) -> BatchReport:
     """Compare every pair into ``output`` with resume, a progress bar and a summary.
 
     ``progress=None`` shows a bar (rate, ETA) only when stderr is a terminal. ``on_row`` is
@@ -63,8 +64,10 @@ def run_batch(finder: Pipeline, pairing: Pairing, output: str | os.PathLike[str]
     ``"local"`` (the default, this process) or ``"ray"`` (:mod:`dfcore.runs.engines.ray`), or an
     engine object; planning, resume and the summary are the same whichever computes.
     ``outputs`` chooses the files of each pair (``None``: :data:`~dfcore.io.layout.FOLDER_OUTPUTS`);
-    a pair an earlier run completed counts as done when it has the outputs asked. The
-    other options are those of :class:`PairWorker`.
+    a pair an earlier run completed counts as done when it has the outputs asked.
+    ``fail_above`` is recorded in the summary as the threshold the run is gated with (it
+    changes nothing here; ``dfind approve --failing`` reads it). The other options are those
+    of :class:`PairWorker`.
     """
     start = time.perf_counter()
     engine = resolve_engine(engine)
@@ -112,7 +115,7 @@ def run_batch(finder: Pipeline, pairing: Pairing, output: str | os.PathLike[str]
     kind = "compare" if any(spec.reference is not None for spec in pairing.pairs) else "diff"
     report = BatchReport(rows, config, plan.output, list(pairing.only_a), list(pairing.only_b), interrupted,
                          time.perf_counter() - start, engine=engine.describe(), kind=kind, pairing=dict(pairing.rule),
-                         only_truth=list(pairing.only_truth))
+                         only_truth=list(pairing.only_truth), folders=dict(pairing.folders), fail_above=fail_above)
     report.write(plan.output)
     if interrupted:
         raise BatchInterrupted(report)
@@ -198,7 +201,7 @@ class DirRun:
     def save(self, output: str | os.PathLike[str], *, overwrite: bool = False, colormap: str | None = None,
              vmax: float | None = None, previews: bool = False, progress: bool | None = None,
              on_row: RowCallback | None = None, engine: Engine | str | None = None,
-             outputs: str | Sequence[str] | None = None) -> BatchReport:
+             outputs: str | Sequence[str] | None = None, fail_above: float | None = None) -> BatchReport:
         """Write every pair's files and ``summary.csv``/``summary.json`` into ``output``.
 
         Pairs already complete in ``output`` are skipped (``overwrite=True`` redoes them);
@@ -206,11 +209,13 @@ class DirRun:
         ``"ray"`` or an engine such as ``RayEngine(address="auto", workers=8, gpus_per_worker=1)``
         (:mod:`dfcore.runs.engines.ray`). ``outputs`` chooses each pair's files (``"heatmap,json"``,
         ``["npy"]``...: names of :data:`dfcore.io.layout.OUTPUTS`; the JSON record is always
-        written); a pair already complete for them is skipped. See :func:`run_batch`.
+        written); a pair already complete for them is skipped. ``fail_above``: the threshold
+        the run is gated with, recorded in the summary. See :func:`run_batch`.
         """
         return run_batch(self.finder, self.pairing, output, overwrite=overwrite, batch_size=self.batch_size,
                          workers=self.workers, ignore=self.ignore, truth=self.truth, colormap=colormap, vmax=vmax,
-                         previews=previews, progress=progress, on_row=on_row, engine=engine, outputs=outputs)
+                         previews=previews, progress=progress, on_row=on_row, engine=engine, outputs=outputs,
+                         fail_above=fail_above)
 
 
 def make_pairing(dir_a: str | os.PathLike[str] | None, dir_b: str | os.PathLike[str] | None,

@@ -137,7 +137,11 @@ class BatchReport:
     ``kind`` is ``"diff"`` (two folders) or ``"compare"`` (a truth and two reconstructions;
     the summary then has the comparison columns too). ``pairing`` is how the pairs were made
     (:attr:`dfcore.io.pairing.Pairing.rule`); ``only_a`` and ``only_b`` (and for a comparison
-    ``only_truth``) the files it left over.
+    ``only_truth``) the files it left over, relative to ``folders`` (the two folders, absolute;
+    empty for a pairs file). ``cwd`` is the folder the run started in: the rows' ``a`` and
+    ``b`` are as the run was given them, relative to it unless absolute. ``fail_above`` is
+    the threshold the run was gated with (``--fail-above``), if any; ``dfind approve
+    --failing`` reads it.
     """
 
     rows: list[PairRow]
@@ -152,6 +156,9 @@ class BatchReport:
     kind: str = "diff"
     pairing: dict[str, Any] = field(default_factory=lambda: {"rule": "path"})
     only_truth: list[str] = field(default_factory=list)
+    folders: dict[str, str] = field(default_factory=dict)
+    cwd: str = field(default_factory=os.getcwd)
+    fail_above: float | None = None
 
     @property
     def counts(self) -> dict[str, int]:
@@ -180,6 +187,9 @@ class BatchReport:
             "pairing": self.pairing,
             "only_a": self.only_a,
             "only_b": self.only_b,
+            "folders": self.folders or None,
+            "cwd": self.cwd,
+            "fail_above": self.fail_above,
             **({"only_truth": self.only_truth} if self.kind == "compare" else {}),
             "evaluation_mean": evaluation_means(self.rows),
             "pairs": [row.to_dict(self.columns) for row in self.rows],

@@ -75,8 +75,12 @@ def test_super_resolution_outputs_pair_with_one_option(tmp_path):
     assert "paired by stem, B&#x27;s names without _x4_SR" in index
     assert "Not paired: 2 files on one side only" in index
     assert 'baboon.png</a><div class="muted mono">with baboon_x4_SR.png</div>' in index  # B's file beside A's
-    assert re.search(r'data-side="only_b" open><summary>only in B <code>[^<]*sr</code>: 1</summary>'
-                     r"<ul><li><code>zebra.png</code></li></ul>", index)
+    # a file only in B is new, one only in A deleted; each links to its file, with a thumbnail
+    assert re.search(r'data-side="only_b" open><summary>new: only in B <code>[^<]*sr</code>: 1</summary>'
+                     r'<ul><li><a href="\.\./sr/zebra\.png"><img [^>]*src="\.\./sr/zebra\.png"[^>]*>'
+                     r"<code>zebra.png</code></a></li></ul>", index)
+    assert re.search(r'data-side="only_a" open><summary>deleted: only in A <code>[^<]*gt</code>: 1</summary>', index)
+    assert summary["folders"] == {"a": str(gt.resolve()), "b": str(sr.resolve())}
 
 
 def test_denoising_outputs_pair_by_stripping_or_a_pattern(tmp_path):

@@ -1,4 +1,4 @@
-/* dfind report, pair page: synchronized zoom and pan, A/B flicker and swipe, overlay, regions. */
+/* dfind report, pair page: synchronized zoom and pan, A/B flicker, swipe and onion skin, overlay, regions. */
 (() => {
   const data = JSON.parse(document.getElementById("dfind-data").textContent);
   const W = data.width, H = data.height;
@@ -56,14 +56,21 @@
     view.cy = clamp(view.cy, 0, H);
   }
 
+  /* The layer is sized, never scaled: a transform's scale would let the compositor smooth the
+     pictures. Its size and offset are whole device pixels, and from 1:1 up the browser draws each
+     image pixel as a block of one colour (image-rendering: pixelated). */
+  const snap = (value) => { const dpr = window.devicePixelRatio || 1; return Math.round(value * dpr) / dpr; };
   function render() {
     clampView();
     for (const v of viewports) {
       if (!v.vp.clientWidth || !v.vp.clientHeight) continue;
       const g = geometry(v.vp);
-      v.layer.style.transform = `translate(${g.tx}px, ${g.ty}px) scale(${g.s})`;
+      v.layer.style.width = `${snap(W * g.s)}px`;
+      v.layer.style.height = `${snap(H * g.s)}px`;
+      v.layer.style.transform = `translate(${snap(g.tx)}px, ${snap(g.ty)}px)`;
+      v.layer.dataset.scale = String(g.s);
       v.layer.style.setProperty("--px", String(1 / g.s));
-      v.vp.classList.toggle("pixelated", g.s >= 2);
+      v.vp.classList.toggle("pixelated", g.s >= 1 - 1e-9);
       if (v.panel === compare) {
         const splitX = (swipeAt * v.vp.clientWidth - g.tx) / g.s;
         const cut = clamp((splitX / W) * 100, 0, 100);
@@ -200,18 +207,29 @@
   const swipePos = $("#swipe-pos");
   let timer = null;
 
+  const onion = $("#onion"), onionLevel = $("#onion-opacity"), onionOut = $("#onion-opacity-value");
+
   function show(which) {
     compare.dataset.show = which;
     swap.textContent = which === "b" ? "Showing B" : "Showing A";
     swap.setAttribute("aria-pressed", String(which === "b"));
-    $(".badge-ab", compare).textContent = compare.dataset.mode === "swipe" ? "A" : which.toUpperCase();
+    const mode = compare.dataset.mode;
+    $(".badge-ab", compare).textContent = mode === "swipe" ? "A" : mode === "onion" ? "A over B" : which.toUpperCase();
   }
   function setMode(mode) {
     compare.dataset.mode = mode;
     swipe.setAttribute("aria-pressed", String(mode === "swipe"));
-    show(mode === "swipe" ? "a" : compare.dataset.show || "a");
+    onion.setAttribute("aria-pressed", String(mode === "onion"));
+    show(mode === "toggle" ? compare.dataset.show || "a" : "a");
     render();
   }
+  /* onion skin: A over B at the slider's opacity (0: B alone, 100: A alone) */
+  function setOnion(value) {
+    onionLevel.value = String(value);
+    onionOut.value = `${value}%`;
+    compare.style.setProperty("--onion", String(value / 100));
+  }
+  const toggleOnion = () => { setFlicker(false); setMode(compare.dataset.mode === "onion" ? "toggle" : "onion"); };
   function setFlicker(on) {
     clearInterval(timer);
     timer = null;
@@ -231,6 +249,9 @@
   rate.addEventListener("change", () => { if (timer !== null) setFlicker(true); });
   swipe.addEventListener("click", () => { setFlicker(false); setMode(compare.dataset.mode === "swipe" ? "toggle" : "swipe"); });
   swipePos.addEventListener("input", () => { swipeAt = Number(swipePos.value) / 100; render(); });
+  onion.addEventListener("click", toggleOnion);
+  onionLevel.addEventListener("input", () => setOnion(Number(onionLevel.value)));
+  setOnion(Number(onionLevel.value));
 
   /* -- overlay -------------------------------------------------------------------------------- */
   const overlayPanel = $('.panel[data-panel="overlay"]');
@@ -281,6 +302,7 @@
     x: toggleAB, " ": (event) => (event.target.tagName === "BUTTON" ? false : toggleAB()),
     f: () => setFlicker(timer === null),
     s: () => { setFlicker(false); setMode(compare.dataset.mode === "swipe" ? "toggle" : "swipe"); },
+    c: toggleOnion,
     o: () => setOpacity(Number(opacity.value) > 0 ? 0 : lastOpacity),
     g: () => { grey.checked = !grey.checked; overlayPanel.classList.toggle("grey", grey.checked); },
     m: () => (maskToggle ? setLayer(maskToggle.checked ? "heatmap" : "mask") : false),

@@ -36,6 +36,7 @@ from dfcore.io.layout import (
     ("scene/thumbs/1.png", "scene/thumbs/1"),
     ("index.png", "index"),
     ("report.png", "report"),
+    ("approvals.png", "approvals_"),  # its record would take approvals.json, dfind approve's
 ])
 def test_output_stems_never_take_the_runs_own_names(name, stem):
     assert output_stem(name) == stem

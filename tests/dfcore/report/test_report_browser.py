@@ -6,7 +6,6 @@ requests; a screenshot of each page is kept (see ``conftest.py`` for DFIND_TEST_
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +26,14 @@ def pair_page(result_with_regions: Any, tmp_path: Path) -> Path:
 
 
 def transforms(page: Any) -> list[str]:
-    return page.evaluate("[...document.querySelectorAll('.layer')].map(l => l.style.transform)")
+    """Where each view's layer is and how large: its offset and size (the layer is sized, never scaled)."""
+    return page.evaluate("[...document.querySelectorAll('.layer')]"
+                         ".map(l => `${l.style.transform} ${l.style.width} ${l.style.height}`)")
 
 
 def scales(page: Any) -> list[float]:
-    return [float(re.search(r"scale\(([^)]+)\)", t).group(1)) for t in transforms(page)]
+    """Screen pixels per image pixel in each view."""
+    return [float(s) for s in page.evaluate("[...document.querySelectorAll('.layer')].map(l => l.dataset.scale)")]
 
 
 def test_cli_report_loads_offline_and_every_image_decodes(visit: Any, pair_files: tuple[Path, Path],
@@ -205,3 +207,51 @@ def test_folder_index_links_every_pair_page(visit: Any, pair_files: tuple[Path, 
         up.click()
         page.page.wait_for_load_state()
         assert page.page.url.endswith("/maps/index.html")
+
+
+def test_index_lists_new_and_deleted_files_and_counts_only_what_ran(visit: Any, pair_files: tuple[Path, Path],
+                                                                    tmp_path: Path) -> None:
+    import shutil
+
+    refs, new = tmp_path / "refs", tmp_path / "new"
+    for folder, names in ((refs, ("same.png", "changed.png", "gone.png")),
+                          (new, ("same.png", "changed.png", "added.png", "nested/added2.png"))):
+        for name in names:
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(pair_files[1] if folder == new and name == "changed.png" else pair_files[0], folder / name)
+    plain, detected = tmp_path / "plain", tmp_path / "detected"
+    for out, extra in ((plain, []), (detected, ["-q", "regions"])):
+        result = CliRunner().invoke(main, [str(refs), str(new), "-o", str(out), "--report", "-m", "mse",
+                                           "-s", "difference", "--device", "cpu", *extra])
+        assert result.exit_code == 0, result.output
+
+    index = visit(plain / "index.html")
+    index.assert_clean()
+    assert index.undecoded_images() == []
+    page = index.page
+    cards = dict(zip(page.locator(".card .label").all_text_contents(),
+                     page.locator(".card .value").all_text_contents()))
+    assert cards["New"] == "2" and cards["Deleted"] == "1"
+    assert "Regions" not in cards  # no postprocessor looked for regions: no count of them
+    headers = [h.strip().lower() for h in page.locator("table.pairs thead th").all_text_contents()]
+    assert "regions" not in headers
+    assert "ran mse → difference" in page.locator(".folders").text_content()
+    new_list = page.locator('details[data-side="only_b"]')
+    assert new_list.locator("summary").text_content().startswith("new: only in B")
+    assert new_list.locator("li").all_text_contents() == ["added.png", "nested/added2.png"]
+    assert new_list.locator("img").count() == 2  # thumbnails of the new files, decoded (above)
+    assert page.locator('details[data-side="only_a"] li').all_text_contents() == ["gone.png"]
+    page.locator(".card a[href='#one-sided']").first.click()
+    assert page.url.endswith("#one-sided")
+
+    index = visit(detected / "index.html")
+    index.assert_clean()
+    page = index.page
+    cards = dict(page.eval_on_selector_all(".card", "cards => cards.map(c => [c.querySelector('.label').textContent, "
+                                                    "(c.querySelector('.hint') || {}).textContent || ''])"))
+    assert "found in 2 of 2 pairs by regions" in cards["Regions"]
+    headers = [h.strip().lower() for h in page.locator("table.pairs thead th").all_text_contents()]
+    assert "regions" in headers
+    cells = page.eval_on_selector_all(f"table.pairs tbody td:nth-child({headers.index('regions') + 1})",
+                                      "cells => cells.map(c => c.textContent)")
+    assert all(c.isdigit() for c in cells) and int(cells[0]) >= 1  # changed.png, worst first, has regions
