@@ -104,7 +104,9 @@ def error_difference(with_a: Computation, with_b: Computation) -> StageOutput:
         difference = difference * joint
     sides = [{role: info for role, info in (("a", ia), ("b", ib)) if info}
              for ia, ib in zip(with_a.output.info or [], with_b.output.info or [])] or None
-    return StageOutput(map=difference, valid=joint, info=sides)
+    unit = with_a.output.unit
+    return StageOutput(map=difference, valid=joint, info=sides,
+                       unit=f"A's error - B's error, each {unit}" if unit else "A's error - B's error")
 
 
 def label_all(output: StageOutput) -> StageOutput:

@@ -250,7 +250,9 @@ def _panels(record: PairRecord, page_dir: Path | None, width: int, height: int,
     strategy = ((data.get("config") or {}).get("strategy") or {}).get("name", "")
     metric = data.get("metric") or ""
     map_sub = esc(" · ".join(x for x in (strategy, metric) if x))
-    map_view = _panel(4, "map", map_sub, mask_control, map_layers, after=legend(display, map_sub),
+    unit = (data.get("map") or {}).get("unit")  # what the colour bar's numbers are
+    caption = esc(unit) if unit else map_sub
+    map_view = _panel(4, "map", map_sub, mask_control, map_layers, after=legend(display, caption),
                       attrs=layer_attr, **size)
 
     opacity = 75

@@ -68,10 +68,10 @@ def test_a_named_strategy_keeps_its_own_map(registry, pair):
     with_metric = Finder(metric="ssim", preset="smoothed", device="cpu").config
     assert [p["name"] for p in with_metric["postprocessor"]] == ["smooth"]
     assert with_metric["metric"]["name"] == "ssim"
-    # the default's map is all in its strategy, so another metric keeps it too
+    # a metric named alone gets its own map (the metric preset), not the default's map
     default, ssim = Finder(device="cpu").config, Finder(metric="ssim", device="cpu").config
-    assert ssim["strategy"] == default["strategy"] and ssim["postprocessor"] == default["postprocessor"]
-    assert [p["name"] for p in default["postprocessor"]] == ["regions"]
+    assert ssim["preset"] == "metric" and ssim["strategy"]["name"] == "own" and ssim["postprocessor"] == []
+    assert default["preset"] == "default" and [p["name"] for p in default["postprocessor"]] == ["regions"]
 
 
 def test_unknown_preset_suggests(registry):
