@@ -19,7 +19,7 @@ import torch
 
 from dfcore.contracts import Region, StageOutput
 from dfcore.io.files import atomic_write, jsonable, write_npy, write_png
-from dfcore.io.layout import output_roles, parse_outputs, write_pair
+from dfcore.io.layout import output_roles, parse_outputs, score_fields, write_pair
 from dfcore.io.render import color_scale, default_colormap, draw_heatmap
 from dfcore.ops.strips import bands, strip_rows
 from dfcore.report import notebook_html, result_html
@@ -104,7 +104,7 @@ class DiffResult:
         data: dict[str, Any] = {
             "dfind": __version__,
             "name": self.name,
-            "score": self.score,
+            **score_fields("score", self.score),
             "metric": self.config["metric"]["name"],
             "higher_is_better": self.higher_is_better,
             "map": {
