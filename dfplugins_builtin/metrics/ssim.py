@@ -474,6 +474,11 @@ class SSIM:
         self.k1, self.k2 = float(k1), float(k2)
 
     @property
+    def min_side(self) -> int:
+        """The smallest height and width this metric accepts (one window)."""
+        return self.win_size
+
+    @property
     def local_radius(self) -> int:
         """How far :meth:`local_map` reaches: half the window (the map's border rows are replicated)."""
         return self.win_size // 2
@@ -511,6 +516,11 @@ class MSSSIM(SSIM):
 
     def __call__(self, x: Tensor, y: Tensor) -> Tensor:
         return ms_ssim(x, y, self.data_range, self.win_size, self.win_sigma, self.k1, self.k2)
+
+    @property
+    def min_side(self) -> int:
+        """The smallest height and width MS-SSIM accepts: ``(win_size - 1) * 16 + 1`` (161 px by default)."""
+        return (self.win_size - 1) * 2 ** (MS_SSIM_LEVELS - 1) + 1
 
     def own_map(self, x: Tensor, y: Tensor) -> Tensor:
         """``1 - MS-SSIM`` per pixel (:func:`ms_ssim_map`), Nx1xHxW: larger = more different."""
