@@ -142,3 +142,22 @@ def test_the_documented_units_are_the_strategies_own():
     default = Finder(device="cpu").strategy.obj.unit
     assert f"`{default.replace('|', chr(92) + '|')}`" in contracts
     assert "`\\|d score / d pixel of b\\|, channels: mean`" in contracts
+
+
+def test_a_registered_metric_object_with_a_local_map_shows_it():
+    registry = fresh_registry()
+
+    class AbsoluteError:
+        map_unit = "|a - b| (mean over channels)"
+
+        def __call__(self, x, y):
+            return (x - y).abs().flatten(1).mean(1)
+
+        def local_map(self, x, y):
+            return (x - y).abs().mean(1, keepdim=True)
+
+    a, b = _pair()
+    with register_metric(AbsoluteError(), name="abs-error", higher_is_better=False, registry=registry):
+        result = Finder(metric="abs-error", device="cpu", registry=registry).run(a, b)
+    assert result.info["own"] == {"map": "local_map"} and result.unit == "|a - b| (mean over channels)"
+    assert result.map == pytest.approx((a - b).abs().mean(1)[0].numpy(), abs=1e-6)
