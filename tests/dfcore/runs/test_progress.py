@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import os
 import pty
+import select
 import struct
 import sys
 import termios
@@ -26,11 +27,21 @@ def _bar_on_a_terminal(monkeypatch: pytest.MonkeyPatch, columns: int, rows: int)
             bar.update(1)
         bar.close()
         stream.flush()
-        os.set_blocking(master, False)
-        return bar, os.read(master, 65536)
+        return bar, _read_until(master, b"\n")
     finally:
         stream.close()
         os.close(master)
+
+
+def _read_until(fd: int, end: bytes, wait: float = 10.0) -> bytes:
+    """What the terminal shows up to ``end`` (the kernel hands a pty's output over asynchronously)."""
+    shown = b""
+    while not shown.endswith(end):
+        ready, _, _ = select.select([fd], [], [], wait)
+        if not ready:
+            break
+        shown += os.read(fd, 65536)
+    return shown
 
 
 def test_a_terminal_without_a_size_gets_an_80x24_bar(monkeypatch: pytest.MonkeyPatch) -> None:
