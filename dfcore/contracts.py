@@ -16,8 +16,14 @@ holds the protocols and the small records stages exchange. It does not import to
   Nx1xHxW bool mask of the pixels that count); ``local_map(x, y) -> Nx1xHxW`` (the
   per-pixel map whose mean is the score, same orientation) and ``local_radius`` (an int:
   each value of the local map depends only on pixels within that many rows and columns,
-  the border padded by the metric; lets strategies work in row strips); ``conventions() ->
-  dict`` (data range, version, weights hash: recorded in every result).
+  the border padded by the metric; lets strategies work in row strips); ``own_map(x, y) ->
+  Nx1xHxW`` (the metric's own map of where a pair differs, larger = more different, for a
+  metric whose score is not the mean of a local map: PSNR's squared error, MS-SSIM's map
+  over its scales); ``map_unit`` (a str: what the values of ``own_map``, else of the
+  oriented ``local_map``, are: ``"1 - SSIM"``, ``"squared error"``); ``conventions() ->
+  dict`` (data range, version, weights hash: recorded in every result). The ``own``
+  strategy, chosen when a metric is named without a strategy, shows ``own_map``, else the
+  oriented ``local_map``, else the gradient.
 * **feature layers** (metrics, optional): ``feature_layers(device) -> dict[str,
   torch.nn.Module]``, shallow to deep, the modules the metric itself calls on ``device``;
   each returns an NxKxhxw activation computed from one image alone (the two images go
@@ -26,9 +32,12 @@ holds the protocols and the small records stages exchange. It does not import to
   the default. Grad-CAM style strategies hook these modules (``extra.gradcam``); a metric
   without them cannot be used there.
 * **strategy**: ``strategy(problem: Problem) -> Tensor | StageOutput``: a map Nx1xHxW on the
-  input grid, float, finite, larger = more different.
+  input grid, float, finite, larger = more different. A strategy declares what the map's
+  values are, its *unit*: a ``unit`` attribute (a str), or the ``unit`` of the
+  :class:`StageOutput` it returns when the unit depends on the metric or the pair.
 * **postprocessor**: ``post(out: StageOutput) -> Tensor | StageOutput``: a new map, and
-  optionally a bool mask Nx1xHxW and the regions of each sample.
+  optionally a bool mask Nx1xHxW and the regions of each sample. The map keeps its unit
+  unless the returned :class:`StageOutput` names another.
 
 Any stage may define ``conventions() -> dict`` to record choices that change numbers.
 """
@@ -85,6 +94,9 @@ class StageOutput:
             transform, an integration error), or ``None``.
         valid: Nx1xHxW bool tensor of the pixels that were compared (``None``: all). Set by
             the pipeline; postprocessors must keep regions out of invalid pixels.
+        unit: what the map's values are, in words (``"1 - SSIM"``, ``"|d score / d pixel|"``),
+            or ``None``: the strategy's ``unit`` attribute, else undeclared. Recorded in the
+            result's JSON (``map.unit``) and printed on colour bars.
     """
 
     map: Tensor
@@ -92,6 +104,7 @@ class StageOutput:
     regions: list[list[Region]] | None = None
     info: list[dict[str, Any]] | None = None
     valid: Tensor | None = None
+    unit: str | None = None
 
     def replace(self, **changes: Any) -> StageOutput:
         return dataclasses.replace(self, **changes)

@@ -99,6 +99,11 @@ def dfind_strategies() -> Iterator[StageSpec]:
                 _REDUCE),
     )
     yield StageSpec(
+        "own", f"{_PKG}.strategies.own:Own",
+        "The metric's own map: its own_map, else its local map (1 - SSIM...), else the gradient. "
+        "Chosen when a metric is named without a strategy.",
+    )
+    yield StageSpec(
         "tolerant", f"{_PKG}.strategies.tolerant:Tolerant",
         "The metric's local map, each pixel taking its best match within a radius: forgives misregistration.",
         params=(Param("radius", 1, "tolerated misalignment in px, both ways (a change moved by less can hide)"),),
@@ -164,6 +169,12 @@ def dfind_presets() -> Iterator[PresetSpec]:
         "anti-aliasing or misalignment), each cluster of changed pixels a difference; score: MSE "
         "(`--fail-above 0` fails on any change).",
         {"metric": "builtin.mse", "strategy": "builtin.difference:reduce=max", "postprocessor": _EXACT_DIFFERENCES},
+    )
+    yield PresetSpec(
+        "metric",
+        "What a metric named without a strategy or a preset gets: the metric's own map (strategy own: SSIM's "
+        "1 - SSIM map, MSE's and PSNR's squared error..., else its gradient), no postprocessor.",
+        {"strategy": "builtin.own"},
     )
     yield PresetSpec(
         "sharp", "Honest gradient of SSIM at data_range=1, unsmoothed: sharpest on lossless pairs, fragile on others.",

@@ -14,8 +14,9 @@ from dfcore.plugin.loading import AUTOLOAD_ENV
 @click.command("check-metric", context_settings=CONTEXT)
 @click.argument("name", metavar="NAME[:K=V,...]")
 @click.option("--gradcheck", is_flag=True, help="Also compare autograd with finite differences (float64).")
-@click.option("--shape", default="2x3x32x32", show_default=True, metavar="NxCxHxW",
-              help="Size of the probe images; metrics with size limits need larger ones (ms-ssim: 1x3x176x176).")
+@click.option("--shape", default=None, metavar="NxCxHxW",
+              help="Size of the probe images [default: 2x3x32x32, each side at least the metric's minimum side "
+                   "when it declares one: ms-ssim 2x3x161x161].")
 @click.option("--device", default="cpu", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
 @click.option("--disable-plugin-autoload", is_flag=True,
               help=f"Load only dfind's own plugins (also: {AUTOLOAD_ENV}=1).")
@@ -40,7 +41,7 @@ def check_metric_command(name: str, gradcheck: bool, shape: str, device: str, di
         from dfcore.pipeline import check_metric, resolve_device
 
         try:
-            dims = [int(part) for part in shape.lower().split("x")]
+            dims = [int(part) for part in shape.lower().split("x")] if shape is not None else None
         except ValueError:
             raise ParameterError(f"--shape must look like 2x3x32x32 (NxCxHxW), got {shape!r}") from None
         report = check_metric(name, gradcheck=gradcheck, shape=dims, device=resolve_device(device), registry=registry)

@@ -78,11 +78,16 @@ def stage_options(func: Any) -> Any:
     options = [
         click.option("-p", "--preprocessor", "preprocessors", multiple=True, metavar="NAME[:K=V,...]",
                      help="Preprocessor; repeat for a chain (applied in order)."),
-        click.option("-m", "--metric", metavar="NAME[:K=V,...]", help="Metric (score and what strategies differentiate)."),
-        click.option("-s", "--strategy", metavar="NAME[:K=V,...]", help="Strategy that makes the map."),
+        click.option("-m", "--metric", metavar="NAME[:K=V,...]",
+                     help="Metric (score and what strategies differentiate). Named without -s or --preset, the map is "
+                          "the metric's own (preset metric: 1 - SSIM, squared error..., else its gradient)."),
+        click.option("-s", "--strategy", metavar="NAME[:K=V,...]",
+                     help="Strategy that makes the map [default: the preset's; with -m alone: own]."),
         click.option("-q", "--postprocessor", "postprocessors", multiple=True, metavar="NAME[:K=V,...]",
                      help="Postprocessor; repeat for a chain."),
-        click.option("--preset", metavar="NAME", help="Named pipeline filling the stages not given (default: default)."),
+        click.option("--preset", metavar="NAME",
+                     help="Named pipeline filling the stages not given [default: default; metric when -m is given "
+                          "without -s]."),
         click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps."),
         click.option("--disable-plugin-autoload", is_flag=True,
                      help=f"Load only dfind's own plugins (also: {AUTOLOAD_ENV}=1)."),

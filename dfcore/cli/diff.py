@@ -16,8 +16,8 @@ from dfcore.cli.common import (
     EXIT_OK,
     EXIT_PAIRS_FAILED,
     beyond,
-    count_differences,
     check_output_folder,
+    count_differences,
     describe_result,
     display_options,
     finder_kwargs,
@@ -35,6 +35,7 @@ from dfcore.cli.common import (
     terminate_as_interrupt,
 )
 from dfcore.cli.plugins import render_listing
+from dfcore.cli.show import echo_json, pair_line, pipeline_text, row_line, unit_of
 from dfcore.errors import InputError
 from dfcore.version import __version__
 
@@ -62,8 +63,6 @@ Examples:
   dfind a.png b.png --truth mask.png     score the map against a ground-truth mask
   dfind --list-plugins                   every stage, its plugin and distribution
   dfind check-metric psnr --gradcheck   can this metric drive a gradient map?
-\b
-Other commands: dfind COMMAND --help
 """
 
 
@@ -110,9 +109,14 @@ Other commands: dfind COMMAND --help
 @click.option("--cpus-per-worker", type=click.FloatRange(min=0.0, min_open=True), default=None, metavar="C",
               help="With --engine ray: CPUs each worker reserves, also its decoding threads [default: 1].")
 @click.option("--list-plugins", is_flag=True, help="List every stage and preset, then exit.")
-@click.option("--verbose", "-v", is_flag=True, help="With --list-plugins: show parameters.")
-@click.option("--json", "as_json", is_flag=True, help="With --list-plugins: machine-readable output.")
-@click.option("--quiet", is_flag=True, help="Print only errors (no progress bar).")
+@click.option("--verbose", "-v", is_flag=True,
+              help="Print the resolved pipeline (every stage with its parameters) and the map's unit; "
+                   "with --list-plugins: every parameter.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the result as JSON on stdout, and nothing else there: one pair, its record; folders, "
+                   "JSON Lines, one per pair; with --list-plugins, the listing.")
+@click.option("--quiet", is_flag=True,
+              help="Print only errors (no progress bar). No short flag: -q is a postprocessor, as -p, -m, -s are stages.")
 @click.version_option(__version__, "--version", prog_name="dfind")
 def diff(a: Path | None, b: Path | None, preprocessors: tuple[str, ...], metric: str | None, strategy: str | None,
          postprocessors: tuple[str, ...], preset: str | None, device: str, disable_plugin_autoload: bool,
@@ -184,7 +188,8 @@ def diff(a: Path | None, b: Path | None, preprocessors: tuple[str, ...], metric:
         if folders:
             code = _run_dirs(finder, a, b, pairs_file, output, display, fail_above=fail_above, quiet=quiet,
                              report=report, ignore=ignored, truth=truth, batch_size=batch_size, workers=workers,
-                             overwrite=overwrite, engine=runner, pair_by=rule, outputs=outputs)
+                             overwrite=overwrite, engine=runner, pair_by=rule, outputs=outputs, as_json=as_json,
+                             verbose=verbose)
         else:
             result = finder.run(a, b, ignore=ignored, truth=truth)
             code = EXIT_OK
@@ -201,10 +206,16 @@ def diff(a: Path | None, b: Path | None, preprocessors: tuple[str, ...], metric:
             if figure is not None:
                 result.figure(figure, colormap=colormap, vmax=vmax)
                 written.append(figure)
-            if not quiet:
+            if as_json:
+                from dfcore.io.layout import read_pair
+
+                echo_json((read_pair(files["json"]) if output is not None else None) or result.to_dict())
+            elif not quiet:
                 click.echo(describe_result(result))
                 if written:
                     click.echo("wrote " + ", ".join(str(p) for p in written))
+            if verbose:
+                click.echo(pipeline_text(result.config, result.unit), err=as_json)
             if fail_above is not None and beyond(result.score, fail_above, result.higher_is_better):
                 click.echo(_threshold_message(result, fail_above), err=True)
                 code = EXIT_DIFFERENT
@@ -301,10 +312,13 @@ def _run_dirs(finder: Any, dir_a: Path | None, dir_b: Path | None, pairs_file: P
               display: dict[str, Any], *, fail_above: float | None, quiet: bool, report: bool = False,
               ignore: Any = None, truth: Path | None = None, batch_size: int | None = None,
               workers: int | None = None, overwrite: bool = False, engine: Any = None, pair_by: Any = None,
-              outputs: tuple[str, ...] | None = None) -> int:
-    """A folder run: with ``-o`` an engine (files, summary, resume, report), else one line per pair."""
-    from dfcore.io.layout import FAILED, OK, SKIPPED, pair_file
+              outputs: tuple[str, ...] | None = None, as_json: bool = False, verbose: bool = False) -> int:
+    """A folder run: with ``-o`` an engine (files, summary, resume, report), else one line per pair
+    (``as_json``: a JSON line per pair on stdout, people's lines on stderr)."""
+    from dfcore.io.layout import FAILED, OK, SKIPPED, pair_file, read_pair
     from dfcore.runs import BatchInterrupted
+
+    units: list[str | None] = []  # the map's unit, from the first pair that says it (for -v)
 
     run = finder.run_dirs(dir_a, dir_b, pairs=pairs_file, on_error="record", ignore=ignore, truth=truth,
                           batch_size=batch_size, workers=workers, pair_by=pair_by, on_empty="raise")
@@ -319,19 +333,30 @@ def _run_dirs(finder: Any, dir_a: Path | None, dir_b: Path | None, pairs_file: P
         for result in run:
             if not result.ok:
                 click.echo(f"dfind: {result.name}: failed: {result.error}", err=True)
-            elif not quiet:
-                click.echo(describe_result(result, listed=0))
+                if as_json:
+                    echo_json(pair_line(result.name, FAILED, {"error": result.error}))
+            else:
+                units.append(result.unit)
+                if as_json:
+                    echo_json(pair_line(result.name, OK, result.to_dict()))
+                elif not quiet:
+                    click.echo(describe_result(result, listed=0))
             results.append(result)
         failed = sum(not r.ok for r in results)
         scores = [r.score for r in results if r.ok]
         if not quiet:
             click.echo(f"{len(results) - failed} of {len(results)} pairs compared"
-                       + (f", {failed} failed" if failed else ""))
+                       + (f", {failed} failed" if failed else ""), err=as_json)
     else:
         def show(row: Any, result: Any) -> None:
+            if verbose and row.status != FAILED and not units:
+                units.append(result.unit if result is not None
+                             else unit_of(read_pair(pair_file(output, row.pair, "json"))))
+            if as_json:
+                echo_json(pair_line(row.pair, OK, result.to_dict()) if result is not None else row_line(row))
             if row.status == FAILED:
                 click.echo(f"dfind: {row.pair}: failed: {row.error}", err=True)
-            elif quiet or row.status != OK:
+            elif quiet or as_json or row.status != OK:
                 return
             elif result is not None:
                 click.echo(describe_result(result, listed=0))
@@ -354,15 +379,17 @@ def _run_dirs(finder: Any, dir_a: Path | None, dir_b: Path | None, pairs_file: P
         complete = [row for row in summary.rows if row.status in (OK, SKIPPED)]
         scores = [row.score for row in complete if row.score is not None]
         if not quiet:
-            click.echo(_describe_report(summary, metric, higher))
+            click.echo(_describe_report(summary, metric, higher), err=as_json)
         if display["scale"] == "shared" and complete:
-            share_scale(output, [pair_file(output, row.pair, "json") for row in complete], quiet)
+            share_scale(output, [pair_file(output, row.pair, "json") for row in complete], quiet or as_json)
         if report:
             from dfcore.report import write_index
 
             index = write_index(output, [row.to_dict() for row in summary.failed])
             if not quiet:
-                click.echo(f"wrote {index}")
+                click.echo(f"wrote {index}", err=as_json)
+    if verbose:
+        click.echo(pipeline_text(finder.config, next((unit for unit in units if unit), None)), err=as_json)
     worse = sum(beyond(score, fail_above, higher) for score in scores) if fail_above is not None else 0
     if worse:
         nan = sum(math.isnan(score) for score in scores)
@@ -392,11 +419,13 @@ def _describe_report(report: Any, metric: str, higher: bool) -> str:
     if counts["skipped"]:
         line += f" ({counts['skipped']} already complete from an earlier run)"
     lines = [line]
-    scores = [r.score for r in report.rows if r.ok and r.score is not None and math.isfinite(r.score)]
-    if scores:
+    rows = [r for r in report.rows if r.ok and r.score is not None and math.isfinite(r.score)]
+    if rows:
+        scores = [r.score for r in rows]
+        worst = (min if higher else max)(rows, key=lambda r: r.score)
         direction = "higher is better" if higher else "lower is better"
         lines.append(f"{metric}: mean {statistics.fmean(scores):.6g}, median {statistics.median(scores):.6g}, "
-                     f"worst {(min if higher else max)(scores):.6g} ({direction})")
+                     f"worst {worst.score:.6g} at {worst.pair} ({direction})")
     means = evaluation_means(report.rows)
     if means:
         names = {"auroc": "AUROC", "average_precision": "AP", "best_dice": "best dice"}

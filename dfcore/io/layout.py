@@ -36,6 +36,12 @@ Hidden files belong to runs in progress: the temporary files of atomic writes
 spreadsheet: a text cell that a spreadsheet would take for a formula is written with a
 leading ``'`` (:func:`csv_cell`); ``summary.json`` holds the values as they are.
 
+A score that JSON cannot hold (PSNR of identical images is infinite; a failed metric may give
+NaN) is written as ``null`` with an explicit field beside it, ``"score": null,
+"score_nonfinite": "inf"`` (``"-inf"``, ``"nan"``; :func:`score_fields`), in a pair's record
+and in ``summary.json``'s rows; ``summary.csv`` writes ``inf`` in the cell, which a
+spreadsheet reads as text. :func:`read_score` reads both, and the strings of schema 1.
+
 Schemas are versioned: a JSON file carries ``"schema"``; files written before versioning
 have none and are read as version 1; a newer version than this dfind knows is refused with
 a one-line error. Every writer and reader of these files goes through this module.
@@ -46,6 +52,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -55,10 +62,12 @@ from dfcore.errors import InputError, ParameterError
 from dfcore.io.files import atomic_write, write_json
 from dfcore.io.pairing import strip_image_extension
 
-#: Version of a pair's JSON record.
-PAIR_SCHEMA = 1
-#: Version of ``summary.json``.
-SUMMARY_SCHEMA = 1
+#: Version of a pair's JSON record (2: a non-finite score is ``null`` and ``score_nonfinite``).
+PAIR_SCHEMA = 2
+#: Version of ``summary.json`` (2: the same for its rows' scores).
+SUMMARY_SCHEMA = 2
+#: Added to a score's key for the field that says what a ``null`` score was: ``"inf"``, ``"-inf"``, ``"nan"``.
+NONFINITE_SUFFIX = "_nonfinite"
 #: Version of ``approvals.json``.
 APPROVALS_SCHEMA = 1
 
@@ -299,6 +308,40 @@ def rewrite_record(json_path: str | os.PathLike[str], record: Mapping[str, Any])
     return write_json(json_path, {"schema": PAIR_SCHEMA, **record})
 
 
+# -- scores ------------------------------------------------------------------------------------
+
+
+def score_fields(key: str, value: float | None) -> dict[str, Any]:
+    """A score as JSON fields: ``{key: value}``, or ``{key: None, key_nonfinite: "inf"}`` for inf, -inf and NaN."""
+    if value is None or math.isfinite(value):
+        return {key: value}
+    return {key: None, key + NONFINITE_SUFFIX: "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")}
+
+
+def read_score(data: Mapping[str, Any], key: str = "score") -> float | None:
+    """A score written by :func:`score_fields` (or, in schema 1, as a number or ``"inf"``) as a float; ``None``: none."""
+    value = data.get(key)
+    if value is None:
+        value = data.get(key + NONFINITE_SUFFIX)
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def json_scores(row: Mapping[str, Any], keys: Sequence[str] = ("score", "score_a", "score_b")) -> dict[str, Any]:
+    """``row`` with each score among ``keys`` written by :func:`score_fields` (in place of the row's entry)."""
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        if key in keys and isinstance(value, float):
+            out.update(score_fields(key, value))
+        else:
+            out[key] = value
+    return out
+
+
 # -- the run summary ----------------------------------------------------------------------------
 
 
@@ -314,7 +357,8 @@ def write_summary(output: str | os.PathLike[str], summary: Mapping[str, Any],
     writer = csv.writer(text, lineterminator="\n")
     writer.writerow(columns)
     for row in summary.get("pairs") or ():
-        writer.writerow([csv_cell(row.get(key)) for key in columns])
+        writer.writerow([csv_cell(read_score(row, key) if key + NONFINITE_SUFFIX in row else row.get(key))
+                         for key in columns])
     csv_path = atomic_write(output / SUMMARY_CSV, lambda f: f.write(text.getvalue()), mode="w")
     json_path = write_json(output / SUMMARY_JSON, {"schema": SUMMARY_SCHEMA, **summary})
     return {"csv": csv_path, "json": json_path}
@@ -402,53 +446,12 @@ def append_approvals(output: str | os.PathLike[str], entries: Sequence[Mapping[s
 
 
 __all__ = [
-    "APPROVALS_JSON",
-    "APPROVALS_SCHEMA",
-    "CLAIM_SUFFIX",
-    "COMPARE_COLUMNS",
-    "CONDITIONAL_FILES",
-    "CSV_FORMULA_START",
-    "DEFAULT_OUTPUTS",
-    "EVALUATION_COLUMNS",
-    "FAILED",
-    "FOLDER_OUTPUTS",
-    "INDEX_PAGE",
-    "OK",
-    "OUTPUTS",
-    "PAIR_FILES",
-    "PAIR_REPORT_PAGE",
-    "PAIR_SCHEMA",
-    "RESERVED_ESCAPE",
-    "RUN_DIRS",
-    "RUN_FILES",
-    "SKIPPED",
-    "STATUSES",
-    "SUMMARY_COLUMNS",
-    "SUMMARY_CSV",
-    "SUMMARY_JSON",
-    "SUMMARY_SCHEMA",
-    "THUMBS_DIR",
-    "append_approvals",
-    "check_schema",
-    "claim_file",
-    "complete_pair",
-    "csv_cell",
-    "is_pair_record",
-    "is_run_file",
-    "output_roles",
-    "output_stem",
-    "pair_file",
-    "pair_records",
-    "parse_outputs",
-    "read_approvals",
-    "read_csv_cell",
-    "read_json",
-    "read_pair",
-    "read_summary",
-    "read_summary_rows",
-    "rewrite_record",
-    "sibling",
-    "stem_of",
-    "write_pair",
-    "write_summary",
+    "APPROVALS_JSON", "APPROVALS_SCHEMA", "CLAIM_SUFFIX", "COMPARE_COLUMNS", "CONDITIONAL_FILES",
+    "CSV_FORMULA_START", "DEFAULT_OUTPUTS", "EVALUATION_COLUMNS", "FAILED", "FOLDER_OUTPUTS", "INDEX_PAGE",
+    "NONFINITE_SUFFIX", "OK", "OUTPUTS", "PAIR_FILES", "PAIR_REPORT_PAGE", "PAIR_SCHEMA", "RESERVED_ESCAPE",
+    "RUN_DIRS", "RUN_FILES", "SKIPPED", "STATUSES", "SUMMARY_COLUMNS", "SUMMARY_CSV", "SUMMARY_JSON",
+    "SUMMARY_SCHEMA", "THUMBS_DIR", "append_approvals", "check_schema", "claim_file", "complete_pair", "csv_cell",
+    "is_pair_record", "is_run_file", "json_scores", "output_roles", "output_stem", "pair_file", "pair_records",
+    "parse_outputs", "read_approvals", "read_csv_cell", "read_json", "read_pair", "read_score", "read_summary",
+    "read_summary_rows", "rewrite_record", "score_fields", "sibling", "stem_of", "write_pair", "write_summary",
 ]

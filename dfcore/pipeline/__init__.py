@@ -23,10 +23,11 @@ from dfcore.pipeline.compare import CompareResult
 from dfcore.pipeline.device import resolve_device
 from dfcore.pipeline.evaluation import Evaluation
 from dfcore.pipeline.metric_check import MetricReport, check_metric
-from dfcore.pipeline.pipeline import DEFAULT_PRESET, Pipeline
+from dfcore.pipeline.pipeline import Pipeline
 from dfcore.pipeline.registration import MetricHandle, register_metric
 from dfcore.pipeline.result import Computation, DiffResult, PairFailure
 from dfcore.pipeline.stages import BoundMetric, BuiltStage, build_stage
+from dfcore.plugin.registry import DEFAULT_PRESET
 
 #: Names this module offered before the layers were split, and where they live now.
 _MOVED = {

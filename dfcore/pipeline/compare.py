@@ -40,6 +40,7 @@ import torch
 
 from dfcore.contracts import Region, StageOutput
 from dfcore.io.files import jsonable
+from dfcore.io.layout import score_fields
 from dfcore.io.render import DEFAULT_DIVERGING_COLORMAP, color_scale
 from dfcore.pipeline.conventions import and_masks
 from dfcore.pipeline.result import Computation, DiffResult
@@ -77,8 +78,8 @@ class CompareResult(DiffResult):
 
     def to_dict(self) -> dict[str, Any]:
         data = super().to_dict()
-        data.update({"compare": {"score_a": self.score_a, "score_b": self.score_b, "better": self.better,
-                                 "score": "score_a - score_b", "map": MEANING}})
+        data.update({"compare": {**score_fields("score_a", self.score_a), **score_fields("score_b", self.score_b),
+                                 "better": self.better, "score": "score_a - score_b", "map": MEANING}})
         return jsonable(data)
 
     def figure_titles(self) -> tuple[str, str, str, str]:
@@ -104,7 +105,9 @@ def error_difference(with_a: Computation, with_b: Computation) -> StageOutput:
         difference = difference * joint
     sides = [{role: info for role, info in (("a", ia), ("b", ib)) if info}
              for ia, ib in zip(with_a.output.info or [], with_b.output.info or [])] or None
-    return StageOutput(map=difference, valid=joint, info=sides)
+    unit = with_a.output.unit
+    return StageOutput(map=difference, valid=joint, info=sides,
+                       unit=f"A's error - B's error, each {unit}" if unit else "A's error - B's error")
 
 
 def label_all(output: StageOutput) -> StageOutput:

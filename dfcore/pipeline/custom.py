@@ -31,6 +31,11 @@ DETACHED = (
 )
 
 
+#: Optional members of the metric contract (docs/contracts.md) a wrapped metric keeps: its own map
+#: for the ``own`` strategy, how far its local map reaches, its smallest accepted side.
+OPTIONAL_MEMBERS = ("own_map", "local_map", "map_unit", "local_radius", "min_side")
+
+
 class CustomMetric(torch.nn.Module):
     """A callable or module adapted to dfind's metric contract (see the module docstring).
 
@@ -47,6 +52,10 @@ class CustomMetric(torch.nn.Module):
         self.higher_is_better = higher_is_better
         self.supports_valid = bool(getattr(fn, "supports_valid", False))
         self._scalar_output = False
+        for optional in OPTIONAL_MEMBERS:  # what the wrapped object offers of the metric contract
+            value = getattr(fn, optional, None)
+            if value is not None:
+                setattr(self, optional, value)
 
     def evaluate(self, x: Tensor, y: Tensor, valid: Tensor | None = None) -> Any:
         """Call the wrapped metric, once per sample if it returns a scalar for a batch; no checks."""
@@ -107,4 +116,4 @@ def shape_text(x: Tensor) -> str:
     return "x".join(str(s) for s in x.shape)
 
 
-__all__ = ["CustomMetric", "per_sample"]
+__all__ = ["OPTIONAL_MEMBERS", "CustomMetric", "per_sample"]

@@ -94,7 +94,7 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" + ("" if n == 1 else "s")
 
 
-def check_metric(metric: Any, *, gradcheck: bool = False, shape: Sequence[int] = PROBE_SHAPE,
+def check_metric(metric: Any, *, gradcheck: bool = False, shape: Sequence[int] | None = None,
                  device: str | torch.device | None = None, registry: Registry | None = None) -> MetricReport:
     """Check that a metric can drive a difference map, before it produces a misleading one.
 
@@ -102,14 +102,15 @@ def check_metric(metric: Any, *, gradcheck: bool = False, shape: Sequence[int] =
         metric: a registered metric's name (``"ssim"``, ``"local.l1"``, ``"ssim:win_size=7"``),
             a :class:`~dfcore.pipeline.registration.MetricHandle`, or a callable / ``torch.nn.Module`` (not registered).
         gradcheck: also run :func:`torch.autograd.gradcheck` in float64 (fast mode).
-        shape: the probe's NxCxHxW; metrics with size requirements (ms-ssim) need a larger one.
+        shape: the probe's NxCxHxW; default :data:`PROBE_SHAPE`, its sides raised to the
+            metric's ``min_side`` when it declares one (ms-ssim: 161).
         device: where to run; default: the module's device, else the CPU.
         registry: where names are looked up; the process-wide registry by default.
     Returns:
         A :class:`MetricReport`; ``report.ok`` is true when no check failed.
     """
     obj, label, higher_is_better = _resolve(metric, registry)
-    shape = _probe_shape(shape)
+    shape = _probe_shape(shape if shape is not None else default_probe(obj))
     device = torch.device(device) if device is not None else _module_device(obj)
     if isinstance(obj, torch.nn.Module):
         obj = obj.to(device)
@@ -245,6 +246,14 @@ def _without_prefix(message: str, label: str) -> str:
     return message.removeprefix(f"metric {label!r} ")
 
 
+def default_probe(obj: Any) -> tuple[int, int, int, int]:
+    """:data:`PROBE_SHAPE`, its height and width raised to the metric's ``min_side`` when it declares a larger one."""
+    n, c, h, w = PROBE_SHAPE
+    side = getattr(obj, "min_side", None)
+    side = int(side) if isinstance(side, int) and not isinstance(side, bool) else 0
+    return n, c, max(h, side), max(w, side)
+
+
 def _probe_shape(shape: Sequence[int]) -> tuple[int, int, int, int]:
     dims = tuple(int(s) for s in shape)
     if len(dims) != 4 or min(dims) < 1:
@@ -279,4 +288,4 @@ def _resolve(metric: Any, registry: Registry | None) -> tuple[Any, str, bool | N
     return CustomMetric(metric, label, higher if isinstance(higher, bool) else None), label, higher
 
 
-__all__ = ["Check", "MetricReport", "check_metric", "probe_pair"]
+__all__ = ["Check", "MetricReport", "check_metric", "default_probe", "probe_pair"]

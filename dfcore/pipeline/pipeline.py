@@ -30,7 +30,7 @@ from dfcore.pipeline.device import resolve_device
 from dfcore.pipeline.result import Computation, DiffResult, previews
 from dfcore.pipeline.stages import BoundMetric, BuiltStage, build_stage
 from dfcore.pipeline.truth import evaluate_results, truth_masks
-from dfcore.plugin.registry import DEFAULT_PRESET, Registry, get_registry
+from dfcore.plugin.registry import Registry, get_registry
 from dfcore.plugin.spec import as_chain
 from dfcore.version import __version__
 
@@ -68,7 +68,7 @@ class Pipeline:
         self.registry = registry or get_registry()
         self.device = resolve_device(device)
         given = {"preprocessor": preprocessor, "metric": metric, "strategy": strategy, "postprocessor": postprocessor}
-        self.preset = preset or DEFAULT_PRESET
+        self.preset = self.registry.preset_for(given, preset)
         refs = self.registry.pipeline_refs(given, preset)
         build = lambda kind, ref: build_stage(self.registry, kind, ref, self.device)  # noqa: E731
         self.preprocessors = [build("preprocessor", r) for r in as_chain(refs["preprocessor"])]
@@ -172,6 +172,8 @@ class Pipeline:
         with self.strategy.failures():
             made = self.strategy.obj(Problem(a, b, bound, valid))
         output = self._as_output(self.strategy, made, a)
+        if output.unit is None:
+            output.unit = getattr(self.strategy.obj, "unit", None)
         score = bound.pair_value  # the strategy evaluated the metric on the pair itself (gradient does)
         if score is None:
             with torch.no_grad():
@@ -215,6 +217,8 @@ class Pipeline:
             output = previous.replace(map=value, info=None) if previous is not None else StageOutput(map=value)
         elif isinstance(value, StageOutput):
             output = value
+            if output.unit is None and previous is not None:
+                output.unit = previous.unit
         else:
             raise StageError(f"{stage.kind} {name!r} returned {type(value).__name__}, expected a tensor or StageOutput")
         expected = (grid.shape[0], 1, grid.shape[2], grid.shape[3])
@@ -357,6 +361,7 @@ class Pipeline:
                 inputs=dict(inputs or {}),
                 valid=valid[i] if valid is not None and not valid[i].all() else None,
                 previews=(previews_a[i], previews_b[i]),
+                unit=out.unit,
             ))
         return results
 

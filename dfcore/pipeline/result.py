@@ -19,7 +19,7 @@ import torch
 
 from dfcore.contracts import Region, StageOutput
 from dfcore.io.files import atomic_write, jsonable, write_npy, write_png
-from dfcore.io.layout import output_roles, parse_outputs, write_pair
+from dfcore.io.layout import output_roles, parse_outputs, score_fields, write_pair
 from dfcore.io.render import color_scale, default_colormap, draw_heatmap
 from dfcore.ops.strips import bands, strip_rows
 from dfcore.report import notebook_html, result_html
@@ -71,6 +71,8 @@ class DiffResult:
             the map's grid) as 8-bit HxW or HxWx3 arrays, for reports and figures; ``None``
             when the result was not made by :meth:`Finder.run`.
         seconds: time spent reading and computing this pair, when a folder run measured it.
+        unit: what the map's values are, in words (declared by the strategy; ``None``: not
+            declared), as the JSON's ``map.unit`` and the colour bars say.
     """
 
     map: np.ndarray
@@ -86,6 +88,7 @@ class DiffResult:
     previews: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
     seconds: float | None = None
     ok: bool = True
+    unit: str | None = None
 
     @property
     def higher_is_better(self) -> bool:
@@ -101,7 +104,7 @@ class DiffResult:
         data: dict[str, Any] = {
             "dfind": __version__,
             "name": self.name,
-            "score": self.score,
+            **score_fields("score", self.score),
             "metric": self.config["metric"]["name"],
             "higher_is_better": self.higher_is_better,
             "map": {
@@ -110,6 +113,7 @@ class DiffResult:
                 "min": float(finite.min()) if finite.size else 0.0,
                 "max": float(finite.max()) if finite.size else 0.0,
                 "mean": float(finite.mean()) if finite.size else 0.0,
+                "unit": self.unit,
             },
             "regions": [r.to_dict() for r in self.regions],
             "info": self.info,

@@ -23,13 +23,13 @@ import contextlib
 import difflib
 import importlib
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from dfcore.errors import AmbiguousStageError, ParameterError, StageError, StageNotFoundError, one_line
 from dfcore.plugin import hookspecs
-from dfcore.plugin.hookspecs import hookimpl
+from dfcore.plugin.inprocess import InProcessPlugin
 from dfcore.plugin.loading import (
     BrokenPlugin,
     Origin,
@@ -44,6 +44,9 @@ from dfcore.version import __version__
 _MISSING = object()
 #: The preset that fills the stages a pipeline does not name.
 DEFAULT_PRESET = "default"
+#: The preset that fills them instead when a metric is named without a strategy or a preset
+#: (when a plugin offers it; dfind's own makes the map the metric's own: the ``own`` strategy).
+METRIC_PRESET = "metric"
 
 
 @dataclass(frozen=True)
@@ -281,8 +284,7 @@ class Registry:
     def pipeline_refs(self, given: Mapping[str, Any], preset: str | None = None) -> dict[str, Any]:
         """A pipeline's stage references by kind: those ``given``, the preset's for those left ``None``.
 
-        The preset (``preset``, else :data:`DEFAULT_PRESET`) fills the kinds ``given`` as
-        ``None``, except that its postprocessors belong to its strategy: a strategy given
+        The preset (:meth:`preset_for`) fills the kinds ``given`` as ``None``, except that its postprocessors belong to its strategy: a strategy given
         without postprocessors gets none. Every stage named (not an object) is looked up and
         its parameters parsed, so an unknown stage or preset and a bad parameter fail here,
         before anything is built or torch imported.
@@ -292,7 +294,7 @@ class Registry:
         """
         refs = {kind: given.get(kind) for kind in KINDS}
         if preset is not None or any(value is None for value in refs.values()):
-            name = preset or DEFAULT_PRESET
+            name = self.preset_for(given, preset)
             stages = self.find_preset(name).stages
             for kind in KINDS:
                 if refs[kind] is None and not (kind == "postprocessor" and given.get("strategy") is not None):
@@ -306,6 +308,17 @@ class Registry:
                 if named is not None:
                     self.find(kind, named[0]).parse_params(named[1])
         return refs
+
+    def preset_for(self, given: Mapping[str, Any], preset: str | None = None) -> str:
+        """The name of the preset that fills the stages not ``given``: ``preset`` when one is named;
+        else :data:`METRIC_PRESET` when a metric is given without a strategy (and a plugin offers
+        that preset); else :data:`DEFAULT_PRESET`."""
+        if preset is not None:
+            return preset
+        if given.get("metric") is not None and given.get("strategy") is None and any(
+                spec.name == METRIC_PRESET for spec, _ in self.presets()):
+            return METRIC_PRESET
+        return DEFAULT_PRESET
 
     def find_preset(self, name: str) -> PresetSpec:
         """The preset ``name`` or ``plugin.name``; raises a one-line error.
@@ -360,55 +373,6 @@ def _plain_refs(refs: Any) -> Any:
     if isinstance(refs, (list, tuple)):
         return [_plain_refs(v) for v in refs]
     return refs if isinstance(refs, (str, int, float, bool, type(None))) else repr(refs)
-
-
-class InProcessPlugin:
-    """A plugin made in this process: it offers the stage records added to it, through the same hooks.
-
-    Metrics registered from Python (:func:`dfcore.register_metric`) live in one named
-    ``local``; a folder run shipped to other processes carries the records of such plugins and
-    rebuilds them there under the same names. :meth:`Registry.in_process` gets or makes one.
-    """
-
-    def __init__(self, stages: Iterable[tuple[str, StageSpec]] = ()) -> None:
-        self.specs: dict[str, dict[str, StageSpec]] = {kind: {} for kind in KINDS}
-        for kind, spec in stages:
-            self.add(kind, spec)
-
-    def add(self, kind: str, spec: StageSpec) -> None:
-        """Offer ``spec`` as a stage of ``kind`` (replacing one of the same name)."""
-        if kind not in KINDS:
-            raise ValueError(f"unknown stage kind {kind!r}; kinds are {', '.join(KINDS)}")
-        self.specs[kind][spec.name] = spec
-
-    def remove(self, kind: str, name: str) -> None:
-        self.specs[kind].pop(name, None)
-
-    def get(self, kind: str, name: str) -> StageSpec | None:
-        return self.specs[kind].get(name)
-
-    def stages(self) -> list[tuple[str, StageSpec]]:
-        """``(kind, spec)`` for every record offered."""
-        return [(kind, spec) for kind in KINDS for spec in self.specs[kind].values()]
-
-    def __bool__(self) -> bool:
-        return any(self.specs.values())
-
-    @hookimpl
-    def dfind_preprocessors(self) -> list[StageSpec]:
-        return list(self.specs["preprocessor"].values())
-
-    @hookimpl
-    def dfind_metrics(self) -> list[StageSpec]:
-        return list(self.specs["metric"].values())
-
-    @hookimpl
-    def dfind_strategies(self) -> list[StageSpec]:
-        return list(self.specs["strategy"].values())
-
-    @hookimpl
-    def dfind_postprocessors(self) -> list[StageSpec]:
-        return list(self.specs["postprocessor"].values())
 
 
 @dataclass

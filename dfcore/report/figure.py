@@ -136,10 +136,19 @@ def make_figure(result: Any, path: str | os.PathLike[str] | None = None, *, widt
         bar.locator = ticker.MaxNLocator(nbins=4, symmetric=vmin < 0)
         bar.formatter = ticker.FuncFormatter(lambda value, _: f"{value:.3g}")  # no offset text to collide
         bar.update_ticks()
-        bar.set_label(" · ".join(x for x in (strategy, metric, meaning) if x), fontsize=6.5)
+        bar.set_label(bar_label(result, strategy, metric, meaning), fontsize=6.5, wrap=True)
         if path is not None:
             save_figure(fig, path, dpi)
     return fig
+
+
+def bar_label(result: Any, strategy: str, metric: str, meaning: str | None) -> str:
+    """What the colour bar's numbers are: the map's unit (and what the colours mean, when said);
+    results saved before units were recorded name the strategy and the metric instead."""
+    unit = getattr(result, "unit", None)
+    if unit:
+        return f"{unit} · {meaning}" if meaning else unit
+    return " · ".join(x for x in (strategy, metric, meaning) if x)
 
 
 def figure_format(path: str | os.PathLike[str]) -> str:

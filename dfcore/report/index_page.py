@@ -8,8 +8,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from dfcore.io.layout import read_score
 from dfcore.io.pair_rules import describe_rule
-
 from dfcore.report.model import PairRecord, as_float
 from dfcore.report.pages import card, document, esc, flatten, fmt, percent, src, static
 
@@ -113,7 +113,7 @@ def _index_row(rank: int, record: PairRecord, out: Path, page: Path | None, colu
         cells.append(f"<td>{esc(record.metric)}</td>")
     score = record.score
     cells.append(f'<td class="num mono" data-value="{_sortable(score)}" title="'
-                 f'{"higher" if record.higher_is_better else "lower"} is better">{esc(fmt(data.get("score")))}</td>')
+                 f'{"higher" if record.higher_is_better else "lower"} is better">{esc(fmt(read_score(data)))}</td>')
     if columns["regions"]:
         n_regions = len(data.get("regions") or [])
         cells.append(f'<td class="num" data-value="{n_regions}">{n_regions}</td>'

@@ -18,7 +18,16 @@ from typing import Any
 import numpy as np
 
 from dfcore.errors import DfindError
-from dfcore.io.layout import FAILED, THUMBS_DIR, pair_records, read_json, read_summary_rows, sibling, stem_of
+from dfcore.io.layout import (
+    FAILED,
+    THUMBS_DIR,
+    pair_records,
+    read_json,
+    read_score,
+    read_summary_rows,
+    sibling,
+    stem_of,
+)
 from dfcore.io.render import apply_colormap, color_scale, default_colormap
 from dfcore.report import pictures
 
@@ -52,7 +61,8 @@ class PairRecord:
 
     @property
     def score(self) -> float:
-        return as_float(self.data.get("score")) if self.data else math.nan
+        score = read_score(self.data) if self.data else None
+        return math.nan if score is None else score
 
     @property
     def higher_is_better(self) -> bool:

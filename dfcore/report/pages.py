@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from dfcore.version import __version__
+from dfcore.io.layout import read_score
 from dfcore.report.model import PairRecord, as_float
+from dfcore.version import __version__
 
 CSP = ("default-src 'none'; img-src 'self' data: blob: file:; style-src 'unsafe-inline'; "
        "script-src 'unsafe-inline'; base-uri 'none'; form-action 'none'")
@@ -146,7 +147,7 @@ def _pair_cards(data: Mapping[str, Any], n_regions: int) -> str:
     arrow = "↑" if data.get("higher_is_better") else "↓"
     stats = data.get("map") or {}
     cards = [
-        card(esc(data.get("metric") or "score"), esc(fmt(data.get("score"))), f"{arrow} {direction}", primary=True),
+        card(esc(data.get("metric") or "score"), esc(fmt(read_score(data))), f"{arrow} {direction}", primary=True),
         card("Regions", esc(fmt(n_regions)), "found by the postprocessor" if data.get("regions") else
               ("mask, no regions" if "mask_fraction" in data else "no region postprocessor")),
         card("Map max", esc(fmt(stats.get("max"), 4)), f"mean {esc(fmt(stats.get('mean'), 4))}"),
@@ -254,7 +255,9 @@ def _panels(record: PairRecord, page_dir: Path | None, width: int, height: int,
     strategy = ((data.get("config") or {}).get("strategy") or {}).get("name", "")
     metric = data.get("metric") or ""
     map_sub = esc(" · ".join(x for x in (strategy, metric) if x))
-    map_view = _panel(4, "map", map_sub, mask_control, map_layers, after=legend(display, map_sub),
+    unit = (data.get("map") or {}).get("unit")  # what the colour bar's numbers are
+    caption = esc(unit) if unit else map_sub
+    map_view = _panel(4, "map", map_sub, mask_control, map_layers, after=legend(display, caption),
                       attrs=layer_attr, **size)
 
     opacity = 75
@@ -370,7 +373,7 @@ def _details(data: Mapping[str, Any]) -> str:
     stats = data.get("map") or {}
     direction = "higher is better" if data.get("higher_is_better") else "lower is better"
     score_rows = [
-        (esc(data.get("metric") or "score"), f'<span class="mono">{esc(fmt(data.get("score"), 10))}</span> '
+        (esc(data.get("metric") or "score"), f'<span class="mono">{esc(fmt(read_score(data), 10))}</span> '
                                              f'<span class="muted">({direction})</span>'),
         ("map min / mean / max", esc(" / ".join(fmt(stats.get(k), 5) for k in ("min", "mean", "max")))),
     ]

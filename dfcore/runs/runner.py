@@ -58,7 +58,8 @@ def run_batch(finder: Pipeline, pairing: Pairing, output: str | os.PathLike[str]
     """Compare every pair into ``output`` with resume, a progress bar and a summary.
 
     ``progress=None`` shows a bar (rate, ETA) only when stderr is a terminal. ``on_row`` is
-    called with each pair's row as it is known (what it prints does not break the bar). On
+    called with each pair's row as it is known (what it prints does not break the bar): first
+    the pairs an earlier run completed (``skipped``) and those refused, with no result. On
     Ctrl-C the summary of what finished is written and :class:`BatchInterrupted` (a
     ``KeyboardInterrupt``) is raised with the report. ``engine`` computes the pairs to do:
     ``"local"`` (the default, this process) or ``"ray"`` (:mod:`dfcore.runs.engines.ray`), or an
@@ -92,7 +93,7 @@ def run_batch(finder: Pipeline, pairing: Pairing, output: str | os.PathLike[str]
     interrupted = False
     outcomes = engine.process(worker, plan.todo) if plan.todo else iter(())
     try:
-        for row in plan.refused:
+        for row in (*plan.rows_before, *plan.refused):  # complete from an earlier run, refused: no result
             tell(row, None)
         for row, result in outcomes:
             rows.append(row)
@@ -142,15 +143,33 @@ def _close_interrupted(outcomes: Iterator[tuple[PairRow, DiffResult | None]]) ->
     return rows
 
 
+#: The bar's terminal size (columns, rows) when the terminal reports none (0x0: some CI runners,
+#: serial consoles); tqdm would then take -1 rows and hide its bar.
+FALLBACK_SIZE = (80, 24)
+
+
 def _progress_bar(total: int, initial: int, enabled: bool | None) -> Any:
+    """A tqdm bar on stderr; it follows the terminal's size, or takes :data:`FALLBACK_SIZE` when
+    the terminal reports none."""
     if enabled is None:
         enabled = sys.stderr.isatty()
     if not enabled or total == 0:
         return None
     from tqdm import tqdm
 
-    return tqdm(total=total, initial=initial, unit="pair", desc="dfind", dynamic_ncols=True, file=sys.stderr,
-                smoothing=0.1)
+    sized = _terminal_sized(sys.stderr)
+    columns, rows = (None, None) if sized else FALLBACK_SIZE
+    return tqdm(total=total, initial=initial, unit="pair", desc="dfind", dynamic_ncols=sized, ncols=columns,
+                nrows=rows, file=sys.stderr, smoothing=0.1)
+
+
+def _terminal_sized(stream: Any) -> bool:
+    """Whether ``stream``'s terminal reports a size (columns and rows above 0)."""
+    try:
+        size = os.get_terminal_size(stream.fileno())
+    except (AttributeError, OSError, ValueError):
+        return False
+    return size.columns > 0 and size.lines > 0
 
 
 # -- the Python face --------------------------------------------------------------------------

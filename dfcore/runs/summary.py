@@ -23,6 +23,8 @@ from dfcore.io.layout import (
     SKIPPED,
     SUMMARY_COLUMNS,
     complete_pair,
+    json_scores,
+    read_score,
     write_summary,
 )
 from dfcore.io.pairing import PairSpec
@@ -80,7 +82,7 @@ def comparison_values(compare: Mapping[str, Any] | None) -> dict[str, Any]:
     """The summary's comparison columns from a comparison record (``CompareResult.to_dict()["compare"]``)."""
     if not compare:
         return {}
-    return {"score_a": as_float(compare.get("score_a")), "score_b": as_float(compare.get("score_b")),
+    return {"score_a": read_score(compare, "score_a"), "score_b": read_score(compare, "score_b"),
             "better": compare.get("better")}
 
 
@@ -96,7 +98,7 @@ def evaluation_means(rows: Sequence[PairRow]) -> dict[str, float] | None:
 
 def row_from_record(spec: PairSpec, data: Mapping[str, Any], status: str) -> PairRow:
     """The summary row of a pair whose outputs are complete, from its record (its JSON)."""
-    return make_row(spec, status, score=as_float(data.get("score")),
+    return make_row(spec, status, score=read_score(data),
                     regions=len(data.get("regions") or []) if "mask_fraction" in data else None,
                     seconds=as_float(data.get("seconds")), **evaluation_values(data.get("evaluation")),
                     **comparison_values(data.get("compare")))
@@ -192,7 +194,7 @@ class BatchReport:
             "fail_above": self.fail_above,
             **({"only_truth": self.only_truth} if self.kind == "compare" else {}),
             "evaluation_mean": evaluation_means(self.rows),
-            "pairs": [row.to_dict(self.columns) for row in self.rows],
+            "pairs": [json_scores(row.to_dict(self.columns)) for row in self.rows],
         })
 
     def write(self, output: str | os.PathLike[str]) -> dict[str, Path]:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from dfcore.errors import WeightsError, one_line
@@ -149,10 +150,31 @@ def load_network(net: str, path: Path, device: torch.device) -> Any:
         return model
 
 
+def lpips_map(model: Any, x: Tensor, y: Tensor) -> Tensor:
+    """LPIPS per pixel, Nx1xHxW: the ``lpips`` package's ``spatial=True`` output from a model built without it.
+
+    Each layer's weighted squared feature difference is brought back to HxW (bilinear) and the
+    layers summed; the mean of the map is the score up to the resampling (the package's own
+    spatial mode).
+    """
+    import lpips
+
+    x, y = model.scaling_layer(2 * x - 1), model.scaling_layer(2 * y - 1)
+    features_x, features_y = model.net.forward(x), model.net.forward(y)
+    total = None
+    for layer in range(model.L):
+        squared = (lpips.normalize_tensor(features_x[layer]) - lpips.normalize_tensor(features_y[layer])) ** 2
+        part = F.interpolate(model.lins[layer](squared), size=x.shape[-2:], mode="bilinear", align_corners=False)
+        total = part if total is None else total + part
+    return total
+
+
 class LPIPS:
     """LPIPS distance per sample; lower is better, 0 for identical images."""
 
     higher_is_better = False
+    #: What :meth:`local_map` is.
+    map_unit = "LPIPS distance per pixel (every layer brought back to the image's grid)"
 
     def __init__(self, net: str = "alex", weights: str | None = None, download: bool = True) -> None:
         if net not in BACKBONES:
@@ -168,6 +190,13 @@ class LPIPS:
             x, y = x.expand(-1, 3, -1, -1), y.expand(-1, 3, -1, -1)
         check_channels(x, (1, 3), "lpips")
         return self.model(x.device)(x, y, normalize=True).reshape(x.shape[0])
+
+    def local_map(self, x: Tensor, y: Tensor) -> Tensor:
+        """LPIPS's spatial map (:func:`lpips_map`), Nx1xHxW; its mean is the score, up to resampling."""
+        if x.shape[1] == 1:
+            x, y = x.expand(-1, 3, -1, -1), y.expand(-1, 3, -1, -1)
+        check_channels(x, (1, 3), "lpips")
+        return lpips_map(self.model(x.device), x, y)
 
     def feature_layers(self, device: torch.device | str = "cpu") -> dict[str, torch.nn.Module]:
         """Backbone stages by name (``relu1`` ...), for Grad-CAM style strategies."""

@@ -97,6 +97,7 @@ class MSE:
     supports_valid = True
     #: ``local_map`` is per pixel: each value depends on that pixel alone.
     local_radius = 0
+    map_unit = "squared error (per pixel, mean over channels)"
 
     def __call__(self, x: Tensor, y: Tensor, valid: Tensor | None = None) -> Tensor:
         return mse(x, y, valid)
@@ -119,6 +120,14 @@ class PSNR:
 
     def __call__(self, x: Tensor, y: Tensor, valid: Tensor | None = None) -> Tensor:
         return psnr(x, y, self.data_range, valid)
+
+    @property
+    def map_unit(self) -> str:
+        return (f"squared error (per pixel, mean over channels; PSNR = 10 log10({self.data_range:g}^2 / its mean))")
+
+    def own_map(self, x: Tensor, y: Tensor) -> Tensor:
+        """The squared error PSNR is made of, averaged over channels, Nx1xHxW."""
+        return ((x - y) ** 2).mean(1, keepdim=True)
 
     def conventions(self) -> dict[str, float]:
         return {"data_range": self.data_range}

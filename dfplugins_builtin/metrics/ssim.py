@@ -424,11 +424,43 @@ def ms_ssim(x: Tensor, y: Tensor, data_range: float = 1.0, win_size: int = 11, w
     return torch.prod(torch.stack(values) ** exponents, dim=0).mean(1)
 
 
+def ms_ssim_map(x: Tensor, y: Tensor, data_range: float = 1.0, win_size: int = 11, win_sigma: float = 1.5,
+                k1: float = 0.01, k2: float = 0.03, weights: tuple[float, ...] = MS_SSIM_WEIGHTS) -> Tensor:
+    """MS-SSIM per pixel, Nx1xHxW: :func:`ms_ssim`'s product taken pixel by pixel.
+
+    Each scale's contrast-structure map (SSIM map at the last), its border replicated to the
+    scale's grid, is brought back to HxW (bilinear), ``relu``-ed and raised to its weight; the
+    product over scales is averaged over channels. A map of where the pair differs at every
+    scale at once; its mean is close to, not equal to, the score (the mean of a product).
+    """
+    levels = len(weights)
+    check_min_side(x, (win_size - 1) * 2 ** (levels - 1) + 1, "ms-ssim", why=f"with win_size={win_size}",
+                   hint="; use ssim, or a smaller window (ms-ssim:win_size=7 needs 97 px)")
+    size, half = x.shape[-2:], win_size // 2
+    product: Tensor | None = None
+    for level, weight in enumerate(weights):
+        level_ssim, level_cs = ssim_maps(x, y, data_range, win_size, win_sigma, k1, k2)
+        part = F.pad(torch.relu(level_cs if level < levels - 1 else level_ssim), (half, half, half, half),
+                     mode="replicate")
+        if part.shape[-2:] != size:
+            part = F.interpolate(part, size=size, mode="bilinear", align_corners=False)
+        part = part.clamp_min(0) ** weight
+        product = part if product is None else product * part
+        if level < levels - 1:
+            padding = [side % 2 for side in x.shape[2:]]
+            x = F.avg_pool2d(x, kernel_size=2, padding=padding)
+            y = F.avg_pool2d(y, kernel_size=2, padding=padding)
+    assert product is not None  # MS-SSIM has at least one scale
+    return product.mean(1, keepdim=True)
+
+
 class SSIM:
     """Structural similarity (``ssim``) with explicit, recorded conventions."""
 
     higher_is_better = True
     supports_valid = True
+    #: What the ``own`` strategy's map (``1 - local_map``) is.
+    map_unit = "1 - SSIM (local, per window)"
 
     def __init__(self, data_range: float = 1.0, win_size: int = 11, win_sigma: float = 1.5,
                  k1: float = 0.01, k2: float = 0.03) -> None:
@@ -440,6 +472,11 @@ class SSIM:
             raise ValueError("win_sigma, k1 and k2 must be positive")
         self.data_range, self.win_size, self.win_sigma = float(data_range), int(win_size), float(win_sigma)
         self.k1, self.k2 = float(k1), float(k2)
+
+    @property
+    def min_side(self) -> int:
+        """The smallest height and width this metric accepts (one window)."""
+        return self.win_size
 
     @property
     def local_radius(self) -> int:
@@ -475,9 +512,19 @@ class MSSSIM(SSIM):
     """
 
     supports_valid = False
+    map_unit = "1 - MS-SSIM (per pixel, every scale brought back to the image's grid)"
 
     def __call__(self, x: Tensor, y: Tensor) -> Tensor:
         return ms_ssim(x, y, self.data_range, self.win_size, self.win_sigma, self.k1, self.k2)
+
+    @property
+    def min_side(self) -> int:
+        """The smallest height and width MS-SSIM accepts: ``(win_size - 1) * 16 + 1`` (161 px by default)."""
+        return (self.win_size - 1) * 2 ** (MS_SSIM_LEVELS - 1) + 1
+
+    def own_map(self, x: Tensor, y: Tensor) -> Tensor:
+        """``1 - MS-SSIM`` per pixel (:func:`ms_ssim_map`), Nx1xHxW: larger = more different."""
+        return 1 - ms_ssim_map(x, y, self.data_range, self.win_size, self.win_sigma, self.k1, self.k2)
 
     def conventions(self) -> dict[str, object]:
         conventions = super().conventions()

@@ -377,6 +377,22 @@ class Difference:
             diff_map[..., rows, :] += lift * changed.to(diff_map.dtype)
         return diff_map
 
+    @property
+    def unit(self) -> str:
+        """What the map's values are, with the options that change them (images in [0, 1])."""
+        parts = [f"|a - b| (channels: {self.reduce})"]
+        if self.antialias:
+            where = " on pairs whose edges can be re-drawn" if self.antialias == "auto" else ""
+            parts[0] += f" beyond a {'1' if self.antialias == 'auto' else self.antialias}-px rasterisation tolerance{where}"
+        if self.scale:
+            parts.append(f"mean over {self.octaves} scale{'s' if self.octaves > 1 else ''} from {self.scale:g} px")
+        if self.background:
+            parts.append(f"/ sqrt(its {self.background:g}-px local level + its mean): relative to its surroundings")
+        if self.exact != "off":
+            lossless = " of a lossless pair" if self.exact == "auto" else ""
+            parts.append(f"+ the map's maximum where the pixels{lossless} differ at all")
+        return ", ".join(parts)
+
     def conventions(self) -> dict[str, object]:
         conventions: dict[str, object] = {"value": f"|a - b|, channels combined by {self.reduce}"}
         if self.sigma:

@@ -31,6 +31,13 @@ class Gradient:
             raise ValueError("signed maps cannot use reduce=l2 (it discards the sign)")
         self.reference, self.signed = reference, bool(signed)
 
+    @property
+    def unit(self) -> str:
+        """What the map's values are: the score's change per unit of a pixel's value (images in [0, 1])."""
+        image = "b" if self.reference == "a" else "a"
+        value = f"d score / d pixel of {image}" if self.signed else f"|d score / d pixel of {image}|"
+        return f"{value}, channels: {self.reduce}"
+
     def __call__(self, problem: Problem) -> Tensor:
         grad = metric_gradient(problem, self.reference)
         if not self.signed:  # the gradient is ours: in place, unless it is an expanded view (a linear metric's)

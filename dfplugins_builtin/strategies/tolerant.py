@@ -28,10 +28,11 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from dfcore.contracts import Problem
+from dfcore.contracts import Problem, StageOutput
 from dfcore.errors import StageError
 from dfcore.ops.shift import check_radius, shift_tolerant
 from dfcore.ops.strips import map_in_strips
+from dfplugins_builtin.strategies.own import metric_unit
 
 
 class Tolerant:
@@ -40,7 +41,7 @@ class Tolerant:
     def __init__(self, radius: int = 1) -> None:
         self.radius = check_radius(radius, "radius")
 
-    def __call__(self, problem: Problem) -> Tensor:
+    def __call__(self, problem: Problem) -> StageOutput:
         metric = problem.metric
         local_map = getattr(metric.stage, "local_map", None)
         if not callable(local_map):
@@ -57,12 +58,13 @@ class Tolerant:
             # displacement serves both directions (shift.shift_tolerant, symmetric=True).
             return shift_tolerant(distance, x, y, self.radius, symmetric=True)
 
+        unit = f"{metric_unit(metric.stage, metric.name, 'local_map', flip)}, best match within {self.radius} px"
         with torch.no_grad():
             a, b = metric.preprocess(problem.a), metric.preprocess(problem.b)
             reach = getattr(metric.stage, "local_radius", None)
             if reach is None:
-                return tolerant(a, b)
-            return map_in_strips(tolerant, (a, b), int(reach) + 2 * self.radius)
+                return StageOutput(map=tolerant(a, b), unit=unit)
+            return StageOutput(map=map_in_strips(tolerant, (a, b), int(reach) + 2 * self.radius), unit=unit)
 
     def conventions(self) -> dict[str, object]:
         return {

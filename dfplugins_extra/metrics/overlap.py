@@ -8,8 +8,9 @@ denominator: it keeps two empty masks at 1 (perfect agreement) and the gradient 
 
 Note for maps: the gradient of a soft overlap with respect to one mask takes one value on
 the other mask's foreground and another on its background, so a ``gradient`` map of these
-metrics outlines the reference mask; the ``difference`` strategy shows where the masks
-disagree.
+metrics outlines the reference mask. Their own map (``own_map``, what ``-m dice`` shows
+without a strategy) is where the masks disagree: ``x(1 - y) + y(1 - x)``, the symmetric
+difference of binary masks.
 
 References:
     Dice. Measures of the amount of ecologic association between species. Ecology 26(3), 1945.
@@ -83,6 +84,8 @@ class _SoftOverlap:
     higher_is_better = True
     supports_valid = True
     formula = ""
+    #: What :meth:`own_map` is.
+    map_unit = "disagreement x(1 - y) + y(1 - x): 1 where one mask has the pixel, 0 where both agree"
 
     def __init__(self, smooth: float = 1.0) -> None:
         self.smooth = _check_smooth(smooth)
@@ -93,6 +96,11 @@ class _SoftOverlap:
 
     def __call__(self, x: Tensor, y: Tensor, valid: Tensor | None = None) -> Tensor:
         return self.overlap(x, y, self.smooth, valid)
+
+    def own_map(self, x: Tensor, y: Tensor) -> Tensor:
+        """Where the masks disagree, Nx1xHxW: the soft symmetric difference (binary: XOR) per pixel."""
+        check_same_shape(x, y, "overlap")
+        return (x * (1 - y) + y * (1 - x)).mean(1, keepdim=True)
 
     def conventions(self) -> dict[str, object]:
         return {"smooth": self.smooth, "formula": self.formula}

@@ -20,6 +20,7 @@ from dfcore.testing import planted_pair, rescanned
 from dfplugins_builtin.metrics.pixel import MSE
 from dfplugins_builtin.metrics.ssim import SSIM
 from dfplugins_builtin.strategies.difference import Difference
+from dfplugins_builtin.strategies.own import Own
 from dfplugins_builtin.strategies.tolerant import Tolerant
 
 DEFAULT_MAP = {"shift": "auto", "sigma": 1.0, "reduce": "l2", "scale": 1.0, "octaves": 4, "background": 64.0,
@@ -80,7 +81,15 @@ def test_difference_with_ignored_pixels_and_a_batch_of_two_radii_in_strips(small
 def test_tolerant_maps_in_strips_are_the_whole_images(small_strips, metric, radius):
     a, b = _pair(1)
     whole, cut = small_strips(lambda: Tolerant(radius)(Problem(a, b, BoundMetric(metric, metric.higher_is_better))))
-    _same(whole, cut)
+    _same(_map(whole), _map(cut))
+
+
+@pytest.mark.parametrize("metric", [MSE(), SSIM()], ids=["mse", "ssim"])
+def test_own_local_maps_in_strips_are_the_whole_images(small_strips, metric):
+    a, b = _pair(1)
+    whole, cut = small_strips(lambda: Own()(Problem(a, b, BoundMetric(metric, metric.higher_is_better))))
+    _same(_map(whole), _map(cut))
+    assert whole.unit == cut.unit == metric.map_unit
 
 
 def test_a_metric_without_a_local_radius_is_computed_whole(small_strips):

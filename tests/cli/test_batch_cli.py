@@ -54,9 +54,12 @@ def test_folder_run_writes_outputs_and_summary(folders, tmp_path):
     assert result.exit_code == EXIT_OK, result.output
     lines = result.stdout.splitlines()
     assert sorted(line.split(":")[0] for line in lines[:3]) == ["1.png", "2.png", "sub/3.png"]
-    assert all(" mse = " in line and re.search(r"\(lower is better\), (\d+|no) differences?$", line) for line in lines[:3])
+    # -m mse alone: MSE's own map (squared error), no region count
+    assert all(" mse = " in line and line.endswith("(lower is better)") for line in lines[:3])
     assert lines[3] == "3 of 3 pairs compared"
-    assert lines[4].startswith("mse: mean ") and "(lower is better)" in lines[4]
+    assert re.fullmatch(r"mse: mean \S+, median \S+, worst \S+ at (1|2|sub/3)\.png \(lower is better\)", lines[4])
+    worst = max(_rows(out).values(), key=lambda row: float(row["score"]))
+    assert f" at {worst['pair']} (" in lines[4], "the worst pair is named"
     assert lines[5].startswith(f"summary: {out / 'summary.csv'} (")
     assert result.stderr == ""  # no progress bar when stderr is not a terminal
     assert set(_rows(out)) == {"1.png", "2.png", "sub/3.png"}

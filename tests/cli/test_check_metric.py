@@ -51,8 +51,15 @@ def test_a_registered_metric_that_fails_exits_2_with_one_line_per_failure(regist
     assert result.stderr == "dfind: error: metric 'local.broken' failed: shape, autograd\n"
 
 
-def test_a_metric_that_refuses_the_probe_suggests_a_shape(registry):
+def test_ms_ssim_passes_its_own_default_probe_sized_from_its_minimum_side(registry):
     result = invoke("ms-ssim")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[0] == "metric 'builtin.ms-ssim' on a 2x3x161x161 float32 cpu probe"
+    assert result.stdout.count("PASS") == 5
+
+
+def test_a_metric_that_refuses_the_probe_suggests_a_shape(registry):
+    result = invoke("ms-ssim", "--shape", "1x3x64x64")
     assert result.exit_code == 2
     assert "FAIL  runs         raised ShapeError: ms-ssim needs images of at least 161x161 px" in result.stdout
     assert "give a probe it accepts (shape=, or --shape)" in result.stdout

@@ -19,7 +19,7 @@ BUILTINS = {
     ("preprocessor", "identity"), ("preprocessor", "normalize"), ("preprocessor", "highpass"),
     ("preprocessor", "lowpass"), ("metric", "mse"), ("metric", "psnr"), ("metric", "ssim"),
     ("metric", "ms-ssim"), ("metric", "lpips"), ("strategy", "difference"), ("strategy", "gradient"), ("strategy", "tolerant"),
-    ("postprocessor", "identity"), ("postprocessor", "smooth"), ("postprocessor", "regions"),
+    ("strategy", "own"), ("postprocessor", "identity"), ("postprocessor", "smooth"), ("postprocessor", "regions"),
 }
 
 

@@ -49,7 +49,10 @@ def test_a_nan_score_fails_the_gate_and_says_so(plugins, pair, tmp_path):
                  "--quiet", environment=env(plugins))
     assert done.returncode == 1
     assert "2 pairs: nan worse than the threshold 1 (2 of them not a number)" in done.stderr
-    assert {row["score"] for row in read_summary_rows(tmp_path / "out")} == {"nan"}
+    rows = read_summary_rows(tmp_path / "out")
+    assert {(row["score"], row["score_nonfinite"]) for row in rows} == {(None, "nan")}
+    with open(tmp_path / "out" / "summary.csv", newline="") as handle:
+        assert {row["score"] for row in csv.DictReader(handle)} == {"nan"}, "summary.csv keeps the readable text"
 
 
 # -- an output folder that cannot be written ------------------------------------------------------------

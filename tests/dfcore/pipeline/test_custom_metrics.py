@@ -277,7 +277,8 @@ def test_a_good_metric_passes_every_check_and_the_report_reads_well(registry):
 
 def test_builtin_metrics_pass_and_the_probe_shape_is_configurable():
     assert check_metric("builtin.ssim", gradcheck=True, registry=fresh_registry()).ok
-    report = check_metric("ms-ssim", registry=fresh_registry())
+    assert check_metric("ms-ssim", registry=fresh_registry()).probe == "2x3x161x161 float32 cpu"  # its min_side
+    report = check_metric("ms-ssim", shape=(1, 3, 64, 64), registry=fresh_registry())
     assert report["runs"].failed and "give a probe it accepts (shape=, or --shape)" in report["runs"].message
     assert {c.status for c in report.checks[1:]} == {"skip"}
     with pytest.raises(ParameterError, match="four positive sizes"):

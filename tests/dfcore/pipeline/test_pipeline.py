@@ -68,10 +68,10 @@ def test_a_named_strategy_keeps_its_own_map(registry, pair):
     with_metric = Finder(metric="ssim", preset="smoothed", device="cpu").config
     assert [p["name"] for p in with_metric["postprocessor"]] == ["smooth"]
     assert with_metric["metric"]["name"] == "ssim"
-    # the default's map is all in its strategy, so another metric keeps it too
+    # a metric named alone gets its own map (the metric preset), not the default's map
     default, ssim = Finder(device="cpu").config, Finder(metric="ssim", device="cpu").config
-    assert ssim["strategy"] == default["strategy"] and ssim["postprocessor"] == default["postprocessor"]
-    assert [p["name"] for p in default["postprocessor"]] == ["regions"]
+    assert ssim["preset"] == "metric" and ssim["strategy"]["name"] == "own" and ssim["postprocessor"] == []
+    assert default["preset"] == "default" and [p["name"] for p in default["postprocessor"]] == ["regions"]
 
 
 def test_unknown_preset_suggests(registry):
@@ -381,14 +381,21 @@ def test_save_writes_heatmap_map_and_json(registry, pair, tmp_path):
     assert not list((tmp_path / "out").rglob("*.part")), "no temporary file is left behind"
 
 
-def test_non_finite_scores_are_written_as_text(registry, pair, tmp_path):
+def test_non_finite_scores_are_written_as_null_with_what_they_were(registry, pair, tmp_path):
+    from dfcore.io.layout import read_score
+
     a, _, _ = pair
     result = finder(metric="psnr", strategy="gradient").run(a, a)
     assert result.score == float("inf")
     assert np.isfinite(result.map).all() and not result.map.any()
     path = result.save(tmp_path, name="same")["json"]
     data = json.loads(path.read_text(), parse_constant=lambda c: pytest.fail(f"bare {c} in JSON"))
-    assert data["score"] == "inf"
+    assert data["score"] is None and data["score_nonfinite"] == "inf" and data["schema"] == 2
+    assert read_score(data) == float("inf")
+    assert read_score({"score": "inf"}) == float("inf"), "schema 1 wrote the text"
+    assert read_score({"score": 0.5}) == 0.5 and read_score({}) is None
+    other = finder(metric="psnr", strategy="gradient").run(*pair[:2]).to_dict()
+    assert isinstance(other["score"], float) and "score_nonfinite" not in other
 
 
 def test_signed_maps_get_a_diverging_colormap(registry, pair, tmp_path):

@@ -19,7 +19,7 @@ def test_figure_has_four_panels_and_a_colour_bar(result_with_regions: Any) -> No
     assert [ax.get_title() for ax in panels] == ["A", f"B  (mse = {result_with_regions.score:.4g})",
                                                  "Difference map", "Overlay on A"]
     assert [len(ax.get_images()) for ax in panels] == [1, 1, 1, 2]  # the overlay: A, then the map
-    assert bar.get_xlabel() == "difference · mse"
+    assert bar.get_xlabel() == "|a - b| (channels: mean)" == result_with_regions.unit  # the map's unit
     assert bar.get_xlim() == pytest.approx((0.0, float(result_with_regions.map.max())))
     boxes = len(result_with_regions.regions)
     assert [len(ax.patches) for ax in panels] == [0, 0, boxes, boxes]
@@ -28,6 +28,16 @@ def test_figure_has_four_panels_and_a_colour_bar(result_with_regions: Any) -> No
     assert all(b1.x1 <= b2.x0 + 1e-6 for b1, b2 in zip(boxes_xy, boxes_xy[1:]))
     assert max(b.width for b in boxes_xy) - min(b.width for b in boxes_xy) < 0.01
     assert bar.get_position().y1 <= boxes_xy[2].y0 and abs(bar.get_position().x0 - boxes_xy[2].x0) < 0.05
+
+
+def test_the_colour_bar_names_an_own_maps_unit_and_old_records_name_the_stages(result_with_regions: Any) -> None:
+    import dataclasses
+
+    from dfcore.report.figure import bar_label
+
+    assert bar_label(dataclasses.replace(result_with_regions, unit="1 - SSIM"), "own", "ssim", None) == "1 - SSIM"
+    assert bar_label(dataclasses.replace(result_with_regions, unit=None), "difference", "mse", None) == \
+        "difference · mse"
 
 
 def test_figure_saves_a_png_of_the_expected_size(result_with_regions: Any, tmp_path: Path) -> None:

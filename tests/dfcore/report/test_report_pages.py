@@ -51,6 +51,7 @@ def test_page_shows_scores_pipeline_regions_and_the_colour_scale(result_with_reg
     # the legend runs from the JSON's vmin to vmax, in the heatmap's colormap
     vmax = float(result_with_regions.map.max())
     assert f">{vmax:.3g}</span>" in page and ">0</span>" in page and "inferno" in page
+    assert '<div class="caption">|a - b| (channels: mean) · inferno' in page, "the colour bar says the map's unit"
     for control in ("overlay-opacity", "swap", "flicker", "swipe", "show-boxes", "show-mask", "zoom-fit"):
         assert f'id="{control}"' in page
 

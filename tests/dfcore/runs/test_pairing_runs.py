@@ -10,7 +10,7 @@ import pytest
 
 from dfcore import Finder, NoPairsError, NoPairsWarning, PairBy, PairingError
 from dfcore.errors import ParameterError
-from dfcore.io.layout import OK, SKIPPED
+from dfcore.io.layout import OK, SKIPPED, SUMMARY_SCHEMA
 from dfcore.runs import make_pairing
 from dfcore.testing import fresh_registry, using_registry
 from tests.dfcore.runs.test_batch import _image
@@ -83,7 +83,7 @@ def test_summary_records_the_rule_what_it_paired_and_what_it_left(tmp_path):
     assert [(r.pair, Path(r.b).name, r.status) for r in report.rows] == [("baboon.png", "baboon_x4_SR.png", OK),
                                                                          ("bird.png", "bird_x4_SR.png", OK)]
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
-    assert summary["schema"] == 1
+    assert summary["schema"] == SUMMARY_SCHEMA == 2
     assert summary["pairing"] == {"rule": "stem", "strip_b": ["_x4_SR"]}
     assert summary["only_a"] == ["lonely.png"] and summary["only_b"] == ["bird_x4_LR.png"]
     assert "only_truth" not in summary
