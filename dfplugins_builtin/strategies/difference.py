@@ -355,6 +355,10 @@ class Difference:
                 + (kernel_radius(self.scale * 2 ** (self.octaves - 1)) if self.scale else 0))
 
         def local(x: Tensor, y: Tensor, mask: Tensor | None) -> Tensor:
+            if range_radius and mask is None and self.scale:  # the map's smoothing and its scales: one filter
+                diff_map = range_tolerant(x, y, range_radius, lambda d: reduce_channels(d, self.reduce), self.overshoot)
+                # A float rounding of the FFT must not make a zero difference negative.
+                return multiscale_smooth(diff_map, self.scale, None, self.octaves, pre=self.sigma).clamp_min_(0)
             if range_radius:
                 diff_map = tolerant_map(x, y, self.reduce, range_radius, self.overshoot, self.sigma)
             else:
