@@ -24,6 +24,8 @@ from dfplugins_builtin.strategies.difference import (
     difference_map,
     lossless_share,
     rank_exact,
+    share_counts,
+    share_from_counts,
 )
 from dfcore.ops.shift import ALIGNED_PX, auto_radius, estimate_translation, shifted
 
@@ -254,6 +256,24 @@ def test_lossless_share_counts_valid_pixels_only():
     assert lossless_share(a, b, changed, valid).item() < 0.9
     valid[..., 48:, :] = False  # the bottom half left out (as --ignore does): what remains is lossless
     assert lossless_share(a, b, changed & valid, valid).item() == 1.0
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_share_counts_in_strips_give_the_lossless_share_of_the_whole_image(masked):
+    """The counts :meth:`Difference._measure` adds up strip by strip equal the whole-image share."""
+    generator = torch.Generator().manual_seed(2)
+    a = (torch.rand(2, 3, 40, 30, generator=generator) * 4).round() / 4  # flat patches: few detail pixels
+    b = a.clone()
+    b[0, :, 20:] = torch.rand(3, 20, 30, generator=generator)
+    b[1, 1, 5:9, 5:9] += 0.1
+    valid = torch.rand(2, 1, 40, 30, generator=generator) > 0.2 if masked else None
+    changed = (a != b).any(1, keepdim=True) & (valid if masked else True)
+    whole = lossless_share(a, b, changed, valid)
+    counts = share_counts(a, b, valid)
+    torch.testing.assert_close(share_from_counts(counts), whole, rtol=0, atol=1e-12)
+    strips = share_counts(a[..., :14, :], b[..., :14, :], valid[..., :14, :] if masked else None, slice(0, 13))
+    strips = strips + share_counts(a[..., 12:, :], b[..., 12:, :], valid[..., 12:, :] if masked else None, slice(1, None))
+    assert torch.equal(strips, counts)
 
 
 def test_rank_exact_lifts_even_a_zero_map():
