@@ -300,7 +300,7 @@ def default_pairs(size: int = 1024) -> dict[str, tuple]:
     from benchmarks.quality.pairs import make_pair
 
     pair = make_pair("retina", 0, "pristine", max_side=size)
-    as_tensor = lambda image: torch.from_numpy(image.copy()).permute(2, 0, 1)[None].float() / 255  # noqa: E731
+    as_tensor = lambda image: torch.from_numpy(image.copy()).permute(2, 0, 1)[None].float() / 255
     return {"noisy (registration measured)": pair_tensors(size),
             "lossless, 7 edits (exact ranking)": (as_tensor(pair.a), as_tensor(pair.b))}
 
@@ -336,12 +336,12 @@ def bench_default(repeats: int) -> str:
             original = getattr(target, attribute)
             originals.append((target, attribute, original))
 
-            def timed_step(*args, _fn=original, _label=label, **kwargs):
+            def timed_step(*args, _fn=original, _label=label, _spent=spent, **kwargs):
                 start = time.perf_counter()
                 try:
                     return _fn(*args, **kwargs)
                 finally:
-                    spent.setdefault(_label, []).append(time.perf_counter() - start)
+                    _spent.setdefault(_label, []).append(time.perf_counter() - start)
             setattr(target, attribute, timed_step)
         total, post = [], []
         try:
