@@ -387,7 +387,10 @@ class Difference:
 
     def _rank_exact(self, diff_map: Tensor, a: Tensor, b: Tensor, valid: Tensor | None, lossless: Tensor) -> Tensor:
         """Every differing pixel of a lossless sample lifted above every identical one, strip by strip
-        (no full-size mask held); the map is changed in place."""
+        (no full-size mask held); the map is changed in place. A batch with no lossless sample is
+        left as it is (its lift is zero)."""
+        if not bool(lossless.any()):
+            return diff_map
         lift = diff_map.amax((-2, -1), keepdim=True)
         lift = torch.where(lift > 0, lift, torch.ones_like(lift)) * lossless.view(-1, 1, 1, 1)
         for _, _, rows in bands(a.shape[-2], strip_rows(a.shape[-1], 0), 0):
