@@ -312,3 +312,48 @@ def test_the_default_records_what_it_measured(tmp_path):
     params = record["config"]["strategy"]["params"]
     assert params["shift"] == "auto" and params["exact"] == "auto" and params["background"] == 64.0
     assert params["antialias"] == 1 and params["overshoot"] == 0.15 and params["register"] == "auto"
+
+
+def assert_same_facts(mine, theirs):
+    """Equal infos, but for a reported float's last rounded digit (figures are rounded to 6 places)."""
+    if isinstance(mine, dict):
+        assert mine.keys() == theirs.keys()
+        for key in mine:
+            assert_same_facts(mine[key], theirs[key])
+    elif isinstance(mine, list):
+        assert len(mine) == len(theirs)
+        for one, other in zip(mine, theirs):
+            assert_same_facts(one, other)
+    elif isinstance(mine, float):
+        assert mine == pytest.approx(theirs, rel=1e-5, abs=2e-6)
+    else:
+        assert mine == theirs
+
+
+@pytest.mark.parametrize("kind", ["lossless", "noisy", "moved"])
+def test_the_default_map_equals_its_unoptimised_form(monkeypatch, kind):
+    """The FFT filter and the banded range tolerance against the separable convolutions and one pass:
+    the same map to a float rounding, the same exact zeros, the same facts and regions."""
+    from dfcore.ops import filters, shift
+
+    a, b, _ = planted_pair(160, 200, boxes=((40, 50, 70, 90), (100, 20, 120, 60)))
+    if kind == "noisy":
+        b = (b + 0.02 * torch.randn(b.shape, generator=torch.Generator().manual_seed(0))).clamp(0, 1)
+    elif kind == "moved":
+        b = torch.roll(b, (1, 1), (-2, -1))
+    fast = Finder().compute(a, b).output
+    monkeypatch.setattr(filters, "FFT_RADIUS", 10**9)
+    monkeypatch.setattr(shift, "RANGE_BAND_PIXELS", 10**9)
+    slow = Finder().compute(a, b).output
+    assert_same_facts(fast.info, slow.info)
+    for mine, theirs in zip(fast.regions, slow.regions, strict=True):
+        assert [(r.bbox, r.area) for r in mine] == [(r.bbox, r.area) for r in theirs]
+        for r, other in zip(mine, theirs):  # significance is rounded to 2 places: a last digit may differ
+            assert r.mean == pytest.approx(other.mean, rel=1e-5)
+            assert r.significance == pytest.approx(other.significance, rel=1e-5, abs=0.011)
+    scale = float(slow.map.abs().max())
+    torch.testing.assert_close(fast.map, slow.map, rtol=0, atol=1e-6 * scale)
+    # What a convolution leaves exactly zero stays zero; the FFT's rounding may also zero a value
+    # too small for float32 to hold next to the map's peak, never more.
+    assert bool((fast.map[slow.map == 0] == 0).all())
+    assert bool((slow.map[(fast.map == 0) & (slow.map != 0)] < 1e-6 * scale).all())
