@@ -146,6 +146,20 @@ def differs(x: Tensor, y: Tensor) -> Tensor:
     return out
 
 
+#: A channels-last image (as decoded from files) up to this many bytes is copied to planes first: the
+#: channel mean of the phase correlations, the range tolerance and the lossless test then read
+#: contiguous planes (together about a quarter faster at 1024 px on a CPU); a larger one is not
+#: copied, so that its memory stays bounded by strips.
+PLANAR_BYTES = 2**27
+
+
+def planar(x: Tensor) -> Tensor:
+    """``x`` in planar (NCHW-contiguous) layout when it is up to :data:`PLANAR_BYTES`, else as it is."""
+    if x.is_contiguous() or x.numel() * x.element_size() > PLANAR_BYTES:
+        return x
+    return x.contiguous()
+
+
 def detail_pixels(x: Tensor) -> Tensor:
     """Nx1xHxW bool: the pixels of NxCxHxW ``x`` whose values differ from a 4-neighbour's."""
     detail = torch.zeros_like(x[:, :1], dtype=torch.bool)
@@ -259,7 +273,7 @@ class Difference:
     def __call__(self, problem: Problem) -> Tensor | StageOutput:
         with torch.no_grad():
             pre = problem.metric.preprocess
-            a, b = pre(problem.a), pre(problem.b)
+            a, b = planar(pre(problem.a)), planar(pre(problem.b))
             n = a.shape[0]
             infos: list[dict[str, Any]] = [{} for _ in range(n)]
             valid, resampled = problem.valid, [False] * n

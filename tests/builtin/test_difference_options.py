@@ -357,3 +357,20 @@ def test_the_default_map_equals_its_unoptimised_form(monkeypatch, kind):
     # too small for float32 to hold next to the map's peak, never more.
     assert bool((fast.map[slow.map == 0] == 0).all())
     assert bool((slow.map[(fast.map == 0) & (slow.map != 0)] < 1e-6 * scale).all())
+
+
+def test_a_channels_last_pair_as_decoded_gives_the_planar_pairs_map(monkeypatch):
+    """Decoded images come channels-last; the strategy copies a small one to planes first (faster),
+    and a large one (above PLANAR_BYTES) is compared as it is: the same map either way."""
+    from dfplugins_builtin.strategies import difference
+
+    a, b, _ = planted_pair(96, 128)
+    b = (b + 0.02 * torch.randn(b.shape, generator=torch.Generator().manual_seed(1))).clamp(0, 1)
+    last = [t.contiguous(memory_format=torch.channels_last) for t in (a, b)]
+    planar = Finder().compute(a, b).output
+    copied = Finder().compute(*last).output
+    assert difference.planar(last[0]).is_contiguous() and difference.planar(a) is a
+    monkeypatch.setattr(difference, "PLANAR_BYTES", 0)
+    kept = Finder().compute(*last).output
+    assert torch.equal(copied.map, planar.map) and copied.info == planar.info
+    torch.testing.assert_close(kept.map, planar.map)
