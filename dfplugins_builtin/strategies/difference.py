@@ -150,7 +150,7 @@ def differs(x: Tensor, y: Tensor) -> Tensor:
 #: channel mean of the phase correlations, the range tolerance and the lossless test then read
 #: contiguous planes (together about a quarter faster at 1024 px on a CPU); a larger one is not
 #: copied, so that its memory stays bounded by strips.
-PLANAR_BYTES = 2**27
+PLANAR_BYTES = 2**26
 
 
 def planar(x: Tensor) -> Tensor:
