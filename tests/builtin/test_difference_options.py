@@ -14,9 +14,10 @@ from click.testing import CliRunner
 from dfcore import Finder, ParameterError
 from dfcore.cli import main
 from dfcore.contracts import Problem
+from dfcore.ops.filters import coarse_blur, gaussian_blur
+from dfcore.ops.shift import ALIGNED_PX, auto_radius, estimate_translation, shifted
 from dfcore.pipeline import BoundMetric
 from dfcore.testing import fresh_registry, planted_files, planted_pair, using_registry
-from dfcore.ops.filters import coarse_blur, gaussian_blur
 from dfplugins_builtin.metrics.pixel import MSE
 from dfplugins_builtin.strategies.difference import (
     Difference,
@@ -27,7 +28,6 @@ from dfplugins_builtin.strategies.difference import (
     share_counts,
     share_from_counts,
 )
-from dfcore.ops.shift import ALIGNED_PX, auto_radius, estimate_translation, shifted
 
 
 def fourier_shift(x, dy, dx):
