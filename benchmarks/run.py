@@ -4,6 +4,8 @@ Sections (``--only a,b`` runs some of them):
 
 * ``pairs``   -- milliseconds per pair at 512, 1024 and 2048 px for each strategy x metric
                  (``Finder.run`` on tensors in memory: the pipeline without file I/O).
+* ``default`` -- the default pipeline against plain ``difference`` + ``mse`` per pair at 1024 px
+                 (``Finder.compute`` on tensors, round-robin), and its time step by step.
 * ``ssim``    -- gradient+ssim on a 1024x1024 RGB pair against autograd through
                  ``pytorch_msssim.ssim(data_range=1.0)``: the eager closed form and the fused
                  kernel compiled (``DFIND_COMPILE=1``), wall time with torch's threads and
@@ -44,7 +46,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTIONS = ("pairs", "ssim", "batch", "io", "lpips", "decode", "strips", "memory", "startup")
+SECTIONS = ("pairs", "default", "ssim", "batch", "io", "lpips", "decode", "strips", "memory", "startup")
 METRICS = ("mse", "psnr", "ssim", "ms-ssim", "lpips")
 STRATEGIES = ("difference", "gradient")
 
@@ -288,6 +290,83 @@ def bench_ssim(repeats: int) -> str:
     ])
     return (speed + f"\n\n(first compiled call in this process, compiling or loading torch's cache: {first:.1f} s)\n\n"
             + agreement)
+
+
+def default_pairs(size: int = 1024) -> dict[str, tuple]:
+    """The pairs the ``default`` section times: a noisy photograph (not lossless: its registration
+    is measured) and the quality benchmark's lossless retina pair with its seven planted edits, channels-last
+    as the decoder gives it."""
+    import torch
+
+    from benchmarks.quality.pairs import make_pair
+
+    pair = make_pair("retina", 0, "pristine", max_side=size)
+    as_tensor = lambda image: torch.from_numpy(image.copy()).permute(2, 0, 1)[None].float() / 255
+    return {"noisy, planar (registration measured)": pair_tensors(size),
+            "lossless, 7 edits, channels-last as decoded": (as_tensor(pair.a), as_tensor(pair.b))}
+
+
+#: The default strategy's steps, timed one by one in the ``default`` section's breakdown.
+DEFAULT_STEPS = (("measure: lossless test (exact=auto)", "Difference", "_measure"),
+                 ("register=auto: tile phase correlation, affine fit", "Difference", "_register"),
+                 ("shift=auto: global phase correlation", "module", "estimate_translation"),
+                 ("local map: range tolerance, smoothing, 4 scales", "Difference", "_in_strips"),
+                 ("background level", "module", "background_normalise"),
+                 ("exact ranking", "Difference", "_rank_exact"))
+
+
+def bench_default(repeats: int) -> str:
+    """The default pipeline against plain |a-b| (``difference`` + ``mse``) per pair at 1024 px, in one
+    process, round-robin; then where the default's time goes, step by step."""
+    from dfcore import Finder
+    from dfplugins_builtin.strategies import difference as module
+
+    default, plain = Finder(device="cpu"), Finder(metric="mse", strategy="difference", device="cpu")
+    rows, breakdown = [], {}
+    for name, (a, b) in default_pairs().items():
+        variants = [("plain", lambda x=a, y=b: plain.compute(x, y)), ("default", lambda x=a, y=b: default.compute(x, y))]
+        times, cpu = compare(variants, repeats), thread_cpu(variants, repeats)
+        ratios = [d / p for d, p in zip(times["default"], times["plain"])]
+        rows.append([name, ms(times["plain"]), ms(times["default"]), f"{med(ratios):.2f}x ({min(ratios):.2f}x)",
+                     f"{med(cpu['plain']) * 1000:.0f}", f"{med(cpu['default']) * 1000:.0f}",
+                     f"{med(cpu['default']) / med(cpu['plain']):.2f}x"])
+        spent: dict[str, list[float]] = {}
+        originals = []
+        for label, owner, attribute in DEFAULT_STEPS:
+            target = module.Difference if owner == "Difference" else module
+            original = getattr(target, attribute)
+            originals.append((target, attribute, original))
+
+            def timed_step(*args, _fn=original, _label=label, _spent=spent, **kwargs):
+                start = time.perf_counter()
+                try:
+                    return _fn(*args, **kwargs)
+                finally:
+                    _spent.setdefault(_label, []).append(time.perf_counter() - start)
+            setattr(target, attribute, timed_step)
+        total, post = [], []
+        try:
+            for _ in range(repeats):
+                start = time.perf_counter()
+                computed = default.compute(a, b, postprocess=False)
+                middle = time.perf_counter()
+                default.postprocess(computed.output)
+                total.append(time.perf_counter() - start)
+                post.append(time.perf_counter() - middle)
+        finally:
+            for target, attribute, original in originals:
+                setattr(target, attribute, original)
+        steps = {label: sum(values) / repeats for label, values in spent.items()}
+        steps["regions postprocessor"] = med(post)
+        steps["the rest (checks, score, conventions)"] = med(total) - sum(steps.values())
+        breakdown[name] = steps
+    speed = table(["1024x1024 RGB pair", "plain |a-b| ms", "default ms", "default / plain: median (best)",
+                   "1 thread: plain CPU ms", "default CPU ms", "ratio"], rows)
+    labels = list(dict.fromkeys(label for steps in breakdown.values() for label in steps))
+    steps_table = table(["default's step (mean ms per pair)", *breakdown],
+                        [[label, *(f"{steps.get(label, 0.0) * 1000:.0f}" for steps in breakdown.values())]
+                         for label in labels])
+    return speed + "\n\n" + steps_table
 
 
 def bench_batch(repeats: int, pairs: int = 200, size: int = 512) -> str:
@@ -650,6 +729,7 @@ def child_compile(metric: str, repeats: int) -> None:
 
 BENCHES = {
     "pairs": ("Per pair, in memory (Finder.run on tensors)", bench_pairs),
+    "default": ("The default pipeline against plain |a-b|", bench_default),
     "ssim": ("gradient+ssim against autograd through pytorch_msssim", bench_ssim),
     "batch": ("Folder throughput", bench_batch),
     "io": ("difference against the I/O floor", bench_io),

@@ -113,13 +113,25 @@ def check_octaves(octaves: int) -> int:
     return int(octaves)
 
 
-def multiscale_smooth(values: Tensor, sigma: float, valid: Tensor | None = None, octaves: int = 1) -> Tensor:
+def multiscale_smooth(values: Tensor, sigma: float, valid: Tensor | None = None, octaves: int = 1,
+                      pre: float = 0.0) -> Tensor:
     """Mean of the Gaussian smoothings of an Nx1xHxW map at ``sigma * 2**i``, ``i < octaves``.
 
     Pixels outside ``valid`` (Nx1xHxW bool) neither contribute nor receive a value
-    (normalised convolution); they are set to zero.
+    (normalised convolution); they are set to zero. ``pre``: the map is first blurred by a
+    Gaussian of ``pre`` px (as :func:`gaussian_blur`).
+
+    Without ``valid``, when the widest kernel reaches :data:`FFT_RADIUS` px or more, the whole
+    filter (``pre`` and every scale) is one product of spectra (:func:`_smooth_by_fft`): the
+    same values to a float rounding, at a cost that does not grow with ``sigma``.
     """
     octaves = check_octaves(octaves)
+    sigma, pre = check_sigma(sigma), check_sigma(pre)
+    reach = kernel_radius(pre) + kernel_radius(sigma * 2 ** (octaves - 1))
+    if (valid is None and sigma > 0 and FFT_RADIUS <= reach < min(values.shape[-2:])
+            and values.dtype in (torch.float32, torch.float64)):
+        return _smooth_by_fft(values, sigma, octaves, pre)
+    values = gaussian_blur(values, pre)
     weight = None if valid is None else valid.to(values.dtype)
     if weight is not None:
         values = values * weight
@@ -132,3 +144,79 @@ def multiscale_smooth(values: Tensor, sigma: float, valid: Tensor | None = None,
         total = smoothed if total is None else total + smoothed
     total = total / octaves
     return total if weight is None else total * weight
+
+
+#: :func:`multiscale_smooth` filters by FFT when its widest kernel reaches this many px: on a
+#: CPU, a 1024 px map's four scales then cost about a tenth of their separable convolutions.
+FFT_RADIUS = 8
+
+
+def fft_size(n: int) -> int:
+    """The smallest ``m >= n`` whose prime factors are 2, 3 and 5 (a fast FFT length)."""
+    m = n
+    while True:
+        rest = m
+        for prime in (2, 3, 5):
+            while rest % prime == 0:
+                rest //= prime
+        if rest == 1:
+            return m
+        m += 1
+
+
+@lru_cache(maxsize=16)
+def _scales_spectrum(sigma: float, octaves: int, pre: float, height: int, width: int,
+                     device: torch.device | str, dtype: torch.dtype) -> Tensor:
+    """The rfft2 of the kernel of :func:`multiscale_smooth` on a ``height x width`` grid, centred
+    at the origin: ``G_pre(y) G_pre(x) mean_i G_i(y) G_i(x)``. A Gaussian is symmetric, so the
+    spectrum is real; computed in float64."""
+
+    def spectrum(s: float, size: int, full: bool) -> Tensor:
+        if s == 0:
+            return torch.ones(size if full else size // 2 + 1, dtype=torch.float64)
+        kernel = gaussian_kernel(s)
+        radius = kernel.numel() // 2
+        line = torch.zeros(size, dtype=torch.float64)
+        line[torch.arange(-radius, radius + 1) % size] = kernel
+        return (torch.fft.fft(line) if full else torch.fft.rfft(line)).real
+
+    total = torch.zeros(height, width // 2 + 1, dtype=torch.float64)
+    for level in range(octaves):
+        scale = sigma * 2**level
+        total += spectrum(scale, height, True)[:, None] * spectrum(scale, width, False)[None]
+    total *= spectrum(pre, height, True)[:, None] * spectrum(pre, width, False)[None] / octaves
+    return total.to(device=device, dtype=dtype)
+
+
+def _smooth_by_fft(values: Tensor, sigma: float, octaves: int, pre: float) -> Tensor:
+    """:func:`multiscale_smooth` without a mask, by FFT.
+
+    The map is reflected by the reach of the whole filter (``pre``'s radius plus the widest
+    scale's): a symmetric kernel keeps a reflected signal reflected, so filtering once with
+    the combined kernel equals ``pre``'s blur followed by each scale's, borders included.
+    Zero padding up to a fast FFT length lies beyond what the kept pixels read.
+    """
+    height, width = values.shape[-2:]
+    reach = kernel_radius(pre) + kernel_radius(sigma * 2 ** (octaves - 1))
+    padded = F.pad(values, (reach, reach, reach, reach), mode="reflect")
+    rows, cols = fft_size(height + 2 * reach), fft_size(width + 2 * reach)
+    spectrum = torch.fft.rfft2(padded, s=(rows, cols))
+    del padded
+    spectrum *= _scales_spectrum(sigma, octaves, pre, rows, cols, values.device, values.dtype)
+    out = torch.fft.irfft2(spectrum, s=(rows, cols))[..., reach:reach + height, reach:reach + width].contiguous()
+    # A convolution leaves exact zeros where it reads only zeros (a lossless pair's map is mostly
+    # zero, and the regions' background is measured on it); the FFT leaves a rounding there.
+    return out.masked_fill_(~_reaches((values != 0).any(1, keepdim=True), reach), 0)
+
+
+def _reaches(mask: Tensor, radius: int) -> Tensor:
+    """The pixels within ``radius`` px (a square window) of a ``True`` pixel of an Nx1xHxW bool mask."""
+    for dim in (-2, -1):
+        size = mask.shape[dim]
+        pad = (0, 0, radius, radius) if dim == -2 else (radius, radius)
+        spread, span = F.pad(mask, pad), 1  # spread[i]: any of the padded mask's [i, i + span)
+        while 2 * span <= 2 * radius + 1:
+            spread = spread.narrow(dim, 0, spread.shape[dim] - span) | spread.narrow(dim, span, spread.shape[dim] - span)
+            span *= 2
+        mask = spread.narrow(dim, 0, size) | spread.narrow(dim, 2 * radius + 1 - span, size)
+    return mask

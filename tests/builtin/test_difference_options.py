@@ -14,9 +14,10 @@ from click.testing import CliRunner
 from dfcore import Finder, ParameterError
 from dfcore.cli import main
 from dfcore.contracts import Problem
+from dfcore.ops.filters import coarse_blur, gaussian_blur
+from dfcore.ops.shift import ALIGNED_PX, auto_radius, estimate_translation, shifted
 from dfcore.pipeline import BoundMetric
 from dfcore.testing import fresh_registry, planted_files, planted_pair, using_registry
-from dfcore.ops.filters import coarse_blur, gaussian_blur
 from dfplugins_builtin.metrics.pixel import MSE
 from dfplugins_builtin.strategies.difference import (
     Difference,
@@ -24,8 +25,9 @@ from dfplugins_builtin.strategies.difference import (
     difference_map,
     lossless_share,
     rank_exact,
+    share_counts,
+    share_from_counts,
 )
-from dfcore.ops.shift import ALIGNED_PX, auto_radius, estimate_translation, shifted
 
 
 def fourier_shift(x, dy, dx):
@@ -256,6 +258,24 @@ def test_lossless_share_counts_valid_pixels_only():
     assert lossless_share(a, b, changed & valid, valid).item() == 1.0
 
 
+@pytest.mark.parametrize("masked", [False, True])
+def test_share_counts_in_strips_give_the_lossless_share_of_the_whole_image(masked):
+    """The counts :meth:`Difference._measure` adds up strip by strip equal the whole-image share."""
+    generator = torch.Generator().manual_seed(2)
+    a = (torch.rand(2, 3, 40, 30, generator=generator) * 4).round() / 4  # flat patches: few detail pixels
+    b = a.clone()
+    b[0, :, 20:] = torch.rand(3, 20, 30, generator=generator)
+    b[1, 1, 5:9, 5:9] += 0.1
+    valid = torch.rand(2, 1, 40, 30, generator=generator) > 0.2 if masked else None
+    changed = (a != b).any(1, keepdim=True) & (valid if masked else True)
+    whole = lossless_share(a, b, changed, valid)
+    counts = share_counts(a, b, valid)
+    torch.testing.assert_close(share_from_counts(counts), whole, rtol=0, atol=1e-12)
+    strips = share_counts(a[..., :14, :], b[..., :14, :], valid[..., :14, :] if masked else None, slice(0, 13))
+    strips = strips + share_counts(a[..., 12:, :], b[..., 12:, :], valid[..., 12:, :] if masked else None, slice(1, None))
+    assert torch.equal(strips, counts)
+
+
 def test_rank_exact_lifts_even_a_zero_map():
     changed = torch.zeros(1, 1, 4, 4, dtype=torch.bool)
     changed[..., 1, 2] = True
@@ -292,3 +312,65 @@ def test_the_default_records_what_it_measured(tmp_path):
     params = record["config"]["strategy"]["params"]
     assert params["shift"] == "auto" and params["exact"] == "auto" and params["background"] == 64.0
     assert params["antialias"] == 1 and params["overshoot"] == 0.15 and params["register"] == "auto"
+
+
+def assert_same_facts(mine, theirs):
+    """Equal infos, but for a reported float's last rounded digit (figures are rounded to 6 places)."""
+    if isinstance(mine, dict):
+        assert mine.keys() == theirs.keys()
+        for key in mine:
+            assert_same_facts(mine[key], theirs[key])
+    elif isinstance(mine, list):
+        assert len(mine) == len(theirs)
+        for one, other in zip(mine, theirs):
+            assert_same_facts(one, other)
+    elif isinstance(mine, float):
+        assert mine == pytest.approx(theirs, rel=1e-5, abs=2e-6)
+    else:
+        assert mine == theirs
+
+
+@pytest.mark.parametrize("kind", ["lossless", "noisy", "moved"])
+def test_the_default_map_equals_its_unoptimised_form(monkeypatch, kind):
+    """The FFT filter and the banded range tolerance against the separable convolutions and one pass:
+    the same map to a float rounding, the same exact zeros, the same facts and regions."""
+    from dfcore.ops import filters, shift
+
+    a, b, _ = planted_pair(160, 200, boxes=((40, 50, 70, 90), (100, 20, 120, 60)))
+    if kind == "noisy":
+        b = (b + 0.02 * torch.randn(b.shape, generator=torch.Generator().manual_seed(0))).clamp(0, 1)
+    elif kind == "moved":
+        b = torch.roll(b, (1, 1), (-2, -1))
+    fast = Finder().compute(a, b).output
+    monkeypatch.setattr(filters, "FFT_RADIUS", 10**9)
+    monkeypatch.setattr(shift, "RANGE_BAND_PIXELS", 10**9)
+    slow = Finder().compute(a, b).output
+    assert_same_facts(fast.info, slow.info)
+    for mine, theirs in zip(fast.regions, slow.regions, strict=True):
+        assert [(r.bbox, r.area) for r in mine] == [(r.bbox, r.area) for r in theirs]
+        for r, other in zip(mine, theirs):  # significance is rounded to 2 places: a last digit may differ
+            assert r.mean == pytest.approx(other.mean, rel=1e-5)
+            assert r.significance == pytest.approx(other.significance, rel=1e-5, abs=0.011)
+    scale = float(slow.map.abs().max())
+    torch.testing.assert_close(fast.map, slow.map, rtol=0, atol=1e-6 * scale)
+    # What a convolution leaves exactly zero stays zero; the FFT's rounding may also zero a value
+    # too small for float32 to hold next to the map's peak, never more.
+    assert bool((fast.map[slow.map == 0] == 0).all())
+    assert bool((slow.map[(fast.map == 0) & (slow.map != 0)] < 1e-6 * scale).all())
+
+
+def test_a_channels_last_pair_as_decoded_gives_the_planar_pairs_map(monkeypatch):
+    """Decoded images come channels-last; the strategy copies a small one to planes first (faster),
+    and a large one (above PLANAR_BYTES) is compared as it is: the same map either way."""
+    from dfplugins_builtin.strategies import difference
+
+    a, b, _ = planted_pair(96, 128)
+    b = (b + 0.02 * torch.randn(b.shape, generator=torch.Generator().manual_seed(1))).clamp(0, 1)
+    last = [t.contiguous(memory_format=torch.channels_last) for t in (a, b)]
+    planar = Finder().compute(a, b).output
+    copied = Finder().compute(*last).output
+    assert difference.planar(last[0]).is_contiguous() and difference.planar(a) is a
+    monkeypatch.setattr(difference, "PLANAR_BYTES", 0)
+    kept = Finder().compute(*last).output
+    assert torch.equal(copied.map, planar.map) and copied.info == planar.info
+    torch.testing.assert_close(kept.map, planar.map)

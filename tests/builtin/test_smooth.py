@@ -9,9 +9,9 @@ from scipy import ndimage
 
 from dfcore import Finder, ParameterError
 from dfcore.contracts import StageOutput
-from dfcore.testing import fresh_registry
 from dfcore.ops.filters import gaussian_blur, gaussian_kernel
 from dfcore.ops.filters import multiscale_smooth as smooth_map
+from dfcore.testing import fresh_registry
 from dfplugins_builtin.postprocessors.smooth import Smooth
 from dfplugins_builtin.strategies.difference import difference_map
 
@@ -122,3 +122,21 @@ def test_smooth_is_a_stage_with_a_recorded_sigma():
     with pytest.raises(ParameterError, match="sigma"):
         Finder(preprocessor="identity", metric="mse", strategy="difference", postprocessor="smooth:sigma=-1",
                device="cpu", registry=registry)
+
+
+@pytest.mark.parametrize("shape,pre", [((1, 1, 64, 64), 0.0), ((2, 1, 97, 130), 1.0), ((1, 1, 40, 200), 1.5)])
+def test_scales_by_fft_equal_the_blurs_in_turn_borders_and_zeros_included(monkeypatch, shape, pre):
+    """The FFT path (the widest kernel reaching FFT_RADIUS px) against each blur applied in turn."""
+    from dfcore.ops import filters
+
+    calls = []
+    monkeypatch.setattr(filters, "_smooth_by_fft", lambda *args, f=filters._smooth_by_fft: calls.append(1) or f(*args))
+    diff_map = torch.rand(shape, generator=torch.Generator().manual_seed(4))
+    diff_map[..., : shape[-2] // 2, :] = 0  # a zero area: a convolution leaves it exactly zero
+    diff_map[..., -1, -1] = 1.0
+    blurred = gaussian_blur(diff_map, pre)
+    expected = sum(gaussian_blur(blurred, 1.0 * 2**i) for i in range(4)) / 4
+    out = smooth_map(diff_map, 1.0, octaves=4, pre=pre)
+    assert calls
+    torch.testing.assert_close(out, expected, rtol=0, atol=1e-6 * float(expected.abs().max()))
+    assert torch.equal(out == 0, expected == 0)

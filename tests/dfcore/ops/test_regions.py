@@ -114,3 +114,13 @@ def test_relative_drops_what_is_faint_next_to_the_strongest_change():
     assert len(significant_regions(values)[0]) == 2
     (strong,), _, _ = significant_regions(values, relative=0.15)
     assert strong.bbox == (20, 20, 40, 40)
+
+
+@pytest.mark.parametrize("size", [1, 2, 7, 1000, 1001])
+def test_the_background_median_is_numpys_in_float64(size):
+    from dfcore.ops.regions import _median
+
+    rng = np.random.default_rng(size)
+    for values in (rng.random(size).astype(np.float32), rng.random(size), rng.random((size, 3)).astype(np.float32)):
+        values[: values.shape[0] // 2] = 0  # ties, as on a lossless pair's map
+        assert _median(values) == float(np.median(values.astype(np.float64)))

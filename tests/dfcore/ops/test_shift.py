@@ -72,3 +72,23 @@ def test_the_correlation_peak_says_how_far_to_trust_a_translation():
     shift, peak = phase_correlation(a, b)
     assert shift[0].tolist() == pytest.approx([3.0, -2.0], abs=0.05)
     assert peak[0] > 0.5 and peak[1] < 0.1
+
+
+@pytest.mark.parametrize("radius,overshoot", [(0, 0.0), (1, 0.15), (2, 0.0)])
+def test_the_range_in_bands_equals_one_pass(monkeypatch, radius, overshoot):
+    from dfcore.ops import shift
+
+    generator = torch.Generator().manual_seed(1)
+    a, b = torch.rand(2, 3, 61, 40, generator=generator), torch.rand(2, 3, 61, 40, generator=generator)
+    l2 = lambda d: reduce_channels(d, "l2")
+    whole = range_tolerant(a, b, radius, l2, overshoot)
+    monkeypatch.setattr(shift, "RANGE_BAND_PIXELS", 40 * 3)  # bands of 8 rows
+    banded = range_tolerant(a, b, radius, l2, overshoot)
+    assert torch.equal(banded, whole)
+    # and the reference formula, written out
+    def outside(x, y):
+        low, high = neighbourhood_range(y, radius)
+        low, high = low - overshoot * (high - low), high + overshoot * (high - low)
+        return l2((x - high).clamp_min(0) + (low - x).clamp_min(0))
+
+    assert torch.equal(whole, torch.maximum(outside(a, b), outside(b, a)))
