@@ -61,6 +61,7 @@ from typing import Any
 from dfcore.errors import InputError, ParameterError
 from dfcore.io.files import atomic_write, write_json
 from dfcore.io.pairing import strip_image_extension
+from dfcore.io.sharing import held
 
 #: Version of a pair's JSON record (2: a non-finite score is ``null`` and ``score_nonfinite``).
 PAIR_SCHEMA = 2
@@ -440,9 +441,15 @@ def read_approvals(output: str | os.PathLike[str]) -> list[dict[str, Any]]:
 
 
 def append_approvals(output: str | os.PathLike[str], entries: Sequence[Mapping[str, Any]]) -> Path:
-    """Add ``entries`` to ``output/approvals.json`` (written whole, atomically); returns its path."""
-    approvals = [*read_approvals(output), *(dict(entry) for entry in entries)]
-    return write_json(Path(output) / APPROVALS_JSON, {"schema": APPROVALS_SCHEMA, "approvals": approvals})
+    """Add ``entries`` to ``output/approvals.json``; returns its path.
+
+    The file is read and written whole (atomically) while a hidden lock file beside it is held,
+    so that approvals made at the same moment by several processes are all kept.
+    """
+    path = Path(output) / APPROVALS_JSON
+    with held(path.with_name(f".{APPROVALS_JSON}.lock")):
+        approvals = [*read_approvals(output), *(dict(entry) for entry in entries)]
+        return write_json(path, {"schema": APPROVALS_SCHEMA, "approvals": approvals})
 
 
 __all__ = [

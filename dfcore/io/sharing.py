@@ -27,6 +27,7 @@ import secrets
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -233,6 +234,28 @@ def break_stale(path: Path, owner: Owner, raw: bytes) -> bool:
             private.unlink()
 
 
+@contextlib.contextmanager
+def held(path: Path, poll: float = 0.05) -> Iterator[None]:
+    """Hold the lock file ``path`` for the ``with`` block: one holder at a time, across processes and hosts.
+
+    For short read-modify-write updates of a shared file (``approvals.json``). A holder that is
+    gone, or a lock file left unchanged for :data:`STALE_SECONDS`, is broken as a stale claim is
+    (:func:`break_stale`); otherwise the caller waits for the holder to finish.
+    """
+    owner = process_owner()
+    while not create_exclusive(path, owner):
+        holder, raw = read_holder(path)
+        if raw is not None and is_stale(path, holder):
+            break_stale(path, owner, raw)
+        else:
+            time.sleep(poll)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
 def touch(path: Path) -> None:
     """Refresh a file's modification time (a claim's heartbeat); a file that is gone is left gone."""
     with contextlib.suppress(OSError):
@@ -240,7 +263,7 @@ def touch(path: Path) -> None:
 
 
 __all__ = [
-    "HEARTBEAT_SECONDS", "Owner", "PARTIAL_SUFFIX", "STALE_SECONDS", "break_stale", "create_exclusive", "host_name",
+    "HEARTBEAT_SECONDS", "Owner", "PARTIAL_SUFFIX", "STALE_SECONDS", "break_stale", "create_exclusive", "held", "host_name",
     "is_partial", "is_stale", "new_owner", "owner_alive", "partial_name", "partial_owner", "process_alive", "process_owner",
     "read_holder", "remove_stale_partials", "retire", "touch",
 ]

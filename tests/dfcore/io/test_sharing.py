@@ -7,9 +7,11 @@ import subprocess
 import sys
 import time
 
+from dfcore.io.layout import append_approvals, read_approvals
 from dfcore.io.sharing import (
     STALE_SECONDS,
     Owner,
+    create_exclusive,
     host_name,
     is_partial,
     is_stale,
@@ -62,3 +64,28 @@ def test_stale_files(tmp_path):
     assert is_stale(path, Owner("elsewhere", 1, "x")) and is_stale(path, None)
     assert is_stale(path, process_owner())  # no change for that long: stale whoever it is
     assert not is_stale(tmp_path / "gone", None)
+
+
+_APPEND = """
+import sys
+from dfcore.io.layout import append_approvals
+for i in range(int(sys.argv[3])):
+    append_approvals(sys.argv[1], [{"pair": f"{sys.argv[2]}-{i}.png"}])
+"""
+
+
+def test_approvals_appended_by_processes_at_once_are_all_kept(tmp_path):
+    """Four processes append 25 entries each to one approvals.json: the lock keeps all 100."""
+    runs = [subprocess.Popen([sys.executable, "-c", _APPEND, str(tmp_path), f"p{n}", "25"]) for n in range(4)]
+    assert [run.wait(timeout=120) for run in runs] == [0, 0, 0, 0]
+    pairs = [entry["pair"] for entry in read_approvals(tmp_path)]
+    assert sorted(pairs) == sorted(f"p{n}-{i}.png" for n in range(4) for i in range(25))
+    assert [p.name for p in tmp_path.iterdir()] == ["approvals.json"]  # the lock file is gone
+
+
+def test_a_lock_left_by_a_dead_process_is_broken(tmp_path):
+    lock = tmp_path / ".approvals.json.lock"
+    create_exclusive(lock, Owner(host_name(), _dead_pid(), "gone"))
+    append_approvals(tmp_path, [{"pair": "a.png"}])
+    assert [entry["pair"] for entry in read_approvals(tmp_path)] == ["a.png"]
+    assert not lock.exists()
