@@ -513,6 +513,10 @@ class MSSSIM(SSIM):
 
     supports_valid = False
     map_unit = "1 - MS-SSIM (per pixel, every scale brought back to the image's grid)"
+    #: No local map whose mean is the score (the score is a product over scales): not SSIM's
+    #: single-scale map either, so ``tolerant`` refuses MS-SSIM and ``own`` shows :meth:`own_map`.
+    local_map = None
+    local_radius = None
 
     def __call__(self, x: Tensor, y: Tensor) -> Tensor:
         return ms_ssim(x, y, self.data_range, self.win_size, self.win_sigma, self.k1, self.k2)

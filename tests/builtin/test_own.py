@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from dfcore import Finder, register_metric
+from dfcore.errors import DfindError
 from dfcore.testing import fresh_registry
 from dfplugins_builtin.metrics.pixel import MSE
 from dfplugins_builtin.metrics.ssim import MSSSIM, SSIM, ms_ssim
@@ -161,3 +162,10 @@ def test_a_registered_metric_object_with_a_local_map_shows_it():
         result = Finder(metric="abs-error", device="cpu", registry=registry).run(a, b)
     assert result.info["own"] == {"map": "local_map"} and result.unit == "|a - b| (mean over channels)"
     assert result.map == pytest.approx((a - b).abs().mean(1)[0].numpy(), abs=1e-6)
+
+
+def test_tolerant_refuses_ms_ssim_rather_than_show_single_scale_ssim():
+    """MS-SSIM's score is no mean of a local map; SSIM's map under its name would mislabel the picture."""
+    a, b = _pair(size=176)
+    with pytest.raises(DfindError, match="tolerant needs a metric with a local map"):
+        Finder(metric="ms-ssim", strategy="tolerant", device="cpu").run(a, b)
