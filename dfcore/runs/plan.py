@@ -140,10 +140,21 @@ def plan_run(pairing: Pairing, output: str | os.PathLike[str], config: dict[str,
             f"{output} holds results of another pipeline ({len(conflicts)} pairs, e.g. {conflicts[0]}): "
             "choose another output folder, or pass --overwrite to replace them"
         )
-    if output.is_dir():
-        remove_stale_partials(output)
-        remove_stale_claims(output)
+    remove_stale_files(output)
     return plan
 
 
-__all__ = ["RunPlan", "made_from", "pipeline_signature", "plan_run", "read_complete", "record_signature"]
+def remove_stale_files(output: str | os.PathLike[str]) -> None:
+    """Remove the temporary files and claims under ``output`` whose writers are gone (those of live runs stay).
+
+    Called when a run is planned and again when it ends, so that a writer that died during the
+    run (a Ray worker stopped by Ctrl-C while a write was in flight) leaves nothing behind.
+    """
+    if Path(output).is_dir():
+        remove_stale_partials(output)
+        remove_stale_claims(output)
+
+
+__all__ = [
+    "RunPlan", "made_from", "pipeline_signature", "plan_run", "read_complete", "record_signature", "remove_stale_files",
+]

@@ -35,7 +35,7 @@ from dfcore.io.pairing import (
 )
 from dfcore.pipeline import DiffResult, PairFailure, Pipeline
 from dfcore.runs.engines import Engine, RowCallback, resolve_engine
-from dfcore.runs.plan import plan_run
+from dfcore.runs.plan import plan_run, remove_stale_files
 from dfcore.runs.summary import BatchInterrupted, BatchReport, PairRow
 from dfcore.runs.worker import DEFAULT_BATCH_SIZE, PairWorker, iter_results, reason
 
@@ -118,6 +118,7 @@ def run_batch(finder: Pipeline, pairing: Pairing, output: str | os.PathLike[str]
                          time.perf_counter() - start, engine=engine.describe(), kind=kind, pairing=dict(pairing.rule),
                          only_truth=list(pairing.only_truth), folders=dict(pairing.folders), fail_above=fail_above)
     report.write(plan.output)
+    remove_stale_files(plan.output)  # temporary files of writers that died during the run
     if interrupted:
         raise BatchInterrupted(report)
     return report

@@ -225,6 +225,29 @@ def test_plan_removes_leftover_partial_files(registry, tmp_path):
     assert [p.name for p in plan.todo] == ["1.png"] and not dead.exists() and not old.exists()
 
 
+def test_a_run_removes_temporary_files_of_a_writer_that_died_while_it_ran(registry, tmp_path):
+    """Planning keeps a live writer's temporary file; once that writer dies, the run's end removes it."""
+    dir_a, dir_b = _folders(tmp_path, ["1.png", "2.png"])
+    out = tmp_path / "out"
+    out.mkdir()
+    writer = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        partial = out / f".2.json.{host_name()}~{writer.pid}~0a1b2c3d~9f8e7d.part"
+        partial.write_text("{half")
+
+        def writer_dies(row, result):
+            if writer.poll() is None:
+                writer.kill()
+                writer.wait()
+
+        _finder().run_dirs(dir_a, dir_b).save(out, progress=False, on_row=writer_dies)
+    finally:
+        writer.kill()
+        writer.wait()
+    assert not partial.exists()
+    assert sorted(p.name for p in out.glob(".*")) == []
+
+
 def test_incomplete_json_is_not_complete(tmp_path):
     from dfcore.io.pairing import PairSpec
 
