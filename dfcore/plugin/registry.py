@@ -284,10 +284,10 @@ class Registry:
     def pipeline_refs(self, given: Mapping[str, Any], preset: str | None = None) -> dict[str, Any]:
         """A pipeline's stage references by kind: those ``given``, the preset's for those left ``None``.
 
-        The preset (:meth:`preset_for`) fills the kinds ``given`` as ``None``, except that its postprocessors belong to its strategy: a strategy given
-        without postprocessors gets none. Every stage named (not an object) is looked up and
-        its parameters parsed, so an unknown stage or preset and a bad parameter fail here,
-        before anything is built or torch imported.
+        The preset (:meth:`preset_for`) fills the kinds ``given`` as ``None``, except that its
+        postprocessors belong to its strategy: a strategy given without postprocessors gets none.
+        Every stage named (not an object) is looked up and its parameters parsed, so an unknown
+        stage or preset and a bad parameter fail here, before anything is built or torch imported.
 
         Raises:
             StageNotFoundError, AmbiguousStageError, ParameterError: with one line saying which.

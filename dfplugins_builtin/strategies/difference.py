@@ -408,7 +408,7 @@ class Difference:
         lift = diff_map.amax((-2, -1), keepdim=True)
         lift = torch.where(lift > 0, lift, torch.ones_like(lift)) * lossless.view(-1, 1, 1, 1)
         for _, _, rows in bands(a.shape[-2], strip_rows(a.shape[-1], 0), 0):
-            changed = (a[..., rows, :] != b[..., rows, :]).any(1, keepdim=True)
+            changed = differs(a[..., rows, :], b[..., rows, :])
             if valid is not None:
                 changed &= valid[..., rows, :]
             diff_map[..., rows, :] += lift * changed.to(diff_map.dtype)
