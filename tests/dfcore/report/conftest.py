@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -132,7 +133,12 @@ class Visit:
 
     def undecoded_images(self) -> list[str]:
         """The ``<img>`` elements that have not decoded (naturalWidth 0), after they all settle."""
-        self.page.wait_for_function("[...document.images].every(i => i.complete)")
+        # Polled from here: wait_for_function evaluates its predicate with eval(), which the
+        # report's Content-Security-Policy forbids (the page must keep that policy).
+        deadline = time.monotonic() + 30
+        while not self.page.evaluate("[...document.images].every(i => i.complete)"):
+            assert time.monotonic() < deadline, "images still loading after 30 s"
+            self.page.wait_for_timeout(50)
         return self.page.evaluate("[...document.images].filter(i => !(i.naturalWidth > 0))"
                                   ".map(i => i.className + ' ' + i.src.slice(0, 80))")
 
