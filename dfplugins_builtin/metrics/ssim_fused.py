@@ -62,8 +62,8 @@ MODES = {"auto": "auto", "1": "on", "on": "on", "true": "on", "0": "off", "off":
 #: Eager seconds (CPU time of the calling thread) one kernel shape may take in ``auto`` mode before it is compiled.
 AUTO_COMPILE_SECONDS = 10.0
 #: Eager seconds (CPU time, summed over this machine's processes) spent on float32 CPU SSIM before
-#: the C++ kernel is built: about its build time (1 to 2 s, twice that on a busy machine).
-AUTO_BUILD_SECONDS = 3.0
+#: the C++ kernel is built: about its build time (2 to 4 s of CPU here).
+AUTO_BUILD_SECONDS = 4.0
 #: Window rows per strip: the strip's working set (a few MiB at 1024 px) stays in cache.
 STRIP_ROWS = 64
 
