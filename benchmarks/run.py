@@ -7,8 +7,9 @@ Sections (``--only a,b`` runs some of them):
 * ``default`` -- the default pipeline against plain ``difference`` + ``mse`` per pair at 1024 px
                  (``Finder.compute`` on tensors, round-robin), and its time step by step.
 * ``ssim``    -- gradient+ssim on a 1024x1024 RGB pair against autograd through
-                 ``pytorch_msssim.ssim(data_range=1.0)``: the eager closed form and the fused
-                 kernel compiled (``DFIND_COMPILE=1``), wall time with torch's threads and
+                 ``pytorch_msssim.ssim(data_range=1.0)``: the eager closed form, the fused
+                 kernel by ``torch.compile`` and as the C++ kernel (``DFIND_COMPILE=1``; dfind's
+                 kernel cache, ``DFIND_CACHE_DIR``, is used), wall time with torch's threads and
                  CPU time on one thread, and how far the maps differ. Other sections run eager.
 * ``batch``   -- pairs per second on 200 PNG pairs of 512 px, gradient+ssim, files written:
                  the folder engine against ``Finder.run`` + ``save`` in a Python loop.
@@ -20,7 +21,7 @@ Sections (``--only a,b`` runs some of them):
                  then the whole command (decode, compute, write) per pipeline in bytes per
                  pixel, and the default pipeline's peak on a 6000x6000 pair.
 * ``startup`` -- ``dfind --list-plugins`` wall time.
-* ``compile`` -- the fused SSIM kernel's first compiled call (cold, and from torch's on-disk
+* ``compile`` -- the fused SSIM kernel's first ``torch.compile`` call (cold, and from torch's on-disk
                  cache) and its speed against eager, for ssim and ms-ssim (off unless named).
 
 LPIPS runs with AlexNet backbone weights created here at random (pretrained weights cannot
@@ -738,10 +739,10 @@ def child_compile(metric: str, repeats: int) -> None:
     finder = Finder(metric=metric, strategy="gradient", device="cpu")
     with_compile("0", lambda: finder.compute(a, b))()  # eager warm-up: what a run has done before compiling
     start = time.perf_counter()
-    with_compile("1", lambda: finder.compute(a, b))()
+    with_compile("1", lambda: finder.compute(a, b), native=False)()
     first = time.perf_counter() - start
     times = compare([("eager", with_compile("0", lambda: finder.compute(a, b))),
-                     ("compiled", with_compile("1", lambda: finder.compute(a, b)))], repeats)
+                     ("compiled", with_compile("1", lambda: finder.compute(a, b), native=False))], repeats)
     print(json.dumps({"first": first, "eager": med(times["eager"]), "compiled": med(times["compiled"])}))
 
 
