@@ -295,7 +295,7 @@ class FusedKernels:
     def run(self, key: tuple[Any, ...], x: Tensor, y: Tensor, taps: tuple[float, ...], *args: Any,
             **kwargs: Any) -> tuple[Tensor, ...] | None:
         """The sums and gradients of :func:`fused_means` from a compiled kernel, or ``None`` when this call runs eager."""
-        native = self.choose_native(x, len(taps))
+        native = self.choose_native(x, len(taps)) if (y.dtype, y.device) == (x.dtype, x.device) else None
         if native is not None:
             kwargs.pop("rows", None)
             return native(x, y, taps, *args, **kwargs)
