@@ -7,8 +7,9 @@ Sections (``--only a,b`` runs some of them):
 * ``default`` -- the default pipeline against plain ``difference`` + ``mse`` per pair at 1024 px
                  (``Finder.compute`` on tensors, round-robin), and its time step by step.
 * ``ssim``    -- gradient+ssim on a 1024x1024 RGB pair against autograd through
-                 ``pytorch_msssim.ssim(data_range=1.0)``: the eager closed form and the fused
-                 kernel compiled (``DFIND_COMPILE=1``), wall time with torch's threads and
+                 ``pytorch_msssim.ssim(data_range=1.0)``: the eager closed form, the fused
+                 kernel by ``torch.compile`` and as the C++ kernel (``DFIND_COMPILE=1``; dfind's
+                 kernel cache, ``DFIND_CACHE_DIR``, is used), wall time with torch's threads and
                  CPU time on one thread, and how far the maps differ. Other sections run eager.
 * ``batch``   -- pairs per second on 200 PNG pairs of 512 px, gradient+ssim, files written:
                  the folder engine against ``Finder.run`` + ``save`` in a Python loop.
@@ -20,7 +21,7 @@ Sections (``--only a,b`` runs some of them):
                  then the whole command (decode, compute, write) per pipeline in bytes per
                  pixel, and the default pipeline's peak on a 6000x6000 pair.
 * ``startup`` -- ``dfind --list-plugins`` wall time.
-* ``compile`` -- the fused SSIM kernel's first compiled call (cold, and from torch's on-disk
+* ``compile`` -- the fused SSIM kernel's first ``torch.compile`` call (cold, and from torch's on-disk
                  cache) and its speed against eager, for ssim and ms-ssim (off unless named).
 
 LPIPS runs with AlexNet backbone weights created here at random (pretrained weights cannot
@@ -195,15 +196,22 @@ def bench_pairs(repeats: int) -> str:
     return table(["strategy", "metric", "512 px", "1024 px", "2048 px"], rows)
 
 
-def with_compile(mode: str, fn: Callable[[], object]) -> Callable[[], object]:
-    """``fn`` run with ``DFIND_COMPILE=mode``: ``"0"`` the eager closed form, ``"1"`` the fused kernel compiled."""
+def with_compile(mode: str, fn: Callable[[], object], native: bool = True) -> Callable[[], object]:
+    """``fn`` run with ``DFIND_COMPILE=mode``: ``"0"`` the eager closed form, ``"1"`` the fused kernel
+    compiled: the C++ kernel on the CPU in float32, or with ``native=False`` ``torch.compile``'s."""
+    from dfplugins_builtin.metrics.ssim_fused import KERNELS
+
     def run() -> object:
         previous = os.environ.get("DFIND_COMPILE")
         os.environ["DFIND_COMPILE"] = mode
+        failed = KERNELS.native_failed
+        if not native:
+            KERNELS.native_failed = "not in this variant"
         try:
             return fn()
         finally:
             os.environ["DFIND_COMPILE"] = previous if previous is not None else "0"
+            KERNELS.native_failed = failed
     return run
 
 
@@ -252,14 +260,20 @@ def bench_ssim(repeats: int) -> str:
         return torch.autograd.grad(our_ssim(a, moving).sum(), moving)[0]
 
     start = time.perf_counter()
-    with_compile("1", lambda: finder.compute(a, b))()  # compiles (or loads torch's on-disk cache)
+    with_compile("1", lambda: finder.compute(a, b))()  # builds the C++ kernel (or loads it from dfind's cache)
+    first_native = time.perf_counter() - start
+    start = time.perf_counter()
+    with_compile("1", lambda: finder.compute(a, b), native=False)()  # compiles (or loads torch's on-disk cache)
     first = time.perf_counter() - start
     variants = [("autograd through pytorch_msssim.ssim (the gradient alone)", autograd_reference),
                 ("dfind eager: the gradient alone (ssim backward)", with_compile("0", gradient_alone)),
                 ("dfind eager: Finder.compute (score and map)", with_compile("0", lambda: finder.compute(a, b))),
-                ("dfind compiled: the gradient alone", with_compile("1", gradient_alone)),
-                ("dfind compiled: Finder.compute (score and map)", with_compile("1", lambda: finder.compute(a, b))),
-                ("dfind compiled: Finder.run (and the map as numpy)", with_compile("1", lambda: finder.run(a, b)))]
+                ("dfind torch.compile: the gradient alone", with_compile("1", gradient_alone, native=False)),
+                ("dfind torch.compile: Finder.compute (score and map)",
+                 with_compile("1", lambda: finder.compute(a, b), native=False)),
+                ("dfind C++ kernel: the gradient alone", with_compile("1", gradient_alone)),
+                ("dfind C++ kernel: Finder.compute (score and map)", with_compile("1", lambda: finder.compute(a, b))),
+                ("dfind C++ kernel: Finder.run (and the map as numpy)", with_compile("1", lambda: finder.run(a, b)))]
     times = compare(variants, repeats)
     cpu = thread_cpu(variants[:-1], repeats)
     base, cpu_base = med(times[variants[0][0]]), med(cpu[variants[0][0]])
@@ -273,7 +287,8 @@ def bench_ssim(repeats: int) -> str:
     truth = -torch.autograd.grad(with_compile("0", lambda: our_ssim(a64, moving))().sum(), moving)[0].mean(1)
     reference = -autograd_reference().mean(1).double()
     maps = {"eager": with_compile("0", lambda: finder.compute(a, b))().output.map[:, 0].double(),
-            "compiled": with_compile("1", lambda: finder.compute(a, b))().output.map[:, 0].double()}
+            "compiled": with_compile("1", lambda: finder.compute(a, b), native=False)().output.map[:, 0].double(),
+            "C++": with_compile("1", lambda: finder.compute(a, b))().output.map[:, 0].double()}
     scale = float(truth.abs().max())
 
     def row(label: str, mine: torch.Tensor, other: torch.Tensor) -> list[str]:
@@ -282,13 +297,17 @@ def bench_ssim(repeats: int) -> str:
 
     agreement = table(["map (d(-ssim)/db, channels averaged)", "max abs difference", "relative to max |map|"], [
         row("dfind eager against pytorch_msssim (both float32)", maps["eager"], reference),
-        row("dfind compiled against pytorch_msssim (both float32)", maps["compiled"], reference),
-        row("dfind compiled against dfind eager (both float32)", maps["compiled"], maps["eager"]),
+        row("dfind torch.compile against pytorch_msssim (both float32)", maps["compiled"], reference),
+        row("dfind C++ kernel against pytorch_msssim (both float32)", maps["C++"], reference),
+        row("dfind torch.compile against dfind eager (both float32)", maps["compiled"], maps["eager"]),
+        row("dfind C++ kernel against dfind eager (both float32)", maps["C++"], maps["eager"]),
         row("dfind eager float32 against float64", maps["eager"], truth),
-        row("dfind compiled float32 against float64", maps["compiled"], truth),
+        row("dfind torch.compile float32 against float64", maps["compiled"], truth),
+        row("dfind C++ kernel float32 against float64", maps["C++"], truth),
         row("pytorch_msssim float32 against float64", reference, truth),
     ])
-    return (speed + f"\n\n(first compiled call in this process, compiling or loading torch's cache: {first:.1f} s)\n\n"
+    return (speed + f"\n\n(first calls in this process: the C++ kernel, building it or loading dfind's cache, "
+                    f"{first_native:.2f} s; torch.compile, compiling or loading torch's cache, {first:.1f} s)\n\n"
             + agreement)
 
 
@@ -720,10 +739,10 @@ def child_compile(metric: str, repeats: int) -> None:
     finder = Finder(metric=metric, strategy="gradient", device="cpu")
     with_compile("0", lambda: finder.compute(a, b))()  # eager warm-up: what a run has done before compiling
     start = time.perf_counter()
-    with_compile("1", lambda: finder.compute(a, b))()
+    with_compile("1", lambda: finder.compute(a, b), native=False)()
     first = time.perf_counter() - start
     times = compare([("eager", with_compile("0", lambda: finder.compute(a, b))),
-                     ("compiled", with_compile("1", lambda: finder.compute(a, b)))], repeats)
+                     ("compiled", with_compile("1", lambda: finder.compute(a, b), native=False))], repeats)
     print(json.dumps({"first": first, "eager": med(times["eager"]), "compiled": med(times["compiled"])}))
 
 

@@ -18,6 +18,7 @@ from dfcore.plugin.loading import AUTOLOAD_ENV, TRACE_ENV
 from dfcore.plugin.registry import Registry, set_registry
 from dfcore.testing import fresh_registry, using_registry
 from dfplugins_builtin.metrics.ssim_fused import COMPILE_ENV
+from dfplugins_builtin.metrics.ssim_native import CACHE_ENV
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -34,11 +35,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+@pytest.fixture(scope="session")
+def kernel_cache(tmp_path_factory: pytest.TempPathFactory):
+    """The session's cache of built kernels (``DFIND_CACHE_DIR``): the user's is never touched."""
+    return tmp_path_factory.mktemp("kernel-cache")
+
+
 @pytest.fixture(autouse=True)
-def _clean_process_state():
+def _clean_process_state(kernel_cache):
     variables = (AUTOLOAD_ENV, TRACE_ENV, MAX_PIXELS_ENV)
-    saved = {name: os.environ.pop(name, None) for name in (*variables, COMPILE_ENV)}
+    saved = {name: os.environ.pop(name, None) for name in (*variables, COMPILE_ENV, CACHE_ENV)}
     os.environ[COMPILE_ENV] = "0"
+    os.environ[CACHE_ENV] = str(kernel_cache)
     previous = set_registry(None)
     yield
     set_registry(previous)

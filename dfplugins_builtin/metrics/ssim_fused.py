@@ -17,23 +17,33 @@ to the inputs: backward only scales it by the incoming cotangent. Strips end on 
 the last strip is moved back to end on the last row, and ``row_weight`` zeroes the window rows
 an earlier strip already counted, so every shape is the same and every window counts once.
 
-When it is used is :class:`FusedKernels`' decision, from ``DFIND_COMPILE``:
+Two compiled forms serve it, chosen by :class:`FusedKernels`: for float32 on the CPU, the C++
+kernel of :mod:`~dfplugins_builtin.metrics.ssim_native` (the same arithmetic in one pass over
+rows, its filters' windows held in registers; built in a second or two, once per machine, and
+loaded from a cache in milliseconds); for other devices and dtypes (CUDA tensors stay on their
+device), these functions compiled by ``torch.compile``. When they are used follows ``DFIND_COMPILE``:
 
-* ``auto`` (the default): a kernel shape is compiled once the eager path has spent
-  :data:`AUTO_COMPILE_SECONDS` on it in this process, about what compiling costs (a ski-rental
-  rule: never more than twice the better choice made in hindsight). The seconds are the
-  calling thread's CPU time, so a machine busy with other work does not hasten the decision. A folder of a few dozen
-  pairs stays eager; a folder of thousands compiles after its first seconds. Compiled code is
-  cached on disk by torch (``TORCHINDUCTOR_CACHE_DIR``), so later processes compile faster;
-* ``1``: compile at the first call (benchmarks, long runs);
-* ``0``: never compile.
+* ``auto`` (the default): a compiled form is made once the eager path has spent about what
+  making it costs (a ski-rental rule: never more than twice the better choice made in
+  hindsight). The seconds are the calling thread's CPU time, so a machine busy with other work
+  does not hasten the decision. The C++ kernel costs :data:`AUTO_BUILD_SECONDS` once per
+  machine, so its eager seconds are counted across processes (kept beside the cached library)
+  and a library already cached is used from the first call: after a few folder runs, every run
+  starts with it. ``torch.compile`` costs :data:`AUTO_COMPILE_SECONDS` per process and kernel
+  shape (its code is cached on disk by torch, ``TORCHINDUCTOR_CACHE_DIR``, so later processes
+  compile faster), so its seconds are counted per shape in the process: a folder of a few dozen
+  pairs stays eager, a folder of thousands compiles after its first seconds;
+* ``1``: build or compile at the first call (benchmarks, long runs);
+* ``0``: never; the eager path serves.
 
-A compilation that fails (no C++ compiler, a device torch cannot compile for) is told once as
-a warning, and the eager path serves from then on. ``docs/performance.md`` has the figures.
+A build or compilation that fails (no C++ compiler, a device torch cannot compile for) is told
+once as a warning; then ``torch.compile`` is tried where the C++ kernel failed, and the eager
+path serves where that fails too. ``docs/performance.md`` has the figures.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 import threading
 import warnings
@@ -45,11 +55,15 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from dfcore.errors import ParameterError, one_line
+from dfplugins_builtin.metrics import ssim_native
 
 COMPILE_ENV = "DFIND_COMPILE"
 MODES = {"auto": "auto", "1": "on", "on": "on", "true": "on", "0": "off", "off": "off", "false": "off"}
 #: Eager seconds (CPU time of the calling thread) one kernel shape may take in ``auto`` mode before it is compiled.
 AUTO_COMPILE_SECONDS = 10.0
+#: Eager seconds (CPU time, summed over this machine's processes) spent on float32 CPU SSIM before
+#: the C++ kernel is built: about its build time (2 to 4 s of CPU here).
+AUTO_BUILD_SECONDS = 4.0
 #: Window rows per strip: the strip's working set (a few MiB at 1024 px) stays in cache.
 STRIP_ROWS = 64
 
@@ -202,17 +216,26 @@ def fused_means(kernels: tuple[Callable[..., tuple[Tensor, ...]], Callable[..., 
 
 
 class FusedKernels:
-    """Which kernel serves a call: the eager path, or :func:`ssim_strip` compiled (see the module docstring).
+    """Which kernel serves a call: the C++ kernel, :func:`fused_means` compiled, or the eager path
+    (see the module docstring).
 
     Eager time is counted per kernel shape (device, dtype, channels, width, strip, outputs);
-    the compiled function is made once per process and compiles each shape on first use.
+    the compiled function is made once per process and compiles each shape on first use. The
+    C++ kernel is one library for every shape: what counts for it is the eager time of every
+    shape it serves, in this process and (``eager-seconds`` in the kernel cache) in earlier ones.
     """
 
-    def __init__(self, threshold: float = AUTO_COMPILE_SECONDS) -> None:
+    def __init__(self, threshold: float = AUTO_COMPILE_SECONDS, build_threshold: float = AUTO_BUILD_SECONDS) -> None:
         self.threshold = threshold
+        self.build_threshold = build_threshold
         self.spent: dict[tuple[Any, ...], float] = {}
         self.compiled: tuple[Callable[..., tuple[Tensor, ...]], Callable[..., tuple[Tensor, ...]]] | None = None
         self.failed: str | None = None
+        self.native: Callable[..., tuple[Tensor, ...]] | None = None
+        self.native_failed: str | None = None
+        self.native_spent = 0.0   # eager seconds on shapes the C++ kernel serves, this process
+        self.native_before: float | None = None  # the same, earlier processes (read once)
+        self.native_looked = False  # whether the cache was looked in
         self.lock = threading.Lock()
 
     @staticmethod
@@ -233,27 +256,92 @@ class FusedKernels:
                                  torch.compile(strip_backward, dynamic=False))
         return self.compiled
 
+    def choose_native(self, x: Tensor, window_size: int) -> Callable[..., tuple[Tensor, ...]] | None:
+        """The C++ kernel when it serves this call (built or loaded now if the rule says so), else ``None``."""
+        if self.native_failed is not None or not ssim_native.NativeSSIM.supports(x, window_size):
+            return None
+        if self.native is not None:
+            return self.native if compile_mode() != "off" else None
+        mode = compile_mode()
+        if mode == "off":
+            return None
+        build = mode == "on" or self.native_seconds() >= self.build_threshold
+        if not build and self.native_looked:
+            return None  # not cached when looked for, and not yet worth building
+        with self.lock:
+            if self.native is None and self.native_failed is None:
+                try:
+                    self.native_looked = True
+                    self.native = ssim_native.load(build_if_missing=build)
+                except ssim_native.BuildError as exc:
+                    self.native_failed = one_line(exc)
+                    warnings.warn(f"dfind: the SSIM kernel could not be built ({self.native_failed}); SSIM runs "
+                                  f"through torch (set {COMPILE_ENV}=0 to skip trying)", RuntimeWarning, stacklevel=3)
+        return self.native
+
+    def native_seconds(self) -> float:
+        """Eager seconds spent on what the C++ kernel would serve, in this process and earlier ones."""
+        if self.native_before is None:
+            self.native_before = _read_seconds()
+        return self.native_before + self.native_spent
+
     def count(self, key: tuple[Any, ...], seconds: float) -> None:
         """Add eager seconds spent on a kernel shape."""
         self.spent[key] = self.spent.get(key, 0.0) + seconds
+        if (key[0] == "cpu" and key[1] == torch.float32 and self.native is None and self.native_failed is None
+                and compile_mode() == "auto"):
+            self.native_spent += seconds
 
-    def run(self, key: tuple[Any, ...], *args: Any, **kwargs: Any) -> tuple[Tensor, ...] | None:
-        """:func:`fused_means` with the compiled kernel, or ``None`` when this call runs eager."""
+    def run(self, key: tuple[Any, ...], x: Tensor, y: Tensor, taps: tuple[float, ...], *args: Any,
+            **kwargs: Any) -> tuple[Tensor, ...] | None:
+        """The sums and gradients of :func:`fused_means` from a compiled kernel, or ``None`` when this call runs eager."""
+        native = self.choose_native(x, len(taps)) if (y.dtype, y.device) == (x.dtype, x.device) else None
+        if native is not None:
+            kwargs.pop("rows", None)
+            return native(x, y, taps, *args, **kwargs)
         kernel = self.choose(key)
         if kernel is None:
             return None
         try:
-            return fused_means(kernel, *args, **kwargs)  # type: ignore[arg-type]
+            return fused_means(kernel, x, y, taps, *args, **kwargs)  # type: ignore[arg-type]
         except Exception as exc:  # noqa: BLE001 -- any compiler failure: warn once, stay eager
             self.failed = one_line(exc)
             warnings.warn(f"dfind: the fused SSIM kernel could not be compiled ({self.failed}); "
                           f"SSIM runs eager (set {COMPILE_ENV}=0 to skip trying)", RuntimeWarning, stacklevel=2)
             return None
 
+    def save_seconds(self) -> None:
+        """Add this process's eager seconds toward the C++ kernel to the cache's count (at exit)."""
+        if self.native is None and self.native_failed is None and self.native_spent > 0:
+            _write_seconds(_read_seconds() + self.native_spent)
+            self.native_spent = 0.0
+
+
+def _seconds_file() -> str:
+    return os.path.join(ssim_native.cache_dir(), "eager-seconds")
+
+
+def _read_seconds() -> float:
+    try:
+        with open(_seconds_file(), encoding="ascii") as file:
+            return max(0.0, float(file.read().strip() or 0.0))
+    except (OSError, ValueError):
+        return 0.0
+
+
+def _write_seconds(seconds: float) -> None:
+    try:
+        os.makedirs(os.path.dirname(_seconds_file()), exist_ok=True)
+        with open(_seconds_file(), "w", encoding="ascii") as file:
+            file.write(f"{seconds:.3f}\n")
+    except OSError:
+        pass  # a read-only cache: each process counts alone
+
 
 #: The process's kernels (compiled graphs are per process, as torch.compile's are).
 KERNELS = FusedKernels()
+atexit.register(KERNELS.save_seconds)
 
 
-__all__ = ["AUTO_COMPILE_SECONDS", "COMPILE_ENV", "KERNELS", "STRIP_ROWS", "FusedKernels", "compile_mode",
+__all__ = ["AUTO_BUILD_SECONDS", "AUTO_COMPILE_SECONDS", "COMPILE_ENV", "KERNELS", "STRIP_ROWS", "FusedKernels", "compile_mode",
            "fused_means", "strip_backward", "strip_forward", "strip_layout"]

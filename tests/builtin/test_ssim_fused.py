@@ -132,8 +132,10 @@ def test_a_kernel_that_cannot_compile_is_told_once_and_eager_serves(monkeypatch)
 
 @pytest.mark.slow
 def test_compiled_kernels_equal_the_closed_form(monkeypatch):
-    """torch.compile of the kernels, as DFIND_COMPILE=1 runs them (float32, as images are)."""
-    monkeypatch.setattr(S, "KERNELS", FZ.FusedKernels())
+    """torch.compile of the kernels, as DFIND_COMPILE=1 runs them (float32, as images are) where the C++ kernel cannot."""
+    kernels = FZ.FusedKernels()
+    kernels.native_failed = "not built here"  # what serves when it could not be built (and on other devices)
+    monkeypatch.setattr(S, "KERNELS", kernels)
     x, y = _pair((1, 3, 64, 64), dtype=torch.float32)
     monkeypatch.setenv(FZ.COMPILE_ENV, "0")
     eager = _grads(S.ssim, x, y, (False, True))
