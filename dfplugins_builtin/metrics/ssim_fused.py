@@ -256,9 +256,9 @@ class FusedKernels:
                                  torch.compile(strip_backward, dynamic=False))
         return self.compiled
 
-    def choose_native(self, x: Tensor, window_size: int) -> Callable[..., tuple[Tensor, ...]] | None:
+    def choose_native(self, x: Tensor, window_size: int, y: Tensor | None = None) -> Callable[..., tuple[Tensor, ...]] | None:
         """The C++ kernel when it serves this call (built or loaded now if the rule says so), else ``None``."""
-        if self.native_failed is not None or not ssim_native.NativeSSIM.supports(x, window_size):
+        if self.native_failed is not None or not ssim_native.NativeSSIM.supports(x, window_size, y):
             return None
         if self.native is not None:
             return self.native if compile_mode() != "off" else None
@@ -295,7 +295,7 @@ class FusedKernels:
     def run(self, key: tuple[Any, ...], x: Tensor, y: Tensor, taps: tuple[float, ...], *args: Any,
             **kwargs: Any) -> tuple[Tensor, ...] | None:
         """The sums and gradients of :func:`fused_means` from a compiled kernel, or ``None`` when this call runs eager."""
-        native = self.choose_native(x, len(taps)) if (y.dtype, y.device) == (x.dtype, x.device) else None
+        native = self.choose_native(x, len(taps), y)
         if native is not None:
             kwargs.pop("rows", None)
             return native(x, y, taps, *args, **kwargs)

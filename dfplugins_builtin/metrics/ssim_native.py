@@ -135,9 +135,12 @@ class NativeSSIM:
         self.path = path
 
     @staticmethod
-    def supports(x: Tensor, window_size: int) -> bool:
-        """float32 on the CPU, one of :data:`WINDOWS`, and no tensor subclass (a plain strided buffer)."""
-        return x.device.type == "cpu" and x.dtype == torch.float32 and window_size in WINDOWS and x.layout == torch.strided
+    def supports(x: Tensor, window_size: int, y: Tensor | None = None) -> bool:
+        """float32 on the CPU, one of :data:`WINDOWS`, a plain strided buffer, and ``y`` (when given)
+        of ``x``'s dtype and device: the kernel reads both with one element type."""
+        same = y is None or (y.dtype, y.device, y.layout) == (x.dtype, x.device, x.layout)
+        return (same and x.device.type == "cpu" and x.dtype == torch.float32 and window_size in WINDOWS
+                and x.layout == torch.strided)
 
     def __call__(self, x: Tensor, y: Tensor, taps: tuple[float, ...], c1: float, c2: float, output: str | None,
                  want_x: bool, want_y: bool) -> tuple[Tensor, ...]:

@@ -102,6 +102,7 @@ def test_other_devices_and_dtypes_and_windows_are_not_served():
     assert not N.NativeSSIM.supports(torch.empty(1, 1, 20, 20, dtype=torch.float64), 11)
     assert not N.NativeSSIM.supports(torch.empty(1, 1, 20, 20), 9)
     assert N.NativeSSIM.supports(torch.empty(1, 1, 20, 20), 11)
+    assert not N.NativeSSIM.supports(torch.empty(1, 1, 20, 20), 11, torch.empty(1, 1, 20, 20, dtype=torch.float64))
 
 
 @needs_compiler
