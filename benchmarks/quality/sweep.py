@@ -4,6 +4,8 @@
         --out benchmarks/quality/results/dev-sweep                          # round two: the map
     python -m benchmarks.quality.sweep --round four --out benchmarks/quality/results/dev-sweep-4
                                                                             # round four: map and regions
+    python -m benchmarks.quality.sweep --round five --out benchmarks/quality/results/dev-sweep-5
+                                                                            # round five: guarded
 
 Round two ran the candidate maps below, the original script and the cheap peers on the five
 photograph tracks and the stress tracks; its rule (docs/quality.md): the highest hit@k summed
@@ -18,6 +20,11 @@ hit@k summed over the tracks, average precision breaking ties; then, on that map
 rule, by region F1 summed over the tracks, the summed |count error| / edits breaking ties. It
 writes the runner's files and ``choice.md``. The held-out splits are run only once,
 afterwards. Extra arguments go to :mod:`benchmarks.quality.run`.
+
+Round five runs :data:`ROUND_FIVE_MAPS` with :data:`ROUND_FIVE_RULES` on the same seventeen
+tracks (two edit sets per photograph) and applies its rule (:func:`choose_guarded`): no track
+may lose hit@k or average precision against round four's default beyond :data:`GUARD`; among
+the candidates that lose nowhere, the highest region F1 summed over the tracks.
 """
 
 from __future__ import annotations
@@ -78,6 +85,28 @@ ROUND_FOUR_RULES = {
     "rel-merge02": {**_REL, "merge": 0.02},
     "otsu": None,  # the benchmark's rule for maps alone, for reference
 }
+
+#: Round five's maps: round four's default (``d4``), the tolerance only where the pair can
+#: have been re-drawn (``aa``) instead of always (``aa1``), and the tolerance's overshoot
+#: widened to 0.3 or 0.5.
+ROUND_FIVE_MAPS = {
+    "d4": f"{_R2},antialias=1,overshoot=0.15,register=auto",
+    "aa+os15": f"{_R2},antialias=auto,overshoot=0.15,register=auto",
+    "aa1+os30": f"{_R2},antialias=1,overshoot=0.3,register=auto",
+    "aa+os30": f"{_R2},antialias=auto,overshoot=0.3,register=auto",
+    "aa1+os50": f"{_R2},antialias=1,overshoot=0.5,register=auto",
+}
+#: Round five's region rules: round four's (``rel``), its floor lowered, its merging distance
+#: widened (fragments of one plotted or drawn object joined).
+ROUND_FIVE_RULES = {
+    "rel": _REL,
+    "rel-floor10": {**_REL, "relative": 0.1},
+    "rel-merge05": {**_REL, "merge": 0.05},
+}
+#: Round five's reference, the default it may not lose to, and the losses it forgives per track.
+ROUND_FIVE_REFERENCE = "d4@rel"
+GUARD = {"hit": 0.01, "ap": 0.01}
+ROUNDS = {"four": (ROUND_FOUR_MAPS, ROUND_FOUR_RULES), "five": (ROUND_FIVE_MAPS, ROUND_FIVE_RULES)}
 REAL_TRACKS = real.TRACKS
 
 
@@ -88,9 +117,9 @@ def rule_spec(params: Mapping[str, float] | None) -> str:
     return "regions" + (":" + ",".join(f"{k}={v}" for k, v in params.items()) if params else "")
 
 
-def _register_rules() -> None:
-    """Name round four's rules in :data:`benchmarks.quality.regions.RULES`, so ``MAP@rel`` works."""
-    for label, params in ROUND_FOUR_RULES.items():
+def _register_rules(rules: Mapping[str, Mapping[str, float] | None]) -> None:
+    """Name a round's rules in :data:`benchmarks.quality.regions.RULES`, so ``MAP@rel`` works."""
+    for label, params in rules.items():
         if label not in regions.RULES and params is not None:
             spec = rule_spec(params)
             regions.RULES[label] = lambda _params, spec=spec: regions.dfind_stage_rule(spec)
@@ -106,13 +135,16 @@ def arguments(extra: Sequence[str] = ()) -> list[str]:
     return [*args, *extra]
 
 
-def round_four_arguments(extra: Sequence[str] = ()) -> list[str]:
-    """Round four's runner arguments: every map with every rule, on the seventeen dev tracks."""
-    methods = [f"{m}@{r}" for m in ROUND_FOUR_MAPS for r in ROUND_FOUR_RULES]
-    args = ["--split", "dev", "--variants", "1", "--real-variants", "3",
+def round_four_arguments(extra: Sequence[str] = (), round_name: str = "four") -> list[str]:
+    """A round's runner arguments: every map with every rule, on the seventeen dev tracks
+    (round four: one edit set per photograph; round five: two)."""
+    maps, rules = ROUNDS[round_name]
+    methods = [f"{m}@{r}" for m in maps for r in rules]
+    reference = "r2+aa+os15+reg@rel" if round_name == "four" else ROUND_FIVE_REFERENCE
+    args = ["--split", "dev", "--variants", "1" if round_name == "four" else "2", "--real-variants", "3",
             "--tracks", ",".join([*ALL_TRACKS, *REAL_TRACKS]), "--methods", ",".join(methods),
-            "--reference", "r2+aa+os15+reg@rel"]
-    for label, strategy in ROUND_FOUR_MAPS.items():
+            "--reference", reference]
+    for label, strategy in maps.items():
         args += ["--pipeline", f"{label}=preprocessor=identity;metric=mse;strategy={strategy};postprocessor=identity"]
     return [*args, *extra]
 
@@ -144,6 +176,47 @@ def choose(summary: Mapping[str, Mapping[str, Mapping[str, float]]], maps: Seque
             "rules": [{"rule": r, "region_f1_sum": f, "count_error_rel_sum": c} for f, c, r in rule_rows]}
 
 
+def choose_guarded(summary: Mapping[str, Mapping[str, Mapping[str, float]]],
+                   methods: Sequence[str] = tuple(f"{m}@{r}" for m in ROUND_FIVE_MAPS for r in ROUND_FIVE_RULES),
+                   reference: str = ROUND_FIVE_REFERENCE, guard: Mapping[str, float] = GUARD) -> dict[str, Any]:
+    """Round five's rule (docs/quality.md), applied to a run's summary (track -> method -> means).
+
+    1. The guard: a ``MAP@RULE`` is admissible when on every track its hit@k and average
+       precision are at least the reference's less ``guard`` (the reference always is).
+    2. Among the admissible, the highest region F1 summed over the tracks; then the lower
+       summed |count error| / edits, then the higher summed average precision (sums rounded to
+       three decimals).
+    """
+    tracks = list(summary)
+
+    def losses(method: str) -> list[str]:
+        return [f"{score} on {t}: {summary[t][method][score]:.3f} < {summary[t][reference][score]:.3f}"
+                for t in tracks for score, slack in guard.items()
+                if summary[t][method][score] < summary[t][reference][score] - slack - 1e-9]
+
+    def total(method: str, score: str) -> float:
+        return round(sum(summary[t][method][score] for t in tracks), 3)
+
+    rows = [{"method": m, "region_f1_sum": total(m, "region_f1"), "count_error_rel_sum": total(m, "count_error_rel"),
+             "ap_sum": total(m, "ap"), "hit_sum": total(m, "hit"), "losses": losses(m)} for m in methods]
+    rows.sort(key=lambda row: (bool(row["losses"]), -row["region_f1_sum"], row["count_error_rel_sum"], -row["ap_sum"]))
+    best = rows[0]["method"]
+    return {"method": best, "map": best.split("@")[0], "rule": best.split("@")[1], "tracks": tracks,
+            "reference": reference, "rows": rows}
+
+
+def guarded_table(choice: Mapping[str, Any]) -> str:
+    """Markdown: round five's candidates in the order its rule ranks them."""
+    maps, rules = ROUNDS["five"]
+    out = [(f"Chosen: `{choice['method']}` (`{maps[choice['map']]}` then `{rule_spec(rules[choice['rule']])}`), "
+            f"over {len(choice['tracks'])} tracks; reference `{choice['reference']}`.\n"),
+           "| candidate | losses beyond the guard | region F1 sum | \\|count error\\| / edits, sum | AP sum | hit@k sum |",
+           "|---|---|---|---|---|---|"]
+    out += [f"| `{row['method']}` | {'; '.join(row['losses']) or 'none'} | {row['region_f1_sum']:.3f} | "
+            f"{row['count_error_rel_sum']:.3f} | {row['ap_sum']:.3f} | {row['hit_sum']:.3f} |" for row in choice["rows"]]
+    return "\n".join(out) + "\n"
+
+
 def choice_table(choice: Mapping[str, Any]) -> str:
     """Markdown: the maps and the rules in the order the rule ranks them."""
     chosen = (f"Chosen: map `{choice['map']}` (`{ROUND_FOUR_MAPS.get(choice['map'], '')}`), region rule "
@@ -160,17 +233,21 @@ def choice_table(choice: Mapping[str, Any]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], add_help=False)
-    parser.add_argument("--round", default="two", choices=("two", "four"))
+    parser.add_argument("--round", default="two", choices=("two", "four", "five"))
     known, extra = parser.parse_known_args(argv)
     if known.round == "two":
         run.main(arguments(extra))
         return
-    _register_rules()
-    result = run.main(round_four_arguments(extra))
+    _register_rules(ROUNDS[known.round][1])
+    result = run.main(round_four_arguments(extra, known.round))
     if not result:
         return
-    choice = choose(result["summary"])
-    text = choice_table(choice)
+    if known.round == "four":
+        choice = choose(result["summary"])
+        text = choice_table(choice)
+    else:
+        choice = choose_guarded(result["summary"])
+        text = guarded_table(choice)
     print(text)
     out = next((Path(extra[i + 1]) for i, arg in enumerate(extra[:-1]) if arg == "--out"), None)
     if out is not None:

@@ -73,3 +73,22 @@ def test_pipelines_are_added_by_label():
         R.parse_pipeline("x=shape=round")
     with pytest.raises(SystemExit, match="unknown method"):
         R.select_methods(["nope"])
+
+
+def test_round_five_rule_skips_a_candidate_that_loses_a_track_and_ranks_the_rest_by_region_f1():
+    from benchmarks.quality import sweep
+
+    def scores(hit, ap, f1, count=0.0):
+        return {"hit": hit, "ap": ap, "region_f1": f1, "count_error_rel": count}
+
+    summary = {
+        "noise": {"ref@r": scores(1.0, 0.86, 0.90), "loses@r": scores(1.0, 0.84, 1.00),
+                  "wins@r": scores(0.995, 0.86, 0.95), "tie@r": scores(1.0, 0.87, 0.95, 0.1)},
+        "screens": {"ref@r": scores(0.7, 0.50, 0.60), "loses@r": scores(0.7, 0.50, 0.99),
+                    "wins@r": scores(0.7, 0.50, 0.70), "tie@r": scores(0.7, 0.50, 0.70, 0.1)},
+    }
+    choice = sweep.choose_guarded(summary, ["ref@r", "loses@r", "wins@r", "tie@r"], "ref@r", {"hit": 0.01, "ap": 0.01})
+    assert choice["method"] == "wins@r"
+    assert [row["method"] for row in choice["rows"]] == ["wins@r", "tie@r", "ref@r", "loses@r"]
+    assert choice["rows"][-1]["losses"] == ["ap on noise: 0.840 < 0.860"]
+    assert "| `wins@r` | none | 1.650 |" in sweep.guarded_table({**choice, "method": "d4@rel", "map": "d4", "rule": "rel"})
