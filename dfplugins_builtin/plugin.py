@@ -88,6 +88,8 @@ def dfind_strategies() -> Iterator[StageSpec]:
                                       "1 px on misaligned, resampled or re-rendered pairs", words=("auto",)),
                 Param("overshoot", 0.0, "with antialias: the range widened by this fraction of its width "
                                         "(resampling filters overshoot edges)"),
+                Param("rendered_overshoot", None, "the overshoot on a re-rendered pair (half its pixels identical, "
+                                                  "not lossless: pages, plots drawn again); default: overshoot's"),
                 Param("register", "off", "auto: measure an affine misalignment tile by tile and resample B onto A when "
                                          "it is more than a translation (scans, photographed pages)",
                       choices=("off", "auto"))),

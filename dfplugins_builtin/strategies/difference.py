@@ -32,7 +32,9 @@ quality benchmark (docs/quality.md):
   ``register`` resampled, and on a re-rendered pair (at least ``RENDERED_SHARE`` of its
   pixels identical: its flat areas untouched, its edges not); a noisy or re-encoded
   photograph keeps the plain difference, whose pre-smoothing averages its noise out where
-  the range would swallow faint changes along with it;
+  the range would swallow faint changes along with it. ``rendered_overshoot`` replaces
+  ``overshoot`` on a re-rendered pair (whatever ``antialias``): a plot or a page drawn again
+  moves its strokes by more than a resampled photograph's edges overshoot;
 * ``register``: ``auto`` measures the misalignment tile by tile and fits an affine
   transform (:mod:`dfcore.ops.register`); when it departs from a translation by more than
   ``REGISTER_PX`` somewhere, or moves the pair by more than ``shift=auto`` tolerates, B is
@@ -231,6 +233,16 @@ def rank_exact(diff_map: Tensor, changed: Tensor) -> Tensor:
     return diff_map + lift * changed.to(diff_map.dtype)
 
 
+def number(value: float | str, name: str) -> float:
+    """A number given as text (the command line) or as a number."""
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            raise ValueError(f"{name} must be a number, got {value!r}") from None
+    return value
+
+
 def check_antialias(antialias: int | str) -> int | str:
     """A range radius (whole px >= 0) or ``"auto"``."""
     if isinstance(antialias, str):
@@ -243,10 +255,12 @@ def check_antialias(antialias: int | str) -> int | str:
 @dataclass(frozen=True)
 class PairFacts:
     """Per sample, measured before anything is resampled: whether the pair is lossless (N bool,
-    for ``exact``) and the share of identical pixels (N)."""
+    for ``exact``), the share of identical pixels (N), and whether it was re-rendered (N bool:
+    at least ``RENDERED_SHARE`` identical, yet not lossless)."""
 
     lossless: Tensor
     untouched: Tensor
+    rendered: Tensor
 
 
 class Difference:
@@ -254,7 +268,7 @@ class Difference:
 
     def __init__(self, reduce: str = "mean", shift: int | str | None = 0, sigma: float = 0.0, scale: float = 0.0,
                  octaves: int = 1, background: float = 0.0, exact: str = "off", antialias: int | str = 0,
-                 overshoot: float = 0.0, register: str = "off") -> None:
+                 overshoot: float = 0.0, register: str = "off", rendered_overshoot: float | str | None = None) -> None:
         self.reduce = check_reduction(reduce)
         self.shift = check_shift(shift)
         self.sigma = check_sigma(sigma)
@@ -266,6 +280,8 @@ class Difference:
         self.exact = exact
         self.antialias = check_antialias(antialias)
         self.overshoot = check_sigma(overshoot, "overshoot")
+        self.rendered_overshoot = (self.overshoot if rendered_overshoot is None
+                                   else check_sigma(number(rendered_overshoot, "rendered_overshoot"), "rendered_overshoot"))
         if register not in REGISTER_MODES:
             raise ValueError(f"register must be one of {', '.join(REGISTER_MODES)}, got {register!r}")
         self.register = register
@@ -307,7 +323,7 @@ class Difference:
             for info, share, used in zip(infos, identical.tolist(), lossless.tolist()):
                 info.update(identical=round(share, 4), exact=bool(used) and self.exact != "off")
         untouched = 1 - counts[:, 4].double() / (height * width)
-        return PairFacts(lossless, untouched)
+        return PairFacts(lossless, untouched, (untouched >= RENDERED_SHARE) & ~lossless)
 
     def _register(self, a: Tensor, b: Tensor, infos: list[dict[str, Any]], lossless: Tensor
                   ) -> tuple[Tensor, Tensor | None, list[bool]]:
@@ -359,7 +375,7 @@ class Difference:
                 info["shift"] = radius
         else:
             radii = [self.shift] * a.shape[0]
-        plan = list(zip(radii, self._ranges(radii, resampled, pair, infos)))
+        plan = list(zip(radii, self._ranges(radii, resampled, pair, infos), self._overshoots(pair, infos)))
         if len(set(plan)) == 1:  # one plan for the batch: one pass
             return self._in_strips(a, b, valid, *plan[0])
         return torch.cat([self._in_strips(a[i:i + 1], b[i:i + 1], valid[i:i + 1] if valid is not None else None, *step)
@@ -371,26 +387,36 @@ class Difference:
         if self.antialias != "auto":
             return [max(self.antialias, radius) if self.antialias else 0 for radius in radii]
         ranges = []
-        for info, radius, used, lossless, share in zip(infos, radii, resampled, pair.lossless.tolist(),
-                                                       pair.untouched.tolist()):
-            rendered = share >= RENDERED_SHARE and not lossless
+        for info, radius, used, rendered in zip(infos, radii, resampled, pair.rendered.tolist()):
             ranges.append(max(1, radius) if radius or used or rendered else 0)
             info["antialias"] = ranges[-1]
         return ranges
 
-    def _in_strips(self, a: Tensor, b: Tensor, valid: Tensor | None, radius: int, range_radius: int) -> Tensor:
-        """The per-pixel difference (the range within ``range_radius`` when it is set, else the best
-        match within ``radius``), zero outside ``valid``, at the map's scales; row strip by strip."""
+    def _overshoots(self, pair: PairFacts, infos: list[dict[str, Any]]) -> list[float]:
+        """Per sample, the range's overshoot: ``rendered_overshoot`` on a re-rendered pair."""
+        if self.rendered_overshoot == self.overshoot:
+            return [self.overshoot] * len(infos)
+        overshoots = [self.rendered_overshoot if rendered else self.overshoot for rendered in pair.rendered.tolist()]
+        if self.antialias:
+            for info, overshoot in zip(infos, overshoots):
+                info["overshoot"] = overshoot
+        return overshoots
+
+    def _in_strips(self, a: Tensor, b: Tensor, valid: Tensor | None, radius: int, range_radius: int,
+                   overshoot: float) -> Tensor:
+        """The per-pixel difference (the range within ``range_radius``, widened by ``overshoot``, when it
+        is set, else the best match within ``radius``), zero outside ``valid``, at the map's scales;
+        row strip by strip."""
         halo = (kernel_radius(self.sigma) + 2 * max(radius, range_radius)
                 + (kernel_radius(self.scale * 2 ** (self.octaves - 1)) if self.scale else 0))
 
         def local(x: Tensor, y: Tensor, mask: Tensor | None) -> Tensor:
             if range_radius and mask is None and self.scale:  # the map's smoothing and its scales: one filter
-                diff_map = range_tolerant(x, y, range_radius, lambda d: reduce_channels(d, self.reduce), self.overshoot)
+                diff_map = range_tolerant(x, y, range_radius, lambda d: reduce_channels(d, self.reduce), overshoot)
                 # A float rounding of the FFT must not make a zero difference negative.
                 return multiscale_smooth(diff_map, self.scale, None, self.octaves, pre=self.sigma).clamp_min_(0)
             if range_radius:
-                diff_map = tolerant_map(x, y, self.reduce, range_radius, self.overshoot, self.sigma)
+                diff_map = tolerant_map(x, y, self.reduce, range_radius, overshoot, self.sigma)
             else:
                 diff_map = difference_map(x, y, self.reduce, radius, self.sigma)
             if mask is not None:
@@ -439,9 +465,11 @@ class Difference:
             where = (f" on pairs measured as misaligned, resampled by register, or with at least {RENDERED_SHARE:.0%} "
                      "of their pixels identical (re-rendered); 1 px, or the shift radius; each pair's in its info"
                      if self.antialias == "auto" else f" within {self.antialias} px")
+            widened = (f"{self.overshoot} of its width; {self.rendered_overshoot} on a re-rendered pair"
+                       if self.rendered_overshoot != self.overshoot else f"{self.overshoot} of its width")
             conventions["antialias"] = (
-                f"a channel value within the range of the other image's values (widened by {self.overshoot} of its "
-                f"width) matches; else its distance to that range; both ways, the larger kept;{where}")
+                f"a channel value within the range of the other image's values (widened by {widened}) matches; "
+                f"else its distance to that range; both ways, the larger kept;{where}")
         if self.register == "auto":
             conventions["register"] = (
                 "per-tile phase correlation (64 px tiles, half overlap), affine fit with outliers trimmed; B resampled "
