@@ -69,6 +69,35 @@ def test_antialias_auto_uses_the_range_where_an_edge_can_have_been_drawn_otherwi
     assert lossless.info[0]["exact"] and not rerendered.info[0]["exact"]
 
 
+def test_rendered_overshoot_widens_the_range_on_a_re_rendered_pair_only():
+    a = drawing()
+    ringing = (a + 0.8 * (a - F.avg_pool2d(F.pad(a, (1, 1, 1, 1), mode="replicate"), 3, stride=1))).clamp(0, 1)
+    noise = 0.05 * torch.randn((2, *a.shape[1:]), generator=torch.Generator().manual_seed(0))
+    photo = (a + noise[:1]).clamp(0, 1)
+    photo_ringing = (ringing + noise[1:]).clamp(0, 1)
+    same = Difference(reduce="max", antialias=1, overshoot=0.15)
+    wider = Difference(reduce="max", antialias=1, overshoot=0.15, rendered_overshoot=0.5)
+    redrawn = wider(as_problem(a, ringing))  # flat areas untouched, edges overshoot: re-rendered
+    assert same(as_problem(a, ringing)).max() > 0.01
+    assert redrawn.map.max() < 1e-6 and redrawn.info[0]["overshoot"] == 0.5
+    noisy = wider(as_problem(photo, photo_ringing))  # every pixel touched: the photographs' overshoot
+    assert noisy.info[0]["overshoot"] == 0.15
+    torch.testing.assert_close(noisy.map, same(as_problem(photo, photo_ringing)))
+    batch = wider(as_problem(torch.cat([a, photo]), torch.cat([ringing, photo_ringing])))
+    assert [info["overshoot"] for info in batch.info] == [0.5, 0.15]
+    torch.testing.assert_close(batch.map[1:], noisy.map)
+
+
+def test_rendered_overshoot_defaults_to_the_overshoot_and_is_read_from_text():
+    a, b = drawing(), drawing(offset=(0.4, 0.2), square=CHANGE)
+    plain = Difference(reduce="max", antialias=1, overshoot=0.15)(as_problem(a, b))
+    same = Difference(reduce="max", antialias=1, overshoot=0.15, rendered_overshoot="0.15")(as_problem(a, b))
+    torch.testing.assert_close(plain, same)
+    finder = Finder(metric="mse", strategy="difference:antialias=1,rendered_overshoot=0.3", registry=fresh_registry(),
+                    device="cpu")
+    assert "0.3 on a re-rendered pair" in finder.config["strategy"]["conventions"]["antialias"]
+
+
 def page(height=200, width=256, seed=0):
     """Line art: dark boxes and strokes on white, enough of them in every tile to register on."""
     g = torch.Generator().manual_seed(seed)
@@ -125,6 +154,8 @@ def test_a_lossless_pair_is_not_measured_for_registration():
     ("antialias=sometimes", r"'antialias': expected an integer, got 'sometimes' \(or auto\)"),
     ("overshoot=-0.5", "overshoot must be a finite number"),
     ("register=always", "'always' is not one of: off, auto"),
+    ("rendered_overshoot=wide", "rendered_overshoot must be a number, got 'wide'"),
+    ("rendered_overshoot=-1", "rendered_overshoot must be a finite number >= 0"),
 ])
 def test_bad_knobs_are_one_line_errors(param, message):
     with pytest.raises(ParameterError, match=message):
