@@ -308,10 +308,12 @@ def test_the_default_records_what_it_measured(tmp_path):
     facts = record["info"]["difference"]
     assert facts["shift"] == 0 and facts["exact"] is True
     assert facts["register"] is None  # a lossless pair is on one grid: not measured, not resampled
-    assert set(facts) == {"misalignment_px", "shift", "identical", "exact", "register"}
+    assert facts["overshoot"] == 0.15  # lossless: not a re-rendered pair
+    assert set(facts) == {"misalignment_px", "shift", "identical", "exact", "register", "overshoot"}
     params = record["config"]["strategy"]["params"]
     assert params["shift"] == "auto" and params["exact"] == "auto" and params["background"] == 64.0
     assert params["antialias"] == 1 and params["overshoot"] == 0.15 and params["register"] == "auto"
+    assert params["rendered_overshoot"] == 0.3
 
 
 def assert_same_facts(mine, theirs):
