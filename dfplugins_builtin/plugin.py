@@ -90,6 +90,8 @@ def dfind_strategies() -> Iterator[StageSpec]:
                                         "(resampling filters overshoot edges)"),
                 Param("rendered_overshoot", None, "the overshoot on a re-rendered pair (half its pixels identical, "
                                                   "not lossless: pages, plots drawn again); default: overshoot's"),
+                Param("rendered_contrast", 0.0, "on a re-rendered pair, the map fades where the images differ by less "
+                                                "than this once blurred by 2 px (re-drawn text and strokes); 0: off"),
                 Param("register", "off", "auto: measure an affine misalignment tile by tile and resample B onto A when "
                                          "it is more than a translation (scans, photographed pages)",
                       choices=("off", "auto"))),

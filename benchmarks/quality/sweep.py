@@ -7,6 +7,7 @@
     python -m benchmarks.quality.sweep --round five --out benchmarks/quality/results/dev-sweep-5
                                                                             # round five: guarded
     python -m benchmarks.quality.sweep --round six --out benchmarks/quality/results/dev-sweep-6
+    python -m benchmarks.quality.sweep --round seven --out benchmarks/quality/results/dev-sweep-7
 
 Round two ran the candidate maps below, the original script and the cheap peers on the five
 photograph tracks and the stress tracks; its rule (docs/quality.md): the highest hit@k summed
@@ -26,7 +27,8 @@ Round five runs :data:`ROUND_FIVE_MAPS` with :data:`ROUND_FIVE_RULES` on the sam
 tracks (two edit sets per photograph) and applies its rule (:func:`choose_guarded`): no track
 may lose hit@k or average precision against round four's default beyond :data:`GUARD`; among
 the candidates that lose nowhere, the highest region F1 summed over the tracks. Round six
-runs :data:`ROUND_SIX_MAPS` under the same rule.
+runs :data:`ROUND_SIX_MAPS` under the same rule, and round seven :data:`ROUND_SEVEN_MAPS`
+against round six's default (:data:`REFERENCES`).
 """
 
 from __future__ import annotations
@@ -113,11 +115,22 @@ ROUND_SIX_MAPS = {
     "d4+ro50": f"{ROUND_FIVE_MAPS['d4']},rendered_overshoot=0.5",
 }
 ROUND_SIX_RULES = {"rel": _REL, "rel-floor10": ROUND_FIVE_RULES["rel-floor10"]}
+#: Round seven's maps: round six's default (``d6``) with the map faded, on re-rendered pairs only,
+#: where the images differ by less than 0.1 or 0.15 once blurred (``rendered_contrast``).
+ROUND_SEVEN_MAPS = {
+    "d6": ROUND_SIX_MAPS["d4+ro30"],
+    "d6+rc10": f"{ROUND_SIX_MAPS['d4+ro30']},rendered_contrast=0.1",
+    "d6+rc15": f"{ROUND_SIX_MAPS['d4+ro30']},rendered_contrast=0.15",
+}
+ROUND_SEVEN_RULES = {"rel": _REL}
 #: Rounds five and six: the default they may not lose to, and the losses forgiven per track.
 ROUND_FIVE_REFERENCE = "d4@rel"
 GUARD = {"hit": 0.01, "ap": 0.01}
 ROUNDS = {"four": (ROUND_FOUR_MAPS, ROUND_FOUR_RULES), "five": (ROUND_FIVE_MAPS, ROUND_FIVE_RULES),
-          "six": (ROUND_SIX_MAPS, ROUND_SIX_RULES)}
+          "six": (ROUND_SIX_MAPS, ROUND_SIX_RULES), "seven": (ROUND_SEVEN_MAPS, ROUND_SEVEN_RULES)}
+#: The default each guarded round may not lose to: the default of the round before.
+REFERENCES = {"four": "r2+aa+os15+reg@rel", "five": ROUND_FIVE_REFERENCE, "six": ROUND_FIVE_REFERENCE,
+              "seven": "d6@rel"}
 REAL_TRACKS = real.TRACKS
 
 
@@ -151,7 +164,7 @@ def round_four_arguments(extra: Sequence[str] = (), round_name: str = "four") ->
     (round four: one edit set per photograph; round five: two)."""
     maps, rules = ROUNDS[round_name]
     methods = [f"{m}@{r}" for m in maps for r in rules]
-    reference = "r2+aa+os15+reg@rel" if round_name == "four" else ROUND_FIVE_REFERENCE
+    reference = REFERENCES[round_name]
     args = ["--split", "dev", "--variants", "1" if round_name == "four" else "2", "--real-variants", "3",
             "--tracks", ",".join([*ALL_TRACKS, *REAL_TRACKS]), "--methods", ",".join(methods),
             "--reference", reference]
@@ -258,7 +271,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         text = choice_table(choice)
     else:
         maps, rules = ROUNDS[known.round]
-        choice = choose_guarded(result["summary"], [f"{m}@{r}" for m in maps for r in rules])
+        choice = choose_guarded(result["summary"], [f"{m}@{r}" for m in maps for r in rules],
+                                REFERENCES[known.round])
         text = guarded_table(choice, known.round)
     print(text)
     out = next((Path(extra[i + 1]) for i, arg in enumerate(extra[:-1]) if arg == "--out"), None)

@@ -35,6 +35,12 @@ quality benchmark (docs/quality.md):
   the range would swallow faint changes along with it. ``rendered_overshoot`` replaces
   ``overshoot`` on a re-rendered pair (whatever ``antialias``): a plot or a page drawn again
   moves its strokes by more than a resampled photograph's edges overshoot;
+* ``rendered_contrast``: on a re-rendered pair, the map is kept in full only where the two
+  images still differ by at least this much (a value in [0, 1], any channel) once both are
+  blurred by ``CONTRAST_SIGMA`` px, within ``CONTRAST_REACH`` px; below it, in proportion.
+  Text and strokes drawn again with other hinting or at another device scale move their
+  edges by a fraction of a pixel, which the blur averages away, while a changed glyph, colour
+  or object keeps its difference; a photograph or a lossless pair is left as it is;
 * ``register``: ``auto`` measures the misalignment tile by tile and fits an affine
   transform (:mod:`dfcore.ops.register`); when it departs from a translation by more than
   ``REGISTER_PX`` somewhere, or moves the pair by more than ``shift=auto`` tolerates, B is
@@ -65,6 +71,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from dfcore.contracts import Problem, StageOutput
@@ -95,6 +102,10 @@ EXACT_MODES = ("off", "auto", "on")
 REGISTER_MODES = ("off", "auto")
 #: ``antialias=auto`` counts a pair as re-rendered (its flat areas untouched) when this share of its pixels is identical.
 RENDERED_SHARE = 0.5
+#: ``rendered_contrast``: the blur (px) under which a re-drawn edge's difference fades, and the
+#: reach (px) within which the largest blurred difference counts for a pixel of the map.
+CONTRAST_SIGMA = 2.0
+CONTRAST_REACH = 4
 #: ``register=auto`` resamples B when the measured field departs from a translation by more than this (px).
 REGISTER_PX = 1.0
 
@@ -120,6 +131,13 @@ def tolerant_map(a: Tensor, b: Tensor, reduce: str = "mean", radius: int = 1, ov
     neighbourhood range (:func:`dfcore.ops.shift.range_tolerant`), then smoothed by ``sigma`` px."""
     combined = range_tolerant(a, b, radius, lambda d: reduce_channels(d, reduce), overshoot)
     return gaussian_blur(combined, sigma)
+
+
+def blurred_contrast(a: Tensor, b: Tensor, sigma: float = CONTRAST_SIGMA, reach: int = CONTRAST_REACH) -> Tensor:
+    """Per pixel (Nx1xHxW), the largest difference of any channel between ``a`` and ``b`` blurred
+    by ``sigma`` px, over the pixels within ``reach`` px (a square)."""
+    blurred = (gaussian_blur(a, sigma) - gaussian_blur(b, sigma)).abs().amax(1, keepdim=True)
+    return F.max_pool2d(blurred, 2 * reach + 1, stride=1, padding=reach) if reach else blurred
 
 
 def background_normalise(diff_map: Tensor, sigma: float, valid: Tensor | None = None) -> Tensor:
@@ -243,6 +261,14 @@ def number(value: float | str, name: str) -> float:
     return value
 
 
+def check_contrast(value: float) -> float:
+    """``rendered_contrast`` as a float, or a ``ValueError`` unless it lies in [0, 1] (images in [0, 1])."""
+    value = float(value)
+    if not 0.0 <= value <= 1.0:  # NaN fails too
+        raise ValueError(f"rendered_contrast must be a number in [0, 1] (a difference of image values), got {value}")
+    return value
+
+
 def check_antialias(antialias: int | str) -> int | str:
     """A range radius (whole px >= 0) or ``"auto"``."""
     if isinstance(antialias, str):
@@ -268,7 +294,8 @@ class Difference:
 
     def __init__(self, reduce: str = "mean", shift: int | str | None = 0, sigma: float = 0.0, scale: float = 0.0,
                  octaves: int = 1, background: float = 0.0, exact: str = "off", antialias: int | str = 0,
-                 overshoot: float = 0.0, register: str = "off", rendered_overshoot: float | str | None = None) -> None:
+                 overshoot: float = 0.0, register: str = "off", rendered_overshoot: float | str | None = None,
+                 rendered_contrast: float | str = 0.0) -> None:
         self.reduce = check_reduction(reduce)
         self.shift = check_shift(shift)
         self.sigma = check_sigma(sigma)
@@ -282,6 +309,7 @@ class Difference:
         self.overshoot = check_sigma(overshoot, "overshoot")
         self.rendered_overshoot = (self.overshoot if rendered_overshoot is None
                                    else check_sigma(number(rendered_overshoot, "rendered_overshoot"), "rendered_overshoot"))
+        self.rendered_contrast = check_contrast(number(rendered_contrast, "rendered_contrast"))
         if register not in REGISTER_MODES:
             raise ValueError(f"register must be one of {', '.join(REGISTER_MODES)}, got {register!r}")
         self.register = register
@@ -301,6 +329,8 @@ class Difference:
             diff_map = self._difference(a, b, valid, infos, resampled, pair)
             if self.background:
                 diff_map = background_normalise(diff_map, self.background, valid)
+            if self.rendered_contrast and bool(pair.rendered.any()):
+                diff_map = self._fade_redrawn(diff_map, a, b, pair.rendered, infos)
             if self.exact != "off":
                 diff_map = self._rank_exact(diff_map, a, b, valid, pair.lossless)
         return StageOutput(map=diff_map, info=infos) if any(infos) else diff_map
@@ -402,6 +432,22 @@ class Difference:
                 info["overshoot"] = overshoot
         return overshoots
 
+    def _fade_redrawn(self, diff_map: Tensor, a: Tensor, b: Tensor, rendered: Tensor,
+                      infos: list[dict[str, Any]]) -> Tensor:
+        """The map of each re-rendered sample scaled by ``min(1, blurred contrast / rendered_contrast)``,
+        strip by strip; the other samples' maps as they are."""
+        halo = kernel_radius(CONTRAST_SIGMA) + CONTRAST_REACH
+        floor = self.rendered_contrast
+
+        def fade(values: Tensor, x: Tensor, y: Tensor) -> Tensor:
+            factor = (blurred_contrast(x, y) / floor).clamp_(max=1.0)
+            return values * torch.where(rendered.view(-1, 1, 1, 1), factor, torch.ones_like(factor))
+
+        for info, used in zip(infos, rendered.tolist()):
+            if used:
+                info["contrast_floor"] = floor
+        return map_in_strips(fade, (diff_map, a, b), halo)
+
     def _in_strips(self, a: Tensor, b: Tensor, valid: Tensor | None, radius: int, range_radius: int,
                    overshoot: float) -> Tensor:
         """The per-pixel difference (the range within ``range_radius``, widened by ``overshoot``, when it
@@ -451,6 +497,9 @@ class Difference:
             parts.append(f"mean over {self.octaves} scale{'s' if self.octaves > 1 else ''} from {self.scale:g} px")
         if self.background:
             parts.append(f"/ sqrt(its {self.background:g}-px local level + its mean): relative to its surroundings")
+        if self.rendered_contrast:
+            parts.append(f"x min(1, its {CONTRAST_SIGMA:g}-px blurred difference / {self.rendered_contrast:g}) on a "
+                         "re-rendered pair")
         if self.exact != "off":
             lossless = " of a lossless pair" if self.exact == "auto" else ""
             parts.append(f"+ the map's maximum where the pixels{lossless} differ at all")
@@ -489,6 +538,11 @@ class Difference:
         if self.background:
             conventions["background"] = (
                 f"map / sqrt(gaussian({self.background} px) of the map + its mean), computed at a coarser grid")
+        if self.rendered_contrast:
+            conventions["rendered_contrast"] = (
+                f"on a pair with at least {RENDERED_SHARE:.0%} of its pixels identical, not lossless: the map times "
+                f"min(1, c / {self.rendered_contrast:g}), c the largest |a - b| of any channel after a gaussian blur of "
+                f"{CONTRAST_SIGMA:g} px, within {CONTRAST_REACH} px (after the background); 'contrast_floor' in its info")
         if self.exact != "off":
             conventions["exact"] = (
                 "pixels whose values differ rank above every identical pixel"
