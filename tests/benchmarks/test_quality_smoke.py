@@ -92,3 +92,15 @@ def test_round_five_rule_skips_a_candidate_that_loses_a_track_and_ranks_the_rest
     assert [row["method"] for row in choice["rows"]] == ["wins@r", "tie@r", "ref@r", "loses@r"]
     assert choice["rows"][-1]["losses"] == ["ap on noise: 0.840 < 0.860"]
     assert "| `wins@r` | none | 1.650 |" in sweep.guarded_table({**choice, "method": "d4@rel", "map": "d4", "rule": "rel"})
+
+
+def test_each_guarded_round_is_held_against_the_default_of_the_round_before():
+    from benchmarks.quality import sweep
+
+    seven = sweep.round_four_arguments(round_name="seven")
+    assert seven[seven.index("--reference") + 1] == "d6@rel"
+    assert seven[seven.index("--methods") + 1] == "d6@rel,d6+rc10@rel,d6+rc15@rel"
+    assert sweep.ROUND_SEVEN_MAPS["d6"] == sweep.ROUND_SIX_MAPS["d4+ro30"]  # round six's chosen map
+    assert any(arg.startswith("d6+rc10=") and "rendered_contrast=0.1;" in arg for arg in seven)
+    six = sweep.round_four_arguments(round_name="six")
+    assert six[six.index("--reference") + 1] == "d4@rel"

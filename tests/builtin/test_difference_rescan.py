@@ -98,6 +98,41 @@ def test_rendered_overshoot_defaults_to_the_overshoot_and_is_read_from_text():
     assert "0.3 on a re-rendered pair" in finder.config["strategy"]["conventions"]["antialias"]
 
 
+def test_rendered_contrast_fades_re_drawn_edges_and_keeps_a_change():
+    a, b = drawing(), drawing(offset=(0.3, 0.2), square=CHANGE)  # drawn again a fraction of a pixel off
+    plain = Difference(reduce="max")(as_problem(a, b))
+    faded = Difference(reduce="max", rendered_contrast=0.1)(as_problem(a, b))
+    y0, x0, y1, x1 = CHANGE
+    change = torch.zeros_like(plain, dtype=torch.bool)
+    change[..., y0:y1, x0:x1] = True
+    torch.testing.assert_close(faded.map[change], plain[change])  # the square differs blurred too: kept whole
+    edges = ~change & (plain > 0.05)
+    assert edges.sum() > 200  # the discs' outlines light up without it
+    assert (faded.map[edges] <= 0.6 * plain[edges]).all() and (faded.map <= plain + 1e-7).all()
+    assert faded.info[0]["contrast_floor"] == 0.1
+
+
+def test_rendered_contrast_leaves_a_photograph_as_it_is_per_sample_in_a_batch():
+    g = torch.Generator().manual_seed(5)
+    photo = drawing() + 0.02 * torch.randn(1, 3, 96, 128, generator=g)  # every pixel touched: not re-rendered
+    photo_b = drawing(offset=(0.3, 0.2), square=CHANGE) + 0.02 * torch.randn(1, 3, 96, 128, generator=g)
+    plain = Difference(reduce="max")(as_problem(photo, photo_b))
+    faded = Difference(reduce="max", rendered_contrast=0.1)
+    torch.testing.assert_close(faded(as_problem(photo, photo_b)), plain)  # no info: nothing was faded
+    a, b = drawing(), drawing(offset=(0.3, 0.2), square=CHANGE)
+    batch = faded(as_problem(torch.cat([a, photo]), torch.cat([b, photo_b])))
+    assert [("contrast_floor" in info) for info in batch.info] == [True, False]
+    torch.testing.assert_close(batch.map[1:], plain)
+    torch.testing.assert_close(batch.map[:1], faded(as_problem(a, b)).map)
+
+
+def test_rendered_contrast_is_read_from_text_and_described():
+    finder = Finder(metric="mse", strategy="difference:rendered_contrast=0.15", registry=fresh_registry(), device="cpu")
+    assert finder.config["strategy"]["params"]["rendered_contrast"] == 0.15
+    assert "min(1, c / 0.15)" in finder.config["strategy"]["conventions"]["rendered_contrast"]
+    assert "re-rendered pair" in Difference(rendered_contrast=0.15).unit
+
+
 def page(height=200, width=256, seed=0):
     """Line art: dark boxes and strokes on white, enough of them in every tile to register on."""
     g = torch.Generator().manual_seed(seed)
@@ -156,6 +191,9 @@ def test_a_lossless_pair_is_not_measured_for_registration():
     ("register=always", "'always' is not one of: off, auto"),
     ("rendered_overshoot=wide", "rendered_overshoot must be a number, got 'wide'"),
     ("rendered_overshoot=-1", "rendered_overshoot must be a finite number >= 0"),
+    ("rendered_contrast=faint", "'rendered_contrast': expected a number, got 'faint'"),
+    ("rendered_contrast=-0.1", r"rendered_contrast must be a number in \[0, 1\]"),
+    ("rendered_contrast=2", r"rendered_contrast must be a number in \[0, 1\]"),
 ])
 def test_bad_knobs_are_one_line_errors(param, message):
     with pytest.raises(ParameterError, match=message):
