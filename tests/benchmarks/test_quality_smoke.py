@@ -33,7 +33,7 @@ def test_a_small_run_scores_every_installed_method_on_every_track(tmp_path):
     assert summary["pristine"]["abs-diff"]["auroc"] == pytest.approx(1.0)
     assert summary["pristine"]["abs-diff"]["ap"] == pytest.approx(1.0)
 
-    rows = list(csv.DictReader(open(out / "scores.csv")))
+    rows = list(csv.DictReader((out / "scores.csv").read_text().splitlines()))
     assert len(rows) == 2 * len(TRACKS) * len(installed)
     saved = json.loads((out / "summary.json").read_text())
     assert saved["summary"] == json.loads(json.dumps(summary)) and saved["versions"]["dfind"]
