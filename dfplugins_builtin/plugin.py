@@ -92,6 +92,8 @@ def dfind_strategies() -> Iterator[StageSpec]:
                                                   "not lossless: pages, plots drawn again); default: overshoot's"),
                 Param("rendered_contrast", 0.0, "on a re-rendered pair, the map fades where the images differ by less "
                                                 "than this once blurred by 2 px (re-drawn text and strokes); 0: off"),
+                Param("rendered_motion", 0.0, "with rendered_contrast: the blurred difference that moving edges by this "
+                                              "many px explains is not counted"),
                 Param("register", "off", "auto: measure an affine misalignment tile by tile and resample B onto A when "
                                          "it is more than a translation (scans, photographed pages)",
                       choices=("off", "auto"))),

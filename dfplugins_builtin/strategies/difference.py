@@ -35,12 +35,15 @@ quality benchmark (docs/quality.md):
   the range would swallow faint changes along with it. ``rendered_overshoot`` replaces
   ``overshoot`` on a re-rendered pair (whatever ``antialias``): a plot or a page drawn again
   moves its strokes by more than a resampled photograph's edges overshoot;
-* ``rendered_contrast``: on a re-rendered pair, the map is kept in full only where the two
-  images still differ by at least this much (a value in [0, 1], any channel) once both are
-  blurred by ``CONTRAST_SIGMA`` px, within ``CONTRAST_REACH`` px; below it, in proportion.
-  Text and strokes drawn again with other hinting or at another device scale move their
-  edges by a fraction of a pixel, which the blur averages away, while a changed glyph, colour
-  or object keeps its difference; a photograph or a lossless pair is left as it is;
+* ``rendered_contrast``, ``rendered_motion``: on a re-rendered pair, the map is kept in full
+  only where the two images still differ by at least ``rendered_contrast`` (a value in
+  [0, 1], any channel) once both are blurred by ``CONTRAST_SIGMA`` px, within
+  ``CONTRAST_REACH`` px; below it, in proportion. Text and strokes drawn again with other
+  hinting or at another device scale move their edges by a fraction of a pixel, which the
+  blur averages away, while a changed glyph, colour or object keeps its difference. With
+  ``rendered_motion`` (px), what moving the blurred edges by that much can explain (the
+  blurred image's slope times the distance) is taken off the difference first. A photograph
+  or a lossless pair is left as it is;
 * ``register``: ``auto`` measures the misalignment tile by tile and fits an affine
   transform (:mod:`dfcore.ops.register`); when it departs from a translation by more than
   ``REGISTER_PX`` somewhere, or moves the pair by more than ``shift=auto`` tolerates, B is
@@ -133,11 +136,25 @@ def tolerant_map(a: Tensor, b: Tensor, reduce: str = "mean", radius: int = 1, ov
     return gaussian_blur(combined, sigma)
 
 
-def blurred_contrast(a: Tensor, b: Tensor, sigma: float = CONTRAST_SIGMA, reach: int = CONTRAST_REACH) -> Tensor:
+def slope(x: Tensor) -> Tensor:
+    """Per pixel and channel, the magnitude of ``x``'s gradient (central differences, edges replicated)."""
+    padded = F.pad(x, (1, 1, 1, 1), mode="replicate")
+    dy = (padded[..., 2:, 1:-1] - padded[..., :-2, 1:-1]) / 2
+    dx = (padded[..., 1:-1, 2:] - padded[..., 1:-1, :-2]) / 2
+    return torch.hypot(dx, dy)
+
+
+def blurred_contrast(a: Tensor, b: Tensor, motion: float = 0.0, sigma: float = CONTRAST_SIGMA,
+                     reach: int = CONTRAST_REACH) -> Tensor:
     """Per pixel (Nx1xHxW), the largest difference of any channel between ``a`` and ``b`` blurred
-    by ``sigma`` px, over the pixels within ``reach`` px (a square)."""
-    blurred = (gaussian_blur(a, sigma) - gaussian_blur(b, sigma)).abs().amax(1, keepdim=True)
-    return F.max_pool2d(blurred, 2 * reach + 1, stride=1, padding=reach) if reach else blurred
+    by ``sigma`` px, less what moving their edges by ``motion`` px explains (the steeper slope
+    of the two times ``motion``), over the pixels within ``reach`` px (a square)."""
+    blurred_a, blurred_b = gaussian_blur(a, sigma), gaussian_blur(b, sigma)
+    difference = (blurred_a - blurred_b).abs()
+    if motion:
+        difference = (difference - motion * torch.maximum(slope(blurred_a), slope(blurred_b))).clamp_min_(0)
+    contrast = difference.amax(1, keepdim=True)
+    return F.max_pool2d(contrast, 2 * reach + 1, stride=1, padding=reach) if reach else contrast
 
 
 def background_normalise(diff_map: Tensor, sigma: float, valid: Tensor | None = None) -> Tensor:
@@ -295,7 +312,7 @@ class Difference:
     def __init__(self, reduce: str = "mean", shift: int | str | None = 0, sigma: float = 0.0, scale: float = 0.0,
                  octaves: int = 1, background: float = 0.0, exact: str = "off", antialias: int | str = 0,
                  overshoot: float = 0.0, register: str = "off", rendered_overshoot: float | str | None = None,
-                 rendered_contrast: float | str = 0.0) -> None:
+                 rendered_contrast: float | str = 0.0, rendered_motion: float | str = 0.0) -> None:
         self.reduce = check_reduction(reduce)
         self.shift = check_shift(shift)
         self.sigma = check_sigma(sigma)
@@ -310,6 +327,7 @@ class Difference:
         self.rendered_overshoot = (self.overshoot if rendered_overshoot is None
                                    else check_sigma(number(rendered_overshoot, "rendered_overshoot"), "rendered_overshoot"))
         self.rendered_contrast = check_contrast(number(rendered_contrast, "rendered_contrast"))
+        self.rendered_motion = check_sigma(number(rendered_motion, "rendered_motion"), "rendered_motion")
         if register not in REGISTER_MODES:
             raise ValueError(f"register must be one of {', '.join(REGISTER_MODES)}, got {register!r}")
         self.register = register
@@ -436,11 +454,11 @@ class Difference:
                       infos: list[dict[str, Any]]) -> Tensor:
         """The map of each re-rendered sample scaled by ``min(1, blurred contrast / rendered_contrast)``,
         strip by strip; the other samples' maps as they are."""
-        halo = kernel_radius(CONTRAST_SIGMA) + CONTRAST_REACH
+        halo = kernel_radius(CONTRAST_SIGMA) + CONTRAST_REACH + (1 if self.rendered_motion else 0)
         floor = self.rendered_contrast
 
         def fade(values: Tensor, x: Tensor, y: Tensor) -> Tensor:
-            factor = (blurred_contrast(x, y) / floor).clamp_(max=1.0)
+            factor = (blurred_contrast(x, y, self.rendered_motion) / floor).clamp_(max=1.0)
             return values * torch.where(rendered.view(-1, 1, 1, 1), factor, torch.ones_like(factor))
 
         for info, used in zip(infos, rendered.tolist()):
@@ -498,8 +516,9 @@ class Difference:
         if self.background:
             parts.append(f"/ sqrt(its {self.background:g}-px local level + its mean): relative to its surroundings")
         if self.rendered_contrast:
-            parts.append(f"x min(1, its {CONTRAST_SIGMA:g}-px blurred difference / {self.rendered_contrast:g}) on a "
-                         "re-rendered pair")
+            moved = f" beyond a {self.rendered_motion:g}-px move" if self.rendered_motion else ""
+            parts.append(f"x min(1, its {CONTRAST_SIGMA:g}-px blurred difference{moved} / {self.rendered_contrast:g}) "
+                         "on a re-rendered pair")
         if self.exact != "off":
             lossless = " of a lossless pair" if self.exact == "auto" else ""
             parts.append(f"+ the map's maximum where the pixels{lossless} differ at all")
@@ -542,7 +561,9 @@ class Difference:
             conventions["rendered_contrast"] = (
                 f"on a pair with at least {RENDERED_SHARE:.0%} of its pixels identical, not lossless: the map times "
                 f"min(1, c / {self.rendered_contrast:g}), c the largest |a - b| of any channel after a gaussian blur of "
-                f"{CONTRAST_SIGMA:g} px, within {CONTRAST_REACH} px (after the background); 'contrast_floor' in its info")
+                f"{CONTRAST_SIGMA:g} px" + (f", less {self.rendered_motion:g} px times the steeper slope of the two "
+                                            "blurred images (central differences)" if self.rendered_motion else "")
+                + f", within {CONTRAST_REACH} px (after the background); 'contrast_floor' in its info")
         if self.exact != "off":
             conventions["exact"] = (
                 "pixels whose values differ rank above every identical pixel"

@@ -102,5 +102,8 @@ def test_each_guarded_round_is_held_against_the_default_of_the_round_before():
     assert seven[seven.index("--methods") + 1] == "d6@rel,d6+rc10@rel,d6+rc15@rel"
     assert sweep.ROUND_SEVEN_MAPS["d6"] == sweep.ROUND_SIX_MAPS["d4+ro30"]  # round six's chosen map
     assert any(arg.startswith("d6+rc10=") and "rendered_contrast=0.1;" in arg for arg in seven)
+    eight = sweep.round_four_arguments(round_name="eight")
+    assert eight[eight.index("--reference") + 1] == "d6@rel"
+    assert any(arg.startswith("d6+rc04m15=") and "rendered_contrast=0.04,rendered_motion=1.5;" in arg for arg in eight)
     six = sweep.round_four_arguments(round_name="six")
     assert six[six.index("--reference") + 1] == "d4@rel"

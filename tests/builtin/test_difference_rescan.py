@@ -12,7 +12,7 @@ from dfcore.contracts import Problem
 from dfcore.pipeline import BoundMetric
 from dfcore.testing import fresh_registry, rescanned
 from dfplugins_builtin.metrics.pixel import MSE
-from dfplugins_builtin.strategies.difference import Difference
+from dfplugins_builtin.strategies.difference import Difference, slope
 
 
 def as_problem(a, b):
@@ -112,6 +112,26 @@ def test_rendered_contrast_fades_re_drawn_edges_and_keeps_a_change():
     assert faded.info[0]["contrast_floor"] == 0.1
 
 
+def test_rendered_motion_discounts_what_moving_edges_explains_and_keeps_a_change():
+    a, b = drawing(), drawing(offset=(0.6, 0.5), square=CHANGE)  # drawn again more than half a pixel off
+    plain = Difference(reduce="max", rendered_contrast=0.04)(as_problem(a, b))
+    moved = Difference(reduce="max", rendered_contrast=0.04, rendered_motion=1.5)(as_problem(a, b))
+    y0, x0, y1, x1 = CHANGE
+    change = torch.zeros_like(moved.map, dtype=torch.bool)
+    change[..., y0:y1, x0:x1] = True
+    torch.testing.assert_close(moved.map[change], plain.map[change])  # a square no move explains: kept whole
+    edges = ~change & (plain.map > 0.05)
+    assert edges.sum() > 200
+    assert (moved.map <= plain.map + 1e-7).all() and moved.map[edges].sum() < 0.5 * plain.map[edges].sum()
+
+
+def test_slope_is_the_gradient_magnitude():
+    ramp = torch.arange(8.0).view(1, 1, 1, 8).expand(1, 2, 6, 8) * 0.1  # rises 0.1 a pixel along x
+    inner = slope(ramp)[..., 1:-1]
+    torch.testing.assert_close(inner, torch.full_like(inner, 0.1))
+    assert slope(torch.ones(1, 3, 5, 5)).abs().max() == 0
+
+
 def test_rendered_contrast_leaves_a_photograph_as_it_is_per_sample_in_a_batch():
     g = torch.Generator().manual_seed(5)
     photo = drawing() + 0.02 * torch.randn(1, 3, 96, 128, generator=g)  # every pixel touched: not re-rendered
@@ -127,10 +147,14 @@ def test_rendered_contrast_leaves_a_photograph_as_it_is_per_sample_in_a_batch():
 
 
 def test_rendered_contrast_is_read_from_text_and_described():
-    finder = Finder(metric="mse", strategy="difference:rendered_contrast=0.15", registry=fresh_registry(), device="cpu")
+    finder = Finder(metric="mse", strategy="difference:rendered_contrast=0.15,rendered_motion=1.5",
+                    registry=fresh_registry(), device="cpu")
     assert finder.config["strategy"]["params"]["rendered_contrast"] == 0.15
-    assert "min(1, c / 0.15)" in finder.config["strategy"]["conventions"]["rendered_contrast"]
+    assert finder.config["strategy"]["params"]["rendered_motion"] == 1.5
+    conventions = finder.config["strategy"]["conventions"]["rendered_contrast"]
+    assert "min(1, c / 0.15)" in conventions and "less 1.5 px times the steeper slope" in conventions
     assert "re-rendered pair" in Difference(rendered_contrast=0.15).unit
+    assert "beyond a 1.5-px move" in Difference(rendered_contrast=0.15, rendered_motion=1.5).unit
 
 
 def page(height=200, width=256, seed=0):
@@ -194,6 +218,7 @@ def test_a_lossless_pair_is_not_measured_for_registration():
     ("rendered_contrast=faint", "'rendered_contrast': expected a number, got 'faint'"),
     ("rendered_contrast=-0.1", r"rendered_contrast must be a number in \[0, 1\]"),
     ("rendered_contrast=2", r"rendered_contrast must be a number in \[0, 1\]"),
+    ("rendered_motion=-1", "rendered_motion must be a finite number >= 0"),
 ])
 def test_bad_knobs_are_one_line_errors(param, message):
     with pytest.raises(ParameterError, match=message):
