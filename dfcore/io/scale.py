@@ -21,10 +21,12 @@ vmax, percentile, number of maps), each file atomically, the JSON last. The fold
 it at the end of a run; ``dfind rescale DIR...`` calls it on finished output folders, so that
 several methods' folders can share one scale.
 
-The percentile is exact (numpy's default definition) and computed in streaming passes over the
-maps: a histogram of ``HISTOGRAM_BINS`` bins locates the values of the wanted ranks, and only
-the one or two bins that hold them are read exactly, so memory does not grow with the number
-of maps.
+The percentile is exact (the order statistics of numpy's default, linear definition) and
+computed in two streaming passes over the maps, so memory does not grow with the number of
+maps. The first counts the values, the zeros and the largest value and fills a histogram of
+``HISTOGRAM_BINS`` bins keyed by the bit pattern of each ``|value|`` as float64 (its exponent
+and top 4 mantissa bits: 16 bins an octave, in value order, with no range to know in advance);
+the second reads exactly the values of the one or two bins that hold the wanted ranks.
 """
 
 from __future__ import annotations
@@ -47,7 +49,8 @@ from dfcore.io.render import default_colormap, draw_heatmap
 SHARED_PERCENTILE = 99.5
 #: Heatmaps re-rendered at once (encoding a PNG and reading a map release the GIL).
 RERENDER_THREADS = 8
-HISTOGRAM_BINS = 2**16
+HISTOGRAM_BINS = 2**15  # float64 bit patterns >> 48 of non-negative values
+_FINITE_BINS = 0x7FF0  # bins from here on hold infinity and NaN
 SCALES = ("image", "shared")
 
 
@@ -113,67 +116,70 @@ def saved_pairs(folders: Iterable[str | os.PathLike[str]], names: Sequence[str] 
 def shared_vmax(maps: Iterable[np.ndarray], percentile: float = SHARED_PERCENTILE) -> float:
     """The ``percentile`` of the absolute values of several maps taken together (see the module docstring).
 
-    The same value as ``np.percentile(np.abs(np.concatenate(maps)), percentile)`` without
-    holding all maps at once: ``maps`` is iterated three times (a list, or a re-iterable that
-    reads them again). Returns the largest value when the percentile is 0, and 1.0 for a set
-    of all-zero maps, like a single map's scale.
+    The value of ``np.percentile(np.abs(np.concatenate(maps)), percentile)`` in float64 without
+    holding all maps at once: ``maps`` is iterated twice (a list, or a re-iterable that reads
+    them again). Returns the largest value when the percentile is 0, and 1.0 for a set of
+    all-zero maps, like a single map's scale. Between two order statistics it interpolates as
+    ``low + fraction * (high - low)``, as numpy does below the midpoint; past it numpy computes
+    ``high - (1 - fraction) * (high - low)``, which can differ in the last bit.
     """
     if not 0.0 < percentile <= 100.0:
         raise ParameterError(f"percentile must lie in (0, 100], got {percentile}")
-    largest, count, zeros = 0.0, 0, 0
+    largest, count, zeros, infinite = 0.0, 0, 0, False
+    histogram = np.zeros(HISTOGRAM_BINS, dtype=np.int64)
     for values in maps:
-        values = np.abs(np.asarray(values, dtype=np.float64)).ravel()
+        values = _magnitudes(values)
         count += values.size
-        zeros += int(np.count_nonzero(values == 0.0))
-        largest = max(largest, float(values.max(initial=0.0)))
+        largest = max(largest, float(values.max(initial=0.0)))  # a map holding NaN is left out, as max() does
+        counts = np.bincount(values.view(np.int64) >> 48, minlength=HISTOGRAM_BINS)
+        if counts[0]:  # zeros, and any positive values below 2**-1026
+            zeros += values.size - int(np.count_nonzero(values))
+        if counts[_FINITE_BINS:].any():  # infinity or NaN; only infinity is refused outright
+            infinite = infinite or bool(np.isinf(values).any())
+        histogram += counts
     if count == 0 or not largest > 0.0:
         return 1.0
-    if not math.isfinite(largest):
+    if infinite or not math.isfinite(largest):
         raise InputError("a map holds infinite values; a shared scale needs finite maps")
     rank = percentile / 100.0 * (count - 1)  # numpy's default, linear interpolation between order statistics
-    low, high = _order_statistics(maps, (math.floor(rank), math.ceil(rank)), zeros, largest)
+    low, high = _order_statistics(maps, (math.floor(rank), math.ceil(rank)), zeros, histogram)
     value = low + (rank - math.floor(rank)) * (high - low)
     return value if value > 0.0 else largest
 
 
-def _order_statistics(maps: Iterable[np.ndarray], ranks: Sequence[int], zeros: int, largest: float) -> list[float]:
-    """The values of the given ranks (0-based, ascending) among all ``|values|`` of ``maps``.
+def _magnitudes(values: np.ndarray) -> np.ndarray:
+    """``|values|`` as a flat float64 array: exact for every float32 value, and one bit order for all maps."""
+    values = np.array(values, dtype=np.float64)  # a copy, made absolute in place: one new array, not two
+    return np.abs(values, out=values).ravel()
 
-    Zeros come first; the positive values are located by a histogram of ``HISTOGRAM_BINS``
-    bins between 0 and ``largest``, and the bins holding the ranks are read again exactly.
+
+def _order_statistics(maps: Iterable[np.ndarray], ranks: Sequence[int], zeros: int, histogram: np.ndarray
+                      ) -> list[float]:
+    """The values of the given ranks (0-based, ascending, at most one apart) among all ``|values|`` of ``maps``.
+
+    Zeros come first; ``histogram`` (of :func:`shared_vmax`'s first pass) locates the bins of the
+    positive ranks, and one more pass reads the values of those bins exactly. Two ranks one
+    apart in different bins leave every bin between them empty, so the values read are those
+    of one run of bins, whose bit patterns lie in ``[first, end)``.
     """
-    def bins_of(values: np.ndarray) -> np.ndarray:
-        return np.minimum((values / largest * HISTOGRAM_BINS).astype(np.int64), HISTOGRAM_BINS - 1)
-
-    def positives(values: np.ndarray) -> np.ndarray:
-        values = np.abs(np.asarray(values, dtype=np.float64)).ravel()
-        return values[values > 0.0]
-
-    histogram = np.zeros(HISTOGRAM_BINS, dtype=np.int64)
+    positives = histogram[:_FINITE_BINS].copy()
+    positives[0] -= zeros
+    cumulative = np.cumsum(positives)
+    bins = {rank: int(np.searchsorted(cumulative, rank - zeros, side="right")) for rank in ranks if rank >= zeros}
+    if not bins:
+        return [0.0 for _ in ranks]
+    if max(bins.values()) >= _FINITE_BINS:
+        raise InputError("the percentile falls among the NaN values of the maps; a shared scale needs finite maps")
+    low, high = min(bins.values()), max(bins.values())
+    first, end = max(low << 48, 1), (high + 1) << 48  # 1: the smallest positive value, leaving zeros out
+    parts = []
     for values in maps:
-        histogram += np.bincount(bins_of(positives(values)), minlength=HISTOGRAM_BINS)
-    cumulative = np.cumsum(histogram)
-    wanted: dict[int, int] = {}  # rank among positives -> its bin
-    for rank in ranks:
-        if rank >= zeros:
-            wanted[rank - zeros] = int(np.searchsorted(cumulative, rank - zeros, side="right"))
-    found: dict[int, list[np.ndarray]] = {index: [] for index in set(wanted.values())}
-    if found:
-        for values in maps:
-            values = positives(values)
-            index = bins_of(values)
-            for bin_index, parts in found.items():
-                parts.append(values[index == bin_index])
-    exact = {bin_index: np.sort(np.concatenate(parts)) for bin_index, parts in found.items()}
-    result = []
-    for rank in ranks:
-        if rank < zeros:
-            result.append(0.0)
-            continue
-        bin_index = wanted[rank - zeros]
-        before = int(cumulative[bin_index - 1]) if bin_index > 0 else 0
-        result.append(float(exact[bin_index][rank - zeros - before]))
-    return result
+        values = _magnitudes(values)
+        bits = values.view(np.int64)
+        parts.append(values[(bits >= first) & (bits < end)])
+    found = np.sort(np.concatenate(parts))
+    before = int(cumulative[low - 1]) if low > 0 else 0
+    return [float(found[rank - zeros - before]) if rank >= zeros else 0.0 for rank in ranks]
 
 
 def apply_shared_scale(folders: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -21,7 +22,84 @@ def test_the_shared_value_is_the_percentile_of_all_maps_together():
     for percentile in (0.01, 50.0, 99.0, 99.5, 100.0):
         assert shared_vmax(maps, percentile) == pytest.approx(np.percentile(pooled, percentile), rel=1e-12)
     crowded = [np.concatenate([np.full(1000, 1e-9), [1e6]])]  # every value but one in the lowest bin
-    assert shared_vmax(crowded, 50.0) == 1e-9 and HISTOGRAM_BINS == 2**16
+    assert shared_vmax(crowded, 50.0) == 1e-9 and HISTOGRAM_BINS == 2**15
+
+
+def pooled_percentile(maps, percentile: float) -> float:
+    """What ``shared_vmax`` must return: the pooled ``|values|`` in float64, sorted, interpolated.
+
+    It is ``np.percentile``'s value to the bit below the midpoint between two order statistics;
+    past it numpy interpolates from the upper one, within a unit in the last place.
+    """
+    pooled = np.sort(np.abs(np.concatenate([np.asarray(m).astype(np.float64).ravel() for m in maps])))
+    rank = percentile / 100.0 * (pooled.size - 1)
+    low, high = float(pooled[math.floor(rank)]), float(pooled[math.ceil(rank)])
+    fraction = rank - math.floor(rank)
+    value = low + fraction * (high - low)
+    numpy_value = float(np.percentile(pooled, percentile))
+    if fraction < 0.5:
+        assert value == numpy_value
+    else:
+        assert abs(value - numpy_value) <= np.spacing(numpy_value)
+    if pooled[-1] == 0.0:
+        return 1.0
+    return value if value > 0.0 else float(pooled[-1])
+
+
+def random_sets(rng: np.random.Generator):
+    """Sets of maps of varied sizes, ranges and dtypes (float32 as saved, float64, a mix)."""
+    shapes = [(1,), (7,), (1000,), (40, 50), (3, 300), (64, 64)]
+
+    def shape():
+        return shapes[int(rng.integers(len(shapes)))]
+
+    count = int(rng.integers(1, 5))
+    yield [(rng.random(shape()) * 10.0 ** rng.integers(-8, 8)).astype(np.float32) for _ in range(count)]
+    yield [(rng.choice([-1, 1], s) * 2.0 ** rng.uniform(-60, 60, s)).astype(np.float32)  # many octaves, signed
+           for s in [shape() for _ in range(count)]]
+    yield [(rng.integers(-4, 5, shape()) * 0.25).astype(np.float32) for _ in range(count)]  # many ties
+    sparse = [np.zeros(shape(), np.float32) for _ in range(count)]  # mostly zeros
+    for m in sparse:
+        m.flat[rng.integers(0, m.size, max(1, m.size // 200))] = rng.gamma(2.0, 1.0, max(1, m.size // 200))
+    yield sparse
+    yield [(rng.random(shape()) * 1e-38 * rng.random()).astype(np.float32) for _ in range(count)]  # subnormals
+    yield [rng.gamma(rng.uniform(0.3, 3.0), 10.0 ** rng.integers(-5, 5), shape()) for _ in range(count)]
+    yield [2.0 ** rng.uniform(-1074, 1000, shape()) for _ in range(count)]  # float64's whole range
+    yield [np.where(rng.random(s) < 0.3, 0.0, np.floor(2.0 ** rng.uniform(44, 52, s)) * 5e-324)  # zeros, subnormals
+           for s in [shape() for _ in range(count)]]
+    yield [rng.gamma(2.0, 1.0, shape()).astype(np.float32), -rng.gamma(2.0, 1.0, shape()),
+           rng.integers(-30, 30, shape()).astype(np.int16), (rng.random(shape()) * 3).astype(np.float16),
+           (2.0 ** rng.uniform(-150, 10, shape())).astype(np.float32)]
+
+
+def test_the_shared_value_is_the_pooled_percentile_to_the_bit():
+    rng = np.random.default_rng(22)
+    percentiles = (1e-6, 0.01, 1.0, 25.0, 33.3, 50.0, 66.7, 99.0, 99.5, 99.9, 99.99, 100.0)
+    for _ in range(8):
+        for maps in random_sets(rng):
+            for percentile in (*percentiles, *rng.uniform(0.001, 100.0, 3)):
+                assert shared_vmax(maps, percentile) == pooled_percentile(maps, percentile), (
+                    percentile, [(m.dtype, m.shape) for m in maps])
+
+    def bin_of(value: float) -> int:
+        return int(np.float64(value).view(np.int64)) >> 48
+
+    one_bin = [np.array([1.0, 1.01, 1.02, 1.03], np.float32)]  # the ranks 1 and 2 of 50%: one bin
+    two_bins = [np.array([1.0, 1.0, 1000.0, 1000.0], np.float32), np.array([3e-20], np.float32)]
+    assert bin_of(np.float32(1.01)) == bin_of(np.float32(1.02)) and bin_of(1.0) != bin_of(1000.0)
+    assert shared_vmax(one_bin, 50.0) == pooled_percentile(one_bin, 50.0)
+    assert shared_vmax(two_bins, 62.5) == pooled_percentile(two_bins, 62.5) == 1.0 + 0.5 * 999.0
+
+
+def test_infinite_and_nan_values():
+    with pytest.raises(InputError, match="a map holds infinite values"):
+        shared_vmax([np.array([1.0, np.inf])])
+    with pytest.raises(InputError, match="a map holds infinite values"):
+        shared_vmax([np.array([np.nan, -np.inf]), np.array([1.0, 2.0])])
+    nan = [np.array([np.nan, 1.0]), np.array([1.0, 2.0, 3.0])]  # NaN ranks last, as np.sort puts it
+    assert shared_vmax(nan, 50.0) == 2.0
+    with pytest.raises(InputError, match="the percentile falls among the NaN values"):
+        shared_vmax(nan, 100.0)
 
 
 def test_all_zero_and_mostly_zero_sets():
