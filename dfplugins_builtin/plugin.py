@@ -146,6 +146,9 @@ def dfind_postprocessors() -> Iterator[StageSpec]:
 #: offering another ``mse`` or ``difference`` cannot make ``dfind A B`` ambiguous.
 _ROBUST_MAP = ("sigma=1.0,reduce=l2,scale=1.0,octaves=4,background=64,exact=auto,antialias=1,overshoot=0.15,"
                "rendered_overshoot=0.3,register=auto")
+#: The ``redrawn`` preset's addition to that map: on a re-rendered pair, the difference that a 1.5-px move
+#: of the blurred edges explains is discounted and the map faded below 0.04 (round eight, docs/quality.md).
+_REDRAWN = "rendered_contrast=0.04,rendered_motion=1.5"
 #: The differences found in that map: counted, located and ranked; the rule chosen with the map
 #: in round four (docs/quality.md).
 _DIFFERENCES = "builtin.regions:level=10,extent=0.1,absorb=0.03,merge=0.03,relative=0.15"
@@ -168,6 +171,14 @@ def dfind_presets() -> Iterator[PresetSpec]:
         "robust",
         "The default always tolerating misalignment up to 2 px (scans, screenshots re-rendered at another zoom).",
         {"metric": "builtin.mse", "strategy": f"builtin.difference:shift=2,{_ROBUST_MAP}", "postprocessor": _DIFFERENCES},
+    )
+    yield PresetSpec(
+        "redrawn",
+        "The default with what re-rendering leaves faded (round eight's candidate, docs/quality.md): for screenshots "
+        "and plots drawn again with other hinting, device scale or backend, far fewer false differences; a change "
+        "that a 1.5-px move of the edges nearly explains can rank lower in the map.",
+        {"metric": "builtin.mse", "strategy": f"builtin.difference:shift=auto,{_ROBUST_MAP},{_REDRAWN}",
+         "postprocessor": _DIFFERENCES},
     )
     yield PresetSpec(
         "strict",

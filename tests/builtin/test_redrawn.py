@@ -1,0 +1,71 @@
+"""The ``redrawn`` preset: the default with what re-rendering leaves faded (docs/quality.md, round eight).
+
+A page is drawn here with Pillow as a screenshot is (flat colours, anti-aliased text, an
+outlined card, a button), and drawn again at a device scale of 1.5 and area-resampled back, as
+a browser at another zoom or on another screen draws it: its flat areas stay identical, every
+glyph and outline is drawn again a fraction of a pixel off.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from dfcore import Finder
+from dfcore.testing import fresh_registry
+
+LABEL = (218, 145, 252, 163)  # x0, y0, x1, y1 of the button's label, at scale 1 (end-exclusive)
+
+
+def page(scale: float = 1.0, label: str = "Save") -> np.ndarray:
+    """A 320x200 screenshot-like page drawn at ``scale`` and brought back to 320x200, HxWx3 uint8."""
+    def s(v: float) -> int:
+        return round(v * scale)
+
+    font = ImageFont.truetype("DejaVuSans.ttf", s(12))
+    heading = ImageFont.truetype("DejaVuSans-Bold.ttf", s(16))
+    image = Image.new("RGB", (s(320), s(200)), "#ffffff")
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((0, 0, s(320) - 1, s(28) - 1), fill="#24292f")
+    draw.text((s(10), s(6)), "Pipelines overview", font=heading, fill="#ffffff")
+    draw.rounded_rectangle((s(10), s(38), s(309), s(189)), radius=s(5), fill="#ffffff", outline="#d0d7de")
+    for row, line in enumerate(("Deployments start when checks pass.", "Last run: 14 minutes ago, 3 jobs.",
+                                "Owners: platform team, release team.")):
+        draw.text((s(20), s(50 + 20 * row)), line, font=font, fill="#1f2328")
+    draw.rounded_rectangle((s(200), s(140), s(280), s(168)), radius=s(4), fill="#1f883d")
+    draw.text((s(218), s(147)), label, font=font, fill="#ffffff")
+    if scale != 1.0:
+        image = image.resize((320, 200), Image.BOX)
+    return np.asarray(image)
+
+
+@pytest.fixture(scope="module")
+def results():
+    a, b = page(), page(1.5, label="Sent")
+    return {preset: Finder(registry=fresh_registry(), device="cpu", preset=preset).run(a, b)
+            for preset in ("default", "redrawn")}
+
+
+def test_redrawn_reports_the_changed_label_alone_on_a_page_drawn_again(results):
+    (change,) = results["redrawn"].regions
+    x0, y0, x1, y1 = change.bbox
+    assert x0 < LABEL[2] and LABEL[0] < x1 and y0 < LABEL[3] and LABEL[1] < y1
+    assert results["redrawn"].info["difference"]["contrast_floor"] == 0.04  # counted as re-rendered
+    assert len(results["default"].regions) > 1  # the default also reports a word drawn again
+
+
+def test_redrawn_only_fades_the_default_s_map(results):
+    faded, default = np.asarray(results["redrawn"].map), np.asarray(results["default"].map)
+    assert (faded <= default + 1e-6).all()
+    x0, y0, x1, y1 = LABEL
+    assert faded[y0:y1, x0:x1].max() == pytest.approx(default[y0:y1, x0:x1].max(), rel=1e-5)
+    assert faded.sum() < 0.8 * default.sum()
+
+
+def test_redrawn_leaves_a_pair_on_one_grid_as_the_default_does():
+    a, b = page(), page(label="Sent")  # lossless: not re-rendered, nothing to fade
+    found = {preset: Finder(registry=fresh_registry(), device="cpu", preset=preset).run(a, b)
+             for preset in ("default", "redrawn")}
+    np.testing.assert_array_equal(np.asarray(found["redrawn"].map), np.asarray(found["default"].map))
+    assert [r.bbox for r in found["redrawn"].regions] == [r.bbox for r in found["default"].regions]
