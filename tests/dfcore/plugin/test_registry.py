@@ -146,7 +146,8 @@ def test_presets_resolve_like_stages_and_the_bare_name_of_dfinds_own_is_dfinds(r
             registry.find_preset("acme.robust")
         flags = {p["qualified_name"]: (p["conflict"], p["bare"]) for p in listing_data(registry)["presets"]}
         assert flags == {"builtin.default": (True, True), "builtin.robust": (False, True),
-                         "builtin.metric": (False, True), "builtin.sharp": (False, True), "builtin.strict": (False, True), "acme.default": (True, False),
+                         "builtin.redrawn": (False, True), "builtin.metric": (False, True),
+                         "builtin.sharp": (False, True), "builtin.strict": (False, True), "acme.default": (True, False),
                          "acme.fancy": (True, False), "zeta.fancy": (True, False)}
         table = render_listing(registry)
         assert "default (conflict: the bare name picks this one)" in table
