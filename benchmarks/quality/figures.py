@@ -342,6 +342,15 @@ def _edited(source: str, variant: int, seed: int, scale: float) -> tuple[list[Pa
     return panels, edited, a, footprints
 
 
+def unchanged_pair(source: str, variant: int, seed: int = 0, max_side: int = 640) -> tuple[np.ndarray, np.ndarray, str]:
+    """A and B of :func:`make_pair`'s degraded pair ``variant`` without its edits: the same figure
+    drawn again under B's setting, nothing changed; and that setting's name."""
+    scale = min(1.0, max_side / (WIDTH_IN * DPI))
+    panels, _, a, _ = _edited(source, variant, seed, scale)
+    name = B_SETTINGS[variant % len(B_SETTINGS)]
+    return a.copy(), render(panels, SETTINGS[name], scale), name
+
+
 def make_pair(source: str, variant: int, degraded: bool, seed: int = 0, max_side: int = 640) -> Pair:
     """The pair ``variant`` of figure ``source``; B under another setting when ``degraded``."""
     scale = min(1.0, max_side / (WIDTH_IN * DPI))

@@ -509,6 +509,20 @@ def _footprints(ops: list[dict[str, Any]], rects: list[list[list[float]]], alone
     return out
 
 
+def unchanged_pair(source: str, variant: int, seed: int = 0, max_side: int = 1000,
+                   render: Renderer | None = None) -> tuple[np.ndarray, np.ndarray, str]:
+    """A and B of :func:`make_pair`'s degraded pair ``variant`` without its edits: the same page
+    drawn again under B's setting, nothing changed; and that setting's name."""
+    render = render or renderer()
+    key = list(SOURCES).index(source)
+    html = page_html(source, real.rng(seed, 101, key, variant))
+    scale = min(1.0, max_side / max(WIDTH, HEIGHT))
+    ids = [op["id"] for op in plan_edits(render.query(html, CANDIDATES, scale), real.rng(seed, 102, key, variant))]
+    name = B_SETTINGS[variant % len(B_SETTINGS)]
+    return (render.render(html, SETTINGS["reference"], scale, [], ids)[0],
+            render.render(html, SETTINGS[name], scale, [], ids)[0], name)
+
+
 def make_pair(source: str, variant: int, degraded: bool, seed: int = 0, max_side: int = 1000,
               render: Renderer | None = None) -> Pair:
     """The pair ``variant`` of page ``source``; B under another setting when ``degraded``.

@@ -149,3 +149,34 @@ def test_pairs_are_written_with_their_licence(tmp_path):
     assert all(r["licence"] == real.licence_of("photos", r["image"]) and r["edits"] for r in records)
     truth = np.asarray(Image.open(tmp_path / f"{records[0]['name']}.truth.png"))
     assert set(np.unique(truth)) == {0, 255}
+
+
+def test_an_unchanged_pair_is_the_degraded_pair_less_its_edits(screen_pairs, screens_renderer):
+    from benchmarks.quality import figures, screens
+
+    degraded = real.make_pair("figures", "line", 1, max_side=SIDE)
+    a, b, setting = figures.unchanged_pair("line", 1, max_side=SIDE)
+    assert setting == figures.B_SETTINGS[1] and setting == degraded.info["b_setting"]
+    np.testing.assert_array_equal(a, degraded.a)
+    untouched = ~degraded.truth  # away from the edits, B is the degraded pair's B
+    np.testing.assert_array_equal(b[untouched], degraded.b[untouched])
+    assert not np.array_equal(a, b)  # drawn again: not the same pixels
+    a, b, setting = screens.unchanged_pair("dashboard", 0, max_side=SIDE, render=screens_renderer)
+    np.testing.assert_array_equal(a, screen_pairs["screens"].a)
+    assert setting == screen_pairs["screens"].info["b_setting"] and not np.array_equal(a, b)
+
+
+def test_the_unchanged_count_records_what_each_preset_reports(monkeypatch, tmp_path):
+    from benchmarks.quality import figures, unchanged
+
+    monkeypatch.setattr(unchanged, "MAKERS", {"figures": lambda source, variant, seed, side: figures.unchanged_pair(
+        source, variant, seed, SIDE)})
+    monkeypatch.setattr(real, "sources_of", lambda family, split: ["line"])
+    records = unchanged.main(["--split", "dev", "--variants", "2", "--presets", "strict,default", "--out", str(tmp_path)])
+    assert [(r["source"], r["variant"], r["setting"]) for r in records] == [
+        ("line", 0, figures.B_SETTINGS[0]), ("line", 1, figures.B_SETTINGS[1])]
+    assert all(r["differences"]["strict"] > 0 for r in records)  # drawn again: pixels differ, strict counts them
+    assert all(set(r["differences"]) == {"strict", "default"} for r in records)
+    saved = (tmp_path / "unchanged.md").read_text()
+    assert "| figures | `strict` | 2 | 0% |" in saved
+    assert (tmp_path / "unchanged.json").exists()

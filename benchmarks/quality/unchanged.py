@@ -1,0 +1,83 @@
+"""False differences on pages and plots drawn again with nothing changed.
+
+    python -m benchmarks.quality.unchanged --split dev --variants 4 --out DIR
+
+Every pair of the quality benchmark holds edits, so its scores never ask what a user comparing
+screenshots from two machines asks first: with nothing changed, how many differences does a
+preset report? For each page (``screens``) and plot (``figures``) source of the split and each
+of the first ``--variants`` B settings, A is the reference rendering and B the same page or
+figure drawn again under that setting with no edit (:func:`benchmarks.quality.screens.unchanged_pair`,
+:func:`benchmarks.quality.figures.unchanged_pair`: the pairs of the degraded tracks, less their
+edits). It prints, per family and preset, the pairs, the share reported as unchanged (0
+differences) and the mean and largest number of differences, and writes ``unchanged.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from benchmarks.quality import figures, real, screens
+from benchmarks.quality.pairs import MAX_SIDE
+
+PRESETS = ("default", "redrawn", "robust", "strict")
+MAKERS = {"screens": screens.unchanged_pair, "figures": figures.unchanged_pair}
+
+
+def count(split: str, variants: int, presets: Sequence[str], seed: int = 0) -> list[dict[str, Any]]:
+    """One record per pair: family, source, B's setting and the differences each preset reports."""
+    from dfcore import Finder
+
+    finders = {preset: Finder(device="cpu", preset=preset) for preset in presets}
+    records = []
+    for family, make in MAKERS.items():
+        for source in real.sources_of(family, split):
+            for variant in range(variants):
+                a, b, setting = make(source, variant, seed, MAX_SIDE)
+                found = {preset: len(finder.run(a, b).regions) for preset, finder in finders.items()}
+                records.append({"family": family, "source": source, "variant": variant, "setting": setting,
+                                "differences": found})
+    return records
+
+
+def table(records: Sequence[dict[str, Any]], presets: Sequence[str]) -> str:
+    out = ["| family | preset | pairs | reported unchanged | differences: mean | largest |",
+           "|---|---|---|---|---|---|"]
+    for family in MAKERS:
+        rows = [r for r in records if r["family"] == family]
+        for preset in presets:
+            counts = [r["differences"][preset] for r in rows]
+            if counts:
+                out.append(f"| {family} | `{preset}` | {len(counts)} | {sum(c == 0 for c in counts) / len(counts):.0%} | "
+                           f"{statistics.mean(counts):.1f} | {max(counts)} |")
+    return "\n".join(out) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--split", default="dev", choices=real.SPLITS)
+    parser.add_argument("--variants", type=int, default=4, help="B settings per source, cycled (default 4: each once)")
+    parser.add_argument("--presets", default=",".join(PRESETS))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, help="write unchanged.json and unchanged.md here")
+    args = parser.parse_args(argv)
+    presets = args.presets.split(",")
+    records = count(args.split, args.variants, presets, args.seed)
+    text = table(records, presets)
+    print(text)
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        command = " ".join(sys.argv[1:] if argv is None else argv)
+        (args.out / "unchanged.json").write_text(json.dumps(
+            {"command": f"python -m benchmarks.quality.unchanged {command}", "records": records}, indent=1) + "\n")
+        (args.out / "unchanged.md").write_text(text)
+    return records
+
+
+if __name__ == "__main__":
+    main()
