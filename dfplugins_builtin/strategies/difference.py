@@ -94,6 +94,7 @@ from dfcore.ops.shift import (
     check_radius,
     check_shift,
     estimate_translation,
+    neighbourhood_range,
     range_tolerant,
     shift_tolerant,
 )
@@ -153,13 +154,7 @@ def blurred_contrast(a: Tensor, b: Tensor, motion: float = 0.0, sigma: float = C
     difference = (blurred_a - blurred_b).abs()
     if motion:
         difference = (difference - motion * torch.maximum(slope(blurred_a), slope(blurred_b))).clamp_min_(0)
-    contrast = difference.amax(1, keepdim=True)
-    if not reach:
-        return contrast
-    # The square's maximum as two running maxima over views (a CPU's max_pool2d is far slower);
-    # the contrast is >= 0, so a zero border changes nothing.
-    padded = F.pad(contrast, (reach, reach, reach, reach))
-    return padded.unfold(-2, 2 * reach + 1, 1).amax(-1).unfold(-1, 2 * reach + 1, 1).amax(-1)
+    return neighbourhood_range(difference.amax(1, keepdim=True), reach)[1]
 
 
 def background_normalise(diff_map: Tensor, sigma: float, valid: Tensor | None = None) -> Tensor:
