@@ -509,15 +509,26 @@ def _footprints(ops: list[dict[str, Any]], rects: list[list[list[float]]], alone
     return out
 
 
+def _planned(source: str, variant: int, seed: int, max_side: int) -> tuple[str, float, Callable[[Renderer], list[dict[str, Any]]]]:
+    """Page ``source``'s HTML for ``variant``, its device scale for ``max_side``, and how its edits are planned
+    (with a renderer, which measures the candidates)."""
+    key = list(SOURCES).index(source)
+    html = page_html(source, real.rng(seed, 101, key, variant))
+    scale = min(1.0, max_side / max(WIDTH, HEIGHT))
+
+    def plan(render: Renderer) -> list[dict[str, Any]]:
+        return plan_edits(render.query(html, CANDIDATES, scale), real.rng(seed, 102, key, variant))
+
+    return html, scale, plan
+
+
 def unchanged_pair(source: str, variant: int, seed: int = 0, max_side: int = 1000,
                    render: Renderer | None = None) -> tuple[np.ndarray, np.ndarray, str]:
     """A and B of :func:`make_pair`'s degraded pair ``variant`` without its edits: the same page
     drawn again under B's setting, nothing changed; and that setting's name."""
     render = render or renderer()
-    key = list(SOURCES).index(source)
-    html = page_html(source, real.rng(seed, 101, key, variant))
-    scale = min(1.0, max_side / max(WIDTH, HEIGHT))
-    ids = [op["id"] for op in plan_edits(render.query(html, CANDIDATES, scale), real.rng(seed, 102, key, variant))]
+    html, scale, plan = _planned(source, variant, seed, max_side)
+    ids = [op["id"] for op in plan(render)]
     name = B_SETTINGS[variant % len(B_SETTINGS)]
     return (render.render(html, SETTINGS["reference"], scale, [], ids)[0],
             render.render(html, SETTINGS[name], scale, [], ids)[0], name)
@@ -530,10 +541,8 @@ def make_pair(source: str, variant: int, degraded: bool, seed: int = 0, max_side
     ``max_side`` below 800 renders the same 800x600 CSS-px page at a smaller device scale.
     """
     render = render or renderer()
-    key = list(SOURCES).index(source)
-    html = page_html(source, real.rng(seed, 101, key, variant))
-    scale = min(1.0, max_side / max(WIDTH, HEIGHT))
-    ops = plan_edits(render.query(html, CANDIDATES, scale), real.rng(seed, 102, key, variant))
+    html, scale, plan = _planned(source, variant, seed, max_side)
+    ops = plan(render)
     ids = [op["id"] for op in ops]
     reference = SETTINGS["reference"]
     a, rects_a = render.render(html, reference, scale, [], ids)
