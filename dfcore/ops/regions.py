@@ -132,9 +132,46 @@ def _median(values: np.ndarray) -> float:
     values = values.reshape(-1)
     middle = values.size // 2
     if values.size % 2:
-        return float(np.partition(values, middle)[middle])
-    low, high = np.partition(values, (middle - 1, middle))[middle - 1:middle + 1].astype(np.float64)
+        return float(order_statistics(values, (middle,))[0])
+    low, high = order_statistics(values, (middle - 1, middle)).astype(np.float64)
     return float((low + high) / 2)
+
+
+#: Below this many values :func:`order_statistics` partitions the array as it is.
+SELECT_BY_BINS = 1 << 14
+#: Bits of a float's pattern that :func:`order_statistics` drops to bin it: the bins keep the
+#: exponent and the top 7 mantissa bits (128 bins an octave).
+_BIN_SHIFT = {np.dtype(np.float32): (np.int32, 16), np.dtype(np.float64): (np.int64, 45)}
+
+
+def order_statistics(values: np.ndarray, ranks: tuple[int, ...]) -> np.ndarray:
+    """The values at sorted positions ``ranks`` of a 1-D array: ``np.partition(values, ranks)[ranks]``.
+
+    For a large float array of non-negative values (a map's magnitude, deviations from its
+    median), in two passes instead of a partition of the whole array: the bit pattern of a
+    non-negative float, read as an integer, grows with its value, so one pass counts the values
+    of each bin of patterns and the ranks are found among the few values of their bins. NaNs
+    sort last, as in ``np.partition``. Other arrays are partitioned.
+    """
+    binning = _BIN_SHIFT.get(values.dtype)
+    if binning is None or values.size < SELECT_BY_BINS:
+        return np.partition(values, ranks)[list(ranks)]
+    picked = np.zeros(len(ranks), dtype=values.dtype)
+    if max(ranks) < values.size - np.count_nonzero(values) and values.min() >= 0:
+        return picked  # among the zeros, which come first (a lossless pair's map is mostly zero)
+    kind, shift = binning
+    keys = values.view(kind) >> shift
+    try:
+        counts = np.bincount(keys)
+    except ValueError:  # a negative key: a negative value (or -0.0, or a negative NaN)
+        return np.partition(values, ranks)[list(ranks)]
+    before = np.concatenate(([0], np.cumsum(counts)))  # values in the bins below each bin
+    for index, rank in enumerate(ranks):
+        key = int(np.searchsorted(before, rank, side="right")) - 1
+        members = values[keys == key]
+        low, high = members.min(), members.max()
+        picked[index] = low if low == high else np.partition(members, rank - before[key])[rank - before[key]]
+    return picked
 
 
 def significant_regions(values: np.ndarray, valid: np.ndarray | None = None, *, level: float = 6.0,
@@ -183,9 +220,26 @@ def significant_regions(values: np.ndarray, valid: np.ndarray | None = None, *, 
         if not (z > seed_level).any():
             return [], empty, (centre, spread)
         mask = _grown(z, seed_level, min(low, level), extent, max(min(absorb, extent), 0.0))
-    groups = _merged(mask, merge * float(np.hypot(height, width)))
-    regions, kept = _described(mask, groups, magnitude, z, max(1, round(min_size * height * width)))
-    return regions, np.isin(groups, kept) & mask, (centre, spread)
+    # Merging and describing read only the box of the mask's pixels: moving a pixel outside it
+    # onto its edge brings it closer to every mask pixel, so no two parts join outside the box
+    # that do not join inside it (the same groups, distances and sums as on the whole image).
+    window = _box(mask)
+    if window is None:
+        return [], empty, (centre, spread)
+    groups = _merged(mask[window], merge * float(np.hypot(height, width)))
+    origin = (window[1].start, window[0].start)
+    regions, kept = _described(mask[window], groups, magnitude[window], z[window],
+                               max(1, round(min_size * height * width)), origin)
+    empty[window] = np.isin(groups, kept) & mask[window]
+    return regions, empty, (centre, spread)
+
+
+def _box(mask: np.ndarray) -> tuple[slice, slice] | None:
+    """The rows and columns spanned by an HxW bool mask's pixels; ``None`` if it has none."""
+    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+    if rows.size == 0:
+        return None
+    return slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
 
 
 def _grown(z: np.ndarray, seed_level: float, low: float, extent: float, absorb: float) -> np.ndarray:
@@ -200,10 +254,10 @@ def _grown(z: np.ndarray, seed_level: float, low: float, extent: float, absorb: 
     count, labels, stats, _ = label_regions(z > low, 8)
     if count <= 1:
         return mask
-    tops = np.full(count, -np.inf)
+    tops = np.full(count, -np.inf, dtype=z.dtype)  # z's own dtype: numpy's fast path, the same maxima
     inside = labels > 0
     np.maximum.at(tops, labels[inside], z[inside])
-    for k in np.nonzero(tops > seed_level)[0]:
+    for k in np.nonzero(tops.astype(np.float64) > seed_level)[0]:
         x, y, w, h = (int(v) for v in stats[k, :4])
         crop, free, out = z[y:y + h, x:x + w], labels[y:y + h, x:x + w] == k, mask[y:y + h, x:x + w]
         if extent <= 0:  # the component is the difference
@@ -239,20 +293,24 @@ def _merged(mask: np.ndarray, radius: float) -> np.ndarray:
 
 
 def _described(mask: np.ndarray, groups: np.ndarray, magnitude: np.ndarray, z: np.ndarray,
-               min_area: int) -> tuple[list[Region], np.ndarray]:
-    """The regions of each group of ``mask`` of at least ``min_area`` pixels, strongest first, and their ids."""
+               min_area: int, origin: tuple[int, int] = (0, 0)) -> tuple[list[Region], np.ndarray]:
+    """The regions of each group of ``mask`` of at least ``min_area`` pixels, strongest first, and their ids.
+
+    ``origin``: the image coordinates ``(x, y)`` of the arrays' first pixel (they may be a window of it).
+    """
     ys, xs = np.nonzero(mask)
     ids = groups[ys, xs]
     if ids.size == 0:
         return [], np.zeros(0, dtype=np.int32)
+    vals, heights = magnitude[ys, xs].astype(np.float64), z[ys, xs].astype(np.float64)
+    xs, ys = xs + origin[0], ys + origin[1]
     count = int(ids.max()) + 1
     area = np.bincount(ids, minlength=count)
-    vals = magnitude[ys, xs].astype(np.float64)
     total = np.bincount(ids, weights=vals, minlength=count)
     sx, sy = np.bincount(ids, weights=xs, minlength=count), np.bincount(ids, weights=ys, minlength=count)
     peak, top = np.full(count, -np.inf), np.full(count, -np.inf)
     np.maximum.at(peak, ids, vals)
-    np.maximum.at(top, ids, z[ys, xs].astype(np.float64))
+    np.maximum.at(top, ids, heights)
     x0, y0 = np.full(count, np.iinfo(np.int64).max), np.full(count, np.iinfo(np.int64).max)
     x1, y1 = np.full(count, -1), np.full(count, -1)
     np.minimum.at(x0, ids, xs)

@@ -124,3 +124,61 @@ def test_the_background_median_is_numpys_in_float64(size):
     for values in (rng.random(size).astype(np.float32), rng.random(size), rng.random((size, 3)).astype(np.float32)):
         values[: values.shape[0] // 2] = 0  # ties, as on a lossless pair's map
         assert _median(values) == float(np.median(values.astype(np.float64)))
+
+
+def _cases(rng):
+    """Large arrays that order_statistics selects by bins, and the cases it leaves to a partition."""
+    size = 40_000  # above SELECT_BY_BINS
+    for dtype in (np.float32, np.float64):
+        uniform = rng.random(size).astype(dtype)
+        yield uniform
+        yield np.abs(rng.standard_cauchy(size)).astype(dtype)  # many octaves
+        mostly_zero = uniform.copy()
+        mostly_zero[: size * 9 // 10] = 0  # a lossless pair's map
+        yield mostly_zero
+        half_zero = uniform.copy()
+        half_zero[: size // 2] = 0  # the middle ranks straddle the zeros and the rest
+        yield half_zero
+        yield np.round(uniform * 7) / 7  # few distinct values, many ties
+        denormal = uniform.copy()
+        denormal[:100] = np.finfo(dtype).smallest_subnormal * np.arange(1, 101)
+        yield denormal
+        with_nan = uniform.copy()
+        with_nan[::3] = np.nan  # sorted last, as np.partition does
+        yield with_nan
+        yield rng.standard_normal(size).astype(dtype)  # negative values: partitioned
+        yield np.full(size, 0.25, dtype=dtype)
+    yield rng.random(size).astype(np.float16)  # another dtype: partitioned
+
+
+def test_order_statistics_are_numpys_partition():
+    from dfcore.ops.regions import order_statistics
+
+    rng = np.random.default_rng(5)
+    for values in _cases(rng):
+        n = values.size
+        for ranks in ((0,), (n - 1,), (n // 2,), (n // 2 - 1, n // 2), (1, n // 3, n - 2), (n // 10, n // 10 + 1)):
+            expected = np.partition(values, ranks)[list(ranks)]
+            np.testing.assert_array_equal(order_statistics(values, ranks), expected, err_msg=f"{values.dtype} {ranks}")
+            assert order_statistics(values, ranks).dtype == values.dtype
+
+
+def test_regions_found_in_a_window_are_those_of_the_whole_image():
+    """Merging and describing run on the box of the mask's pixels; the same as on the whole image."""
+    from dfcore.ops.regions import _described, _grown, _merged
+
+    rng = np.random.default_rng(7)
+    for seed in range(6):
+        values = noisy(240, 320, seed=seed)
+        for _ in range(int(rng.integers(1, 6))):
+            x, y = int(rng.integers(0, 300)), int(rng.integers(0, 220))
+            blob(values, x, y, x + int(rng.integers(2, 20)), y + int(rng.integers(2, 20)), float(rng.uniform(0.2, 3)))
+        for merge in (0.0, 0.03, 0.2):
+            regions, mask, (centre, spread) = significant_regions(values, merge=merge, extent=0.1, absorb=0.03)
+            magnitude = np.abs(values)
+            z = (magnitude - centre) / spread
+            grown = _grown(z, 6.0, 3.0, 0.1, 0.03)
+            groups = _merged(grown, merge * float(np.hypot(*values.shape)))  # the whole image
+            whole, kept = _described(grown, groups, magnitude, z, max(1, round(2e-5 * values.size)))
+            assert regions == whole
+            np.testing.assert_array_equal(mask, np.isin(groups, kept) & grown)
