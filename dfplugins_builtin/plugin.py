@@ -96,7 +96,10 @@ def dfind_strategies() -> Iterator[StageSpec]:
                                               "many px explains is not counted"),
                 Param("register", "off", "auto: measure an affine misalignment tile by tile and resample B onto A when "
                                          "it is more than a translation (scans, photographed pages)",
-                      choices=("off", "auto"))),
+                      choices=("off", "auto")),
+                Param("edge_margin", 0, "pixels this close to the image's edge are not compared; auto: the shift's "
+                                        "radius on a misaligned pair (what lies outside the other image's frame)",
+                      words=("auto",))),
     )
     yield StageSpec(
         "gradient", f"{_PKG}.strategies.gradient:Gradient",

@@ -9,6 +9,7 @@
     python -m benchmarks.quality.sweep --round six --out benchmarks/quality/results/dev-sweep-6
     python -m benchmarks.quality.sweep --round seven --out benchmarks/quality/results/dev-sweep-7
     python -m benchmarks.quality.sweep --round eight --out benchmarks/quality/results/dev-sweep-8
+    python -m benchmarks.quality.sweep --round nine --out benchmarks/quality/results/dev-sweep-9
 
 Round two ran the candidate maps below, the original script and the cheap peers on the five
 photograph tracks and the stress tracks; its rule (docs/quality.md): the highest hit@k summed
@@ -29,8 +30,8 @@ tracks (two edit sets per photograph) and applies its rule (:func:`choose_guarde
 may lose hit@k or average precision against round four's default beyond :data:`GUARD`; among
 the candidates that lose nowhere, the highest region F1 summed over the tracks. Round six
 runs :data:`ROUND_SIX_MAPS` under the same rule, and round seven :data:`ROUND_SEVEN_MAPS`
-against round six's default (:data:`REFERENCES`), and round eight :data:`ROUND_EIGHT_MAPS`
-against it too.
+against round six's default (:data:`REFERENCES`), and rounds eight and nine
+(:data:`ROUND_EIGHT_MAPS`, :data:`ROUND_NINE_MAPS`) against it too.
 """
 
 from __future__ import annotations
@@ -133,14 +134,21 @@ ROUND_EIGHT_MAPS = {
     "d6+rc04m15": f"{ROUND_SEVEN_MAPS['d6']},rendered_contrast=0.04,rendered_motion=1.5",
 }
 #: Rounds five and six: the default they may not lose to, and the losses forgiven per track.
+#: Round nine's maps: round six's default, and with the edge margin of a pair measured as
+#: misaligned left out (``em``: ``edge_margin=auto``).
+ROUND_NINE_MAPS = {
+    "d6": ROUND_SEVEN_MAPS["d6"],
+    "d6+em": f"{ROUND_SEVEN_MAPS['d6']},edge_margin=auto",
+}
+
 ROUND_FIVE_REFERENCE = "d4@rel"
 GUARD = {"hit": 0.01, "ap": 0.01}
 ROUNDS = {"four": (ROUND_FOUR_MAPS, ROUND_FOUR_RULES), "five": (ROUND_FIVE_MAPS, ROUND_FIVE_RULES),
           "six": (ROUND_SIX_MAPS, ROUND_SIX_RULES), "seven": (ROUND_SEVEN_MAPS, ROUND_SEVEN_RULES),
-          "eight": (ROUND_EIGHT_MAPS, ROUND_SEVEN_RULES)}
+          "eight": (ROUND_EIGHT_MAPS, ROUND_SEVEN_RULES), "nine": (ROUND_NINE_MAPS, ROUND_SEVEN_RULES)}
 #: The default each guarded round may not lose to: the default of the round before.
 REFERENCES = {"four": "r2+aa+os15+reg@rel", "five": ROUND_FIVE_REFERENCE, "six": ROUND_FIVE_REFERENCE,
-              "seven": "d6@rel", "eight": "d6@rel"}
+              "seven": "d6@rel", "eight": "d6@rel", "nine": "d6@rel"}
 REAL_TRACKS = real.TRACKS
 
 

@@ -52,6 +52,11 @@ quality benchmark (docs/quality.md):
   :func:`dfcore.ops.register.match_tones`), the pixels of A with no counterpart in B and
   those within the largest displacement of the image's edge (where a scan's margin and the
   page's edge fall) are not compared, and what is left is tolerated as a 1-px offset;
+* ``edge_margin``: the pixels within this many px of the image's edge are not compared (zero
+  in the map, left out of its background); ``auto``: on a pair measured as misaligned, the
+  shift's radius plus the reach of the ``sigma`` smoothing -- along the edges, what one
+  image shows lies outside the other's frame, and the tolerance reads replicated edges
+  there. A pair ``register`` resampled already leaves its margin out;
 * ``exact``: on a lossless pair (as in screenshots, PNG puzzles and regression tests),
   every pixel whose values differ at all ranks above every pixel that is identical in A
   and B; the blobs keep the map's shape. ``auto`` takes a pair as lossless when at least
@@ -286,13 +291,13 @@ def check_contrast(value: float) -> float:
     return value
 
 
-def check_antialias(antialias: int | str) -> int | str:
-    """A range radius (whole px >= 0) or ``"auto"``."""
-    if isinstance(antialias, str):
-        if antialias.strip().lower() == "auto":
+def check_radius_or_auto(value: int | str, name: str) -> int | str:
+    """A radius (whole px >= 0) or ``"auto"``."""
+    if isinstance(value, str):
+        if value.strip().lower() == "auto":
             return "auto"
-        raise ValueError(f"antialias must be a whole number of pixels >= 0 or 'auto', got {antialias!r}")
-    return check_radius(antialias, "antialias")
+        raise ValueError(f"{name} must be a whole number of pixels >= 0 or 'auto', got {value!r}")
+    return check_radius(value, name)
 
 
 @dataclass(frozen=True)
@@ -312,7 +317,8 @@ class Difference:
     def __init__(self, reduce: str = "mean", shift: int | str | None = 0, sigma: float = 0.0, scale: float = 0.0,
                  octaves: int = 1, background: float = 0.0, exact: str = "off", antialias: int | str = 0,
                  overshoot: float = 0.0, register: str = "off", rendered_overshoot: float | str | None = None,
-                 rendered_contrast: float | str = 0.0, rendered_motion: float | str = 0.0) -> None:
+                 rendered_contrast: float | str = 0.0, rendered_motion: float | str = 0.0,
+                 edge_margin: int | str = 0) -> None:
         self.reduce = check_reduction(reduce)
         self.shift = check_shift(shift)
         self.sigma = check_sigma(sigma)
@@ -322,12 +328,13 @@ class Difference:
         if exact not in EXACT_MODES:
             raise ValueError(f"exact must be one of {', '.join(EXACT_MODES)}, got {exact!r}")
         self.exact = exact
-        self.antialias = check_antialias(antialias)
+        self.antialias = check_radius_or_auto(antialias, "antialias")
         self.overshoot = check_sigma(overshoot, "overshoot")
         self.rendered_overshoot = (self.overshoot if rendered_overshoot is None
                                    else check_sigma(number(rendered_overshoot, "rendered_overshoot"), "rendered_overshoot"))
         self.rendered_contrast = check_contrast(number(rendered_contrast, "rendered_contrast"))
         self.rendered_motion = check_sigma(number(rendered_motion, "rendered_motion"), "rendered_motion")
+        self.edge_margin = check_radius_or_auto(edge_margin, "edge_margin")
         if register not in REGISTER_MODES:
             raise ValueError(f"register must be one of {', '.join(REGISTER_MODES)}, got {register!r}")
         self.register = register
@@ -344,7 +351,7 @@ class Difference:
                 b, inside, resampled = self._register(a, b, infos, pair.lossless)
                 if inside is not None:
                     valid = inside if valid is None else valid & inside
-            diff_map = self._difference(a, b, valid, infos, resampled, pair)
+            diff_map, valid = self._difference(a, b, valid, infos, resampled, pair)
             if self.background:
                 diff_map = background_normalise(diff_map, self.background, valid)
             if self.rendered_contrast and bool(pair.rendered.any()):
@@ -406,9 +413,10 @@ class Difference:
         return torch.cat(warped), torch.cat(inside), resampled
 
     def _difference(self, a: Tensor, b: Tensor, valid: Tensor | None, infos: list[dict[str, Any]],
-                    resampled: list[bool], pair: PairFacts) -> Tensor:
+                    resampled: list[bool], pair: PairFacts) -> tuple[Tensor, Tensor | None]:
         """The local map of each sample (its tolerance: ``shift`` or measured, and the range; then its
-        scales), in row strips: everything but the background and the exact ranking.
+        scales), in row strips: everything but the background and the exact ranking; and the
+        pixels compared (``valid`` less each sample's ``edge_margin``).
 
         A sample that ``register`` resampled is left with the fit's residual, a fraction of a
         pixel: it gets a radius of 1 (a global translation measured on it would read the
@@ -423,11 +431,31 @@ class Difference:
                 info["shift"] = radius
         else:
             radii = [self.shift] * a.shape[0]
+        valid = self._inside_margin(valid, radii, resampled, a, infos)
         plan = list(zip(radii, self._ranges(radii, resampled, pair, infos), self._overshoots(pair, infos)))
         if len(set(plan)) == 1:  # one plan for the batch: one pass
-            return self._in_strips(a, b, valid, *plan[0])
+            return self._in_strips(a, b, valid, *plan[0]), valid
         return torch.cat([self._in_strips(a[i:i + 1], b[i:i + 1], valid[i:i + 1] if valid is not None else None, *step)
-                          for i, step in enumerate(plan)])
+                          for i, step in enumerate(plan)]), valid
+
+    def _inside_margin(self, valid: Tensor | None, radii: list[int], resampled: list[bool], like: Tensor,
+                       infos: list[dict[str, Any]]) -> Tensor | None:
+        """``valid`` less the pixels within each sample's ``edge_margin`` of the image's edge: with
+        ``auto``, on a pair measured as misaligned, the shift's radius (what one image shows there
+        lies outside the other's frame) plus the reach of the ``sigma`` smoothing that spreads
+        it; none on a sample ``register`` resampled (its margin is left out already)."""
+        if self.edge_margin == "auto":  # the shift's reach, and the pre-smoothing's that spreads it
+            margins = [0 if used or not radius else radius + kernel_radius(self.sigma)
+                       for radius, used in zip(radii, resampled)]
+        else:
+            margins = [0 if used else self.edge_margin for used in resampled]
+        if not any(margins):
+            return valid
+        height, width = like.shape[-2:]
+        for info, margin in zip(infos, margins):
+            info["edge_margin_px"] = margin
+        edge = torch.cat([inner(height, width, margin, like.device) for margin in margins])
+        return edge if valid is None else valid & edge
 
     def _ranges(self, radii: list[int], resampled: list[bool], pair: PairFacts,
                 infos: list[dict[str, Any]]) -> list[int]:
@@ -548,6 +576,11 @@ class Difference:
             conventions["shift_tolerance"] = (
                 "per pixel, the smallest difference over displacements |dy|, |dx| <= shift, "
                 "a against moved b and b against moved a; the larger of the two; edges replicated")
+        if self.edge_margin:
+            margin = ("the shift's radius plus the sigma smoothing's reach on a misaligned pair"
+                      if self.edge_margin == "auto" else f"{self.edge_margin} px")
+            conventions["edge_margin"] = (f"pixels within {margin} of the image's edge not compared (none on a pair "
+                                          "register resampled); each pair's in its info")
         if self.shift == "auto":
             conventions["shift_auto"] = (
                 "misalignment measured by phase correlation (Hann window, parabolic peak); shift 0 within "

@@ -7,9 +7,9 @@ import torch
 import torch.nn.functional as F
 
 from dfcore import Finder, ParameterError
+from dfcore.ops.shift import best_match, displacements, shift_tolerant, shifted
 from dfcore.testing import fresh_registry
 from dfplugins_builtin.strategies.difference import Difference, difference_map
-from dfcore.ops.shift import best_match, displacements, shift_tolerant, shifted
 
 
 def absdiff(x, y):
@@ -128,15 +128,75 @@ def test_bad_shift_is_refused(bad):
 
 def test_shift_and_sigma_are_stage_parameters():
     registry = fresh_registry()
-    a, b, added, _ = misaligned_pair()
+    a, b, _, _ = misaligned_pair()
     finder = Finder(preprocessor="identity", metric="mse", strategy="difference:shift=1,sigma=0.5",
                     postprocessor="identity", device="cpu", registry=registry)
     assert finder.config["strategy"]["params"] == {"reduce": "mean", "shift": 1, "sigma": 0.5, "scale": 0.0,
                                                    "octaves": 1, "background": 0.0, "exact": "off",
                                                    "antialias": 0, "overshoot": 0.0, "rendered_overshoot": None,
-                                                   "rendered_contrast": 0.0, "rendered_motion": 0.0, "register": "off"}
+                                                   "rendered_contrast": 0.0, "rendered_motion": 0.0, "register": "off",
+                                                   "edge_margin": 0}
     out = finder.compute(a, b).output.map
     torch.testing.assert_close(out, difference_map(a, b, shift=1, sigma=0.5))
     with pytest.raises(ParameterError, match="shift"):
         Finder(preprocessor="identity", metric="mse", strategy="difference:shift=-2", postprocessor="identity",
                device="cpu", registry=registry)
+
+
+def moved_view(shift=2, seed=5):
+    """A and B cut from one fine-textured scene, B's frame moved by ``shift`` px along both axes
+    (new texture along two edges), with one square of B brightened by 0.1; its box (y0, y1, x0, x1)."""
+    generator = torch.Generator().manual_seed(seed)
+    scene = F.interpolate(torch.rand(1, 3, 70, 86, generator=generator), size=(140, 172), mode="bilinear",
+                          align_corners=False)
+    a = scene[..., 10:130, 10:162].clone()
+    b = scene[..., 10 + shift:130 + shift, 10 + shift:162 + shift].clone()
+    b[..., 50:62, 70:82] = (b[..., 50:62, 70:82] + 0.1).clamp(max=1.0)
+    return a, b, (50, 62, 70, 82)
+
+
+DEFAULT_LIKE = ("difference:shift=auto,antialias=1,sigma=1,scale=1,octaves=4,background=64",
+                "regions:level=10,extent=0.1,absorb=0.03,merge=0.03,relative=0.15")
+
+
+def test_edge_margin_auto_leaves_out_what_a_moved_frame_uncovers():
+    a, b, (y0, y1, x0, x1) = moved_view()
+    strategy, regions = DEFAULT_LIKE
+    plain = Finder(metric="mse", strategy=strategy, postprocessor=regions, registry=fresh_registry(),
+                   device="cpu").run(a, b)
+    kept = Finder(metric="mse", strategy=f"{strategy},edge_margin=auto", postprocessor=regions,
+                  registry=fresh_registry(), device="cpu").run(a, b)
+    facts = kept.info["difference"]
+    assert facts["shift"] == 2 and facts["edge_margin_px"] == 2 + 3  # the shift, and sigma=1's 3-px reach
+    edges = torch.ones(120, 152, dtype=torch.bool)
+    edges[5:-5, 5:-5] = False
+    assert float(plain.map[edges.numpy()].max()) > 0  # the uncovered texture lights up the edges
+    assert float(kept.map[edges.numpy()].max()) == 0  # not compared
+    assert len(plain.regions) > 1  # without the margin, strips along the edges count as differences
+    (found,) = kept.regions  # with it, the brightened square alone
+    assert found.bbox[0] <= x0 and found.bbox[2] >= x1 and found.bbox[1] <= y0 and found.bbox[3] >= y1
+
+
+def test_edge_margin_leaves_an_aligned_pair_as_it_is_and_a_number_always_applies():
+    a, b, _ = moved_view(shift=0)
+    strategy, _ = DEFAULT_LIKE
+    plain = Finder(metric="mse", strategy=strategy, registry=fresh_registry(), device="cpu").compute(a, b)
+    auto = Finder(metric="mse", strategy=f"{strategy},edge_margin=auto", registry=fresh_registry(),
+                  device="cpu").compute(a, b)
+    assert plain.output.info[0]["difference"]["shift"] == 0 and "edge_margin_px" not in auto.output.info[0]["difference"]
+    assert torch.equal(plain.output.map, auto.output.map)
+    b = a.clone()
+    b[..., :, :5] = 0.0  # a change along the left edge
+    fixed = Finder(metric="mse", strategy="difference:edge_margin=3", registry=fresh_registry(),
+                   device="cpu").compute(a, b)
+    values = fixed.output.map[0, 0]
+    assert float(values[:, :3].abs().max()) == 0 and float(values[:3].abs().max()) == 0  # every side
+    assert float(values[3:-3, 3:5].min()) > 0
+
+@pytest.mark.parametrize(("param", "message"), [
+    ("edge_margin=-1", "edge_margin must be a whole number of pixels"),
+    ("edge_margin=wide", r"'edge_margin': expected an integer, got 'wide' \(or auto\)"),
+])
+def test_a_bad_edge_margin_is_a_one_line_error(param, message):
+    with pytest.raises(ParameterError, match=message):
+        Finder(metric="mse", strategy=f"difference:{param}", registry=fresh_registry(), device="cpu")
