@@ -105,5 +105,9 @@ def test_each_guarded_round_is_held_against_the_default_of_the_round_before():
     eight = sweep.round_four_arguments(round_name="eight")
     assert eight[eight.index("--reference") + 1] == "d6@rel"
     assert any(arg.startswith("d6+rc04m15=") and "rendered_contrast=0.04,rendered_motion=1.5;" in arg for arg in eight)
+    nine = sweep.round_four_arguments(round_name="nine")
+    assert nine[nine.index("--reference") + 1] == "d6@rel"
+    assert nine[nine.index("--methods") + 1] == "d6@rel,d6+em@rel"
+    assert any(arg.startswith("d6+em=") and "edge_margin=auto;" in arg for arg in nine)
     six = sweep.round_four_arguments(round_name="six")
     assert six[six.index("--reference") + 1] == "d4@rel"
