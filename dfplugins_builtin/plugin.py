@@ -98,7 +98,8 @@ def dfind_strategies() -> Iterator[StageSpec]:
                                          "it is more than a translation (scans, photographed pages)",
                       choices=("off", "auto")),
                 Param("edge_margin", 0, "pixels this close to the image's edge are not compared; auto: the shift's "
-                                        "radius on a misaligned pair (what lies outside the other image's frame)",
+                                        "radius on a pair whose frame moved by half a pixel or more (what lies outside "
+                                        "the other image's frame)",
                       words=("auto",))),
     )
     yield StageSpec(

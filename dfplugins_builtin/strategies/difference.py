@@ -53,10 +53,12 @@ quality benchmark (docs/quality.md):
   those within the largest displacement of the image's edge (where a scan's margin and the
   page's edge fall) are not compared, and what is left is tolerated as a 1-px offset;
 * ``edge_margin``: the pixels within this many px of the image's edge are not compared (zero
-  in the map, left out of its background); ``auto``: on a pair measured as misaligned, the
-  shift's radius plus the reach of the ``sigma`` smoothing -- along the edges, what one
-  image shows lies outside the other's frame, and the tolerance reads replicated edges
-  there. A pair ``register`` resampled already leaves its margin out;
+  in the map, left out of its background); ``auto``: on a pair whose frame is measured as
+  moved by half a pixel or more, the shift's radius plus the reach of the ``sigma``
+  smoothing -- along the edges, what one image shows lies outside the other's frame, and
+  the tolerance reads replicated edges there. A smaller measured move (noise, a re-encoding)
+  leaves the frame's content in place and the edge compared. A pair ``register`` resampled
+  already leaves its margin out;
 * ``exact``: on a lossless pair (as in screenshots, PNG puzzles and regression tests),
   every pixel whose values differ at all ranks above every pixel that is identical in A
   and B; the blobs keep the map's shape. ``auto`` takes a pair as lossless when at least
@@ -117,6 +119,10 @@ CONTRAST_SIGMA = 2.0
 CONTRAST_REACH = 4
 #: ``register=auto`` resamples B when the measured field departs from a translation by more than this (px).
 REGISTER_PX = 1.0
+#: ``edge_margin=auto`` leaves the edge out when the frame moved by this much or more (px): a row
+#: of one image then lies mostly outside the other's frame. A smaller measured move (a noisy or
+#: re-encoded pair reads as a fraction of a pixel) keeps the frame's content in place.
+FRAME_MOVED_PX = 0.5
 
 
 def difference_map(a: Tensor, b: Tensor, reduce: str = "mean", shift: int = 0, sigma: float = 0.0) -> Tensor:
@@ -430,23 +436,27 @@ class Difference:
                     info["misalignment_px"] = [round(v, 3) for v in measured]
                 info["shift"] = radius
         else:
+            translation = None
             radii = [self.shift] * a.shape[0]
-        valid = self._inside_margin(valid, radii, resampled, a, infos)
+        valid = self._inside_margin(valid, radii, resampled, translation, a, infos)
         plan = list(zip(radii, self._ranges(radii, resampled, pair, infos), self._overshoots(pair, infos)))
         if len(set(plan)) == 1:  # one plan for the batch: one pass
             return self._in_strips(a, b, valid, *plan[0]), valid
         return torch.cat([self._in_strips(a[i:i + 1], b[i:i + 1], valid[i:i + 1] if valid is not None else None, *step)
                           for i, step in enumerate(plan)]), valid
 
-    def _inside_margin(self, valid: Tensor | None, radii: list[int], resampled: list[bool], like: Tensor,
-                       infos: list[dict[str, Any]]) -> Tensor | None:
+    def _inside_margin(self, valid: Tensor | None, radii: list[int], resampled: list[bool],
+                       translation: Tensor | None, like: Tensor, infos: list[dict[str, Any]]) -> Tensor | None:
         """``valid`` less the pixels within each sample's ``edge_margin`` of the image's edge: with
-        ``auto``, on a pair measured as misaligned, the shift's radius (what one image shows there
-        lies outside the other's frame) plus the reach of the ``sigma`` smoothing that spreads
-        it; none on a sample ``register`` resampled (its margin is left out already)."""
+        ``auto``, on a pair whose frame moved by :data:`FRAME_MOVED_PX` or more (measured, or the
+        fixed ``shift`` taken as the move), the shift's radius (what one image shows there lies
+        outside the other's frame) plus the reach of the ``sigma`` smoothing that spreads it;
+        none on a sample ``register`` resampled (its margin is left out already)."""
         if self.edge_margin == "auto":  # the shift's reach, and the pre-smoothing's that spreads it
-            margins = [0 if used or not radius else radius + kernel_radius(self.sigma)
-                       for radius, used in zip(radii, resampled)]
+            moved = ([radius > 0 for radius in radii] if translation is None
+                     else (translation.abs().amax(dim=1) >= FRAME_MOVED_PX).tolist())
+            margins = [radius + kernel_radius(self.sigma) if radius and move and not used else 0
+                       for radius, move, used in zip(radii, moved, resampled)]
         else:
             margins = [0 if used else self.edge_margin for used in resampled]
         if not any(margins):
@@ -577,7 +587,8 @@ class Difference:
                 "per pixel, the smallest difference over displacements |dy|, |dx| <= shift, "
                 "a against moved b and b against moved a; the larger of the two; edges replicated")
         if self.edge_margin:
-            margin = ("the shift's radius plus the sigma smoothing's reach on a misaligned pair"
+            margin = ("the shift's radius plus the sigma smoothing's reach on a pair whose frame moved by "
+                      f"{FRAME_MOVED_PX} px or more"
                       if self.edge_margin == "auto" else f"{self.edge_margin} px")
             conventions["edge_margin"] = (f"pixels within {margin} of the image's edge not compared (none on a pair "
                                           "register resampled); each pair's in its info")

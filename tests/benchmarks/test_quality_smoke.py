@@ -109,5 +109,7 @@ def test_each_guarded_round_is_held_against_the_default_of_the_round_before():
     assert nine[nine.index("--reference") + 1] == "d6@rel"
     assert nine[nine.index("--methods") + 1] == "d6@rel,d6+em@rel"
     assert any(arg.startswith("d6+em=") and "edge_margin=auto;" in arg for arg in nine)
+    ten = sweep.round_four_arguments(round_name="ten")
+    assert ten[ten.index("--reference") + 1] == "d6@rel" and ten[ten.index("--methods") + 1] == "d6@rel,d6+em@rel"
     six = sweep.round_four_arguments(round_name="six")
     assert six[six.index("--reference") + 1] == "d4@rel"

@@ -144,13 +144,15 @@ def test_shift_and_sigma_are_stage_parameters():
 
 
 def moved_view(shift=2, seed=5):
-    """A and B cut from one fine-textured scene, B's frame moved by ``shift`` px along both axes
-    (new texture along two edges), with one square of B brightened by 0.1; its box (y0, y1, x0, x1)."""
+    """A and B cut from one fine-textured scene, B's frame moved by ``shift`` px (tenths of a pixel
+    too) along both axes (new texture along two edges), with one square of B brightened by 0.1;
+    its box (y0, y1, x0, x1)."""
     generator = torch.Generator().manual_seed(seed)
-    scene = F.interpolate(torch.rand(1, 3, 70, 86, generator=generator), size=(140, 172), mode="bilinear",
-                          align_corners=False)
-    a = scene[..., 10:130, 10:162].clone()
-    b = scene[..., 10 + shift:130 + shift, 10 + shift:162 + shift].clone()
+    fine = F.interpolate(torch.rand(1, 3, 70, 86, generator=generator), size=(1400, 1720), mode="bilinear",
+                         align_corners=False)
+    step = round(shift * 10)  # the scene is drawn at ten times the pixel grid, then averaged
+    a = F.avg_pool2d(fine[..., 100:1300, 100:1620], 10)
+    b = F.avg_pool2d(fine[..., 100 + step:1300 + step, 100 + step:1620 + step], 10)
     b[..., 50:62, 70:82] = (b[..., 50:62, 70:82] + 0.1).clamp(max=1.0)
     return a, b, (50, 62, 70, 82)
 
@@ -175,6 +177,21 @@ def test_edge_margin_auto_leaves_out_what_a_moved_frame_uncovers():
     assert len(plain.regions) > 1  # without the margin, strips along the edges count as differences
     (found,) = kept.regions  # with it, the brightened square alone
     assert found.bbox[0] <= x0 and found.bbox[2] >= x1 and found.bbox[1] <= y0 and found.bbox[3] >= y1
+
+
+def test_edge_margin_auto_keeps_the_edge_of_a_frame_moved_by_less_than_half_a_pixel():
+    a, b, _ = moved_view(shift=0.3)
+    strategy, _ = DEFAULT_LIKE
+    plain = Finder(metric="mse", strategy=strategy, registry=fresh_registry(), device="cpu").compute(a, b)
+    auto = Finder(metric="mse", strategy=f"{strategy},edge_margin=auto", registry=fresh_registry(),
+                  device="cpu").compute(a, b)
+    facts = auto.output.info[0]["difference"]
+    assert facts["shift"] == 1 and 0.15 < max(map(abs, facts["misalignment_px"])) < 0.5  # tolerated, not moved
+    assert "edge_margin_px" not in facts
+    assert torch.equal(plain.output.map, auto.output.map)
+    moved = Finder(metric="mse", strategy=f"{strategy},edge_margin=auto", registry=fresh_registry(),
+                   device="cpu").compute(*moved_view(shift=0.7)[:2]).output.info[0]["difference"]
+    assert moved["shift"] == 1 and moved["edge_margin_px"] == 1 + 3  # a row mostly outside the other frame
 
 
 def test_edge_margin_leaves_an_aligned_pair_as_it_is_and_a_number_always_applies():
