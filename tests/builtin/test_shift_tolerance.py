@@ -217,3 +217,13 @@ def test_edge_margin_leaves_an_aligned_pair_as_it_is_and_a_number_always_applies
 def test_a_bad_edge_margin_is_a_one_line_error(param, message):
     with pytest.raises(ParameterError, match=message):
         Finder(metric="mse", strategy=f"difference:{param}", registry=fresh_registry(), device="cpu")
+
+
+def test_the_default_leaves_the_edge_of_a_moved_frame_out_and_robust_does_not():
+    a, b, (y0, y1, x0, x1) = moved_view()
+    default = Finder(registry=fresh_registry(), device="cpu").run(a, b)
+    assert default.info["difference"]["edge_margin_px"] == 5
+    (found,) = default.regions  # the brightened square, not the strips the moved frame uncovers
+    assert found.bbox[0] <= x0 and found.bbox[2] >= x1 and found.bbox[1] <= y0 and found.bbox[3] >= y1
+    robust = Finder(preset="robust", registry=fresh_registry(), device="cpu").compute(a, b).output.info[0]
+    assert "edge_margin_px" not in robust["difference"]  # its fixed shift does not say the frame moved

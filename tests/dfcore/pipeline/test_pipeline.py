@@ -14,8 +14,8 @@ from dfcore import DiffResult, Finder, PairFailure
 from dfcore.contracts import PairOutput, StageOutput
 from dfcore.errors import InputError, ParameterError, StageError, StageNotFoundError
 from dfcore.pipeline import resolve_device
-from dfcore.runs import DirRun
 from dfcore.plugin.spec import parse_stage_ref
+from dfcore.runs import DirRun
 from dfcore.testing import planted_pair, save_image
 
 BOX = (8, 20, 18, 34)  # y0, x0, y1, x1 inside a 32x48 image
