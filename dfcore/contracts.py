@@ -97,6 +97,11 @@ class StageOutput:
         unit: what the map's values are, in words (``"1 - SSIM"``, ``"|d score / d pixel|"``),
             or ``None``: the strategy's ``unit`` attribute, else undeclared. Recorded in the
             result's JSON (``map.unit``) and printed on colour bars.
+        support: Nx1xHxW float in [0, 1], or ``None`` (1 everywhere): how much of each pixel's
+            value the strategy holds to be a change of content rather than of the way the
+            pair was made (a page drawn again moves its glyphs' edges). The map is left whole;
+            a postprocessor that reports differences may keep only those that ``map x
+            support`` holds too (``regions`` does). It passes down the postprocessor chain.
     """
 
     map: Tensor
@@ -105,6 +110,7 @@ class StageOutput:
     info: list[dict[str, Any]] | None = None
     valid: Tensor | None = None
     unit: str | None = None
+    support: Tensor | None = None
 
     def replace(self, **changes: Any) -> StageOutput:
         return dataclasses.replace(self, **changes)

@@ -94,6 +94,9 @@ def dfind_strategies() -> Iterator[StageSpec]:
                                                 "than this once blurred by 2 px (re-drawn text and strokes); 0: off"),
                 Param("rendered_motion", 0.0, "with rendered_contrast: the blurred difference that moving edges by this "
                                               "many px explains is not counted"),
+                Param("rendered_fade", "map", "with rendered_contrast: map fades the map; regions leaves it whole and "
+                                              "reports only the differences the faded map holds too",
+                      choices=("map", "regions")),
                 Param("register", "off", "auto: measure an affine misalignment tile by tile and resample B onto A when "
                                          "it is more than a translation (scans, photographed pages)",
                       choices=("off", "auto")),

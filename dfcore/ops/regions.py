@@ -20,6 +20,12 @@ but tiny next to any real change. A region that stops at a fraction of its own p
 its change (the weaker bumps it passes on the way down, above ``absorb`` of its peak, are
 its own and start nothing), and a floor relative to the strongest change drops the residue.
 
+``support`` lets the stage that made the map say how much of each pixel's value it holds to
+be a change of content (1) rather than of the way the pair was made (0: a page drawn again
+moves its glyphs' edges): the same rule then runs on ``map x support`` too, and a difference
+of the map is reported only where that faded map holds one as well. The map, its ranking of
+pixels and each reported difference's box and peak stay the map's own.
+
 The masks are made and kept on the device; this module copies each mask and its map to the
 host and labels them with OpenCV (``cv2.connectedComponentsWithStats``), which is by nature a
 host-side step here: label propagation in torch (every pixel takes the largest label around
@@ -176,8 +182,8 @@ def order_statistics(values: np.ndarray, ranks: tuple[int, ...]) -> np.ndarray:
 
 def significant_regions(values: np.ndarray, valid: np.ndarray | None = None, *, level: float = 6.0,
                         low: float = 3.0, merge: float = 0.01, min_size: float = 2e-5, extent: float = 0.0,
-                        absorb: float = 0.0, relative: float = 0.0, nonzero: bool = False
-                        ) -> tuple[list[Region], np.ndarray, tuple[float, float]]:
+                        absorb: float = 0.0, relative: float = 0.0, nonzero: bool = False,
+                        support: np.ndarray | None = None) -> tuple[list[Region], np.ndarray, tuple[float, float]]:
     """The differences one HxW map holds, strongest first, and their HxW bool mask.
 
     Args:
@@ -199,6 +205,9 @@ def significant_regions(values: np.ndarray, valid: np.ndarray | None = None, *, 
         nonzero: every compared pixel where the map is not zero belongs to a difference,
             whatever the background (``level``, ``low``, ``extent``, ``absorb`` and
             ``relative`` unused): an exact map's every change, for strict comparisons.
+        support: HxW values in [0, 1], or ``None``: a difference is kept only where the
+            differences of ``values x support`` (found by the same rule) overlap it
+            (module docstring).
     Returns:
         ``(regions, mask, (level, spread))``: each region with its box, area, peak, mean,
         centroid and significance; the mask of the pixels in them; the background measured.
@@ -227,9 +236,15 @@ def significant_regions(values: np.ndarray, valid: np.ndarray | None = None, *, 
     if window is None:
         return [], empty, (centre, spread)
     groups = _merged(mask[window], merge * float(np.hypot(height, width)))
+    among = None
+    if support is not None:  # the groups the faded map's own differences touch
+        _, confirmed, _ = significant_regions(magnitude * support, valid, level=level, low=low, merge=merge,
+                                              min_size=min_size, extent=extent, absorb=absorb, relative=relative,
+                                              nonzero=nonzero)
+        among = np.unique(groups[confirmed[window] & mask[window]])
     origin = (window[1].start, window[0].start)
     regions, kept = _described(mask[window], groups, magnitude[window], z[window],
-                               max(1, round(min_size * height * width)), origin)
+                               max(1, round(min_size * height * width)), origin, among)
     empty[window] = np.isin(groups, kept) & mask[window]
     return regions, empty, (centre, spread)
 
@@ -293,10 +308,12 @@ def _merged(mask: np.ndarray, radius: float) -> np.ndarray:
 
 
 def _described(mask: np.ndarray, groups: np.ndarray, magnitude: np.ndarray, z: np.ndarray,
-               min_area: int, origin: tuple[int, int] = (0, 0)) -> tuple[list[Region], np.ndarray]:
+               min_area: int, origin: tuple[int, int] = (0, 0), among: np.ndarray | None = None
+               ) -> tuple[list[Region], np.ndarray]:
     """The regions of each group of ``mask`` of at least ``min_area`` pixels, strongest first, and their ids.
 
     ``origin``: the image coordinates ``(x, y)`` of the arrays' first pixel (they may be a window of it).
+    ``among``: only these group ids may be kept (``None``: any).
     """
     ys, xs = np.nonzero(mask)
     ids = groups[ys, xs]
@@ -318,6 +335,8 @@ def _described(mask: np.ndarray, groups: np.ndarray, magnitude: np.ndarray, z: n
     np.maximum.at(x1, ids, xs)
     np.maximum.at(y1, ids, ys)
     kept = np.array([k for k in range(1, count) if area[k] >= min_area], dtype=np.int32)
+    if among is not None:
+        kept = kept[np.isin(kept, among)]
     regions = [
         Region(bbox=(int(x0[k]), int(y0[k]), int(x1[k]) + 1, int(y1[k]) + 1), area=int(area[k]),
                peak=float(peak[k]), mean=float(total[k] / area[k]),

@@ -183,6 +183,7 @@ class Pipeline:
         merge_info(infos, output.info, self.strategy.record["name"])
         output = output.replace(map=prepared.uncrop_map(output.map), valid=prepared.uncrop_valid(valid), info=infos,
                                 mask=prepared.uncrop_map(output.mask) if output.mask is not None else None,
+                                support=prepared.uncrop_map(output.support) if output.support is not None else None,
                                 regions=prepared.uncrop_regions(output.regions))
         if postprocess:
             output = self.postprocess(output)

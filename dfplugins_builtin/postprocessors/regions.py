@@ -9,6 +9,9 @@ deviations), strongest first; the mask holds their pixels. Identical images give
 With ``nonzero``, every pixel where the map is not zero counts, whatever the background:
 on an exact map (``difference`` without tolerance), every changed pixel cluster is a
 difference -- the ``strict`` preset's rule, for checks where any change must count.
+When the strategy hands over a ``support`` (``difference:rendered_fade=regions`` on a pair
+drawn again), a difference is reported only where ``map x support`` holds one too: the
+edges a re-rendering moved drop out of the list, the map keeps them.
 The ``default`` preset ends with this stage (docs/quality.md says how its knobs were chosen).
 """
 
@@ -49,12 +52,14 @@ class Regions:
     def __call__(self, out: StageOutput) -> StageOutput:
         maps = out.map[:, 0].detach().float().cpu().numpy()  # labelling is a host step (dfcore.ops.regions)
         valid = out.valid[:, 0].detach().cpu().numpy() if out.valid is not None else None
+        support = out.support[:, 0].detach().float().cpu().numpy() if out.support is not None else None
         regions, masks, infos = [], [], []
         for index, values in enumerate(maps):
             compared = None if valid is None else valid[index]
             found, mask, (centre, spread) = significant_regions(
                 values, compared, level=self.level, low=self.low, merge=self.merge, min_size=self.min_size,
-                extent=self.extent, absorb=self.absorb, relative=self.relative, nonzero=self.nonzero)
+                extent=self.extent, absorb=self.absorb, relative=self.relative, nonzero=self.nonzero,
+                support=None if support is None else support[index])
             regions.append(found)
             masks.append(torch.from_numpy(mask))
             infos.append({"differences": len(found), "background": round(centre, 6), "spread": round(spread, 6)})
@@ -82,4 +87,6 @@ class Regions:
             "relative": f"a difference stands at least {self.relative} of the strongest one's height above the background",
             "significance": "peak above the background, in robust standard deviations",
             "regions_sorted_by": "peak, then area",
+            "support": "where the strategy hands one over, a difference is kept only where the same rule finds one "
+                       "in map x support too",
         }

@@ -43,7 +43,10 @@ quality benchmark (docs/quality.md):
   blur averages away, while a changed glyph, colour or object keeps its difference. With
   ``rendered_motion`` (px), what moving the blurred edges by that much can explain (the
   blurred image's slope times the distance) is taken off the difference first. A photograph
-  or a lossless pair is left as it is;
+  or a lossless pair is left as it is. ``rendered_fade``: where that fading applies --
+  ``map`` fades the map itself; ``regions`` leaves the map whole (its ranking of pixels the
+  same) and hands the fading over as the output's ``support``, so that the ``regions``
+  postprocessor reports a difference only where the faded map holds one too;
 * ``register``: ``auto`` measures the misalignment tile by tile and fits an affine
   transform (:mod:`dfcore.ops.register`); when it departs from a translation by more than
   ``REGISTER_PX`` somewhere, or moves the pair by more than ``shift=auto`` tolerates, B is
@@ -110,6 +113,7 @@ from dfcore.ops.strips import bands, map_in_strips, strip_rows
 #: ``exact=auto`` ranks differing pixels first when at least this share of detail pixels is identical.
 LOSSLESS_SHARE = 0.9
 EXACT_MODES = ("off", "auto", "on")
+FADE_MODES = ("map", "regions")
 REGISTER_MODES = ("off", "auto")
 #: ``antialias=auto`` counts a pair as re-rendered (its flat areas untouched) when this share of its pixels is identical.
 RENDERED_SHARE = 0.5
@@ -324,7 +328,7 @@ class Difference:
                  octaves: int = 1, background: float = 0.0, exact: str = "off", antialias: int | str = 0,
                  overshoot: float = 0.0, register: str = "off", rendered_overshoot: float | str | None = None,
                  rendered_contrast: float | str = 0.0, rendered_motion: float | str = 0.0,
-                 edge_margin: int | str = 0) -> None:
+                 edge_margin: int | str = 0, rendered_fade: str = "map") -> None:
         self.reduce = check_reduction(reduce)
         self.shift = check_shift(shift)
         self.sigma = check_sigma(sigma)
@@ -341,6 +345,9 @@ class Difference:
         self.rendered_contrast = check_contrast(number(rendered_contrast, "rendered_contrast"))
         self.rendered_motion = check_sigma(number(rendered_motion, "rendered_motion"), "rendered_motion")
         self.edge_margin = check_radius_or_auto(edge_margin, "edge_margin")
+        if rendered_fade not in FADE_MODES:
+            raise ValueError(f"rendered_fade must be one of {', '.join(FADE_MODES)}, got {rendered_fade!r}")
+        self.rendered_fade = rendered_fade
         if register not in REGISTER_MODES:
             raise ValueError(f"register must be one of {', '.join(REGISTER_MODES)}, got {register!r}")
         self.register = register
@@ -360,11 +367,17 @@ class Difference:
             diff_map, valid = self._difference(a, b, valid, infos, resampled, pair)
             if self.background:
                 diff_map = background_normalise(diff_map, self.background, valid)
+            support = None
             if self.rendered_contrast and bool(pair.rendered.any()):
-                diff_map = self._fade_redrawn(diff_map, a, b, pair.rendered, infos)
+                if self.rendered_fade == "map":
+                    diff_map = self._fade_redrawn(diff_map, a, b, pair.rendered, infos)
+                else:  # the fading itself: 1 on the samples not re-rendered
+                    support = self._fade_redrawn(torch.ones_like(diff_map), a, b, pair.rendered, infos)
             if self.exact != "off":
                 diff_map = self._rank_exact(diff_map, a, b, valid, pair.lossless)
-        return StageOutput(map=diff_map, info=infos) if any(infos) else diff_map
+        if support is not None or any(infos):
+            return StageOutput(map=diff_map, info=infos, support=support)
+        return diff_map
 
     def _measure(self, a: Tensor, b: Tensor, valid: Tensor | None, infos: list[dict[str, Any]]) -> PairFacts:
         """What the pair is, measured once before anything is resampled: lossless (``exact``),
@@ -553,7 +566,7 @@ class Difference:
             parts.append(f"mean over {self.octaves} scale{'s' if self.octaves > 1 else ''} from {self.scale:g} px")
         if self.background:
             parts.append(f"/ sqrt(its {self.background:g}-px local level + its mean): relative to its surroundings")
-        if self.rendered_contrast:
+        if self.rendered_contrast and self.rendered_fade == "map":
             moved = f" beyond a {self.rendered_motion:g}-px move" if self.rendered_motion else ""
             parts.append(f"x min(1, its {CONTRAST_SIGMA:g}-px blurred difference{moved} / {self.rendered_contrast:g}) "
                          "on a re-rendered pair")
@@ -607,7 +620,9 @@ class Difference:
                 f"min(1, c / {self.rendered_contrast:g}), c the largest |a - b| of any channel after a gaussian blur of "
                 f"{CONTRAST_SIGMA:g} px" + (f", less {self.rendered_motion:g} px times the steeper slope of the two "
                                             "blurred images (central differences)" if self.rendered_motion else "")
-                + f", within {CONTRAST_REACH} px (after the background); 'contrast_floor' in its info")
+                + f", within {CONTRAST_REACH} px (after the background); 'contrast_floor' in its info"
+                + ("" if self.rendered_fade == "map" else "; the map is left whole, that factor is its support: the "
+                   "differences reported are those the faded map holds too"))
         if self.exact != "off":
             conventions["exact"] = (
                 "pixels whose values differ rank above every identical pixel"

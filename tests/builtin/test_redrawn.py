@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from dfcore import Finder
+from dfcore import Finder, ParameterError
 from dfcore.testing import fresh_registry
 
 LABEL = (218, 145, 252, 163)  # x0, y0, x1, y1 of the button's label, at scale 1 (end-exclusive)
@@ -69,3 +69,45 @@ def test_redrawn_leaves_a_pair_on_one_grid_as_the_default_does():
              for preset in ("default", "redrawn")}
     np.testing.assert_array_equal(np.asarray(found["redrawn"].map), np.asarray(found["default"].map))
     assert [r.bbox for r in found["redrawn"].regions] == [r.bbox for r in found["default"].regions]
+
+
+#: The default's map and its differences, with re-rendering's fading judging the differences.
+MAP = ("shift=auto,sigma=1,reduce=l2,scale=1,octaves=4,background=64,exact=auto,antialias=1,overshoot=0.15,"
+       "rendered_overshoot=0.3,register=auto,edge_margin=auto")
+DIFFERENCES = "regions:level=10,extent=0.1,absorb=0.03,merge=0.03,relative=0.15"
+JUDGED = "rendered_contrast=0.04,rendered_motion=1.5,rendered_fade=regions"
+
+
+def judged_finder(postprocessor=DIFFERENCES):
+    return Finder(metric="mse", strategy=f"difference:{MAP},{JUDGED}", postprocessor=postprocessor,
+                  registry=fresh_registry(), device="cpu")
+
+
+def test_rendered_fade_regions_keeps_the_map_whole_and_judges_its_differences(results):
+    a, b = page(), page(1.5, label="Sent")
+    judged = judged_finder().run(a, b)
+    np.testing.assert_array_equal(np.asarray(judged.map), np.asarray(results["default"].map))  # not faded
+    default_boxes = [r.bbox for r in results["default"].regions]
+    (change,) = judged.regions  # the re-drawn words drop out of the list, the label stays
+    assert change.bbox in default_boxes
+    x0, y0, x1, y1 = change.bbox
+    assert x0 < LABEL[2] and LABEL[0] < x1 and y0 < LABEL[3] and LABEL[1] < y1
+    assert judged.info["difference"]["contrast_floor"] == 0.04
+    assert judged.info["regions"]["differences"] == 1
+
+
+def test_the_support_passes_down_the_chain_and_is_none_on_a_pair_not_re_rendered():
+    a, b = page(), page(1.5, label="Sent")
+    finder = judged_finder(["identity", DIFFERENCES])
+    computed = finder.compute(*finder.load_pair(a, b)[:2])
+    support = computed.output.support
+    assert support is not None and support.shape == computed.output.map.shape
+    assert float(support.min()) < 0.5 and float(support.max()) == 1.0
+    assert len(computed.output.regions[0]) == 1  # identity returned a bare map; the support went on
+    lossless = finder.compute(*finder.load_pair(page(), page(label="Sent"))[:2]).output
+    assert lossless.support is None
+
+
+def test_a_bad_rendered_fade_is_a_one_line_error():
+    with pytest.raises(ParameterError, match="rendered_fade"):
+        Finder(metric="mse", strategy="difference:rendered_fade=both", registry=fresh_registry(), device="cpu")

@@ -182,3 +182,18 @@ def test_regions_found_in_a_window_are_those_of_the_whole_image():
             whole, kept = _described(grown, groups, magnitude, z, max(1, round(2e-5 * values.size)))
             assert regions == whole
             np.testing.assert_array_equal(mask, np.isin(groups, kept) & grown)
+
+
+def test_support_reports_only_the_differences_the_faded_map_holds_too():
+    values = blob(blob(blob(noisy(), 20, 20, 40, 35, 1.0), 100, 70, 130, 100, 2.0), 60, 90, 80, 110, 1.5)
+    support = np.ones_like(values)
+    support[65:115, 95:135] = 0.02  # the strongest blob is what the way the pair was made explains
+    whole, whole_mask, level = significant_regions(values)
+    judged, mask, judged_level = significant_regions(values, support=support)
+    assert [r.bbox for r in whole] == [(100, 70, 130, 100), (60, 90, 80, 110), (20, 20, 40, 35)]
+    assert judged == whole[1:]  # the others as the map has them: boxes, peaks, significance
+    assert judged_level == level and not mask[70:100, 100:130].any()
+    assert np.array_equal(mask, whole_mask & ~(np.arange(160) >= 100)[None, :])
+    same = significant_regions(values, support=np.ones_like(values))
+    assert same[0] == whole and np.array_equal(same[1], whole_mask)
+    assert significant_regions(values, support=np.zeros_like(values))[0] == []
