@@ -98,8 +98,8 @@ def analyse(pairs: Iterable[Pair], method: M.Method, rule: str = DEFAULT_RULE) -
     for pair in pairs:
         output = fn(pair.a, pair.b)
         found = output.regions if isinstance(output, M.Found) and not method.regions else None
-        diff_map = np.asarray(output.map if isinstance(output, M.Found) else output, dtype=np.float64)
-        out.append(diagnose(pair, diff_map, found if found is not None else rules(diff_map)))
+        diff_map = M.map_of(output)
+        out.append(diagnose(pair, diff_map, found if found is not None else rules(diff_map, **M.known(output))))
     return out
 
 

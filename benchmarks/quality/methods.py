@@ -23,7 +23,9 @@ ssim-grad      the same with the correct ``data_range=1``
 
 dfind pipelines are named ``dfind:<preset>`` (``dfind:default``, ``dfind:sharp``...) or given
 as stage references (:func:`dfind_method`); a pipeline whose postprocessors find regions
-(``-q otsu``) reports them, the others get the run's region rule.
+(``-q otsu``) reports them, the others get the run's region rule -- with the pixels the
+pipeline compared and its strategy's support, as its own postprocessors would get them
+(:class:`Found`), so that ``MAP@RULE`` reports what the pipeline ending in ``RULE`` reports.
 """
 
 from __future__ import annotations
@@ -41,10 +43,27 @@ from benchmarks.quality.scores import Reported
 
 @dataclass
 class Found:
-    """A map and the regions a method reported in it, strongest first."""
+    """A map, the regions a method reported in it (strongest first; ``None``: it reports none),
+    and what the dfind pipeline that made it knows of it, which a region rule is given as the
+    pipeline's own postprocessors are: the pixels compared (``valid``, HxW bool) and the
+    strategy's ``support`` (HxW), each ``None`` when the pipeline has none."""
 
     map: np.ndarray
-    regions: list[Reported]
+    regions: list[Reported] | None = None
+    valid: np.ndarray | None = None
+    support: np.ndarray | None = None
+
+
+def map_of(output: np.ndarray | Found) -> np.ndarray:
+    """A method's map as float64, whether it came alone or in a :class:`Found`."""
+    return np.asarray(output.map if isinstance(output, Found) else output, dtype=np.float64)
+
+
+def known(output: np.ndarray | Found) -> dict[str, np.ndarray | None]:
+    """What a region rule is given beside the map: ``valid`` and ``support`` (module docstring)."""
+    if isinstance(output, Found):
+        return {"valid": output.valid, "support": output.support}
+    return {"valid": None, "support": None}
 
 
 MapFn = Callable[[np.ndarray, np.ndarray], Union[np.ndarray, Found]]
@@ -138,14 +157,14 @@ def dfind_method(preset: str | None = None, **stages: Any) -> Callable[[], MapFn
 
         finder = Finder(preset=preset, device="cpu", **stages)
 
-        def run(a: np.ndarray, b: np.ndarray) -> np.ndarray | Found:
+        def run(a: np.ndarray, b: np.ndarray) -> Found:
             x = torch.from_numpy(_float(a)).permute(2, 0, 1)[None]
             y = torch.from_numpy(_float(b)).permute(2, 0, 1)[None]
             output = finder.compute(x, y).output
-            diff_map = output.map[0, 0].numpy()
-            if output.regions is None:
-                return diff_map
-            return Found(diff_map, from_dfind(output.regions[0]))
+            return Found(output.map[0, 0].numpy(),
+                         from_dfind(output.regions[0]) if output.regions is not None else None,
+                         output.valid[0, 0].numpy() if output.valid is not None else None,
+                         output.support[0, 0].numpy() if output.support is not None else None)
 
         return run
 

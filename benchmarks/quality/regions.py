@@ -27,7 +27,9 @@ import numpy as np
 
 from benchmarks.quality.scores import Reported
 
-RegionRule = Callable[[np.ndarray], list[Reported]]
+#: ``rule(map2d, valid=None, support=None)``: the regions of a map, given what the pipeline
+#: that made it knows (:class:`benchmarks.quality.methods.Found`); a peer's map has neither.
+RegionRule = Callable[..., list[Reported]]
 
 #: The rule applied to maps when a run names none.
 DEFAULT_RULE = "otsu"
@@ -56,8 +58,8 @@ def _components_rule(params: str) -> RegionRule:
         connectivity = int(params.removeprefix("connectivity="))
         if connectivity not in (4, 8):
             raise ValueError(f"components takes connectivity=4 or 8, got {params!r}")
-        return lambda map2d: components(map2d, connectivity)
-    return components
+        return lambda map2d, **_known: components(map2d, connectivity)
+    return lambda map2d, **_known: components(map2d)
 
 
 def from_dfind(regions: Sequence[Any]) -> list[Reported]:
@@ -69,8 +71,9 @@ def dfind_stage_rule(reference: str) -> RegionRule:
     """A rule that runs the dfind postprocessor ``reference`` (``name[:key=value,...]``) on the map.
 
     The stage is found through dfind's registry and called as its contract says, on a
-    ``StageOutput`` holding the map; the regions it returns (``Region.bbox``, ``Region.peak``)
-    become the rule's. A stage that returns no regions is refused.
+    ``StageOutput`` holding the map, and the pixels compared (``valid``) and the strategy's
+    ``support`` when the map's pipeline had them; the regions it returns (``Region.bbox``,
+    ``Region.peak``) become the rule's. A stage that returns no regions is refused.
     """
     import torch
 
@@ -82,9 +85,11 @@ def dfind_stage_rule(reference: str) -> RegionRule:
     stage = get_registry().find("postprocessor", name.strip())
     run = stage.build(params)
 
-    def rule(map2d: np.ndarray) -> list[Reported]:
-        values = torch.from_numpy(np.ascontiguousarray(map2d, dtype=np.float32))[None, None]
-        out = run(StageOutput(map=values))
+    def plane(values: np.ndarray | None, dtype: type) -> torch.Tensor | None:
+        return None if values is None else torch.from_numpy(np.ascontiguousarray(values, dtype=dtype))[None, None]
+
+    def rule(map2d: np.ndarray, valid: np.ndarray | None = None, support: np.ndarray | None = None) -> list[Reported]:
+        out = run(StageOutput(map=plane(map2d, np.float32), valid=plane(valid, bool), support=plane(support, np.float32)))
         if not isinstance(out, StageOutput) or out.regions is None:
             raise ValueError(f"postprocessor {reference!r} returns no regions; it cannot be a region rule")
         return from_dfind(out.regions[0])

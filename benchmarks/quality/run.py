@@ -148,19 +148,19 @@ def run(pairs: Iterable[Pair], methods: Mapping[str, M.Method], progress: bool =
                 start = time.perf_counter()
                 output = built[maker[name]](pair.a, pair.b)
                 seconds = time.perf_counter() - start
-                diff_map = np.asarray(output.map if isinstance(output, M.Found) else output, dtype=np.float64)
+                diff_map = M.map_of(output)
                 if diff_map.shape != pair.truth.shape:
                     raise RuntimeError(f"{name} returned a map of shape {diff_map.shape} for {pair.name} "
                                        f"{pair.truth.shape}")
                 made[maker[name]] = (output, seconds, score_map(diff_map, pair.truth, boxes))
             output, seconds, pixel = made[maker[name]]
             found = output.regions if isinstance(output, M.Found) else None
-            diff_map = np.asarray(output.map if isinstance(output, M.Found) else output, dtype=np.float64)
+            diff_map = M.map_of(output)
             by = methods[name].regions or ("own" if found is not None else rule)
             if by != "own":
                 if by not in rules:
                     rules[by] = region_rule(by)
-                found = rules[by](diff_map)
+                found = rules[by](diff_map, **M.known(output))
             scores = {**pixel, **region_scores(found, boxes, math.hypot(*diff_map.shape))}
             rows.append({"pair": pair.name, "image": pair.image, "track": pair.track, "variant": pair.variant,
                          "method": name, **scores, "count_error_abs": abs(scores["count_error"]),

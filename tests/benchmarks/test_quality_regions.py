@@ -120,6 +120,28 @@ def test_method_at_rule_runs_a_method_with_another_rule():
         R.select_methods(["nope@components"])
 
 
+def test_a_rule_on_a_dfind_map_reports_what_the_pipeline_ending_in_it_reports():
+    from tests.builtin.test_redrawn import page
+    from tests.builtin.test_shift_tolerance import moved_view
+
+    rule = "regions:level=10,extent=0.1,absorb=0.03,merge=0.03,relative=0.15"
+    strategy = ("strategy=difference:shift=auto,sigma=1,reduce=l2,scale=1,octaves=4,background=64,exact=auto,"
+                "antialias=1,overshoot=0.15,rendered_overshoot=0.3,register=auto,edge_margin=auto,"
+                "rendered_contrast=0.04,rendered_motion=1.5,rendered_fade=regions")
+    pipelines = [f"map=preprocessor=align;metric=mse;{strategy};postprocessor=identity",
+                 f"whole=preprocessor=align;metric=mse;{strategy};postprocessor={rule}"]
+    methods, _ = R.select_methods(["map@" + rule, "whole"], pipelines)
+    moved_a, moved_b, _ = moved_view()
+    as_bytes = [(np.asarray(x[0].permute(1, 2, 0) * 255).round().astype(np.uint8)) for x in (moved_a, moved_b)]
+    for (a, b), given in (((page(), page(1.5, label="Sent")), "support"), (as_bytes, "valid")):
+        made = methods["map@" + rule].build()(a, b)  # a page drawn again; a frame align leaves a part of out
+        assert made.regions is None and getattr(made, given) is not None
+        own = methods["whole"].build()(a, b).regions
+        assert region_rule(rule)(made.map, **R.M.known(made)) == own
+        if given == "support":
+            assert len(region_rule(rule)(made.map)) > len(own)  # the map alone reports the words drawn again
+
+
 def test_failures_sorts_misses_and_false_regions_by_cause():
     from benchmarks.quality.failures import diagnose, summary
     from benchmarks.quality.pairs import Edit, Pair
