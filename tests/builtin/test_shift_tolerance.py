@@ -135,7 +135,7 @@ def test_shift_and_sigma_are_stage_parameters():
                                                    "octaves": 1, "background": 0.0, "exact": "off",
                                                    "antialias": 0, "overshoot": 0.0, "rendered_overshoot": None,
                                                    "rendered_contrast": 0.0, "rendered_motion": 0.0, "register": "off",
-                                                   "edge_margin": 0}
+                                                   "edge_margin": 0, "rendered_fade": "map"}
     out = finder.compute(a, b).output.map
     torch.testing.assert_close(out, difference_map(a, b, shift=1, sigma=0.5))
     with pytest.raises(ParameterError, match="shift"):
