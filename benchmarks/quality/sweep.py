@@ -11,6 +11,7 @@
     python -m benchmarks.quality.sweep --round eight --out benchmarks/quality/results/dev-sweep-8
     python -m benchmarks.quality.sweep --round nine --out benchmarks/quality/results/dev-sweep-9
     python -m benchmarks.quality.sweep --round ten --out benchmarks/quality/results/dev-sweep-10
+    python -m benchmarks.quality.sweep --round eleven --out benchmarks/quality/results/dev-sweep-11
 
 Round two ran the candidate maps below, the original script and the cheap peers on the five
 photograph tracks and the stress tracks; its rule (docs/quality.md): the highest hit@k summed
@@ -32,7 +33,8 @@ may lose hit@k or average precision against round four's default beyond :data:`G
 the candidates that lose nowhere, the highest region F1 summed over the tracks. Round six
 runs :data:`ROUND_SIX_MAPS` under the same rule, and round seven :data:`ROUND_SEVEN_MAPS`
 against round six's default (:data:`REFERENCES`), and rounds eight to ten
-(:data:`ROUND_EIGHT_MAPS`, :data:`ROUND_NINE_MAPS`, :data:`ROUND_TEN_MAPS`) against it too.
+(:data:`ROUND_EIGHT_MAPS`, :data:`ROUND_NINE_MAPS`, :data:`ROUND_TEN_MAPS`) against it too;
+round eleven (:data:`ROUND_ELEVEN_MAPS`) against round ten's.
 """
 
 from __future__ import annotations
@@ -145,16 +147,26 @@ ROUND_NINE_MAPS = {
 #: Round ten: ``edge_margin=auto`` only where the frame moved by half a pixel or more (round
 #: nine's ``auto`` took any measured misalignment, a noisy pair's 0.23 px included).
 ROUND_TEN_MAPS = dict(ROUND_NINE_MAPS)
+#: Round eleven: round ten's default (``d10``) with re-rendering's fading judging the differences
+#: (``rendered_fade=regions``: the map whole, the regions confirmed on the faded map), at three
+#: contrast floors.
+_D10 = ROUND_TEN_MAPS["d6+em"]
+ROUND_ELEVEN_MAPS = {
+    "d10": _D10,
+    **{f"d10+j{floor}": f"{_D10},rendered_contrast=0.{floor},rendered_motion=1.5,rendered_fade=regions"
+       for floor in ("04", "06", "08")},
+}
 
 ROUND_FIVE_REFERENCE = "d4@rel"
 GUARD = {"hit": 0.01, "ap": 0.01}
 ROUNDS = {"four": (ROUND_FOUR_MAPS, ROUND_FOUR_RULES), "five": (ROUND_FIVE_MAPS, ROUND_FIVE_RULES),
           "six": (ROUND_SIX_MAPS, ROUND_SIX_RULES), "seven": (ROUND_SEVEN_MAPS, ROUND_SEVEN_RULES),
           "eight": (ROUND_EIGHT_MAPS, ROUND_SEVEN_RULES), "nine": (ROUND_NINE_MAPS, ROUND_SEVEN_RULES),
-          "ten": (ROUND_TEN_MAPS, ROUND_SEVEN_RULES)}
+          "ten": (ROUND_TEN_MAPS, ROUND_SEVEN_RULES), "eleven": (ROUND_ELEVEN_MAPS, ROUND_SEVEN_RULES)}
 #: The default each guarded round may not lose to: the default of the round before.
 REFERENCES = {"four": "r2+aa+os15+reg@rel", "five": ROUND_FIVE_REFERENCE, "six": ROUND_FIVE_REFERENCE,
-              "seven": "d6@rel", "eight": "d6@rel", "nine": "d6@rel", "ten": "d6@rel"}
+              "seven": "d6@rel", "eight": "d6@rel", "nine": "d6@rel", "ten": "d6@rel",
+              "eleven": "d10@rel"}
 REAL_TRACKS = real.TRACKS
 
 

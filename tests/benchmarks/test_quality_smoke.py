@@ -111,5 +111,10 @@ def test_each_guarded_round_is_held_against_the_default_of_the_round_before():
     assert any(arg.startswith("d6+em=") and "edge_margin=auto;" in arg for arg in nine)
     ten = sweep.round_four_arguments(round_name="ten")
     assert ten[ten.index("--reference") + 1] == "d6@rel" and ten[ten.index("--methods") + 1] == "d6@rel,d6+em@rel"
+    eleven = sweep.round_four_arguments(round_name="eleven")
+    assert eleven[eleven.index("--reference") + 1] == "d10@rel"
+    assert eleven[eleven.index("--methods") + 1] == "d10@rel,d10+j04@rel,d10+j06@rel,d10+j08@rel"
+    assert any(arg.startswith("d10+j06=") and "edge_margin=auto,rendered_contrast=0.06,rendered_motion=1.5,"
+               "rendered_fade=regions;" in arg for arg in eleven)
     six = sweep.round_four_arguments(round_name="six")
     assert six[six.index("--reference") + 1] == "d4@rel"
