@@ -23,23 +23,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-ROUND_TEN_MAP = ("difference:shift=auto,sigma=1.0,reduce=l2,scale=1.0,octaves=4,background=64,exact=auto,antialias=1,"
-                 "overshoot=0.15,rendered_overshoot=0.3,register=auto,edge_margin=auto")
-DIFFERENCES = "regions:level=10,extent=0.1,absorb=0.03,merge=0.03,relative=0.15"
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=7, help="timed rounds (default 7)")
     args = parser.parse_args()
 
-    from benchmarks.quality import real
+    from benchmarks.quality import real, sweep
     from dfcore import Finder
 
     pairs = [real.make_pair("screens", source, variant=2) for source in real.sources_of("screens", "dev")]
     pairs += [real.make_pair("figures", source) for source in real.sources_of("figures", "dev")]
     finders = {preset: Finder(device="cpu", preset=preset) for preset in ("default", "redrawn")}
-    finders["round ten"] = Finder(device="cpu", metric="mse", strategy=ROUND_TEN_MAP, postprocessor=DIFFERENCES)
+    finders["round ten"] = Finder(device="cpu", metric="mse", strategy=sweep.ROUND_ELEVEN_MAPS["d10"],
+                                  postprocessor=sweep.rule_spec(sweep.ROUND_SEVEN_RULES["rel"]))
     times: dict[tuple[str, str], list[float]] = {}
     for pair in pairs:
         for preset, finder in finders.items():
