@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from dfcore import Finder, ParameterError
@@ -112,3 +113,15 @@ def test_the_support_passes_down_the_chain_and_is_none_on_a_pair_not_re_rendered
 def test_a_bad_rendered_fade_is_a_one_line_error():
     with pytest.raises(ParameterError, match="rendered_fade"):
         Finder(metric="mse", strategy="difference:rendered_fade=both", registry=fresh_registry(), device="cpu")
+
+
+def test_in_a_batch_only_the_re_rendered_pair_is_judged():
+    finder = judged_finder()
+    drawn_again = finder.load_pair(page(), page(1.5, label="Sent"))[:2]
+    lossless = finder.load_pair(page(), page(label="Sent"))[:2]
+    batch = finder.compute(*(torch.cat(pair) for pair in zip(drawn_again, lossless))).output
+    assert torch.equal(batch.support[1], torch.ones_like(batch.support[1]))  # the lossless pair: all content
+    for index, pair in enumerate((drawn_again, lossless)):
+        alone = finder.compute(*pair).output
+        assert [r.bbox for r in batch.regions[index]] == [r.bbox for r in alone.regions[0]]
+    assert len(batch.regions[0]) == 1
