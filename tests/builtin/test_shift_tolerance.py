@@ -179,29 +179,29 @@ def test_edge_margin_auto_leaves_out_what_a_moved_frame_uncovers():
     assert found.bbox[0] <= x0 and found.bbox[2] >= x1 and found.bbox[1] <= y0 and found.bbox[3] >= y1
 
 
-def test_edge_margin_auto_keeps_the_edge_of_a_frame_moved_by_less_than_half_a_pixel():
-    a, b, _ = moved_view(shift=0.3)
+def maps_without_and_with_the_margin(shift):
+    """The outputs of a default-like map of :func:`moved_view`, without and with ``edge_margin=auto``."""
+    a, b, _ = moved_view(shift=shift)
     strategy, _ = DEFAULT_LIKE
-    plain = Finder(metric="mse", strategy=strategy, registry=fresh_registry(), device="cpu").compute(a, b)
-    auto = Finder(metric="mse", strategy=f"{strategy},edge_margin=auto", registry=fresh_registry(),
-                  device="cpu").compute(a, b)
-    facts = auto.output.info[0]["difference"]
+    return tuple(Finder(metric="mse", strategy=spec, registry=fresh_registry(), device="cpu").compute(a, b).output
+                 for spec in (strategy, f"{strategy},edge_margin=auto"))
+
+
+def test_edge_margin_auto_keeps_the_edge_of_a_frame_moved_by_less_than_half_a_pixel():
+    plain, auto = maps_without_and_with_the_margin(shift=0.3)
+    facts = auto.info[0]["difference"]
     assert facts["shift"] == 1 and 0.15 < max(map(abs, facts["misalignment_px"])) < 0.5  # tolerated, not moved
     assert "edge_margin_px" not in facts
-    assert torch.equal(plain.output.map, auto.output.map)
-    moved = Finder(metric="mse", strategy=f"{strategy},edge_margin=auto", registry=fresh_registry(),
-                   device="cpu").compute(*moved_view(shift=0.7)[:2]).output.info[0]["difference"]
+    assert torch.equal(plain.map, auto.map)
+    moved = maps_without_and_with_the_margin(shift=0.7)[1].info[0]["difference"]
     assert moved["shift"] == 1 and moved["edge_margin_px"] == 1 + 3  # a row mostly outside the other frame
 
 
 def test_edge_margin_leaves_an_aligned_pair_as_it_is_and_a_number_always_applies():
-    a, b, _ = moved_view(shift=0)
-    strategy, _ = DEFAULT_LIKE
-    plain = Finder(metric="mse", strategy=strategy, registry=fresh_registry(), device="cpu").compute(a, b)
-    auto = Finder(metric="mse", strategy=f"{strategy},edge_margin=auto", registry=fresh_registry(),
-                  device="cpu").compute(a, b)
-    assert plain.output.info[0]["difference"]["shift"] == 0 and "edge_margin_px" not in auto.output.info[0]["difference"]
-    assert torch.equal(plain.output.map, auto.output.map)
+    plain, auto = maps_without_and_with_the_margin(shift=0)
+    assert plain.info[0]["difference"]["shift"] == 0 and "edge_margin_px" not in auto.info[0]["difference"]
+    assert torch.equal(plain.map, auto.map)
+    a, _, _ = moved_view(shift=0)
     b = a.clone()
     b[..., :, :5] = 0.0  # a change along the left edge
     fixed = Finder(metric="mse", strategy="difference:edge_margin=3", registry=fresh_registry(),
