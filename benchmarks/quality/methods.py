@@ -33,7 +33,7 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 
@@ -66,7 +66,7 @@ def known(output: np.ndarray | Found) -> dict[str, np.ndarray | None]:
     return {"valid": None, "support": None}
 
 
-MapFn = Callable[[np.ndarray, np.ndarray], Union[np.ndarray, Found]]
+MapFn = Callable[[np.ndarray, np.ndarray], np.ndarray | Found]
 
 
 @dataclass

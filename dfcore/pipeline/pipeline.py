@@ -70,7 +70,7 @@ class Pipeline:
         given = {"preprocessor": preprocessor, "metric": metric, "strategy": strategy, "postprocessor": postprocessor}
         self.preset = self.registry.preset_for(given, preset)
         refs = self.registry.pipeline_refs(given, preset)
-        build = lambda kind, ref: build_stage(self.registry, kind, ref, self.device)  # noqa: E731
+        build = lambda kind, ref: build_stage(self.registry, kind, ref, self.device)
         self.preprocessors = [build("preprocessor", r) for r in as_chain(refs["preprocessor"])]
         self.metric = build("metric", refs["metric"])
         self.strategy = build("strategy", refs["strategy"])

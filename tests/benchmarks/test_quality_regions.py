@@ -55,7 +55,7 @@ def test_one_region_over_two_edits_finds_one():
 
 
 def test_a_region_counts_within_the_hit_tolerance_and_not_beyond():
-    x0, y0, x1, y1 = EDITS[0]
+    _, y0, x1, y1 = EDITS[0]
     near = Reported((x1 + 1, y0, x1 + 8, y1))  # 1 px right of the box: inside the 2-px growth
     far = Reported((x1 + 3, y0, x1 + 8, y1))  # 3 px right: outside
     assert region_scores([near], EDITS[:1], DIAG)["region_recall"] == 1.0
