@@ -237,7 +237,9 @@ def significant_regions(values: np.ndarray, valid: np.ndarray | None = None, *, 
         return [], empty, (centre, spread)
     groups = _merged(mask[window], merge * float(np.hypot(height, width)))
     among = None
-    if support is not None:  # the groups the faded map's own differences touch
+    # The groups the faded map's own differences touch; a support of 1 everywhere (what a batch
+    # gives its samples that are not re-rendered) fades nothing and needs no second pass.
+    if support is not None and float(support.min()) < 1:
         _, confirmed, _ = significant_regions(magnitude * support, valid, level=level, low=low, merge=merge,
                                               min_size=min_size, extent=extent, absorb=absorb, relative=relative,
                                               nonzero=nonzero)
