@@ -34,7 +34,8 @@ the candidates that lose nowhere, the highest region F1 summed over the tracks. 
 runs :data:`ROUND_SIX_MAPS` under the same rule, and round seven :data:`ROUND_SEVEN_MAPS`
 against round six's default (:data:`REFERENCES`), and rounds eight to ten
 (:data:`ROUND_EIGHT_MAPS`, :data:`ROUND_NINE_MAPS`, :data:`ROUND_TEN_MAPS`) against it too;
-round eleven (:data:`ROUND_ELEVEN_MAPS`) against round ten's.
+round eleven (:data:`ROUND_ELEVEN_MAPS`) against round ten's, and round twelve's rules
+(:data:`ROUND_TWELVE_RULES`) against round eleven's default.
 """
 
 from __future__ import annotations
@@ -157,16 +158,23 @@ ROUND_ELEVEN_MAPS = {
        for floor in ("04", "06", "08")},
 }
 
+#: Round twelve: round eleven's default map (``d11``) under the ``rel`` rule, and with the support
+#: judging each peak as it is grown (``judge=peak``), at the ``rel`` floor and at 0.1.
+ROUND_TWELVE_MAPS = {"d11": ROUND_ELEVEN_MAPS["d10+j04"]}
+ROUND_TWELVE_RULES = {"rel": _REL, "rel-peak": {**_REL, "judge": "peak"},
+                      "rel-peak-floor10": {**_REL, "relative": 0.1, "judge": "peak"}}
+
 ROUND_FIVE_REFERENCE = "d4@rel"
 GUARD = {"hit": 0.01, "ap": 0.01}
 ROUNDS = {"four": (ROUND_FOUR_MAPS, ROUND_FOUR_RULES), "five": (ROUND_FIVE_MAPS, ROUND_FIVE_RULES),
           "six": (ROUND_SIX_MAPS, ROUND_SIX_RULES), "seven": (ROUND_SEVEN_MAPS, ROUND_SEVEN_RULES),
           "eight": (ROUND_EIGHT_MAPS, ROUND_SEVEN_RULES), "nine": (ROUND_NINE_MAPS, ROUND_SEVEN_RULES),
-          "ten": (ROUND_TEN_MAPS, ROUND_SEVEN_RULES), "eleven": (ROUND_ELEVEN_MAPS, ROUND_SEVEN_RULES)}
+          "ten": (ROUND_TEN_MAPS, ROUND_SEVEN_RULES), "eleven": (ROUND_ELEVEN_MAPS, ROUND_SEVEN_RULES),
+          "twelve": (ROUND_TWELVE_MAPS, ROUND_TWELVE_RULES)}
 #: The default each guarded round may not lose to: the default of the round before.
 REFERENCES = {"four": "r2+aa+os15+reg@rel", "five": ROUND_FIVE_REFERENCE, "six": ROUND_FIVE_REFERENCE,
               "seven": "d6@rel", "eight": "d6@rel", "nine": "d6@rel", "ten": "d6@rel",
-              "eleven": "d10@rel"}
+              "eleven": "d10@rel", "twelve": "d11@rel"}
 REAL_TRACKS = real.TRACKS
 
 

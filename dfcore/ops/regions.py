@@ -183,7 +183,8 @@ def order_statistics(values: np.ndarray, ranks: tuple[int, ...]) -> np.ndarray:
 def significant_regions(values: np.ndarray, valid: np.ndarray | None = None, *, level: float = 6.0,
                         low: float = 3.0, merge: float = 0.01, min_size: float = 2e-5, extent: float = 0.0,
                         absorb: float = 0.0, relative: float = 0.0, nonzero: bool = False,
-                        support: np.ndarray | None = None) -> tuple[list[Region], np.ndarray, tuple[float, float]]:
+                        support: np.ndarray | None = None, judge: str = "difference"
+                        ) -> tuple[list[Region], np.ndarray, tuple[float, float]]:
     """The differences one HxW map holds, strongest first, and their HxW bool mask.
 
     Args:
@@ -208,10 +209,17 @@ def significant_regions(values: np.ndarray, valid: np.ndarray | None = None, *, 
         support: HxW values in [0, 1], or ``None``: a difference is kept only where the
             differences of ``values x support`` (found by the same rule) overlap it
             (module docstring).
+        judge: what the support judges. ``"difference"``: each difference once merged, kept
+            if it overlaps one of the faded map's. ``"peak"``: each peak as it is grown; a
+            peak whose own part overlaps none of the faded map's differences is dismissed
+            before it takes anything of them, so a change on the flank of a dismissed peak
+            still starts a difference of its own (module docstring).
     Returns:
         ``(regions, mask, (level, spread))``: each region with its box, area, peak, mean,
         centroid and significance; the mask of the pixels in them; the background measured.
     """
+    if judge not in JUDGES:
+        raise ValueError(f"judge must be one of {', '.join(JUDGES)}, got {judge!r}")
     magnitude = np.abs(np.asarray(values, dtype=np.float32))
     height, width = magnitude.shape
     compared = magnitude if valid is None else magnitude[valid]
@@ -222,13 +230,22 @@ def significant_regions(values: np.ndarray, valid: np.ndarray | None = None, *, 
     z = (magnitude - centre) / spread
     if valid is not None:
         z[~valid] = -np.inf
+    # The faded map's differences, where a support fades anything; a support of 1 everywhere
+    # (what a batch gives its samples that are not re-rendered) needs no second pass.
+    confirmed = None
+    if support is not None and float(support.min()) < 1:
+        _, confirmed, _ = significant_regions(magnitude * support, valid, level=level, low=low, merge=merge,
+                                              min_size=min_size, extent=extent, absorb=absorb, relative=relative,
+                                              nonzero=nonzero)
+    by_peak = confirmed is not None and judge == "peak" and not nonzero
     if nonzero:
         mask = magnitude > 0 if valid is None else (magnitude > 0) & valid
     else:
         seed_level = max(level, relative * float(z.max()))
         if not (z > seed_level).any():
             return [], empty, (centre, spread)
-        mask = _grown(z, seed_level, min(low, level), extent, max(min(absorb, extent), 0.0))
+        mask = _grown(z, seed_level, min(low, level), extent, max(min(absorb, extent), 0.0),
+                      confirmed if by_peak else None)
     # Merging and describing read only the box of the mask's pixels: moving a pixel outside it
     # onto its edge brings it closer to every mask pixel, so no two parts join outside the box
     # that do not join inside it (the same groups, distances and sums as on the whole image).
@@ -237,18 +254,17 @@ def significant_regions(values: np.ndarray, valid: np.ndarray | None = None, *, 
         return [], empty, (centre, spread)
     groups = _merged(mask[window], merge * float(np.hypot(height, width)))
     among = None
-    # The groups the faded map's own differences touch; a support of 1 everywhere (what a batch
-    # gives its samples that are not re-rendered) fades nothing and needs no second pass.
-    if support is not None and float(support.min()) < 1:
-        _, confirmed, _ = significant_regions(magnitude * support, valid, level=level, low=low, merge=merge,
-                                              min_size=min_size, extent=extent, absorb=absorb, relative=relative,
-                                              nonzero=nonzero)
+    if confirmed is not None and not by_peak:  # the groups the faded map's own differences touch
         among = np.unique(groups[confirmed[window] & mask[window]])
     origin = (window[1].start, window[0].start)
     regions, kept = _described(mask[window], groups, magnitude[window], z[window],
                                max(1, round(min_size * height * width)), origin, among)
     empty[window] = np.isin(groups, kept) & mask[window]
     return regions, empty, (centre, spread)
+
+
+#: What a support judges (:func:`significant_regions`'s ``judge``).
+JUDGES = ("difference", "peak")
 
 
 def _box(mask: np.ndarray) -> tuple[slice, slice] | None:
@@ -259,13 +275,16 @@ def _box(mask: np.ndarray) -> tuple[slice, slice] | None:
     return slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
 
 
-def _grown(z: np.ndarray, seed_level: float, low: float, extent: float, absorb: float) -> np.ndarray:
+def _grown(z: np.ndarray, seed_level: float, low: float, extent: float, absorb: float,
+           confirmed: np.ndarray | None = None) -> np.ndarray:
     """HxW bool: each difference grown from its peak, strongest first (hysteresis relative to the peak).
 
     Within each component of ``z > low`` that holds a seed, the highest free pixel ``P`` is a
     peak; its difference is the connected free pixels above ``max(low, extent P)``; those above
     ``max(low, absorb P)`` are taken with it (``absorb = 0``: only its own); repeat while a
     free pixel stands above ``seed_level``. With ``extent = 0`` each component is one difference.
+    ``confirmed`` (HxW bool, or ``None``): a difference that overlaps none of these pixels is
+    dismissed; it takes its own pixels and those above ``absorb P`` outside ``confirmed``.
     """
     mask = np.zeros(z.shape, dtype=bool)
     count, labels, stats, _ = label_regions(z > low, 8)
@@ -278,7 +297,8 @@ def _grown(z: np.ndarray, seed_level: float, low: float, extent: float, absorb: 
         x, y, w, h = (int(v) for v in stats[k, :4])
         crop, free, out = z[y:y + h, x:x + w], labels[y:y + h, x:x + w] == k, mask[y:y + h, x:x + w]
         if extent <= 0:  # the component is the difference
-            out |= free
+            if confirmed is None or (free & confirmed[y:y + h, x:x + w]).any():
+                out |= free
             continue
         while True:
             heights = np.where(free, crop, -np.inf)
@@ -288,8 +308,11 @@ def _grown(z: np.ndarray, seed_level: float, low: float, extent: float, absorb: 
                 break
             core = _component_at(free & (crop > max(low, extent * peak)), top)
             taken = _component_at(free & (crop > max(low, absorb * peak)), top) if 0 < absorb < extent else core
-            out |= core
-            free &= ~(taken | core)
+            if confirmed is None or (core & confirmed[y:y + h, x:x + w]).any():
+                out |= core
+                free &= ~(taken | core)
+            else:  # dismissed: what the faded map holds on its flank stays free
+                free &= ~((taken | core) & ~confirmed[y:y + h, x:x + w])
     return mask
 
 

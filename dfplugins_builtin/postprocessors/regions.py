@@ -11,7 +11,9 @@ on an exact map (``difference`` without tolerance), every changed pixel cluster 
 difference -- the ``strict`` preset's rule, for checks where any change must count.
 When the strategy hands over a ``support`` (``difference:rendered_fade=regions`` on a pair
 drawn again), a difference is reported only where ``map x support`` holds one too: the
-edges a re-rendering moved drop out of the list, the map keeps them.
+edges a re-rendering moved drop out of the list, the map keeps them. ``judge=peak`` judges
+each peak as it is grown instead of each difference once merged: a peak dismissed this way
+takes none of the faded map's differences with it, so a change on its flank is still found.
 The ``default`` preset ends with this stage (docs/quality.md says how its knobs were chosen).
 """
 
@@ -22,14 +24,15 @@ import math
 import torch
 
 from dfcore.contracts import StageOutput
-from dfcore.ops.regions import significant_regions
+from dfcore.ops.regions import JUDGES, significant_regions
 
 
 class Regions:
     """Find the differences of each map: see the module docstring; every knob is a parameter."""
 
     def __init__(self, level: float = 6.0, low: float = 3.0, merge: float = 0.01, min_size: float = 2e-5,
-                 extent: float = 0.0, absorb: float = 0.0, relative: float = 0.0, nonzero: bool = False) -> None:
+                 extent: float = 0.0, absorb: float = 0.0, relative: float = 0.0, nonzero: bool = False,
+                 judge: str = "difference") -> None:
         for name, value in (("level", level), ("low", low)):
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a positive number of standard deviations, got {value!r}")
@@ -47,7 +50,9 @@ class Regions:
                              "its own extent")
         self.level, self.low, self.merge, self.min_size = float(level), float(low), float(merge), float(min_size)
         self.extent, self.absorb, self.relative = float(extent), float(absorb), float(relative)
-        self.nonzero = bool(nonzero)
+        if judge not in JUDGES:
+            raise ValueError(f"judge must be one of {', '.join(JUDGES)}, got {judge!r}")
+        self.nonzero, self.judge = bool(nonzero), judge
 
     def __call__(self, out: StageOutput) -> StageOutput:
         maps = out.map[:, 0].detach().float().cpu().numpy()  # labelling is a host step (dfcore.ops.regions)
@@ -59,7 +64,7 @@ class Regions:
             found, mask, (centre, spread) = significant_regions(
                 values, compared, level=self.level, low=self.low, merge=self.merge, min_size=self.min_size,
                 extent=self.extent, absorb=self.absorb, relative=self.relative, nonzero=self.nonzero,
-                support=None if support is None else support[index])
+                support=None if support is None else support[index], judge=self.judge)
             regions.append(found)
             masks.append(torch.from_numpy(mask))
             infos.append({"differences": len(found), "background": round(centre, 6), "spread": round(spread, 6)})
@@ -89,4 +94,6 @@ class Regions:
             "regions_sorted_by": "peak, then area",
             "support": "where the strategy hands one over, a difference is kept only where the same rule finds one "
                        "in map x support too",
+            "judge": "each difference once merged" if self.judge == "difference" else
+                     "each peak as it is grown: a dismissed peak takes none of the differences of map x support",
         }
