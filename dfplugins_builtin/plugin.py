@@ -144,7 +144,10 @@ def dfind_postprocessors() -> Iterator[StageSpec]:
                                      "it (at most extent)"),
                 Param("relative", 0.0, "differences weaker than this fraction of the strongest one are not reported"),
                 Param("nonzero", False, "every pixel where the map is not zero is part of a difference, whatever the "
-                                        "background (exact maps: any change counts)")),
+                                        "background (exact maps: any change counts)"),
+                Param("judge", "difference", "where the strategy hands over a support: judge each difference once "
+                                             "merged, or each peak as it is grown (a dismissed peak takes none of "
+                                             "map x support's differences)", choices=("difference", "peak"))),
     )
 
 

@@ -211,9 +211,9 @@ def significant_regions(values: np.ndarray, valid: np.ndarray | None = None, *, 
             (module docstring).
         judge: what the support judges. ``"difference"``: each difference once merged, kept
             if it overlaps one of the faded map's. ``"peak"``: each peak as it is grown; a
-            peak whose own part overlaps none of the faded map's differences is dismissed
-            before it takes anything of them, so a change on the flank of a dismissed peak
-            still starts a difference of its own (module docstring).
+            peak whose own part overlaps none of the faded map's differences is dismissed,
+            and no peak takes with it a difference of the faded map that its own part does
+            not overlap, so a change on the flank of another stays one of its own.
     Returns:
         ``(regions, mask, (level, spread))``: each region with its box, area, peak, mean,
         centroid and significance; the mask of the pixels in them; the background measured.
@@ -245,7 +245,7 @@ def significant_regions(values: np.ndarray, valid: np.ndarray | None = None, *, 
         if not (z > seed_level).any():
             return [], empty, (centre, spread)
         mask = _grown(z, seed_level, min(low, level), extent, max(min(absorb, extent), 0.0),
-                      confirmed if by_peak else None)
+                      label_regions(confirmed, 8)[1] if by_peak else None)
     # Merging and describing read only the box of the mask's pixels: moving a pixel outside it
     # onto its edge brings it closer to every mask pixel, so no two parts join outside the box
     # that do not join inside it (the same groups, distances and sums as on the whole image).
@@ -276,15 +276,16 @@ def _box(mask: np.ndarray) -> tuple[slice, slice] | None:
 
 
 def _grown(z: np.ndarray, seed_level: float, low: float, extent: float, absorb: float,
-           confirmed: np.ndarray | None = None) -> np.ndarray:
+           judged: np.ndarray | None = None) -> np.ndarray:
     """HxW bool: each difference grown from its peak, strongest first (hysteresis relative to the peak).
 
     Within each component of ``z > low`` that holds a seed, the highest free pixel ``P`` is a
     peak; its difference is the connected free pixels above ``max(low, extent P)``; those above
     ``max(low, absorb P)`` are taken with it (``absorb = 0``: only its own); repeat while a
     free pixel stands above ``seed_level``. With ``extent = 0`` each component is one difference.
-    ``confirmed`` (HxW bool, or ``None``): a difference that overlaps none of these pixels is
-    dismissed; it takes its own pixels and those above ``absorb P`` outside ``confirmed``.
+    ``judged`` (HxW labels of the faded map's differences, 0 = none; or ``None``): a difference
+    that overlaps none of them is dismissed, and no difference takes with it a labelled one
+    that its own pixels do not overlap: that one stays free to start a difference of its own.
     """
     mask = np.zeros(z.shape, dtype=bool)
     count, labels, stats, _ = label_regions(z > low, 8)
@@ -297,7 +298,7 @@ def _grown(z: np.ndarray, seed_level: float, low: float, extent: float, absorb: 
         x, y, w, h = (int(v) for v in stats[k, :4])
         crop, free, out = z[y:y + h, x:x + w], labels[y:y + h, x:x + w] == k, mask[y:y + h, x:x + w]
         if extent <= 0:  # the component is the difference
-            if confirmed is None or (free & confirmed[y:y + h, x:x + w]).any():
+            if judged is None or (free & (judged[y:y + h, x:x + w] > 0)).any():
                 out |= free
             continue
         while True:
@@ -308,11 +309,16 @@ def _grown(z: np.ndarray, seed_level: float, low: float, extent: float, absorb: 
                 break
             core = _component_at(free & (crop > max(low, extent * peak)), top)
             taken = _component_at(free & (crop > max(low, absorb * peak)), top) if 0 < absorb < extent else core
-            if confirmed is None or (core & confirmed[y:y + h, x:x + w]).any():
+            if judged is None:
                 out |= core
                 free &= ~(taken | core)
-            else:  # dismissed: what the faded map holds on its flank stays free
-                free &= ~((taken | core) & ~confirmed[y:y + h, x:x + w])
+                continue
+            held = judged[y:y + h, x:x + w]
+            own = np.unique(held[core])
+            own = own[own > 0]
+            if own.size:  # confirmed; otherwise dismissed, and it reports nothing
+                out |= core
+            free &= ~((taken | core) & ~((held > 0) & ~np.isin(held, own)))  # others' stay free
     return mask
 
 

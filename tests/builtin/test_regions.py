@@ -75,6 +75,7 @@ def test_pixels_not_compared_hold_no_difference():
     ("extent=1.5", "extent must be a fraction of a peak's height"),
     ("relative=-0.1", "relative must be a fraction of a peak's height"),
     ("extent=0.1,absorb=0.2", r"absorb \(0.2\) must not exceed extent \(0.1\)"),
+    ("judge=group", "judge.*difference, peak"),
 ])
 def test_bad_knobs_are_one_line_errors(params, message):
     with pytest.raises(ParameterError, match=message):

@@ -197,3 +197,45 @@ def test_support_reports_only_the_differences_the_faded_map_holds_too():
     same = significant_regions(values, support=np.ones_like(values))
     assert same[0] == whole and np.array_equal(same[1], whole_mask)
     assert significant_regions(values, support=np.zeros_like(values))[0] == []
+
+
+def peak_with_a_change_on_its_flank():
+    """A strong peak whose flank carries a weaker change 27 px from its centre (the rule's ``absorb`` takes it)."""
+    values = noisy()
+    _, spread = spread_of(values)
+    yy, xx = np.mgrid[:120, :160]
+    values += (200 * spread * np.exp(-((yy - 60) ** 2 + (xx - 60) ** 2) / (2 * 10.0**2))).astype(np.float32)
+    values[59:62, 87:90] += 10 * spread
+    return values
+
+
+def test_judged_by_peak_a_kept_difference_takes_no_other_with_it():
+    values = peak_with_a_change_on_its_flank()
+    support = np.ones_like(values)
+    support[:, 75:87] = 0.02  # the flank between them is what the way the pair was made explains
+    rule = dict(merge=0.0, extent=0.1, absorb=0.01)
+    (merged,), _, _ = significant_regions(values, support=support, **rule)
+    assert merged.bbox[2] < 85  # the peak took the change with it, and only the peak is reported
+    peak, change = significant_regions(values, support=support, judge="peak", **rule)[0]
+    assert peak.bbox == merged.bbox and peak.peak == merged.peak
+    assert change.bbox[0] >= 85 and change.bbox[2] >= 90 and change.bbox[1] <= 59 and change.bbox[3] >= 62
+
+
+def test_judged_by_peak_a_dismissed_peak_takes_nothing_the_faded_map_holds():
+    values = peak_with_a_change_on_its_flank()
+    support = np.ones_like(values)
+    support[25:96, 25:87] = 0.0  # the whole peak is explained; the change on its flank is not
+    rule = dict(merge=0.0, extent=0.1, absorb=0.01)
+    assert significant_regions(values, support=support, **rule)[0] == []  # dismissed, with what it took
+    (change,), mask, _ = significant_regions(values, support=support, judge="peak", **rule)
+    assert change.bbox[0] >= 85 and not mask[:, :80].any()
+
+
+def test_judge_changes_nothing_without_a_support_and_is_checked():
+    values = peak_with_a_change_on_its_flank()
+    for support in (None, np.ones_like(values)):
+        by_difference = significant_regions(values, support=support, extent=0.1, absorb=0.01)
+        by_peak = significant_regions(values, support=support, extent=0.1, absorb=0.01, judge="peak")
+        assert by_peak[0] == by_difference[0] and np.array_equal(by_peak[1], by_difference[1])
+    with pytest.raises(ValueError, match="judge must be one of difference, peak"):
+        significant_regions(values, judge="group")
