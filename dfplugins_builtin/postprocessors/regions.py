@@ -12,8 +12,9 @@ difference -- the ``strict`` preset's rule, for checks where any change must cou
 When the strategy hands over a ``support`` (``difference:rendered_fade=regions`` on a pair
 drawn again), a difference is reported only where ``map x support`` holds one too: the
 edges a re-rendering moved drop out of the list, the map keeps them. ``judge=peak`` judges
-each peak as it is grown instead of each difference once merged: a peak dismissed this way
-takes none of the faded map's differences with it, so a change on its flank is still found.
+each peak as it is grown instead of each difference once merged: a peak that overlaps none of
+the faded map's differences is dismissed, and no peak takes with it a difference of the faded
+map that it does not overlap, so a change on another's flank is still found.
 The ``default`` preset ends with this stage (docs/quality.md says how its knobs were chosen).
 """
 
@@ -95,5 +96,5 @@ class Regions:
             "support": "where the strategy hands one over, a difference is kept only where the same rule finds one "
                        "in map x support too",
             "judge": "each difference once merged" if self.judge == "difference" else
-                     "each peak as it is grown: a dismissed peak takes none of the differences of map x support",
+                     "each peak as it is grown: none takes with it a difference that map x support holds apart",
         }
