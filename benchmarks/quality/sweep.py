@@ -34,8 +34,10 @@ the candidates that lose nowhere, the highest region F1 summed over the tracks. 
 runs :data:`ROUND_SIX_MAPS` under the same rule, and round seven :data:`ROUND_SEVEN_MAPS`
 against round six's default (:data:`REFERENCES`), and rounds eight to ten
 (:data:`ROUND_EIGHT_MAPS`, :data:`ROUND_NINE_MAPS`, :data:`ROUND_TEN_MAPS`) against it too;
-round eleven (:data:`ROUND_ELEVEN_MAPS`) against round ten's, and round twelve's rules
-(:data:`ROUND_TWELVE_RULES`) against round eleven's default.
+round eleven (:data:`ROUND_ELEVEN_MAPS`) against round ten's, round twelve's rules
+(:data:`ROUND_TWELVE_RULES`) against round eleven's default, and round thirteen
+(:data:`ROUND_THIRTEEN_MAPS` with :data:`ROUND_THIRTEEN_RULES`) against it as well, with
+``--unchanged`` guarding on the pairs drawn again with nothing changed.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks.quality import real, regions, run
+from benchmarks.quality import real, regions, run, unchanged
 from benchmarks.quality.pairs import ALL_TRACKS
 
 _ROBUST = "sigma=1.0,reduce=l2,scale=1.0,octaves=4"
@@ -164,17 +166,25 @@ ROUND_TWELVE_MAPS = {"d11": ROUND_ELEVEN_MAPS["d10+j04"]}
 ROUND_TWELVE_RULES = {"rel": _REL, "rel-peak": {**_REL, "judge": "peak"},
                       "rel-peak-floor10": {**_REL, "relative": 0.1, "judge": "peak"}}
 
+#: Round thirteen: round eleven's default map with re-rendering's judgement allowing a move of
+#: 1.5 px (``d11``), 2 px (``m20``) or 2.5 px (``m25``), under ``rel`` and ``rel-peak``; guarded
+#: by the development pairs drawn again with nothing changed too (``--unchanged``).
+ROUND_THIRTEEN_MAPS = {"d11": ROUND_TWELVE_MAPS["d11"],
+                       **{f"d11+m{tag}": ROUND_TWELVE_MAPS["d11"].replace("rendered_motion=1.5", f"rendered_motion={px}")
+                          for tag, px in (("20", 2.0), ("25", 2.5))}}
+ROUND_THIRTEEN_RULES = {"rel": _REL, "rel-peak": ROUND_TWELVE_RULES["rel-peak"]}
+
 ROUND_FIVE_REFERENCE = "d4@rel"
 GUARD = {"hit": 0.01, "ap": 0.01}
 ROUNDS = {"four": (ROUND_FOUR_MAPS, ROUND_FOUR_RULES), "five": (ROUND_FIVE_MAPS, ROUND_FIVE_RULES),
           "six": (ROUND_SIX_MAPS, ROUND_SIX_RULES), "seven": (ROUND_SEVEN_MAPS, ROUND_SEVEN_RULES),
           "eight": (ROUND_EIGHT_MAPS, ROUND_SEVEN_RULES), "nine": (ROUND_NINE_MAPS, ROUND_SEVEN_RULES),
           "ten": (ROUND_TEN_MAPS, ROUND_SEVEN_RULES), "eleven": (ROUND_ELEVEN_MAPS, ROUND_SEVEN_RULES),
-          "twelve": (ROUND_TWELVE_MAPS, ROUND_TWELVE_RULES)}
+          "twelve": (ROUND_TWELVE_MAPS, ROUND_TWELVE_RULES), "thirteen": (ROUND_THIRTEEN_MAPS, ROUND_THIRTEEN_RULES)}
 #: The default each guarded round may not lose to: the default of the round before.
 REFERENCES = {"four": "r2+aa+os15+reg@rel", "five": ROUND_FIVE_REFERENCE, "six": ROUND_FIVE_REFERENCE,
               "seven": "d6@rel", "eight": "d6@rel", "nine": "d6@rel", "ten": "d6@rel",
-              "eleven": "d10@rel", "twelve": "d11@rel"}
+              "eleven": "d10@rel", "twelve": "d11@rel", "thirteen": "d11@rel"}
 REAL_TRACKS = real.TRACKS
 
 
@@ -246,11 +256,15 @@ def choose(summary: Mapping[str, Mapping[str, Mapping[str, float]]], maps: Seque
 
 def choose_guarded(summary: Mapping[str, Mapping[str, Mapping[str, float]]],
                    methods: Sequence[str] = tuple(f"{m}@{r}" for m in ROUND_FIVE_MAPS for r in ROUND_FIVE_RULES),
-                   reference: str = ROUND_FIVE_REFERENCE, guard: Mapping[str, float] = GUARD) -> dict[str, Any]:
+                   reference: str = ROUND_FIVE_REFERENCE, guard: Mapping[str, float] = GUARD,
+                   unchanged: Mapping[str, Mapping[str, float]] | None = None) -> dict[str, Any]:
     """Round five's rule (docs/quality.md), applied to a run's summary (track -> method -> means).
 
     1. The guard: a ``MAP@RULE`` is admissible when on every track its hit@k and average
-       precision are at least the reference's less ``guard`` (the reference always is).
+       precision are at least the reference's less ``guard`` (the reference always is), and,
+       given ``unchanged`` (method -> family -> mean differences on pairs drawn again with
+       nothing changed, :func:`benchmarks.quality.unchanged.means`; round thirteen on), when it
+       reports no more of them than the reference in any family.
     2. Among the admissible, the highest region F1 summed over the tracks; then the lower
        summed |count error| / edits, then the higher summed average precision (sums rounded to
        three decimals).
@@ -258,15 +272,20 @@ def choose_guarded(summary: Mapping[str, Mapping[str, Mapping[str, float]]],
     tracks = list(summary)
 
     def losses(method: str) -> list[str]:
-        return [f"{score} on {t}: {summary[t][method][score]:.3f} < {summary[t][reference][score]:.3f}"
-                for t in tracks for score, slack in guard.items()
-                if summary[t][method][score] < summary[t][reference][score] - slack - 1e-9]
+        found = [f"{score} on {t}: {summary[t][method][score]:.3f} < {summary[t][reference][score]:.3f}"
+                 for t in tracks for score, slack in guard.items()
+                 if summary[t][method][score] < summary[t][reference][score] - slack - 1e-9]
+        if unchanged is not None:
+            found += [f"unchanged {family}: {mean:.2f} > {unchanged[reference][family]:.2f} differences"
+                      for family, mean in unchanged[method].items() if mean > unchanged[reference][family] + 1e-9]
+        return found
 
     def total(method: str, score: str) -> float:
         return round(sum(summary[t][method][score] for t in tracks), 3)
 
     rows = [{"method": m, "region_f1_sum": total(m, "region_f1"), "count_error_rel_sum": total(m, "count_error_rel"),
-             "ap_sum": total(m, "ap"), "hit_sum": total(m, "hit"), "losses": losses(m)} for m in methods]
+             "ap_sum": total(m, "ap"), "hit_sum": total(m, "hit"), "losses": losses(m),
+             **({"unchanged": dict(unchanged[m])} if unchanged is not None else {})} for m in methods]
     rows.sort(key=lambda row: (bool(row["losses"]), -row["region_f1_sum"], row["count_error_rel_sum"], -row["ap_sum"]))
     best = rows[0]["method"]
     return {"method": best, "map": best.split("@")[0], "rule": best.split("@")[1], "tracks": tracks,
@@ -282,7 +301,20 @@ def guarded_table(choice: Mapping[str, Any], round_name: str = "five") -> str:
            "|---|---|---|---|---|---|"]
     out += [f"| `{row['method']}` | {'; '.join(row['losses']) or 'none'} | {row['region_f1_sum']:.3f} | "
             f"{row['count_error_rel_sum']:.3f} | {row['ap_sum']:.3f} | {row['hit_sum']:.3f} |" for row in choice["rows"]]
+    if any("unchanged" in row for row in choice["rows"]):
+        families = list(choice["rows"][0]["unchanged"])
+        out += ["", "Differences reported on the pairs drawn again with nothing changed (mean per pair):\n",
+                "| candidate | " + " | ".join(families) + " |", "|---|" + "---|" * len(families)]
+        out += [f"| `{row['method']}` | " + " | ".join(f"{row['unchanged'][f]:.2f}" for f in families) + " |"
+                for row in choice["rows"]]
     return "\n".join(out) + "\n"
+
+
+def method_pipelines(round_name: str) -> list[str]:
+    """A round's ``MAP@RULE`` candidates as whole pipelines (``LABEL=SPEC``, the runner's ``--pipeline``)."""
+    maps, rules = ROUNDS[round_name]
+    return [f"{m}@{r}=preprocessor=identity;metric=mse;strategy={spec};postprocessor={rule_spec(rules[r])}"
+            for m, spec in maps.items() for r in rules]
 
 
 def choice_table(choice: Mapping[str, Any]) -> str:
@@ -302,6 +334,9 @@ def choice_table(choice: Mapping[str, Any]) -> str:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], add_help=False)
     parser.add_argument("--round", default="two", choices=("two", *ROUNDS))
+    parser.add_argument("--unchanged", action="store_true",
+                        help="also count each candidate's differences on the development pairs drawn again with "
+                             "nothing changed, and guard on them (rounds in UNCHANGED_GUARDED)")
     known, extra = parser.parse_known_args(argv)
     if known.round == "two":
         run.main(arguments(extra))
@@ -310,16 +345,23 @@ def main(argv: Sequence[str] | None = None) -> None:
     result = run.main(round_four_arguments(extra, known.round))
     if not result:
         return
+    records = None
     if known.round == "four":
         choice = choose(result["summary"])
         text = choice_table(choice)
     else:
         maps, rules = ROUNDS[known.round]
+        if known.unchanged:
+            records = unchanged.count("dev", 4, (), pipelines=method_pipelines(known.round))
         choice = choose_guarded(result["summary"], [f"{m}@{r}" for m in maps for r in rules],
-                                REFERENCES[known.round])
+                                REFERENCES[known.round],
+                                unchanged=None if records is None else
+                                {f"{m}@{r}": unchanged.means(records, f"{m}@{r}") for m in maps for r in rules})
         text = guarded_table(choice, known.round)
     print(text)
     out = next((Path(extra[i + 1]) for i, arg in enumerate(extra[:-1]) if arg == "--out"), None)
+    if out is not None and records is not None:
+        (out / "unchanged.json").write_text(json.dumps({"records": records}, indent=1) + "\n")
     if out is not None:
         (out / "choice.md").write_text(text)
         (out / "choice.json").write_text(json.dumps(choice, indent=1) + "\n")

@@ -1,6 +1,7 @@
 """False differences on pages and plots drawn again with nothing changed.
 
     python -m benchmarks.quality.unchanged --split dev --variants 4 --out DIR
+    python -m benchmarks.quality.unchanged --presets default --pipeline 'mine=strategy=difference;postprocessor=regions'
 
 Every pair of the quality benchmark holds edits, so its scores never ask what a user comparing
 screenshots from two machines asks first: with nothing changed, how many differences does a
@@ -22,18 +23,23 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks.quality import figures, real, screens
+from benchmarks.quality import figures, real, run, screens
 from benchmarks.quality.pairs import MAX_SIDE
 
 PRESETS = ("default", "redrawn", "robust", "strict")
 MAKERS = {"screens": screens.unchanged_pair, "figures": figures.unchanged_pair}
 
 
-def count(split: str, variants: int, presets: Sequence[str], seed: int = 0) -> list[dict[str, Any]]:
-    """One record per pair: family, source, B's setting and the differences each preset reports."""
+def count(split: str, variants: int, presets: Sequence[str], seed: int = 0,
+          pipelines: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """One record per pair: family, source, B's setting and the differences each preset, and each
+    pipeline (``LABEL=SPEC`` as the runner's ``--pipeline`` takes it), reports."""
     from dfcore import Finder
 
     finders = {preset: Finder(device="cpu", preset=preset) for preset in presets}
+    for text in pipelines:
+        label, stages = run.parse_pipeline(text)
+        finders[label] = Finder(device="cpu", **stages)
     records = []
     for family, make in MAKERS.items():
         for source in real.sources_of(family, split):
@@ -43,6 +49,12 @@ def count(split: str, variants: int, presets: Sequence[str], seed: int = 0) -> l
                 records.append({"family": family, "source": source, "variant": variant, "setting": setting,
                                 "differences": found})
     return records
+
+
+def means(records: Sequence[dict[str, Any]], label: str) -> dict[str, float]:
+    """family -> the mean number of differences ``label`` reports on its pairs."""
+    return {family: statistics.mean(r["differences"][label] for r in records if r["family"] == family)
+            for family in MAKERS if any(r["family"] == family for r in records)}
 
 
 def table(records: Sequence[dict[str, Any]], presets: Sequence[str]) -> str:
@@ -62,13 +74,15 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--split", default="dev", choices=real.SPLITS)
     parser.add_argument("--variants", type=int, default=4, help="B settings per source, cycled (default 4: each once)")
-    parser.add_argument("--presets", default=",".join(PRESETS))
+    parser.add_argument("--presets", default=",".join(PRESETS), help="comma-separated; empty for none")
+    parser.add_argument("--pipeline", action="append", default=[], metavar="LABEL=SPEC",
+                        help="a dfind pipeline too, as the runner takes it (repeatable)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, help="write unchanged.json and unchanged.md here")
     args = parser.parse_args(argv)
-    presets = args.presets.split(",")
-    records = count(args.split, args.variants, presets, args.seed)
-    text = table(records, presets)
+    presets = [name for name in args.presets.split(",") if name]
+    records = count(args.split, args.variants, presets, args.seed, args.pipeline)
+    text = table(records, [*presets, *(run.parse_pipeline(text)[0] for text in args.pipeline)])
     print(text)
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
