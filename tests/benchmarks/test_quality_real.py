@@ -172,11 +172,14 @@ def test_the_unchanged_count_records_what_each_preset_reports(monkeypatch, tmp_p
     monkeypatch.setattr(unchanged, "MAKERS", {"figures": lambda source, variant, seed, side: figures.unchanged_pair(
         source, variant, seed, SIDE)})
     monkeypatch.setattr(real, "sources_of", lambda family, split: ["line"])
-    records = unchanged.main(["--split", "dev", "--variants", "2", "--presets", "strict,default", "--out", str(tmp_path)])
+    records = unchanged.main(["--split", "dev", "--variants", "2", "--presets", "strict,default", "--out", str(tmp_path),
+                              "--pipeline", "exact=strategy=difference:reduce=max;postprocessor=regions:nonzero=true"])
     assert [(r["source"], r["variant"], r["setting"]) for r in records] == [
         ("line", 0, figures.B_SETTINGS[0]), ("line", 1, figures.B_SETTINGS[1])]
     assert all(r["differences"]["strict"] > 0 for r in records)  # drawn again: pixels differ, strict counts them
-    assert all(set(r["differences"]) == {"strict", "default"} for r in records)
+    assert all(set(r["differences"]) == {"strict", "default", "exact"} for r in records)
+    assert all(r["differences"]["exact"] > 0 for r in records)
+    assert unchanged.means(records, "strict") == {"figures": sum(r["differences"]["strict"] for r in records) / 2}
     saved = (tmp_path / "unchanged.md").read_text()
-    assert "| figures | `strict` | 2 | 0% |" in saved
+    assert "| figures | `strict` | 2 | 0% |" in saved and "| figures | `exact` | 2 | 0% |" in saved
     assert (tmp_path / "unchanged.json").exists()

@@ -94,6 +94,38 @@ def test_round_five_rule_skips_a_candidate_that_loses_a_track_and_ranks_the_rest
     assert "| `wins@r` | none | 1.650 |" in sweep.guarded_table({**choice, "method": "d4@rel", "map": "d4", "rule": "rel"})
 
 
+def test_the_unchanged_pairs_guard_a_round_when_they_are_counted():
+    from benchmarks.quality import sweep
+
+    def scores(f1):
+        return {"hit": 1.0, "ap": 0.9, "region_f1": f1, "count_error_rel": 0.0}
+
+    summary = {"screens": {"ref@r": scores(0.80), "finer@r": scores(0.90), "calmer@r": scores(0.85)}}
+    unchanged = {"ref@r": {"screens": 2.5, "figures": 6.5}, "finer@r": {"screens": 3.0, "figures": 6.0},
+                 "calmer@r": {"screens": 1.5, "figures": 6.5}}
+    methods = ["ref@r", "finer@r", "calmer@r"]
+    assert sweep.choose_guarded(summary, methods, "ref@r")["method"] == "finer@r"  # without the guard
+    choice = sweep.choose_guarded(summary, methods, "ref@r", unchanged=unchanged)
+    assert choice["method"] == "calmer@r"
+    assert choice["rows"][-1]["losses"] == ["unchanged screens: 3.00 > 2.50 differences"]
+    table = sweep.guarded_table({**choice, "method": "d11@rel", "map": "d11", "rule": "rel"}, "thirteen")
+    assert "| `calmer@r` | 1.50 | 6.50 |" in table
+
+
+def test_round_thirteen_varies_the_judgement_s_move_and_can_run_whole_pipelines():
+    from benchmarks.quality import sweep
+
+    thirteen = sweep.round_four_arguments(round_name="thirteen")
+    assert thirteen[thirteen.index("--reference") + 1] == "d11@rel"
+    assert sweep.ROUND_THIRTEEN_MAPS["d11"] == sweep.ROUND_ELEVEN_MAPS["d10+j04"]  # round eleven's chosen map
+    assert any(arg.startswith("d11+m25=") and "rendered_motion=2.5,rendered_fade=regions;" in arg for arg in thirteen)
+    pipelines = sweep.method_pipelines("thirteen")
+    assert len(pipelines) == 6
+    label, stages = R.parse_pipeline(next(p for p in pipelines if p.startswith("d11+m20@rel-peak=")))
+    assert label == "d11+m20@rel-peak" and "rendered_motion=2.0" in stages["strategy"]
+    assert stages["postprocessor"] == ["regions:level=10,extent=0.1,absorb=0.03,merge=0.03,relative=0.15,judge=peak"]
+
+
 def test_each_guarded_round_is_held_against_the_default_of_the_round_before():
     from benchmarks.quality import sweep
 
