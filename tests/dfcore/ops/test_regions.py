@@ -213,7 +213,7 @@ def test_judged_by_peak_a_kept_difference_takes_no_other_with_it():
     values = peak_with_a_change_on_its_flank()
     support = np.ones_like(values)
     support[:, 75:87] = 0.02  # the flank between them is what the way the pair was made explains
-    rule = dict(merge=0.0, extent=0.1, absorb=0.01)
+    rule = {"merge": 0.0, "extent": 0.1, "absorb": 0.01}
     (merged,), _, _ = significant_regions(values, support=support, **rule)
     assert merged.bbox[2] < 85  # the peak took the change with it, and only the peak is reported
     peak, change = significant_regions(values, support=support, judge="peak", **rule)[0]
@@ -225,7 +225,7 @@ def test_judged_by_peak_a_dismissed_peak_takes_nothing_the_faded_map_holds():
     values = peak_with_a_change_on_its_flank()
     support = np.ones_like(values)
     support[25:96, 25:87] = 0.0  # the whole peak is explained; the change on its flank is not
-    rule = dict(merge=0.0, extent=0.1, absorb=0.01)
+    rule = {"merge": 0.0, "extent": 0.1, "absorb": 0.01}
     assert significant_regions(values, support=support, **rule)[0] == []  # dismissed, with what it took
     (change,), mask, _ = significant_regions(values, support=support, judge="peak", **rule)
     assert change.bbox[0] >= 85 and not mask[:, :80].any()
