@@ -11,7 +11,9 @@ quality benchmark (docs/quality.md):
   (:mod:`dfcore.ops.shift`), so a pair off by a pixel does not light up
   every edge while an object present in one image only still does. ``shift=auto`` measures
   the pair's misalignment (phase correlation) and tolerates it only when there is some:
-  an aligned pair keeps every pixel's own difference;
+  an aligned pair keeps every pixel's own difference. A pair with at least 90% of its detail
+  pixels identical (``exact``'s lossless test, below) is on one grid and is not measured: a
+  large change can pull the phase correlation's peak off zero there;
 * ``scale``, ``octaves``: the map's scale, the mean of its Gaussian smoothings at ``scale``,
   ``2 scale``... (as the ``smooth`` postprocessor): speckle averages away, a patchy change
   becomes one blob, fine scales keep a one-pixel line;
@@ -313,12 +315,14 @@ def check_radius_or_auto(value: int | str, name: str) -> int | str:
 @dataclass(frozen=True)
 class PairFacts:
     """Per sample, measured before anything is resampled: whether the pair is lossless (N bool,
-    for ``exact``), the share of identical pixels (N), and whether it was re-rendered (N bool:
-    at least ``RENDERED_SHARE`` identical, yet not lossless)."""
+    for ``exact``), the share of identical pixels (N), whether it was re-rendered (N bool:
+    at least ``RENDERED_SHARE`` identical, yet not lossless), and whether it is on one grid
+    (N bool: at least ``LOSSLESS_SHARE`` of its detail pixels identical, whatever ``exact``)."""
 
     lossless: Tensor
     untouched: Tensor
     rendered: Tensor
+    aligned: Tensor
 
 
 class Difference:
@@ -391,13 +395,13 @@ class Difference:
             counts = part if counts is None else counts + part
         assert counts is not None  # an image has at least one row
         lossless = torch.zeros(n, dtype=torch.bool, device=a.device)
+        identical = share_from_counts(counts).nan_to_num(1.0)
         if self.exact != "off" or "auto" in (self.antialias, self.register):
-            identical = share_from_counts(counts).nan_to_num(1.0)
             lossless = identical >= LOSSLESS_SHARE if self.exact != "on" else ~lossless
             for info, share, used in zip(infos, identical.tolist(), lossless.tolist()):
                 info.update(identical=round(share, 4), exact=bool(used) and self.exact != "off")
         untouched = 1 - counts[:, 4].double() / (height * width)
-        return PairFacts(lossless, untouched, (untouched >= RENDERED_SHARE) & ~lossless)
+        return PairFacts(lossless, untouched, (untouched >= RENDERED_SHARE) & ~lossless, identical >= LOSSLESS_SHARE)
 
     def _register(self, a: Tensor, b: Tensor, infos: list[dict[str, Any]], lossless: Tensor
                   ) -> tuple[Tensor, Tensor | None, list[bool]]:
@@ -441,8 +445,11 @@ class Difference:
         pixel: it gets a radius of 1 (a global translation measured on it would read the
         margin the resampling left, not the content).
         """
-        if self.shift == "auto":
-            translation = estimate_translation(a, b)
+        if self.shift == "auto":  # a pair on one grid is not measured (module docstring)
+            translation = torch.zeros(a.shape[0], 2, device=a.device)
+            todo = [i for i, done in enumerate(pair.aligned.tolist()) if not done]
+            if todo:
+                translation[todo] = estimate_translation(a[todo], b[todo]).to(translation.dtype)
             radii = [1 if used else radius for used, radius in zip(resampled, auto_radius(translation))]
             for info, measured, radius, used in zip(infos, translation.tolist(), radii, resampled):
                 if not used:

@@ -97,6 +97,27 @@ def test_shift_auto_keeps_every_pixel_of_an_aligned_pair_and_tolerates_a_shifted
     torch.testing.assert_close(out.map, difference_map(a, moved, "l2", shift=1))
 
 
+def test_shift_auto_does_not_measure_a_pair_on_one_grid(monkeypatch):
+    import dfplugins_builtin.strategies.difference as module
+
+    measured = []
+
+    def pulled_off_zero(x, y):  # as a large change can pull the phase correlation's peak
+        measured.append(x.shape[0])
+        return torch.tensor([[0.0, 9.0]]).expand(x.shape[0], 2)
+
+    monkeypatch.setattr(module, "estimate_translation", pulled_off_zero)
+    a, b, _ = planted_pair()
+    noisy = quantised(b + 0.02 * torch.randn(b.shape, generator=torch.Generator().manual_seed(1)))
+    for exact in ("auto", "off"):  # lossless or not as exact sees it, the pair is on one grid
+        out = Difference(shift="auto", reduce="l2", exact=exact)(as_problem(a, b))
+        assert out.info[0]["shift"] == 0 and out.info[0]["misalignment_px"] == [0.0, 0.0]
+    assert measured == []
+    out = Difference(shift="auto", reduce="l2", exact="on")(as_problem(torch.cat([a, a]), torch.cat([b, noisy])))
+    assert measured == [1]  # only the sample with its detail pixels changed is measured
+    assert [info["shift"] for info in out.info] == [0, 4]
+
+
 def test_shift_auto_chooses_per_sample_in_a_batch():
     a, b, _ = planted_pair()
     a2, b2, _ = planted_pair(seed=1)
