@@ -37,7 +37,8 @@ against round six's default (:data:`REFERENCES`), and rounds eight to ten
 round eleven (:data:`ROUND_ELEVEN_MAPS`) against round ten's, round twelve's rules
 (:data:`ROUND_TWELVE_RULES`) against round eleven's default, and round thirteen
 (:data:`ROUND_THIRTEEN_MAPS` with :data:`ROUND_THIRTEEN_RULES`) against it as well, with
-``--unchanged`` guarding on the pairs drawn again with nothing changed.
+``--unchanged`` guarding on the pairs drawn again with nothing changed; round fourteen
+(:data:`ROUND_FOURTEEN_MAPS`) ranks a change of the map by hit@k and AP (:data:`MAP_ROUNDS`).
 """
 
 from __future__ import annotations
@@ -174,17 +175,25 @@ ROUND_THIRTEEN_MAPS = {"d11": ROUND_TWELVE_MAPS["d11"],
                           for tag, px in (("20", 2.0), ("25", 2.5))}}
 ROUND_THIRTEEN_RULES = {"rel": _REL, "rel-peak": ROUND_TWELVE_RULES["rel-peak"]}
 
+#: Round fourteen: round eleven's default map (``d11``) and with the lossless test that also takes
+#: a pair whose changes lie in a few compact areas as lossless from 75% (``lc``: ``lossless=clustered``).
+ROUND_FOURTEEN_MAPS = {"d11": ROUND_TWELVE_MAPS["d11"], "d11+lc": f"{ROUND_TWELVE_MAPS['d11']},lossless=clustered"}
+#: The rounds whose guard also holds region F1 per track, and that rank by the map (hit@k + AP) first.
+MAP_ROUNDS = {"fourteen"}
+MAP_GUARD = {**{"hit": 0.01, "ap": 0.01}, "region_f1": 0.01}
+
 ROUND_FIVE_REFERENCE = "d4@rel"
 GUARD = {"hit": 0.01, "ap": 0.01}
 ROUNDS = {"four": (ROUND_FOUR_MAPS, ROUND_FOUR_RULES), "five": (ROUND_FIVE_MAPS, ROUND_FIVE_RULES),
           "six": (ROUND_SIX_MAPS, ROUND_SIX_RULES), "seven": (ROUND_SEVEN_MAPS, ROUND_SEVEN_RULES),
           "eight": (ROUND_EIGHT_MAPS, ROUND_SEVEN_RULES), "nine": (ROUND_NINE_MAPS, ROUND_SEVEN_RULES),
           "ten": (ROUND_TEN_MAPS, ROUND_SEVEN_RULES), "eleven": (ROUND_ELEVEN_MAPS, ROUND_SEVEN_RULES),
-          "twelve": (ROUND_TWELVE_MAPS, ROUND_TWELVE_RULES), "thirteen": (ROUND_THIRTEEN_MAPS, ROUND_THIRTEEN_RULES)}
+          "twelve": (ROUND_TWELVE_MAPS, ROUND_TWELVE_RULES), "thirteen": (ROUND_THIRTEEN_MAPS, ROUND_THIRTEEN_RULES),
+          "fourteen": (ROUND_FOURTEEN_MAPS, ROUND_SEVEN_RULES)}
 #: The default each guarded round may not lose to: the default of the round before.
 REFERENCES = {"four": "r2+aa+os15+reg@rel", "five": ROUND_FIVE_REFERENCE, "six": ROUND_FIVE_REFERENCE,
               "seven": "d6@rel", "eight": "d6@rel", "nine": "d6@rel", "ten": "d6@rel",
-              "eleven": "d10@rel", "twelve": "d11@rel", "thirteen": "d11@rel"}
+              "eleven": "d10@rel", "twelve": "d11@rel", "thirteen": "d11@rel", "fourteen": "d11@rel"}
 REAL_TRACKS = real.TRACKS
 
 
@@ -257,7 +266,8 @@ def choose(summary: Mapping[str, Mapping[str, Mapping[str, float]]], maps: Seque
 def choose_guarded(summary: Mapping[str, Mapping[str, Mapping[str, float]]],
                    methods: Sequence[str] = tuple(f"{m}@{r}" for m in ROUND_FIVE_MAPS for r in ROUND_FIVE_RULES),
                    reference: str = ROUND_FIVE_REFERENCE, guard: Mapping[str, float] = GUARD,
-                   unchanged: Mapping[str, Mapping[str, float]] | None = None) -> dict[str, Any]:
+                   unchanged: Mapping[str, Mapping[str, float]] | None = None, rank: str = "regions"
+                   ) -> dict[str, Any]:
     """Round five's rule (docs/quality.md), applied to a run's summary (track -> method -> means).
 
     1. The guard: a ``MAP@RULE`` is admissible when on every track its hit@k and average
@@ -267,7 +277,8 @@ def choose_guarded(summary: Mapping[str, Mapping[str, Mapping[str, float]]],
        reports no more of them than the reference in any family.
     2. Among the admissible, the highest region F1 summed over the tracks; then the lower
        summed |count error| / edits, then the higher summed average precision (sums rounded to
-       three decimals).
+       three decimals). With ``rank="maps"`` (round fourteen, a change of the map itself), the
+       highest hit@k and average precision summed over the tracks first, then region F1.
     """
     tracks = list(summary)
 
@@ -286,7 +297,12 @@ def choose_guarded(summary: Mapping[str, Mapping[str, Mapping[str, float]]],
     rows = [{"method": m, "region_f1_sum": total(m, "region_f1"), "count_error_rel_sum": total(m, "count_error_rel"),
              "ap_sum": total(m, "ap"), "hit_sum": total(m, "hit"), "losses": losses(m),
              **({"unchanged": dict(unchanged[m])} if unchanged is not None else {})} for m in methods]
-    rows.sort(key=lambda row: (bool(row["losses"]), -row["region_f1_sum"], row["count_error_rel_sum"], -row["ap_sum"]))
+    if rank == "maps":
+        rows.sort(key=lambda row: (bool(row["losses"]), -round(row["hit_sum"] + row["ap_sum"], 3),
+                                   -row["region_f1_sum"], row["count_error_rel_sum"]))
+    else:
+        rows.sort(key=lambda row: (bool(row["losses"]), -row["region_f1_sum"], row["count_error_rel_sum"],
+                                   -row["ap_sum"]))
     best = rows[0]["method"]
     return {"method": best, "map": best.split("@")[0], "rule": best.split("@")[1], "tracks": tracks,
             "reference": reference, "rows": rows}
@@ -353,10 +369,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         maps, rules = ROUNDS[known.round]
         if known.unchanged:
             records = unchanged.count("dev", 4, (), pipelines=method_pipelines(known.round))
+        by_map = known.round in MAP_ROUNDS
         choice = choose_guarded(result["summary"], [f"{m}@{r}" for m in maps for r in rules],
-                                REFERENCES[known.round],
+                                REFERENCES[known.round], MAP_GUARD if by_map else GUARD,
                                 unchanged=None if records is None else
-                                {f"{m}@{r}": unchanged.means(records, f"{m}@{r}") for m in maps for r in rules})
+                                {f"{m}@{r}": unchanged.means(records, f"{m}@{r}") for m in maps for r in rules},
+                                rank="maps" if by_map else "regions")
         text = guarded_table(choice, known.round)
     print(text)
     out = next((Path(extra[i + 1]) for i, arg in enumerate(extra[:-1]) if arg == "--out"), None)

@@ -11,9 +11,9 @@ quality benchmark (docs/quality.md):
   (:mod:`dfcore.ops.shift`), so a pair off by a pixel does not light up
   every edge while an object present in one image only still does. ``shift=auto`` measures
   the pair's misalignment (phase correlation) and tolerates it only when there is some:
-  an aligned pair keeps every pixel's own difference. A pair with at least 90% of its detail
-  pixels identical (``exact``'s lossless test, below) is on one grid and is not measured: a
-  large change can pull the phase correlation's peak off zero there;
+  an aligned pair keeps every pixel's own difference. A pair the lossless test takes as
+  lossless (``exact``, ``lossless``, below) is on one grid and is not measured: a large change
+  can pull the phase correlation's peak off zero there;
 * ``scale``, ``octaves``: the map's scale, the mean of its Gaussian smoothings at ``scale``,
   ``2 scale``... (as the ``smooth`` postprocessor): speckle averages away, a patchy change
   becomes one blob, fine scales keep a one-pixel line;
@@ -70,6 +70,12 @@ quality benchmark (docs/quality.md):
   90% of its *detail* pixels (those that differ from a neighbour, in A or in B) are
   identical: flat areas stay bit-identical through JPEG, resampling and sub-pixel shifts,
   so the share of all pixels would take a lossy drawing or screenshot for a lossless one.
+  ``lossless``: that test. ``share`` is the 90% above. ``clustered`` also takes a pair as
+  lossless from 75% when its changed pixels lie in a few compact areas (the
+  ``CLUSTERS`` largest connected areas of the changed pixels, grown by ``CLUSTER_REACH`` px,
+  hold ``CLUSTERED_HOLD`` of them): a large edit on a drawing or a plot changes many detail
+  pixels in one place, while JPEG, noise, resampling, a shift or a re-rendering changes
+  them all over the image;
 
 Memory: the local part of the map (smoothing, shift or rasterisation tolerance, scales) is
 computed in row strips (:mod:`dfcore.ops.strips`) and the pair is measured and ranked
@@ -85,6 +91,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import cv2
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -100,6 +108,7 @@ from dfcore.ops.filters import (
     multiscale_smooth,
 )
 from dfcore.ops.register import inner, match_tones, measure_affine, warp
+from dfcore.ops.regions import label_regions
 from dfcore.ops.shift import (
     AUTO_LIMIT,
     auto_radius,
@@ -114,6 +123,14 @@ from dfcore.ops.strips import bands, map_in_strips, strip_rows
 
 #: ``exact=auto`` ranks differing pixels first when at least this share of detail pixels is identical.
 LOSSLESS_SHARE = 0.9
+#: ``lossless=clustered``: from this share, a pair is lossless too when the ``CLUSTERS`` largest
+#: connected areas of its changed pixels (grown by ``CLUSTER_REACH`` px) hold ``CLUSTERED_HOLD`` of
+#: that grown area.
+CLUSTERED_SHARE = 0.75
+CLUSTERS = 10
+CLUSTER_REACH = 2
+CLUSTERED_HOLD = 0.95
+LOSSLESS_TESTS = ("share", "clustered")
 EXACT_MODES = ("off", "auto", "on")
 FADE_MODES = ("map", "regions")
 REGISTER_MODES = ("off", "auto")
@@ -268,6 +285,21 @@ def share_counts(a: Tensor, b: Tensor, valid: Tensor | None, keep: slice = slice
     return torch.stack([*counts, count(changed), everywhere], 1)
 
 
+def changes_clustered(a: Tensor, b: Tensor, valid: Tensor | None) -> bool:
+    """Whether the pixels where one pair (1xCxHxW) differs lie in a few compact areas: the
+    :data:`CLUSTERS` largest connected areas of them, grown by :data:`CLUSTER_REACH` px, hold
+    :data:`CLUSTERED_HOLD` of the grown area (``lossless=clustered``, module docstring). The
+    changed pixels are labelled on the host, as the ``regions`` postprocessor labels its masks."""
+    changed = differs(a, b)
+    if valid is not None:
+        changed &= valid
+    reach = 2 * CLUSTER_REACH + 1
+    grown = F.max_pool2d(changed.to(torch.uint8), reach, stride=1, padding=CLUSTER_REACH)[0, 0]
+    count, _, stats, _ = label_regions(grown.cpu().numpy().astype(bool), 8)
+    areas = np.sort(stats[1:, cv2.CC_STAT_AREA])[::-1]
+    return areas.size > 0 and float(areas[:CLUSTERS].sum()) >= CLUSTERED_HOLD * float(areas.sum())
+
+
 def share_from_counts(counts: Tensor) -> Tensor:
     """:func:`lossless_share` from the counts of :func:`share_counts`, per sample."""
     def share(changed: Tensor, counted: Tensor) -> Tensor:
@@ -317,7 +349,7 @@ class PairFacts:
     """Per sample, measured before anything is resampled: whether the pair is lossless (N bool,
     for ``exact``), the share of identical pixels (N), whether it was re-rendered (N bool:
     at least ``RENDERED_SHARE`` identical, yet not lossless), and whether it is on one grid
-    (N bool: at least ``LOSSLESS_SHARE`` of its detail pixels identical, whatever ``exact``)."""
+    (N bool: lossless by the ``lossless`` test, whatever ``exact``)."""
 
     lossless: Tensor
     untouched: Tensor
@@ -332,7 +364,7 @@ class Difference:
                  octaves: int = 1, background: float = 0.0, exact: str = "off", antialias: int | str = 0,
                  overshoot: float = 0.0, register: str = "off", rendered_overshoot: float | str | None = None,
                  rendered_contrast: float | str = 0.0, rendered_motion: float | str = 0.0,
-                 edge_margin: int | str = 0, rendered_fade: str = "map") -> None:
+                 edge_margin: int | str = 0, rendered_fade: str = "map", lossless: str = "share") -> None:
         self.reduce = check_reduction(reduce)
         self.shift = check_shift(shift)
         self.sigma = check_sigma(sigma)
@@ -342,6 +374,9 @@ class Difference:
         if exact not in EXACT_MODES:
             raise ValueError(f"exact must be one of {', '.join(EXACT_MODES)}, got {exact!r}")
         self.exact = exact
+        if lossless not in LOSSLESS_TESTS:
+            raise ValueError(f"lossless must be one of {', '.join(LOSSLESS_TESTS)}, got {lossless!r}")
+        self.lossless = lossless
         self.antialias = check_radius_or_auto(antialias, "antialias")
         self.overshoot = check_sigma(overshoot, "overshoot")
         self.rendered_overshoot = (self.overshoot if rendered_overshoot is None
@@ -396,12 +431,17 @@ class Difference:
         assert counts is not None  # an image has at least one row
         lossless = torch.zeros(n, dtype=torch.bool, device=a.device)
         identical = share_from_counts(counts).nan_to_num(1.0)
+        aligned = identical >= LOSSLESS_SHARE
+        if self.lossless == "clustered":
+            for index in ((identical >= CLUSTERED_SHARE) & ~aligned).nonzero().flatten().tolist():
+                aligned[index] = changes_clustered(a[index:index + 1], b[index:index + 1],
+                                                   valid[index:index + 1] if valid is not None else None)
         if self.exact != "off" or "auto" in (self.antialias, self.register):
-            lossless = identical >= LOSSLESS_SHARE if self.exact != "on" else ~lossless
+            lossless = aligned.clone() if self.exact != "on" else ~lossless
             for info, share, used in zip(infos, identical.tolist(), lossless.tolist()):
                 info.update(identical=round(share, 4), exact=bool(used) and self.exact != "off")
         untouched = 1 - counts[:, 4].double() / (height * width)
-        return PairFacts(lossless, untouched, (untouched >= RENDERED_SHARE) & ~lossless, identical >= LOSSLESS_SHARE)
+        return PairFacts(lossless, untouched, (untouched >= RENDERED_SHARE) & ~lossless, aligned)
 
     def _register(self, a: Tensor, b: Tensor, infos: list[dict[str, Any]], lossless: Tensor
                   ) -> tuple[Tensor, Tensor | None, list[bool]]:
@@ -615,7 +655,8 @@ class Difference:
         if self.shift == "auto":
             conventions["shift_auto"] = (
                 "misalignment measured by phase correlation (Hann window, parabolic peak); shift 0 within "
-                "0.15 px, else the whole pixels that cover it (at most 4); each pair's in its info")
+                "0.15 px, else the whole pixels that cover it (at most 4); a lossless pair is not measured (0); "
+                "each pair's in its info")
         if self.scale:
             conventions["scales"] = [self.scale * 2**level for level in range(self.octaves)]
         if self.background:
@@ -634,5 +675,8 @@ class Difference:
             conventions["exact"] = (
                 "pixels whose values differ rank above every identical pixel"
                 + (f" when at least {LOSSLESS_SHARE:.0%} of the detail pixels (differing from a 4-neighbour, in A or "
-                   "in B; the larger share) are identical" if self.exact == "auto" else ""))
+                   "in B; the larger share) are identical" if self.exact == "auto" else "")
+                + (f", or at least {CLUSTERED_SHARE:.0%} and the {CLUSTERS} largest connected areas of the changed "
+                   f"pixels, grown by {CLUSTER_REACH} px, hold {CLUSTERED_HOLD:.0%} of them"
+                   if self.exact == "auto" and self.lossless == "clustered" else ""))
         return conventions
