@@ -149,16 +149,16 @@ def dfind_postprocessors() -> Iterator[StageSpec]:
                 Param("nonzero", False, "every pixel where the map is not zero is part of a difference, whatever the "
                                         "background (exact maps: any change counts)"),
                 Param("judge", "difference", "where the strategy hands over a support: judge each difference once "
-                                             "merged, or each peak as it is grown (a dismissed peak takes none of "
-                                             "map x support's differences)", choices=("difference", "peak"))),
+                                             "merged, or each peak as it is grown (none takes with it a difference "
+                                             "that map x support holds apart)", choices=("difference", "peak"))),
     )
 
 
 #: The map of the default pipeline, chosen on the quality benchmark (docs/quality.md; the
 #: overshoot on re-rendered pairs in round six). Preset stages are qualified, so a plugin
 #: offering another ``mse`` or ``difference`` cannot make ``dfind A B`` ambiguous.
-_ROBUST_MAP = ("sigma=1.0,reduce=l2,scale=1.0,octaves=4,background=64,exact=auto,antialias=1,overshoot=0.15,"
-               "rendered_overshoot=0.3,register=auto")
+_ROBUST_MAP = ("sigma=1.0,reduce=l2,scale=1.0,octaves=4,background=64,exact=auto,lossless=clustered,antialias=1,"
+               "overshoot=0.15,rendered_overshoot=0.3,register=auto")
 #: The default's frame: on a pair whose frame moved by half a pixel or more, the edge that shows
 #: what lies outside the other image is not compared (round ten, docs/quality.md). Not part of
 #: the map the ``robust`` preset shares, whose fixed shift would take every pair as moved.

@@ -73,9 +73,9 @@ quality benchmark (docs/quality.md):
   ``lossless``: that test. ``share`` is the 90% above. ``clustered`` also takes a pair as
   lossless from 75% when its changed pixels lie in a few compact areas (the
   ``CLUSTERS`` largest connected areas of the changed pixels, grown by ``CLUSTER_REACH`` px,
-  hold ``CLUSTERED_HOLD`` of them): a large edit on a drawing or a plot changes many detail
-  pixels in one place, while JPEG, noise, resampling, a shift or a re-rendering changes
-  them all over the image;
+  hold ``CLUSTERED_HOLD`` of them, and cover at most ``CLUSTERED_AREA`` of the image): a large
+  edit on a drawing or a plot changes many detail pixels in one place, while JPEG, noise,
+  resampling, a shift or a re-rendering changes them all over the image;
 
 Memory: the local part of the map (smoothing, shift or rasterisation tolerance, scales) is
 computed in row strips (:mod:`dfcore.ops.strips`) and the pair is measured and ranked
@@ -130,6 +130,9 @@ CLUSTERED_SHARE = 0.75
 CLUSTERS = 10
 CLUSTER_REACH = 2
 CLUSTERED_HOLD = 0.95
+#: ... and when those grown areas cover at most this share of the compared pixels (changes
+#: scattered densely over the image grow into one area that covers most of it).
+CLUSTERED_AREA = 0.25
 LOSSLESS_TESTS = ("share", "clustered")
 EXACT_MODES = ("off", "auto", "on")
 FADE_MODES = ("map", "regions")
@@ -288,16 +291,19 @@ def share_counts(a: Tensor, b: Tensor, valid: Tensor | None, keep: slice = slice
 def changes_clustered(a: Tensor, b: Tensor, valid: Tensor | None) -> bool:
     """Whether the pixels where one pair (1xCxHxW) differs lie in a few compact areas: the
     :data:`CLUSTERS` largest connected areas of them, grown by :data:`CLUSTER_REACH` px, hold
-    :data:`CLUSTERED_HOLD` of the grown area (``lossless=clustered``, module docstring). The
-    changed pixels are labelled on the host, as the ``regions`` postprocessor labels its masks."""
+    :data:`CLUSTERED_HOLD` of the grown area, which covers at most :data:`CLUSTERED_AREA` of the
+    compared pixels (``lossless=clustered``, module docstring). The changed pixels are labelled
+    on the host, as the ``regions`` postprocessor labels its masks."""
     changed = differs(a, b)
     if valid is not None:
         changed &= valid
     reach = 2 * CLUSTER_REACH + 1
     grown = F.max_pool2d(changed.to(torch.uint8), reach, stride=1, padding=CLUSTER_REACH)[0, 0]
-    count, _, stats, _ = label_regions(grown.cpu().numpy().astype(bool), 8)
+    compared = grown.numel() if valid is None else int(valid.count_nonzero())
+    _, _, stats, _ = label_regions(grown.cpu().numpy().astype(bool), 8)
     areas = np.sort(stats[1:, cv2.CC_STAT_AREA])[::-1]
-    return areas.size > 0 and float(areas[:CLUSTERS].sum()) >= CLUSTERED_HOLD * float(areas.sum())
+    total = float(areas.sum())
+    return 0 < total <= CLUSTERED_AREA * compared and float(areas[:CLUSTERS].sum()) >= CLUSTERED_HOLD * total
 
 
 def share_from_counts(counts: Tensor) -> Tensor:
@@ -677,6 +683,7 @@ class Difference:
                 + (f" when at least {LOSSLESS_SHARE:.0%} of the detail pixels (differing from a 4-neighbour, in A or "
                    "in B; the larger share) are identical" if self.exact == "auto" else "")
                 + (f", or at least {CLUSTERED_SHARE:.0%} and the {CLUSTERS} largest connected areas of the changed "
-                   f"pixels, grown by {CLUSTER_REACH} px, hold {CLUSTERED_HOLD:.0%} of them"
+                   f"pixels, grown by {CLUSTER_REACH} px, hold {CLUSTERED_HOLD:.0%} of them and cover at most "
+                   f"{CLUSTERED_AREA:.0%} of the image"
                    if self.exact == "auto" and self.lossless == "clustered" else ""))
         return conventions

@@ -397,3 +397,34 @@ def test_a_channels_last_pair_as_decoded_gives_the_planar_pairs_map(monkeypatch)
     kept = Finder().compute(*last).output
     assert torch.equal(copied.map, planar.map) and copied.info == planar.info
     torch.testing.assert_close(kept.map, planar.map)
+
+
+def texture(height=96, width=128, seed=0):
+    """An image whose every pixel is a detail pixel (it differs from its neighbours)."""
+    return quantised(torch.rand(1, 3, height, width, generator=torch.Generator().manual_seed(seed)))
+
+
+def test_lossless_clustered_takes_a_large_compact_edit_as_lossless_and_scattered_changes_not():
+    a = texture()
+    edited = a.clone()
+    edited[..., 20:60, 30:80] = quantised(a[..., 20:60, 30:80] * 0.5)  # one large edit: 16% of the pixels
+    scattered = a.clone()
+    spots = torch.rand(1, 1, 96, 128, generator=torch.Generator().manual_seed(1)) < 0.16
+    scattered = torch.where(spots, quantised(a * 0.5), a)  # as many changed pixels, all over the image
+    for b, clustered in ((edited, True), (scattered, False)):
+        for test in ("share", "clustered"):
+            out = Difference(reduce="l2", exact="auto", lossless=test)(as_problem(a, b))
+            facts = out.info[0]
+            assert 0.75 <= facts["identical"] < 0.9  # between the two tests' floors
+            assert facts["exact"] is (test == "clustered" and clustered)
+    out = Difference(reduce="l2", exact="auto", lossless="clustered")(as_problem(a, edited))
+    changed = (a != edited).any(1, keepdim=True)
+    assert float(out.map[changed].min()) > float(out.map[~changed].max())  # ranked exactly
+
+
+def test_lossless_clustered_is_a_choice_of_the_difference_stage():
+    conventions = Difference(exact="auto", lossless="clustered").conventions()["exact"]
+    assert "75%" in conventions and "10 largest" in conventions
+    assert "75%" not in Difference(exact="auto").conventions()["exact"]
+    with pytest.raises(ParameterError, match="lossless"):
+        Finder(metric="mse", strategy="difference:exact=auto,lossless=compact")

@@ -41,9 +41,9 @@ def page(scale: float = 1.0, label: str = "Save") -> np.ndarray:
     return np.asarray(image)
 
 
-#: The default's map, its differences, and re-rendering's fading judging them (round eleven).
-MAP = ("shift=auto,sigma=1,reduce=l2,scale=1,octaves=4,background=64,exact=auto,antialias=1,overshoot=0.15,"
-       "rendered_overshoot=0.3,register=auto,edge_margin=auto")
+#: The default's map (round fourteen), its differences, and re-rendering's fading judging them (round eleven).
+MAP = ("shift=auto,sigma=1,reduce=l2,scale=1,octaves=4,background=64,exact=auto,lossless=clustered,antialias=1,"
+       "overshoot=0.15,rendered_overshoot=0.3,register=auto,edge_margin=auto")
 DIFFERENCES = "regions:level=10,extent=0.1,absorb=0.03,merge=0.03,relative=0.15"
 JUDGED = "rendered_contrast=0.04,rendered_motion=1.5,rendered_fade=regions"
 
