@@ -107,8 +107,8 @@ from dfcore.ops.filters import (
     kernel_radius,
     multiscale_smooth,
 )
-from dfcore.ops.register import inner, match_tones, measure_affine, warp
 from dfcore.ops.regions import label_regions
+from dfcore.ops.register import inner, match_tones, measure_affine, warp
 from dfcore.ops.shift import (
     AUTO_LIMIT,
     auto_radius,
