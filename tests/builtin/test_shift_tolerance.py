@@ -132,7 +132,7 @@ def test_shift_and_sigma_are_stage_parameters():
     finder = Finder(preprocessor="identity", metric="mse", strategy="difference:shift=1,sigma=0.5",
                     postprocessor="identity", device="cpu", registry=registry)
     assert finder.config["strategy"]["params"] == {"reduce": "mean", "shift": 1, "sigma": 0.5, "scale": 0.0,
-                                                   "octaves": 1, "background": 0.0, "exact": "off",
+                                                   "octaves": 1, "background": 0.0, "exact": "off", "lossless": "share",
                                                    "antialias": 0, "overshoot": 0.0, "rendered_overshoot": None,
                                                    "rendered_contrast": 0.0, "rendered_motion": 0.0, "register": "off",
                                                    "edge_margin": 0, "rendered_fade": "map"}
