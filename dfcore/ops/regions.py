@@ -24,7 +24,9 @@ its own and start nothing), and a floor relative to the strongest change drops t
 be a change of content (1) rather than of the way the pair was made (0: a page drawn again
 moves its glyphs' edges): the same rule then runs on ``map x support`` too, and a difference
 of the map is reported only where that faded map holds one as well. The map, its ranking of
-pixels and each reported difference's box and peak stay the map's own.
+pixels and each reported difference's box and peak stay the map's own. With ``judge="peak"``
+the faded map's differences judge each peak as the rule grows it: a peak that overlaps none is
+dismissed, and no peak takes with it one of them that it does not overlap.
 
 The masks are made and kept on the device; this module copies each mask and its map to the
 host and labels them with OpenCV (``cv2.connectedComponentsWithStats``), which is by nature a
@@ -43,6 +45,9 @@ import torch
 from torch import Tensor
 
 from dfcore.contracts import Region
+
+#: What a support judges (:func:`significant_regions`'s ``judge``).
+JUDGES = ("difference", "peak")
 
 
 def label_regions(mask: np.ndarray, connectivity: int = 8) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
@@ -261,10 +266,6 @@ def significant_regions(values: np.ndarray, valid: np.ndarray | None = None, *, 
                                max(1, round(min_size * height * width)), origin, among)
     empty[window] = np.isin(groups, kept) & mask[window]
     return regions, empty, (centre, spread)
-
-
-#: What a support judges (:func:`significant_regions`'s ``judge``).
-JUDGES = ("difference", "peak")
 
 
 def _box(mask: np.ndarray) -> tuple[slice, slice] | None:
