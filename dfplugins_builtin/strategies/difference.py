@@ -66,7 +66,9 @@ quality benchmark (docs/quality.md):
   already leaves its margin out;
 * ``exact``: on a lossless pair (as in screenshots, PNG puzzles and regression tests),
   every pixel whose values differ at all ranks above every pixel that is identical in A
-  and B; the blobs keep the map's shape. ``auto`` takes a pair as lossless when at least
+  and B; the blobs keep the map's shape. ``on`` ranks every pair so (registration, the shift
+  measurement and the re-rendering test still see each pair as the lossless test finds it);
+  ``auto`` takes a pair as lossless when at least
   90% of its *detail* pixels (those that differ from a neighbour, in A or in B) are
   identical: flat areas stay bit-identical through JPEG, resampling and sub-pixel shifts,
   so the share of all pixels would take a lossy drawing or screenshot for a lossless one.
@@ -352,10 +354,11 @@ def check_radius_or_auto(value: int | str, name: str) -> int | str:
 
 @dataclass(frozen=True)
 class PairFacts:
-    """Per sample, measured before anything is resampled: whether the pair is lossless (N bool,
-    for ``exact``), the share of identical pixels (N), whether it was re-rendered (N bool:
-    at least ``RENDERED_SHARE`` identical, yet not lossless), and whether it is on one grid
-    (N bool: lossless by the ``lossless`` test, whatever ``exact``)."""
+    """Per sample, measured before anything is resampled: whether its pixels are ranked exactly
+    (N bool, ``exact``), the share of identical pixels (N), whether it was re-rendered (N bool:
+    at least ``RENDERED_SHARE`` identical, yet not on one grid), and whether it is on one grid
+    (N bool: lossless by the ``lossless`` test, whatever ``exact`` says: ``exact=on`` ranks
+    every pair exactly, but registers, measures and fades it as what it is)."""
 
     lossless: Tensor
     untouched: Tensor
@@ -406,7 +409,7 @@ class Difference:
             valid, resampled = problem.valid, [False] * n
             pair = self._measure(a, b, valid, infos)
             if self.register == "auto":
-                b, inside, resampled = self._register(a, b, infos, pair.lossless)
+                b, inside, resampled = self._register(a, b, infos, pair.aligned)
                 if inside is not None:
                     valid = inside if valid is None else valid & inside
             diff_map, valid = self._difference(a, b, valid, infos, resampled, pair)
@@ -447,16 +450,16 @@ class Difference:
             for info, share, used in zip(infos, identical.tolist(), lossless.tolist()):
                 info.update(identical=round(share, 4), exact=bool(used) and self.exact != "off")
         untouched = 1 - counts[:, 4].double() / (height * width)
-        return PairFacts(lossless, untouched, (untouched >= RENDERED_SHARE) & ~lossless, aligned)
+        return PairFacts(lossless, untouched, (untouched >= RENDERED_SHARE) & ~aligned, aligned)
 
-    def _register(self, a: Tensor, b: Tensor, infos: list[dict[str, Any]], lossless: Tensor
+    def _register(self, a: Tensor, b: Tensor, infos: list[dict[str, Any]], aligned: Tensor
                   ) -> tuple[Tensor, Tensor | None, list[bool]]:
         """B resampled onto A where the measured field calls for it, the mask of A's pixels inside
         B (``None`` when nothing was resampled), and which samples were. A lossless pair is
         on one grid by definition: it is not measured."""
         height, width = a.shape[-2:]
         warped, inside, resampled = [], [], []
-        todo = [i for i, done in enumerate(lossless.tolist()) if not done]
+        todo = [i for i, done in enumerate(aligned.tolist()) if not done]
         models = dict(zip(todo, measure_affine(a[todo], b[todo]))) if todo else {}
         for index in range(a.shape[0]):
             model = models.get(index)

@@ -208,6 +208,15 @@ def test_a_lossless_pair_is_not_measured_for_registration():
     assert out.info[0]["register"] is None and out.info[0]["exact"]
 
 
+def test_exact_on_ranks_a_rescanned_page_exactly_and_still_registers_it():
+    a = page()
+    b = rescanned(a, tint=(0.95, 0.93, 0.88))
+    out = Difference(shift="auto", exact="on", register="auto")(as_problem(a, b))
+    facts = out.info[0]
+    assert facts["exact"] and facts["identical"] < 0.5  # ranked exactly, as asked, though far from lossless
+    assert facts["register"]["resampled"]  # and measured as what it is: turned, so resampled
+
+
 @pytest.mark.parametrize(("param", "message"), [
     ("antialias=-1", "antialias must be a whole number of pixels"),
     ("antialias=sometimes", r"'antialias': expected an integer, got 'sometimes' \(or auto\)"),
