@@ -212,6 +212,11 @@ def _register_rules(rules: Mapping[str, Mapping[str, float] | None]) -> None:
             regions.RULES[label] = lambda _params, spec=spec: regions.dfind_stage_rule(spec)
 
 
+def pipeline(label: str, strategy: str, postprocessor: str = "identity") -> str:
+    """A sweep's candidate as the runner's ``--pipeline LABEL=SPEC``: MSE as the score, no preprocessing."""
+    return f"{label}=preprocessor=identity;metric=mse;strategy={strategy};postprocessor={postprocessor}"
+
+
 def arguments(extra: Sequence[str] = ()) -> list[str]:
     """Round two's runner arguments."""
     args = ["--split", "dev", "--tracks", ",".join(ALL_TRACKS),
@@ -232,7 +237,7 @@ def round_four_arguments(extra: Sequence[str] = (), round_name: str = "four") ->
             "--tracks", ",".join([*ALL_TRACKS, *REAL_TRACKS]), "--methods", ",".join(methods),
             "--reference", reference]
     for label, strategy in maps.items():
-        args += ["--pipeline", f"{label}=preprocessor=identity;metric=mse;strategy={strategy};postprocessor=identity"]
+        args += ["--pipeline", pipeline(label, strategy)]
     return [*args, *extra]
 
 
@@ -329,8 +334,7 @@ def guarded_table(choice: Mapping[str, Any], round_name: str = "five") -> str:
 def method_pipelines(round_name: str) -> list[str]:
     """A round's ``MAP@RULE`` candidates as whole pipelines (``LABEL=SPEC``, the runner's ``--pipeline``)."""
     maps, rules = ROUNDS[round_name]
-    return [f"{m}@{r}=preprocessor=identity;metric=mse;strategy={spec};postprocessor={rule_spec(rules[r])}"
-            for m, spec in maps.items() for r in rules]
+    return [pipeline(f"{m}@{r}", spec, rule_spec(rules[r])) for m, spec in maps.items() for r in rules]
 
 
 def choice_table(choice: Mapping[str, Any]) -> str:
