@@ -93,7 +93,6 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -109,7 +108,6 @@ from dfcore.ops.filters import (
     kernel_radius,
     multiscale_smooth,
 )
-from dfcore.ops.regions import label_regions
 from dfcore.ops.register import inner, match_tones, measure_affine, warp
 from dfcore.ops.shift import (
     AUTO_LIMIT,
@@ -295,7 +293,12 @@ def changes_clustered(a: Tensor, b: Tensor, valid: Tensor | None) -> bool:
     :data:`CLUSTERS` largest connected areas of them, grown by :data:`CLUSTER_REACH` px, hold
     :data:`CLUSTERED_HOLD` of the grown area, which covers at most :data:`CLUSTERED_AREA` of the
     compared pixels (``lossless=clustered``, module docstring). The changed pixels are labelled
-    on the host, as the ``regions`` postprocessor labels its masks."""
+    on the host, as the ``regions`` postprocessor labels its masks (OpenCV, imported here: the
+    test runs on few pairs, and a pipeline without it need not load OpenCV)."""
+    import cv2
+
+    from dfcore.ops.regions import label_regions
+
     changed = differs(a, b)
     if valid is not None:
         changed &= valid
