@@ -356,7 +356,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--round", default="two", choices=("two", *ROUNDS))
     parser.add_argument("--unchanged", action="store_true",
                         help="also count each candidate's differences on the development pairs drawn again with "
-                             "nothing changed, and guard on them (rounds in UNCHANGED_GUARDED)")
+                             "nothing changed, and guard on them (a guarded round: seven on)")
     known, extra = parser.parse_known_args(argv)
     if known.round == "two":
         run.main(arguments(extra))
