@@ -93,6 +93,13 @@ def dfind_strategies() -> Iterator[StageSpec]:
                                         "(resampling filters overshoot edges)"),
                 Param("rendered_overshoot", None, "the overshoot on a re-rendered pair (half its pixels identical, "
                                                   "not lossless: pages, plots drawn again); default: overshoot's"),
+                Param("rendered_window", 0, "on a re-rendered pair, match windows of this many px (odd) under one "
+                                            "displacement within the range's radius, not each pixel within the "
+                                            "range: a changed glyph stands out from re-drawn text (0: off)"),
+                Param("window_slack", 0.0, "with rendered_window: each pixel's difference less this fraction of the "
+                                           "wider of the two images' ranges within 1 px (anti-aliasing)"),
+                Param("window_fade", False, "with rendered_window: the windows' difference counts beyond the range's "
+                                            "only as far as rendered_contrast's blurred difference confirms it"),
                 Param("rendered_contrast", 0.0, "on a re-rendered pair, the map fades where the images differ by less "
                                                 "than this once blurred by 2 px (re-drawn text and strokes); 0: off"),
                 Param("rendered_motion", 0.0, "with rendered_contrast: the blurred difference that moving edges by this "

@@ -38,7 +38,8 @@ round eleven (:data:`ROUND_ELEVEN_MAPS`) against round ten's, round twelve's rul
 (:data:`ROUND_TWELVE_RULES`) against round eleven's default, and round thirteen
 (:data:`ROUND_THIRTEEN_MAPS` with :data:`ROUND_THIRTEEN_RULES`) against it as well, with
 ``--unchanged`` guarding on the pairs drawn again with nothing changed; round fourteen
-(:data:`ROUND_FOURTEEN_MAPS`) ranks a change of the map by hit@k and AP (:data:`MAP_ROUNDS`).
+(:data:`ROUND_FOURTEEN_MAPS`) ranks a change of the map by hit@k and AP (:data:`MAP_ROUNDS`), as
+round fifteen (:data:`ROUND_FIFTEEN_MAPS`) does.
 """
 
 from __future__ import annotations
@@ -178,8 +179,26 @@ ROUND_THIRTEEN_RULES = {"rel": _REL, "rel-peak": ROUND_TWELVE_RULES["rel-peak"]}
 #: Round fourteen: round eleven's default map (``d11``) and with the lossless test that also takes
 #: a pair whose changes lie in a few compact areas as lossless from 75% (``lc``: ``lossless=clustered``).
 ROUND_FOURTEEN_MAPS = {"d11": ROUND_TWELVE_MAPS["d11"], "d11+lc": f"{ROUND_TWELVE_MAPS['d11']},lossless=clustered"}
+#: Round fifteen: round fourteen's default map (``d14``) and with re-rendered pairs compared window by
+#: window under one displacement (``w3``, ``w5``, ``w7``: ``rendered_window`` of 3, 5, 7 px) instead of
+#: pixel by pixel within the range.
+_D14 = ROUND_FOURTEEN_MAPS["d11+lc"]
+ROUND_FIFTEEN_MAPS = {"d14": _D14, **{f"d14+w{w}": f"{_D14},rendered_window={w}" for w in (3, 5, 7)}}
 #: The rounds whose guard also holds region F1 per track, and that rank by the map (hit@k + AP) first.
-MAP_ROUNDS = {"fourteen"}
+#: Round sixteen: round fifteen's windows with a slack: each pixel's difference less a fraction (``s30``:
+#: 0.3, ``s50``: 0.5) of the wider of the two images' ranges within 1 px (``window_slack``).
+ROUND_SIXTEEN_MAPS = {"d14": _D14, **{f"d14+w{w}s{tag}": f"{_D14},rendered_window={w},window_slack={slack}"
+                                      for w in (3, 5) for tag, slack in (("30", 0.3), ("50", 0.5))}}
+#: Round seventeen: round sixteen's 3-px windows with more slack (``s70``: 0.7, ``s100``: 1.0), for
+#: plots drawn again without anti-aliasing, whose edges jump by a pixel along a line.
+ROUND_SEVENTEEN_MAPS = {"d14": _D14, **{f"d14+w3s{tag}": f"{_D14},rendered_window=3,window_slack={slack}"
+                                        for tag, slack in (("50", 0.5), ("70", 0.7), ("100", 1.0))}}
+#: Round eighteen: the windows' difference counted beyond the range's only as far as re-rendering's
+#: blurred difference confirms it (``f``: ``window_fade``), 3-px windows with slack 0 or 0.5.
+ROUND_EIGHTEEN_MAPS = {"d14": _D14, "d14+w3f": f"{_D14},rendered_window=3,window_fade=true",
+                       "d14+w3s50f": f"{_D14},rendered_window=3,window_slack=0.5,window_fade=true",
+                       "d14+w5f": f"{_D14},rendered_window=5,window_fade=true"}
+MAP_ROUNDS = {"fourteen", "fifteen", "sixteen", "seventeen", "eighteen"}
 MAP_GUARD = {"hit": 0.01, "ap": 0.01, "region_f1": 0.01}
 
 ROUND_FIVE_REFERENCE = "d4@rel"
@@ -189,11 +208,15 @@ ROUNDS = {"four": (ROUND_FOUR_MAPS, ROUND_FOUR_RULES), "five": (ROUND_FIVE_MAPS,
           "eight": (ROUND_EIGHT_MAPS, ROUND_SEVEN_RULES), "nine": (ROUND_NINE_MAPS, ROUND_SEVEN_RULES),
           "ten": (ROUND_TEN_MAPS, ROUND_SEVEN_RULES), "eleven": (ROUND_ELEVEN_MAPS, ROUND_SEVEN_RULES),
           "twelve": (ROUND_TWELVE_MAPS, ROUND_TWELVE_RULES), "thirteen": (ROUND_THIRTEEN_MAPS, ROUND_THIRTEEN_RULES),
-          "fourteen": (ROUND_FOURTEEN_MAPS, ROUND_SEVEN_RULES)}
+          "fourteen": (ROUND_FOURTEEN_MAPS, ROUND_SEVEN_RULES), "fifteen": (ROUND_FIFTEEN_MAPS, ROUND_SEVEN_RULES),
+          "sixteen": (ROUND_SIXTEEN_MAPS, ROUND_SEVEN_RULES), "seventeen": (ROUND_SEVENTEEN_MAPS, ROUND_SEVEN_RULES),
+          "eighteen": (ROUND_EIGHTEEN_MAPS, ROUND_SEVEN_RULES)}
 #: The default each guarded round may not lose to: the default of the round before.
 REFERENCES = {"four": "r2+aa+os15+reg@rel", "five": ROUND_FIVE_REFERENCE, "six": ROUND_FIVE_REFERENCE,
               "seven": "d6@rel", "eight": "d6@rel", "nine": "d6@rel", "ten": "d6@rel",
-              "eleven": "d10@rel", "twelve": "d11@rel", "thirteen": "d11@rel", "fourteen": "d11@rel"}
+              "eleven": "d10@rel", "twelve": "d11@rel", "thirteen": "d11@rel", "fourteen": "d11@rel",
+              "fifteen": "d14@rel", "sixteen": "d14@rel",
+              "seventeen": "d14@rel", "eighteen": "d14@rel"}
 REAL_TRACKS = real.TRACKS
 
 

@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from dfcore.ops.filters import separable_filter
 from dfcore.ops.strips import bands, map_in_strips, strip_rows
 
 Distance = Callable[[Tensor, Tensor], Tensor]
@@ -108,6 +109,59 @@ def shift_tolerant(distance: Distance, x: Tensor, y: Tensor, radius: int, symmet
         forward = value if forward is None else torch.minimum(forward, value)
         backward = reverse if backward is None else torch.minimum(backward, reverse)
     return torch.maximum(forward, backward)
+
+
+def check_window(window: int, name: str = "window") -> int:
+    """A matching window: an odd whole number of px >= 3, or 0 (off)."""
+    window = check_radius(window, name)
+    if window and (window < 3 or window % 2 == 0):
+        raise ValueError(f"{name} must be 0 (off) or an odd whole number of pixels >= 3, got {window!r}")
+    return window
+
+
+def window_tolerant(x: Tensor, y: Tensor, radius: int, window: int, combine: Callable[[Tensor], Tensor],
+                    slack: float = 0.0) -> Tensor:
+    """Window tolerance: per pixel, how far the ``window`` x ``window`` px around it is from the
+    best match of the whole window within ``radius`` px, in both directions (Nx1xHxW).
+
+    The distance of two windows is the root mean square of ``combine(|x - y|)`` over them, and
+    one displacement serves the whole window: :func:`shift_tolerant` of that windowed distance.
+    Text or strokes drawn again with other hinting move by a fraction of a pixel, which one
+    displacement nearly explains across the window; a glyph changed into another (a 9 into a 4)
+    cannot be matched by any one displacement, while :func:`range_tolerant` lets each pixel pick
+    its own neighbour and tolerates it inside the strokes' reach. Costs ``(2 radius + 1)^2``
+    windowed distances (box means, separable).
+
+    Args:
+        x, y: NxCxHxW on one device.
+        radius: the largest displacement, in px (0: the windowed distance of the images as they are).
+        window: the window's side, odd, in px.
+        combine: NxCxHxW -> Nx1xHxW (e.g. :func:`dfcore.ops.channels.reduce_channels`).
+        slack: each pixel's difference less ``slack`` times the wider of the two images' ranges
+            within 1 px around it (0: none): anti-aliasing drawn otherwise changes an edge's
+            values within its range, a stroke moved onto a flat area by more.
+    """
+    window = check_window(window)
+    if not window:
+        raise ValueError("window_tolerant needs a window of 3 px or more")
+    box = torch.full((window,), 1.0 / window, dtype=torch.float64)
+    if not slack:
+        def distance(u: Tensor, v: Tensor) -> Tensor:
+            return separable_filter(combine((u - v).abs()).square_(), box, padding="replicate")
+
+        return shift_tolerant(distance, x, y, radius, symmetric=True).clamp_min_(0).sqrt_()
+    channels = x.shape[1]
+
+    def with_range(z: Tensor) -> Tensor:  # the image, then the width of its range within 1 px, as channels
+        low, high = neighbourhood_range(z, 1)
+        return torch.cat([z, high.sub_(low)], 1)
+
+    def slackened(u: Tensor, v: Tensor) -> Tensor:
+        gap = (u[:, :channels] - v[:, :channels]).abs_()
+        gap -= slack * torch.maximum(u[:, channels:], v[:, channels:])
+        return separable_filter(combine(gap.clamp_min_(0)).square_(), box, padding="replicate")
+
+    return shift_tolerant(slackened, with_range(x), with_range(y), radius, symmetric=True).clamp_min_(0).sqrt_()
 
 
 def neighbourhood_range(x: Tensor, radius: int) -> tuple[Tensor, Tensor]:

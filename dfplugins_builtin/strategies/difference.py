@@ -37,6 +37,15 @@ quality benchmark (docs/quality.md):
   the range would swallow faint changes along with it. ``rendered_overshoot`` replaces
   ``overshoot`` on a re-rendered pair (whatever ``antialias``): a plot or a page drawn again
   moves its strokes by more than a resampled photograph's edges overshoot;
+* ``rendered_window``: on a re-rendered pair, the tolerance matches whole windows of this
+  many px (odd) under one displacement within the range's radius (at least 1 px), in place
+  of the range (:func:`dfcore.ops.shift.window_tolerant`): the map is the root mean square
+  difference left over the window at its best displacement. Text drawn again with other
+  hinting moves by a fraction of a pixel, nearly explained by one displacement; a digit
+  changed into another lies within a pixel of the old strokes, so the range forgives most of
+  it, but no one displacement matches the two glyphs. ``window_slack``: each pixel's
+  difference less this fraction of the wider of the two images' ranges within 1 px (edges
+  anti-aliased otherwise change their values within that range);
 * ``rendered_contrast``, ``rendered_motion``: on a re-rendered pair, the map is kept in full
   only where the two images still differ by at least ``rendered_contrast`` (a value in
   [0, 1], any channel) once both are blurred by ``CONTRAST_SIGMA`` px, within
@@ -114,10 +123,12 @@ from dfcore.ops.shift import (
     auto_radius,
     check_radius,
     check_shift,
+    check_window,
     estimate_translation,
     neighbourhood_range,
     range_tolerant,
     shift_tolerant,
+    window_tolerant,
 )
 from dfcore.ops.strips import bands, map_in_strips, strip_rows
 
@@ -164,14 +175,6 @@ def difference_map(a: Tensor, b: Tensor, reduce: str = "mean", shift: int = 0, s
     """
     a, b = gaussian_blur(a, sigma), gaussian_blur(b, sigma)
     return shift_tolerant(lambda x, y: reduce_channels((x - y).abs(), reduce), a, b, shift, symmetric=True)
-
-
-def tolerant_map(a: Tensor, b: Tensor, reduce: str = "mean", radius: int = 1, overshoot: float = 0.0,
-                 sigma: float = 0.0) -> Tensor:
-    """The rasterisation-tolerant difference, Nx1xHxW: the distance of each image to the other's
-    neighbourhood range (:func:`dfcore.ops.shift.range_tolerant`), then smoothed by ``sigma`` px."""
-    combined = range_tolerant(a, b, radius, lambda d: reduce_channels(d, reduce), overshoot)
-    return gaussian_blur(combined, sigma)
 
 
 def slope(x: Tensor) -> Tensor:
@@ -376,7 +379,8 @@ class Difference:
                  octaves: int = 1, background: float = 0.0, exact: str = "off", antialias: int | str = 0,
                  overshoot: float = 0.0, register: str = "off", rendered_overshoot: float | str | None = None,
                  rendered_contrast: float | str = 0.0, rendered_motion: float | str = 0.0,
-                 edge_margin: int | str = 0, rendered_fade: str = "map", lossless: str = "share") -> None:
+                 edge_margin: int | str = 0, rendered_fade: str = "map", lossless: str = "share",
+                 rendered_window: int = 0, window_slack: float | str = 0.0, window_fade: bool = False) -> None:
         self.reduce = check_reduction(reduce)
         self.shift = check_shift(shift)
         self.sigma = check_sigma(sigma)
@@ -395,6 +399,11 @@ class Difference:
                                    else check_sigma(number(rendered_overshoot, "rendered_overshoot"), "rendered_overshoot"))
         self.rendered_contrast = check_contrast(number(rendered_contrast, "rendered_contrast"))
         self.rendered_motion = check_sigma(number(rendered_motion, "rendered_motion"), "rendered_motion")
+        self.rendered_window = check_window(rendered_window, "rendered_window")
+        self.window_slack = check_sigma(number(window_slack, "window_slack"), "window_slack")
+        self.window_fade = bool(window_fade)
+        if self.window_fade and not self.rendered_contrast:
+            raise ValueError("window_fade fades by rendered_contrast: set rendered_contrast too")
         self.edge_margin = check_radius_or_auto(edge_margin, "edge_margin")
         if rendered_fade not in FADE_MODES:
             raise ValueError(f"rendered_fade must be one of {', '.join(FADE_MODES)}, got {rendered_fade!r}")
@@ -511,7 +520,8 @@ class Difference:
             translation = None
             radii = [self.shift] * a.shape[0]
         valid = self._inside_margin(valid, radii, resampled, translation, a, infos)
-        plan = list(zip(radii, self._ranges(radii, resampled, pair, infos), self._overshoots(pair, infos)))
+        plan = list(zip(radii, self._ranges(radii, resampled, pair, infos), self._overshoots(pair, infos),
+                        self._windows(pair, infos)))
         if len(set(plan)) == 1:  # one plan for the batch: one pass
             return self._in_strips(a, b, valid, *plan[0]), valid
         return torch.cat([self._in_strips(a[i:i + 1], b[i:i + 1], valid[i:i + 1] if valid is not None else None, *step)
@@ -560,6 +570,14 @@ class Difference:
                 info["overshoot"] = overshoot
         return overshoots
 
+    def _windows(self, pair: PairFacts, infos: list[dict[str, Any]]) -> list[int]:
+        """Per sample, the matching window of ``rendered_window`` (0: the range, or the plain difference)."""
+        windows = [self.rendered_window if rendered else 0 for rendered in pair.rendered.tolist()]
+        for info, window in zip(infos, windows):
+            if window:
+                info["window"] = window
+        return windows
+
     def _fade_redrawn(self, diff_map: Tensor, a: Tensor, b: Tensor, rendered: Tensor,
                       infos: list[dict[str, Any]]) -> Tensor:
         """The map of each re-rendered sample scaled by ``min(1, blurred contrast / rendered_contrast)``,
@@ -577,25 +595,40 @@ class Difference:
         return map_in_strips(fade, (diff_map, a, b), halo)
 
     def _in_strips(self, a: Tensor, b: Tensor, valid: Tensor | None, radius: int, range_radius: int,
-                   overshoot: float) -> Tensor:
-        """The per-pixel difference (the range within ``range_radius``, widened by ``overshoot``, when it
-        is set, else the best match within ``radius``), zero outside ``valid``, at the map's scales;
-        row strip by strip."""
-        halo = (kernel_radius(self.sigma) + 2 * max(radius, range_radius)
+                   overshoot: float, window: int = 0) -> Tensor:
+        """The per-pixel difference (with a ``window``, the windows' best match within ``range_radius``
+        or ``radius``, at least 1 px; else the range within ``range_radius``, widened by ``overshoot``,
+        when it is set, else the best match within ``radius``), zero outside ``valid``, at the map's
+        scales; row strip by strip."""
+        reach = max(1, radius, range_radius) if window else max(radius, range_radius)
+        halo = (kernel_radius(self.sigma) + 2 * reach + window // 2 + (1 if window and self.window_slack else 0)
+                + (kernel_radius(CONTRAST_SIGMA) + CONTRAST_REACH + 1 if window and self.window_fade else 0)
                 + (kernel_radius(self.scale * 2 ** (self.octaves - 1)) if self.scale else 0))
 
+        def combine(d: Tensor) -> Tensor:
+            return reduce_channels(d, self.reduce)
+
         def local(x: Tensor, y: Tensor, mask: Tensor | None) -> Tensor:
-            if range_radius and mask is None and self.scale:  # the map's smoothing and its scales: one filter
-                diff_map = range_tolerant(x, y, range_radius, lambda d: reduce_channels(d, self.reduce), overshoot)
-                # A float rounding of the FFT must not make a zero difference negative.
-                return multiscale_smooth(diff_map, self.scale, None, self.octaves, pre=self.sigma).clamp_min_(0)
-            if range_radius:
-                diff_map = tolerant_map(x, y, self.reduce, range_radius, overshoot, self.sigma)
-            else:
+            if not (window or range_radius):
                 diff_map = difference_map(x, y, self.reduce, radius, self.sigma)
-            if mask is not None:
-                diff_map = diff_map * mask
-            return multiscale_smooth(diff_map, self.scale, mask, self.octaves) if self.scale else diff_map
+                if mask is not None:
+                    diff_map = diff_map * mask
+                return multiscale_smooth(diff_map, self.scale, mask, self.octaves) if self.scale else diff_map
+            # A tolerance compares the images as they are; ``sigma`` smooths the map instead.
+            if window:
+                diff_map = window_tolerant(x, y, reach, window, combine, self.window_slack)
+                if self.window_fade:  # beyond the range's, only as far as the blurred difference confirms it
+                    ranged = range_tolerant(x, y, reach, combine, overshoot)
+                    factor = (blurred_contrast(x, y, self.rendered_motion) / self.rendered_contrast).clamp_(max=1.0)
+                    diff_map = ranged + (diff_map - ranged).clamp_min_(0) * factor
+            else:
+                diff_map = range_tolerant(x, y, range_radius, combine, overshoot)
+            if not self.scale:
+                diff_map = gaussian_blur(diff_map, self.sigma)
+                return diff_map if mask is None else diff_map * mask
+            smoothed = multiscale_smooth(diff_map, self.scale, mask, self.octaves, pre=self.sigma)
+            # A float rounding of the FFT must not make a zero difference negative.
+            return smoothed.clamp_min_(0) if mask is None else smoothed
 
         return map_in_strips(local, (a, b, valid), halo)
 
@@ -621,6 +654,8 @@ class Difference:
         if self.antialias:
             where = " on pairs whose edges can be re-drawn" if self.antialias == "auto" else ""
             parts[0] += f" beyond a {'1' if self.antialias == 'auto' else self.antialias}-px rasterisation tolerance{where}"
+        if self.rendered_window:
+            parts[0] += f"; on a re-rendered pair, the RMS over {self.rendered_window}-px windows at their best displacement"
         if self.scale:
             parts.append(f"mean over {self.octaves} scale{'s' if self.octaves > 1 else ''} from {self.scale:g} px")
         if self.background:
@@ -648,6 +683,16 @@ class Difference:
             conventions["antialias"] = (
                 f"a channel value within the range of the other image's values (widened by {widened}) matches; "
                 f"else its distance to that range; both ways, the larger kept;{where}")
+        if self.rendered_window:
+            slack = (f", each pixel's difference less {self.window_slack:g} times the wider of the two images' ranges "
+                     "within 1 px" if self.window_slack else "")
+            fade = (", counted beyond the rasterisation tolerance's difference only in proportion to rendered_contrast's "
+                    "factor" if self.window_fade else "")
+            conventions["rendered_window"] = (
+                f"on a re-rendered pair, in place of the range: per pixel, the root mean square over the "
+                f"{self.rendered_window}x{self.rendered_window} px window around it{slack}, at the one displacement "
+                f"(whole px, within the range's radius, at least 1) that fits the window best; both ways, the larger "
+                f"kept{fade}; 'window' in its info")
         if self.register == "auto":
             conventions["register"] = (
                 "per-tile phase correlation (64 px tiles, half overlap), affine fit with outliers trimmed; B resampled "

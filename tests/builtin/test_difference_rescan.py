@@ -125,6 +125,75 @@ def test_rendered_motion_discounts_what_moving_edges_explains_and_keeps_a_change
     assert (moved.map <= plain.map + 1e-7).all() and moved.map[edges].sum() < 0.5 * plain.map[edges].sum()
 
 
+def with_stroke(image, kink=False):
+    """``image`` with a 1-px dark stroke down column 60; ``kink``: its upper half one column to the
+    right, as a glyph redrawn as another (a 9 as a 4) keeps every pixel within a pixel of the old one."""
+    image = image.clone()
+    image[..., 6:34, 60] = 0.2
+    if kink:
+        image[..., 6:20, 60] = 1.0
+        image[..., 6:20, 61] = 0.2
+    return image
+
+
+def test_rendered_window_finds_a_stroke_redrawn_within_the_range_s_reach():
+    a, b = with_stroke(drawing()), with_stroke(drawing(offset=(0.3, 0.2)), kink=True)  # drawn again, one stroke moved
+    near = torch.zeros(96, 128, dtype=torch.bool)
+    near[14:26, 56:66] = True
+    ranged = Difference(reduce="max", antialias=1)(as_problem(a, b))[0, 0]
+    assert ranged.max() < 1e-6  # the range forgives the re-drawn outlines and the moved stroke alike
+    windowed = Difference(reduce="max", antialias=1, rendered_window=5)(as_problem(a, b))
+    assert windowed.info == [{"window": 5}]
+    assert windowed.map[0, 0][near].max() > 2 * windowed.map[0, 0][~near].max()
+
+
+def test_rendered_window_leaves_a_photograph_as_it_is_per_sample_in_a_batch():
+    g = torch.Generator().manual_seed(5)
+    photo = drawing() + 0.02 * torch.randn(1, 3, 96, 128, generator=g)  # every pixel touched: not re-rendered
+    photo_b = drawing(offset=(0.3, 0.2), square=CHANGE) + 0.02 * torch.randn(1, 3, 96, 128, generator=g)
+    options = {"reduce": "l2", "antialias": 1, "sigma": 1.0, "scale": 1.0, "octaves": 2}
+    plain = Difference(**options)(as_problem(photo, photo_b))
+    windowed = Difference(**options, rendered_window=5)
+    torch.testing.assert_close(windowed(as_problem(photo, photo_b)), plain)  # no info: nothing was matched by windows
+    a, b = drawing(), drawing(offset=(0.3, 0.2), square=CHANGE)
+    batch = windowed(as_problem(torch.cat([a, photo]), torch.cat([b, photo_b])))
+    assert [info.get("window") for info in batch.info] == [5, None]
+    torch.testing.assert_close(batch.map[1:], plain)
+    torch.testing.assert_close(batch.map[:1], windowed(as_problem(a, b)).map)
+    y0, x0, y1, x1 = CHANGE
+    near = torch.zeros(96, 128, dtype=torch.bool)
+    near[y0 - 8:y1 + 8, x0 - 8:x1 + 8] = True  # the change, and where the map's scales spread it
+    assert batch.map[0, 0][near].max() > 2 * batch.map[0, 0][~near].max()  # it outranks the re-drawn outlines
+
+
+def test_window_fade_keeps_a_change_of_ink_and_fades_what_re_drawing_leaves_in_the_windows():
+    a = with_stroke(drawing())
+    b = with_stroke(drawing(offset=(0.3, 0.2)))  # drawn again a fraction of a pixel off...
+    b[..., 6:20, 61] = 0.2  # ...and one stroke thickened: ink added within a pixel of the old
+    near = torch.zeros(96, 128, dtype=torch.bool)
+    near[0:28, 54:68] = True
+    assert Difference(reduce="max", antialias=1)(as_problem(a, b)).max() < 1e-6  # the range forgives both
+    options = {"reduce": "max", "antialias": 1, "rendered_window": 5, "rendered_contrast": 0.1,
+               "rendered_fade": "regions"}
+    windowed = Difference(**options)(as_problem(a, b)).map[0, 0]
+    faded = Difference(**options, window_fade=True)(as_problem(a, b)).map[0, 0]
+    assert faded[near].max() == windowed[near].max()  # blurred, the added ink differs by more than 0.1: kept
+    assert faded[~near].max() < 0.6 * windowed[~near].max()  # the outlines' blurred difference is below 0.06
+    assert (faded <= windowed + 1e-7).all()
+    with pytest.raises(ValueError, match="window_fade fades by rendered_contrast"):
+        Difference(rendered_window=3, window_fade=True)
+
+
+def test_rendered_window_is_read_from_text_and_a_bad_one_is_refused():
+    finder = Finder(metric="mse", strategy="difference:antialias=1,rendered_window=5", registry=fresh_registry(),
+                    device="cpu")
+    assert finder.config["strategy"]["params"]["rendered_window"] == 5
+    assert "root mean square over the 5x5 px window" in finder.config["strategy"]["conventions"]["rendered_window"]
+    assert "RMS over 5-px windows" in Difference(antialias=1, rendered_window=5).unit
+    with pytest.raises(ParameterError, match="rendered_window must be 0 .off. or an odd whole number"):
+        Finder(metric="mse", strategy="difference:rendered_window=4", registry=fresh_registry(), device="cpu")
+
+
 def test_slope_is_the_gradient_magnitude():
     ramp = torch.arange(8.0).view(1, 1, 1, 8).expand(1, 2, 6, 8) * 0.1  # rises 0.1 a pixel along x
     inner = slope(ramp)[..., 1:-1]

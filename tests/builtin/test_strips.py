@@ -65,6 +65,23 @@ def test_the_default_map_in_strips_is_the_whole_images(small_strips, shift_px, l
     assert whole.info == cut.info
 
 
+@pytest.mark.parametrize("options", [{"rendered_window": 5}, {"rendered_window": 3, "window_slack": 0.5},
+                                     {"rendered_window": 3, "window_slack": 0.5, "window_fade": True,
+                                      "rendered_contrast": 0.04, "rendered_motion": 1.5, "rendered_fade": "regions"}],
+                         ids=["window", "slack", "faded"])
+def test_window_matching_of_a_re_rendered_pair_in_strips_is_the_whole_images(small_strips, options):
+    from tests.builtin.test_difference_rescan import CHANGE, drawing
+
+    a, b = drawing(), drawing(offset=(0.3, 0.2), square=CHANGE)  # drawn again: matched window by window
+    valid = torch.ones(1, 1, 96, 128, dtype=torch.bool)
+    valid[..., 40:60, 5:50] = False
+    strategy = Difference(**{**DEFAULT_MAP, "antialias": "auto", **options})
+    for mask in (None, valid):
+        whole, cut = small_strips(lambda m=mask: strategy(Problem(a, b, BoundMetric(MSE(), False, valid=m), m)))
+        assert whole.info[0]["window"] == options["rendered_window"]
+        _same(_map(whole), _map(cut))
+
+
 def test_difference_with_ignored_pixels_and_a_batch_of_two_radii_in_strips(small_strips):
     a, b = _pair()
     a, b = torch.cat([a, a]), torch.cat([b, torch.roll(b, 3, dims=-2)])

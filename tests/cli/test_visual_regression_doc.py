@@ -105,3 +105,13 @@ def test_the_python_example_approves_as_the_command_does(tmp_path: Path, monkeyp
     exec(compile(_block("python"), "docs/visual-regression.md", "exec"), {})  # noqa: S102 (the page's own example)
     assert capsys.readouterr().out.startswith("approved login.png ")
     assert (tmp_path / "refs" / "login.png").read_bytes() == (tmp_path / "new" / "login.png").read_bytes()
+
+
+def test_the_window_recipe_is_the_default_with_windows_added():
+    from dfcore import Finder
+
+    strategy, post = re.search(r'`-s "([^"]+)" -q "([^"]+)"`\s+is the default with that change', GUIDE).groups()
+    default, recipe = Finder(device="cpu").config, Finder(strategy=strategy, postprocessor=post, device="cpu").config
+    assert recipe["strategy"]["params"] == {**default["strategy"]["params"], "rendered_window": 3,
+                                            "window_slack": 0.5, "window_fade": True}
+    assert recipe["postprocessor"] == default["postprocessor"]

@@ -7,7 +7,15 @@ import torch
 import torch.nn.functional as F
 
 from dfcore.ops.channels import reduce_channels
-from dfcore.ops.shift import neighbourhood_range, phase_correlation, range_distance, range_tolerant
+from dfcore.ops.shift import (
+    best_match,
+    check_window,
+    neighbourhood_range,
+    phase_correlation,
+    range_distance,
+    range_tolerant,
+    window_tolerant,
+)
 
 
 def combine(d):
@@ -92,3 +100,53 @@ def test_the_range_in_bands_equals_one_pass(monkeypatch, radius, overshoot):
         return l2((x - high).clamp_min(0) + (low - x).clamp_min(0))
 
     assert torch.equal(whole, torch.maximum(outside(a, b), outside(b, a)))
+
+
+def stroke(kink: bool = False, move: tuple[int, int] = (0, 0)):
+    """A 1-px dark vertical stroke on white (rows 8 to 31 of column 20), moved by whole pixels;
+    ``kink``: its upper half drawn one column to the right, as a glyph redrawn as another would be
+    (every pixel within a pixel of the first stroke)."""
+    image = torch.ones(1, 3, 40, 40)
+    image[..., 8:32, 20] = 0.3
+    if kink:
+        image[..., 8:20, 20] = 1.0
+        image[..., 8:20, 21] = 0.3
+    return torch.roll(image, move, dims=(-2, -1))
+
+
+def test_a_window_matches_a_whole_pixel_move_but_not_a_stroke_redrawn_within_the_range():
+    a = stroke()
+    moved = window_tolerant(a, stroke(move=(1, -1)), 1, 5, combine)
+    assert moved.max() < 1e-6  # one displacement explains every window
+    kinked = stroke(kink=True)
+    assert range_tolerant(a, kinked, 1, combine).max() < 1e-6  # each pixel finds its match within 1 px
+    window = window_tolerant(a, kinked, 1, 5, combine)
+    # Around the kink no one displacement fits both halves: in the 5x5 windows centred on rows 19
+    # and 20, the smaller half holds two rows of two pixels that differ by 0.7 whatever the
+    # displacement, a root mean square of 0.7 * (4 / 25) ** 0.5.
+    torch.testing.assert_close(window[0, 0, 19:21, 20], torch.full((2,), 0.7 * 0.4))
+    assert window[0, 0, :, :14].max() < 1e-6 and window[0, 0, 28:, :].max() < 1e-6  # away from it: matched
+
+
+@pytest.mark.parametrize("radius,window", [(1, 3), (1, 5), (2, 5)])
+def test_the_window_tolerance_is_the_windows_best_match_both_ways(radius, window):
+    generator = torch.Generator().manual_seed(2)
+    a, b = torch.rand(1, 3, 30, 34, generator=generator), torch.rand(1, 3, 30, 34, generator=generator)
+    box = torch.ones(1, 1, window, window, dtype=torch.float64) / window**2
+
+    def windowed(u, v):  # written out: the mean over the window, edges repeated
+        squared = combine((u - v).abs()).double().square()
+        return F.conv2d(F.pad(squared, (window // 2,) * 4, mode="replicate"), box).float()
+
+    expected = torch.maximum(best_match(windowed, a, b, radius), best_match(windowed, b, a, radius)).sqrt()
+    inner = slice(radius + window // 2, -(radius + window // 2))  # the symmetric form reads replicated edges there
+    got = window_tolerant(a, b, radius, window, combine)
+    torch.testing.assert_close(got[..., inner, inner], expected[..., inner, inner])
+    torch.testing.assert_close(got[..., inner, inner], window_tolerant(b, a, radius, window, combine)[..., inner, inner])
+
+
+@pytest.mark.parametrize("window", [1, 2, 4, -3, 2.5])
+def test_a_window_is_odd_and_at_least_three_pixels(window):
+    with pytest.raises(ValueError, match="window"):
+        check_window(window)
+    assert check_window(0) == 0 and check_window(7) == 7
