@@ -5,7 +5,16 @@ from __future__ import annotations
 import pytest
 import torch
 
-from dfcore.ops.register import Affine, fit_affine, inner, match_tones, measure_affine, tile_translations, warp
+from dfcore.ops.register import (
+    Affine,
+    fit_affine,
+    inner,
+    lower_median,
+    match_tones,
+    measure_affine,
+    tile_translations,
+    warp,
+)
 from dfcore.testing import rescanned
 
 
@@ -85,6 +94,23 @@ def test_tones_are_matched_by_a_gain_and_an_offset_per_channel():
     outside = torch.ones(40, 40, dtype=torch.bool)
     outside[5:10, 5:10] = False
     torch.testing.assert_close(matched[..., outside], a[..., outside], atol=1e-4, rtol=0)
+
+
+def test_tones_fit_only_the_compared_pixels_and_a_flat_channel_gets_an_offset():
+    a = torch.rand(1, 3, 40, 40, generator=torch.Generator().manual_seed(5)) * 0.6 + 0.2
+    b = a * 0.8 + 0.1
+    a[:, 1], b[:, 1] = 0.5, 0.53  # no contrast to fit a gain: the offset alone, -0.03
+    valid = torch.ones(1, 1, 40, 40, dtype=torch.bool)
+    valid[..., :, 30:] = False
+    b[..., :, 30:] = 1.0  # not compared: does not bend the fit
+    matched = match_tones(a, b, valid)
+    torch.testing.assert_close(matched[..., :30], a[..., :30], atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 10])
+def test_the_lower_median_is_torch_s(n):
+    values = torch.randint(0, 4, (n,), generator=torch.Generator().manual_seed(n)).double()  # ties included
+    assert lower_median(values) == float(values.median())
 
 
 def test_the_inner_mask_leaves_out_a_band_along_the_edge():
