@@ -182,7 +182,6 @@ def warp(b: Tensor, field: Tensor) -> tuple[Tensor, Tensor]:
     return warped.clamp(0, 1), inside[None, None]
 
 
-
 def lower_median(values: Tensor) -> float:
     """The lower median of a 1-D tensor, as ``values.median()`` gives it; on the CPU by numpy's
     selection (the tensor's own memory, no copy), several times faster than torch's there."""

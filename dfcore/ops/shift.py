@@ -145,11 +145,13 @@ def window_tolerant(x: Tensor, y: Tensor, radius: int, window: int, combine: Cal
     if not window:
         raise ValueError("window_tolerant needs a window of 3 px or more")
     box = torch.full((window,), 1.0 / window, dtype=torch.float64)
-    if not slack:
-        def distance(u: Tensor, v: Tensor) -> Tensor:
-            return separable_filter(combine((u - v).abs()).square_(), box, padding="replicate")
 
-        return shift_tolerant(distance, x, y, radius, symmetric=True).clamp_min_(0).sqrt_()
+    def windowed(gap: Tensor) -> Tensor:  # the mean over the window of combine(gap) squared
+        return separable_filter(combine(gap).square_(), box, padding="replicate")
+
+    def distance(u: Tensor, v: Tensor) -> Tensor:
+        return windowed((u - v).abs())
+
     channels = x.shape[1]
 
     def with_range(z: Tensor) -> Tensor:  # the image, then the width of its range within 1 px, as channels
@@ -159,9 +161,11 @@ def window_tolerant(x: Tensor, y: Tensor, radius: int, window: int, combine: Cal
     def slackened(u: Tensor, v: Tensor) -> Tensor:
         gap = (u[:, :channels] - v[:, :channels]).abs_()
         gap -= slack * torch.maximum(u[:, channels:], v[:, channels:])
-        return separable_filter(combine(gap.clamp_min_(0)).square_(), box, padding="replicate")
+        return windowed(gap.clamp_min_(0))
 
-    return shift_tolerant(slackened, with_range(x), with_range(y), radius, symmetric=True).clamp_min_(0).sqrt_()
+    if slack:
+        x, y, distance = with_range(x), with_range(y), slackened
+    return shift_tolerant(distance, x, y, radius, symmetric=True).clamp_min_(0).sqrt_()
 
 
 def neighbourhood_range(x: Tensor, radius: int) -> tuple[Tensor, Tensor]:

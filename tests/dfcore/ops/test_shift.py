@@ -128,6 +128,20 @@ def test_a_window_matches_a_whole_pixel_move_but_not_a_stroke_redrawn_within_the
     assert window[0, 0, :, :14].max() < 1e-6 and window[0, 0, 28:, :].max() < 1e-6  # away from it: matched
 
 
+def test_the_slack_forgives_a_value_within_the_edges_range_and_not_a_stroke_on_a_flat_area():
+    a = torch.ones(1, 3, 20, 20)
+    a[..., :, :8] = 0.0
+    a[..., :, 8] = 0.5  # an edge drawn with anti-aliasing: half covered
+    aliased = a.clone()
+    aliased[..., :, 8] = 0.0  # the same edge drawn without: within the range of its neighbours
+    assert window_tolerant(a, aliased, 1, 3, combine)[0, 0, 5:15, 8].min() > 0.1  # no one displacement fits
+    assert window_tolerant(a, aliased, 1, 3, combine, slack=0.5).max() < 1e-6
+    stroke = a.clone()
+    stroke[..., 5:15, 14] = 0.0  # a stroke where A is flat: B's own range there is 1, half of the 1 it differs by
+    slackened = window_tolerant(a, stroke, 1, 3, combine, slack=0.5)
+    torch.testing.assert_close(slackened[0, 0, 8:12, 14], torch.full((4,), 0.5 * (3 / 9) ** 0.5))
+
+
 @pytest.mark.parametrize("radius,window", [(1, 3), (1, 5), (2, 5)])
 def test_the_window_tolerance_is_the_windows_best_match_both_ways(radius, window):
     generator = torch.Generator().manual_seed(2)
