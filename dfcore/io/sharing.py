@@ -184,15 +184,38 @@ def remove_stale_partials(folder: str | os.PathLike[str], now: float | None = No
 def create_exclusive(path: Path, owner: Owner) -> bool:
     """Create ``path`` holding ``owner`` unless it exists; ``True`` when this call created it.
 
-    ``O_CREAT | O_EXCL`` is atomic on local file systems and on NFS v3 and later.
+    The owner is written to a temporary file of its own (:func:`partial_name`) first, which is
+    then hard-linked to ``path``: the link is atomic and fails if ``path`` exists (on local file
+    systems and on NFS), so the claim never exists without its owner -- a process killed
+    between creating an empty claim and writing it would leave one that no run could tell
+    from a live holder's until it is :data:`STALE_SECONDS` old. Where hard links are not
+    supported, ``O_CREAT | O_EXCL`` creates the file and the owner is written into it.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps({**owner.to_dict(), "since": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+    private = path.with_name(partial_name(path.name, owner))
+    private.write_text(text, encoding="utf-8")
+    try:
+        os.link(private, path)
+    except FileExistsError:
+        return False
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK):
+            raise
+        return _create_and_write(path, text)
+    finally:
+        private.unlink(missing_ok=True)
+    return True
+
+
+def _create_and_write(path: Path, text: str) -> bool:
+    """``create_exclusive`` without hard links: ``O_CREAT | O_EXCL``, then the owner written."""
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     except FileExistsError:
         return False
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump({**owner.to_dict(), "since": time.strftime("%Y-%m-%dT%H:%M:%S%z")}, handle)
+        handle.write(text)
     return True
 
 

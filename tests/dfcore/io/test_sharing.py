@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import errno
+import json
 import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from dfcore.io.layout import append_approvals, read_approvals
 from dfcore.io.sharing import (
@@ -20,6 +23,7 @@ from dfcore.io.sharing import (
     partial_name,
     partial_owner,
     process_owner,
+    read_holder,
     retire,
 )
 
@@ -89,3 +93,29 @@ def test_a_lock_left_by_a_dead_process_is_broken(tmp_path):
     append_approvals(tmp_path, [{"pair": "a.png"}])
     assert [entry["pair"] for entry in read_approvals(tmp_path)] == ["a.png"]
     assert not lock.exists()
+
+
+def test_a_claim_never_exists_without_its_owner(tmp_path, monkeypatch):
+    path, owner, seen = tmp_path / ".scene.claim", process_owner(), []
+    link = os.link
+
+    def watched(source, target):  # the claim appears by this link: its owner is already written
+        seen.append(json.loads(Path(source).read_text())["token"])
+        link(source, target)
+
+    monkeypatch.setattr(os, "link", watched)
+    assert create_exclusive(path, owner)
+    assert seen == [owner.token] and read_holder(path)[0] == owner
+    assert not create_exclusive(path, new_owner())  # taken: the second caller gets False...
+    assert read_holder(path)[0] == owner and [p.name for p in tmp_path.iterdir()] == [path.name]  # ...and no leftovers
+
+
+def test_a_claim_is_created_without_hard_links_too(tmp_path, monkeypatch):
+    def refused(source, target):
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", refused)
+    path, owner = tmp_path / ".scene.claim", process_owner()
+    assert create_exclusive(path, owner) and read_holder(path)[0] == owner
+    assert not create_exclusive(path, new_owner())
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
