@@ -134,6 +134,7 @@ def test_shift_and_sigma_are_stage_parameters():
     assert finder.config["strategy"]["params"] == {"reduce": "mean", "shift": 1, "sigma": 0.5, "scale": 0.0,
                                                    "octaves": 1, "background": 0.0, "exact": "off", "lossless": "share",
                                                    "antialias": 0, "overshoot": 0.0, "rendered_overshoot": None,
+                                                   "rendered_window": 0, "window_slack": 0.0, "window_fade": False,
                                                    "rendered_contrast": 0.0, "rendered_motion": 0.0, "register": "off",
                                                    "edge_margin": 0, "rendered_fade": "map"}
     out = finder.compute(a, b).output.map
