@@ -286,7 +286,24 @@ def touch(path: Path) -> None:
 
 
 __all__ = [
-    "HEARTBEAT_SECONDS", "Owner", "PARTIAL_SUFFIX", "STALE_SECONDS", "break_stale", "create_exclusive", "held", "host_name",
-    "is_partial", "is_stale", "new_owner", "owner_alive", "partial_name", "partial_owner", "process_alive", "process_owner",
-    "read_holder", "remove_stale_partials", "retire", "touch",
+    "HEARTBEAT_SECONDS",
+    "PARTIAL_SUFFIX",
+    "STALE_SECONDS",
+    "Owner",
+    "break_stale",
+    "create_exclusive",
+    "held",
+    "host_name",
+    "is_partial",
+    "is_stale",
+    "new_owner",
+    "owner_alive",
+    "partial_name",
+    "partial_owner",
+    "process_alive",
+    "process_owner",
+    "read_holder",
+    "remove_stale_partials",
+    "retire",
+    "touch",
 ]

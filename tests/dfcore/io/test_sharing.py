@@ -29,7 +29,7 @@ from dfcore.io.sharing import (
 
 
 def _dead_pid() -> int:
-    return int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+    return int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], check=True, capture_output=True,
                               text=True).stdout)
 
 
