@@ -119,6 +119,13 @@ class Pipeline:
             "conventions": self.conventions.to_dict(),
         }
 
+    @property
+    def param_defaults(self) -> dict[str, dict[str, Any]]:
+        """Per plugin stage of the pipeline (by qualified name), its parameters' values when none
+        is given: what a run's signature leaves out (:func:`dfcore.runs.plan.pipeline_signature`)."""
+        stages = [*self.preprocessors, self.metric, self.strategy, *self.postprocessors]
+        return {stage.record["qualified_name"]: stage.defaults for stage in stages if stage.record.get("qualified_name")}
+
     def __repr__(self) -> str:
         pre = "+".join(s.record["name"] for s in self.preprocessors) or "-"
         post = "+".join(s.record["name"] for s in self.postprocessors) or "-"

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -36,6 +36,8 @@ class BuiltStage:
     obj: Any
     record: dict[str, Any]
     higher_is_better: bool | None = None
+    #: The parameters' values when none is given (a plugin stage's; empty for an object).
+    defaults: dict[str, Any] = field(default_factory=dict)
 
     def describe(self) -> dict[str, Any]:
         record = dict(self.record)
@@ -99,7 +101,9 @@ def build_stage(registry: Registry, kind: str, ref: Any, device: torch.device) -
             "params": stage.parse_params(params),
         }
         higher = stage.spec.higher_is_better
+        defaults = stage.parse_params({})
     else:
+        defaults = {}
         obj = ref
         name = getattr(ref, "name", None) or getattr(ref, "__name__", None) or type(ref).__name__
         record = {"name": str(name), "qualified_name": None, "plugin": None, "object": type(ref).__qualname__}
@@ -113,7 +117,7 @@ def build_stage(registry: Registry, kind: str, ref: Any, device: torch.device) -
             raise ParameterError(f"{kind} object {name!r} is not callable")
     if isinstance(obj, torch.nn.Module):
         obj = obj.to(device)
-    return BuiltStage(kind, obj, record, higher)
+    return BuiltStage(kind, obj, record, higher, defaults)
 
 
 class BoundMetric:

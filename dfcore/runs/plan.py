@@ -13,7 +13,7 @@ from __future__ import annotations
 import collections
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import Any
@@ -44,15 +44,24 @@ class RunPlan:
         return self.done + self.refused
 
 
-def pipeline_signature(config: dict[str, Any], ignore: Any = None) -> str:
+def pipeline_signature(config: dict[str, Any], ignore: Any = None,
+                       defaults: Mapping[str, Mapping[str, Any]] | None = None) -> str:
     """The stages, parameters, input conventions and ignored pixels of a run, as text.
 
     Two runs with the same signature make the same maps. Versions, device and colormap are
     left out (a newer torch does not invalidate old maps). ``ignore`` is the ignore spec as
-    :func:`dfcore.io.masks.describe` records it.
+    :func:`dfcore.io.masks.describe` records it. ``defaults`` (qualified stage name -> its
+    parameters' values when none is given: :attr:`Pipeline.param_defaults`) leaves out the
+    parameters at those values, so that a folder written before a stage gained a parameter
+    (which is off by default) still resumes; a parameter whose default changed still counts.
     """
     def stage(record: dict[str, Any]) -> list[Any]:
-        return [record.get("qualified_name") or record.get("name") or record.get("object"), record.get("params")]
+        name = record.get("qualified_name")
+        params, given = record.get("params"), (defaults or {}).get(name or "", {})
+        if isinstance(params, dict) and given:
+            params = {key: value for key, value in params.items()
+                      if key not in given or jsonable(value) != jsonable(given[key])}
+        return [name or record.get("name") or record.get("object"), params]
 
     data = {
         "preprocessor": [stage(r) for r in config.get("preprocessor") or []],
@@ -65,9 +74,10 @@ def pipeline_signature(config: dict[str, Any], ignore: Any = None) -> str:
     return json.dumps(jsonable(data), sort_keys=True)
 
 
-def record_signature(data: dict[str, Any]) -> str:
-    """The :func:`pipeline_signature` of the run that wrote a pair's record."""
-    return pipeline_signature(data.get("config") or {}, (data.get("inputs") or {}).get("ignore", {}).get("given"))
+def record_signature(data: dict[str, Any], defaults: Mapping[str, Mapping[str, Any]] | None = None) -> str:
+    """The :func:`pipeline_signature` of the run that wrote a pair's record (``defaults``: the run's now)."""
+    return pipeline_signature(data.get("config") or {}, (data.get("inputs") or {}).get("ignore", {}).get("given"),
+                              defaults)
 
 
 def read_complete(output: Path, spec: PairSpec, needs: Sequence[str] = ()) -> dict[str, Any] | None:
@@ -98,7 +108,8 @@ def made_from(spec: PairSpec, data: dict[str, Any]) -> bool:
 
 
 def plan_run(pairing: Pairing, output: str | os.PathLike[str], config: dict[str, Any], *,
-             overwrite: bool = False, ignore: Any = None, needs: Sequence[str] = ()) -> RunPlan:
+             overwrite: bool = False, ignore: Any = None, needs: Sequence[str] = (),
+             defaults: Mapping[str, Mapping[str, Any]] | None = None) -> RunPlan:
     """Decide what a run into ``output`` has to compute.
 
     Pairs whose outputs are complete and were made by the same pipeline (and ``ignore``
@@ -118,7 +129,7 @@ def plan_run(pairing: Pairing, output: str | os.PathLike[str], config: dict[str,
     by_stem: dict[str, list[PairSpec]] = collections.defaultdict(list)
     for spec in pairing.pairs:
         by_stem[output_stem(spec.name).lower()].append(spec)
-    signature = pipeline_signature(config, describe(ignore))
+    signature = pipeline_signature(config, describe(ignore), defaults)
     conflicts: list[str] = []
     for spec in pairing.pairs:
         clash = by_stem[output_stem(spec.name).lower()]
@@ -131,7 +142,7 @@ def plan_run(pairing: Pairing, output: str | os.PathLike[str], config: dict[str,
         data = None if overwrite else read_complete(output, spec, needs)
         if data is None or not made_from(spec, data):
             plan.todo.append(spec)
-        elif record_signature(data) != signature:
+        elif record_signature(data, defaults) != signature:
             conflicts.append(pair_file(output, spec.name, "json").relative_to(output).as_posix())
         else:
             plan.done.append(row_from_record(spec, data, SKIPPED))

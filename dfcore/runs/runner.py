@@ -76,7 +76,8 @@ def run_batch(finder: Pipeline, pairing: Pairing, output: str | os.PathLike[str]
     worker = PairWorker(finder, output, batch_size=batch_size, workers=workers, ignore=ignore, truth=truth,
                         colormap=colormap, vmax=vmax, previews=previews, overwrite=overwrite, outputs=outputs)
     check_writable(output)  # before anything is computed: a read-only folder fails now, not at every pair
-    plan = plan_run(pairing, output, config, overwrite=overwrite, ignore=ignore, needs=worker.needs)
+    plan = plan_run(pairing, output, config, overwrite=overwrite, ignore=ignore, needs=worker.needs,
+                    defaults=finder.param_defaults)
     rows = list(plan.rows_before)
     bar = _progress_bar(len(pairing.pairs), len(rows), progress)
     failed = len(plan.refused)

@@ -377,7 +377,8 @@ class PairWorker:
         data = complete_pair(self.output, spec.name, self.needs)
         if data is None or not made_from(spec, data):  # not there, or made from files the name no longer stands for
             return None
-        if record_signature(data) != pipeline_signature(self.pipeline.config, describe(self.ignore)):
+        defaults = self.pipeline.param_defaults
+        if record_signature(data, defaults) != pipeline_signature(self.pipeline.config, describe(self.ignore), defaults):
             return make_row(spec, FAILED, error="another run wrote this pair with another pipeline meanwhile; "
                                                 "rerun with --overwrite to replace it, or use another output folder")
         return row_from_record(spec, data, SKIPPED)

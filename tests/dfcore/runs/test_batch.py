@@ -18,13 +18,13 @@ import torch
 from PIL import Image
 
 from dfcore import DiffResult, Finder, PairFailure
+from dfcore.errors import InputError
 from dfcore.io.layout import FAILED, OK, SKIPPED, SUMMARY_COLUMNS
+from dfcore.io.pairing import pair_directories, read_pairs_csv
+from dfcore.io.sharing import STALE_SECONDS, host_name
 from dfcore.runs import BatchInterrupted, DirRun, plan_run
 from dfcore.runs.plan import read_complete
 from dfcore.runs.worker import group_batches
-from dfcore.errors import InputError
-from dfcore.io.pairing import pair_directories, read_pairs_csv
-from dfcore.io.sharing import STALE_SECONDS, host_name
 from dfcore.testing import fresh_registry, using_registry
 
 
@@ -202,6 +202,29 @@ def test_an_output_folder_of_another_pipeline_is_refused_unless_overwrite(regist
     assert json.loads((out / "1.json").read_text())["metric"] == "psnr"
 
 
+def test_a_folder_written_before_a_stage_gained_a_parameter_still_resumes(registry, tmp_path):
+    dir_a, dir_b = _folders(tmp_path, ["1.png", "2.png"])
+    out = tmp_path / "out"
+    finder = _finder(strategy="difference:sigma=1")
+    finder.run_dirs(dir_a, dir_b).save(out, progress=False)
+    for name in ("1.json", "2.json"):  # as an older dfind wrote them: the window knobs did not exist
+        record = json.loads((out / name).read_text())
+        for key in ("rendered_window", "window_slack", "window_fade"):
+            del record["config"]["strategy"]["params"][key]
+        (out / name).write_text(json.dumps(record))
+    report = _finder(strategy="difference:sigma=1").run_dirs(dir_a, dir_b).save(out, progress=False)
+    assert {r.status for r in report.rows} == {SKIPPED}
+    record = json.loads((out / "1.json").read_text())  # a value other than the default still counts
+    record["config"]["strategy"]["params"]["sigma"] = 2.0
+    (out / "1.json").write_text(json.dumps(record))
+    with pytest.raises(InputError, match=r"holds results of another pipeline \(1 pairs, e.g. 1.json\)"):
+        _finder(strategy="difference:sigma=1").run_dirs(dir_a, dir_b).save(out, progress=False)
+    record["config"]["strategy"]["params"]["sigma"] = 1.0
+    (out / "1.json").write_text(json.dumps(record))
+    with pytest.raises(InputError, match=r"another pipeline \(2 pairs"):  # and so does a new knob turned on
+        _finder(strategy="difference:sigma=1,rendered_window=3").run_dirs(dir_a, dir_b).save(out, progress=False)
+
+
 def test_output_name_collisions_fail_both_pairs(registry, tmp_path):
     dir_a, dir_b = _folders(tmp_path, ["x.png", "x.jpg", "y.png"])
     report = _finder().run_dirs(dir_a, dir_b).save(tmp_path / "out", progress=False)
@@ -215,7 +238,8 @@ def test_plan_removes_leftover_partial_files(registry, tmp_path):
     dir_a, dir_b = _folders(tmp_path, ["1.png"])
     out = tmp_path / "out"
     out.mkdir()
-    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], check=True, capture_output=True,
+                           text=True)
     dead = out / f".1.json.{host_name()}~{int(ended.stdout)}~0a1b2c3d~9f8e7d.part"  # its writer has exited
     old = out / ".1.map.npy.abc123.part"  # an older dfind's name, untouched for longer than STALE_SECONDS
     for leftover in (dead, old):
@@ -279,8 +303,8 @@ def test_batched_iteration_equals_pair_by_pair(registry, tmp_path):
 
 
 def test_groups_keep_order_and_split_on_shape_failure_and_size(tmp_path):
-    from dfcore.runs.worker import LoadedPair
     from dfcore.io.pairing import PairSpec
+    from dfcore.runs.worker import LoadedPair
 
     def item(name, h):
         spec = PairSpec(name, tmp_path, tmp_path)
@@ -424,8 +448,8 @@ def test_progress_bar_on_request_shows_count_and_rate(registry, tmp_path, capsys
 
 
 def test_prefetch_reads_fewer_pairs_ahead_once_they_turn_out_large(tmp_path):
-    from dfcore.runs.worker import LoadedPair, prefetch
     from dfcore.io.pairing import PairSpec
+    from dfcore.runs.worker import LoadedPair, prefetch
 
     started: list[str] = []
 
