@@ -39,7 +39,8 @@ round eleven (:data:`ROUND_ELEVEN_MAPS`) against round ten's, round twelve's rul
 (:data:`ROUND_THIRTEEN_MAPS` with :data:`ROUND_THIRTEEN_RULES`) against it as well, with
 ``--unchanged`` guarding on the pairs drawn again with nothing changed; round fourteen
 (:data:`ROUND_FOURTEEN_MAPS`) ranks a change of the map by hit@k and AP (:data:`MAP_ROUNDS`), as
-round fifteen (:data:`ROUND_FIFTEEN_MAPS`) does.
+rounds fifteen to eighteen (:data:`ROUND_FIFTEEN_MAPS` to :data:`ROUND_EIGHTEEN_MAPS`) do, against
+round fourteen's default.
 """
 
 from __future__ import annotations
@@ -184,7 +185,6 @@ ROUND_FOURTEEN_MAPS = {"d11": ROUND_TWELVE_MAPS["d11"], "d11+lc": f"{ROUND_TWELV
 #: pixel by pixel within the range.
 _D14 = ROUND_FOURTEEN_MAPS["d11+lc"]
 ROUND_FIFTEEN_MAPS = {"d14": _D14, **{f"d14+w{w}": f"{_D14},rendered_window={w}" for w in (3, 5, 7)}}
-#: The rounds whose guard also holds region F1 per track, and that rank by the map (hit@k + AP) first.
 #: Round sixteen: round fifteen's windows with a slack: each pixel's difference less a fraction (``s30``:
 #: 0.3, ``s50``: 0.5) of the wider of the two images' ranges within 1 px (``window_slack``).
 ROUND_SIXTEEN_MAPS = {"d14": _D14, **{f"d14+w{w}s{tag}": f"{_D14},rendered_window={w},window_slack={slack}"
@@ -198,6 +198,7 @@ ROUND_SEVENTEEN_MAPS = {"d14": _D14, **{f"d14+w3s{tag}": f"{_D14},rendered_windo
 ROUND_EIGHTEEN_MAPS = {"d14": _D14, "d14+w3f": f"{_D14},rendered_window=3,window_fade=true",
                        "d14+w3s50f": f"{_D14},rendered_window=3,window_slack=0.5,window_fade=true",
                        "d14+w5f": f"{_D14},rendered_window=5,window_fade=true"}
+#: The rounds whose guard also holds region F1 per track, and that rank by the map (hit@k + AP) first.
 MAP_ROUNDS = {"fourteen", "fifteen", "sixteen", "seventeen", "eighteen"}
 MAP_GUARD = {"hit": 0.01, "ap": 0.01, "region_f1": 0.01}
 

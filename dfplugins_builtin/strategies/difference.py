@@ -45,7 +45,11 @@ quality benchmark (docs/quality.md):
   changed into another lies within a pixel of the old strokes, so the range forgives most of
   it, but no one displacement matches the two glyphs. ``window_slack``: each pixel's
   difference less this fraction of the wider of the two images' ranges within 1 px (edges
-  anti-aliased otherwise change their values within that range);
+  anti-aliased otherwise change their values within that range). ``window_fade``: the
+  windows' difference counts beyond the range's only in proportion to ``rendered_contrast``'s
+  factor (below), where the blurred images confirm a change. Off by default: on the quality
+  benchmark the windows find changed digits on pages but light up plots drawn without
+  anti-aliasing (docs/quality.md, rounds fifteen to eighteen);
 * ``rendered_contrast``, ``rendered_motion``: on a re-rendered pair, the map is kept in full
   only where the two images still differ by at least ``rendered_contrast`` (a value in
   [0, 1], any channel) once both are blurred by ``CONTRAST_SIGMA`` px, within
