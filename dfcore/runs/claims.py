@@ -23,6 +23,7 @@ import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 from dfcore.io.layout import CLAIM_SUFFIX, claim_file
 from dfcore.io.sharing import (
@@ -42,6 +43,19 @@ from dfcore.io.sharing import (
 #: Seconds between two looks at the claims of pairs another run holds (doubling up to :data:`MAX_POLL`).
 POLL = 0.2
 MAX_POLL = 2.0
+#: A claim that still names no holder this long after it last changed was left half-written: a
+#: process was killed between creating it and writing its owner (claims are now hard-linked into
+#: place whole; an earlier dfind, or a file system without hard links, takes two steps a few
+#: microseconds apart).
+HALF_WRITTEN_SECONDS = 10.0
+
+
+def claim_is_stale(path: Path, holder: Owner | None, stale_seconds: float = STALE_SECONDS) -> bool:
+    """Whether the claim at ``path`` can be broken: :func:`~dfcore.io.sharing.is_stale`, or it names
+    no holder and has not changed for :data:`HALF_WRITTEN_SECONDS`."""
+    if holder is None and is_stale(path, None, stale_seconds=HALF_WRITTEN_SECONDS):
+        return True
+    return is_stale(path, holder, stale_seconds=stale_seconds)
 
 
 class PairClaims:
@@ -64,7 +78,7 @@ class PairClaims:
         self._stop = threading.Event()
         self._beating: threading.Thread | None = None
 
-    def __enter__(self) -> PairClaims:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
@@ -86,7 +100,7 @@ class PairClaims:
             holder, raw = read_holder(path)
             if raw is None:
                 continue
-            if not is_stale(path, holder, stale_seconds=self.stale_seconds):
+            if not claim_is_stale(path, holder, self.stale_seconds):
                 return False
             try:
                 if not break_stale(path, self.owner, raw):
@@ -99,7 +113,7 @@ class PairClaims:
         """Whether another live run holds the pair ``name`` now."""
         path = claim_file(self.output, name)
         holder, raw = read_holder(path)
-        return raw is not None and holder != self.owner and not is_stale(path, holder, stale_seconds=self.stale_seconds)
+        return raw is not None and holder != self.owner and not claim_is_stale(path, holder, self.stale_seconds)
 
     def release(self, name: str) -> None:
         """Give the pair ``name`` up (its files are written, or it failed)."""
@@ -148,7 +162,7 @@ def remove_stale_claims(output: str | os.PathLike[str], stale_seconds: float = S
                 continue
             path = Path(directory) / filename
             holder, raw = read_holder(path)
-            if raw is not None and is_stale(path, holder, stale_seconds=stale_seconds):
+            if raw is not None and claim_is_stale(path, holder, stale_seconds):
                 with contextlib.suppress(OSError):
                     if break_stale(path, process_owner(), raw):
                         removed.append(path)
@@ -169,4 +183,5 @@ def release_claims_of(output: str | os.PathLike[str], names: Iterable[str], host
                 break_stale(path, process_owner(), raw)
 
 
-__all__ = ["MAX_POLL", "POLL", "PairClaims", "release_claims_of", "remove_stale_claims"]
+__all__ = ["HALF_WRITTEN_SECONDS", "MAX_POLL", "POLL", "PairClaims", "claim_is_stale", "release_claims_of",
+           "remove_stale_claims"]

@@ -29,7 +29,7 @@ from dfcore.io.layout import FAILED, OK, SKIPPED, claim_file, read_summary_rows
 from dfcore.io.pairing import pair_directories
 from dfcore.io.sharing import STALE_SECONDS, Owner, host_name, partial_name, process_owner
 from dfcore.runs import plan_run
-from dfcore.runs.claims import PairClaims, release_claims_of
+from dfcore.runs.claims import HALF_WRITTEN_SECONDS, PairClaims, release_claims_of, remove_stale_claims
 from dfcore.testing import fresh_registry, using_registry
 from tests.faults import computed, dfind, env, make_plugins, numbered_pairs, pair_jsons, start, wait_until
 
@@ -54,7 +54,8 @@ def _hidden(out: Path, suffix: str) -> list[Path]:
 
 def _dead_pid() -> int:
     """The id of a process that has ended (and was reaped)."""
-    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], check=True, capture_output=True,
+                          text=True)
     return int(done.stdout)
 
 
@@ -196,6 +197,19 @@ def test_a_dead_processs_claim_on_this_host_is_stale_at_once(tmp_path):
     path.write_text(json.dumps(Owner(host_name(), _dead_pid(), "cafe0002").to_dict()))
     with PairClaims(tmp_path) as claims:
         assert claims.take("scene/00.png")
+
+
+def test_a_claim_left_naming_no_holder_is_taken_over_once_it_is_seconds_old(tmp_path):
+    path = claim_file(tmp_path, "00.png")
+    path.write_text("")  # created, and its writer killed before it wrote its owner
+    with PairClaims(tmp_path) as claims:
+        assert not claims.take("00.png") and claims.held_elsewhere("00.png")  # it may be being written now
+        os.utime(path, (time.time() - HALF_WRITTEN_SECONDS - 1,) * 2)
+        assert not claims.held_elsewhere("00.png") and claims.take("00.png")
+        assert json.loads(path.read_text())["token"] == claims.owner.token
+    path.write_text("{")
+    os.utime(path, (time.time() - HALF_WRITTEN_SECONDS - 1,) * 2)
+    assert remove_stale_claims(tmp_path) == [path] and not path.exists()
 
 
 def test_claims_are_refreshed_while_held(tmp_path):
