@@ -582,21 +582,28 @@ class Difference:
                 info["window"] = window
         return windows
 
+    @property
+    def _contrast_halo(self) -> int:
+        """The rows of context :meth:`_contrast_factor` reads on each side."""
+        return kernel_radius(CONTRAST_SIGMA) + CONTRAST_REACH + (1 if self.rendered_motion else 0)
+
+    def _contrast_factor(self, x: Tensor, y: Tensor) -> Tensor:
+        """``min(1, blurred contrast / rendered_contrast)`` per pixel, Nx1xHxW: how far re-rendering
+        leaves a change."""
+        return (blurred_contrast(x, y, self.rendered_motion) / self.rendered_contrast).clamp_(max=1.0)
+
     def _fade_redrawn(self, diff_map: Tensor, a: Tensor, b: Tensor, rendered: Tensor,
                       infos: list[dict[str, Any]]) -> Tensor:
         """The map of each re-rendered sample scaled by ``min(1, blurred contrast / rendered_contrast)``,
         strip by strip; the other samples' maps as they are."""
-        halo = kernel_radius(CONTRAST_SIGMA) + CONTRAST_REACH + (1 if self.rendered_motion else 0)
-        floor = self.rendered_contrast
-
         def fade(values: Tensor, x: Tensor, y: Tensor) -> Tensor:
-            factor = (blurred_contrast(x, y, self.rendered_motion) / floor).clamp_(max=1.0)
+            factor = self._contrast_factor(x, y)
             return values * torch.where(rendered.view(-1, 1, 1, 1), factor, torch.ones_like(factor))
 
         for info, used in zip(infos, rendered.tolist()):
             if used:
-                info["contrast_floor"] = floor
-        return map_in_strips(fade, (diff_map, a, b), halo)
+                info["contrast_floor"] = self.rendered_contrast
+        return map_in_strips(fade, (diff_map, a, b), self._contrast_halo)
 
     def _in_strips(self, a: Tensor, b: Tensor, valid: Tensor | None, radius: int, range_radius: int,
                    overshoot: float, window: int = 0) -> Tensor:
@@ -606,7 +613,7 @@ class Difference:
         scales; row strip by strip."""
         reach = max(1, radius, range_radius) if window else max(radius, range_radius)
         halo = (kernel_radius(self.sigma) + 2 * reach + window // 2 + (1 if window and self.window_slack else 0)
-                + (kernel_radius(CONTRAST_SIGMA) + CONTRAST_REACH + 1 if window and self.window_fade else 0)
+                + (self._contrast_halo if window and self.window_fade else 0)
                 + (kernel_radius(self.scale * 2 ** (self.octaves - 1)) if self.scale else 0))
 
         def combine(d: Tensor) -> Tensor:
@@ -623,8 +630,7 @@ class Difference:
                 diff_map = window_tolerant(x, y, reach, window, combine, self.window_slack)
                 if self.window_fade:  # beyond the range's, only as far as the blurred difference confirms it
                     ranged = range_tolerant(x, y, reach, combine, overshoot)
-                    factor = (blurred_contrast(x, y, self.rendered_motion) / self.rendered_contrast).clamp_(max=1.0)
-                    diff_map = ranged + (diff_map - ranged).clamp_min_(0) * factor
+                    diff_map = ranged + (diff_map - ranged).clamp_min_(0) * self._contrast_factor(x, y)
             else:
                 diff_map = range_tolerant(x, y, range_radius, combine, overshoot)
             if not self.scale:
