@@ -89,7 +89,7 @@ def _cause(exc: OSError) -> str:
 
 #: zlib level of :func:`encode_png`: the fastest; a higher level saves a few percent on heatmaps.
 PNG_LEVEL = 1
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 #: PNG colour types by channels: grey, RGB.
 _PNG_COLOUR = {1: 0, 3: 2}
 
@@ -105,7 +105,7 @@ def encode_png(array: np.ndarray, level: int = PNG_LEVEL) -> bytes:
     rows[:, 0] = 0  # filter type None
     rows[:, 1:] = array.reshape(height, width * channels)
     header = struct.pack(">IIBBBBB", width, height, 8, _PNG_COLOUR[channels], 0, 0, 0)
-    return b"".join((_PNG_SIGNATURE, _png_chunk(b"IHDR", header), _png_chunk(b"IDAT", zlib.compress(rows, level)),
+    return b"".join((PNG_SIGNATURE, _png_chunk(b"IHDR", header), _png_chunk(b"IDAT", zlib.compress(rows, level)),
                      _png_chunk(b"IEND", b"")))
 
 

@@ -14,7 +14,8 @@ import torch
 from PIL import Image, ImageOps
 
 from dfcore.errors import InputError, ParameterError, ShapeError
-from dfcore.io.images import MAX_PIXELS_ENV, _apply_orientation, as_batch, match_pair, read_image, run_memory
+from dfcore.io.decode import apply_orientation
+from dfcore.io.images import MAX_PIXELS_ENV, as_batch, match_pair, read_image, run_memory
 
 ORIENTATION = 0x0112
 
@@ -279,7 +280,7 @@ def test_apply_orientation_matches_pillow(orientation, rng):
     stored = rng.integers(0, 256, (5, 7, 3), dtype=np.uint8)
     encoded = _with_orientation(Image.fromarray(stored), orientation, "PNG")
     expected = np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(encoded))))
-    assert np.array_equal(_apply_orientation(stored, orientation), expected)
+    assert np.array_equal(apply_orientation(stored, orientation), expected)
 
 
 def test_orientation_of_a_16_bit_colour_png_is_applied(tmp_path, rng):
