@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from dfcore.errors import InputError, ParameterError
-from dfcore.io.pairing import PairBy, check_found, no_triples_message, pair_three
+from dfcore.io.pairing import PairBy, Pairing, check_found, make_pairing, no_triples_message, pair_three
 from dfcore.pipeline import CompareResult, DiffResult, Pipeline
-from dfcore.runs import DEFAULT_BATCH_SIZE, CompareRun, DirRun, check_on_error, make_pairing
+from dfcore.runs import DEFAULT_BATCH_SIZE, CompareRun, DirRun, check_on_error
 
 
 class Finder(Pipeline):
@@ -67,7 +67,7 @@ class Finder(Pipeline):
                  pairs: str | os.PathLike[str] | None = None, on_error: str = "raise", recursive: bool = True,
                  truth: str | os.PathLike[str] | None = None, ignore: Any = None,
                  batch_size: int | None = None, workers: int | None = None, pair_by: PairBy | str | None = None,
-                 on_empty: str = "warn") -> DirRun:
+                 on_empty: str = "warn", pairing: Pairing | None = None) -> DirRun:
         """Pair two folders (or read a ``pairs`` CSV file) for a folder run.
 
         The :class:`~dfcore.runs.DirRun` yields one result per pair when iterated, and
@@ -88,11 +88,17 @@ class Finder(Pipeline):
 
         ``truth``: a folder of ground-truth masks, found by the pair's name (A's relative
         path, any image extension); a pair without one fails. ``ignore`` applies to every pair.
+
+        ``pairing``: pairs made beforehand (:func:`~dfcore.io.pairing.make_pairing`, which
+        takes the folders, ``pairs``, ``recursive``, ``pair_by`` and ``on_empty`` instead).
         """
         check_on_error(on_error)
         if truth is not None and not _is_dir(truth):
             raise InputError(f"{truth}: with two folders, the truth must be a folder of masks")
-        pairing = make_pairing(dir_a, dir_b, pairs, recursive, pair_by, on_empty)
+        if pairing is None:
+            pairing = make_pairing(dir_a, dir_b, pairs, recursive, pair_by, on_empty)
+        elif (dir_a, dir_b, pairs, pair_by) != (None, None, None, None):
+            raise ParameterError("give the pairing, or the folders (or pairs file) and pair_by to make one; not both")
         return DirRun(self, pairing, on_error, truth=truth, ignore=ignore,
                       batch_size=batch_size or DEFAULT_BATCH_SIZE, workers=workers)
 

@@ -315,6 +315,28 @@ def terminate_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def read_ahead(pairing: Any, a: Path | None, b: Path | None, output: Path | None,
+               overwrite: bool) -> contextlib.AbstractContextManager[Any]:
+    """The files a run will read, decoded while torch is imported (:mod:`dfcore.io.readahead`).
+
+    Two files: both, whatever their size (the run holds them at once anyway). A folder run
+    (``pairing``): its pairs in order, those an earlier run completed into ``output`` left
+    out, up to :data:`~dfcore.io.readahead.READ_AHEAD_BYTES` of decoded images.
+    """
+    from dfcore.io.readahead import ReadAhead
+
+    if pairing is None:
+        return ReadAhead([a, b], budget=None)  # type: ignore[list-item]
+    from dfcore.io.layout import pair_file
+
+    files = []
+    for spec in pairing.pairs:
+        if output is not None and not overwrite and pair_file(output, spec.name, "json").exists():
+            continue  # most likely skipped as complete: not worth decoding ahead
+        files.extend(path for path in (spec.reference, spec.a, spec.b) if path is not None)
+    return ReadAhead(files)
+
+
 def share_scale(output: Path, jsons: Sequence[Path], quiet: bool) -> None:
     """Re-render the heatmaps of the pairs saved (their JSON files) on one colour scale."""
     from dfcore.io.layout import stem_of

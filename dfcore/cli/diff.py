@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 from collections.abc import Sequence
@@ -27,6 +28,7 @@ from dfcore.cli.common import (
     invocation_registry,
     pair_by_from,
     pairing_options,
+    read_ahead,
     report_pairing,
     reported_errors,
     scale_mode,
@@ -134,7 +136,7 @@ def diff(a: Path | None, b: Path | None, preprocessors: tuple[str, ...], metric:
     --pair-by says otherwise; with --pairs the folders are optional). A folder run with -o writes each pair's files and
     OUT/summary.csv and summary.json; rerun it to resume, Ctrl-C keeps what is done.
     """
-    with reported_errors(debug):
+    with reported_errors(debug), contextlib.ExitStack() as stack:
         registry = invocation_registry(disable_plugin_autoload)
         if list_plugins:
             click.echo(render_listing(registry, as_json=as_json, verbose=verbose), nl=not as_json)
@@ -172,6 +174,13 @@ def diff(a: Path | None, b: Path | None, preprocessors: tuple[str, ...], metric:
         kwargs = finder_kwargs(preprocessors, metric, strategy, postprocessors, preset, device, registry, y_channel,
                                crop_border, size_policy)
         _check_inputs(registry, kwargs, a, b, folders, pairs_file, truth)
+        pairing = None
+        if folders:
+            from dfcore.io.pairing import make_pairing
+
+            pairing = make_pairing(a, b, pairs_file, pair_by=rule, on_empty="raise")
+        if engine == "local":  # the files are decoded while torch is imported and the pipeline built
+            stack.enter_context(read_ahead(pairing, a, b, output, overwrite))
         runner: Any = None
         if engine == "ray":  # before the pipeline is built: a missing Ray fails at once
             from dfcore.runs.engines.ray import RayEngine
@@ -186,9 +195,9 @@ def diff(a: Path | None, b: Path | None, preprocessors: tuple[str, ...], metric:
         check_output_folder(output)  # a bad stage name leaves no empty folder behind; no pair is computed yet
         display = {"colormap": colormap, "vmax": vmax, "scale": mode}
         if folders:
-            code = _run_dirs(finder, a, b, pairs_file, output, display, fail_above=fail_above, quiet=quiet,
+            code = _run_dirs(finder, pairing, a, b, output, display, fail_above=fail_above, quiet=quiet,
                              report=report, ignore=ignored, truth=truth, batch_size=batch_size, workers=workers,
-                             overwrite=overwrite, engine=runner, pair_by=rule, outputs=outputs, as_json=as_json,
+                             overwrite=overwrite, engine=runner, outputs=outputs, as_json=as_json,
                              verbose=verbose)
         else:
             result = finder.run(a, b, ignore=ignored, truth=truth)
@@ -308,10 +317,10 @@ def _check_folders(dir_a: Path | None, dir_b: Path | None) -> None:
             raise InputError(f"{other} is a folder but {folder} is not: compare two files or two folders")
 
 
-def _run_dirs(finder: Any, dir_a: Path | None, dir_b: Path | None, pairs_file: Path | None, output: Path | None,
+def _run_dirs(finder: Any, pairing: Any, dir_a: Path | None, dir_b: Path | None, output: Path | None,
               display: dict[str, Any], *, fail_above: float | None, quiet: bool, report: bool = False,
               ignore: Any = None, truth: Path | None = None, batch_size: int | None = None,
-              workers: int | None = None, overwrite: bool = False, engine: Any = None, pair_by: Any = None,
+              workers: int | None = None, overwrite: bool = False, engine: Any = None,
               outputs: tuple[str, ...] | None = None, as_json: bool = False, verbose: bool = False) -> int:
     """A folder run: with ``-o`` an engine (files, summary, resume, report), else one line per pair
     (``as_json``: a JSON line per pair on stdout, people's lines on stderr)."""
@@ -320,8 +329,8 @@ def _run_dirs(finder: Any, dir_a: Path | None, dir_b: Path | None, pairs_file: P
 
     units: list[str | None] = []  # the map's unit, from the first pair that says it (for -v)
 
-    run = finder.run_dirs(dir_a, dir_b, pairs=pairs_file, on_error="record", ignore=ignore, truth=truth,
-                          batch_size=batch_size, workers=workers, pair_by=pair_by, on_empty="raise")
+    run = finder.run_dirs(pairing=pairing, on_error="record", ignore=ignore, truth=truth, batch_size=batch_size,
+                          workers=workers)
     if not quiet:
         report_pairing(run.pairing, [dir_a, dir_b])
         _report_one_sided(run.pairing.only_a, dir_a)

@@ -1,5 +1,7 @@
 """Files on the host: what comes in (images, masks, folders to pair) and what goes out.
 
+* :mod:`~dfcore.io.decode` -- image files to float arrays in [0, 1] (no torch);
+* :mod:`~dfcore.io.readahead` -- decoding a command's files in a thread while torch is imported;
 * :mod:`~dfcore.io.images` -- files, PIL images, arrays and tensors to NxCxHxW batches;
 * :mod:`~dfcore.io.masks` -- truth masks and ignore masks;
 * :mod:`~dfcore.io.pairing` -- pairing two (or three) folders, or reading a pairs file;

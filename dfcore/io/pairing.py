@@ -22,7 +22,8 @@ its output files), the images left on one side, and the rule as ``summary.json``
 Hidden files and files that are not images are ignored; symbolic
 links to folders are followed like folders (a link back to a folder above it, a loop, is not). :func:`pair_three` pairs three
 folders (``dfind compare``) by the same rules, the truth taking the place of A.
-:func:`check_found` is how a caller says that no pair at all was found.
+:func:`check_found` is how a caller says that no pair at all was found; :func:`make_pairing`
+takes what a user gives (two folders or a pairs file, a rule) and makes its pairing.
 
 Explicit pairings come from a CSV file (:func:`read_pairs_csv`) with a header naming the
 columns ``a`` and ``b`` and, optionally, ``name`` (the pair's name and the stem of its output
@@ -417,3 +418,27 @@ def _check_name(name: str, where: str) -> None:
     if name.endswith(("/", "\\")) or any(part.startswith(".") for part in parts):
         raise InputError(f"{where}: the name {name!r} must name a file: no trailing '/' and no part starting "
                          "with '.' (its output files would be hidden)")
+
+
+def make_pairing(dir_a: str | os.PathLike[str] | None, dir_b: str | os.PathLike[str] | None,
+                 pairs: str | os.PathLike[str] | None = None, recursive: bool = True,
+                 pair_by: PairBy | str | None = None, on_empty: str = "warn") -> Pairing:
+    """Two folders paired by ``pair_by``, or the pairs of a CSV file (see :mod:`dfcore.io.pairing`).
+
+    ``pair_by``: ``"path"`` (``None``: the default), ``"order"``, ``"stem"`` or a
+    :class:`~dfcore.io.pairing.PairBy` with options. Two folders that give no pair warn
+    (:class:`~dfcore.errors.NoPairsWarning`), or raise :class:`~dfcore.errors.NoPairsError`
+    with ``on_empty="raise"``.
+    """
+    rule = PairBy.of(pair_by)
+    if pairs is not None:
+        if rule != PairBy():
+            raise ParameterError(f"pair_by={rule.rule!r}: a pairs file lists its pairs; give one or the other")
+        pairing = read_pairs_csv(pairs, dir_a, dir_b)
+        pairing.rule = {"rule": "csv", "file": os.fspath(pairs)}
+        return pairing
+    if dir_a is None or dir_b is None:
+        raise InputError("give two folders to compare, or a pairs file")
+    pairing = pair_directories(dir_a, dir_b, recursive, rule)
+    check_found(len(pairing.pairs), no_pairs_message(pairing, dir_a, dir_b), on_empty)
+    return pairing

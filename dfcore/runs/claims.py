@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import TYPE_CHECKING
 
 from dfcore.io.layout import CLAIM_SUFFIX, claim_file
 from dfcore.io.sharing import (
@@ -39,6 +39,9 @@ from dfcore.io.sharing import (
     retire,
     touch,
 )
+
+if TYPE_CHECKING:
+    from typing import Self  # Python 3.11
 
 #: Seconds between two looks at the claims of pairs another run holds (doubling up to :data:`MAX_POLL`).
 POLL = 0.2

@@ -21,18 +21,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from dfcore.errors import InputError, ParameterError
 from dfcore.io.files import check_writable
 from dfcore.io.layout import FAILED
-from dfcore.io.pairing import (
-    PairBy,
-    Pairing,
-    Triples,
-    check_found,
-    no_pairs_message,
-    pair_directories,
-    read_pairs_csv,
-)
+from dfcore.io.pairing import Pairing, Triples, make_pairing  # make_pairing: a name of dfcore.runs too
 from dfcore.pipeline import DiffResult, PairFailure, Pipeline
 from dfcore.runs.engines import Engine, RowCallback, resolve_engine
 from dfcore.runs.plan import plan_run, remove_stale_files
@@ -59,7 +50,8 @@ def run_batch(finder: Pipeline, pairing: Pairing, output: str | os.PathLike[str]
 
     ``progress=None`` shows a bar (rate, ETA) only when stderr is a terminal. ``on_row`` is
     called with each pair's row as it is known (what it prints does not break the bar): first
-    the pairs an earlier run completed (``skipped``) and those refused, with no result. On
+    the pairs an earlier run completed (``skipped``) and those refused, with no result (a
+    result's 8-bit ``previews`` are there only with ``previews=True``). On
     Ctrl-C the summary of what finished is written and :class:`BatchInterrupted` (a
     ``KeyboardInterrupt``) is raised with the report. ``engine`` computes the pairs to do:
     ``"local"`` (the default, this process) or ``"ray"`` (:mod:`dfcore.runs.engines.ray`), or an
@@ -237,30 +229,6 @@ class DirRun:
                          workers=self.workers, ignore=self.ignore, truth=self.truth, colormap=colormap, vmax=vmax,
                          previews=previews, progress=progress, on_row=on_row, engine=engine, outputs=outputs,
                          fail_above=fail_above)
-
-
-def make_pairing(dir_a: str | os.PathLike[str] | None, dir_b: str | os.PathLike[str] | None,
-                 pairs: str | os.PathLike[str] | None = None, recursive: bool = True,
-                 pair_by: PairBy | str | None = None, on_empty: str = "warn") -> Pairing:
-    """Two folders paired by ``pair_by``, or the pairs of a CSV file (see :mod:`dfcore.io.pairing`).
-
-    ``pair_by``: ``"path"`` (``None``: the default), ``"order"``, ``"stem"`` or a
-    :class:`~dfcore.io.pairing.PairBy` with options. Two folders that give no pair warn
-    (:class:`~dfcore.errors.NoPairsWarning`), or raise :class:`~dfcore.errors.NoPairsError`
-    with ``on_empty="raise"``.
-    """
-    rule = PairBy.of(pair_by)
-    if pairs is not None:
-        if rule != PairBy():
-            raise ParameterError(f"pair_by={rule.rule!r}: a pairs file lists its pairs; give one or the other")
-        pairing = read_pairs_csv(pairs, dir_a, dir_b)
-        pairing.rule = {"rule": "csv", "file": os.fspath(pairs)}
-        return pairing
-    if dir_a is None or dir_b is None:
-        raise InputError("give two folders to compare, or a pairs file")
-    pairing = pair_directories(dir_a, dir_b, recursive, rule)
-    check_found(len(pairing.pairs), no_pairs_message(pairing, dir_a, dir_b), on_empty)
-    return pairing
 
 
 class CompareRun(DirRun):

@@ -12,8 +12,8 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from dfcore.cli.common import terminate_as_interrupt
 from dfcore.cli import EXIT_DIFFERENT, EXIT_ERROR, EXIT_OK, EXIT_PAIRS_FAILED, main
+from dfcore.cli.common import terminate_as_interrupt
 from dfcore.testing import fresh_registry, using_registry
 
 
@@ -234,3 +234,38 @@ def test_outputs_need_an_output_folder(folders):
     dir_a, dir_b = folders
     result = dfind(dir_a / "1.png", dir_b / "1.png", "--outputs", "npy")
     assert result.exit_code == EXIT_ERROR and "--outputs chooses the files written into the output folder" in result.output
+
+
+def test_a_folder_run_decodes_its_pairs_while_it_starts_and_leaves_out_completed_ones(folders, tmp_path,
+                                                                                    monkeypatch):
+    from dfcore.io import readahead
+
+    opened: list[readahead.ReadAhead] = []
+    real = readahead.ReadAhead.start
+
+    def start(self):
+        opened.append(self)
+        real(self)
+
+    monkeypatch.setattr(readahead.ReadAhead, "start", start)
+    out = tmp_path / "out"
+    assert dfind(*folders, "-m", "mse", "-o", out).exit_code == EXIT_OK
+    (ahead,) = opened
+    assert len(ahead.paths) == 6 and ahead.served == 6  # every file decoded ahead was used
+    for suffix in (".json", ".map.npy", ".heatmap.png"):
+        (out / f"2{suffix}").unlink()  # one pair to do again
+    assert dfind(*folders, "-m", "mse", "-o", out).exit_code == EXIT_OK
+    assert sorted(Path(path).relative_to(tmp_path).as_posix() for path in opened[1].paths) == ["A/2.png", "B/2.png"]
+    assert dfind(*folders, "-m", "mse", "-o", out, "--overwrite").exit_code == EXIT_OK
+    assert len(opened[2].paths) == 6
+
+
+def test_two_files_are_decoded_while_the_command_starts(folders, monkeypatch):
+    from dfcore.io import readahead
+
+    opened: list[readahead.ReadAhead] = []
+    real = readahead.ReadAhead.start
+    monkeypatch.setattr(readahead.ReadAhead, "start", lambda self: opened.append(self) or real(self))
+    a, b = folders
+    assert dfind(a / "1.png", b / "1.png", "-m", "mse").exit_code == EXIT_OK
+    assert opened[0].served == 2 and opened[0].budget > 2**40  # no budget: the run holds both anyway
