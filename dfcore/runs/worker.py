@@ -178,8 +178,12 @@ def group_batches(items: Iterable[tuple[PairSpec, LoadedPair | Exception]], batc
         yield group
 
 
-def compute_group(pipeline: Pipeline, group: Sequence[LoadedPair]) -> list[DiffResult | Exception]:
-    """Run one batch through the pipeline; if it fails, run its pairs one by one to pin the cause."""
+def compute_group(pipeline: Pipeline, group: Sequence[LoadedPair], previews: bool = True
+                  ) -> list[DiffResult | Exception]:
+    """Run one batch through the pipeline; if it fails, run its pairs one by one to pin the cause.
+
+    ``previews=False``: the results carry no 8-bit pictures of A and B (:meth:`Pipeline.results`).
+    """
     start = time.perf_counter()
     device = pipeline.device
 
@@ -194,7 +198,7 @@ def compute_group(pipeline: Pipeline, group: Sequence[LoadedPair]) -> list[DiffR
             reference = stacked([item.reference for item in group])
             results: list[DiffResult] = list(pipeline.compare_tensors(reference, a, b, valid, names=names))
         else:
-            results = pipeline.results(pipeline.compute(a, b, valid), names=names)
+            results = pipeline.results(pipeline.compute(a, b, valid), names=names, previews=previews)
         for item, result in zip(group, results):
             result.inputs = item.inputs
             if item.truth is not None:
@@ -202,7 +206,7 @@ def compute_group(pipeline: Pipeline, group: Sequence[LoadedPair]) -> list[DiffR
     except Exception as exc:  # noqa: BLE001 -- recorded per pair by the caller
         if len(group) == 1:
             return [exc]
-        return [outcome for item in group for outcome in compute_group(pipeline, [item])]
+        return [outcome for item in group for outcome in compute_group(pipeline, [item], previews)]
     share = (time.perf_counter() - start) / len(group)
     for item, result in zip(group, results):
         result.seconds = item.seconds + share
@@ -210,11 +214,12 @@ def compute_group(pipeline: Pipeline, group: Sequence[LoadedPair]) -> list[DiffR
 
 
 def iter_results(pipeline: Pipeline, pairs: Iterable[PairSpec], *, batch_size: int = DEFAULT_BATCH_SIZE,
-                 workers: int | None = None, ignore: Any = None,
-                 truth: Path | None = None) -> Iterator[tuple[PairSpec, DiffResult | Exception]]:
+                 workers: int | None = None, ignore: Any = None, truth: Path | None = None,
+                 previews: bool = True) -> Iterator[tuple[PairSpec, DiffResult | Exception]]:
     """Every pair's result (or the exception that stopped it), in the order of ``pairs``.
 
-    ``ignore`` applies to every pair; ``truth`` is a folder of masks found by pair name.
+    ``ignore`` applies to every pair; ``truth`` is a folder of masks found by pair name;
+    ``previews=False`` leaves the 8-bit pictures of A and B out of the results.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
@@ -230,7 +235,8 @@ def iter_results(pipeline: Pipeline, pairs: Iterable[PairSpec], *, batch_size: i
                 yield spec, first
                 continue
             items = [item for _, item in group]  # type: ignore[misc]
-            yield from zip((item.spec for item in items), compute_group(pipeline, items))  # type: ignore[union-attr]
+            outcomes = compute_group(pipeline, items, previews)  # type: ignore[arg-type]
+            yield from zip((item.spec for item in items), outcomes)  # type: ignore[union-attr]
     finally:
         loaded.close()
 
@@ -304,7 +310,11 @@ class PairWorker:
             yield row
 
     def process_results(self, pairs: Iterable[PairSpec]) -> Iterator[tuple[PairRow, DiffResult | None]]:
-        """As :meth:`process`, with each row the :class:`DiffResult` written (``None`` if it failed)."""
+        """As :meth:`process`, with each row the :class:`DiffResult` written (``None`` if it failed).
+
+        A result carries :attr:`~DiffResult.previews` only when the worker writes them
+        (``previews=True``, for a report).
+        """
         with PairClaims(self.output) as claims:
             todo = list(pairs)
             while todo:
@@ -343,7 +353,7 @@ class PairWorker:
                 claims.release(spec.name)
 
         results = iter_results(self.pipeline, claimed(), batch_size=self.batch_size, workers=self.workers,
-                               ignore=self.ignore, truth=self.truth)
+                               ignore=self.ignore, truth=self.truth, previews=self.display["previews"])
         try:
             for spec, outcome in results:
                 while settled:

@@ -164,3 +164,24 @@ def test_three_folders_by_stem_and_never_silently_empty(tmp_path):
     assert report.counts[OK] == again.counts[SKIPPED] == 2
     with pytest.raises(NoPairsError, match="no comparisons by stem"):
         _finder().compare(*folders, pair_by=PairBy.stem(strip_a="_nothing"), on_empty="raise")
+
+
+def test_a_pairing_made_beforehand_is_run_as_made(tmp_path):
+    dir_a, dir_b = _layout(tmp_path, ["1.png", "2.png"], ["1_x4.png", "2_x4.png"])
+    pairing = make_pairing(dir_a, dir_b, pair_by=PairBy.stem(strip_b="_x4"))
+    run = _finder().run_dirs(pairing=pairing)
+    assert run.pairing is pairing
+    assert [(r.name, Path(r.inputs["b"]["source"]).name) for r in run] == [("1.png", "1_x4.png"), ("2.png", "2_x4.png")]
+    with pytest.raises(ParameterError, match="give the pairing, or the folders"):
+        _finder().run_dirs(dir_a, dir_b, pairing=pairing)
+
+
+def test_a_folder_run_makes_previews_only_for_a_report(tmp_path):
+    dir_a, dir_b = _layout(tmp_path, ["1.png"], ["1.png"])
+    seen = []
+    _finder().run_dirs(dir_a, dir_b).save(tmp_path / "plain", on_row=lambda row, result: seen.append(result))
+    _finder().run_dirs(dir_a, dir_b).save(tmp_path / "report", previews=True,
+                                          on_row=lambda row, result: seen.append(result))
+    assert seen[0].previews is None
+    assert seen[1].previews is not None and (tmp_path / "report" / "1.a.png").is_file()
+    assert all(r.previews is not None for r in _finder().run_dirs(dir_a, dir_b))  # iterated: each result whole
