@@ -362,8 +362,12 @@ def test_ctrl_c_keeps_what_is_done_and_writes_the_summary(registry, tmp_path):
 
 
 _KILLABLE_RUN = textwrap.dedent("""
-    import sys, time
+    import signal, sys, time
     from dfcore import Finder
+
+    # Ctrl-C raises KeyboardInterrupt, as in a terminal, even when pytest was started in the
+    # background (a shell starts its background jobs with SIGINT ignored, which Python keeps)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     from dfcore.testing import fresh_registry, using_registry
 
     class Slow:
