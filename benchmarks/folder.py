@@ -10,7 +10,8 @@ Sections (``--only a,b``):
   against ``dfind DIR_A DIR_B -m ssim -s gradient -o OUT`` with its default outputs, and with
   ``--outputs npy`` (the script's output). Pairs per second, and dfind's speed-up.
 * ``phases`` -- one ``dfind`` folder run (its default outputs) timed by phase: start-up
-  (process start to the first pair), decoding, computing, drawing and encoding heatmaps,
+  (process start to the first pair), decoding (ahead, while torch is imported, and in the
+  run's threads), computing, drawing and encoding heatmaps,
   writing files, the summary and the shared colour scale. Decoding and writing run in
   threads beside the computation, so the phases add up to more than the run's wall time.
 * ``floor`` -- what the run cannot avoid, pair by pair in one thread: decoding the two images
@@ -106,7 +107,7 @@ def child_phases(dir_a: str, dir_b: str, out: str, launched: float) -> None:
 
     first: dict[str, float] = {}
     from dfcore.cli import main
-    from dfcore.io import files, scale
+    from dfcore.io import files, readahead, scale
     from dfcore.pipeline import result
     from dfcore.runs import summary, worker
 
@@ -117,7 +118,8 @@ def child_phases(dir_a: str, dir_b: str, out: str, launched: float) -> None:
         return original_load(*args, **kwargs)
 
     worker.load_pair = load
-    timed(worker, "load_pair", "decode two images (threads)")
+    timed(readahead.ReadAhead, "_read", "read ahead: decode during start-up (a thread)")
+    timed(worker, "load_pair", "decode two images (threads; read-ahead's served)")
     timed(worker, "compute_group", "compute (pipeline, batches)")
     timed(result, "draw_heatmap", "draw heatmaps (colour lookup)")
     timed(scale, "draw_heatmap", "draw heatmaps (colour lookup)")
