@@ -134,12 +134,17 @@ def decoded_bytes(data: bytes) -> int:
         width, height = struct.unpack_from(">II", data, 16)
         return width * height * _PNG_CHANNELS.get(data[25], 4) * item
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
+        image = _open(data)
         return image.width * image.height * len(image.getbands()) * item
     except Exception:  # noqa: BLE001 -- decoding it would fail, or need the limit lifted
         return sys.maxsize
+
+
+def _open(data: bytes) -> Image.Image:
+    """Pillow's lazy image of ``data`` (its header read); the size is checked by the caller."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        return Image.open(io.BytesIO(data))
 
 
 def decode_image(data: bytes, source: str) -> tuple[np.ndarray, ImageInfo]:
@@ -147,9 +152,7 @@ def decode_image(data: bytes, source: str) -> tuple[np.ndarray, ImageInfo]:
     limit = max_pixels()
     _lift_pillow_limit(limit)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
+        image = _open(data)
         width, height = image.size
         if width * height > limit:
             raise InputError(
@@ -243,7 +246,7 @@ def _decode_plain_png(data: bytes, mode: str, source: str) -> tuple[np.ndarray, 
     import cv2
 
     raw = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    channels = {"L": 1, "RGB": 3, "RGBA": 4}[mode]
+    channels = _PNG_CHANNELS[_PLAIN_PNG_MODES[mode]]
     if raw is None or raw.dtype != np.uint8 or (raw.shape[2] if raw.ndim == 3 else 1) != channels:
         return None
     if raw.ndim == 2:
