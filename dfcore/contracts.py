@@ -54,6 +54,19 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
+class Move:
+    """One thing that moved: its box in A (``source``), its box in B (``target``), both
+    ``(x0, y0, x1, y1)`` end-exclusive, and the shift ``(dx, dy)`` in pixels from one to the other."""
+
+    source: tuple[int, int, int, int]
+    target: tuple[int, int, int, int]
+    shift: tuple[int, int]
+
+    def to_dict(self) -> dict[str, list[int]]:
+        return {"from": list(self.source), "to": list(self.target), "by": list(self.shift)}
+
+
+@dataclass(frozen=True)
 class Region:
     """A difference found in a map: a connected region of its mask.
 
@@ -61,7 +74,9 @@ class Region:
     ``area`` counts its pixels; ``peak`` and ``mean`` are the map's maximum and mean inside the
     region; ``label`` is free text (e.g. the winner in ``compare``); ``significance``, when the
     stage that found it measured it, is how far its peak stands above the map's background, in
-    robust standard deviations of that background (the region's confidence).
+    robust standard deviations of that background (the region's confidence). ``move``, when the
+    stage that found it saw one thing leave one place and appear at another, says where from and
+    where to; the region then covers both places (its box spans them, its area is their sum).
     """
 
     bbox: tuple[int, int, int, int]
@@ -71,12 +86,14 @@ class Region:
     centroid: tuple[float, float]
     label: str | None = None
     significance: float | None = None
+    move: Move | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["bbox"] = list(self.bbox)
         data["centroid"] = [round(c, 2) for c in self.centroid]
-        for optional in ("label", "significance"):
+        data["move"] = self.move.to_dict() if self.move is not None else None
+        for optional in ("label", "significance", "move"):
             if data[optional] is None:
                 del data[optional]
         return data
@@ -102,6 +119,11 @@ class StageOutput:
             pair was made (a page drawn again moves its glyphs' edges). The map is left whole;
             a postprocessor that reports differences may keep only those that ``map x
             support`` holds too (``regions`` does). It passes down the postprocessor chain.
+        images: ``(a, b)``, the two NxCxHxW images the map was made from, on the map's grid
+            (after any pairwise preprocessor), or ``None``. Set by the pipeline for the
+            postprocessors, which may read them (``regions:moves=true`` does) and never
+            change them; the pipeline's output holds ``None`` here (the images are the
+            computation's own ``a`` and ``b``).
     """
 
     map: Tensor
@@ -111,6 +133,7 @@ class StageOutput:
     valid: Tensor | None = None
     unit: str | None = None
     support: Tensor | None = None
+    images: tuple[Tensor, Tensor] | None = None
 
     def replace(self, **changes: Any) -> StageOutput:
         return dataclasses.replace(self, **changes)

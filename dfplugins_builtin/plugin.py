@@ -157,7 +157,11 @@ def dfind_postprocessors() -> Iterator[StageSpec]:
                                         "background (exact maps: any change counts)"),
                 Param("judge", "difference", "where the strategy hands over a support: judge each difference once "
                                              "merged, or each peak as it is grown (none takes with it a difference "
-                                             "that map x support holds apart)", choices=("difference", "peak"))),
+                                             "that map x support holds apart)", choices=("difference", "peak")),
+                Param("moves", False, "a thing that left one place and appeared at another is one difference "
+                                      "(reported with where from, where to and the shift), not two"),
+                Param("move_match", 0.35, "how closely the pair's pixels must have swapped between the two places, "
+                                          "as a fraction of the places' own differences")),
     )
 
 

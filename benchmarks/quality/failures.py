@@ -99,7 +99,7 @@ def analyse(pairs: Iterable[Pair], method: M.Method, rule: str = DEFAULT_RULE) -
         output = fn(pair.a, pair.b)
         found = output.regions if isinstance(output, M.Found) and not method.regions else None
         diff_map = M.map_of(output)
-        out.append(diagnose(pair, diff_map, found if found is not None else rules(diff_map, **M.known(output))))
+        out.append(diagnose(pair, diff_map, found if found is not None else rules(diff_map, **M.known(output, pair.a, pair.b))))
     return out
 
 

@@ -82,7 +82,7 @@ def draw(pairs: Sequence[tuple[str, int, str]], method_names: Sequence[str], out
             if rule is not None:
                 output, method = outputs[title], methods[title]
                 found = output.regions if isinstance(output, M.Found) and not method.regions else \
-                    region_rule(method.regions or rule)(np.asarray(panel, dtype=np.float64), **M.known(output))
+                    region_rule(method.regions or rule)(np.asarray(panel, dtype=np.float64), **M.known(output, pair.a, pair.b))
                 matched = {r for r, _ in match_regions(found, boxes, pair.diagonal)}
                 for index, region in enumerate(found):
                     x0, y0, x1, y1 = region.box

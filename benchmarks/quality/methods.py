@@ -24,8 +24,8 @@ ssim-grad      the same with the correct ``data_range=1``
 dfind pipelines are named ``dfind:<preset>`` (``dfind:default``, ``dfind:sharp``...) or given
 as stage references (:func:`dfind_method`); a pipeline whose postprocessors find regions
 (``-q otsu``) reports them, the others get the run's region rule -- with the pixels the
-pipeline compared and its strategy's support, as its own postprocessors would get them
-(:class:`Found`), so that ``MAP@RULE`` reports what the pipeline ending in ``RULE`` reports.
+pipeline compared, its strategy's support and the images the map was made from, as its own
+postprocessors would get them (:class:`Found`), so that ``MAP@RULE`` reports what the pipeline ending in ``RULE`` reports.
 """
 
 from __future__ import annotations
@@ -46,12 +46,14 @@ class Found:
     """A map, the regions a method reported in it (strongest first; ``None``: it reports none),
     and what the dfind pipeline that made it knows of it, which a region rule is given as the
     pipeline's own postprocessors are: the pixels compared (``valid``, HxW bool) and the
-    strategy's ``support`` (HxW), each ``None`` when the pipeline has none."""
+    strategy's ``support`` (HxW), each ``None`` when the pipeline has none; and the two images
+    the map was made from (HxWxC float in [0, 1], on the map's grid)."""
 
     map: np.ndarray
     regions: list[Reported] | None = None
     valid: np.ndarray | None = None
     support: np.ndarray | None = None
+    images: tuple[np.ndarray, np.ndarray] | None = None
 
 
 def map_of(output: np.ndarray | Found) -> np.ndarray:
@@ -59,11 +61,13 @@ def map_of(output: np.ndarray | Found) -> np.ndarray:
     return np.asarray(output.map if isinstance(output, Found) else output, dtype=np.float64)
 
 
-def known(output: np.ndarray | Found) -> dict[str, np.ndarray | None]:
-    """What a region rule is given beside the map: ``valid`` and ``support`` (module docstring)."""
+def known(output: np.ndarray | Found, a: np.ndarray, b: np.ndarray) -> dict[str, Any]:
+    """What a region rule is given beside the map: ``valid``, ``support`` and the ``images`` it was
+    made from (module docstring); for a peer's map, the pair ``a``, ``b`` (HxWxC uint8) themselves."""
     if isinstance(output, Found):
-        return {"valid": output.valid, "support": output.support}
-    return {"valid": None, "support": None}
+        images = output.images if output.images is not None else (_float(a), _float(b))
+        return {"valid": output.valid, "support": output.support, "images": images}
+    return {"valid": None, "support": None, "images": (_float(a), _float(b))}
 
 
 MapFn = Callable[[np.ndarray, np.ndarray], np.ndarray | Found]
@@ -160,11 +164,13 @@ def dfind_method(preset: str | None = None, **stages: Any) -> Callable[[], MapFn
         def run(a: np.ndarray, b: np.ndarray) -> Found:
             x = torch.from_numpy(_float(a)).permute(2, 0, 1)[None]
             y = torch.from_numpy(_float(b)).permute(2, 0, 1)[None]
-            output = finder.compute(x, y).output
+            computed = finder.compute(x, y)
+            output = computed.output
             return Found(output.map[0, 0].numpy(),
                          from_dfind(output.regions[0]) if output.regions is not None else None,
                          output.valid[0, 0].numpy() if output.valid is not None else None,
-                         output.support[0, 0].numpy() if output.support is not None else None)
+                         output.support[0, 0].numpy() if output.support is not None else None,
+                         tuple(image[0].permute(1, 2, 0).numpy() for image in (computed.a, computed.b)))
 
         return run
 

@@ -27,8 +27,9 @@ import numpy as np
 
 from benchmarks.quality.scores import Reported
 
-#: ``rule(map2d, valid=None, support=None)``: the regions of a map, given what the pipeline
-#: that made it knows (:class:`benchmarks.quality.methods.Found`); a peer's map has neither.
+#: ``rule(map2d, valid=None, support=None, images=None)``: the regions of a map, given what the
+#: pipeline that made it knows (:class:`benchmarks.quality.methods.Found`); a peer's map has no
+#: ``valid`` or ``support``, and the pair itself as its ``images``.
 RegionRule = Callable[..., list[Reported]]
 
 #: The rule applied to maps when a run names none.
@@ -72,8 +73,9 @@ def dfind_stage_rule(reference: str) -> RegionRule:
 
     The stage is found through dfind's registry and called as its contract says, on a
     ``StageOutput`` holding the map, and the pixels compared (``valid``) and the strategy's
-    ``support`` when the map's pipeline had them; the regions it returns (``Region.bbox``,
-    ``Region.peak``) become the rule's. A stage that returns no regions is refused.
+    ``support`` when the map's pipeline had them, and the two ``images`` it was made from
+    (HxWxC float), as a pipeline hands them to its postprocessors; the regions it returns
+    (``Region.bbox``, ``Region.peak``) become the rule's. A stage that returns no regions is refused.
     """
     import torch
 
@@ -88,8 +90,13 @@ def dfind_stage_rule(reference: str) -> RegionRule:
     def plane(values: np.ndarray | None, dtype: type) -> torch.Tensor | None:
         return None if values is None else torch.from_numpy(np.ascontiguousarray(values, dtype=dtype))[None, None]
 
-    def rule(map2d: np.ndarray, valid: np.ndarray | None = None, support: np.ndarray | None = None) -> list[Reported]:
-        out = run(StageOutput(map=plane(map2d, np.float32), valid=plane(valid, bool), support=plane(support, np.float32)))
+    def image(values: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32)).permute(2, 0, 1)[None]
+
+    def rule(map2d: np.ndarray, valid: np.ndarray | None = None, support: np.ndarray | None = None,
+             images: tuple[np.ndarray, np.ndarray] | None = None) -> list[Reported]:
+        out = run(StageOutput(map=plane(map2d, np.float32), valid=plane(valid, bool), support=plane(support, np.float32),
+                              images=None if images is None else (image(images[0]), image(images[1]))))
         if not isinstance(out, StageOutput) or out.regions is None:
             raise ValueError(f"postprocessor {reference!r} returns no regions; it cannot be a region rule")
         return from_dfind(out.regions[0])

@@ -160,7 +160,7 @@ def run(pairs: Iterable[Pair], methods: Mapping[str, M.Method], progress: bool =
             if by != "own":
                 if by not in rules:
                     rules[by] = region_rule(by)
-                found = rules[by](diff_map, **M.known(output))
+                found = rules[by](diff_map, **M.known(output, pair.a, pair.b))
             scores = {**pixel, **region_scores(found, boxes, math.hypot(*diff_map.shape))}
             rows.append({"pair": pair.name, "image": pair.image, "track": pair.track, "variant": pair.variant,
                          "method": name, **scores, "count_error_abs": abs(scores["count_error"]),

@@ -198,9 +198,17 @@ ROUND_SEVENTEEN_MAPS = {"d14": _D14, **{f"d14+w3s{tag}": f"{_D14},rendered_windo
 ROUND_EIGHTEEN_MAPS = {"d14": _D14, "d14+w3f": f"{_D14},rendered_window=3,window_fade=true",
                        "d14+w3s50f": f"{_D14},rendered_window=3,window_slack=0.5,window_fade=true",
                        "d14+w5f": f"{_D14},rendered_window=5,window_fade=true"}
+#: Round nineteen: round fourteen's default map and rule, and the rule with a thing that moved
+#: counted as one difference (``mv35``, ``mv50``: ``moves=true`` at ``move_match`` 0.35 and 0.5).
+ROUND_NINETEEN_MAPS = {"d14": _D14}
+ROUND_NINETEEN_RULES = {"rel": _REL, "rel-mv35": {**_REL, "moves": "true", "move_match": 0.35},
+                        "rel-mv50": {**_REL, "moves": "true", "move_match": 0.5}}
 #: The rounds whose guard also holds region F1 per track, and that rank by the map (hit@k + AP) first.
 MAP_ROUNDS = {"fourteen", "fifteen", "sixteen", "seventeen", "eighteen"}
 MAP_GUARD = {"hit": 0.01, "ap": 0.01, "region_f1": 0.01}
+#: The rounds that change the region rule alone, guarded as the map rounds are (region F1 too) and
+#: ranked by the regions (region F1, then the count error).
+RULE_ROUNDS = {"nineteen"}
 
 ROUND_FIVE_REFERENCE = "d4@rel"
 GUARD = {"hit": 0.01, "ap": 0.01}
@@ -211,13 +219,14 @@ ROUNDS = {"four": (ROUND_FOUR_MAPS, ROUND_FOUR_RULES), "five": (ROUND_FIVE_MAPS,
           "twelve": (ROUND_TWELVE_MAPS, ROUND_TWELVE_RULES), "thirteen": (ROUND_THIRTEEN_MAPS, ROUND_THIRTEEN_RULES),
           "fourteen": (ROUND_FOURTEEN_MAPS, ROUND_SEVEN_RULES), "fifteen": (ROUND_FIFTEEN_MAPS, ROUND_SEVEN_RULES),
           "sixteen": (ROUND_SIXTEEN_MAPS, ROUND_SEVEN_RULES), "seventeen": (ROUND_SEVENTEEN_MAPS, ROUND_SEVEN_RULES),
-          "eighteen": (ROUND_EIGHTEEN_MAPS, ROUND_SEVEN_RULES)}
+          "eighteen": (ROUND_EIGHTEEN_MAPS, ROUND_SEVEN_RULES),
+          "nineteen": (ROUND_NINETEEN_MAPS, ROUND_NINETEEN_RULES)}
 #: The default each guarded round may not lose to: the default of the round before.
 REFERENCES = {"four": "r2+aa+os15+reg@rel", "five": ROUND_FIVE_REFERENCE, "six": ROUND_FIVE_REFERENCE,
               "seven": "d6@rel", "eight": "d6@rel", "nine": "d6@rel", "ten": "d6@rel",
               "eleven": "d10@rel", "twelve": "d11@rel", "thirteen": "d11@rel", "fourteen": "d11@rel",
               "fifteen": "d14@rel", "sixteen": "d14@rel",
-              "seventeen": "d14@rel", "eighteen": "d14@rel"}
+              "seventeen": "d14@rel", "eighteen": "d14@rel", "nineteen": "d14@rel"}
 REAL_TRACKS = real.TRACKS
 
 
@@ -399,7 +408,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             records = unchanged.count("dev", 4, (), pipelines=method_pipelines(known.round))
         by_map = known.round in MAP_ROUNDS
         choice = choose_guarded(result["summary"], [f"{m}@{r}" for m in maps for r in rules],
-                                REFERENCES[known.round], MAP_GUARD if by_map else GUARD,
+                                REFERENCES[known.round], MAP_GUARD if by_map or known.round in RULE_ROUNDS else GUARD,
                                 unchanged=None if records is None else
                                 {f"{m}@{r}": unchanged.means(records, f"{m}@{r}") for m in maps for r in rules},
                                 rank="maps" if by_map else "regions")

@@ -274,6 +274,11 @@ def describe_regions(regions: Sequence[Any], listed: int = LISTED) -> list[str]:
             line += f", {region.significance:.3g} sigma above the background"
         if region.label:
             line += f" [{region.label}]"
+        move = getattr(region, "move", None)
+        if move is not None:
+            (fx0, fy0, fx1, fy1), (tx0, ty0, tx1, ty1) = move.source, move.target
+            line += (f"; moved by ({move.shift[0]:+d}, {move.shift[1]:+d}) from x {fx0}-{fx1 - 1}, y {fy0}-{fy1 - 1} "
+                     f"to x {tx0}-{tx1 - 1}, y {ty0}-{ty1 - 1}")
         lines.append(line)
     if len(regions) > listed:
         lines.append(f"  ...and {len(regions) - listed} more")

@@ -193,28 +193,30 @@ class Pipeline:
                                 mask=prepared.uncrop_map(output.mask) if output.mask is not None else None,
                                 support=prepared.uncrop_map(output.support) if output.support is not None else None,
                                 regions=prepared.uncrop_regions(output.regions))
+        seen_a, seen_b = prepared.uncrop_image(seen_a, prepared.full_a), prepared.uncrop_image(seen_b, prepared.full_b)
         if postprocess:
-            output = self.postprocess(output)
-        return Computation(score, output, prepared.uncrop_image(seen_a, prepared.full_a),
-                           prepared.uncrop_image(seen_b, prepared.full_b))
+            output = self.postprocess(output.replace(images=(seen_a, seen_b)))
+        return Computation(score, output, seen_a, seen_b)
 
     def postprocess(self, output: StageOutput) -> StageOutput:
         """Run the postprocessor chain on a strategy's output (from ``compute(..., postprocess=False)``).
 
         ``output.info`` (one dict per sample, or ``None``) gathers each stage's facts under its
-        name; masks never cover pixels that were not compared (``output.valid``).
+        name; masks never cover pixels that were not compared (``output.valid``). Each stage
+        sees the pair the map was made from (``output.images``, when the caller gave it); the
+        output returned holds none.
         """
-        valid = output.valid
+        valid, images = output.valid, output.images
         infos = output.info or [{} for _ in range(output.map.shape[0])]
         for stage in self.postprocessors:
             with stage.failures():
                 made = stage.obj(output.replace(info=None))
             output = self._as_output(stage, made, output.map, previous=output)
-            output.valid = valid
+            output.valid, output.images = valid, images
             merge_info(infos, output.info, stage.record["name"])
         if valid is not None and output.mask is not None:
             output.mask = output.mask & valid
-        output.info = infos
+        output.info, output.images = infos, None
         return output
 
     @staticmethod

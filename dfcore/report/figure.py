@@ -124,12 +124,19 @@ def make_figure(result: Any, path: str | os.PathLike[str] | None = None, *, widt
             ax.set_ylim(height, 0)
         if regions:
             for rank, region in enumerate(result.regions, 1):
-                x0, y0, x1, y1 = region.bbox
+                move = getattr(region, "move", None)
+                places = (move.source, move.target) if move is not None else (region.bbox,)
                 for ax in axes[2:]:
-                    ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, edgecolor=BOX_COLOUR,
-                                           linewidth=0.6))
-                    ax.annotate(str(rank), (x0, y0), xytext=(0.5, 1.5), textcoords="offset points", fontsize=5,
-                                color=BOX_COLOUR, va="bottom", ha="left", annotation_clip=True)
+                    for x0, y0, x1, y1 in places:  # a thing that moved: both places, one number
+                        ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, edgecolor=BOX_COLOUR,
+                                               linewidth=0.6))
+                        ax.annotate(str(rank), (x0, y0), xytext=(0.5, 1.5), textcoords="offset points", fontsize=5,
+                                    color=BOX_COLOUR, va="bottom", ha="left", annotation_clip=True)
+                    if move is not None:
+                        (fx0, fy0, fx1, fy1), (tx0, ty0, tx1, ty1) = places
+                        ax.annotate("", ((tx0 + tx1) / 2, (ty0 + ty1) / 2), xytext=((fx0 + fx1) / 2, (fy0 + fy1) / 2),
+                                    arrowprops={"arrowstyle": "->", "color": BOX_COLOUR, "linewidth": 0.5,
+                                                "linestyle": "--"}, annotation_clip=True)
         cax = fig.add_subplot(grid[1, 2])
         bar = fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), cax=cax, orientation="horizontal")
         bar.outline.set_linewidth(0.4)

@@ -189,13 +189,28 @@ def _image(record: PairRecord, role: str, page_dir: Path | None, css: str, alt: 
     return f'<img class="{css}" src="{esc(src(image, page_dir))}" alt="{esc(alt)}" draggable="false"{extra}>'
 
 
+def _moved(region: Mapping[str, Any]) -> tuple[list[float], list[float]] | None:
+    """A region's two places, ``(from, to)`` boxes, when it is a thing that moved; else ``None``."""
+    move = region.get("move")
+    if not isinstance(move, Mapping) or len(move.get("from") or ()) != 4 or len(move.get("to") or ()) != 4:
+        return None
+    return [float(v) for v in move["from"]], [float(v) for v in move["to"]]
+
+
 def _boxes(regions: Sequence[Mapping[str, Any]], width: int, height: int) -> str:
     groups = []
     for i, region in enumerate(regions):
-        x0, y0, x1, y1 = (float(v) for v in region["bbox"])
-        rect = f'x="{x0:g}" y="{y0:g}" width="{max(x1 - x0, 0):g}" height="{max(y1 - y0, 0):g}"'
-        groups.append(f'<g data-region="{i}"><rect class="halo" {rect}/><rect {rect}/>'
-                      f'<text x="{x0:g}" y="{y0:g}" dy="-0.35em">{i + 1}</text></g>')
+        places = _moved(region)
+        parts = []
+        for x0, y0, x1, y1 in places or [[float(v) for v in region["bbox"]]]:
+            rect = f'x="{x0:g}" y="{y0:g}" width="{max(x1 - x0, 0):g}" height="{max(y1 - y0, 0):g}"'
+            parts.append(f'<rect class="halo" {rect}/><rect {rect}/><text x="{x0:g}" y="{y0:g}" dy="-0.35em">{i + 1}'
+                         "</text>")
+        if places is not None:  # from where it was to where it went
+            (fx0, fy0, fx1, fy1), (tx0, ty0, tx1, ty1) = places
+            ends = f'x1="{(fx0 + fx1) / 2:g}" y1="{(fy0 + fy1) / 2:g}" x2="{(tx0 + tx1) / 2:g}" y2="{(ty0 + ty1) / 2:g}"'
+            parts.append(f'<line class="halo" {ends}/><line class="move" {ends}/>')
+        groups.append(f'<g data-region="{i}">{"".join(parts)}</g>')
     return (f'<svg class="boxes" viewBox="0 0 {width} {height}" preserveAspectRatio="none" aria-hidden="true">'
             + "".join(groups) + "</svg>")
 
@@ -344,10 +359,15 @@ def _regions_panel(regions: Sequence[Mapping[str, Any]]) -> str:
             centroid = region.get("centroid") or ()
             centre = ", ".join(fmt(float(c), 4) for c in centroid) if len(centroid) == 2 else "–"
             label = f"<td>{esc(region.get('label') or '')}</td>" if labelled else ""
+            places = _moved(region)
+            moved = ""
+            if places is not None:
+                (fx0, fy0, *_), (tx0, ty0, *_) = ((int(round(v)) for v in box) for box in places)
+                moved = f'<br><span class="muted">moved {fx0},{fy0} → {tx0},{ty0}</span>'
             rows.append(
                 f'<tr class="region" data-region="{i}" tabindex="0" title="Zoom to region {i + 1}: '
                 f'{x1 - x0}×{y1 - y0} px, centroid {esc(centre)}"><td class="num">{i + 1}</td>{label}'
-                f'<td class="mono nowrap">{x0},{y0} → {x1},{y1}</td>'
+                f'<td class="mono nowrap">{x0},{y0} → {x1},{y1}{moved}</td>'
                 f'<td class="num">{esc(fmt(region.get("area")))}</td><td class="num">{esc(fmt(region.get("peak"), 4))}'
                 f'</td><td class="num">{esc(fmt(region.get("mean"), 4))}</td></tr>'
             )

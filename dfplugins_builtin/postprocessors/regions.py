@@ -15,6 +15,12 @@ edges a re-rendering moved drop out of the list, the map keeps them. ``judge=pea
 each peak as it is grown instead of each difference once merged: a peak that overlaps none of
 the faded map's differences is dismissed, and no peak takes with it a difference of the faded
 map that it does not overlap, so a change on another's flank is still found.
+With ``moves``, a thing that left one place and appeared at another is one difference, not
+two: two differences pair when what A shows at one is what B shows at the other and the other
+way round (:func:`dfcore.ops.regions.paired_moves`; ``move_match`` is how close, as a fraction
+of the two places' own differences); the region spans both places and its ``move`` says
+where from, where to and by how much. This needs the pair the map was made from, which the
+pipeline hands to its postprocessors; on a map alone (no images) nothing is paired.
 The ``default`` preset ends with this stage (docs/quality.md says how its knobs were chosen).
 """
 
@@ -22,10 +28,22 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
 from dfcore.contracts import StageOutput
-from dfcore.ops.regions import JUDGES, significant_regions
+from dfcore.ops.regions import JUDGES, Crop, paired_moves, significant_regions
+
+
+def _crops(images: tuple[torch.Tensor, torch.Tensor], index: int) -> Crop:
+    """Windows of sample ``index`` of the pair, each copied to the host as hxwxC float arrays."""
+    a, b = images
+
+    def crop(rows: slice, cols: slice) -> tuple[np.ndarray, np.ndarray]:
+        both = torch.stack((a[index, :, rows, cols], b[index, :, rows, cols])).float().cpu().numpy()
+        return both[0].transpose(1, 2, 0), both[1].transpose(1, 2, 0)
+
+    return crop
 
 
 class Regions:
@@ -33,7 +51,7 @@ class Regions:
 
     def __init__(self, level: float = 6.0, low: float = 3.0, merge: float = 0.01, min_size: float = 2e-5,
                  extent: float = 0.0, absorb: float = 0.0, relative: float = 0.0, nonzero: bool = False,
-                 judge: str = "difference") -> None:
+                 judge: str = "difference", moves: bool = False, move_match: float = 0.35) -> None:
         for name, value in (("level", level), ("low", low)):
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a positive number of standard deviations, got {value!r}")
@@ -53,7 +71,11 @@ class Regions:
         self.extent, self.absorb, self.relative = float(extent), float(absorb), float(relative)
         if judge not in JUDGES:
             raise ValueError(f"judge must be one of {', '.join(JUDGES)}, got {judge!r}")
+        if not (math.isfinite(move_match) and 0 < move_match < 1):
+            raise ValueError(f"move_match must be a fraction of the places' own differences in (0, 1), got "
+                             f"{move_match!r}")
         self.nonzero, self.judge = bool(nonzero), judge
+        self.moves, self.move_match = bool(moves), float(move_match)
 
     def __call__(self, out: StageOutput) -> StageOutput:
         maps = out.map[:, 0].detach().float().cpu().numpy()  # labelling is a host step (dfcore.ops.regions)
@@ -66,6 +88,8 @@ class Regions:
                 values, compared, level=self.level, low=self.low, merge=self.merge, min_size=self.min_size,
                 extent=self.extent, absorb=self.absorb, relative=self.relative, nonzero=self.nonzero,
                 support=None if support is None else support[index], judge=self.judge)
+            if self.moves and out.images is not None and len(found) > 1:
+                found = paired_moves(found, mask, _crops(out.images, index), match=self.move_match)
             regions.append(found)
             masks.append(torch.from_numpy(mask))
             infos.append({"differences": len(found), "background": round(centre, 6), "spread": round(spread, 6)})
@@ -93,6 +117,8 @@ class Regions:
             "relative": f"a difference stands at least {self.relative} of the strongest one's height above the background",
             "significance": "peak above the background, in robust standard deviations",
             "regions_sorted_by": "peak, then area",
+            **({"moves": f"two differences are one thing that moved when the pair's pixels swapped between "
+                         f"them within {self.move_match} of their own differences"} if self.moves else {}),
             "support": "where the strategy hands one over, a difference is kept only where the same rule finds one "
                        "in map x support too",
             "judge": "each difference once merged" if self.judge == "difference" else

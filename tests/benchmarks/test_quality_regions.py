@@ -137,7 +137,7 @@ def test_a_rule_on_a_dfind_map_reports_what_the_pipeline_ending_in_it_reports():
         made = methods["map@" + rule].build()(a, b)  # a page drawn again; a frame align leaves a part of out
         assert made.regions is None and getattr(made, given) is not None
         own = methods["whole"].build()(a, b).regions
-        assert region_rule(rule)(made.map, **R.M.known(made)) == own
+        assert region_rule(rule)(made.map, **R.M.known(made, a, b)) == own
         if given == "support":
             assert len(region_rule(rule)(made.map)) > len(own)  # the map alone reports the words drawn again
 

@@ -76,6 +76,7 @@ def test_pixels_not_compared_hold_no_difference():
     ("relative=-0.1", "relative must be a fraction of a peak's height"),
     ("extent=0.1,absorb=0.2", r"absorb \(0.2\) must not exceed extent \(0.1\)"),
     ("judge=group", "judge.*difference, peak"),
+    ("move_match=1.5", r"move_match must be a fraction of the places' own differences in \(0, 1\)"),
 ])
 def test_bad_knobs_are_one_line_errors(params, message):
     with pytest.raises(ParameterError, match=message):
@@ -122,3 +123,74 @@ def test_the_sample_pair_shows_its_seven_planted_differences(b):
         for region in result.regions:
             x0, y0, x1, y1 = (int(v) for v in region.bbox)
             assert truth[y0:y1 + 1, x0:x1 + 1].any(), region.bbox
+
+
+MOVES = "regions:level=10,extent=0.1,absorb=0.03,merge=0.03,relative=0.15,moves=true"
+
+
+def moved_marker(tmp_path=None):
+    """A light page whose dark square left (30, 20) for (140, 80): as tensors, or as PNG files in ``tmp_path``."""
+    a = torch.full((1, 3, 120, 200), 0.85)
+    b = a.clone()
+    a[..., 20:32, 30:42] = torch.tensor([0.1, 0.3, 0.8])[:, None, None]
+    b[..., 80:92, 140:152] = torch.tensor([0.1, 0.3, 0.8])[:, None, None]
+    if tmp_path is None:
+        return a, b
+    paths = []
+    for name, image in (("a.png", a), ("b.png", b)):
+        Image.fromarray((image[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)).save(tmp_path / name)
+        paths.append(tmp_path / name)
+    return paths
+
+
+def test_the_default_reports_a_thing_that_moved_once_with_where_from_and_where_to():
+    a, b = moved_marker()
+    (region,) = finder(postprocessor=MOVES).run(a, b).regions
+    assert region.move is not None and region.move.shift == (110, 60)
+    assert region.move.source[:2] <= (30, 20) and region.move.target[:2] <= (140, 80)
+    assert region.bbox == (region.move.source[0], region.move.source[1], region.move.target[2], region.move.target[3])
+    apart = finder(postprocessor="regions:level=10,extent=0.1,absorb=0.03,merge=0.03,relative=0.15").run(a, b)
+    assert len(apart.regions) == 2 and all(r.move is None for r in apart.regions)
+
+
+def test_a_map_without_its_images_pairs_nothing():
+    a, b = moved_marker()
+    values = (a - b).abs().sum(1, keepdim=True)
+    alone = Regions(moves=True)(StageOutput(map=values))
+    assert len(alone.regions[0]) == 2
+    (joined,) = Regions(moves=True)(StageOutput(map=values, images=(a, b))).regions[0]
+    assert joined.move.shift == (110, 60)
+
+
+def test_a_move_is_in_the_json_and_the_terminal(tmp_path):
+    a, b = moved_marker(tmp_path)
+    result = CliRunner().invoke(main, [str(a), str(b), "-o", str(tmp_path / "out"), "-q", MOVES])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[1] == "1 difference, strongest first:"
+    (region,) = json.loads((tmp_path / "out" / "b.json").read_text())["regions"]
+    (fx0, fy0, fx1, fy1), (tx0, ty0, tx1, ty1) = region["move"]["from"], region["move"]["to"]
+    assert region["move"]["by"] == [110, 60] and fx0 <= 30 < 42 <= fx1 and ty0 <= 80 < 92 <= ty1
+    assert (f"; moved by (+110, +60) from x {fx0}-{fx1 - 1}, y {fy0}-{fy1 - 1} to x {tx0}-{tx1 - 1}, "
+            f"y {ty0}-{ty1 - 1}") in result.stdout.splitlines()[2]
+
+
+def test_the_figure_and_the_report_draw_both_places_of_a_move_under_one_number(tmp_path):
+    from dfcore.report.model import PairRecord
+    from dfcore.report.pages import render_pair
+
+    result = finder(postprocessor=MOVES).run(*moved_marker(tmp_path))
+    (region,) = result.regions
+    fig = result.figure()
+    for ax in fig.axes[2:4]:  # the map and the overlay
+        assert [p.get_xy() for p in ax.patches] == [region.move.source[:2], region.move.target[:2]]
+        assert [t.get_text() for t in ax.texts if t.get_text()] == ["1", "1"]
+        assert sum(t.arrow_patch is not None for t in ax.texts) == 1
+    data = result.to_dict()
+    data["display"] = {"colormap": "inferno", "vmin": 0.0, "vmax": 1.0}
+    page = render_pair(PairRecord("b.png", data=data))
+    group = page[page.index('<g data-region="0">'):]
+    group = group[:group.index("</g>")]
+    assert group.count("<rect ") == 4 and group.count('<line class="move"') == 1 and group.count(">1</text>") == 2
+    fx, fy = region.move.source[:2]
+    tx, ty = region.move.target[:2]
+    assert f"moved {fx},{fy} → {tx},{ty}" in page

@@ -312,6 +312,22 @@ def test_postprocessor_output_reaches_the_result(registry, pair):
     assert result.info == {"threshold": {"threshold": 0.1}}
 
 
+
+def test_each_postprocessor_sees_the_pair_the_map_was_made_from_and_the_output_holds_none(registry, pair):
+    seen = []
+
+    def look(out):
+        seen.append(out.images)
+        return out.map * 2  # a new map: the next stage still sees the pair
+
+    a, b, _ = pair
+    computed = finder(postprocessor=[look, look]).compute(a, b)
+    assert len(seen) == 2 and all(s is not None for s in seen)
+    for images in seen:
+        assert torch.equal(images[0], computed.a) and torch.equal(images[1], computed.b)
+    assert computed.output.images is None
+
+
 # -- pairwise preprocessors ----------------------------------------------------------------------
 
 
