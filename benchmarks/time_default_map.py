@@ -10,7 +10,8 @@ machine hits them alike; the median and the spread (min, max) over the rounds ar
 each method (imports, kernel caches) is a warm-up and is not counted.
 
 ``dfind previous default`` is the default before round four (docs/quality.md), timed in the
-same rounds so that the new default's cost is read against it. ``--track shift`` (or
+same rounds so that the new default's cost is read against it; ``dfind default, moves off``
+is today's default without pairing the things that moved (round twenty), what that costs. ``--track shift`` (or
 ``resample``...) times a pair of that benchmark track instead of the lossless one: a
 misaligned pair is where the new default measures and resamples.
 """
@@ -51,7 +52,7 @@ def main() -> None:
 
     from benchmarks.quality import methods as M
     from benchmarks.quality.pairs import make_pair
-    from dfcore import Finder
+    from dfcore import Finder, get_registry
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -63,6 +64,8 @@ def main() -> None:
     Image.fromarray(pair.b).save(tmp / "b.png")
     finder = Finder(device="cpu")
     previous = Finder(device="cpu", **PREVIOUS_DEFAULT)
+    regions = get_registry().find_preset("default").stages["postprocessor"]
+    unpaired = Finder(device="cpu", postprocessor=regions.replace("moves=true", "moves=false"))
     x = torch.from_numpy(pair.a).permute(2, 0, 1)[None].float() / 255
     y = torch.from_numpy(pair.b).permute(2, 0, 1)[None].float() / 255
 
@@ -70,6 +73,7 @@ def main() -> None:
         "dfind default": lambda: finder.compute(x, y).output.map,
         "dfind default (files)": lambda: finder.run(tmp / "a.png", tmp / "b.png").map,
         "dfind previous default": lambda: previous.compute(x, y).output.map,
+        "dfind default, moves off": lambda: unpaired.compute(x, y).output.map,
     }
     for name in ("flip", "ssim-skimage", "original", "abs-diff") + (("pixelmatch",) if args.with_pixelmatch else ()):
         method = M.PEERS[name]

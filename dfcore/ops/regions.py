@@ -39,20 +39,16 @@ back to the device, and only when ``min_area`` or ``top_k`` dropped some.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import cv2
 import numpy as np
 import torch
 from torch import Tensor
 
-from dfcore.contracts import Move, Region
+from dfcore.contracts import Region
 
 #: What a support judges (:func:`significant_regions`'s ``judge``).
 JUDGES = ("difference", "peak")
 
-#: ``crop(rows, cols) -> (a, b)``: the two images' pixels in a window, each hxwxC float on the host.
-Crop = Callable[[slice, slice], tuple[np.ndarray, np.ndarray]]
 
 
 def label_regions(mask: np.ndarray, connectivity: int = 8) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
@@ -384,129 +380,3 @@ def _described(mask: np.ndarray, groups: np.ndarray, magnitude: np.ndarray, z: n
     return regions, kept
 
 
-
-def paired_moves(regions: list[Region], mask: np.ndarray, crop: Crop, *, match: float = 0.35, search: int = 2,
-                 limit: int = 16) -> list[Region]:
-    """The differences with each thing that moved joined into one: a :class:`Region` with its ``move``.
-
-    A thing moved from place P to place Q when what A shows at P is what B shows at Q, and what
-    B shows at P is what A showed at Q (where it was, B shows what was under it; where it went,
-    A showed what it now covers): for the shift ``D`` from P to Q, over the pixels of both
-    differences (``mask`` at P, and at Q moved back by ``D``), the mean of ``|A(p) - B(p + D)| +
-    |B(p) - A(p + D)|`` is at most ``match`` times the mean of ``|A(p) - B(p)| + |A(p + D) -
-    B(p + D)|``, the two places' own differences. ``D`` is the shift between the two
-    differences' centroids, refined within ``search`` px. A difference added here and another
-    removed there do not pair unless what was removed is what was added; two removed (or two
-    recoloured) things never do, since neither shows in B. Only pairs of the ``limit``
-    strongest differences whose boxes do not touch and whose sizes are alike (areas within 3x,
-    sides within 2x and 3 px) are tried; each difference joins at most one other, the closest
-    match first. The joined region spans both boxes; its ``move`` says which box holds the
-    thing in A (the place where A differs more from its surroundings) and the shift.
-
-    Args:
-        regions: the differences, strongest first (:func:`significant_regions`).
-        mask: HxW bool of their pixels.
-        crop: gives the two images' pixels in a window (:data:`Crop`), so that only the
-            windows tried leave the images' device.
-    """
-    count = min(len(regions), limit)
-    fits = []
-    for i in range(count):
-        for j in range(i + 1, count):
-            if _alike(regions[i], regions[j]):
-                fit = _move_fit(regions[i], regions[j], mask, crop, search)
-                if fit is not None and fit[0] <= match:
-                    fits.append((fit[0], i, j, fit[1], fit[2]))
-    if not fits:
-        return regions
-    joined, taken = [], set()
-    for _, i, j, shift, source_first in sorted(fits):
-        if i in taken or j in taken:
-            continue
-        taken |= {i, j}
-        source, target = (regions[i], regions[j]) if source_first else (regions[j], regions[i])
-        by = shift if source_first else (-shift[0], -shift[1])
-        joined.append(_joined(source, target, by))
-    out = [r for k, r in enumerate(regions) if k not in taken] + joined
-    out.sort(key=lambda r: (-r.peak, -r.area, r.bbox))
-    return out
-
-
-def _alike(p: Region, q: Region) -> bool:
-    """Boxes apart (not touching) and sizes alike: areas within 3x, sides within 2x and 3 px."""
-    (px0, py0, px1, py1), (qx0, qy0, qx1, qy1) = p.bbox, q.bbox
-    if px0 <= qx1 and qx0 <= px1 and py0 <= qy1 and qy0 <= py1:
-        return False
-    if max(p.area, q.area) > 3 * min(p.area, q.area):
-        return False
-    sides = ((px1 - px0, qx1 - qx0), (py1 - py0, qy1 - qy0))
-    return all(max(s, t) <= 2 * min(s, t) + 3 for s, t in sides)
-
-
-def _move_fit(p: Region, q: Region, mask: np.ndarray, crop: Crop, search: int
-              ) -> tuple[float, tuple[int, int], bool] | None:
-    """``(ratio, (dx, dy), p_is_source)`` of the best shift taking ``p``'s place onto ``q``'s (:func:`paired_moves`).
-
-    ``None`` when the windows do not fit in the image with the search around them.
-    """
-    height, width = mask.shape
-    dx0 = round(q.centroid[0] - p.centroid[0])
-    dy0 = round(q.centroid[1] - p.centroid[1])
-    # The window, in p's place: p's box and q's moved back by the shift, within the image
-    # wherever the window and its shifted copy, searched around, fall in it.
-    x0 = max(min(p.bbox[0], q.bbox[0] - dx0), search, search - dx0)
-    y0 = max(min(p.bbox[1], q.bbox[1] - dy0), search, search - dy0)
-    x1 = min(max(p.bbox[2], q.bbox[2] - dx0), width - search, width - search - dx0)
-    y1 = min(max(p.bbox[3], q.bbox[3] - dy0), height - search, height - search - dy0)
-    if x1 - x0 < 1 or y1 - y0 < 1:
-        return None
-    h, w, s = y1 - y0, x1 - x0, search
-    a_around, b_around = crop(slice(y0 - s, y1 + s), slice(x0 - s, x1 + s))
-    a_here, b_here = a_around[s:s + h, s:s + w], b_around[s:s + h, s:s + w]
-    a_there, b_there = crop(slice(y0 + dy0 - s, y1 + dy0 + s), slice(x0 + dx0 - s, x1 + dx0 + s))
-    here = mask[y0:y1, x0:x1]
-    there = mask[y0 + dy0 - s:y1 + dy0 + s, x0 + dx0 - s:x1 + dx0 + s]
-    best = None
-    for ey in range(-s, s + 1):
-        for ex in range(-s, s + 1):
-            rows, cols = slice(s + ey, s + ey + h), slice(s + ex, s + ex + w)
-            pixels = here | there[rows, cols]
-            if not pixels.any():
-                continue
-            a2, b2 = a_there[rows, cols][pixels], b_there[rows, cols][pixels]
-            a1, b1 = a_here[pixels], b_here[pixels]
-            stay = float(np.abs(a1 - b1).mean() + np.abs(a2 - b2).mean())
-            if not stay > 0:
-                continue
-            ratio = float(np.abs(a1 - b2).mean() + np.abs(b1 - a2).mean()) / stay
-            if best is None or ratio < best[0]:
-                best = (ratio, (dx0 + ex, dy0 + ey), rows, cols, pixels)
-    if best is None:
-        return None
-    ratio, shift, rows, cols, pixels = best
-    # Which place holds the thing in A: where A's pixels differ more from A around them (the
-    # windows with a margin of ``search`` px).
-    here_pixels = np.zeros(a_around.shape[:2], dtype=bool)
-    here_pixels[s:s + h, s:s + w] = pixels
-    there_pixels = np.zeros(a_there.shape[:2], dtype=bool)
-    there_pixels[rows, cols] = pixels
-    return ratio, shift, _contrast(a_around, here_pixels) >= _contrast(a_there, there_pixels)
-
-
-def _contrast(image: np.ndarray, pixels: np.ndarray) -> float:
-    """Mean distance of ``image``'s ``pixels`` from the median of its other pixels."""
-    return float(np.abs(image[pixels] - np.median(image[~pixels], axis=0)).mean())
-
-
-def _joined(source: Region, target: Region, shift: tuple[int, int]) -> Region:
-    """One difference of a thing that moved from ``source``'s place to ``target``'s."""
-    area = source.area + target.area
-    box = (min(source.bbox[0], target.bbox[0]), min(source.bbox[1], target.bbox[1]),
-           max(source.bbox[2], target.bbox[2]), max(source.bbox[3], target.bbox[3]))
-    centroid = tuple((source.centroid[k] * source.area + target.centroid[k] * target.area) / area for k in (0, 1))
-    significances = [r.significance for r in (source, target) if r.significance is not None]
-    return Region(bbox=box, area=area, peak=max(source.peak, target.peak),
-                  mean=(source.mean * source.area + target.mean * target.area) / area,
-                  centroid=(float(centroid[0]), float(centroid[1])),
-                  significance=max(significances) if significances else None,
-                  move=Move(source.bbox, target.bbox, (int(shift[0]), int(shift[1]))))

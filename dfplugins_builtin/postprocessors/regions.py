@@ -17,7 +17,7 @@ the faded map's differences is dismissed, and no peak takes with it a difference
 map that it does not overlap, so a change on another's flank is still found.
 With ``moves``, a thing that left one place and appeared at another is one difference, not
 two: two differences pair when what A shows at one is what B shows at the other and the other
-way round (:func:`dfcore.ops.regions.paired_moves`; ``move_match`` is how close, as a fraction
+way round (:func:`dfcore.ops.moves.paired_moves`; ``move_match`` is how close, as a fraction
 of the two places' own differences); the region spans both places and its ``move`` says
 where from, where to and by how much. This needs the pair the map was made from, which the
 pipeline hands to its postprocessors; on a map alone (no images) nothing is paired.
@@ -32,7 +32,8 @@ import numpy as np
 import torch
 
 from dfcore.contracts import StageOutput
-from dfcore.ops.regions import JUDGES, Crop, paired_moves, significant_regions
+from dfcore.ops.moves import Crop, paired_moves
+from dfcore.ops.regions import JUDGES, significant_regions
 
 
 def _crops(images: tuple[torch.Tensor, torch.Tensor], index: int) -> Crop:

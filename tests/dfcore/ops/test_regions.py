@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dfcore.ops.regions import background, paired_moves, significant_regions
+from dfcore.ops.regions import background, significant_regions
 
 
 def noisy(height=120, width=160, top=0.05, seed=0):
@@ -240,85 +240,3 @@ def test_judge_changes_nothing_without_a_support_and_is_checked():
     with pytest.raises(ValueError, match="judge must be one of difference, peak"):
         significant_regions(values, judge="group")
 
-
-# -- a thing that moved is one difference (paired_moves) ----------------------------------------
-
-def scene(height=120, width=200, seed=0):
-    """A light HxWx3 page with a faint texture, as float32 in [0, 1]."""
-    return (0.85 + np.random.default_rng(seed).uniform(0, 0.02, (height, width, 3))).astype(np.float32)
-
-
-def put(image, x0, y0, colour, size=12):
-    image[y0:y0 + size, x0:x0 + size] = colour
-    return image
-
-
-def differences_of(a, b):
-    """The differences of |a - b| and the crop the pair gives paired_moves."""
-    values = np.abs(a - b).sum(axis=2)
-    regions, mask, _ = significant_regions(values, level=10, extent=0.1, absorb=0.03, merge=0.03, relative=0.15)
-    return regions, mask, lambda rows, cols: (a[rows, cols], b[rows, cols])
-
-
-def test_a_thing_that_moved_is_one_difference_with_where_from_and_where_to():
-    a = put(scene(), 30, 20, (0.1, 0.3, 0.8))
-    b = put(scene(), 140, 80, (0.1, 0.3, 0.8))  # the marker left (30, 20) for (140, 80)
-    regions, mask, crop = differences_of(a, b)
-    assert len(regions) == 2
-    moved = paired_moves(regions, mask, crop)
-    assert len(moved) == 1
-    (region,) = moved
-    assert region.move is not None and region.move.shift == (110, 60)
-    assert region.move.source == next(r.bbox for r in regions if r.centroid[0] < 100)  # the box where A has it
-    assert region.bbox == (min(r.bbox[0] for r in regions), min(r.bbox[1] for r in regions),
-                           max(r.bbox[2] for r in regions), max(r.bbox[3] for r in regions))
-    assert region.area == sum(r.area for r in regions) and region.peak == max(r.peak for r in regions)
-    assert region.to_dict()["move"] == {"from": list(region.move.source), "to": list(region.move.target),
-                                        "by": [110, 60]}
-
-
-def test_the_source_is_where_a_holds_the_thing_whichever_is_stronger():
-    a = put(scene(), 140, 80, (0.2, 0.2, 0.2))
-    b = put(scene(), 30, 20, (0.2, 0.2, 0.2))  # moved up and left
-    (region,) = paired_moves(*differences_of(a, b))
-    assert region.move.shift == (-110, -60) and region.move.source[0] > region.move.target[0]
-
-
-def test_a_thing_removed_here_and_another_added_there_stay_two():
-    a = put(scene(), 30, 20, (0.1, 0.3, 0.8))
-    b = put(scene(), 140, 80, (0.9, 0.2, 0.1))  # a blue square gone, a red one new
-    regions, mask, crop = differences_of(a, b)
-    assert len(regions) == 2 and paired_moves(regions, mask, crop) == regions
-
-
-def test_two_things_removed_or_two_recoloured_stay_two():
-    removed_a = put(put(scene(), 30, 20, (0.1, 0.3, 0.8)), 140, 80, (0.1, 0.3, 0.8))
-    recoloured_b = put(put(scene(), 30, 20, (0.9, 0.2, 0.1)), 140, 80, (0.9, 0.2, 0.1))
-    for a, b in ((removed_a, scene()), (removed_a, recoloured_b)):
-        regions, mask, crop = differences_of(a, b)
-        assert len(regions) == 2 and all(r.move is None for r in paired_moves(regions, mask, crop))
-
-
-def test_a_move_is_paired_within_the_search_when_the_shapes_differ_a_little():
-    a = put(scene(), 30, 20, (0.1, 0.3, 0.8))
-    b = put(scene(), 141, 79, (0.1, 0.3, 0.8))
-    b[79:91, 152] = 0.85  # the moved copy lost a column: its centroid is off by half a pixel
-    regions, mask, crop = differences_of(a, b)
-    (region,) = paired_moves(regions, mask, crop)
-    assert region.move.shift == (111, 59)
-
-
-def test_each_difference_joins_at_most_one_other():
-    a = put(scene(width=300), 30, 20, (0.1, 0.3, 0.8))
-    b = put(put(scene(width=300), 140, 80, (0.1, 0.3, 0.8)), 250, 30, (0.1, 0.3, 0.8))  # one moved, one copy new
-    regions, mask, crop = differences_of(a, b)
-    assert len(regions) == 3
-    moved = paired_moves(regions, mask, crop)
-    assert len(moved) == 2 and sum(r.move is not None for r in moved) == 1
-
-
-def test_unlike_sizes_and_touching_boxes_are_not_tried():
-    a = put(scene(), 30, 20, (0.1, 0.3, 0.8), size=6)
-    b = put(scene(), 140, 80, (0.1, 0.3, 0.8), size=30)
-    regions, mask, crop = differences_of(a, b)
-    assert len(regions) == 2 and paired_moves(regions, mask, crop) == regions

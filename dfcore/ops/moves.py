@@ -1,0 +1,202 @@
+"""A thing that moved, told from two differences: what one place lost, the other gained.
+
+:func:`paired_moves` takes the differences :func:`dfcore.ops.regions.significant_regions`
+found and joins each pair that is one thing moved into one :class:`~dfcore.contracts.Region`
+with its :class:`~dfcore.contracts.Move`. It reads the pair's pixels through a :data:`Crop`,
+so that only the windows it tries leave the images' device; the work is on the host, in
+NumPy, as the labelling of the regions is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from dfcore.contracts import Move, Region
+
+#: ``crop(rows, cols) -> (a, b)``: the two images' pixels in a window, each hxwxC float on the host.
+Crop = Callable[[slice, slice], tuple[np.ndarray, np.ndarray]]
+
+#: Windows of more pixels than this are first judged on every other row and column
+#: (:func:`paired_moves`): a shift far from fitting there (twice ``match``) is not tried in full.
+_SAMPLED = 1024
+
+
+def paired_moves(regions: list[Region], mask: np.ndarray, crop: Crop, *, match: float = 0.35, search: int = 2,
+                 limit: int = 16) -> list[Region]:
+    """The differences with each thing that moved joined into one: a :class:`Region` with its ``move``.
+
+    A thing moved from place P to place Q when what A shows at P is what B shows at Q, and what
+    B shows at P is what A showed at Q (where it was, B shows what was under it; where it went,
+    A showed what it now covers): for the shift ``D`` from P to Q, over the pixels of both
+    differences (``mask`` at P, and at Q moved back by ``D``), the mean of ``|A(p) - B(p + D)|``
+    (the thing) is at most ``match`` times the mean of ``|A(p) - B(p)|`` (P's own difference),
+    and the mean of ``|B(p) - A(p + D)|`` (what it covered) at most ``match`` times the mean of
+    ``|A(p + D) - B(p + D)|`` (Q's). Each half is judged on its own: over one background the
+    second holds for any two changes, and a sum of the two would pair a thing removed here
+    with a different one of a like colour added there. ``D`` is the shift between the two
+    differences' centroids, refined within ``search`` px. A difference added here and another
+    removed there do not pair unless what was removed is what was added; two removed (or two
+    recoloured) things never do, since neither shows in B. Only pairs of the ``limit``
+    strongest differences whose boxes do not touch and whose sizes are alike (areas within 3x,
+    sides within 2x and 3 px) are tried; each difference joins at most one other, the closest
+    match first. Two quick looks spare the full test to pairs that cannot pass, each with twice
+    the slack: their mean colours (:func:`_could_swap`), and on windows of more than
+    :data:`_SAMPLED` pixels the thing's half on every other row and column. The joined region spans both boxes; its ``move`` says which box holds the
+    thing in A (the place where A differs more from its surroundings) and the shift.
+
+    Args:
+        regions: the differences, strongest first (:func:`significant_regions`).
+        mask: HxW bool of their pixels.
+        crop: gives the two images' pixels in a window (:data:`Crop`), so that only the
+            windows tried leave the images' device.
+    """
+    count = min(len(regions), limit)
+    colours = [_colours(r, mask, crop) for r in regions[:count]]
+    fits = []
+    for i in range(count):
+        for j in range(i + 1, count):
+            if _alike(regions[i], regions[j]) and _could_swap(colours[i], colours[j], match):
+                fit = _move_fit(regions[i], regions[j], mask, crop, search, match)
+                if fit is not None:
+                    fits.append((fit[0], i, j, fit[1], fit[2]))
+    if not fits:
+        return regions
+    joined, taken = [], set()
+    for _, i, j, shift, source_first in sorted(fits):
+        if i in taken or j in taken:
+            continue
+        taken |= {i, j}
+        source, target = (regions[i], regions[j]) if source_first else (regions[j], regions[i])
+        by = shift if source_first else (-shift[0], -shift[1])
+        joined.append(_joined(source, target, by))
+    out = [r for k, r in enumerate(regions) if k not in taken] + joined
+    out.sort(key=lambda r: (-r.peak, -r.area, r.bbox))
+    return out
+
+
+def _alike(p: Region, q: Region) -> bool:
+    """Boxes apart (not touching) and sizes alike: areas within 3x, sides within 2x and 3 px."""
+    (px0, py0, px1, py1), (qx0, qy0, qx1, qy1) = p.bbox, q.bbox
+    if px0 <= qx1 and qx0 <= px1 and py0 <= qy1 and qy0 <= py1:
+        return False
+    if max(p.area, q.area) > 3 * min(p.area, q.area):
+        return False
+    sides = ((px1 - px0, qx1 - qx0), (py1 - py0, qy1 - qy0))
+    return all(max(s, t) <= 2 * min(s, t) + 3 for s, t in sides)
+
+
+def _colours(region: Region, mask: np.ndarray, crop: Crop) -> tuple[np.ndarray, np.ndarray, float]:
+    """The mean colours of A and of B over a difference's pixels, and its mean change ``|A - B|``."""
+    x0, y0, x1, y1 = region.bbox
+    a, b = crop(slice(y0, y1), slice(x0, x1))
+    pixels = mask[y0:y1, x0:x1]
+    if not pixels.any():
+        pixels = np.ones_like(pixels)
+    a, b = a[pixels], b[pixels]
+    return a.mean(axis=0), b.mean(axis=0), float(np.abs(a - b).mean())
+
+
+def _could_swap(p: tuple[np.ndarray, np.ndarray, float], q: tuple[np.ndarray, np.ndarray, float],
+                match: float) -> bool:
+    """Whether two differences' mean colours leave a move possible (a test with twice the slack).
+
+    A move from ``p`` to ``q`` has A's colours at ``p`` in B at ``q`` and B's at ``p`` in A at
+    ``q``. Over one set of pixels, the mean of ``|A(x) - B(x + D)|`` is at least the gap between
+    the means of A and of B there (each half of :func:`paired_moves`'s test); the two
+    differences' own pixels stand in for that set, with twice the slack: a pair whose means are
+    apart by more than ``2 match`` times its changes is not tried in full.
+    """
+    (a_p, b_p, change_p), (a_q, b_q, change_q) = p, q
+    return (float(np.abs(a_p - b_q).mean()) <= 2 * match * change_p
+            and float(np.abs(b_p - a_q).mean()) <= 2 * match * change_q)
+
+
+def _move_fit(p: Region, q: Region, mask: np.ndarray, crop: Crop, search: int, match: float
+              ) -> tuple[float, tuple[int, int], bool] | None:
+    """``(ratio, (dx, dy), p_is_source)`` of the best shift taking ``p``'s place onto ``q``'s (:func:`paired_moves`).
+
+    ``None`` when no shift fits within ``match``, or the windows do not fit in the image with
+    the search around them.
+    """
+    height, width = mask.shape
+    dx0 = round(q.centroid[0] - p.centroid[0])
+    dy0 = round(q.centroid[1] - p.centroid[1])
+    # The window, in p's place: p's box and q's moved back by the shift, within the image
+    # wherever the window and its shifted copy, searched around, fall in it.
+    x0 = max(min(p.bbox[0], q.bbox[0] - dx0), search, search - dx0)
+    y0 = max(min(p.bbox[1], q.bbox[1] - dy0), search, search - dy0)
+    x1 = min(max(p.bbox[2], q.bbox[2] - dx0), width - search, width - search - dx0)
+    y1 = min(max(p.bbox[3], q.bbox[3] - dy0), height - search, height - search - dy0)
+    if x1 - x0 < 1 or y1 - y0 < 1:
+        return None
+    h, w, s = y1 - y0, x1 - x0, search
+    a_around, b_around = crop(slice(y0 - s, y1 + s), slice(x0 - s, x1 + s))
+    a_here, b_here = a_around[s:s + h, s:s + w], b_around[s:s + h, s:s + w]
+    a_there, b_there = crop(slice(y0 + dy0 - s, y1 + dy0 + s), slice(x0 + dx0 - s, x1 + dx0 + s))
+    here = mask[y0:y1, x0:x1]
+    there = mask[y0 + dy0 - s:y1 + dy0 + s, x0 + dx0 - s:x1 + dx0 + s]
+    # Every shift within the search at once: windows (2s+1, 2s+1, ..., h, w) of the copy there.
+    windows = np.lib.stride_tricks.sliding_window_view
+
+    def shifted(image: np.ndarray) -> np.ndarray:  # (2s+1, 2s+1, C, h, w)
+        return windows(image.transpose(2, 0, 1), (h, w), axis=(1, 2)).transpose(1, 2, 0, 3, 4)
+
+    a1, b2 = a_here.transpose(2, 0, 1), shifted(b_there)
+    here_diff = np.abs(a_here - b_here).mean(axis=2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if h * w > _SAMPLED:  # every other row and column first: what is far from fitting goes now
+            sample = (..., slice(None, None, 2), slice(None, None, 2))
+            near = here[sample] | windows(there, (h, w))[sample]
+            rough = ((np.abs(a1[sample] - b2[sample]).mean(axis=2) * near).sum(axis=(-2, -1))
+                     / (here_diff[sample] * near).sum(axis=(-2, -1)))
+            if not rough.min() <= 2 * match:
+                return None
+        pixels = here | windows(there, (h, w))
+        count = np.maximum(pixels.sum(axis=(-2, -1)), 1)
+
+        def mean(values: np.ndarray) -> np.ndarray:  # per shift, over its pixels (values: channel means)
+            return (values * pixels).sum(axis=(-2, -1)) / count
+
+        here_change = mean(here_diff)
+        there_change = mean(windows(np.abs(a_there - b_there).mean(axis=2), (h, w)))
+        # Each half on its own: the thing (A here, B there), then what it covered (B here, A
+        # there), only where the thing alone leaves a shift within ``match``.
+        ratios = mean(np.abs(a1 - b2).mean(axis=2)) / here_change
+        ratios[~((here_change > 0) & (there_change > 0))] = np.inf
+        if not ratios.min() <= match:
+            return None
+        covered = mean(np.abs(b_here.transpose(2, 0, 1) - shifted(a_there)).mean(axis=2)) / there_change
+    ratios = np.fmax(ratios, covered)  # where a place holds no change, the thing left it inf
+    ey, ex = np.unravel_index(int(np.argmin(ratios)), ratios.shape)
+    if not ratios[ey, ex] <= match:
+        return None
+    ratio, shift = float(ratios[ey, ex]), (dx0 + int(ex) - s, dy0 + int(ey) - s)
+    rows, cols, pixels = slice(ey, ey + h), slice(ex, ex + w), pixels[ey, ex]
+    # Which place holds the thing in A: where A's pixels differ more from A around them (the
+    # windows with a margin of ``search`` px).
+    here_pixels = np.zeros(a_around.shape[:2], dtype=bool)
+    here_pixels[s:s + h, s:s + w] = pixels
+    there_pixels = np.zeros(a_there.shape[:2], dtype=bool)
+    there_pixels[rows, cols] = pixels
+    return ratio, shift, _contrast(a_around, here_pixels) >= _contrast(a_there, there_pixels)
+
+
+def _contrast(image: np.ndarray, pixels: np.ndarray) -> float:
+    """Mean distance of ``image``'s ``pixels`` from the median of its other pixels."""
+    return float(np.abs(image[pixels] - np.median(image[~pixels], axis=0)).mean())
+
+
+def _joined(source: Region, target: Region, shift: tuple[int, int]) -> Region:
+    """One difference of a thing that moved from ``source``'s place to ``target``'s."""
+    area = source.area + target.area
+    box = (min(source.bbox[0], target.bbox[0]), min(source.bbox[1], target.bbox[1]),
+           max(source.bbox[2], target.bbox[2]), max(source.bbox[3], target.bbox[3]))
+    centroid = tuple((source.centroid[k] * source.area + target.centroid[k] * target.area) / area for k in (0, 1))
+    significances = [r.significance for r in (source, target) if r.significance is not None]
+    return Region(bbox=box, area=area, peak=max(source.peak, target.peak),
+                  mean=(source.mean * source.area + target.mean * target.area) / area,
+                  centroid=(float(centroid[0]), float(centroid[1])),
+                  significance=max(significances) if significances else None,
+                  move=Move(source.bbox, target.bbox, (int(shift[0]), int(shift[1]))))
