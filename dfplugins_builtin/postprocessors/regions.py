@@ -37,12 +37,11 @@ from dfcore.ops.regions import JUDGES, significant_regions
 
 
 def _crops(images: tuple[torch.Tensor, torch.Tensor], index: int) -> Crop:
-    """Windows of sample ``index`` of the pair, each copied to the host as hxwxC float arrays."""
+    """Windows of sample ``index`` of the pair as hxwxC float arrays on the host (copied there from a GPU)."""
     a, b = images
 
-    def crop(rows: slice, cols: slice) -> tuple[np.ndarray, np.ndarray]:
-        both = torch.stack((a[index, :, rows, cols], b[index, :, rows, cols])).float().cpu().numpy()
-        return both[0].transpose(1, 2, 0), both[1].transpose(1, 2, 0)
+    def crop(rows: slice, cols: slice) -> tuple[np.ndarray, np.ndarray]:  # a view, on the CPU
+        return tuple(image[index, :, rows, cols].detach().float().cpu().numpy().transpose(1, 2, 0) for image in (a, b))
 
     return crop
 
