@@ -161,7 +161,9 @@ def dfind_postprocessors() -> Iterator[StageSpec]:
                 Param("moves", False, "a thing that left one place and appeared at another is one difference "
                                       "(reported with where from, where to and the shift), not two"),
                 Param("move_match", 0.35, "how closely the pair's pixels must have swapped between the two places, "
-                                          "as a fraction of the places' own differences")),
+                                          "as a fraction of the places' own differences"),
+                Param("frame", 0.0, "differences inside a band this fraction of the diagonal wide along an edge, "
+                                    "spanning at least 0.4 of it, are the frame and not reported (0: none)")),
     )
 
 

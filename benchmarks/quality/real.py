@@ -41,6 +41,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,7 +97,8 @@ def generate(split: str, variants: int, tracks: Sequence[str], seed: int = 0, so
              max_side: int = MAX_SIDE) -> Iterator[Pair]:
     """Every pair of ``tracks`` in ``split``: each source, ``variants`` edit sets.
 
-    ``sources`` (names of any family's sources) replaces the split, as ``--images`` does.
+    ``sources`` (names of any family's sources) replaces the split, as ``--images`` does. A
+    source, variant and seed on which no edit could be placed make no pair (said on stderr).
     """
     for track in tracks:
         family = family_of(track)
@@ -105,7 +107,17 @@ def generate(split: str, variants: int, tracks: Sequence[str], seed: int = 0, so
             names = [n for n in names if n in sources]
         for source in names:
             for variant in range(variants):
-                yield make_pair(track, source, variant, seed, max_side)
+                try:
+                    pair = make_pair(track, source, variant, seed, max_side)
+                except NoEdits:
+                    print(f"{source}-{variant}-{track}, seed {seed}: no edit could be placed; no pair",
+                          file=sys.stderr)
+                    continue
+                yield pair
+
+
+class NoEdits(ValueError):
+    """A scene, page or figure on which no edit could be placed."""
 
 
 def licence_of(track: str, source: str) -> str:
@@ -120,7 +132,7 @@ def assign(truth: np.ndarray, footprints: Sequence[tuple[str, np.ndarray]]) -> l
     out. The edits' masks add up to ``truth`` exactly.
     """
     if not footprints:
-        raise ValueError("no edit to assign the truth to")
+        raise NoEdits("no edit to assign the truth to")
     distance = np.stack([ndimage.distance_transform_edt(~mask) if mask.any() else np.full(truth.shape, np.inf)
                          for _, mask in footprints])
     nearest = distance.argmin(0)

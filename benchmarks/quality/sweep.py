@@ -209,12 +209,17 @@ ROUND_NINETEEN_RULES = {"rel": _REL, "rel-mv35": {**_REL, "moves": "true", "move
 #: thing, and what it covered; ``dfcore.ops.moves.paired_moves``), which replaced the sum of the
 #: two that round nineteen measured.
 ROUND_TWENTY_RULES = dict(ROUND_NINETEEN_RULES)
+#: Round twenty-one: round twenty's rule (``rel-mv50``), and with the differences along the
+#: image's frame left out (``f03``, ``f05``: ``frame`` 0.03 and 0.05 of the diagonal).
+_REL_MV50 = ROUND_TWENTY_RULES["rel-mv50"]
+ROUND_TWENTY_ONE_RULES = {"rel-mv50": _REL_MV50, "rel-mv50-f03": {**_REL_MV50, "frame": 0.03},
+                          "rel-mv50-f05": {**_REL_MV50, "frame": 0.05}}
 #: The rounds whose guard also holds region F1 per track, and that rank by the map (hit@k + AP) first.
 MAP_ROUNDS = {"fourteen", "fifteen", "sixteen", "seventeen", "eighteen"}
 MAP_GUARD = {"hit": 0.01, "ap": 0.01, "region_f1": 0.01}
 #: The rounds that change the region rule alone, guarded as the map rounds are (region F1 too) and
 #: ranked by the regions (region F1, then the count error).
-RULE_ROUNDS = {"nineteen", "twenty"}
+RULE_ROUNDS = {"nineteen", "twenty", "twenty-one"}
 
 ROUND_FIVE_REFERENCE = "d4@rel"
 GUARD = {"hit": 0.01, "ap": 0.01}
@@ -227,14 +232,15 @@ ROUNDS = {"four": (ROUND_FOUR_MAPS, ROUND_FOUR_RULES), "five": (ROUND_FIVE_MAPS,
           "sixteen": (ROUND_SIXTEEN_MAPS, ROUND_SEVEN_RULES), "seventeen": (ROUND_SEVENTEEN_MAPS, ROUND_SEVEN_RULES),
           "eighteen": (ROUND_EIGHTEEN_MAPS, ROUND_SEVEN_RULES),
           "nineteen": (ROUND_NINETEEN_MAPS, ROUND_NINETEEN_RULES),
-          "twenty": (ROUND_NINETEEN_MAPS, ROUND_TWENTY_RULES)}
+          "twenty": (ROUND_NINETEEN_MAPS, ROUND_TWENTY_RULES),
+          "twenty-one": (ROUND_NINETEEN_MAPS, ROUND_TWENTY_ONE_RULES)}
 #: The default each guarded round may not lose to: the default of the round before.
 REFERENCES = {"four": "r2+aa+os15+reg@rel", "five": ROUND_FIVE_REFERENCE, "six": ROUND_FIVE_REFERENCE,
               "seven": "d6@rel", "eight": "d6@rel", "nine": "d6@rel", "ten": "d6@rel",
               "eleven": "d10@rel", "twelve": "d11@rel", "thirteen": "d11@rel", "fourteen": "d11@rel",
               "fifteen": "d14@rel", "sixteen": "d14@rel",
               "seventeen": "d14@rel", "eighteen": "d14@rel", "nineteen": "d14@rel",
-              "twenty": "d14@rel"}
+              "twenty": "d14@rel", "twenty-one": "d14@rel-mv50"}
 REAL_TRACKS = real.TRACKS
 
 

@@ -49,6 +49,10 @@ from dfcore.contracts import Region
 #: What a support judges (:func:`significant_regions`'s ``judge``).
 JUDGES = ("difference", "peak")
 
+#: A difference along the frame spans at least this fraction of the edge it lies along
+#: (:func:`off_the_frame`).
+FRAME_SPAN = 0.4
+
 
 
 def label_regions(mask: np.ndarray, connectivity: int = 8) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
@@ -380,3 +384,26 @@ def _described(mask: np.ndarray, groups: np.ndarray, magnitude: np.ndarray, z: n
     return regions, kept
 
 
+def off_the_frame(regions: list[Region], mask: np.ndarray, frame: float) -> tuple[list[Region], np.ndarray]:
+    """The differences that do not lie along the image's frame, and the mask of their pixels.
+
+    A difference lies along the frame when its box is inside the band ``frame`` times the
+    image diagonal wide along one edge and spans at least :data:`FRAME_SPAN` of that edge: the
+    border of a page scanned or drawn again, not a change of what it shows. The map keeps it.
+    """
+    height, width = mask.shape
+    band = frame * float(np.hypot(height, width))
+    kept, dropped = [], []
+    for region in regions:
+        x0, y0, x1, y1 = region.bbox
+        along = ((y1 <= band or y0 >= height - band) and x1 - x0 >= FRAME_SPAN * width) or \
+                ((x1 <= band or x0 >= width - band) and y1 - y0 >= FRAME_SPAN * height)
+        (dropped if along else kept).append(region)
+    if not dropped:
+        return regions, mask
+    gone = np.zeros_like(mask)
+    for x0, y0, x1, y1 in (r.bbox for r in dropped):
+        gone[y0:y1, x0:x1] = True
+    for x0, y0, x1, y1 in (r.bbox for r in kept):  # a kept difference's pixels stay, in a dropped box too
+        gone[y0:y1, x0:x1] = False
+    return kept, mask & ~gone

@@ -15,6 +15,9 @@ edges a re-rendering moved drop out of the list, the map keeps them. ``judge=pea
 each peak as it is grown instead of each difference once merged: a peak that overlaps none of
 the faded map's differences is dismissed, and no peak takes with it a difference of the faded
 map that it does not overlap, so a change on another's flank is still found.
+With ``frame``, a difference that lies along the image's edge -- inside a band that fraction
+of the diagonal wide, spanning at least 0.4 of the edge -- is the border of a page scanned or
+drawn again, and is not reported (:func:`dfcore.ops.regions.off_the_frame`); the map keeps it.
 With ``moves``, a thing that left one place and appeared at another is one difference, not
 two: two differences pair when what A shows at one is what B shows at the other and the other
 way round (:func:`dfcore.ops.moves.paired_moves`; ``move_match`` is how close, as a fraction
@@ -33,7 +36,7 @@ import torch
 
 from dfcore.contracts import StageOutput
 from dfcore.ops.moves import Crop, paired_moves
-from dfcore.ops.regions import JUDGES, significant_regions
+from dfcore.ops.regions import FRAME_SPAN, JUDGES, off_the_frame, significant_regions
 
 
 def _crops(images: tuple[torch.Tensor, torch.Tensor], index: int) -> Crop:
@@ -51,7 +54,7 @@ class Regions:
 
     def __init__(self, level: float = 6.0, low: float = 3.0, merge: float = 0.01, min_size: float = 2e-5,
                  extent: float = 0.0, absorb: float = 0.0, relative: float = 0.0, nonzero: bool = False,
-                 judge: str = "difference", moves: bool = False, move_match: float = 0.35) -> None:
+                 judge: str = "difference", moves: bool = False, move_match: float = 0.35, frame: float = 0.0) -> None:
         for name, value in (("level", level), ("low", low)):
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a positive number of standard deviations, got {value!r}")
@@ -76,6 +79,9 @@ class Regions:
                              f"{move_match!r}")
         self.nonzero, self.judge = bool(nonzero), judge
         self.moves, self.move_match = bool(moves), float(move_match)
+        if not (math.isfinite(frame) and 0 <= frame < 0.5):
+            raise ValueError(f"frame must be a fraction of the image diagonal in [0, 0.5), got {frame!r}")
+        self.frame = float(frame)
 
     def __call__(self, out: StageOutput) -> StageOutput:
         maps = out.map[:, 0].detach().float().cpu().numpy()  # labelling is a host step (dfcore.ops.regions)
@@ -88,6 +94,8 @@ class Regions:
                 values, compared, level=self.level, low=self.low, merge=self.merge, min_size=self.min_size,
                 extent=self.extent, absorb=self.absorb, relative=self.relative, nonzero=self.nonzero,
                 support=None if support is None else support[index], judge=self.judge)
+            if self.frame > 0:
+                found, mask = off_the_frame(found, mask, self.frame)
             if self.moves and out.images is not None and len(found) > 1:
                 found = paired_moves(found, mask, _crops(out.images, index), match=self.move_match)
             regions.append(found)
@@ -117,6 +125,8 @@ class Regions:
             "relative": f"a difference stands at least {self.relative} of the strongest one's height above the background",
             "significance": "peak above the background, in robust standard deviations",
             "regions_sorted_by": "peak, then area",
+            **({"frame": f"differences inside a band {self.frame} of the diagonal wide along an edge, spanning at "
+                         f"least {FRAME_SPAN} of it, are the frame and not reported"} if self.frame > 0 else {}),
             **({"moves": f"two differences are one thing that moved when the pair's pixels swapped between "
                          f"them within {self.move_match} of their own differences"} if self.moves else {}),
             "support": "where the strategy hands one over, a difference is kept only where the same rule finds one "

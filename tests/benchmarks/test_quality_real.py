@@ -119,6 +119,19 @@ def test_assign_splits_the_truth_by_nearest_footprint():
     assert edits[0].mask[8, 8] and edits[0].box == (2, 2, 9, 9) and edits[1].box == (20, 12, 28, 15)
 
 
+def test_a_scene_with_no_edit_placed_makes_no_pair(monkeypatch, capsys):
+    def make_pair(track, source, variant, seed, max_side):
+        if variant == 1:
+            return real.assign(np.zeros((4, 4), bool), [])  # no footprint: nothing could be placed
+        return variant
+
+    monkeypatch.setattr(real, "make_pair", make_pair)
+    assert list(real.generate("dev", 3, ["drawn"], seed=2, sources=["garden"])) == [0, 2]
+    assert "garden-1-drawn, seed 2: no edit could be placed; no pair" in capsys.readouterr().err
+    with pytest.raises(real.NoEdits):
+        real.assign(np.zeros((4, 4), bool), [])
+
+
 def test_a_small_run_scores_every_new_track(screen_pairs, tmp_path):
     out = tmp_path / "results"
     tracks = ",".join(real.FAMILIES)

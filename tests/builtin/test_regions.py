@@ -77,6 +77,7 @@ def test_pixels_not_compared_hold_no_difference():
     ("extent=0.1,absorb=0.2", r"absorb \(0.2\) must not exceed extent \(0.1\)"),
     ("judge=group", "judge.*difference, peak"),
     ("move_match=1.5", r"move_match must be a fraction of the places' own differences in \(0, 1\)"),
+    ("frame=0.7", r"frame must be a fraction of the image diagonal in \[0, 0.5\)"),
 ])
 def test_bad_knobs_are_one_line_errors(params, message):
     with pytest.raises(ParameterError, match=message):
@@ -193,3 +194,17 @@ def test_the_figure_and_the_report_draw_both_places_of_a_move_under_one_number(t
     fx, fy = region.move.source[:2]
     tx, ty = region.move.target[:2]
     assert f"moved {fx},{fy} → {tx},{ty}" in page
+
+
+def test_frame_leaves_a_scanned_page_s_frame_out_of_the_list_and_the_map_keeps_it():
+    a = torch.full((1, 3, 120, 200), 0.85)
+    b = a.clone()
+    b[..., 113:117, 10:190] = 0.2    # a frame line along the bottom edge
+    b[..., 40:55, 80:95] = 0.2       # a change
+    rule = "regions:level=10,extent=0.1,absorb=0.03,merge=0.03,relative=0.15"
+    result = finder(postprocessor=f"{rule},frame=0.05").run(a, b)
+    (region,) = result.regions
+    assert region.bbox[1] < 60 and not result.mask[110:].any()
+    assert result.map[113:117, 10:190].max() > 0.5 * result.map.max()  # the map still shows the frame
+    assert len(finder(postprocessor=rule).run(a, b).regions) == 2
+    assert len(finder().run(a, b).regions) == 2  # off in the default (docs/quality.md, round twenty-one)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dfcore.ops.regions import background, significant_regions
+from dfcore.ops.regions import background, off_the_frame, significant_regions
 
 
 def noisy(height=120, width=160, top=0.05, seed=0):
@@ -240,3 +240,17 @@ def test_judge_changes_nothing_without_a_support_and_is_checked():
     with pytest.raises(ValueError, match="judge must be one of difference, peak"):
         significant_regions(values, judge="group")
 
+
+
+def test_differences_along_the_frame_are_left_out_with_their_pixels():
+    values = noisy(height=200, width=300)
+    blob(values, 5, 190, 200, 197, 1.0)      # along the bottom edge, 195 of 300 px long
+    blob(values, 292, 20, 298, 60, 1.0)      # at the right edge but short: a change
+    blob(values, 120, 80, 150, 110, 1.0)     # inside
+    blob(values, 20, 40, 200, 46, 1.0)       # long but 40 px in: not the frame at 0.05 x 360
+    regions, mask, _ = significant_regions(values, min_size=0)
+    assert len(regions) == 4
+    kept, kept_mask = off_the_frame(regions, mask, 0.05)
+    assert sorted(r.bbox for r in kept) == sorted(r.bbox for r in regions if r.bbox[1] < 190)
+    assert not kept_mask[185:, :].any() and kept_mask.sum() == sum(r.area for r in kept)
+    assert off_the_frame(regions, mask, 0.0)[0] == regions
