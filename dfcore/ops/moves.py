@@ -43,11 +43,12 @@ def paired_moves(regions: list[Region], mask: np.ndarray, crop: Crop, *, match: 
     sides within 2x and 3 px) are tried; each difference joins at most one other, the closest
     match first. Two quick looks spare the full test to pairs that cannot pass, each with twice
     the slack: their mean colours (:func:`_could_swap`), and on windows of more than
-    :data:`_SAMPLED` pixels the thing's half on every other row and column. The joined region spans both boxes; its ``move`` says which box holds the
-    thing in A (the place where A differs more from its surroundings) and the shift.
+    :data:`_SAMPLED` pixels the thing's half on every other row and column. The joined region
+    spans both boxes; its ``move`` says which box holds the thing in A (the place where A
+    differs more from its surroundings) and the shift.
 
     Args:
-        regions: the differences, strongest first (:func:`significant_regions`).
+        regions: the differences, strongest first (:func:`dfcore.ops.regions.significant_regions`).
         mask: HxW bool of their pixels.
         crop: gives the two images' pixels in a window (:data:`Crop`), so that only the
             windows tried leave the images' device.

@@ -208,7 +208,8 @@ def _boxes(regions: Sequence[Mapping[str, Any]], width: int, height: int) -> str
                          "</text>")
         if places is not None:  # from where it was to where it went
             (fx0, fy0, fx1, fy1), (tx0, ty0, tx1, ty1) = places
-            ends = f'x1="{(fx0 + fx1) / 2:g}" y1="{(fy0 + fy1) / 2:g}" x2="{(tx0 + tx1) / 2:g}" y2="{(ty0 + ty1) / 2:g}"'
+            ends = (f'x1="{(fx0 + fx1) / 2:g}" y1="{(fy0 + fy1) / 2:g}" '
+                    f'x2="{(tx0 + tx1) / 2:g}" y2="{(ty0 + ty1) / 2:g}"')
             parts.append(f'<line class="halo" {ends}/><line class="move" {ends}/>')
         groups.append(f'<g data-region="{i}">{"".join(parts)}</g>')
     return (f'<svg class="boxes" viewBox="0 0 {width} {height}" preserveAspectRatio="none" aria-hidden="true">'
