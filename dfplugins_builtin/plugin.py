@@ -183,8 +183,9 @@ _RENDERED = "rendered_contrast=0.04,rendered_motion=1.5"
 #: eleven); ``redrawn`` fades the map itself.
 _JUDGED = f"{_RENDERED},rendered_fade=regions"
 #: The differences found in that map: counted, located and ranked; the rule chosen with the map
-#: in round four, a thing that moved counted once since round twenty (docs/quality.md).
-_DIFFERENCES = "builtin.regions:level=10,extent=0.1,absorb=0.03,merge=0.03,relative=0.15,moves=true,move_match=0.5"
+#: in round four, a thing that moved counted once since round twenty, a scanned page's frame left
+#: out since round twenty-two (docs/quality.md).
+_DIFFERENCES = "builtin.regions:level=10,extent=0.1,absorb=0.03,merge=0.03,relative=0.15,moves=true,move_match=0.5,frame=0.05"
 #: The ``strict`` preset's differences: every cluster of changed pixels (parts within 1% of the
 #: diagonal joined), down to a single pixel.
 _EXACT_DIFFERENCES = "builtin.regions:nonzero=true,min_size=0"
@@ -197,8 +198,8 @@ def dfind_presets() -> Iterator[PresetSpec]:
         "Robust map chosen on the quality benchmark: difference tolerant of anti-aliasing and resampling, "
         "shift-tolerant when the pair is misaligned, registered when it is turned or scaled, over 4 scales, against "
         "its background; exact on lossless pairs; the frame's edge left out when the frame moved; then the "
-        "differences it holds, counted and ranked, those a re-rendering explains left out, a thing that moved counted "
-        "once; score: MSE.",
+        "differences it holds, counted and ranked, those a re-rendering explains and a scanned page's frame left out, "
+        "a thing that moved counted once; score: MSE.",
         {"metric": "builtin.mse", "strategy": f"builtin.difference:shift=auto,{_ROBUST_MAP},{_FRAME},{_JUDGED}",
          "postprocessor": _DIFFERENCES},
     )

@@ -16,8 +16,9 @@ each peak as it is grown instead of each difference once merged: a peak that ove
 the faded map's differences is dismissed, and no peak takes with it a difference of the faded
 map that it does not overlap, so a change on another's flank is still found.
 With ``frame``, a difference that lies along the image's edge -- inside a band that fraction
-of the diagonal wide, spanning at least 0.4 of the edge -- is the border of a page scanned or
-drawn again, and is not reported (:func:`dfcore.ops.regions.off_the_frame`); the map keeps it.
+of the diagonal wide, spanning at least 0.4 of the edge, and, given the pair, differing evenly
+along it as a line does -- is the border of a page scanned or drawn again, and is not
+reported (:func:`dfcore.ops.regions.off_the_frame`); the map keeps it.
 With ``moves``, a thing that left one place and appeared at another is one difference, not
 two: two differences pair when what A shows at one is what B shows at the other and the other
 way round (:func:`dfcore.ops.moves.paired_moves`; ``move_match`` is how close, as a fraction
@@ -94,10 +95,11 @@ class Regions:
                 values, compared, level=self.level, low=self.low, merge=self.merge, min_size=self.min_size,
                 extent=self.extent, absorb=self.absorb, relative=self.relative, nonzero=self.nonzero,
                 support=None if support is None else support[index], judge=self.judge)
+            crop = _crops(out.images, index) if out.images is not None else None
             if self.frame > 0:
-                found, mask = off_the_frame(found, mask, self.frame)
-            if self.moves and out.images is not None and len(found) > 1:
-                found = paired_moves(found, mask, _crops(out.images, index), match=self.move_match)
+                found, mask = off_the_frame(found, mask, self.frame, crop)
+            if self.moves and crop is not None and len(found) > 1:
+                found = paired_moves(found, mask, crop, match=self.move_match)
             regions.append(found)
             masks.append(torch.from_numpy(mask))
             infos.append({"differences": len(found), "background": round(centre, 6), "spread": round(spread, 6)})
@@ -126,7 +128,7 @@ class Regions:
             "significance": "peak above the background, in robust standard deviations",
             "regions_sorted_by": "peak, then area",
             **({"frame": f"differences inside a band {self.frame} of the diagonal wide along an edge, spanning at "
-                         f"least {FRAME_SPAN} of it, are the frame and not reported"} if self.frame > 0 else {}),
+                         f"least {FRAME_SPAN} of it and differing evenly along it, are the frame and not reported"} if self.frame > 0 else {}),
             **({"moves": f"two differences are one thing that moved when the pair's pixels swapped between "
                          f"them within {self.move_match} of their own differences"} if self.moves else {}),
             "support": "where the strategy hands one over, a difference is kept only where the same rule finds one "

@@ -196,15 +196,23 @@ def test_the_figure_and_the_report_draw_both_places_of_a_move_under_one_number(t
     assert f"moved {fx},{fy} → {tx},{ty}" in page
 
 
-def test_frame_leaves_a_scanned_page_s_frame_out_of_the_list_and_the_map_keeps_it():
+def test_the_default_leaves_a_scanned_page_s_frame_out_of_the_list_and_the_map_keeps_it():
     a = torch.full((1, 3, 120, 200), 0.85)
     b = a.clone()
     b[..., 113:117, 10:190] = 0.2    # a frame line along the bottom edge
     b[..., 40:55, 80:95] = 0.2       # a change
-    rule = "regions:level=10,extent=0.1,absorb=0.03,merge=0.03,relative=0.15"
-    result = finder(postprocessor=f"{rule},frame=0.05").run(a, b)
+    result = finder().run(a, b)
     (region,) = result.regions
     assert region.bbox[1] < 60 and not result.mask[110:].any()
     assert result.map[113:117, 10:190].max() > 0.5 * result.map.max()  # the map still shows the frame
-    assert len(finder(postprocessor=rule).run(a, b).regions) == 2
-    assert len(finder().run(a, b).regions) == 2  # off in the default (docs/quality.md, round twenty-one)
+    rule = "regions:level=10,extent=0.1,absorb=0.03,merge=0.03,relative=0.15,moves=true,move_match=0.5"
+    assert len(finder(postprocessor=f"{rule},frame=0").run(a, b).regions) == 2
+
+
+def test_a_line_of_text_along_the_edge_is_not_a_frame():
+    a = torch.full((1, 3, 120, 200), 0.85)
+    b = a.clone()
+    for x in range(10, 190, 16):     # "words" along the top edge, gaps between them
+        b[..., 3:10, x:x + 10] = 0.2
+    (region,) = finder().run(a, b).regions
+    assert region.bbox[1] <= 3 and region.bbox[2] - region.bbox[0] >= 0.4 * 200  # it had a frame's box

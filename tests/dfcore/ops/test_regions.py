@@ -254,3 +254,17 @@ def test_differences_along_the_frame_are_left_out_with_their_pixels():
     assert sorted(r.bbox for r in kept) == sorted(r.bbox for r in regions if r.bbox[1] < 190)
     assert not kept_mask[185:, :].any() and kept_mask.sum() == sum(r.area for r in kept)
     assert off_the_frame(regions, mask, 0.0)[0] == regions
+
+
+def test_given_the_pair_a_frame_must_differ_evenly_along_the_edge_as_a_line_does():
+    a = np.full((200, 300, 3), 0.9, np.float32)
+    b = a.copy()
+    b[190:194, 10:250] = 0.2                         # a frame line along the bottom
+    for x in range(10, 250, 20):                     # a line of "words" along the top: 12 px, then a gap
+        b[6:16, x:x + 12] = 0.2
+    values = np.abs(a - b).mean(axis=2)
+    regions, mask, _ = significant_regions(values, merge=0.03)
+    crop = lambda rows, cols: (a[rows, cols], b[rows, cols])  # noqa: E731
+    kept, _ = off_the_frame(regions, mask, 0.05, crop)
+    assert len(regions) == 2 and [r.bbox[1] for r in kept] == [6]  # the words stay, the line goes
+    assert off_the_frame(regions, mask, 0.05)[0] == []  # the boxes alone take both for frames

@@ -181,6 +181,10 @@ def test_interrupted_ray_run_resumes_with_only_the_missing_pairs(ray, folders, t
     assert told and told <= done  # (a file whose writer is being killed may land after the read)
     assert json.loads((out / "summary.json").read_text())["interrupted"] is True
 
+    # what is complete when the run resumes: a file whose writer was being stopped may have landed
+    # after the first read (seen on a loaded machine)
+    done = {p.relative_to(out).as_posix().removesuffix(".json") + ".png" for p in out.rglob("*.json")
+            if p.name != "summary.json"}
     resumed = _finder(metric=slow_mse).run_dirs(*folders).save(out, progress=False, engine=_ray_engine(chunk_size=1))
     statuses = {r.pair: r.status for r in resumed.rows}
     assert {pair for pair, status in statuses.items() if status == SKIPPED} == done
