@@ -65,6 +65,8 @@ def main() -> None:
     finder = Finder(device="cpu")
     previous = Finder(device="cpu", **PREVIOUS_DEFAULT)
     regions = get_registry().find_preset("default").stages["postprocessor"]
+    if "moves=true" not in regions:  # else the two rows would time the same pipeline
+        raise SystemExit(f"the default's regions no longer pair moves ({regions}); update this benchmark")
     unpaired = Finder(device="cpu", postprocessor=regions.replace("moves=true", "moves=false"))
     x = torch.from_numpy(pair.a).permute(2, 0, 1)[None].float() / 255
     y = torch.from_numpy(pair.b).permute(2, 0, 1)[None].float() / 255
