@@ -254,7 +254,11 @@ def _chosen_outputs(outputs: tuple[str, ...] | None, output: Path | None, folder
     outputs = outputs or parse_outputs(FOLDER_OUTPUTS if folders else DEFAULT_OUTPUTS)
     if report and "heatmap" not in outputs:
         raise click.UsageError("--report shows the heatmaps: add heatmap to --outputs")
-    if mode == "shared" and "heatmap" in outputs and "npy" not in outputs:
+    if mode == "shared" and "heatmap" not in outputs:  # no heatmap to draw on it, so no scale to share
+        if scale == "shared":
+            raise click.UsageError("--scale shared draws the heatmaps: add heatmap to --outputs")
+        return outputs, "image"
+    if mode == "shared" and "npy" not in outputs:
         if scale == "shared":
             raise click.UsageError("--scale shared draws the heatmaps from the saved maps: add npy to --outputs, "
                                    "or choose --scale image or --vmax")

@@ -219,7 +219,18 @@ def test_without_the_maps_the_default_scale_of_a_folder_is_each_images_own(folde
     assert again.stdout.splitlines()[0] == "3 of 3 pairs compared (3 already complete from an earlier run)"
 
 
+def test_a_folder_without_heatmaps_draws_none(folders, tmp_path):
+    out = tmp_path / "out"
+    result = dfind(*folders, "-m", "mse", "-o", out, "--outputs", "npy")
+    assert result.exit_code == EXIT_OK, result.output
+    assert "one colour scale" not in result.stdout
+    assert not list(out.rglob("*.png"))
+    for stem in ("1", "2", "sub/3"):
+        assert _listed(out, stem) == {"map": f"{Path(stem).name}.map.npy"}
+
+
 @pytest.mark.parametrize(("args", "message"), [
+    (["--outputs", "npy", "--scale", "shared"], "--scale shared draws the heatmaps: add heatmap to --outputs"),
     (["--outputs", "heatmap,png"], "unknown output 'png': choose from heatmap, npy, mask, json"),
     (["--outputs", "heatmap", "--scale", "shared"], "--scale shared draws the heatmaps from the saved maps"),
     (["--outputs", "npy", "--report"], "--report shows the heatmaps: add heatmap to --outputs"),
