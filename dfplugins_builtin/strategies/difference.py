@@ -220,10 +220,28 @@ def background_normalise(diff_map: Tensor, sigma: float, valid: Tensor | None = 
 
 def differs(x: Tensor, y: Tensor) -> Tensor:
     """Nx1xHxW bool: where any channel of NxCxHxW ``x`` and ``y`` differ (channel by channel, no
-    reduction kernel: the fastest form on a CPU)."""
+    reduction kernel). CPU tensors are compared by NumPy on views of their memory: its boolean
+    kernels run 3 to 6 times faster there on the strided views this is given (``docs/performance.md``)."""
+    if _on_numpy(x, y):
+        return torch.from_numpy(_differs_numpy(x.detach().numpy(), y.detach().numpy()))
     out = x[:, :1] != y[:, :1]
     for channel in range(1, x.shape[1]):
         out |= x[:, channel:channel + 1] != y[:, channel:channel + 1]
+    return out
+
+
+def _on_numpy(x: Tensor, y: Tensor) -> bool:
+    """Whether ``x`` and ``y`` are CPU tensors of one dtype that NumPy reads as views."""
+    return (x.device.type == "cpu" and y.device.type == "cpu" and x.dtype == y.dtype
+            and x.dtype in (torch.float32, torch.float64, torch.float16, torch.uint8))
+
+
+def _differs_numpy(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    out = np.not_equal(x[:, :1], y[:, :1])
+    if x.shape[1] > 1:
+        spare = np.empty_like(out)
+        for channel in range(1, x.shape[1]):
+            out |= np.not_equal(x[:, channel:channel + 1], y[:, channel:channel + 1], out=spare)
     return out
 
 
@@ -243,14 +261,19 @@ def planar(x: Tensor) -> Tensor:
 
 def detail_pixels(x: Tensor) -> Tensor:
     """Nx1xHxW bool: the pixels of NxCxHxW ``x`` whose values differ from a 4-neighbour's."""
-    detail = torch.zeros_like(x[:, :1], dtype=torch.bool)
-    rows = differs(x[..., 1:, :], x[..., :-1, :])
-    cols = differs(x[..., :, 1:], x[..., :, :-1])
+    if _on_numpy(x, x):  # the same steps on a view of its memory (see differs)
+        values = x.detach().numpy()
+        detail = np.zeros((x.shape[0], 1, *x.shape[2:]), dtype=bool)
+        rows, cols = (_differs_numpy(values[..., 1:, :], values[..., :-1, :]),
+                      _differs_numpy(values[..., :, 1:], values[..., :, :-1]))
+    else:
+        detail = torch.zeros_like(x[:, :1], dtype=torch.bool)
+        rows, cols = differs(x[..., 1:, :], x[..., :-1, :]), differs(x[..., :, 1:], x[..., :, :-1])
     detail[..., 1:, :] |= rows
     detail[..., :-1, :] |= rows
     detail[..., :, 1:] |= cols
     detail[..., :, :-1] |= cols
-    return detail
+    return torch.from_numpy(detail) if isinstance(detail, np.ndarray) else detail
 
 
 def identical_share(changed: Tensor, where: Tensor) -> Tensor:
@@ -282,8 +305,10 @@ def share_counts(a: Tensor, b: Tensor, valid: Tensor | None, keep: slice = slice
     if valid is not None:
         changed &= valid
 
-    def count(mask: Tensor) -> Tensor:
-        return torch.count_nonzero(mask[..., keep, :], dim=(1, 2, 3))  # no int64 copy of the mask
+    def count(mask: Tensor) -> Tensor:  # no int64 copy of the mask; NumPy's count on a CPU (see differs)
+        if mask.device.type == "cpu":
+            return torch.from_numpy(np.count_nonzero(mask.numpy()[..., keep, :], axis=(1, 2, 3)).astype(np.int64))
+        return torch.count_nonzero(mask[..., keep, :], dim=(1, 2, 3))
 
     counts = []
     for detail in (detail_pixels(a), detail_pixels(b)):

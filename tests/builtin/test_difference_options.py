@@ -19,6 +19,7 @@ from dfcore.ops.shift import ALIGNED_PX, auto_radius, estimate_translation, shif
 from dfcore.pipeline import BoundMetric
 from dfcore.testing import fresh_registry, planted_files, planted_pair, using_registry
 from dfplugins_builtin.metrics.pixel import MSE
+from dfplugins_builtin.strategies import difference
 from dfplugins_builtin.strategies.difference import (
     Difference,
     background_normalise,
@@ -295,6 +296,31 @@ def test_share_counts_in_strips_give_the_lossless_share_of_the_whole_image(maske
     strips = share_counts(a[..., :14, :], b[..., :14, :], valid[..., :14, :] if masked else None, slice(0, 13))
     strips = strips + share_counts(a[..., 12:, :], b[..., 12:, :], valid[..., 12:, :] if masked else None, slice(1, None))
     assert torch.equal(strips, counts)
+
+
+@pytest.mark.parametrize("layout", ["planar", "channels-last", "strided"])
+def test_the_lossless_tests_numpy_path_counts_what_torchs_does(monkeypatch, layout):
+    """On a CPU the lossless test compares and counts with NumPy on views of the tensors' memory;
+    it must give torch's counts on ties, NaN (never equal), -0.0 against 0.0 (equal) and any layout."""
+    generator = torch.Generator().manual_seed(5)
+    a = (torch.rand(2, 3, 24, 20, generator=generator) * 3).round() / 3
+    b = a.clone()
+    b[0, 1, 3:9, 4:7] += 0.25
+    a[1, 0, 2, 2], b[1, 0, 2, 2] = float("nan"), float("nan")
+    a[1, 2, 5, 5], b[1, 2, 5, 5] = -0.0, 0.0
+    if layout == "channels-last":
+        a, b = a.contiguous(memory_format=torch.channels_last), b.contiguous(memory_format=torch.channels_last)
+    elif layout == "strided":
+        a, b = a[..., ::2], b[..., ::2]
+    valid = torch.rand(2, 1, *a.shape[-2:], generator=generator) > 0.3
+    numpy_counts = [share_counts(a, b, mask) for mask in (None, valid)]
+    numpy_counts.append(share_counts(a, b, None, slice(4, 15)))
+    monkeypatch.setattr(difference, "_on_numpy", lambda x, y: False)
+    torch_counts = [share_counts(a, b, mask) for mask in (None, valid)]
+    torch_counts.append(share_counts(a, b, None, slice(4, 15)))
+    for ours, torchs in zip(numpy_counts, torch_counts):
+        assert ours.dtype == torch.int64 and torch.equal(ours, torchs)
+    assert numpy_counts[0][1, 4] > 0  # the NaN pixel differs, as it does for torch
 
 
 def test_rank_exact_lifts_even_a_zero_map():
