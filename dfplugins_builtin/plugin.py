@@ -162,6 +162,9 @@ def dfind_postprocessors() -> Iterator[StageSpec]:
                                       "(reported with where from, where to and the shift), not two"),
                 Param("move_match", 0.35, "how closely the pair's pixels must have swapped between the two places, "
                                           "as a fraction of the places' own differences"),
+                Param("move_tolerance", 0, "with moves: the thing and what it covered match within the range of the "
+                                           "other image's values this many px around (0: value for value); pairs "
+                                           "different words of like size too (round twenty-three, docs/quality.md)"),
                 Param("frame", 0.0, "differences inside a band this fraction of the diagonal wide along an edge, "
                                     "spanning at least 0.4 of it, are the frame and not reported (0: none)")),
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import cv2
 import numpy as np
 
 from dfcore.contracts import Move, Region
@@ -24,7 +25,7 @@ _SAMPLED = 1024
 
 
 def paired_moves(regions: list[Region], mask: np.ndarray, crop: Crop, *, match: float = 0.35, search: int = 2,
-                 limit: int = 16) -> list[Region]:
+                 limit: int = 16, tolerance: int = 0) -> list[Region]:
     """The differences with each thing that moved joined into one: a :class:`Region` with its ``move``.
 
     A thing moved from place P to place Q when what A shows at P is what B shows at Q, and what
@@ -47,6 +48,13 @@ def paired_moves(regions: list[Region], mask: np.ndarray, crop: Crop, *, match: 
     spans both boxes; its ``move`` says which box holds the thing in A (the place where A
     differs more from its surroundings) and the shift.
 
+    With ``tolerance`` t > 0 the thing and what it covered are matched as the map's range
+    tolerance matches a pixel (:func:`dfcore.ops.shift.range_tolerant`): a value counts only
+    by how far it lies outside the range of the other image's values within t px, both ways.
+    A thing drawn again at its new place (a marker re-rendered a fraction of a pixel off, a
+    resampled drawing) then matches itself as an unmoved edge does; the places' own
+    differences stay plain.
+
     Args:
         regions: the differences, strongest first (:func:`dfcore.ops.regions.significant_regions`).
         mask: HxW bool of their pixels.
@@ -59,7 +67,7 @@ def paired_moves(regions: list[Region], mask: np.ndarray, crop: Crop, *, match: 
     for i in range(count):
         for j in range(i + 1, count):
             if _alike(regions[i], regions[j]) and _could_swap(colours[i], colours[j], match):
-                fit = _move_fit(regions[i], regions[j], mask, crop, search, match)
+                fit = _move_fit(regions[i], regions[j], mask, crop, search, match, tolerance)
                 if fit is not None:
                     fits.append((fit[0], i, j, fit[1], fit[2]))
     if not fits:
@@ -114,7 +122,7 @@ def _could_swap(p: tuple[np.ndarray, np.ndarray, float], q: tuple[np.ndarray, np
             and float(np.abs(b_p - a_q).mean()) <= 2 * match * change_q)
 
 
-def _move_fit(p: Region, q: Region, mask: np.ndarray, crop: Crop, search: int, match: float
+def _move_fit(p: Region, q: Region, mask: np.ndarray, crop: Crop, search: int, match: float, tolerance: int = 0
               ) -> tuple[float, tuple[int, int], bool] | None:
     """``(ratio, (dx, dy), p_is_source)`` of the best shift taking ``p``'s place onto ``q``'s (:func:`paired_moves`).
 
@@ -133,9 +141,13 @@ def _move_fit(p: Region, q: Region, mask: np.ndarray, crop: Crop, search: int, m
     if x1 - x0 < 1 or y1 - y0 < 1:
         return None
     h, w, s = y1 - y0, x1 - x0, search
-    a_around, b_around = crop(slice(y0 - s, y1 + s), slice(x0 - s, x1 + s))
+    t = tolerance if min(y0, x0, y0 + dy0, x0 + dx0) >= s + tolerance and max(y1, y1 + dy0) + s + tolerance <= height \
+        and max(x1, x1 + dx0) + s + tolerance <= width else 0  # the ranges need t px more around
+    a_wide, b_wide = crop(slice(y0 - s - t, y1 + s + t), slice(x0 - s - t, x1 + s + t))
+    a_far, b_far = crop(slice(y0 + dy0 - s - t, y1 + dy0 + s + t), slice(x0 + dx0 - s - t, x1 + dx0 + s + t))
+    inner = (slice(t, t + h + 2 * s), slice(t, t + w + 2 * s))
+    a_around, b_around, a_there, b_there = a_wide[inner], b_wide[inner], a_far[inner], b_far[inner]
     a_here, b_here = a_around[s:s + h, s:s + w], b_around[s:s + h, s:s + w]
-    a_there, b_there = crop(slice(y0 + dy0 - s, y1 + dy0 + s), slice(x0 + dx0 - s, x1 + dx0 + s))
     here = mask[y0:y1, x0:x1]
     there = mask[y0 + dy0 - s:y1 + dy0 + s, x0 + dx0 - s:x1 + dx0 + s]
     # Every shift within the search at once: windows (2s+1, 2s+1, ..., h, w) of the copy there.
@@ -146,12 +158,37 @@ def _move_fit(p: Region, q: Region, mask: np.ndarray, crop: Crop, search: int, m
 
     a1, b2 = a_here.transpose(2, 0, 1), shifted(b_there)
     here_diff = np.abs(a_here - b_here).mean(axis=2)
+    # The thing (A here against B there) and what it covered (B here against A there), per
+    # shift and pixel, on the pixels ``at`` picks; with a tolerance, outside each other's ranges.
+    everything = (...,)
+    if t:
+        low_high = {name: _ranges(image, t) for name, image in (("a", a_wide), ("b", b_wide), ("a far", a_far),
+                                                                 ("b far", b_far))}
+
+        def here_range(name: str, at: tuple) -> tuple[np.ndarray, ...]:
+            return tuple(r[s:s + h, s:s + w].transpose(2, 0, 1)[at] for r in low_high[name])
+
+        def there_range(name: str, at: tuple) -> tuple[np.ndarray, ...]:
+            return tuple(shifted(r)[at] for r in low_high[name])
+
+        def thing(at: tuple = everything) -> np.ndarray:
+            x, y = a1[at], b2[at]
+            return np.maximum(_outside(x, *there_range("b far", at)), _outside(y, *here_range("a", at))).mean(axis=-3)
+
+        def cover(at: tuple = everything) -> np.ndarray:
+            x, y = b_here.transpose(2, 0, 1)[at], shifted(a_there)[at]
+            return np.maximum(_outside(x, *there_range("a far", at)), _outside(y, *here_range("b", at))).mean(axis=-3)
+    else:
+        def thing(at: tuple = everything) -> np.ndarray:
+            return np.abs(a1[at] - b2[at]).mean(axis=-3)
+
+        def cover(at: tuple = everything) -> np.ndarray:
+            return np.abs(b_here.transpose(2, 0, 1)[at] - shifted(a_there)[at]).mean(axis=-3)
     with np.errstate(divide="ignore", invalid="ignore"):
         if h * w > _SAMPLED:  # every other row and column first: what is far from fitting goes now
             sample = (..., slice(None, None, 2), slice(None, None, 2))
             near = here[sample] | windows(there, (h, w))[sample]
-            rough = ((np.abs(a1[sample] - b2[sample]).mean(axis=2) * near).sum(axis=(-2, -1))
-                     / (here_diff[sample] * near).sum(axis=(-2, -1)))
+            rough = (thing(sample) * near).sum(axis=(-2, -1)) / (here_diff[sample] * near).sum(axis=(-2, -1))
             if not rough.min() <= 2 * match:
                 return None
         pixels = here | windows(there, (h, w))
@@ -164,11 +201,11 @@ def _move_fit(p: Region, q: Region, mask: np.ndarray, crop: Crop, search: int, m
         there_change = mean(windows(np.abs(a_there - b_there).mean(axis=2), (h, w)))
         # Each half on its own: the thing (A here, B there), then what it covered (B here, A
         # there), only where the thing alone leaves a shift within ``match``.
-        ratios = mean(np.abs(a1 - b2).mean(axis=2)) / here_change
+        ratios = mean(thing()) / here_change
         ratios[~((here_change > 0) & (there_change > 0))] = np.inf
         if not ratios.min() <= match:
             return None
-        covered = mean(np.abs(b_here.transpose(2, 0, 1) - shifted(a_there)).mean(axis=2)) / there_change
+        covered = mean(cover()) / there_change
     ratios = np.fmax(ratios, covered)  # where a place holds no change, the thing left it inf
     ey, ex = np.unravel_index(int(np.argmin(ratios)), ratios.shape)
     if not ratios[ey, ex] <= match:
@@ -182,6 +219,21 @@ def _move_fit(p: Region, q: Region, mask: np.ndarray, crop: Crop, search: int, m
     there_pixels = np.zeros(a_there.shape[:2], dtype=bool)
     there_pixels[rows, cols] = pixels
     return ratio, shift, _contrast(a_around, here_pixels) >= _contrast(a_there, there_pixels)
+
+
+def _ranges(image: np.ndarray, reach: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per pixel and channel of an hxwxC window, the least and the greatest value within ``reach`` px
+    (a square); the outer ``reach`` px, whose squares leave the window, are dropped."""
+    image = np.ascontiguousarray(image, dtype=np.float32)
+    square = np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)
+    inner = (slice(reach, image.shape[0] - reach), slice(reach, image.shape[1] - reach))
+    low, high = cv2.erode(image, square), cv2.dilate(image, square)
+    return (low if low.ndim == 3 else low[..., None])[inner], (high if high.ndim == 3 else high[..., None])[inner]
+
+
+def _outside(values: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """How far ``values`` lie outside ``[low, high]``, elementwise."""
+    return np.maximum(low - values, 0) + np.maximum(values - high, 0)
 
 
 def _contrast(image: np.ndarray, pixels: np.ndarray) -> float:

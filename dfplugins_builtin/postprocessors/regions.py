@@ -22,8 +22,9 @@ reported (:func:`dfcore.ops.regions.off_the_frame`); the map keeps it.
 With ``moves``, a thing that left one place and appeared at another is one difference, not
 two: two differences pair when what A shows at one is what B shows at the other and the other
 way round (:func:`dfcore.ops.moves.paired_moves`; ``move_match`` is how close, as a fraction
-of the two places' own differences); the region spans both places and its ``move`` says
-where from, where to and by how much. This needs the pair the map was made from, which the
+of the two places' own differences; ``move_tolerance`` matches within the other image's
+range over that many px, off by default: it also pairs different words of like size); the
+region spans both places and its ``move`` says where from, where to and by how much. This needs the pair the map was made from, which the
 pipeline hands to its postprocessors; on a map alone (no images) nothing is paired.
 The ``default`` preset ends with this stage (docs/quality.md says how its knobs were chosen).
 """
@@ -55,7 +56,8 @@ class Regions:
 
     def __init__(self, level: float = 6.0, low: float = 3.0, merge: float = 0.01, min_size: float = 2e-5,
                  extent: float = 0.0, absorb: float = 0.0, relative: float = 0.0, nonzero: bool = False,
-                 judge: str = "difference", moves: bool = False, move_match: float = 0.35, frame: float = 0.0) -> None:
+                 judge: str = "difference", moves: bool = False, move_match: float = 0.35, move_tolerance: int = 0,
+                 frame: float = 0.0) -> None:
         for name, value in (("level", level), ("low", low)):
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a positive number of standard deviations, got {value!r}")
@@ -79,7 +81,9 @@ class Regions:
             raise ValueError(f"move_match must be a fraction of the places' own differences in (0, 1), got "
                              f"{move_match!r}")
         self.nonzero, self.judge = bool(nonzero), judge
-        self.moves, self.move_match = bool(moves), float(move_match)
+        if isinstance(move_tolerance, bool) or not isinstance(move_tolerance, int) or not 0 <= move_tolerance <= 4:
+            raise ValueError(f"move_tolerance must be a whole number of pixels from 0 to 4, got {move_tolerance!r}")
+        self.moves, self.move_match, self.move_tolerance = bool(moves), float(move_match), move_tolerance
         if not (math.isfinite(frame) and 0 <= frame < 0.5):
             raise ValueError(f"frame must be a fraction of the image diagonal in [0, 0.5), got {frame!r}")
         self.frame = float(frame)
@@ -99,7 +103,7 @@ class Regions:
             if self.frame > 0:
                 found, mask = off_the_frame(found, mask, self.frame, crop)
             if self.moves and crop is not None and len(found) > 1:
-                found = paired_moves(found, mask, crop, match=self.move_match)
+                found = paired_moves(found, mask, crop, match=self.move_match, tolerance=self.move_tolerance)
             regions.append(found)
             masks.append(torch.from_numpy(mask))
             infos.append({"differences": len(found), "background": round(centre, 6), "spread": round(spread, 6)})
@@ -130,7 +134,9 @@ class Regions:
             **({"frame": f"differences inside a band {self.frame} of the diagonal wide along an edge, spanning at "
                          f"least {FRAME_SPAN} of it and differing evenly along it, are the frame and not reported"} if self.frame > 0 else {}),
             **({"moves": f"two differences are one thing that moved when the pair's pixels swapped between "
-                         f"them within {self.move_match} of their own differences"} if self.moves else {}),
+                         f"them within {self.move_match} of their own differences"
+                         + (f", each matched within the other image's range over {self.move_tolerance} px"
+                            if self.move_tolerance else "")} if self.moves else {}),
             "support": "where the strategy hands one over, a difference is kept only where the same rule finds one "
                        "in map x support too",
             "judge": "each difference once merged" if self.judge == "difference" else

@@ -78,6 +78,9 @@ def test_pixels_not_compared_hold_no_difference():
     ("judge=group", "judge.*difference, peak"),
     ("move_match=1.5", r"move_match must be a fraction of the places' own differences in \(0, 1\)"),
     ("frame=0.7", r"frame must be a fraction of the image diagonal in \[0, 0.5\)"),
+    ("move_tolerance=5", "move_tolerance must be a whole number of pixels from 0 to 4"),
+    ("move_tolerance=-1", "move_tolerance must be a whole number of pixels from 0 to 4"),
+    ("move_tolerance=1.5", "move_tolerance"),
 ])
 def test_bad_knobs_are_one_line_errors(params, message):
     with pytest.raises(ParameterError, match=message):

@@ -96,3 +96,47 @@ def test_a_thing_removed_and_another_of_its_colour_added_stay_two():
     b[84:91, 133:161] = (0.1, 0.3, 0.8)  # a bar, not a square
     regions, mask, crop = differences_of(a, b)
     assert len(regions) == 2 and paired_moves(regions, mask, crop, match=0.5) == regions
+
+
+def disc(image, cx, cy, colour, radius=5.0, supersample=8):
+    """A disc drawn anti-aliased at a sub-pixel centre (coverage by supersampling), as a plot's marker is."""
+    height, width = image.shape[:2]
+    offsets = (np.arange(supersample) + 0.5) / supersample
+    ys = (np.arange(height)[:, None] + offsets[None]).reshape(-1)
+    xs = (np.arange(width)[:, None] + offsets[None]).reshape(-1)
+    inside = ((ys[:, None] - cy) ** 2 + (xs[None] - cx) ** 2 <= radius ** 2).astype(np.float32)
+    cover = inside.reshape(height, supersample, width, supersample).mean(axis=(1, 3))[..., None]
+    image[:] = image * (1 - cover) + np.asarray(colour, np.float32) * cover
+    return image
+
+
+def test_a_marker_drawn_again_off_the_pixel_grid_pairs_within_the_tolerance():
+    """A small marker drawn again half a pixel off the grid and a pixel wider at its new place (as
+    another backend strokes its edge) matches itself only within a range: value for value it
+    does not pair, within 1 px it does."""
+    a = disc(scene(), 40.0, 40.0, (0.1, 0.3, 0.8), radius=4.0)
+    b = disc(scene(), 150.5, 100.5, (0.1, 0.3, 0.8), radius=5.0)
+    regions, mask, crop = differences_of(a, b)
+    assert len(regions) == 2
+    assert paired_moves(regions, mask, crop, match=0.5) == regions
+    (region,) = paired_moves(regions, mask, crop, match=0.5, tolerance=1)
+    assert region.move is not None and region.move.shift in {(110, 60), (111, 60), (110, 61), (111, 61)}
+
+
+def test_the_tolerance_keeps_different_things_apart():
+    a = put(scene(), 30, 20, (0.1, 0.3, 0.8), size=14)
+    bar = scene()
+    bar[84:91, 133:161] = (0.1, 0.3, 0.8)
+    red = put(scene(), 140, 80, (0.9, 0.2, 0.1), size=14)
+    for b in (bar, red):
+        regions, mask, crop = differences_of(a, b)
+        assert len(regions) == 2 and paired_moves(regions, mask, crop, match=0.5, tolerance=2) == regions
+
+
+def test_the_tolerance_gives_way_at_the_image_edge():
+    """A window whose range would leave the image is matched value for value."""
+    a = put(scene(), 2, 2, (0.1, 0.3, 0.8))
+    b = put(scene(), 150, 100, (0.1, 0.3, 0.8))
+    regions, mask, crop = differences_of(a, b)
+    (region,) = paired_moves(regions, mask, crop, tolerance=3)
+    assert region.move.shift == (148, 98)
