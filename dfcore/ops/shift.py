@@ -24,6 +24,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+import cv2
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -172,12 +174,16 @@ def neighbourhood_range(x: Tensor, radius: int) -> tuple[Tensor, Tensor]:
     """Per channel, the smallest and largest value within ``radius`` px (a square window); edges repeat.
 
     Separable (rows, then columns) on slices of one padded copy: on the CPU three times as
-    fast as ``max_pool2d`` with stride 1, and the same values. For ``radius >= 1`` both are
-    new tensors (the caller may change them in place).
+    fast as ``max_pool2d`` with stride 1, and the same values. A float CPU tensor that autograd
+    does not follow goes to OpenCV's erosion and dilation instead, plane by plane: the same
+    values, about ten times faster again. For ``radius >= 1`` both are new tensors (the caller
+    may change them in place).
     """
     radius = check_radius(radius)
     if radius == 0:
         return x, x
+    if x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64) and not x.requires_grad and x.numel():
+        return _host_range(x, radius)
     padded = _pad(x, radius)
     height, width = x.shape[-2:]
     size = 2 * radius + 1
@@ -193,6 +199,18 @@ def neighbourhood_range(x: Tensor, radius: int) -> tuple[Tensor, Tensor]:
         torch.minimum(low_out, low[..., d:d + height, :], out=low_out)
         torch.maximum(high_out, high[..., d:d + height, :], out=high_out)
     return low_out, high_out
+
+
+def _host_range(x: Tensor, radius: int) -> tuple[Tensor, Tensor]:
+    """:func:`neighbourhood_range` of a CPU tensor by OpenCV, each HxW plane at once (edges repeat)."""
+    values = x.detach().numpy()
+    low, high = np.empty(values.shape, values.dtype), np.empty(values.shape, values.dtype)
+    square = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
+    for index in np.ndindex(values.shape[:-2]):
+        plane = np.ascontiguousarray(values[index])
+        cv2.erode(plane, square, dst=low[index], borderType=cv2.BORDER_REPLICATE)
+        cv2.dilate(plane, square, dst=high[index], borderType=cv2.BORDER_REPLICATE)
+    return torch.from_numpy(low), torch.from_numpy(high)
 
 
 def check_overshoot(overshoot: float) -> float:

@@ -31,11 +31,18 @@ def disc(size=48, radius=12.0, centre=(24.0, 24.0), supersample=8):
     return (1.0 - 0.7 * cover).repeat(1, 3, 1, 1).float()
 
 
-@pytest.mark.parametrize("radius", [1, 2])
-def test_the_range_matches_max_pooling(radius):
-    x = torch.rand(2, 3, 17, 23, generator=torch.Generator().manual_seed(0))
+@pytest.mark.parametrize("radius", [1, 2, 4])
+@pytest.mark.parametrize("layout", ["planar", "channels-last"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16])
+def test_the_range_matches_max_pooling(radius, layout, dtype):
+    """OpenCV's path (float32, float64 on a CPU) and torch's (the rest) give max pooling's values."""
+    x = torch.rand(2, 3, 17, 23, generator=torch.Generator().manual_seed(0)).to(dtype)
+    if layout == "channels-last":
+        x = x.contiguous(memory_format=torch.channels_last)
     low, high = neighbourhood_range(x, radius)
+    x = x.float()
     padded = F.pad(x, (radius,) * 4, mode="replicate")
+    low, high = low.float(), high.float()
     assert torch.equal(high, F.max_pool2d(padded, 2 * radius + 1, stride=1))
     assert torch.equal(low, -F.max_pool2d(-padded, 2 * radius + 1, stride=1))
 
