@@ -174,15 +174,15 @@ def neighbourhood_range(x: Tensor, radius: int) -> tuple[Tensor, Tensor]:
     """Per channel, the smallest and largest value within ``radius`` px (a square window); edges repeat.
 
     Separable (rows, then columns) on slices of one padded copy: on the CPU three times as
-    fast as ``max_pool2d`` with stride 1, and the same values. A float CPU tensor that autograd
-    does not follow goes to OpenCV's erosion and dilation instead, plane by plane: the same
-    values, about ten times faster again. For ``radius >= 1`` both are new tensors (the caller
-    may change them in place).
+    fast as ``max_pool2d`` with stride 1, and the same values. A float32 or float64 CPU tensor
+    goes to OpenCV's erosion and dilation instead, plane by plane: the same values, about ten
+    times faster again. Neither is followed by autograd. For ``radius >= 1`` both are new
+    tensors (the caller may change them in place).
     """
     radius = check_radius(radius)
     if radius == 0:
         return x, x
-    if x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64) and not x.requires_grad and x.numel():
+    if x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64) and x.numel() and not x.is_neg():
         return _host_range(x, radius)
     padded = _pad(x, radius)
     height, width = x.shape[-2:]

@@ -233,7 +233,8 @@ def differs(x: Tensor, y: Tensor) -> Tensor:
 def _on_numpy(x: Tensor, y: Tensor) -> bool:
     """Whether ``x`` and ``y`` are CPU tensors of one dtype that NumPy reads as views."""
     return (x.device.type == "cpu" and y.device.type == "cpu" and x.dtype == y.dtype
-            and x.dtype in (torch.float32, torch.float64, torch.float16, torch.uint8))
+            and x.dtype in (torch.float32, torch.float64, torch.float16, torch.uint8)
+            and not x.is_neg() and not y.is_neg())
 
 
 def _differs_numpy(x: np.ndarray, y: np.ndarray) -> np.ndarray:
