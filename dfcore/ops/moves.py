@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import cv2
 import numpy as np
 
 from dfcore.contracts import Move, Region
+from dfcore.ops.shift import array_range
 
 #: ``crop(rows, cols) -> (a, b)``: the two images' pixels in a window, each hxwxC float on the host.
 Crop = Callable[[slice, slice], tuple[np.ndarray, np.ndarray]]
@@ -223,12 +223,10 @@ def _move_fit(p: Region, q: Region, mask: np.ndarray, crop: Crop, search: int, m
 
 def _ranges(image: np.ndarray, reach: int) -> tuple[np.ndarray, np.ndarray]:
     """Per pixel and channel of an hxwxC window, the least and the greatest value within ``reach`` px
-    (a square); the outer ``reach`` px, whose squares leave the window, are dropped."""
-    image = np.ascontiguousarray(image, dtype=np.float32)
-    square = np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)
+    (:func:`~dfcore.ops.shift.array_range`); the outer ``reach`` px, whose squares leave the window, are dropped."""
     inner = (slice(reach, image.shape[0] - reach), slice(reach, image.shape[1] - reach))
-    low, high = cv2.erode(image, square), cv2.dilate(image, square)
-    return (low if low.ndim == 3 else low[..., None])[inner], (high if high.ndim == 3 else high[..., None])[inner]
+    low, high = array_range(image.astype(np.float32, copy=False), reach)
+    return low[inner], high[inner]
 
 
 def _outside(values: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:

@@ -202,15 +202,24 @@ def neighbourhood_range(x: Tensor, radius: int) -> tuple[Tensor, Tensor]:
 
 
 def _host_range(x: Tensor, radius: int) -> tuple[Tensor, Tensor]:
-    """:func:`neighbourhood_range` of a CPU tensor by OpenCV, each HxW plane at once (edges repeat)."""
+    """:func:`neighbourhood_range` of a CPU tensor by OpenCV, each HxW plane at once."""
     values = x.detach().numpy()
     low, high = np.empty(values.shape, values.dtype), np.empty(values.shape, values.dtype)
-    square = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
     for index in np.ndindex(values.shape[:-2]):
-        plane = np.ascontiguousarray(values[index])
-        cv2.erode(plane, square, dst=low[index], borderType=cv2.BORDER_REPLICATE)
-        cv2.dilate(plane, square, dst=high[index], borderType=cv2.BORDER_REPLICATE)
+        array_range(values[index], radius, low[index], high[index])
     return torch.from_numpy(low), torch.from_numpy(high)
+
+
+def array_range(values: np.ndarray, radius: int, low: np.ndarray | None = None,
+                high: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per pixel (and channel) of an HxW or HxWxC float32/float64 array, the least and the greatest
+    value within ``radius`` px (a square window; edges repeat), by OpenCV's erosion and dilation;
+    written into ``low`` and ``high`` when given (contiguous arrays of the same shape)."""
+    values = np.ascontiguousarray(values)
+    square = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
+    low = cv2.erode(values, square, dst=low, borderType=cv2.BORDER_REPLICATE)
+    high = cv2.dilate(values, square, dst=high, borderType=cv2.BORDER_REPLICATE)
+    return low.reshape(values.shape), high.reshape(values.shape)  # OpenCV drops a single channel's axis
 
 
 def check_overshoot(overshoot: float) -> float:

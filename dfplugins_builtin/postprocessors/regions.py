@@ -24,8 +24,9 @@ two: two differences pair when what A shows at one is what B shows at the other 
 way round (:func:`dfcore.ops.moves.paired_moves`; ``move_match`` is how close, as a fraction
 of the two places' own differences; ``move_tolerance`` matches within the other image's
 range over that many px, off by default: it also pairs different words of like size); the
-region spans both places and its ``move`` says where from, where to and by how much. This needs the pair the map was made from, which the
-pipeline hands to its postprocessors; on a map alone (no images) nothing is paired.
+region spans both places and its ``move`` says where from, where to and by how much. This
+needs the pair the map was made from, which the pipeline hands to its postprocessors; on a
+map alone (no images) nothing is paired.
 The ``default`` preset ends with this stage (docs/quality.md says how its knobs were chosen).
 """
 
