@@ -15,6 +15,13 @@ what went wrong:
   ``edges`` (at least 10% of its box lies on A's edges, Canny: text, outlines, texture),
   ``elsewhere``.
 
+Each false region and each found edit's region also carries ``shift``: how much of the pair's
+difference in its box (grown by :data:`SHIFT_MARGIN` px) one whole-pixel move of B by at most
+:data:`SHIFT_REACH` px takes away (:func:`shift_explained`: the mean |A - B| at the best move
+over the mean at none, and the move). A region that text drawn again a pixel or two off makes
+and a thing the edit moved by as much are told apart by nothing else; the table's last lines
+count the regions each way at or below :data:`SHIFT_EXPLAINED`.
+
 It prints one table per track and writes ``failures.json`` with the counts and, per pair, the
 boxes. Only the development split runs here: the held-out splits are kept for reports.
 """
@@ -48,6 +55,30 @@ def _overlaps(p: Sequence[float], q: Sequence[float]) -> bool:
     return p[0] < q[2] and q[0] < p[2] and p[1] < q[3] and q[1] < p[3]
 
 
+#: :func:`shift_explained`: B moved by up to this many px each way, in a box grown by this margin.
+SHIFT_REACH, SHIFT_MARGIN = 2, 4
+#: A region counts as explained by a move of B when the best move leaves at most this share.
+SHIFT_EXPLAINED = 0.4
+
+
+def shift_explained(a: np.ndarray, b: np.ndarray, box: Sequence[int], reach: int = SHIFT_REACH,
+                    margin: int = SHIFT_MARGIN) -> dict[str, Any] | None:
+    """The share of the mean ``|A - B|`` over ``box`` (grown by ``margin``) that is left when B is moved
+    by the best whole-pixel ``(dy, dx)`` within ``reach``, and that move; ``None`` without room or difference."""
+    h, w = a.shape[:2]
+    x0, y0 = max(box[0] - margin, reach), max(box[1] - margin, reach)
+    x1, y1 = min(box[2] + margin, w - reach), min(box[3] + margin, h - reach)
+    if x1 <= x0 or y1 <= y0:
+        return None
+    a_box = a[y0:y1, x0:x1].astype(np.float64)
+    left = {(dy, dx): float(np.abs(a_box - b[y0 + dy:y1 + dy, x0 + dx:x1 + dx]).mean())
+            for dy in range(-reach, reach + 1) for dx in range(-reach, reach + 1)}
+    if left[(0, 0)] == 0:
+        return None
+    move = min(left, key=left.get)
+    return {"left": round(left[move] / left[(0, 0)], 3), "by": list(move)}
+
+
 def diagnose(pair: Pair, diff_map: np.ndarray, found: list[Reported]) -> dict[str, Any]:
     """The matching of one pair, each missed edit and each false region with its cause."""
     boxes = [e.box for e in pair.edits]
@@ -65,6 +96,8 @@ def diagnose(pair: Pair, diff_map: np.ndarray, found: list[Reported]) -> dict[st
         record = {"kind": edit.kind, "box": list(edit.box), "found": index in region_of,
                   "hit": bool(hits(peaks, [edit.box], diagonal)[0]),
                   "strength": float(diff_map[edit.mask].max() / level) if level > 0 else float("inf")}
+        if index in region_of:
+            record["shift"] = shift_explained(pair.a, pair.b, found[region_of[index]].box)
         if index not in region_of:
             if any(_overlaps(r.box, grown[index]) for r in found):
                 record["why"] = "merged"
@@ -87,7 +120,8 @@ def diagnose(pair: Pair, diff_map: np.ndarray, found: list[Reported]) -> dict[st
             why = "edges"
         else:
             why = "elsewhere"
-        false.append({"box": list(region.box), "score": region.score, "why": why})
+        false.append({"box": list(region.box), "score": region.score, "why": why,
+                      "shift": shift_explained(pair.a, pair.b, region.box)})
     return {"pair": pair.name, "track": pair.track, "regions": len(found), "edits": edits, "false": false}
 
 
@@ -108,7 +142,7 @@ def summary(records: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     tracks: dict[str, dict[str, Any]] = {}
     for record in records:
         t = tracks.setdefault(record["track"], {"pairs": 0, "regions": 0, "kinds": {}, "missed": Counter(),
-                                                "false": Counter()})
+                                                "false": Counter(), "shifted": Counter()})
         t["pairs"] += 1
         t["regions"] += record["regions"]
         for edit in record["edits"]:
@@ -118,9 +152,17 @@ def summary(records: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
             k["hit"] += edit["hit"]
             if "why" in edit:
                 t["missed"][edit["why"]] += 1
+            if edit.get("found"):
+                t["shifted"]["found" + ("" if _explained(edit.get("shift")) else ": not")] += 1
         for region in record["false"]:
             t["false"][region["why"]] += 1
-    return {name: {**t, "missed": dict(t["missed"]), "false": dict(t["false"])} for name, t in tracks.items()}
+            t["shifted"]["false" + ("" if _explained(region.get("shift")) else ": not")] += 1
+    return {name: {**t, "missed": dict(t["missed"]), "false": dict(t["false"]), "shifted": dict(t["shifted"])}
+            for name, t in tracks.items()}
+
+
+def _explained(shift: dict[str, Any] | None) -> bool:
+    return shift is not None and shift["left"] <= SHIFT_EXPLAINED
 
 
 def table(counts: dict[str, dict[str, Any]]) -> str:
@@ -135,6 +177,11 @@ def table(counts: dict[str, dict[str, Any]]) -> str:
         out.append("\n| " + " | ".join(causes) + " |\n|" + "---|" * len(causes))
         out.append("| " + " | ".join(str(t["missed"].get(m, 0)) for m in MISSES) + " | "
                    + " | ".join(str(t["false"].get(f, 0)) for f in FALSE) + " |")
+        shifted = t.get("shifted", {})
+        out.append(f"\nExplained by moving B up to {SHIFT_REACH} px (at most {SHIFT_EXPLAINED} left): "
+                   f"{shifted.get('found', 0)} of {shifted.get('found', 0) + shifted.get('found: not', 0)} found "
+                   f"edits' regions, {shifted.get('false', 0)} of {shifted.get('false', 0) + shifted.get('false: not', 0)} "
+                   "false regions.")
         out.append("")
     return "\n".join(out)
 

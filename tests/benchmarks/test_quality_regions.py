@@ -166,3 +166,19 @@ def test_failures_sorts_misses_and_false_regions_by_cause():
     counts = summary([record])["t"]
     assert counts["missed"] == {"dropped": 1, "faint": 1} and counts["false"]["fragment"] == 1
     assert counts["kinds"]["one"] == {"edits": 1, "found": 1, "hit": 1}
+    assert counts["shifted"] == {"found: not": 1, "false: not": 3}  # A and B alike: no move explains anything
+
+
+def test_failures_says_how_much_a_small_move_of_b_explains():
+    from benchmarks.quality.failures import shift_explained
+
+    a = np.zeros((60, 80, 3), np.uint8)
+    a[20:30, 20:50] = 200
+    moved = np.roll(a, (2, -1), axis=(0, 1))  # the same block a pixel or two off
+    changed = a.copy()
+    changed[20:30, 35:50] = 40  # half the block redrawn otherwise
+    box = (20, 20, 50, 30)
+    assert shift_explained(a, moved, box) == {"left": 0.0, "by": [2, -1]}
+    assert shift_explained(a, changed, box)["left"] > 0.5
+    assert shift_explained(a, a, box) is None  # no difference to explain
+    assert shift_explained(a, moved, (0, 0, 1, 1), margin=0, reach=2) is None  # no room to move
