@@ -289,7 +289,7 @@ def pil_to_array(image: Image.Image, source: str) -> tuple[np.ndarray, str, int,
         array, depth = to_unit(np.asarray(image), 65535.0), 16
     elif current == "I":
         values = np.asarray(image)
-        rawmodes = " ".join(str(t.args) for t in image.tile)
+        rawmodes = " ".join(str(t.args) for t in getattr(image, "tile", None) or ())  # none in memory
         if "16" not in rawmodes and values.max(initial=0) > 65535:
             raise InputError(f"{source}: 32-bit integer images are not supported")
         array, depth = to_unit(values, 65535.0), 16
