@@ -99,7 +99,10 @@ def as_batch(source: Any, device: torch.device | str, name: str = "input") -> tu
             f"{name}: cannot use a {type(source).__name__}; pass a path, PIL image, numpy array or torch tensor"
         )
     tensor = tensor.to(device=device, dtype=torch.float32)
-    check_values(tensor, name)
+    if info.bit_depth in _UNIT_DEPTHS and isinstance(source, (str, os.PathLike, Image.Image)):
+        check_shape(tensor, name)  # decoded from 8-bit or bilevel pixels: k/255 lies in [0, 1], no scan needed
+    else:
+        check_values(tensor, name)
     return tensor, info
 
 
@@ -115,10 +118,21 @@ def _depth(source: Any) -> int:
     return 16 if "16" in dtype and "float" not in dtype else 8 if "uint8" in dtype or "bool" in dtype else 32
 
 
-def check_values(tensor: torch.Tensor, name: str) -> None:
-    """Refuse NaN/Inf and float values outside [0, 1] with a one-line message."""
+#: Bit depths whose decoded pixels are in [0, 1] by construction (bilevel, 8-bit), so that
+#: :func:`as_batch` need not scan them; 16-bit may come from a signed 32-bit mode, and float
+#: files may hold anything.
+_UNIT_DEPTHS = (1, 8)
+
+
+def check_shape(tensor: torch.Tensor, name: str) -> None:
+    """Refuse an empty image with a one-line message."""
     if tensor.numel() == 0:
         raise ShapeError(f"{name}: empty image {tuple(tensor.shape)}")
+
+
+def check_values(tensor: torch.Tensor, name: str) -> None:
+    """Refuse an empty image, NaN/Inf and float values outside [0, 1] with a one-line message."""
+    check_shape(tensor, name)
     low, high = (float(v) for v in torch.aminmax(tensor))  # one pass; NaN propagates, so a finite pair means all are
     if not (math.isfinite(low) and math.isfinite(high)):
         bad = int((~torch.isfinite(tensor)).sum())

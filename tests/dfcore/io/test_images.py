@@ -407,3 +407,33 @@ def test_match_pair_refuses_other_channel_mismatches_and_broadcasts_single_image
     assert a.shape == b.shape == (2, 3, 4, 4)
     with pytest.raises(ShapeError, match="batch sizes differ: a has 2, b has 3"):
         match_pair(torch.zeros(2, 3, 4, 4), torch.zeros(3, 3, 4, 4))
+
+
+def test_eight_bit_files_are_not_scanned_but_other_sources_are(tmp_path, monkeypatch, rng):
+    """Pixels decoded from 8-bit or bilevel files lie in [0, 1] by construction: no value scan.
+    A signed 32-bit image ("I", read as 16-bit) and float images still are, and still refused."""
+    from dfcore.io import images
+
+    path = tmp_path / "a.png"
+    Image.fromarray(rng.integers(0, 256, (8, 9, 3), dtype=np.uint8)).save(path)
+    scanned = []
+    monkeypatch.setattr(images, "check_values", lambda tensor, name: scanned.append(name))
+    for source in (path, Image.open(path), Image.new("1", (4, 3))):
+        as_batch(source, "cpu", "eight")
+    assert scanned == []
+    as_batch(Image.fromarray(np.full((3, 4), 0.5, np.float32), "F"), "cpu", "float")
+    as_batch(np.zeros((3, 4), np.uint8), "cpu", "array")
+    assert scanned == ["float", "array"]
+    monkeypatch.undo()
+    with pytest.raises(InputError, match="must lie in"):
+        as_batch(Image.fromarray(np.full((3, 4), -7, np.int32), "I"), "cpu", "signed")
+    with pytest.raises(ShapeError, match="empty image"):
+        as_batch(Image.new("RGB", (0, 0)), "cpu", "empty")
+
+
+def test_a_32_bit_integer_pil_image_made_in_memory_is_read_as_the_file_would_be():
+    """An "I" image from Image.fromarray has no decoder tiles: it is read as 16-bit, and refused above it."""
+    tensor = batch(Image.fromarray(np.full((3, 4), 1000, np.int32), "I"))
+    assert torch.allclose(tensor, torch.full_like(tensor, 1000 / 65535))
+    with pytest.raises(InputError, match="^img: 32-bit integer images are not supported$"):
+        as_batch(Image.fromarray(np.full((3, 4), 100000, np.int32), "I"), "cpu", "img")
