@@ -276,9 +276,11 @@ def pil_to_array(image: Image.Image, source: str) -> tuple[np.ndarray, str, int,
     mode = image.mode
     if mode == "P":
         image = image.convert("RGBA" if "transparency" in image.info else "RGB")
-    elif mode == "PA":
+    elif mode in ("PA", "RGBa"):  # RGBa: alpha premultiplied, as Pillow's drawing modes keep it
         image = image.convert("RGBA")
-    elif mode in ("CMYK", "YCbCr", "LAB", "HSV"):
+    elif mode == "La":
+        image = image.convert("LA")
+    elif mode in ("CMYK", "YCbCr", "LAB", "HSV", "RGBX"):  # RGBX: RGB with a padding byte
         image = image.convert("RGB")
     current = image.mode
     if current == "1":

@@ -437,3 +437,13 @@ def test_a_32_bit_integer_pil_image_made_in_memory_is_read_as_the_file_would_be(
     assert torch.allclose(tensor, torch.full_like(tensor, 1000 / 65535))
     with pytest.raises(InputError, match="^img: 32-bit integer images are not supported$"):
         as_batch(Image.fromarray(np.full((3, 4), 100000, np.int32), "I"), "cpu", "img")
+
+
+@pytest.mark.parametrize(("mode", "channels"), [("RGBX", 3), ("RGBa", 3), ("La", 1)])
+def test_pillows_padded_and_premultiplied_modes_are_read(mode, channels):
+    """RGBX is RGB with a padding byte; RGBa and La carry a premultiplied alpha, composited over white."""
+    image = Image.new(mode, (4, 3), (100, 150, 200, 255)[:len(mode)] if mode != "La" else (100, 255))
+    tensor, info = as_batch(image, "cpu", "img")
+    assert tensor.shape == (1, channels, 3, 4) and info.mode == mode
+    expected = [100 / 255, 150 / 255, 200 / 255][:channels]
+    assert torch.allclose(tensor[0, :, 0, 0], torch.tensor(expected), atol=1 / 255)
