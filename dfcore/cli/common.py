@@ -246,7 +246,8 @@ def describe_result(result: Any, listed: int = LISTED) -> str:
     lines = [head]
     if result.mask is not None or result.regions:
         if listed:
-            lines += describe_regions(result.regions, listed)
+            flat = result.map is None or not result.map.any()
+            lines += describe_regions(result.regions, listed, flat=flat)
         else:
             lines[0] = f"{head}, {count_differences(len(result.regions))}"
     if getattr(result, "evaluation", None) is not None:
@@ -259,10 +260,15 @@ def count_differences(count: int) -> str:
     return "no differences" if count == 0 else f"{count} difference{'s' if count != 1 else ''}"
 
 
-def describe_regions(regions: Sequence[Any], listed: int = LISTED) -> list[str]:
-    """``7 differences, strongest first:`` and one line per region (box, size, peak, significance)."""
+def describe_regions(regions: Sequence[Any], listed: int = LISTED, flat: bool = True) -> list[str]:
+    """``7 differences, strongest first:`` and one line per region (box, size, peak, significance).
+
+    With none: ``no differences found`` when the map is zero everywhere (``flat``), else that
+    nothing in it stands out: the pair differs, but much alike all over (noise, compression,
+    two unrelated images).
+    """
     if not regions:
-        return ["no differences found"]
+        return ["no differences found" if flat else "no difference stands out from the rest of the map"]
     lines = [f"{count_differences(len(regions))}, strongest first:"]
     width = len(str(min(len(regions), listed)))
     for rank, region in enumerate(regions[:listed], 1):

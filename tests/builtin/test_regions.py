@@ -109,6 +109,16 @@ def test_the_terminal_lists_the_differences_strongest_first_and_caps_the_list(tm
     assert same.exit_code == 0 and same.stdout.splitlines()[1] == "no differences found"
 
 
+def test_a_pair_that_differs_alike_all_over_says_nothing_stands_out(tmp_path):
+    """Two unrelated noise images differ everywhere and nowhere more than elsewhere: not "no differences"."""
+    rng = np.random.default_rng(3)
+    for name in ("a.png", "b.png"):
+        Image.fromarray(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)).save(tmp_path / name)
+    result = CliRunner().invoke(main, [str(tmp_path / "a.png"), str(tmp_path / "b.png")])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[1] == "no difference stands out from the rest of the map"
+
+
 def test_the_region_boxes_follow_the_mask():
     values = np.zeros((30, 30), np.float32)
     values[3:6, 4:9] = 1.0
