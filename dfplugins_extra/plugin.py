@@ -36,7 +36,9 @@ def dfind_preprocessors() -> Iterator[StageSpec]:
 
 @hookimpl
 def dfind_metrics() -> Iterator[StageSpec]:
-    smooth = (Param("smooth", 1.0, "added to numerator and denominator, > 0"),)
+    smooth = (Param("smooth", 1.0, "added to numerator and denominator, > 0"),
+              Param("squared", False, "sum squares in the denominator (V-Net's form): 1 for any two identical "
+                                      "inputs, not only binary masks"))
     yield StageSpec("dice", f"{_PKG}.metrics.overlap:Dice",
                     "Soft Dice overlap of images or masks in [0, 1].", params=smooth, higher_is_better=True)
     yield StageSpec("jaccard", f"{_PKG}.metrics.overlap:Jaccard",

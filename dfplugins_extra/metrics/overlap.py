@@ -6,6 +6,12 @@ strategy works with them when the two inputs are segmentations or probability ma
 channels and pixels of a sample count together. ``smooth`` is added to the numerator and the
 denominator: it keeps two empty masks at 1 (perfect agreement) and the gradient finite.
 
+With values in between, the linear sums of the denominators (``squared=false``, the
+default) score identical non-binary images below 1 (``mean(x^2) / mean(x)`` with
+``smooth`` small: an image of uniform grey levels gives about 0.67 against itself).
+``squared=true`` sums squares instead, ``sum(x^2) + sum(y^2)`` (V-Net's soft Dice): the same
+on binary masks, and 1 for any two identical inputs.
+
 Note for maps: the gradient of a soft overlap with respect to one mask takes one value on
 the other mask's foreground and another on its background, so a ``gradient`` map of these
 metrics outlines the reference mask. Their own map (``own_map``, what ``-m dice`` shows
@@ -15,7 +21,7 @@ difference of binary masks.
 References:
     Dice. Measures of the amount of ecologic association between species. Ecology 26(3), 1945.
     Jaccard. The distribution of the flora in the alpine zone. New Phytologist 11(2), 1912.
-    Milletari, Navab, Ahmadi. V-Net. 3DV 2016 (the soft Dice used as a loss).
+    Milletari, Navab, Ahmadi. V-Net. 3DV 2016 (the soft Dice used as a loss; its denominator sums squares).
 """
 
 from __future__ import annotations
@@ -25,13 +31,14 @@ from torch import Tensor
 from dfcore.ops.checks import check_same_shape
 
 
-def _overlap_sums(x: Tensor, y: Tensor, valid: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
-    """Per sample: sum(x * y), sum(x), sum(y), over the pixels where ``valid`` is true."""
+def _overlap_sums(x: Tensor, y: Tensor, valid: Tensor | None, squared: bool = False) -> tuple[Tensor, Tensor, Tensor]:
+    """Per sample: sum(x * y), sum(x), sum(y) (``squared``: sum(x^2), sum(y^2)), over the pixels where ``valid`` is true."""
     check_same_shape(x, y, "overlap")
     if valid is not None:
         weight = valid.to(x.dtype)
         x, y = x * weight, y * weight
-    return (x * y).flatten(1).sum(1), x.flatten(1).sum(1), y.flatten(1).sum(1)
+    sizes = (x * x, y * y) if squared else (x, y)
+    return (x * y).flatten(1).sum(1), sizes[0].flatten(1).sum(1), sizes[1].flatten(1).sum(1)
 
 
 def _check_smooth(smooth: float) -> float:
@@ -40,7 +47,7 @@ def _check_smooth(smooth: float) -> float:
     return float(smooth)
 
 
-def soft_dice(x: Tensor, y: Tensor, smooth: float = 1.0, valid: Tensor | None = None) -> Tensor:
+def soft_dice(x: Tensor, y: Tensor, smooth: float = 1.0, valid: Tensor | None = None, squared: bool = False) -> Tensor:
     """Soft Dice overlap per sample, ``(2 sum(xy) + s) / (sum(x) + sum(y) + s)``; higher is better.
 
     Args:
@@ -48,8 +55,10 @@ def soft_dice(x: Tensor, y: Tensor, smooth: float = 1.0, valid: Tensor | None = 
         y: same shape as ``x``.
         smooth: ``s``, added to numerator and denominator; > 0.
         valid: optional Nx1xHxW bool mask of the pixels that count.
+        squared: sum the squares in the denominator, ``sum(x^2) + sum(y^2)`` (V-Net's form).
     Returns:
-        Tensor of shape (N,), values in (0, 1]; 1 for identical binary masks.
+        Tensor of shape (N,), values in (0, 1]; 1 for identical binary masks (``squared``: for
+        any two identical inputs).
 
     >>> import torch
     >>> a = torch.zeros(1, 1, 2, 2); a[..., 0, :] = 1       # top row
@@ -57,12 +66,13 @@ def soft_dice(x: Tensor, y: Tensor, smooth: float = 1.0, valid: Tensor | None = 
     >>> round(soft_dice(a, b, smooth=1e-6).item(), 4)       # 2*1 / (2+2)
     0.5
     """
-    inter, sx, sy = _overlap_sums(x, y, valid)
+    inter, sx, sy = _overlap_sums(x, y, valid, squared)
     smooth = _check_smooth(smooth)
     return (2.0 * inter + smooth) / (sx + sy + smooth)
 
 
-def soft_jaccard(x: Tensor, y: Tensor, smooth: float = 1.0, valid: Tensor | None = None) -> Tensor:
+def soft_jaccard(x: Tensor, y: Tensor, smooth: float = 1.0, valid: Tensor | None = None,
+                 squared: bool = False) -> Tensor:
     """Soft Jaccard index (IoU) per sample, ``(sum(xy) + s) / (sum(x) + sum(y) - sum(xy) + s)``.
 
     Arguments and shapes as :func:`soft_dice`; higher is better, 1 for identical binary masks.
@@ -73,7 +83,7 @@ def soft_jaccard(x: Tensor, y: Tensor, smooth: float = 1.0, valid: Tensor | None
     >>> round(soft_jaccard(a, b, smooth=1e-6).item(), 4)    # 1 / (2+2-1)
     0.3333
     """
-    inter, sx, sy = _overlap_sums(x, y, valid)
+    inter, sx, sy = _overlap_sums(x, y, valid, squared)
     smooth = _check_smooth(smooth)
     return (inter + smooth) / (sx + sy - inter + smooth)
 
@@ -87,15 +97,15 @@ class _SoftOverlap:
     #: What :meth:`own_map` is.
     map_unit = "disagreement x(1 - y) + y(1 - x): 1 where one mask has the pixel, 0 where both agree"
 
-    def __init__(self, smooth: float = 1.0) -> None:
-        self.smooth = _check_smooth(smooth)
+    def __init__(self, smooth: float = 1.0, squared: bool = False) -> None:
+        self.smooth, self.squared = _check_smooth(smooth), bool(squared)
 
     @staticmethod
-    def overlap(x: Tensor, y: Tensor, smooth: float, valid: Tensor | None) -> Tensor:
+    def overlap(x: Tensor, y: Tensor, smooth: float, valid: Tensor | None, squared: bool) -> Tensor:
         raise NotImplementedError
 
     def __call__(self, x: Tensor, y: Tensor, valid: Tensor | None = None) -> Tensor:
-        return self.overlap(x, y, self.smooth, valid)
+        return self.overlap(x, y, self.smooth, valid, self.squared)
 
     def own_map(self, x: Tensor, y: Tensor) -> Tensor:
         """Where the masks disagree, Nx1xHxW: the soft symmetric difference (binary: XOR) per pixel."""
@@ -103,7 +113,8 @@ class _SoftOverlap:
         return (x * (1 - y) + y * (1 - x)).mean(1, keepdim=True)
 
     def conventions(self) -> dict[str, object]:
-        return {"smooth": self.smooth, "formula": self.formula}
+        formula = self.formula.replace("sum(x) + sum(y)", "sum(x^2) + sum(y^2)") if self.squared else self.formula
+        return {"smooth": self.smooth, "squared": self.squared, "formula": formula}
 
 
 class Dice(_SoftOverlap):

@@ -103,3 +103,26 @@ def test_gradient_strategy_runs_on_segmentations():
         assert ((result.map > 0) == (a != b)[0, 0].numpy()).all()
     with pytest.raises(ParameterError, match="smooth must be positive"):
         Finder(metric="dice:smooth=0", strategy="gradient", registry=registry, device="cpu")
+
+
+def test_squared_sums_score_identical_images_at_one_and_leave_binary_masks_alone():
+    image = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(4))
+    assert soft_dice(image, image, TINY).max().item() < 0.8  # linear sums: mean(x^2) / mean(x)
+    for fn in (soft_dice, soft_jaccard):
+        torch.testing.assert_close(fn(image, image, TINY, squared=True), torch.ones(2))
+        assert fn(LEFT, MIDDLE, TINY, squared=True).item() == pytest.approx(fn(LEFT, MIDDLE, TINY).item())
+    other = image.flip(-1)
+    expected = 2 * (image * other).flatten(1).sum(1) / ((image**2).flatten(1).sum(1) + (other**2).flatten(1).sum(1))
+    torch.testing.assert_close(soft_dice(image, other, TINY, squared=True), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_squared_is_a_parameter_of_both_metrics():
+    from dfcore import Finder
+
+    a = torch.rand(1, 3, 12, 12, generator=torch.Generator().manual_seed(1))
+    for name in ("dice", "jaccard"):
+        plain = Finder(metric=name, device="cpu").compute(a, a)
+        squared = Finder(metric=f"{name}:squared=true", device="cpu").compute(a, a)
+        assert float(plain.score[0]) < 0.9 and float(squared.score[0]) == pytest.approx(1.0, abs=1e-6)
+        conventions = Finder(metric=f"{name}:squared=true").config["metric"]
+        assert "x^2" in str(conventions)
