@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
 from torch import Tensor
+
+from dfcore.ops.host import FLOATS, numpy_view
 
 REDUCTIONS = ("mean", "max", "sum", "l2")
 
@@ -26,11 +27,13 @@ def _sqrt_(values: Tensor) -> Tensor:
     """``values.sqrt()``, in place unless autograd records it. On a CPU NumPy takes the root:
     torch's CPU kernel is several times slower on zeros, of which a difference map is mostly
     made; NumPy's float32 roots are correctly rounded, torch's within an ulp of them."""
-    if values.device.type == "cpu" and not values.requires_grad and values.dtype in (torch.float32, torch.float64):
-        array = values.numpy()
-        np.sqrt(array, out=array)
-        return values
-    return values.sqrt_() if not values.requires_grad else values.sqrt()
+    if values.requires_grad:
+        return values.sqrt()
+    array = numpy_view(values, FLOATS)
+    if array is None:
+        return values.sqrt_()
+    np.sqrt(array, out=array)
+    return values
 
 
 def check_reduction(how: str) -> str:

@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from dfcore.ops.host import FLOATS, numpy_view
 from dfcore.ops.shift import phase_correlation
 
 #: Tile side in px: large enough for a tile to hold structure, small enough to see the field.
@@ -185,10 +186,11 @@ def warp(b: Tensor, field: Tensor) -> tuple[Tensor, Tensor]:
 def lower_median(values: Tensor) -> float:
     """The lower median of a 1-D tensor, as ``values.median()`` gives it; on the CPU by numpy's
     selection (the tensor's own memory, no copy), several times faster than torch's there."""
-    if values.device.type != "cpu":
+    array = numpy_view(values, FLOATS)
+    if array is None:
         return float(values.median())
     rank = (values.numel() - 1) // 2
-    return float(np.partition(values.numpy(), rank)[rank])
+    return float(np.partition(array, rank)[rank])
 
 
 def match_tones(a: Tensor, b: Tensor, valid: Tensor, rounds: int = 2) -> Tensor:

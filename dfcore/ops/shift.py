@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from dfcore.ops.filters import separable_filter
+from dfcore.ops.host import FLOATS, numpy_view
 from dfcore.ops.strips import bands, map_in_strips, strip_rows
 
 Distance = Callable[[Tensor, Tensor], Tensor]
@@ -182,8 +183,9 @@ def neighbourhood_range(x: Tensor, radius: int) -> tuple[Tensor, Tensor]:
     radius = check_radius(radius)
     if radius == 0:
         return x, x
-    if x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64) and x.numel() and not x.is_neg():
-        return _host_range(x, radius)
+    values = numpy_view(x, FLOATS) if x.numel() else None
+    if values is not None:
+        return _host_range(values, radius)
     padded = _pad(x, radius)
     height, width = x.shape[-2:]
     size = 2 * radius + 1
@@ -201,9 +203,8 @@ def neighbourhood_range(x: Tensor, radius: int) -> tuple[Tensor, Tensor]:
     return low_out, high_out
 
 
-def _host_range(x: Tensor, radius: int) -> tuple[Tensor, Tensor]:
-    """:func:`neighbourhood_range` of a CPU tensor by OpenCV, each HxW plane at once."""
-    values = x.detach().numpy()
+def _host_range(values: np.ndarray, radius: int) -> tuple[Tensor, Tensor]:
+    """:func:`neighbourhood_range` of a CPU tensor's memory by OpenCV, each HxW plane at once."""
     low, high = np.empty(values.shape, values.dtype), np.empty(values.shape, values.dtype)
     for index in np.ndindex(values.shape[:-2]):
         array_range(values[index], radius, low[index], high[index])

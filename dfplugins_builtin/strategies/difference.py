@@ -121,6 +121,7 @@ from dfcore.ops.filters import (
     kernel_radius,
     multiscale_smooth,
 )
+from dfcore.ops.host import numpy_view
 from dfcore.ops.register import inner, match_tones, measure_affine, warp
 from dfcore.ops.shift import (
     AUTO_LIMIT,
@@ -222,19 +223,13 @@ def differs(x: Tensor, y: Tensor) -> Tensor:
     """Nx1xHxW bool: where any channel of NxCxHxW ``x`` and ``y`` differ (channel by channel, no
     reduction kernel). CPU tensors are compared by NumPy on views of their memory: its boolean
     kernels run 3 to 6 times faster there on the strided views this is given (``docs/performance.md``)."""
-    if _on_numpy(x, y):
-        return torch.from_numpy(_differs_numpy(x.detach().numpy(), y.detach().numpy()))
+    xs, ys = numpy_view(x), numpy_view(y)
+    if xs is not None and ys is not None and xs.dtype == ys.dtype:
+        return torch.from_numpy(_differs_numpy(xs, ys))
     out = x[:, :1] != y[:, :1]
     for channel in range(1, x.shape[1]):
         out |= x[:, channel:channel + 1] != y[:, channel:channel + 1]
     return out
-
-
-def _on_numpy(x: Tensor, y: Tensor) -> bool:
-    """Whether ``x`` and ``y`` are CPU tensors of one dtype that NumPy reads as views."""
-    return (x.device.type == "cpu" and y.device.type == "cpu" and x.dtype == y.dtype
-            and x.dtype in (torch.float32, torch.float64, torch.float16, torch.uint8)
-            and not x.is_neg() and not y.is_neg())
 
 
 def _differs_numpy(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -262,8 +257,8 @@ def planar(x: Tensor) -> Tensor:
 
 def detail_pixels(x: Tensor) -> Tensor:
     """Nx1xHxW bool: the pixels of NxCxHxW ``x`` whose values differ from a 4-neighbour's."""
-    if _on_numpy(x, x):  # the same steps on a view of its memory (see differs)
-        values = x.detach().numpy()
+    values = numpy_view(x)
+    if values is not None:  # the same steps on a view of its memory (see differs)
         detail = np.zeros((x.shape[0], 1, *x.shape[2:]), dtype=bool)
         rows, cols = (_differs_numpy(values[..., 1:, :], values[..., :-1, :]),
                       _differs_numpy(values[..., :, 1:], values[..., :, :-1]))
@@ -307,8 +302,9 @@ def share_counts(a: Tensor, b: Tensor, valid: Tensor | None, keep: slice = slice
         changed &= valid
 
     def count(mask: Tensor) -> Tensor:  # no int64 copy of the mask; NumPy's count on a CPU (see differs)
-        if mask.device.type == "cpu":
-            return torch.from_numpy(np.count_nonzero(mask.numpy()[..., keep, :], axis=(1, 2, 3)).astype(np.int64))
+        values = numpy_view(mask)
+        if values is not None:
+            return torch.from_numpy(np.count_nonzero(values[..., keep, :], axis=(1, 2, 3)).astype(np.int64))
         return torch.count_nonzero(mask[..., keep, :], dim=(1, 2, 3))
 
     counts = []

@@ -315,7 +315,7 @@ def test_the_lossless_tests_numpy_path_counts_what_torchs_does(monkeypatch, layo
     valid = torch.rand(2, 1, *a.shape[-2:], generator=generator) > 0.3
     numpy_counts = [share_counts(a, b, mask) for mask in (None, valid)]
     numpy_counts.append(share_counts(a, b, None, slice(4, 15)))
-    monkeypatch.setattr(difference, "_on_numpy", lambda x, y: False)
+    monkeypatch.setattr(difference, "numpy_view", lambda tensor, dtypes=None: None)  # torch's path
     torch_counts = [share_counts(a, b, mask) for mask in (None, valid)]
     torch_counts.append(share_counts(a, b, None, slice(4, 15)))
     for ours, torchs in zip(numpy_counts, torch_counts):
