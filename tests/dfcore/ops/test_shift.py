@@ -10,6 +10,7 @@ from dfcore.ops.channels import reduce_channels
 from dfcore.ops.shift import (
     best_match,
     check_window,
+    differing_boxes,
     neighbourhood_range,
     phase_correlation,
     range_distance,
@@ -107,6 +108,74 @@ def test_the_range_in_bands_equals_one_pass(monkeypatch, radius, overshoot):
         return l2((x - high).clamp_min(0) + (low - x).clamp_min(0))
 
     assert torch.equal(whole, torch.maximum(outside(a, b), outside(b, a)))
+
+
+def _whole_image_range(a, b, radius, combine, overshoot):
+    """range_tolerant's every pixel computed, in its bands (no boxes)."""
+    from dfcore.ops import shift
+
+    def band(u, v):
+        return torch.maximum(combine(range_distance(u, v, radius, overshoot)),
+                             combine(range_distance(v, u, radius, overshoot)))
+
+    rows = max(8, shift.RANGE_BAND_PIXELS // a.shape[-1])
+    return shift.map_in_strips(band, (a, b), radius, rows)
+
+
+def _sparse_pair(seed, height, width, changes, layout="planar", dtype=torch.float32):
+    generator = torch.Generator().manual_seed(seed)
+    a = torch.rand(2, 3, height, width, generator=generator, dtype=torch.float64).to(dtype)
+    b = a.clone()
+    corners = [(0, 0), (height - 3, width - 4)]  # changes at the corners, then anywhere; one channel, one sample
+    for index in range(changes):
+        y, x = corners[index] if index < 2 else (int(torch.randint(0, n, (1,), generator=generator)) for n in (height, width))
+        sample, channel = (int(torch.randint(0, n, (1,), generator=generator)) for n in (2, 3))
+        b[sample, channel, y:y + 3, x:x + 4] += 0.3
+    if layout == "channels-last":
+        a = a.contiguous(memory_format=torch.channels_last)
+    return a, b
+
+
+@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("radius,overshoot,reduce", [(0, 0.0, "l2"), (1, 0.25, "l2"), (2, 0.0, "max"), (3, 0.1, "mean")])
+def test_the_range_computed_where_the_pair_differs_equals_every_pixel_computed(seed, radius, overshoot, reduce):
+    """Boxes around the differing pixels, the rest zero: bit for bit the whole image's values,
+    changes at the edges and corners, several boxes, either layout and dtype."""
+    layout = "channels-last" if seed % 2 else "planar"
+    dtype = torch.float64 if seed % 3 == 0 else torch.float32
+    a, b = _sparse_pair(seed, 40 + 23 * seed, 300 - 17 * seed, changes=seed % 7, layout=layout, dtype=dtype)
+    reducer = lambda d: reduce_channels(d, reduce)
+    if seed % 7 >= 2:
+        assert len(differing_boxes(a, b, 2 * radius)) > 1  # the case this is about: several boxes
+    got = range_tolerant(a, b, radius, reducer, overshoot)
+    want = _whole_image_range(a, b, radius, reducer, overshoot)
+    assert got.dtype == want.dtype and got.shape == want.shape
+    assert torch.equal(got, want)
+    assert torch.equal(range_tolerant(b, a, radius, reducer, overshoot), _whole_image_range(b, a, radius, reducer, overshoot))
+
+
+def test_the_boxes_hold_the_differing_pixels_and_their_margin():
+    a = torch.zeros(1, 3, 100, 200)
+    assert differing_boxes(a, a.clone(), 2) == []
+    b = a.clone()
+    b[0, 1, 10, 20] = 1.0  # two changes far apart: two boxes, each 2 px larger on every side
+    b[0, 2, 80:82, 150:160] = 1.0
+    assert sorted(differing_boxes(a, b, 2)) == [(8, 13, 18, 23), (78, 84, 148, 162)]
+    b[0, 0, 12, 50] = 1.0  # near the first in columns (gap within 2 margin + BOX_GAP_PX): one box
+    assert sorted(differing_boxes(a, b, 2)) == [(8, 15, 18, 53), (78, 84, 148, 162)]
+    b[0, 0, 60, 30] = 1.0  # under them, rows apart: a box of its own
+    assert sorted(differing_boxes(a, b, 2)) == [(8, 15, 18, 53), (58, 63, 28, 33), (78, 84, 148, 162)]
+    assert differing_boxes(a, a + 1.0, 2) == [(0, 100, 0, 200)]  # all differ: the whole image
+    assert differing_boxes(a.bfloat16(), b.bfloat16(), 2) is None  # NumPy cannot read it: every pixel computed
+
+
+def test_a_range_followed_by_autograd_is_computed_on_every_pixel():
+    a, b = _sparse_pair(3, 30, 40, changes=2)
+    b.requires_grad_(True)
+    range_tolerant(a, b, 1, combine).sum().backward()
+    reference = b.detach().clone().requires_grad_(True)
+    _whole_image_range(a, reference, 1, combine, 0.0).sum().backward()
+    assert torch.equal(b.grad, reference.grad)
 
 
 def stroke(kink: bool = False, move: tuple[int, int] = (0, 0)):
