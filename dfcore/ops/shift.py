@@ -32,7 +32,7 @@ from torch import Tensor
 
 from dfcore.ops.filters import separable_filter
 from dfcore.ops.host import FLOATS, numpy_view
-from dfcore.ops.strips import bands, map_in_strips, strip_rows
+from dfcore.ops.strips import Box, bands, boxes_around, in_boxes, map_in_strips, strip_rows
 
 Distance = Callable[[Tensor, Tensor], Tensor]
 
@@ -294,33 +294,22 @@ def range_tolerant(x: Tensor, y: Tensor, radius: int, combine: Callable[[Tensor]
     boxes = None if x.requires_grad or y.requires_grad else differing_boxes(x, y, radius)
     if boxes is None or boxes == [(0, height, 0, width)]:
         return banded(x, y)
-    # Only the boxes where the pair differs (differing_boxes); a pair with none still gives its
-    # channels and dtype from one pixel.
-    parts = [(box, banded(x[..., box[0]:box[1], box[2]:box[3]], y[..., box[0]:box[1], box[2]:box[3]]))
-             for box in boxes or [(0, 1, 0, 1)]]
-    out = parts[0][1].new_zeros((*parts[0][1].shape[:-2], height, width))
-    for (top, bottom, left, right), part in parts if boxes else ():
-        out[..., top:bottom, left:right] = part
-    return out
+    if boxes:  # only the boxes where the pair differs (differing_boxes)
+        return in_boxes(banded, (x, y), boxes)
+    pixel = banded(x[..., :1, :1], y[..., :1, :1])  # identical: zero, in the tolerance's channels and dtype
+    return pixel.new_zeros((*pixel.shape[:-2], height, width))
 
 
-#: Runs of differing columns (then rows) closer than this, beyond their margins, are computed in
-#: one box by :func:`range_tolerant`: each box costs a few calls, a gap this wide little work.
-BOX_GAP_PX = 32
-
-
-def differing_boxes(x: Tensor, y: Tensor, margin: int) -> list[tuple[int, int, int, int]] | None:
+def differing_boxes(x: Tensor, y: Tensor, margin: int) -> list[Box] | None:
     """Boxes ``(top, bottom, left, right)`` (ends exclusive) outside which ``x`` and ``y`` (NxCxHxW)
-    are identical by more than ``margin`` px, or ``None`` when NumPy cannot read them (another
-    device or dtype).
+    are identical by more than ``margin`` px (:func:`dfcore.ops.strips.boxes_around` their
+    differing pixels), or ``None`` when NumPy cannot read them (another device or dtype).
 
     A tolerance of radius ``r`` is zero at every pixel where the two images agree (its window
     holds the pixel itself, in both images), and a box ``r`` larger on each side than the
     differing pixels it holds holds their windows: so :func:`range_tolerant` computes only
     these boxes and leaves the rest zero, the same values as the whole image (a lossless
-    screenshot pair is mostly identical). The differing pixels are cut into runs of columns,
-    each run into runs of rows (gaps wider than ``2 margin`` + :data:`BOX_GAP_PX`), and each
-    box is as wide as the columns of its rows' differing pixels.
+    screenshot pair is mostly identical).
     """
     u, v = numpy_view(x, FLOATS), numpy_view(y, FLOATS)
     if u is None or v is None:
@@ -331,23 +320,7 @@ def differing_boxes(x: Tensor, y: Tensor, margin: int) -> list[tuple[int, int, i
         changed |= np.not_equal(u[index], v[index])
         if changed.any(axis=0).all() and changed.any(axis=1).all():  # every row and column: the whole image
             return [(0, height, 0, width)]
-    gap = 2 * margin + BOX_GAP_PX
-    boxes = []
-    for left, right in _runs(changed.any(axis=0), gap):
-        for top, bottom in _runs(changed[:, left:right].any(axis=1), gap):
-            columns = np.flatnonzero(changed[top:bottom, left:right].any(axis=0))
-            boxes.append((max(0, top - margin), min(height, bottom + margin),
-                          max(0, left + int(columns[0]) - margin), min(width, left + int(columns[-1]) + 1 + margin)))
-    return boxes
-
-
-def _runs(flags: np.ndarray, gap: int) -> list[tuple[int, int]]:
-    """``[start, stop)`` of the runs of True in ``flags``, runs closer than ``gap`` joined."""
-    where = np.flatnonzero(flags)
-    if not where.size:
-        return []
-    breaks = np.flatnonzero(np.diff(where) > gap)
-    return [(int(start), int(stop) + 1) for start, stop in zip(where[np.r_[0, breaks + 1]], where[np.r_[breaks, where.size - 1]])]
+    return boxes_around(changed, margin)
 
 
 #: A pair measured closer than this to aligned (in px, phase correlation) is taken as aligned.

@@ -8,12 +8,17 @@ a band's cut, which padding spoils, all lie in the halo that is dropped. The res
 map of the whole image; the memory held is the output and one band's working set.
 
 Images of up to :data:`STRIP_PIXELS` pixels per sample are one band: computed as a whole.
+
+A map that is zero wherever its input is (a tolerance on a pair's identical pixels, a filter
+far from any non-zero pixel) is computed in boxes instead: :func:`boxes_around` the pixels
+that matter, :func:`in_boxes` pastes each box's map into zeros.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -66,4 +71,56 @@ def map_in_strips(fn: Callable[..., Tensor], tensors: Sequence[Tensor | None], h
     return out  # type: ignore[return-value]  # rows < height: at least one band
 
 
-__all__ = ["STRIP_PIXELS", "bands", "map_in_strips", "strip_rows"]
+#: Runs of marked columns (then rows) of :func:`boxes_around` closer than this, beyond their
+#: margins, make one box: each box costs a few calls, a gap this wide little work.
+BOX_GAP_PX = 32
+
+Box = tuple[int, int, int, int]
+
+
+def boxes_around(mask: np.ndarray, margin: int) -> list[Box]:
+    """Boxes ``(top, bottom, left, right)`` (ends exclusive, clipped to the image) holding every
+    True pixel of an HxW bool mask and ``margin`` px around it; none when it has none.
+
+    The marked pixels are cut into runs of columns, each run into runs of rows (runs farther
+    apart than ``2 margin`` + :data:`BOX_GAP_PX` are cut), and each box is as wide as the
+    columns of its own pixels: the boxes do not overlap, and a pixel of one lies more than
+    ``margin`` + :data:`BOX_GAP_PX` px from every other box's marked pixels.
+    """
+    height, width = mask.shape
+    gap = 2 * margin + BOX_GAP_PX
+    boxes = []
+    for left, right in _runs(mask.any(axis=0), gap):
+        for top, bottom in _runs(mask[:, left:right].any(axis=1), gap):
+            columns = np.flatnonzero(mask[top:bottom, left:right].any(axis=0))
+            boxes.append((max(0, top - margin), min(height, bottom + margin),
+                          max(0, left + int(columns[0]) - margin), min(width, left + int(columns[-1]) + 1 + margin)))
+    return boxes
+
+
+def _runs(flags: np.ndarray, gap: int) -> list[tuple[int, int]]:
+    """``[start, stop)`` of the runs of True in ``flags``, runs closer than ``gap`` joined."""
+    where = np.flatnonzero(flags)
+    if not where.size:
+        return []
+    breaks = np.flatnonzero(np.diff(where) > gap)
+    return [(int(start), int(stop) + 1) for start, stop in zip(where[np.r_[0, breaks + 1]], where[np.r_[breaks, where.size - 1]])]
+
+
+def in_boxes(fn: Callable[..., Tensor], tensors: Sequence[Tensor], boxes: Sequence[Box]) -> Tensor:
+    """``fn(*tensors)`` (NxCxHxW each) computed on each of ``boxes`` and pasted into zeros.
+
+    The caller vouches that the map is zero outside the boxes and that ``fn`` of a box gives
+    the whole image's values in it; ``boxes`` do not overlap and are not none.
+    """
+    height, width = tensors[0].shape[-2:]
+    out: Tensor | None = None
+    for top, bottom, left, right in boxes:
+        part = fn(*(t[..., top:bottom, left:right] for t in tensors))
+        if out is None:
+            out = part.new_zeros((*part.shape[:-2], height, width))
+        out[..., top:bottom, left:right] = part
+    return out  # type: ignore[return-value]  # boxes is not empty
+
+
+__all__ = ["BOX_GAP_PX", "STRIP_PIXELS", "bands", "boxes_around", "in_boxes", "map_in_strips", "strip_rows"]

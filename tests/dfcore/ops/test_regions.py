@@ -184,6 +184,39 @@ def test_regions_found_in_a_window_are_those_of_the_whole_image():
             np.testing.assert_array_equal(mask, np.isin(groups, kept) & grown)
 
 
+def _same_partition(labels, reference):
+    """Two labellings (0 = none) group the same pixels alike, whatever their numbers."""
+    assert np.array_equal(labels > 0, reference > 0)
+    pairs = np.unique(np.stack([labels[labels > 0], reference[labels > 0]]), axis=1)
+    assert len(np.unique(pairs[0])) == len(np.unique(pairs[1])) == pairs.shape[1]
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_growing_and_merging_in_boxes_equal_the_whole_mask(seed):
+    """Growing and merging run in boxes around the map's parts (far apart on a mostly-zero map);
+    against the one-window form and a merge written out on the whole mask."""
+    import cv2
+
+    from dfcore.ops.regions import _grown, _grown_in, _merged, label_regions
+    from dfcore.ops.strips import boxes_around
+
+    rng = np.random.default_rng(seed)
+    values = noisy(300, 400, seed=seed) if seed % 2 else np.zeros((300, 400), np.float32)
+    for _ in range(int(rng.integers(3, 9))):
+        x, y = int(rng.integers(0, 390)), int(rng.integers(0, 290))
+        blob(values, x, y, x + int(rng.integers(1, 25)), y + int(rng.integers(1, 25)), float(rng.uniform(0.2, 3)))
+    z = (values - 0.02) / 0.01
+    judged = label_regions(z > 40, 8)[1] if seed % 3 == 0 else None
+    for extent, absorb in ((0.0, 0.0), (0.3, 0.1)):
+        grown = _grown(z, 6.0, 3.0, extent, absorb, judged)
+        np.testing.assert_array_equal(grown, _grown_in(z, z > 3.0, 6.0, 3.0, extent, absorb, judged))
+    if seed % 2 == 0:
+        assert len(boxes_around(z > 3.0, 1)) > 1  # the case this is about
+    for radius in (0.0, 1.0, 9.0, 40.0, 200.0):
+        near = cv2.distanceTransform((~grown).astype(np.uint8), cv2.DIST_L2, 3) <= radius / 2 if radius >= 1 else grown
+        _same_partition(_merged(grown, radius), np.where(grown, label_regions(near, 8)[1], 0))
+
+
 def test_support_reports_only_the_differences_the_faded_map_holds_too():
     values = blob(blob(blob(noisy(), 20, 20, 40, 35, 1.0), 100, 70, 130, 100, 2.0), 60, 90, 80, 110, 1.5)
     support = np.ones_like(values)
