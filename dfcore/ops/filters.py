@@ -11,9 +11,13 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+from dfcore.ops.host import FLOATS, numpy_view
+from dfcore.ops.strips import boxes_around, in_boxes
 
 #: The kernel reaches this many sigmas on each side (a truncation error below 0.3%).
 TRUNCATE = 3.0
@@ -210,8 +214,39 @@ def _scales_spectrum(sigma: float, octaves: int, pre: float, height: int, width:
     return total.to(device=device, dtype=dtype)
 
 
+#: :func:`multiscale_smooth` filters the boxes around a sparse map's non-zero pixels instead of
+#: the whole map when their FFTs' area is at most this share of the whole map's.
+SPARSE_SHARE = 0.5
+
+
 def _smooth_by_fft(values: Tensor, sigma: float, octaves: int, pre: float) -> Tensor:
-    """:func:`multiscale_smooth` without a mask, by FFT.
+    """:func:`multiscale_smooth` without a mask, by FFT: of the whole map, or of each box around
+    its non-zero pixels when they fill little of it.
+
+    A filter of reach ``R`` leaves zero every pixel farther than ``R`` from a non-zero one (and
+    so does the filter of a box), and gives the pixels within ``R`` of them from a box ``2 R``
+    larger than the non-zero pixels on each side: what they read lies in the box, or in the
+    zeros its reflection brings in, or beyond the image's edge where the box reflects as the
+    image does. On a CPU tensor, boxes (:func:`dfcore.ops.strips.boxes_around`)
+    whose FFTs cover at most :data:`SPARSE_SHARE` of the whole map's are filtered instead of
+    the map (a lossless pair's map is mostly zero): the same values to the FFT's rounding.
+    """
+    height, width = values.shape[-2:]
+    reach = kernel_radius(pre) + kernel_radius(sigma * 2 ** (octaves - 1))
+    support = None if values.requires_grad else numpy_view(values, FLOATS)
+    if support is not None:
+        boxes = boxes_around(np.not_equal(support, 0).any(axis=tuple(range(support.ndim - 2))), 2 * reach)
+        if not boxes:
+            return torch.zeros_like(values)
+        area = sum(fft_size(bottom - top + 2 * reach) * fft_size(right - left + 2 * reach)
+                   for top, bottom, left, right in boxes)
+        if area <= SPARSE_SHARE * fft_size(height + 2 * reach) * fft_size(width + 2 * reach):
+            return in_boxes(lambda part: _fft_filter(part, sigma, octaves, pre, reach), (values,), boxes)
+    return _fft_filter(values, sigma, octaves, pre, reach)
+
+
+def _fft_filter(values: Tensor, sigma: float, octaves: int, pre: float, reach: int) -> Tensor:
+    """:func:`_smooth_by_fft` of the whole of ``values``.
 
     The map is reflected by the reach of the whole filter (``pre``'s radius plus the widest
     scale's): a symmetric kernel keeps a reflected signal reflected, so filtering once with
@@ -219,7 +254,6 @@ def _smooth_by_fft(values: Tensor, sigma: float, octaves: int, pre: float) -> Te
     Zero padding up to a fast FFT length lies beyond what the kept pixels read.
     """
     height, width = values.shape[-2:]
-    reach = kernel_radius(pre) + kernel_radius(sigma * 2 ** (octaves - 1))
     padded = F.pad(values, (reach, reach, reach, reach), mode="reflect")
     rows, cols = fft_size(height + 2 * reach), fft_size(width + 2 * reach)
     spectrum = torch.fft.rfft2(padded, s=(rows, cols))

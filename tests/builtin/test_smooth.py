@@ -140,3 +140,30 @@ def test_scales_by_fft_equal_the_blurs_in_turn_borders_and_zeros_included(monkey
     assert calls
     torch.testing.assert_close(out, expected, rtol=0, atol=1e-6 * float(expected.abs().max()))
     assert torch.equal(out == 0, expected == 0)
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+def test_a_sparse_map_is_filtered_in_boxes_around_its_non_zero_pixels(monkeypatch, batch):
+    """A mostly-zero map (a lossless pair's) is filtered by FFT in boxes around its non-zero pixels,
+    at an edge and a corner too: the blurs in turn to the FFT's rounding, the same exact zeros."""
+    from dfcore.ops import filters
+
+    shapes = []
+    monkeypatch.setattr(filters, "_fft_filter", lambda values, *args, f=filters._fft_filter: shapes.append(
+        tuple(values.shape[-2:])) or f(values, *args))
+    diff_map = torch.zeros(batch, 1, 400, 900)
+    generator = torch.Generator().manual_seed(5)
+    for top, left in ((0, 0), (200, 450), (392, 200), (40, 891)):  # a corner, the middle, two edges
+        diff_map[-1, :, top:top + 8, left:left + 9] = torch.rand(1, 8, 9,
+                                                                  generator=generator)
+    blurred = gaussian_blur(diff_map, 1.0)
+    expected = sum(gaussian_blur(blurred, 1.0 * 2**i) for i in range(4)) / 4
+    out = smooth_map(diff_map, 1.0, octaves=4, pre=1.0)
+    assert len(shapes) > 1 and all(shape != (400, 900) for shape in shapes)  # boxes, not the map
+    torch.testing.assert_close(out, expected, rtol=0, atol=1e-6 * float(expected.abs().max()))
+    assert torch.equal(out == 0, expected == 0)
+    monkeypatch.setattr(filters, "SPARSE_SHARE", 0.0)  # the whole map's FFT: the same to its rounding
+    torch.testing.assert_close(smooth_map(diff_map, 1.0, octaves=4, pre=1.0), out, rtol=0,
+                               atol=1e-6 * float(out.max()))
+    assert torch.equal(smooth_map(torch.zeros(batch, 1, 400, 900), 1.0, octaves=4, pre=1.0),
+                       torch.zeros(batch, 1, 400, 900))
