@@ -166,7 +166,10 @@ def dfind_postprocessors() -> Iterator[StageSpec]:
                                            "other image's values this many px around (0: value for value); pairs "
                                            "different words of like size too (round twenty-three, docs/quality.md)"),
                 Param("frame", 0.0, "differences inside a band this fraction of the diagonal wide along an edge, "
-                                    "spanning at least 0.4 of it, are the frame and not reported (0: none)")),
+                                    "spanning at least 0.4 of it, are the frame and not reported (0: none)"),
+                Param("line_merge", 0.0, "differences on one line (rows overlapping by half the lower one's height, "
+                                         "heights alike) closer than this fraction of the diagonal along it are one "
+                                         "difference: the words of a changed line of text (0: none)")),
     )
 
 

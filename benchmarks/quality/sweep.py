@@ -44,7 +44,8 @@ round fourteen's default. Rounds nineteen and twenty (:data:`ROUND_NINETEEN_RULE
 :data:`ROUND_TWENTY_RULES`) change the rule alone, a thing that moved counted once, under the
 same guard and ranked by the regions (:data:`RULE_ROUNDS`); rounds twenty-one and twenty-two
 (:data:`ROUND_TWENTY_ONE_RULES`, :data:`ROUND_TWENTY_TWO_RULES`) leave a scanned page's frame out,
-and round twenty-three (:data:`ROUND_TWENTY_THREE_RULES`) matches a moved thing within a range.
+round twenty-three (:data:`ROUND_TWENTY_THREE_RULES`) matches a moved thing within a range, and
+round twenty-four (:data:`ROUND_TWENTY_FOUR_RULES`) joins the differences on one line of text.
 """
 
 from __future__ import annotations
@@ -225,12 +226,18 @@ ROUND_TWENTY_TWO_RULES = {"rel-mv50": _REL_MV50, "rel-mv50-f05": {**_REL_MV50, "
 _REL_MV50_F05 = ROUND_TWENTY_TWO_RULES["rel-mv50-f05"]
 ROUND_TWENTY_THREE_RULES = {"rel-mv50-f05": _REL_MV50_F05,
                             **{f"rel-mv50-f05-t{t}": {**_REL_MV50_F05, "move_tolerance": t} for t in (1, 2)}}
+#: Round twenty-four: round twenty-two's rule (``rel-mv50-f05``), and with the differences on one
+#: line of text joined when closer along it than 1.5, 2 or 3 times the merge (``l045``, ``l06``,
+#: ``l09``: ``line_merge`` 0.045, 0.06, 0.09 of the diagonal).
+ROUND_TWENTY_FOUR_RULES = {"rel-mv50-f05": _REL_MV50_F05,
+                           **{f"rel-mv50-f05-l{tag}": {**_REL_MV50_F05, "line_merge": fraction}
+                              for tag, fraction in (("045", 0.045), ("06", 0.06), ("09", 0.09))}}
 #: The rounds whose guard also holds region F1 per track, and that rank by the map (hit@k + AP) first.
 MAP_ROUNDS = {"fourteen", "fifteen", "sixteen", "seventeen", "eighteen"}
 MAP_GUARD = {"hit": 0.01, "ap": 0.01, "region_f1": 0.01}
 #: The rounds that change the region rule alone, guarded as the map rounds are (region F1 too) and
 #: ranked by the regions (region F1, then the count error).
-RULE_ROUNDS = {"nineteen", "twenty", "twenty-one", "twenty-two", "twenty-three"}
+RULE_ROUNDS = {"nineteen", "twenty", "twenty-one", "twenty-two", "twenty-three", "twenty-four"}
 
 ROUND_FIVE_REFERENCE = "d4@rel"
 GUARD = {"hit": 0.01, "ap": 0.01}
@@ -246,7 +253,8 @@ ROUNDS = {"four": (ROUND_FOUR_MAPS, ROUND_FOUR_RULES), "five": (ROUND_FIVE_MAPS,
           "twenty": (ROUND_NINETEEN_MAPS, ROUND_TWENTY_RULES),
           "twenty-one": (ROUND_NINETEEN_MAPS, ROUND_TWENTY_ONE_RULES),
           "twenty-two": (ROUND_NINETEEN_MAPS, ROUND_TWENTY_TWO_RULES),
-          "twenty-three": (ROUND_NINETEEN_MAPS, ROUND_TWENTY_THREE_RULES)}
+          "twenty-three": (ROUND_NINETEEN_MAPS, ROUND_TWENTY_THREE_RULES),
+          "twenty-four": (ROUND_NINETEEN_MAPS, ROUND_TWENTY_FOUR_RULES)}
 #: The default each guarded round may not lose to: the default of the round before.
 REFERENCES = {"four": "r2+aa+os15+reg@rel", "five": ROUND_FIVE_REFERENCE, "six": ROUND_FIVE_REFERENCE,
               "seven": "d6@rel", "eight": "d6@rel", "nine": "d6@rel", "ten": "d6@rel",
@@ -254,7 +262,8 @@ REFERENCES = {"four": "r2+aa+os15+reg@rel", "five": ROUND_FIVE_REFERENCE, "six":
               "fifteen": "d14@rel", "sixteen": "d14@rel",
               "seventeen": "d14@rel", "eighteen": "d14@rel", "nineteen": "d14@rel",
               "twenty": "d14@rel", "twenty-one": "d14@rel-mv50",
-              "twenty-two": "d14@rel-mv50", "twenty-three": "d14@rel-mv50-f05"}
+              "twenty-two": "d14@rel-mv50", "twenty-three": "d14@rel-mv50-f05",
+              "twenty-four": "d14@rel-mv50-f05"}
 REAL_TRACKS = real.TRACKS
 
 

@@ -27,6 +27,10 @@ range over that many px, off by default: it also pairs different words of like s
 region spans both places and its ``move`` says where from, where to and by how much. This
 needs the pair the map was made from, which the pipeline hands to its postprocessors; on a
 map alone (no images) nothing is paired.
+With ``line_merge``, differences that lie on one line (rows overlapping by half the lower
+one's height, heights alike) and closer than that fraction of the diagonal along it are one
+difference: the words of a line of text an edit changed or moved
+(:func:`dfcore.ops.lines.joined_along_lines`); a thing that moved is left as it is.
 The ``default`` preset ends with this stage (docs/quality.md says how its knobs were chosen).
 """
 
@@ -38,6 +42,7 @@ import numpy as np
 import torch
 
 from dfcore.contracts import StageOutput
+from dfcore.ops.lines import LINE_HEIGHTS, LINE_OVERLAP, joined_along_lines
 from dfcore.ops.moves import Crop, paired_moves
 from dfcore.ops.regions import FRAME_SPAN, JUDGES, off_the_frame, significant_regions
 
@@ -58,7 +63,7 @@ class Regions:
     def __init__(self, level: float = 6.0, low: float = 3.0, merge: float = 0.01, min_size: float = 2e-5,
                  extent: float = 0.0, absorb: float = 0.0, relative: float = 0.0, nonzero: bool = False,
                  judge: str = "difference", moves: bool = False, move_match: float = 0.35, move_tolerance: int = 0,
-                 frame: float = 0.0) -> None:
+                 frame: float = 0.0, line_merge: float = 0.0) -> None:
         for name, value in (("level", level), ("low", low)):
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a positive number of standard deviations, got {value!r}")
@@ -88,6 +93,9 @@ class Regions:
         if not (math.isfinite(frame) and 0 <= frame < 0.5):
             raise ValueError(f"frame must be a fraction of the image diagonal in [0, 0.5), got {frame!r}")
         self.frame = float(frame)
+        if not (math.isfinite(line_merge) and 0 <= line_merge < 1):
+            raise ValueError(f"line_merge must be a fraction of the image diagonal in [0, 1), got {line_merge!r}")
+        self.line_merge = float(line_merge)
 
     def __call__(self, out: StageOutput) -> StageOutput:
         maps = out.map[:, 0].detach().float().cpu().numpy()  # labelling is a host step (dfcore.ops.regions)
@@ -105,6 +113,8 @@ class Regions:
                 found, mask = off_the_frame(found, mask, self.frame, crop)
             if self.moves and crop is not None and len(found) > 1:
                 found = paired_moves(found, mask, crop, match=self.move_match, tolerance=self.move_tolerance)
+            if self.line_merge > 0:
+                found = joined_along_lines(found, self.line_merge * math.hypot(*values.shape))
             regions.append(found)
             masks.append(torch.from_numpy(mask))
             infos.append({"differences": len(found), "background": round(centre, 6), "spread": round(spread, 6)})
@@ -138,6 +148,9 @@ class Regions:
                          f"them within {self.move_match} of their own differences"
                          + (f", each matched within the other image's range over {self.move_tolerance} px"
                             if self.move_tolerance else "")} if self.moves else {}),
+            **({"line_merge": f"differences on one line (rows overlapping by {LINE_OVERLAP} of the lower one's "
+                              f"height, heights within {LINE_HEIGHTS}x) closer than {self.line_merge} of the "
+                              "diagonal along it are one difference"} if self.line_merge > 0 else {}),
             "support": "where the strategy hands one over, a difference is kept only where the same rule finds one "
                        "in map x support too",
             "judge": "each difference once merged" if self.judge == "difference" else

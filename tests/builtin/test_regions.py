@@ -81,6 +81,8 @@ def test_pixels_not_compared_hold_no_difference():
     ("move_tolerance=5", "move_tolerance must be a whole number of pixels from 0 to 4"),
     ("move_tolerance=-1", "move_tolerance must be a whole number of pixels from 0 to 4"),
     ("move_tolerance=1.5", "move_tolerance"),
+    ("line_merge=1", r"line_merge must be a fraction of the image diagonal in \[0, 1\)"),
+    ("line_merge=-0.1", "line_merge"),
 ])
 def test_bad_knobs_are_one_line_errors(params, message):
     with pytest.raises(ParameterError, match=message):
@@ -229,3 +231,19 @@ def test_a_line_of_text_along_the_edge_is_not_a_frame():
         b[..., 3:10, x:x + 10] = 0.2
     (region,) = finder().run(a, b).regions
     assert region.bbox[1] <= 3 and region.bbox[2] - region.bbox[0] >= 0.4 * 200  # it had a frame's box
+
+
+def test_line_merge_joins_the_words_of_one_line_and_leaves_other_lines_apart():
+    """Three word-like blobs on one line, 30 px apart (wider than merge), and one on a line below:
+    with line_merge the line is one difference, its box spanning the words."""
+    values = torch.zeros(1, 1, 120, 200)
+    for x0 in (20, 60, 100):
+        values[..., 30:40, x0:x0 + 10] = 1.0
+    values[..., 70:80, 20:30] = 1.0
+    rule = {"level": 6.0, "merge": 0.05}  # 11.7 px on this 120x200 map
+    apart = Regions(**rule)(StageOutput(map=values)).regions[0]
+    joined = Regions(**rule, line_merge=0.15)(StageOutput(map=values)).regions[0]  # 35 px
+    assert len(apart) == 4
+    assert sorted(r.bbox for r in joined) == [(20, 30, 110, 40), (20, 70, 30, 80)]
+    line = next(r for r in joined if r.bbox[1] == 30)
+    assert line.area == 300 and line.centroid == pytest.approx((64.5, 34.5))

@@ -1,0 +1,75 @@
+"""Differences on one line of text joined into one (the ``regions`` stage's ``line_merge``).
+
+A word changed in a line of text, or a longer word that moves the rest of its line, differs
+glyph by glyph; :func:`dfcore.ops.regions.significant_regions` joins parts closer than its
+``merge``, but the gap between two words can be wider than that. :func:`joined_along_lines`
+joins, after the rest of the rule, the differences that lie on one line and close along it.
+"""
+
+from __future__ import annotations
+
+from dfcore.contracts import Region
+
+#: Two differences lie on one line when their rows overlap by at least this fraction of the
+#: lower one's height, and neither is more than :data:`LINE_HEIGHTS` times as high as the other
+#: (:func:`joined_along_lines`).
+LINE_OVERLAP = 0.5
+LINE_HEIGHTS = 1.5
+
+
+def joined_along_lines(regions: list[Region], distance: float) -> list[Region]:
+    """The differences with those that lie on one line and at most ``distance`` px apart along it
+    joined into one, strongest first.
+
+    Two differences lie on one line when their rows overlap by :data:`LINE_OVERLAP` of
+    the lower one's height and their heights are alike (:data:`LINE_HEIGHTS`). A joined
+    difference spans their boxes and sums their areas; its peak and significance are the
+    strongest part's, its mean and centroid the parts' by area. A thing that moved (``move``)
+    is one difference already and is left as it is.
+    """
+    if distance <= 0 or len(regions) < 2:
+        return regions
+    parent = list(range(len(regions)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, first in enumerate(regions):
+        for j in range(i + 1, len(regions)):
+            if first.move is None and regions[j].move is None and _on_one_line(first.bbox, regions[j].bbox, distance):
+                parent[root(i)] = root(j)
+    groups: dict[int, list[Region]] = {}
+    for i, region in enumerate(regions):
+        groups.setdefault(root(i), []).append(region)
+    if len(groups) == len(regions):
+        return regions
+    joined = [parts[0] if len(parts) == 1 else _joined(parts) for parts in groups.values()]
+    return sorted(joined, key=lambda r: (-r.peak, -r.area, r.bbox))
+
+
+def _on_one_line(p: tuple[int, int, int, int], q: tuple[int, int, int, int], distance: float) -> bool:
+    """Whether boxes ``p`` and ``q`` lie on one line, at most ``distance`` px apart along it."""
+    high_p, high_q = p[3] - p[1], q[3] - q[1]
+    if max(high_p, high_q) > LINE_HEIGHTS * min(high_p, high_q):
+        return False
+    if min(p[3], q[3]) - max(p[1], q[1]) < LINE_OVERLAP * min(high_p, high_q):
+        return False
+    return max(p[0], q[0]) - min(p[2], q[2]) <= distance
+
+
+def _joined(parts: list[Region]) -> Region:
+    """One difference of several: their boxes spanned, areas summed, the strongest's peak."""
+    area = sum(r.area for r in parts)
+    strongest = max(parts, key=lambda r: (r.peak, r.area))
+    return Region(bbox=(min(r.bbox[0] for r in parts), min(r.bbox[1] for r in parts),
+                        max(r.bbox[2] for r in parts), max(r.bbox[3] for r in parts)),
+                  area=area, peak=strongest.peak, mean=sum(r.mean * r.area for r in parts) / area,
+                  centroid=(sum(r.centroid[0] * r.area for r in parts) / area,
+                            sum(r.centroid[1] * r.area for r in parts) / area),
+                  significance=max((r.significance for r in parts if r.significance is not None), default=None))
+
+
+__all__ = ["LINE_HEIGHTS", "LINE_OVERLAP", "joined_along_lines"]
