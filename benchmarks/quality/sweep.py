@@ -45,7 +45,8 @@ round fourteen's default. Rounds nineteen and twenty (:data:`ROUND_NINETEEN_RULE
 same guard and ranked by the regions (:data:`RULE_ROUNDS`); rounds twenty-one and twenty-two
 (:data:`ROUND_TWENTY_ONE_RULES`, :data:`ROUND_TWENTY_TWO_RULES`) leave a scanned page's frame out,
 round twenty-three (:data:`ROUND_TWENTY_THREE_RULES`) matches a moved thing within a range, and
-round twenty-four (:data:`ROUND_TWENTY_FOUR_RULES`) joins the differences on one line of text.
+rounds twenty-four and twenty-five (:data:`ROUND_TWENTY_FOUR_RULES`, :data:`ROUND_TWENTY_FIVE_RULES`)
+join the differences on one line of text.
 """
 
 from __future__ import annotations
@@ -232,12 +233,18 @@ ROUND_TWENTY_THREE_RULES = {"rel-mv50-f05": _REL_MV50_F05,
 ROUND_TWENTY_FOUR_RULES = {"rel-mv50-f05": _REL_MV50_F05,
                            **{f"rel-mv50-f05-l{tag}": {**_REL_MV50_F05, "line_merge": fraction}
                               for tag, fraction in (("045", 0.045), ("06", 0.06), ("09", 0.09))}}
+#: Round twenty-five: round twenty-four's lines joined only on a pair drawn again (``r``:
+#: ``lines=rendered``), at 1.5 and 2 times the merge: round twenty-four's gain was on the pages and
+#: plots drawn again, its losses on photographs, where two changes side by side are two.
+ROUND_TWENTY_FIVE_RULES = {"rel-mv50-f05": _REL_MV50_F05,
+                           **{f"rel-mv50-f05-l{tag}r": {**_REL_MV50_F05, "line_merge": fraction, "lines": "rendered"}
+                              for tag, fraction in (("045", 0.045), ("06", 0.06))}}
 #: The rounds whose guard also holds region F1 per track, and that rank by the map (hit@k + AP) first.
 MAP_ROUNDS = {"fourteen", "fifteen", "sixteen", "seventeen", "eighteen"}
 MAP_GUARD = {"hit": 0.01, "ap": 0.01, "region_f1": 0.01}
 #: The rounds that change the region rule alone, guarded as the map rounds are (region F1 too) and
 #: ranked by the regions (region F1, then the count error).
-RULE_ROUNDS = {"nineteen", "twenty", "twenty-one", "twenty-two", "twenty-three", "twenty-four"}
+RULE_ROUNDS = {"nineteen", "twenty", "twenty-one", "twenty-two", "twenty-three", "twenty-four", "twenty-five"}
 
 ROUND_FIVE_REFERENCE = "d4@rel"
 GUARD = {"hit": 0.01, "ap": 0.01}
@@ -254,7 +261,8 @@ ROUNDS = {"four": (ROUND_FOUR_MAPS, ROUND_FOUR_RULES), "five": (ROUND_FIVE_MAPS,
           "twenty-one": (ROUND_NINETEEN_MAPS, ROUND_TWENTY_ONE_RULES),
           "twenty-two": (ROUND_NINETEEN_MAPS, ROUND_TWENTY_TWO_RULES),
           "twenty-three": (ROUND_NINETEEN_MAPS, ROUND_TWENTY_THREE_RULES),
-          "twenty-four": (ROUND_NINETEEN_MAPS, ROUND_TWENTY_FOUR_RULES)}
+          "twenty-four": (ROUND_NINETEEN_MAPS, ROUND_TWENTY_FOUR_RULES),
+          "twenty-five": (ROUND_NINETEEN_MAPS, ROUND_TWENTY_FIVE_RULES)}
 #: The default each guarded round may not lose to: the default of the round before.
 REFERENCES = {"four": "r2+aa+os15+reg@rel", "five": ROUND_FIVE_REFERENCE, "six": ROUND_FIVE_REFERENCE,
               "seven": "d6@rel", "eight": "d6@rel", "nine": "d6@rel", "ten": "d6@rel",
@@ -263,7 +271,7 @@ REFERENCES = {"four": "r2+aa+os15+reg@rel", "five": ROUND_FIVE_REFERENCE, "six":
               "seventeen": "d14@rel", "eighteen": "d14@rel", "nineteen": "d14@rel",
               "twenty": "d14@rel", "twenty-one": "d14@rel-mv50",
               "twenty-two": "d14@rel-mv50", "twenty-three": "d14@rel-mv50-f05",
-              "twenty-four": "d14@rel-mv50-f05"}
+              "twenty-four": "d14@rel-mv50-f05", "twenty-five": "d14@rel-mv50-f05"}
 REAL_TRACKS = real.TRACKS
 
 

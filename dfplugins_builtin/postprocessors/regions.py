@@ -30,7 +30,9 @@ map alone (no images) nothing is paired.
 With ``line_merge``, differences that lie on one line (rows overlapping by half the lower
 one's height, heights alike) and closer than that fraction of the diagonal along it are one
 difference: the words of a line of text an edit changed or moved
-(:func:`dfcore.ops.lines.joined_along_lines`); a thing that moved is left as it is.
+(:func:`dfcore.ops.lines.joined_along_lines`); a thing that moved is left as it is. With
+``lines=rendered``, only on a pair drawn again (where the strategy hands over a support): on a
+photograph, two changes side by side are two.
 The ``default`` preset ends with this stage (docs/quality.md says how its knobs were chosen).
 """
 
@@ -57,13 +59,17 @@ def _crops(images: tuple[torch.Tensor, torch.Tensor], index: int) -> Crop:
     return crop
 
 
+#: Where ``line_merge`` joins: on every pair, or only on a pair drawn again.
+LINES = ("all", "rendered")
+
+
 class Regions:
     """Find the differences of each map: see the module docstring; every knob is a parameter."""
 
     def __init__(self, level: float = 6.0, low: float = 3.0, merge: float = 0.01, min_size: float = 2e-5,
                  extent: float = 0.0, absorb: float = 0.0, relative: float = 0.0, nonzero: bool = False,
                  judge: str = "difference", moves: bool = False, move_match: float = 0.35, move_tolerance: int = 0,
-                 frame: float = 0.0, line_merge: float = 0.0) -> None:
+                 frame: float = 0.0, line_merge: float = 0.0, lines: str = "all") -> None:
         for name, value in (("level", level), ("low", low)):
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a positive number of standard deviations, got {value!r}")
@@ -95,7 +101,9 @@ class Regions:
         self.frame = float(frame)
         if not (math.isfinite(line_merge) and 0 <= line_merge < 1):
             raise ValueError(f"line_merge must be a fraction of the image diagonal in [0, 1), got {line_merge!r}")
-        self.line_merge = float(line_merge)
+        if lines not in LINES:
+            raise ValueError(f"lines must be one of {', '.join(LINES)}, got {lines!r}")
+        self.line_merge, self.lines = float(line_merge), lines
 
     def __call__(self, out: StageOutput) -> StageOutput:
         maps = out.map[:, 0].detach().float().cpu().numpy()  # labelling is a host step (dfcore.ops.regions)
@@ -113,7 +121,8 @@ class Regions:
                 found, mask = off_the_frame(found, mask, self.frame, crop)
             if self.moves and crop is not None and len(found) > 1:
                 found = paired_moves(found, mask, crop, match=self.move_match, tolerance=self.move_tolerance)
-            if self.line_merge > 0:
+            drawn_again = support is not None and float(support[index].min()) < 1  # as significant_regions reads it
+            if self.line_merge > 0 and (self.lines == "all" or drawn_again):
                 found = joined_along_lines(found, self.line_merge * math.hypot(*values.shape))
             regions.append(found)
             masks.append(torch.from_numpy(mask))
@@ -150,7 +159,9 @@ class Regions:
                             if self.move_tolerance else "")} if self.moves else {}),
             **({"line_merge": f"differences on one line (rows overlapping by {LINE_OVERLAP} of the lower one's "
                               f"height, heights within {LINE_HEIGHTS}x) closer than {self.line_merge} of the "
-                              "diagonal along it are one difference"} if self.line_merge > 0 else {}),
+                              "diagonal along it are one difference"
+                              + (" on a pair drawn again" if self.lines == "rendered" else "")}
+               if self.line_merge > 0 else {}),
             "support": "where the strategy hands one over, a difference is kept only where the same rule finds one "
                        "in map x support too",
             "judge": "each difference once merged" if self.judge == "difference" else

@@ -83,6 +83,7 @@ def test_pixels_not_compared_hold_no_difference():
     ("move_tolerance=1.5", "move_tolerance"),
     ("line_merge=1", r"line_merge must be a fraction of the image diagonal in \[0, 1\)"),
     ("line_merge=-0.1", "line_merge"),
+    ("lines=text", "lines.*all, rendered"),
 ])
 def test_bad_knobs_are_one_line_errors(params, message):
     with pytest.raises(ParameterError, match=message):
@@ -247,3 +248,17 @@ def test_line_merge_joins_the_words_of_one_line_and_leaves_other_lines_apart():
     assert sorted(r.bbox for r in joined) == [(20, 30, 110, 40), (20, 70, 30, 80)]
     line = next(r for r in joined if r.bbox[1] == 30)
     assert line.area == 300 and line.centroid == pytest.approx((64.5, 34.5))
+
+
+def test_line_merge_on_rendered_pairs_joins_only_where_the_strategy_hands_over_a_support():
+    """lines=rendered: a sample drawn again (support below 1 somewhere) gets its line joined,
+    one with a support of 1 everywhere (not drawn again) or none keeps its parts."""
+    values = torch.zeros(2, 1, 120, 200)
+    for x0 in (20, 60, 100):
+        values[..., 30:40, x0:x0 + 10] = 1.0
+    support = torch.ones(2, 1, 120, 200)
+    support[0, :, 100:, :] = 0.5  # sample 0 drawn again: its support fades a strip far from the line
+    stage = Regions(level=6.0, merge=0.05, line_merge=0.15, lines="rendered")
+    joined = stage(StageOutput(map=values, support=support)).regions
+    assert [len(found) for found in joined] == [1, 3]
+    assert [len(found) for found in stage(StageOutput(map=values)).regions] == [3, 3]
