@@ -169,7 +169,9 @@ def dfind_postprocessors() -> Iterator[StageSpec]:
                                     "spanning at least 0.4 of it, are the frame and not reported (0: none)"),
                 Param("line_merge", 0.0, "differences on one line (rows overlapping by half the lower one's height, "
                                          "heights alike) closer than this fraction of the diagonal along it are one "
-                                         "difference: the words of a changed line of text (0: none)"),
+                                         "difference: the words of a changed line of text (0: none; joins changes "
+                                         "side by side on photographs too: rounds twenty-four and twenty-five, "
+                                         "docs/quality.md)"),
                 Param("lines", "all", "where line_merge joins: every pair, or only a pair drawn again (a page or "
                                       "plot rendered again, whose strategy hands over a support)",
                       choices=("all", "rendered"))),

@@ -354,6 +354,10 @@ def _component_at(mask: np.ndarray, index: int) -> np.ndarray:
     return labels == labels.flat[index]
 
 
+#: The shortest step of OpenCV's 3x3 chamfer distance (``cv2.DIST_L2`` with a 3x3 mask), in px.
+CHAMFER_STEP = 0.955
+
+
 def _merged(mask: np.ndarray, radius: float) -> np.ndarray:
     """Labels (HxW int32, 0 = none) of the parts of ``mask`` joined when closer than ``radius`` px.
 
@@ -372,9 +376,6 @@ def _merged(mask: np.ndarray, radius: float) -> np.ndarray:
         count += found - 1
     return groups
 
-
-#: The shortest step of OpenCV's 3x3 chamfer distance (``cv2.DIST_L2`` with a 3x3 mask), in px.
-CHAMFER_STEP = 0.955
 
 
 def _described(mask: np.ndarray, groups: np.ndarray, magnitude: np.ndarray, z: np.ndarray,

@@ -111,7 +111,7 @@ def in_boxes(fn: Callable[..., Tensor], tensors: Sequence[Tensor], boxes: Sequen
     """``fn(*tensors)`` (NxCxHxW each) computed on each of ``boxes`` and pasted into zeros.
 
     The caller vouches that the map is zero outside the boxes and that ``fn`` of a box gives
-    the whole image's values in it; ``boxes`` do not overlap and are not none.
+    the whole image's values in it; ``boxes`` do not overlap, and there is at least one.
     """
     height, width = tensors[0].shape[-2:]
     out: Tensor | None = None

@@ -297,7 +297,7 @@ def test_given_the_pair_a_frame_must_differ_evenly_along_the_edge_as_a_line_does
         b[6:16, x:x + 12] = 0.2
     values = np.abs(a - b).mean(axis=2)
     regions, mask, _ = significant_regions(values, merge=0.03)
-    crop = lambda rows, cols: (a[rows, cols], b[rows, cols])  # noqa: E731
+    crop = lambda rows, cols: (a[rows, cols], b[rows, cols])
     kept, _ = off_the_frame(regions, mask, 0.05, crop)
     assert len(regions) == 2 and [r.bbox[1] for r in kept] == [6]  # the words stay, the line goes
     assert off_the_frame(regions, mask, 0.05)[0] == []  # the boxes alone take both for frames
