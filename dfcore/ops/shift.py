@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from dfcore.ops.filters import separable_filter
-from dfcore.ops.host import FLOATS, numpy_view
+from dfcore.ops.host import FLOATS, differs, numpy_view
 from dfcore.ops.strips import Box, bands, boxes_around, in_boxes, map_in_strips, strip_rows
 
 Distance = Callable[[Tensor, Tensor], Tensor]
@@ -311,15 +311,12 @@ def differing_boxes(x: Tensor, y: Tensor, margin: int) -> list[Box] | None:
     these boxes and leaves the rest zero, the same values as the whole image (a lossless
     screenshot pair is mostly identical).
     """
-    u, v = numpy_view(x, FLOATS), numpy_view(y, FLOATS)
-    if u is None or v is None:
+    if numpy_view(x, FLOATS) is None or numpy_view(y, FLOATS) is None or x.dtype != y.dtype:
         return None
-    height, width = u.shape[-2:]
-    changed = np.zeros((height, width), bool)
-    for index in np.ndindex(u.shape[:-2]):  # plane by plane: no NxCxHxW mask
-        changed |= np.not_equal(u[index], v[index])
-        if changed.any(axis=0).all() and changed.any(axis=1).all():  # every row and column: the whole image
-            return [(0, height, 0, width)]
+    changed = differs(x, y).numpy().any(axis=(0, 1))
+    height, width = changed.shape
+    if changed.any(axis=0).all() and changed.any(axis=1).all():  # every row and column: the whole image
+        return [(0, height, 0, width)]
     return boxes_around(changed, margin)
 
 

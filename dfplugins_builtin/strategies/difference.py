@@ -121,7 +121,7 @@ from dfcore.ops.filters import (
     kernel_radius,
     multiscale_smooth,
 )
-from dfcore.ops.host import numpy_view
+from dfcore.ops.host import differs, differs_numpy, numpy_view
 from dfcore.ops.register import inner, match_tones, measure_affine, warp
 from dfcore.ops.shift import (
     AUTO_LIMIT,
@@ -219,28 +219,6 @@ def background_normalise(diff_map: Tensor, sigma: float, valid: Tensor | None = 
     return weighted / level
 
 
-def differs(x: Tensor, y: Tensor) -> Tensor:
-    """Nx1xHxW bool: where any channel of NxCxHxW ``x`` and ``y`` differ (channel by channel, no
-    reduction kernel). CPU tensors are compared by NumPy on views of their memory: its boolean
-    kernels run 3 to 6 times faster there on the strided views this is given (``docs/performance.md``)."""
-    xs, ys = numpy_view(x), numpy_view(y)
-    if xs is not None and ys is not None and xs.dtype == ys.dtype:
-        return torch.from_numpy(_differs_numpy(xs, ys))
-    out = x[:, :1] != y[:, :1]
-    for channel in range(1, x.shape[1]):
-        out |= x[:, channel:channel + 1] != y[:, channel:channel + 1]
-    return out
-
-
-def _differs_numpy(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    out = np.not_equal(x[:, :1], y[:, :1])
-    if x.shape[1] > 1:
-        spare = np.empty_like(out)
-        for channel in range(1, x.shape[1]):
-            out |= np.not_equal(x[:, channel:channel + 1], y[:, channel:channel + 1], out=spare)
-    return out
-
-
 #: A channels-last image (as decoded from files) up to this many bytes is copied to planes first: the
 #: channel mean of the phase correlations, the range tolerance and the lossless test then read
 #: contiguous planes (together about a quarter faster at 1024 px on a CPU); a larger one is not
@@ -260,8 +238,8 @@ def detail_pixels(x: Tensor) -> Tensor:
     values = numpy_view(x)
     if values is not None:  # the same steps on a view of its memory (see differs)
         detail = np.zeros((x.shape[0], 1, *x.shape[2:]), dtype=bool)
-        rows, cols = (_differs_numpy(values[..., 1:, :], values[..., :-1, :]),
-                      _differs_numpy(values[..., :, 1:], values[..., :, :-1]))
+        rows, cols = (differs_numpy(values[..., 1:, :], values[..., :-1, :]),
+                      differs_numpy(values[..., :, 1:], values[..., :, :-1]))
     else:
         detail = torch.zeros_like(x[:, :1], dtype=torch.bool)
         rows, cols = differs(x[..., 1:, :], x[..., :-1, :]), differs(x[..., :, 1:], x[..., :, :-1])
