@@ -174,7 +174,9 @@ def dfind_postprocessors() -> Iterator[StageSpec]:
                                          "docs/quality.md)"),
                 Param("lines", "all", "where line_merge joins: every pair, or only a pair drawn again (a page or "
                                       "plot rendered again, whose strategy hands over a support)",
-                      choices=("all", "rendered"))),
+                      choices=("all", "rendered")),
+                Param("line_height", 0.0, "line_merge joins only parts no taller than this fraction of the "
+                                          "diagonal: a line of text (0: any height)")),
     )
 
 

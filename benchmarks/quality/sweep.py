@@ -45,7 +45,7 @@ round fourteen's default. Rounds nineteen and twenty (:data:`ROUND_NINETEEN_RULE
 same guard and ranked by the regions (:data:`RULE_ROUNDS`); rounds twenty-one and twenty-two
 (:data:`ROUND_TWENTY_ONE_RULES`, :data:`ROUND_TWENTY_TWO_RULES`) leave a scanned page's frame out,
 round twenty-three (:data:`ROUND_TWENTY_THREE_RULES`) matches a moved thing within a range, and
-rounds twenty-four and twenty-five (:data:`ROUND_TWENTY_FOUR_RULES`, :data:`ROUND_TWENTY_FIVE_RULES`)
+rounds twenty-four to twenty-six (:data:`ROUND_TWENTY_FOUR_RULES` to :data:`ROUND_TWENTY_SIX_RULES`)
 join the differences on one line of text.
 """
 
@@ -239,12 +239,19 @@ ROUND_TWENTY_FOUR_RULES = {"rel-mv50-f05": _REL_MV50_F05,
 ROUND_TWENTY_FIVE_RULES = {"rel-mv50-f05": _REL_MV50_F05,
                            **{f"rel-mv50-f05-l{tag}r": {**_REL_MV50_F05, "line_merge": fraction, "lines": "rendered"}
                               for tag, fraction in (("045", 0.045), ("06", 0.06))}}
+#: Round twenty-six: round twenty-four's lines joined on every pair, but only parts no taller than
+#: a line of text (``h02``, ``h025``: ``line_height`` 0.02 and 0.025 of the diagonal), at 2 times
+#: the merge: round twenty-four's losses were planted changes side by side, mostly taller than that.
+ROUND_TWENTY_SIX_RULES = {"rel-mv50-f05": _REL_MV50_F05,
+                          **{f"rel-mv50-f05-l06h{tag}": {**_REL_MV50_F05, "line_merge": 0.06, "line_height": height}
+                             for tag, height in (("02", 0.02), ("025", 0.025))}}
 #: The rounds whose guard also holds region F1 per track, and that rank by the map (hit@k + AP) first.
 MAP_ROUNDS = {"fourteen", "fifteen", "sixteen", "seventeen", "eighteen"}
 MAP_GUARD = {"hit": 0.01, "ap": 0.01, "region_f1": 0.01}
 #: The rounds that change the region rule alone, guarded as the map rounds are (region F1 too) and
 #: ranked by the regions (region F1, then the count error).
-RULE_ROUNDS = {"nineteen", "twenty", "twenty-one", "twenty-two", "twenty-three", "twenty-four", "twenty-five"}
+RULE_ROUNDS = {"nineteen", "twenty", "twenty-one", "twenty-two", "twenty-three", "twenty-four", "twenty-five",
+               "twenty-six"}
 
 ROUND_FIVE_REFERENCE = "d4@rel"
 GUARD = {"hit": 0.01, "ap": 0.01}
@@ -262,7 +269,8 @@ ROUNDS = {"four": (ROUND_FOUR_MAPS, ROUND_FOUR_RULES), "five": (ROUND_FIVE_MAPS,
           "twenty-two": (ROUND_NINETEEN_MAPS, ROUND_TWENTY_TWO_RULES),
           "twenty-three": (ROUND_NINETEEN_MAPS, ROUND_TWENTY_THREE_RULES),
           "twenty-four": (ROUND_NINETEEN_MAPS, ROUND_TWENTY_FOUR_RULES),
-          "twenty-five": (ROUND_NINETEEN_MAPS, ROUND_TWENTY_FIVE_RULES)}
+          "twenty-five": (ROUND_NINETEEN_MAPS, ROUND_TWENTY_FIVE_RULES),
+          "twenty-six": (ROUND_NINETEEN_MAPS, ROUND_TWENTY_SIX_RULES)}
 #: The default each guarded round may not lose to: the default of the round before.
 REFERENCES = {"four": "r2+aa+os15+reg@rel", "five": ROUND_FIVE_REFERENCE, "six": ROUND_FIVE_REFERENCE,
               "seven": "d6@rel", "eight": "d6@rel", "nine": "d6@rel", "ten": "d6@rel",
@@ -271,7 +279,8 @@ REFERENCES = {"four": "r2+aa+os15+reg@rel", "five": ROUND_FIVE_REFERENCE, "six":
               "seventeen": "d14@rel", "eighteen": "d14@rel", "nineteen": "d14@rel",
               "twenty": "d14@rel", "twenty-one": "d14@rel-mv50",
               "twenty-two": "d14@rel-mv50", "twenty-three": "d14@rel-mv50-f05",
-              "twenty-four": "d14@rel-mv50-f05", "twenty-five": "d14@rel-mv50-f05"}
+              "twenty-four": "d14@rel-mv50-f05", "twenty-five": "d14@rel-mv50-f05",
+              "twenty-six": "d14@rel-mv50-f05"}
 REAL_TRACKS = real.TRACKS
 
 

@@ -17,12 +17,13 @@ LINE_OVERLAP = 0.5
 LINE_HEIGHTS = 1.5
 
 
-def joined_along_lines(regions: list[Region], distance: float) -> list[Region]:
+def joined_along_lines(regions: list[Region], distance: float, height: float = 0.0) -> list[Region]:
     """The differences with those that lie on one line and at most ``distance`` px apart along it
     joined into one, strongest first.
 
     Two differences lie on one line when their rows overlap by :data:`LINE_OVERLAP` of
-    the lower one's height and their heights are alike (:data:`LINE_HEIGHTS`). A joined
+    the lower one's height and their heights are alike (:data:`LINE_HEIGHTS`); with
+    ``height``, neither may be taller than that many px (a line of text, not a larger thing). A joined
     difference spans their boxes and sums their areas; its peak and significance are the
     strongest part's, its mean and centroid the parts' by area. A thing that moved (``move``)
     is one difference already and is left as it is.
@@ -39,7 +40,8 @@ def joined_along_lines(regions: list[Region], distance: float) -> list[Region]:
 
     for i, first in enumerate(regions):
         for j in range(i + 1, len(regions)):
-            if first.move is None and regions[j].move is None and _on_one_line(first.bbox, regions[j].bbox, distance):
+            if first.move is None and regions[j].move is None and _on_one_line(first.bbox, regions[j].bbox, distance,
+                                                                                 height):
                 parent[root(i)] = root(j)
     groups: dict[int, list[Region]] = {}
     for i, region in enumerate(regions):
@@ -50,10 +52,12 @@ def joined_along_lines(regions: list[Region], distance: float) -> list[Region]:
     return sorted(joined, key=lambda r: (-r.peak, -r.area, r.bbox))
 
 
-def _on_one_line(p: tuple[int, int, int, int], q: tuple[int, int, int, int], distance: float) -> bool:
-    """Whether boxes ``p`` and ``q`` lie on one line, at most ``distance`` px apart along it."""
+def _on_one_line(p: tuple[int, int, int, int], q: tuple[int, int, int, int], distance: float,
+                 height: float = 0.0) -> bool:
+    """Whether boxes ``p`` and ``q`` lie on one line (neither taller than ``height`` px, when it is
+    given), at most ``distance`` px apart along it."""
     high_p, high_q = p[3] - p[1], q[3] - q[1]
-    if max(high_p, high_q) > LINE_HEIGHTS * min(high_p, high_q):
+    if max(high_p, high_q) > LINE_HEIGHTS * min(high_p, high_q) or (height > 0 and max(high_p, high_q) > height):
         return False
     if min(p[3], q[3]) - max(p[1], q[1]) < LINE_OVERLAP * min(high_p, high_q):
         return False

@@ -32,7 +32,8 @@ one's height, heights alike) and closer than that fraction of the diagonal along
 difference: the words of a line of text an edit changed or moved
 (:func:`dfcore.ops.lines.joined_along_lines`); a thing that moved is left as it is. With
 ``lines=rendered``, only on a pair drawn again (where the strategy hands over a support): on a
-photograph, two changes side by side are two.
+photograph, two changes side by side are two; with ``line_height``, only parts no taller than
+that fraction of the diagonal (a line of text, not a larger thing).
 The ``default`` preset ends with this stage (docs/quality.md says how its knobs were chosen).
 """
 
@@ -69,7 +70,8 @@ class Regions:
     def __init__(self, level: float = 6.0, low: float = 3.0, merge: float = 0.01, min_size: float = 2e-5,
                  extent: float = 0.0, absorb: float = 0.0, relative: float = 0.0, nonzero: bool = False,
                  judge: str = "difference", moves: bool = False, move_match: float = 0.35, move_tolerance: int = 0,
-                 frame: float = 0.0, line_merge: float = 0.0, lines: str = "all") -> None:
+                 frame: float = 0.0, line_merge: float = 0.0, lines: str = "all",
+                 line_height: float = 0.0) -> None:
         for name, value in (("level", level), ("low", low)):
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a positive number of standard deviations, got {value!r}")
@@ -103,7 +105,9 @@ class Regions:
             raise ValueError(f"line_merge must be a fraction of the image diagonal in [0, 1), got {line_merge!r}")
         if lines not in LINES:
             raise ValueError(f"lines must be one of {', '.join(LINES)}, got {lines!r}")
-        self.line_merge, self.lines = float(line_merge), lines
+        if not (math.isfinite(line_height) and 0 <= line_height < 1):
+            raise ValueError(f"line_height must be a fraction of the image diagonal in [0, 1), got {line_height!r}")
+        self.line_merge, self.lines, self.line_height = float(line_merge), lines, float(line_height)
 
     def __call__(self, out: StageOutput) -> StageOutput:
         maps = out.map[:, 0].detach().float().cpu().numpy()  # labelling is a host step (dfcore.ops.regions)
@@ -123,7 +127,8 @@ class Regions:
                 found = paired_moves(found, mask, crop, match=self.move_match, tolerance=self.move_tolerance)
             drawn_again = support is not None and float(support[index].min()) < 1  # as significant_regions reads it
             if self.line_merge > 0 and (self.lines == "all" or drawn_again):
-                found = joined_along_lines(found, self.line_merge * math.hypot(*values.shape))
+                diagonal = math.hypot(*values.shape)
+                found = joined_along_lines(found, self.line_merge * diagonal, self.line_height * diagonal)
             regions.append(found)
             masks.append(torch.from_numpy(mask))
             infos.append({"differences": len(found), "background": round(centre, 6), "spread": round(spread, 6)})
@@ -160,6 +165,7 @@ class Regions:
             **({"line_merge": f"differences on one line (rows overlapping by {LINE_OVERLAP} of the lower one's "
                               f"height, heights within {LINE_HEIGHTS}x) closer than {self.line_merge} of the "
                               "diagonal along it are one difference"
+                              + (f", neither taller than {self.line_height} of the diagonal" if self.line_height else "")
                               + (" on a pair drawn again" if self.lines == "rendered" else "")}
                if self.line_merge > 0 else {}),
             "support": "where the strategy hands one over, a difference is kept only where the same rule finds one "

@@ -84,6 +84,7 @@ def test_pixels_not_compared_hold_no_difference():
     ("line_merge=1", r"line_merge must be a fraction of the image diagonal in \[0, 1\)"),
     ("line_merge=-0.1", "line_merge"),
     ("lines=text", "lines.*all, rendered"),
+    ("line_height=1.5", r"line_height must be a fraction of the image diagonal in \[0, 1\)"),
 ])
 def test_bad_knobs_are_one_line_errors(params, message):
     with pytest.raises(ParameterError, match=message):

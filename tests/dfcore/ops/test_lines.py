@@ -42,3 +42,11 @@ def test_a_moved_thing_stays_as_it_is_and_no_distance_joins_nothing():
     assert joined_along_lines(words[::2], 0) == words[::2]
     assert [r.peak for r in joined_along_lines([region((10, 20, 30, 30), peak=1.0), region((35, 20, 50, 30), peak=1.0),
                                                region((10, 60, 20, 70), peak=2.0)], 10)] == [2.0, 1.0]
+
+
+def test_with_a_height_only_parts_no_taller_than_a_line_of_text_are_joined():
+    words = [region((10, 20, 30, 30)), region((40, 20, 60, 30))]  # 10 px high
+    things = [region((10, 20, 30, 50)), region((40, 20, 60, 50))]  # 30 px high, side by side
+    assert len(joined_along_lines(words, 15, height=12)) == 1
+    assert joined_along_lines(things, 15, height=12) == things
+    assert len(joined_along_lines(things, 15)) == 1  # no height given: any
