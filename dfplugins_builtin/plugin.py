@@ -169,9 +169,9 @@ def dfind_postprocessors() -> Iterator[StageSpec]:
                                     "spanning at least 0.4 of it, are the frame and not reported (0: none)"),
                 Param("line_merge", 0.0, "differences on one line (rows overlapping by half the lower one's height, "
                                          "heights alike) closer than this fraction of the diagonal along it are one "
-                                         "difference: the words of a changed line of text (0: none; joins changes "
-                                         "side by side on photographs too: rounds twenty-four and twenty-five, "
-                                         "docs/quality.md)"),
+                                         "difference: the words of a changed line of text (0: none; without "
+                                         "line_height it joins changes side by side on photographs too: rounds "
+                                         "twenty-four to twenty-six, docs/quality.md)"),
                 Param("lines", "all", "where line_merge joins: every pair, or only a pair drawn again (a page or "
                                       "plot rendered again, whose strategy hands over a support)",
                       choices=("all", "rendered")),
@@ -197,8 +197,10 @@ _RENDERED = "rendered_contrast=0.04,rendered_motion=1.5"
 _JUDGED = f"{_RENDERED},rendered_fade=regions"
 #: The differences found in that map: counted, located and ranked; the rule chosen with the map
 #: in round four, a thing that moved counted once since round twenty, a scanned page's frame left
-#: out since round twenty-two (docs/quality.md).
-_DIFFERENCES = "builtin.regions:level=10,extent=0.1,absorb=0.03,merge=0.03,relative=0.15,moves=true,move_match=0.5,frame=0.05"
+#: out since round twenty-two, the parts of one line of text joined since round twenty-six
+#: (docs/quality.md).
+_DIFFERENCES = ("builtin.regions:level=10,extent=0.1,absorb=0.03,merge=0.03,relative=0.15,moves=true,move_match=0.5,"
+                "frame=0.05,line_merge=0.06,line_height=0.02")
 #: The ``strict`` preset's differences: every cluster of changed pixels (parts within 1% of the
 #: diagonal joined), down to a single pixel.
 _EXACT_DIFFERENCES = "builtin.regions:nonzero=true,min_size=0"
