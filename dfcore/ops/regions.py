@@ -377,7 +377,6 @@ def _merged(mask: np.ndarray, radius: float) -> np.ndarray:
     return groups
 
 
-
 def _described(mask: np.ndarray, groups: np.ndarray, magnitude: np.ndarray, z: np.ndarray,
                min_area: int, origin: tuple[int, int] = (0, 0), among: np.ndarray | None = None
                ) -> tuple[list[Region], np.ndarray]:
