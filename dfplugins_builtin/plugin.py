@@ -100,6 +100,9 @@ def dfind_strategies() -> Iterator[StageSpec]:
                                            "wider of the two images' ranges within 1 px (anti-aliasing)"),
                 Param("window_fade", False, "with rendered_window: the windows' difference counts beyond the range's "
                                             "only as far as rendered_contrast's blurred difference confirms it"),
+                Param("window_glyphs", 0.0, "with rendered_window: the windows' difference counts beyond the range's "
+                                            "only on marks (strokes of A or B, joined) no taller than this fraction "
+                                            "of the diagonal: text and digits, not a plot's lines (0: everywhere)"),
                 Param("rendered_contrast", 0.0, "on a re-rendered pair, the map fades where the images differ by less "
                                                 "than this once blurred by 2 px (re-drawn text and strokes); 0: off"),
                 Param("rendered_motion", 0.0, "with rendered_contrast: the blurred difference that moving edges by this "

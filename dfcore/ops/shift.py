@@ -157,13 +157,13 @@ def window_tolerant(x: Tensor, y: Tensor, radius: int, window: int, combine: Cal
 
     channels = x.shape[1]
 
-    def with_range(z: Tensor) -> Tensor:  # the image, then the width of its range within 1 px, as channels
+    def with_range(z: Tensor) -> Tensor:  # the image, then the slack times its range within 1 px, as channels
         low, high = neighbourhood_range(z, 1)
-        return torch.cat([z, high.sub_(low)], 1)
+        return torch.cat([z, high.sub_(low).mul_(slack)], 1)  # max(s a, s b) is s max(a, b), to the bit
 
     def slackened(u: Tensor, v: Tensor) -> Tensor:
         gap = (u[:, :channels] - v[:, :channels]).abs_()
-        gap -= slack * torch.maximum(u[:, channels:], v[:, channels:])
+        gap -= torch.maximum(u[:, channels:], v[:, channels:])
         return windowed(gap.clamp_min_(0))
 
     if slack:

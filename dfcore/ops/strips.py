@@ -78,17 +78,18 @@ BOX_GAP_PX = 32
 Box = tuple[int, int, int, int]
 
 
-def boxes_around(mask: np.ndarray, margin: int) -> list[Box]:
+def boxes_around(mask: np.ndarray, margin: int, join: int = BOX_GAP_PX) -> list[Box]:
     """Boxes ``(top, bottom, left, right)`` (ends exclusive, clipped to the image) holding every
     True pixel of an HxW bool mask and ``margin`` px around it; none when it has none.
 
     The marked pixels are cut into runs of columns, each run into runs of rows (runs farther
-    apart than ``2 margin`` + :data:`BOX_GAP_PX` are cut), and each box is as wide as the
+    apart than ``2 margin`` + ``join`` are cut), and each box is as wide as the
     columns of its own pixels: the boxes do not overlap, and a pixel of one lies more than
-    ``margin`` + :data:`BOX_GAP_PX` px from every other box's marked pixels.
+    ``margin`` + ``join`` px from every other box's marked pixels. A smaller ``join`` gives
+    more, tighter boxes (lines of text each their own).
     """
     height, width = mask.shape
-    gap = 2 * margin + BOX_GAP_PX
+    gap = 2 * margin + join
     boxes = []
     for left, right in _runs(mask.any(axis=0), gap):
         for top, bottom in _runs(mask[:, left:right].any(axis=1), gap):

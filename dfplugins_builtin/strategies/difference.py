@@ -47,9 +47,12 @@ quality benchmark (docs/quality.md):
   difference less this fraction of the wider of the two images' ranges within 1 px (edges
   anti-aliased otherwise change their values within that range). ``window_fade``: the
   windows' difference counts beyond the range's only in proportion to ``rendered_contrast``'s
-  factor (below), where the blurred images confirm a change. Off by default: on the quality
-  benchmark the windows find changed digits on pages but light up plots drawn without
-  anti-aliasing (docs/quality.md, rounds fifteen to eighteen);
+  factor (below), where the blurred images confirm a change. ``window_glyphs``: the windows'
+  difference counts beyond the range's only on marks no taller than this fraction of the
+  diagonal (:func:`dfcore.ops.glyphs.glyph_mask`: text, digits, small icons), the range judging
+  the rest (a plot's long lines); on the CPU the windows are then computed in boxes around
+  those marks only. Windows everywhere find changed digits on pages but light up plots drawn
+  without anti-aliasing (docs/quality.md, rounds fifteen to eighteen); off by default;
 * ``rendered_contrast``, ``rendered_motion``: on a re-rendered pair, the map is kept in full
   only where the two images still differ by at least ``rendered_contrast`` (a value in
   [0, 1], any channel) once both are blurred by ``CONTRAST_SIGMA`` px, within
@@ -103,6 +106,7 @@ holds B resampled and, while it is warped, the displacement field.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -121,6 +125,7 @@ from dfcore.ops.filters import (
     kernel_radius,
     multiscale_smooth,
 )
+from dfcore.ops.glyphs import GLYPH_CONTRAST, check_glyph_height, glyph_mask
 from dfcore.ops.host import differs, differs_numpy, numpy_view
 from dfcore.ops.register import inner, match_tones, measure_affine, warp
 from dfcore.ops.shift import (
@@ -135,8 +140,12 @@ from dfcore.ops.shift import (
     shift_tolerant,
     window_tolerant,
 )
-from dfcore.ops.strips import bands, map_in_strips, strip_rows
+from dfcore.ops.strips import bands, boxes_around, in_boxes, map_in_strips, strip_rows
 
+#: ``window_glyphs``' windows are computed in boxes around the glyphs, runs of them closer than
+#: this many px joined (:func:`dfcore.ops.strips.boxes_around`): the lines of a page's text
+#: apart, the glyphs of one line together.
+WINDOW_BOX_JOIN_PX = 8
 #: ``exact=auto`` ranks differing pixels first when at least this share of detail pixels is identical.
 LOSSLESS_SHARE = 0.9
 #: ``lossless=clustered``: from this share, a pair is lossless too when the ``CLUSTERS`` largest
@@ -384,7 +393,8 @@ class Difference:
                  overshoot: float = 0.0, register: str = "off", rendered_overshoot: float | str | None = None,
                  rendered_contrast: float | str = 0.0, rendered_motion: float | str = 0.0,
                  edge_margin: int | str = 0, rendered_fade: str = "map", lossless: str = "share",
-                 rendered_window: int = 0, window_slack: float | str = 0.0, window_fade: bool = False) -> None:
+                 rendered_window: int = 0, window_slack: float | str = 0.0, window_fade: bool = False,
+                 window_glyphs: float | str = 0.0) -> None:
         self.reduce = check_reduction(reduce)
         self.shift = check_shift(shift)
         self.sigma = check_sigma(sigma)
@@ -406,6 +416,7 @@ class Difference:
         self.rendered_window = check_window(rendered_window, "rendered_window")
         self.window_slack = check_sigma(number(window_slack, "window_slack"), "window_slack")
         self.window_fade = bool(window_fade)
+        self.window_glyphs = check_glyph_height(window_glyphs)
         if self.window_fade and not self.rendered_contrast:
             raise ValueError("window_fade fades by rendered_contrast: set rendered_contrast too")
         self.edge_margin = check_radius_or_auto(edge_margin, "edge_margin")
@@ -619,18 +630,18 @@ class Difference:
         def combine(d: Tensor) -> Tensor:
             return reduce_channels(d, self.reduce)
 
-        def local(x: Tensor, y: Tensor, mask: Tensor | None) -> Tensor:
+        def local(x: Tensor, y: Tensor, mask: Tensor | None, glyphs: Tensor | None) -> Tensor:
             if not (window or range_radius):
                 diff_map = difference_map(x, y, self.reduce, radius, self.sigma)
                 if mask is not None:
                     diff_map = diff_map * mask
                 return multiscale_smooth(diff_map, self.scale, mask, self.octaves) if self.scale else diff_map
             # A tolerance compares the images as they are; ``sigma`` smooths the map instead.
-            if window:
+            if window and (self.window_fade or glyphs is not None):  # the range, and the windows beyond it
+                ranged = range_tolerant(x, y, reach, combine, overshoot)
+                diff_map = ranged + self._windows_beyond(x, y, ranged, glyphs, reach, window, combine)
+            elif window:
                 diff_map = window_tolerant(x, y, reach, window, combine, self.window_slack)
-                if self.window_fade:  # beyond the range's, only as far as the blurred difference confirms it
-                    ranged = range_tolerant(x, y, reach, combine, overshoot)
-                    diff_map = ranged + (diff_map - ranged).clamp_min_(0) * self._contrast_factor(x, y)
             else:
                 diff_map = range_tolerant(x, y, range_radius, combine, overshoot)
             if not self.scale:
@@ -640,7 +651,31 @@ class Difference:
             # A float rounding of the FFT must not make a zero difference negative.
             return smoothed.clamp_min_(0) if mask is None else smoothed
 
-        return map_in_strips(local, (a, b, valid), halo)
+        glyphs = None
+        if window and self.window_glyphs:  # judged whole, before the strips
+            glyphs = glyph_mask(a, b, round(self.window_glyphs * math.hypot(*a.shape[-2:])))
+        return map_in_strips(local, (a, b, valid, glyphs), halo)
+
+    def _windows_beyond(self, x: Tensor, y: Tensor, ranged: Tensor, glyphs: Tensor | None, reach: int, window: int,
+                        combine: Callable[[Tensor], Tensor]) -> Tensor:
+        """The windows' difference beyond the ``ranged`` one: with ``window_fade``, as far as the blurred
+        difference confirms it; with ``glyphs``, on those pixels only, and then (CPU tensors) computed
+        in boxes around them, each wider by every pixel a window's value there reads."""
+        def beyond(u: Tensor, v: Tensor, floor: Tensor, where: Tensor | None) -> Tensor:
+            out = (window_tolerant(u, v, reach, window, combine, self.window_slack) - floor).clamp_min_(0)
+            if self.window_fade:
+                out *= self._contrast_factor(u, v)
+            return out if where is None else out * where
+
+        marked = numpy_view(glyphs.any(0)[0]) if glyphs is not None else None
+        if marked is None:  # no glyphs, or not on the CPU: the whole strip
+            return beyond(x, y, ranged, glyphs)
+        # A window's value at p reads both images within its half-width and a displacement of p, the
+        # slack's 1-px range around them, and the fading its own halo.
+        margin = (window // 2 + reach + (1 if self.window_slack else 0)
+                  + (self._contrast_halo if self.window_fade else 0))
+        boxes = boxes_around(marked, margin, WINDOW_BOX_JOIN_PX)
+        return in_boxes(beyond, (x, y, ranged, glyphs), boxes) if boxes else torch.zeros_like(ranged)
 
     def _rank_exact(self, diff_map: Tensor, a: Tensor, b: Tensor, valid: Tensor | None, lossless: Tensor) -> Tensor:
         """Every differing pixel of a lossless sample lifted above every identical one, strip by strip
@@ -665,7 +700,9 @@ class Difference:
             where = " on pairs whose edges can be re-drawn" if self.antialias == "auto" else ""
             parts[0] += f" beyond a {'1' if self.antialias == 'auto' else self.antialias}-px rasterisation tolerance{where}"
         if self.rendered_window:
-            parts[0] += f"; on a re-rendered pair, the RMS over {self.rendered_window}-px windows at their best displacement"
+            where = f" on glyph-sized marks (<= {self.window_glyphs:g} of the diagonal)" if self.window_glyphs else ""
+            parts[0] += (f"; on a re-rendered pair, the RMS over {self.rendered_window}-px windows at their best "
+                         f"displacement{where}")
         if self.scale:
             parts.append(f"mean over {self.octaves} scale{'s' if self.octaves > 1 else ''} from {self.scale:g} px")
         if self.background:
@@ -698,6 +735,9 @@ class Difference:
                      "within 1 px" if self.window_slack else "")
             fade = (", counted beyond the rasterisation tolerance's difference only in proportion to rendered_contrast's "
                     "factor" if self.window_fade else "")
+            if self.window_glyphs:
+                fade += (f", and only on the marks (where a channel of A or B spans {GLYPH_CONTRAST} within 1 px, "
+                         f"8-connected) no taller than {self.window_glyphs:g} of the diagonal; the range elsewhere")
             conventions["rendered_window"] = (
                 f"on a re-rendered pair, in place of the range: per pixel, the root mean square over the "
                 f"{self.rendered_window}x{self.rendered_window} px window around it{slack}, at the one displacement "

@@ -184,6 +184,92 @@ def test_window_fade_keeps_a_change_of_ink_and_fades_what_re_drawing_leaves_in_t
         Difference(rendered_window=3, window_fade=True)
 
 
+def test_window_glyphs_keeps_a_changed_glyph_and_leaves_a_long_line_s_jump_to_the_range():
+    a, b = with_stroke(drawing()), with_stroke(drawing(offset=(0.3, 0.2)), kink=True)  # a glyph-sized stroke moved
+    a[..., 5:90, 110] = 0.2  # a long line, drawn again with its pixel jump elsewhere (an aliased plot line)
+    b[..., 5:45, 110] = 0.2
+    b[..., 45:90, 111] = 0.2
+    kink, jump = torch.zeros(96, 128, dtype=torch.bool), torch.zeros(96, 128, dtype=torch.bool)
+    kink[14:26, 56:66] = True
+    jump[40:50, 105:116] = True
+    options = {"reduce": "max", "antialias": 1, "rendered_window": 5}
+    windowed = Difference(**options)(as_problem(a, b)).map[0, 0]
+    glyphs = Difference(**options, window_glyphs=0.2)(as_problem(a, b))  # 32 px of the 160-px diagonal
+    assert glyphs.info == [{"window": 5}]
+    glyphs = glyphs.map[0, 0]
+    assert windowed[jump].max() > 0.5 * windowed[kink].max()  # windows everywhere: the jump competes
+    assert glyphs[jump].max() < 1e-6  # an 87-row mark is no glyph: the range forgives the jump
+    torch.testing.assert_close(glyphs[kink].max(), windowed[kink].max())  # the 30-row stroke is one
+    ranged = Difference(reduce="max", antialias=1)(as_problem(a, b))[0, 0]
+    assert (glyphs >= ranged).all()  # the range, and the windows beyond it
+
+
+def _page_of_glyphs(seed):
+    """Short strokes in rows (lines of text) drawn again a fraction of a pixel off, some at the
+    image's edges, every other one kinked in B (moved within the range's reach: only the windows
+    see it), one beside a disc: glyphs in several boxes, and a box's edge near other marks."""
+    g = torch.Generator().manual_seed(seed)
+    a, b = drawing(offset=(0.0, 0.0)), drawing(offset=(0.3, 0.2))
+    strokes = [(top, left) for top in (0, 22, 50, 88) for left in torch.randint(0, 127, (6,), generator=g).tolist()]
+    for index, (top, left) in enumerate([*strokes, (56, 111 + seed % 3)] if seed < 3 else [(56, 111 + seed % 3)]):
+        a[..., top:top + 8, left] = 0.2
+        b[..., top:top + 8, left] = 0.2
+        if index % 2 == 0 and left < 127:
+            b[..., top:top + 4, left], b[..., top:top + 4, left + 1] = 1.0, 0.2
+    return a, b
+
+
+@pytest.mark.parametrize("fade", [False, True], ids=["plain", "faded"])
+def test_glyph_windows_in_boxes_are_those_of_the_whole_image(monkeypatch, fade):
+    import dfplugins_builtin.strategies.difference as module
+
+    options = {"reduce": "l2", "antialias": 1, "rendered_window": 3, "window_slack": 0.5, "window_glyphs": 0.06,
+               "sigma": 1.0, "scale": 1.0, "octaves": 2}
+    if fade:
+        options.update(window_fade=True, rendered_contrast=0.04, rendered_motion=1.5, rendered_fade="regions")
+    strategy = Difference(**options)
+    cases = [_page_of_glyphs(seed) for seed in range(6)]
+    boxed = [strategy(as_problem(a, b)).map for a, b in cases]
+    assert max(len(module.boxes_around(module.glyph_mask(a, b, 10)[0, 0].numpy(), 4, module.WINDOW_BOX_JOIN_PX))
+               for a, b in cases) > 1  # the case this is about: several boxes
+    monkeypatch.setattr(module, "boxes_around", lambda mask, margin, join: [(0, mask.shape[0], 0, mask.shape[1])])
+    for (a, b), map_ in zip(cases, boxed):
+        torch.testing.assert_close(map_, strategy(as_problem(a, b)).map, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("window, reach, slack, fade", [(3, 1, 0.5, False), (5, 2, 0.0, False), (3, 1, 0.85, True)])
+def test_the_glyph_windows_boxes_hold_every_pixel_a_window_reads(monkeypatch, window, reach, slack, fade):
+    import dfplugins_builtin.strategies.difference as module
+    from dfcore.ops.channels import reduce_channels
+    from dfcore.ops.shift import range_tolerant
+
+    options = {"window_fade": True, "rendered_contrast": 0.04, "rendered_motion": 1.5} if fade else {}
+    strategy = Difference(reduce="l2", antialias=1, rendered_window=window, window_slack=slack, window_glyphs=0.05,
+                          **options)
+    combine = lambda d: reduce_channels(d, "l2")  # noqa: E731
+    g = torch.Generator().manual_seed(window + reach)
+    real = module.boxes_around
+    cases = []
+    amplitude = 0.03 if fade else 1.0  # faint enough that the fading's factor is below 1
+    for _ in range(4):  # textured images, a few glyph pixels: every pixel a window reads matters
+        x, y = (0.5 + amplitude * (torch.rand(1, 3, 48, 64, generator=g) - 0.5) for _ in range(2))
+        glyphs = torch.rand(1, 1, 48, 64, generator=g) > 0.995
+        cases.append((x, y, range_tolerant(x, y, reach, combine, 0.0), glyphs))
+
+    def beyond(x, y, ranged, glyphs):
+        return strategy._windows_beyond(x, y, ranged, glyphs, reach, window, combine)
+
+    boxed = [beyond(*case) for case in cases]
+    assert all(len(real(case[3][0, 0].numpy(), 8)) > 0 for case in cases)
+    monkeypatch.setattr(module, "boxes_around", lambda mask, margin, join: [(0, mask.shape[0], 0, mask.shape[1])])
+    whole = [beyond(*case) for case in cases]
+    for left, right in zip(boxed, whole):
+        torch.testing.assert_close(left, right, rtol=0, atol=0)
+    if not fade:  # the fading's halo is the strips' (its Gaussian's far taps are below float32's rounding here)
+        monkeypatch.setattr(module, "boxes_around", lambda mask, margin, join: real(mask, margin - 1, join))
+        assert any(not torch.equal(beyond(*case), right) for case, right in zip(cases, whole))  # one px less: wrong
+
+
 def test_rendered_window_is_read_from_text_and_a_bad_one_is_refused():
     finder = Finder(metric="mse", strategy="difference:antialias=1,rendered_window=5", registry=fresh_registry(),
                     device="cpu")
