@@ -6,6 +6,8 @@ Sections (``--only a,b`` runs some of them):
                  (``Finder.run`` on tensors in memory: the pipeline without file I/O).
 * ``default`` -- the default pipeline against plain ``difference`` + ``mse`` per pair at 1024 px
                  (``Finder.compute`` on tensors, round-robin), and its time step by step.
+* ``pages``   -- the default on three pages drawn again (640x480), with and without its glyph
+                 windows, and plain ``difference`` + ``mse``.
 * ``ssim``    -- gradient+ssim on a 1024x1024 RGB pair against autograd through
                  ``pytorch_msssim.ssim(data_range=1.0)``: the eager closed form, the fused
                  kernel by ``torch.compile`` and as the C++ kernel (``DFIND_COMPILE=1``; dfind's
@@ -37,6 +39,7 @@ import contextlib
 import json
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -47,7 +50,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTIONS = ("pairs", "default", "ssim", "batch", "io", "lpips", "decode", "strips", "memory", "startup")
+SECTIONS = ("pairs", "default", "pages", "ssim", "batch", "io", "lpips", "decode", "strips", "memory", "startup")
 METRICS = ("mse", "psnr", "ssim", "ms-ssim", "lpips")
 STRATEGIES = ("difference", "gradient")
 
@@ -402,6 +405,38 @@ def bench_default(repeats: int) -> str:
                         [[label, *(f"{steps.get(label, 0.0) * 1000:.0f}" for steps in breakdown.values())]
                          for label in labels])
     return speed + "\n\n" + steps_table
+
+
+#: The development pages the ``pages`` section times (the quality benchmark's ``screens`` track).
+PAGES = ("dashboard", "form", "article")
+
+
+def bench_pages(repeats: int) -> str:
+    """The default on pages drawn again (the quality benchmark's development pages, 640x480, B with
+    other hinting or device scale), against the default without its glyph windows and plain
+    |a-b|; ``Finder.compute`` on tensors, round-robin."""
+    import torch
+
+    from benchmarks.quality.real import make_pair
+    from dfcore import Finder
+    from dfplugins_builtin import plugin
+
+    spec = next(preset for preset in plugin.dfind_presets() if preset.name == "default").stages["strategy"]
+    without = Finder(strategy=re.sub(r",(rendered_window|window_slack|window_glyphs)=[^,]*", "", spec), device="cpu")
+    assert without.config["strategy"]["params"]["rendered_window"] == 0
+    default, plain = Finder(device="cpu"), Finder(metric="mse", strategy="difference", device="cpu")
+    as_tensor = lambda image: torch.from_numpy(image.copy()).permute(2, 0, 1)[None].float() / 255
+    rows = []
+    for source in PAGES:
+        pair = make_pair("screens", source)
+        a, b = as_tensor(pair.a), as_tensor(pair.b)
+        times = compare([(label, lambda f=finder, x=a, y=b: f.compute(x, y))
+                         for label, finder in (("plain", plain), ("without", without), ("default", default))], repeats)
+        ratios = [d / w for d, w in zip(times["default"], times["without"])]
+        rows.append([f"{source} ({pair.a.shape[1]}x{pair.a.shape[0]})", ms(times["plain"]), ms(times["without"]),
+                     ms(times["default"]), f"{med(ratios):.2f}x ({min(ratios):.2f}x)"])
+    return table(["page drawn again", "plain |a-b| ms", "default without glyph windows ms", "default ms",
+                  "default / without: median (best)"], rows)
 
 
 def bench_batch(repeats: int, pairs: int = 200, size: int = 512) -> str:
@@ -765,6 +800,7 @@ def child_compile(metric: str, repeats: int) -> None:
 BENCHES = {
     "pairs": ("Per pair, in memory (Finder.run on tensors)", bench_pairs),
     "default": ("The default pipeline against plain |a-b|", bench_default),
+    "pages": ("The default on pages drawn again, with and without its glyph windows", bench_pages),
     "ssim": ("gradient+ssim against autograd through pytorch_msssim", bench_ssim),
     "batch": ("Folder throughput", bench_batch),
     "io": ("difference against the I/O floor", bench_io),

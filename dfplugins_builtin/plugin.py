@@ -198,6 +198,9 @@ _RENDERED = "rendered_contrast=0.04,rendered_motion=1.5"
 #: The default and ``robust`` let that fading judge the differences and keep the map whole (round
 #: eleven); ``redrawn`` fades the map itself.
 _JUDGED = f"{_RENDERED},rendered_fade=regions"
+#: On a re-rendered pair, glyph-sized marks matched window by window (a changed digit lies within a
+#: pixel of the old strokes, which the range forgives): round twenty-eight, docs/quality.md.
+_GLYPHS = "rendered_window=3,window_slack=0.85,window_glyphs=0.02"
 #: The differences found in that map: counted, located and ranked; the rule chosen with the map
 #: in round four, a thing that moved counted once since round twenty, a scanned page's frame left
 #: out since round twenty-two, the parts of one line of text joined since round twenty-six
@@ -215,16 +218,18 @@ def dfind_presets() -> Iterator[PresetSpec]:
         "default",
         "Robust map chosen on the quality benchmark: difference tolerant of anti-aliasing and resampling, "
         "shift-tolerant when the pair is misaligned, registered when it is turned or scaled, over 4 scales, against "
-        "its background; exact on lossless pairs; the frame's edge left out when the frame moved; then the "
+        "its background; exact on lossless pairs; glyphs drawn again matched window by window; the frame's edge left "
+        "out when the frame moved; then the "
         "differences it holds, counted and ranked, those a re-rendering explains and a scanned page's frame left out, "
         "a thing that moved counted once; score: MSE.",
-        {"metric": "builtin.mse", "strategy": f"builtin.difference:shift=auto,{_ROBUST_MAP},{_FRAME},{_JUDGED}",
+        {"metric": "builtin.mse",
+         "strategy": f"builtin.difference:shift=auto,{_ROBUST_MAP},{_FRAME},{_JUDGED},{_GLYPHS}",
          "postprocessor": _DIFFERENCES},
     )
     yield PresetSpec(
         "robust",
         "The default always tolerating misalignment up to 2 px (scans, screenshots re-rendered at another zoom).",
-        {"metric": "builtin.mse", "strategy": f"builtin.difference:shift=2,{_ROBUST_MAP},{_JUDGED}",
+        {"metric": "builtin.mse", "strategy": f"builtin.difference:shift=2,{_ROBUST_MAP},{_JUDGED},{_GLYPHS}",
          "postprocessor": _DIFFERENCES},
     )
     yield PresetSpec(
@@ -232,7 +237,8 @@ def dfind_presets() -> Iterator[PresetSpec]:
         "The default with what re-rendering leaves faded in the map itself, not only left out of the differences "
         "(round eight's candidate, docs/quality.md): for screenshots and plots drawn again with other hinting, device "
         "scale or backend; a change that a 1.5-px move of the edges nearly explains can rank lower in the map.",
-        {"metric": "builtin.mse", "strategy": f"builtin.difference:shift=auto,{_ROBUST_MAP},{_FRAME},{_RENDERED}",
+        {"metric": "builtin.mse",
+         "strategy": f"builtin.difference:shift=auto,{_ROBUST_MAP},{_FRAME},{_RENDERED},{_GLYPHS}",
          "postprocessor": _DIFFERENCES},
     )
     yield PresetSpec(

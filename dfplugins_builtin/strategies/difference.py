@@ -52,7 +52,9 @@ quality benchmark (docs/quality.md):
   diagonal (:func:`dfcore.ops.glyphs.glyph_mask`: text, digits, small icons), the range judging
   the rest (a plot's long lines); on the CPU the windows are then computed in boxes around
   those marks only. Windows everywhere find changed digits on pages but light up plots drawn
-  without anti-aliasing (docs/quality.md, rounds fifteen to eighteen); off by default;
+  without anti-aliasing (docs/quality.md, rounds fifteen to eighteen); the ``default`` preset
+  takes 3-px windows with a slack of 0.85 on marks up to 0.02 of the diagonal (rounds
+  twenty-seven and twenty-eight);
 * ``rendered_contrast``, ``rendered_motion``: on a re-rendered pair, the map is kept in full
   only where the two images still differ by at least ``rendered_contrast`` (a value in
   [0, 1], any channel) once both are blurred by ``CONTRAST_SIGMA`` px, within
