@@ -270,6 +270,18 @@ def test_the_glyph_windows_boxes_hold_every_pixel_a_window_reads(monkeypatch, wi
         assert any(not torch.equal(beyond(*case), right) for case, right in zip(cases, whole))  # one px less: wrong
 
 
+def test_window_glyphs_is_read_from_text_described_and_a_bad_one_is_refused():
+    finder = Finder(metric="mse", strategy="difference:antialias=1,rendered_window=3,window_glyphs=0.02",
+                    registry=fresh_registry(), device="cpu")
+    assert finder.config["strategy"]["params"]["window_glyphs"] == 0.02
+    assert "no taller than 0.02 of the diagonal; the range elsewhere" in (
+        finder.config["strategy"]["conventions"]["rendered_window"])
+    assert "on glyph-sized marks (<= 0.02 of the diagonal)" in finder.strategy.obj.unit
+    with pytest.raises(ParameterError, match=r"window_glyphs must be a fraction of the diagonal in \[0, 1\)"):
+        Finder(metric="mse", strategy="difference:rendered_window=3,window_glyphs=1.5", registry=fresh_registry(),
+               device="cpu")
+
+
 def test_rendered_window_is_read_from_text_and_a_bad_one_is_refused():
     finder = Finder(metric="mse", strategy="difference:antialias=1,rendered_window=5", registry=fresh_registry(),
                     device="cpu")
