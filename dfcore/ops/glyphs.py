@@ -32,7 +32,7 @@ def check_glyph_height(value: float | str, name: str = "window_glyphs") -> float
     except (TypeError, ValueError):
         raise ValueError(f"{name} must be a number, got {value!r}") from None
     if not 0.0 <= height < 1.0:
-        raise ValueError(f"{name} must be a fraction of the diagonal in [0, 1), got {value!r}")
+        raise ValueError(f"{name} must be a fraction of the image diagonal in [0, 1), got {value!r}")
     return height
 
 

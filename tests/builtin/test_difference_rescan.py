@@ -277,7 +277,7 @@ def test_window_glyphs_is_read_from_text_described_and_a_bad_one_is_refused():
     assert "no taller than 0.02 of the diagonal; the range elsewhere" in (
         finder.config["strategy"]["conventions"]["rendered_window"])
     assert "on glyph-sized marks (<= 0.02 of the diagonal)" in finder.strategy.obj.unit
-    with pytest.raises(ParameterError, match=r"window_glyphs must be a fraction of the diagonal in \[0, 1\)"):
+    with pytest.raises(ParameterError, match=r"window_glyphs must be a fraction of the image diagonal in \[0, 1\)"):
         Finder(metric="mse", strategy="difference:rendered_window=3,window_glyphs=1.5", registry=fresh_registry(),
                device="cpu")
 
