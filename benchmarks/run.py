@@ -314,19 +314,24 @@ def bench_ssim(repeats: int) -> str:
             + agreement)
 
 
+def decoded_tensor(image):
+    """An HxWx3 uint8 array as a 1x3xHxW float tensor in [0, 1], channels-last in memory as a decoder gives it."""
+    import torch
+
+    return torch.from_numpy(image.copy()).permute(2, 0, 1)[None].float() / 255
+
+
 def default_pairs(size: int = 1024) -> dict[str, tuple]:
     """The pairs the ``default`` section times: a noisy photograph (not lossless: its registration
     is measured) and the quality benchmark's lossless retina pair with its seven planted edits, channels-last
     as the decoder gives it."""
-    import torch
 
     from benchmarks.quality.pairs import make_pair
 
     pair = make_pair("retina", 0, "pristine", max_side=size)
-    as_tensor = lambda image: torch.from_numpy(image.copy()).permute(2, 0, 1)[None].float() / 255
     return {"noisy, planar (registration measured)": pair_tensors(size),
-            "lossless, 7 edits, channels-last as decoded": (as_tensor(pair.a), as_tensor(pair.b)),
-            "lossless 1920x1080, 5 edits in one corner": tuple(as_tensor(image) for image in full_hd_pair())}
+            "lossless, 7 edits, channels-last as decoded": (decoded_tensor(pair.a), decoded_tensor(pair.b)),
+            "lossless 1920x1080, 5 edits in one corner": tuple(decoded_tensor(image) for image in full_hd_pair())}
 
 
 def full_hd_pair() -> tuple:
@@ -415,7 +420,6 @@ def bench_pages(repeats: int) -> str:
     """The default on pages drawn again (the quality benchmark's development pages, 640x480, B with
     other hinting or device scale), against the default without its glyph windows and plain
     |a-b|; ``Finder.compute`` on tensors, round-robin."""
-    import torch
 
     from benchmarks.quality.real import make_pair
     from dfcore import Finder
@@ -425,11 +429,10 @@ def bench_pages(repeats: int) -> str:
     without = Finder(strategy=re.sub(r",(rendered_window|window_slack|window_glyphs)=[^,]*", "", spec), device="cpu")
     assert without.config["strategy"]["params"]["rendered_window"] == 0
     default, plain = Finder(device="cpu"), Finder(metric="mse", strategy="difference", device="cpu")
-    as_tensor = lambda image: torch.from_numpy(image.copy()).permute(2, 0, 1)[None].float() / 255
     rows = []
     for source in PAGES:
         pair = make_pair("screens", source)
-        a, b = as_tensor(pair.a), as_tensor(pair.b)
+        a, b = decoded_tensor(pair.a), decoded_tensor(pair.b)
         times = compare([(label, lambda f=finder, x=a, y=b: f.compute(x, y))
                          for label, finder in (("plain", plain), ("without", without), ("default", default))], repeats)
         ratios = [d / w for d, w in zip(times["default"], times["without"])]
