@@ -179,7 +179,12 @@ def dfind_postprocessors() -> Iterator[StageSpec]:
                                       "plot rendered again, whose strategy hands over a support)",
                       choices=("all", "rendered")),
                 Param("line_height", 0.0, "line_merge joins only parts no taller than this fraction of the "
-                                          "diagonal: a line of text (0: any height)")),
+                                          "diagonal: a line of text (0: any height)"),
+                Param("exact_background", False, "on a map equal to its background over more than half its pixels, "
+                                                 "of a pair not drawn again (lossless: every value above it is a "
+                                                 "change), any value above the background is significant and "
+                                                 "relative, extent and min_size decide; else a large change's own "
+                                                 "values raise the bar for the small ones")),
     )
 
 

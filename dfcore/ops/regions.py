@@ -20,6 +20,13 @@ but tiny next to any real change. A region that stops at a fraction of its own p
 its change (the weaker bumps it passes on the way down, above ``absorb`` of its peak, are
 its own and start nothing), and a floor relative to the strongest change drops the residue.
 
+``exact_background``: when more than half the map equals its background (its MAD is zero) on a
+pair not drawn again -- a lossless pair, whose every value above the background is a change --,
+the mean absolute deviation that stands in for the spread is the changes' own, and a large
+change raises the bar for the small ones beside it: a panel redrawn over a fifth of a page hid
+the changed words next to it. With it, any value above the background by more than a millionth
+of the largest is significant there, and ``relative``, ``extent`` and ``min_size`` decide.
+
 ``support`` lets the stage that made the map say how much of each pixel's value it holds to
 be a change of content (1) rather than of the way the pair was made (0: a page drawn again
 moves its glyphs' edges): the same rule then runs on ``map x support`` too, and a difference
@@ -134,20 +141,31 @@ def batch_regions(mask: Tensor, values: Tensor, connectivity: int = 8, min_area:
 BACKGROUND_SAMPLES = 1 << 20
 
 
+#: The least spread of a map's background, as a fraction of its largest value.
+SPREAD_FLOOR = 1e-6
+
+
 def background(values: np.ndarray) -> tuple[float, float]:
     """``(level, spread)`` of a map's background: the median of ``values`` and 1.4826 x their MAD.
 
     When more than half the values are equal (a lossless pair's map is mostly zero) the MAD is
     zero; the mean absolute deviation, and at least a millionth of the largest value, is used.
     """
+    level, spread, _ = _background(values)
+    return level, spread
+
+
+def _background(values: np.ndarray) -> tuple[float, float, bool]:
+    """:func:`background`, and whether its MAD was zero (more than half the values equal: a flat background)."""
     if values.size > BACKGROUND_SAMPLES:
         values = values[:: values.size // BACKGROUND_SAMPLES + 1]
     level = _median(values)  # in the values' own dtype: the same order statistics, half the bytes for float32
     deviation = np.abs(values.astype(np.float64, copy=False) - level)
     spread = 1.4826 * _median(deviation)
-    if spread <= 0:
+    flat = not spread > 0
+    if flat:
         spread = float(deviation.mean())
-    return level, max(spread, 1e-6 * float(np.abs(values).max(initial=0.0)))
+    return level, max(spread, SPREAD_FLOOR * float(np.abs(values).max(initial=0.0))), flat
 
 
 def _median(values: np.ndarray) -> float:
@@ -201,8 +219,8 @@ def order_statistics(values: np.ndarray, ranks: tuple[int, ...]) -> np.ndarray:
 def significant_regions(values: np.ndarray, valid: np.ndarray | None = None, *, level: float = 6.0,
                         low: float = 3.0, merge: float = 0.01, min_size: float = 2e-5, extent: float = 0.0,
                         absorb: float = 0.0, relative: float = 0.0, nonzero: bool = False,
-                        support: np.ndarray | None = None, judge: str = "difference"
-                        ) -> tuple[list[Region], np.ndarray, tuple[float, float]]:
+                        support: np.ndarray | None = None, judge: str = "difference",
+                        exact_background: bool = False) -> tuple[list[Region], np.ndarray, tuple[float, float]]:
     """The differences one HxW map holds, strongest first, and their HxW bool mask.
 
     Args:
@@ -232,6 +250,11 @@ def significant_regions(values: np.ndarray, valid: np.ndarray | None = None, *, 
             peak whose own part overlaps none of the faded map's differences is dismissed,
             and no peak takes with it a difference of the faded map that its own part does
             not overlap, so a change on the flank of another stays one of its own.
+        exact_background: on a map whose background is flat (more than half the compared values
+            equal) and that no ``support`` fades (a pair not drawn again), every value above the
+            background by more than a millionth of the largest is significant: ``level`` and
+            ``low`` count deviations of that floor, and ``relative``, ``extent`` and ``min_size``
+            decide (module docstring). The significance reported is still in the spread measured.
     Returns:
         ``(regions, mask, (level, spread))``: each region with its box, area, peak, mean,
         centroid and significance; the mask of the pixels in them; the background measured.
@@ -244,14 +267,18 @@ def significant_regions(values: np.ndarray, valid: np.ndarray | None = None, *, 
     empty = np.zeros((height, width), dtype=bool)
     if compared.size == 0 or not float(compared.max(initial=0.0)) > 0:
         return [], empty, (0.0, 0.0)
-    centre, spread = background(compared)
+    centre, spread, flat = _background(compared)
     z = (magnitude - centre) / spread
     if valid is not None:
         z[~valid] = -np.inf
+    faded = support is not None and float(support.min()) < 1
+    if exact_background and flat and not faded:  # the thresholds in deviations of the floor, not of the spread
+        gate = SPREAD_FLOOR * float(compared.max()) / spread
+        level, low = level * gate, low * gate
     # The faded map's differences, where a support fades anything; a support of 1 everywhere
     # (what a batch gives its samples that are not re-rendered) needs no second pass.
     confirmed = None
-    if support is not None and float(support.min()) < 1:
+    if faded:
         _, confirmed, _ = significant_regions(magnitude * support, valid, level=level, low=low, merge=merge,
                                               min_size=min_size, extent=extent, absorb=absorb, relative=relative,
                                               nonzero=nonzero)

@@ -71,7 +71,7 @@ class Regions:
                  extent: float = 0.0, absorb: float = 0.0, relative: float = 0.0, nonzero: bool = False,
                  judge: str = "difference", moves: bool = False, move_match: float = 0.35, move_tolerance: int = 0,
                  frame: float = 0.0, line_merge: float = 0.0, lines: str = "all",
-                 line_height: float = 0.0) -> None:
+                 line_height: float = 0.0, exact_background: bool = False) -> None:
         for name, value in (("level", level), ("low", low)):
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a positive number of standard deviations, got {value!r}")
@@ -94,7 +94,7 @@ class Regions:
         if not (math.isfinite(move_match) and 0 < move_match < 1):
             raise ValueError(f"move_match must be a fraction of the places' own differences in (0, 1), got "
                              f"{move_match!r}")
-        self.nonzero, self.judge = bool(nonzero), judge
+        self.nonzero, self.judge, self.exact_background = bool(nonzero), judge, bool(exact_background)
         if isinstance(move_tolerance, bool) or not isinstance(move_tolerance, int) or not 0 <= move_tolerance <= 4:
             raise ValueError(f"move_tolerance must be a whole number of pixels from 0 to 4, got {move_tolerance!r}")
         self.moves, self.move_match, self.move_tolerance = bool(moves), float(move_match), move_tolerance
@@ -119,7 +119,8 @@ class Regions:
             found, mask, (centre, spread) = significant_regions(
                 values, compared, level=self.level, low=self.low, merge=self.merge, min_size=self.min_size,
                 extent=self.extent, absorb=self.absorb, relative=self.relative, nonzero=self.nonzero,
-                support=None if support is None else support[index], judge=self.judge)
+                support=None if support is None else support[index], judge=self.judge,
+                exact_background=self.exact_background)
             crop = _crops(out.images, index) if out.images is not None else None
             if self.frame > 0:
                 found, mask = off_the_frame(found, mask, self.frame, crop)
@@ -168,6 +169,10 @@ class Regions:
                               + (f", neither taller than {self.line_height} of the diagonal" if self.line_height else "")
                               + (" on a pair drawn again" if self.lines == "rendered" else "")}
                if self.line_merge > 0 else {}),
+            **({"exact_background": "on a map equal to its background over more than half the compared pixels "
+                                    "and not faded by a support (a pair not drawn again), any value above the "
+                                    "background by more than a millionth of the largest is significant; relative, "
+                                    "extent and min_size decide"} if self.exact_background else {}),
             "support": "where the strategy hands one over, a difference is kept only where the same rule finds one "
                        "in map x support too",
             "judge": "each difference once merged" if self.judge == "difference" else

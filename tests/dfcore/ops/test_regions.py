@@ -77,6 +77,44 @@ def test_a_mostly_zero_map_keeps_a_spread_above_zero():
     assert region.bbox == (10, 10, 12, 12)
 
 
+def large_and_small_change():
+    """A lossless pair's map: zero but for a change over a fifth of the image and a weaker small one."""
+    values = np.zeros((100, 150), np.float32)
+    values[10:40, 10:60] = 3.0  # 1500 px of 15000
+    values[20:25, 30:35] = 5.0
+    values[70:80, 110:120] = 2.5  # the mean |map| is 0.32: 7.8 mean deviations, under a level of 10
+    return values
+
+
+def test_exact_background_finds_the_small_change_that_a_large_one_hid():
+    values = large_and_small_change()
+    centre, spread = background(values.ravel())
+    assert centre == 0.0 and spread == pytest.approx(0.32, abs=0.001)
+    (alone,), _, _ = significant_regions(values, level=10, relative=0.15, extent=0.1)
+    assert alone.bbox == (10, 10, 60, 40)
+    regions, mask, (_, measured) = significant_regions(values, level=10, relative=0.15, extent=0.1,
+                                                       exact_background=True)
+    assert [r.bbox for r in regions] == [(10, 10, 60, 40), (110, 70, 120, 80)]
+    assert mask.sum() == 1500 + 100
+    # the significance is still counted in the spread measured
+    assert measured == spread and regions[1].significance == pytest.approx(2.5 / spread, abs=0.01)
+    # relative still drops what is weak beside the strongest
+    values[70:80, 110:120] = 0.5
+    assert len(significant_regions(values, level=10, relative=0.15, exact_background=True)[0]) == 1
+
+
+def test_exact_background_leaves_a_noisy_map_and_one_drawn_again_alone():
+    values = blob(blob(noisy(), 20, 20, 40, 35, 1.0), 100, 70, 130, 100, 2.0)
+    assert [r.bbox for r in significant_regions(values, exact_background=True)[0]] == \
+        [r.bbox for r in significant_regions(values)[0]]
+    flat = large_and_small_change()
+    support = np.ones(flat.shape, np.float32)
+    support[10:40, 10:60] = 0.2  # a pair drawn again; the faded map alone would hold the small change too
+    (alone,), _, _ = significant_regions(flat, level=10, relative=0.15, extent=0.1, support=support,
+                                         exact_background=True)
+    assert alone.bbox == (10, 10, 60, 40)
+
+
 def test_signed_maps_count_by_magnitude():
     values = blob(noisy(), 30, 30, 50, 50, -1.0)
     (region,), _, _ = significant_regions(values)
