@@ -150,3 +150,15 @@ def test_each_guarded_round_is_held_against_the_default_of_the_round_before():
                "rendered_fade=regions;" in arg for arg in eleven)
     six = sweep.round_four_arguments(round_name="six")
     assert six[six.index("--reference") + 1] == "d4@rel"
+
+
+def test_round_twenty_nine_holds_today_s_map_and_its_chosen_rule_is_the_default_s():
+    from benchmarks.quality import sweep
+    from dfcore.testing import fresh_registry
+
+    args = sweep.round_four_arguments(round_name="twenty-nine")
+    assert args[args.index("--reference") + 1] == "d28@rel-mv50-f05-l06h02"
+    assert sweep.ROUND_TWENTY_NINE_MAPS["d28"] == sweep.ROUND_TWENTY_EIGHT_MAPS["d14+w3s85g02"]  # round 28's chosen map
+    preset = fresh_registry().find_preset("default").stages["postprocessor"]
+    chosen = sweep.rule_spec(sweep.ROUND_TWENTY_NINE_RULES["rel-mv50-f05-l06h02-x"])
+    assert preset.replace("builtin.", "").lower() == chosen.lower()

@@ -37,6 +37,31 @@ def test_the_default_pipeline_reports_each_planted_change_once():
     assert result.mask.sum() == sum(r.area for r in result.regions)
 
 
+def repainted_page():
+    """A lossless pair: a page whose panel was repainted (an eighth of it) and a small mark recoloured."""
+    a = np.full((240, 320, 3), 235, np.uint8)
+    for y in range(20, 230, 16):
+        a[y:y + 6, 20:300:7] = 40  # dotted lines of "text"
+    b = a.copy()
+    b[30:110, 40:160] = (200, 30, 30)
+    b[180:188, 250:262] = (150, 150, 235)
+    return a, b
+
+
+def test_a_large_change_on_a_lossless_page_hides_neither_itself_nor_a_small_one_beside_it():
+    a, b = repainted_page()
+    found = finder().run(a, b).regions
+    assert len(found) == 2
+    (x0, y0, x1, y1), (u0, v0, u1, v1) = (r.bbox for r in found)
+    assert x0 <= 40 and y0 <= 30 and x1 >= 160 and y1 >= 110 and (x1 - x0) * (y1 - y0) < 1.2 * 130 * 90
+    assert u0 <= 250 and v0 <= 180 and u1 >= 262 and v1 >= 188 and (u1 - u0) * (v1 - v0) < 300
+    # Without the exact background, the changes' own mean |map| stands in for the spread, and
+    # ten times it is above both: the page would report no difference at all.
+    rule = "regions:level=10,extent=0.1,absorb=0.03,merge=0.03,relative=0.15,moves=true,move_match=0.5,frame=0.05"
+    assert finder(postprocessor=rule).run(a, b).regions == []
+    assert len(finder(postprocessor=f"{rule},exact_background=true").run(a, b).regions) == 2
+
+
 def test_identical_images_have_no_difference():
     a, _, _ = planted_pair(64, 80)
     result = finder().run(a, a.clone())
