@@ -352,8 +352,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "seed": args.seed, "max_side": args.max_side, "region_rule": args.region_rule, "methods": described, "skipped": skipped,
         "versions": versions(), "summary": summary, "paired": paired,
     }
-    result.update({k: earlier[k] for k in ("command", "split", "variants", "real_variants", "seed", "max_side", "region_rule",
-                                           "skipped", "versions") if k in earlier})
+    if args.from_csv:  # how the scores were made is known only from a summary beside them, never from this run's defaults
+        result.update({k: earlier.get(k) for k in ("split", "variants", "real_variants", "seed", "max_side", "region_rule")})
+    result.update({k: earlier[k] for k in ("command", "skipped", "versions") if k in earlier})
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
     if args.out and not args.from_csv:

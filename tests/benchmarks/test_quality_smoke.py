@@ -46,6 +46,13 @@ def test_a_small_run_scores_every_installed_method_on_every_track(tmp_path):
     rebuilt = R.main(["--from-csv", str(out / "scores.csv"), "--out", str(tmp_path / "again")])
     assert json.loads(json.dumps(rebuilt["summary"])) == saved["summary"]
     assert (tmp_path / "again" / "table.md").read_text() == table
+    assert {k: rebuilt[k] for k in ("split", "seed", "variants")} == {k: saved[k] for k in ("split", "seed", "variants")}
+    # A CSV without its summary (halves joined by hand) says nothing of how its pairs were made.
+    alone = tmp_path / "joined" / "scores.csv"
+    alone.parent.mkdir()
+    alone.write_text((out / "scores.csv").read_text())
+    joined = R.main(["--from-csv", str(alone), "--split", "test", "--seed", "9"])
+    assert joined["seed"] is None and joined["split"] is None and joined["variants"] is None
 
 
 def test_paired_differences_and_their_interval():
