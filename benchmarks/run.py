@@ -425,10 +425,13 @@ def bench_pages(repeats: int) -> str:
     from dfcore import Finder
     from dfplugins_builtin import plugin
 
-    spec = next(preset for preset in plugin.dfind_presets() if preset.name == "default").stages["strategy"]
-    without = Finder(strategy=re.sub(r",(rendered_window|window_slack|window_glyphs)=[^,]*", "", spec), device="cpu")
-    assert without.config["strategy"]["params"]["rendered_window"] == 0
+    stages = next(preset for preset in plugin.dfind_presets() if preset.name == "default").stages
+    # the default's own stages but the windows: a strategy named alone would drop its postprocessor
+    without = Finder(strategy=re.sub(r",(rendered_window|window_slack|window_glyphs)=[^,]*", "", stages["strategy"]),
+                     postprocessor=stages["postprocessor"], device="cpu")
     default, plain = Finder(device="cpu"), Finder(metric="mse", strategy="difference", device="cpu")
+    assert without.config["strategy"]["params"]["rendered_window"] == 0
+    assert without.config["postprocessor"] == default.config["postprocessor"]
     rows = []
     for source in PAGES:
         pair = make_pair("screens", source)
