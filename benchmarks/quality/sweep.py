@@ -271,13 +271,21 @@ ROUND_TWENTY_NINE_MAPS = {"d28": ROUND_TWENTY_EIGHT_MAPS["d14+w3s85g02"]}
 _REL_L06H02 = ROUND_TWENTY_SIX_RULES["rel-mv50-f05-l06h02"]
 ROUND_TWENTY_NINE_RULES = {"rel-mv50-f05-l06h02": _REL_L06H02,
                            "rel-mv50-f05-l06h02-x": {**_REL_L06H02, "exact_background": True}}
+#: Round thirty: round twenty-nine's default with parts joined when closer than 0.02 or 0.015 of the
+#: diagonal (``m20``, ``m15``: ``merge``) instead of 0.03, lines still joined at 0.06: on lossless
+#: pages, two numbers a table row apart (15 px between them) and an icon and its label were one
+#: difference.
+_REL_X = ROUND_TWENTY_NINE_RULES["rel-mv50-f05-l06h02-x"]
+ROUND_THIRTY_RULES = {"rel-mv50-f05-l06h02-x": _REL_X,
+                      **{f"rel-mv50-f05-l06h02-x-m{tag}": {**_REL_X, "merge": merge}
+                         for tag, merge in (("20", 0.02), ("15", 0.015))}}
 #: The rounds whose guard also holds region F1 per track, and that rank by the map (hit@k + AP) first.
 MAP_ROUNDS = {"fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "twenty-seven", "twenty-eight"}
 MAP_GUARD = {"hit": 0.01, "ap": 0.01, "region_f1": 0.01}
 #: The rounds that change the region rule alone, guarded as the map rounds are (region F1 too) and
 #: ranked by the regions (region F1, then the count error).
 RULE_ROUNDS = {"nineteen", "twenty", "twenty-one", "twenty-two", "twenty-three", "twenty-four", "twenty-five",
-               "twenty-six", "twenty-nine"}
+               "twenty-six", "twenty-nine", "thirty"}
 
 ROUND_FIVE_REFERENCE = "d4@rel"
 GUARD = {"hit": 0.01, "ap": 0.01}
@@ -299,7 +307,8 @@ ROUNDS = {"four": (ROUND_FOUR_MAPS, ROUND_FOUR_RULES), "five": (ROUND_FIVE_MAPS,
           "twenty-six": (ROUND_NINETEEN_MAPS, ROUND_TWENTY_SIX_RULES),
           "twenty-seven": (ROUND_TWENTY_SEVEN_MAPS, ROUND_TWENTY_SEVEN_RULES),
           "twenty-eight": (ROUND_TWENTY_EIGHT_MAPS, ROUND_TWENTY_SEVEN_RULES),
-          "twenty-nine": (ROUND_TWENTY_NINE_MAPS, ROUND_TWENTY_NINE_RULES)}
+          "twenty-nine": (ROUND_TWENTY_NINE_MAPS, ROUND_TWENTY_NINE_RULES),
+          "thirty": (ROUND_TWENTY_NINE_MAPS, ROUND_THIRTY_RULES)}
 #: The default each guarded round may not lose to: the default of the round before.
 REFERENCES = {"four": "r2+aa+os15+reg@rel", "five": ROUND_FIVE_REFERENCE, "six": ROUND_FIVE_REFERENCE,
               "seven": "d6@rel", "eight": "d6@rel", "nine": "d6@rel", "ten": "d6@rel",
@@ -310,7 +319,8 @@ REFERENCES = {"four": "r2+aa+os15+reg@rel", "five": ROUND_FIVE_REFERENCE, "six":
               "twenty-two": "d14@rel-mv50", "twenty-three": "d14@rel-mv50-f05",
               "twenty-four": "d14@rel-mv50-f05", "twenty-five": "d14@rel-mv50-f05",
               "twenty-six": "d14@rel-mv50-f05", "twenty-seven": "d14@rel-mv50-f05-l06h02",
-              "twenty-eight": "d14@rel-mv50-f05-l06h02", "twenty-nine": "d28@rel-mv50-f05-l06h02"}
+              "twenty-eight": "d14@rel-mv50-f05-l06h02", "twenty-nine": "d28@rel-mv50-f05-l06h02",
+              "thirty": "d28@rel-mv50-f05-l06h02-x"}
 REAL_TRACKS = real.TRACKS
 
 
