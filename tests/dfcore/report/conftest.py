@@ -93,9 +93,13 @@ def chromium_executable() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """A headless Chromium (Debian's ``chromium`` package; Playwright never downloads one)."""
+    """A headless Chromium (Debian's ``chromium`` package; Playwright never downloads one).
+
+    Module-scoped: Playwright's sync API runs one instance per thread, so a browser kept for the
+    whole session made the quality benchmark's screen tests fail whenever they ran after these.
+    """
     reason = None
     try:
         from playwright.sync_api import sync_playwright
