@@ -184,7 +184,9 @@ def dfind_postprocessors() -> Iterator[StageSpec]:
                                                  "of a pair not drawn again (lossless: every value above it is a "
                                                  "change), any value above the background is significant and "
                                                  "relative, extent and min_size decide; else a large change's own "
-                                                 "values raise the bar for the small ones")),
+                                                 "values raise the bar for the small ones"),
+                Param("zero_below", 0.0, "values of |map| at most this fraction of its largest are zero: a float32 "
+                                         "FFT's rounding (1e-12 to 1e-6 of the peak) is background, not signal")),
     )
 
 

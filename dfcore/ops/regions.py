@@ -220,7 +220,8 @@ def significant_regions(values: np.ndarray, valid: np.ndarray | None = None, *, 
                         low: float = 3.0, merge: float = 0.01, min_size: float = 2e-5, extent: float = 0.0,
                         absorb: float = 0.0, relative: float = 0.0, nonzero: bool = False,
                         support: np.ndarray | None = None, judge: str = "difference",
-                        exact_background: bool = False) -> tuple[list[Region], np.ndarray, tuple[float, float]]:
+                        exact_background: bool = False, zero_below: float = 0.0
+                        ) -> tuple[list[Region], np.ndarray, tuple[float, float]]:
     """The differences one HxW map holds, strongest first, and their HxW bool mask.
 
     Args:
@@ -255,6 +256,9 @@ def significant_regions(values: np.ndarray, valid: np.ndarray | None = None, *, 
             background by more than a millionth of the largest is significant: ``level`` and
             ``low`` count deviations of that floor, and ``relative``, ``extent`` and ``min_size``
             decide (module docstring). The significance reported is still in the spread measured.
+        zero_below: values of ``|map|`` at most this fraction of its largest are zero: a float32
+            FFT's rounding, which leaves values of 1e-12 to 1e-6 of the peak wherever a smoothing
+            read a non-zero pixel, counts as the background, not as values above it.
     Returns:
         ``(regions, mask, (level, spread))``: each region with its box, area, peak, mean,
         centroid and significance; the mask of the pixels in them; the background measured.
@@ -262,6 +266,8 @@ def significant_regions(values: np.ndarray, valid: np.ndarray | None = None, *, 
     if judge not in JUDGES:
         raise ValueError(f"judge must be one of {', '.join(JUDGES)}, got {judge!r}")
     magnitude = np.abs(np.asarray(values, dtype=np.float32))
+    if zero_below > 0:
+        magnitude[magnitude <= zero_below * float(magnitude.max(initial=0.0))] = 0.0
     height, width = magnitude.shape
     compared = magnitude if valid is None else magnitude[valid]
     empty = np.zeros((height, width), dtype=bool)
@@ -281,7 +287,7 @@ def significant_regions(values: np.ndarray, valid: np.ndarray | None = None, *, 
     if faded:
         _, confirmed, _ = significant_regions(magnitude * support, valid, level=level, low=low, merge=merge,
                                               min_size=min_size, extent=extent, absorb=absorb, relative=relative,
-                                              nonzero=nonzero)
+                                              nonzero=nonzero, zero_below=zero_below)
     by_peak = confirmed is not None and judge == "peak" and not nonzero
     if nonzero:
         mask = magnitude > 0 if valid is None else (magnitude > 0) & valid

@@ -71,7 +71,7 @@ class Regions:
                  extent: float = 0.0, absorb: float = 0.0, relative: float = 0.0, nonzero: bool = False,
                  judge: str = "difference", moves: bool = False, move_match: float = 0.35, move_tolerance: int = 0,
                  frame: float = 0.0, line_merge: float = 0.0, lines: str = "all",
-                 line_height: float = 0.0, exact_background: bool = False) -> None:
+                 line_height: float = 0.0, exact_background: bool = False, zero_below: float = 0.0) -> None:
         for name, value in (("level", level), ("low", low)):
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a positive number of standard deviations, got {value!r}")
@@ -108,6 +108,9 @@ class Regions:
         if not (math.isfinite(line_height) and 0 <= line_height < 1):
             raise ValueError(f"line_height must be a fraction of the image diagonal in [0, 1), got {line_height!r}")
         self.line_merge, self.lines, self.line_height = float(line_merge), lines, float(line_height)
+        if not (math.isfinite(zero_below) and 0 <= zero_below < 0.01):
+            raise ValueError(f"zero_below must be a fraction of the map's largest value in [0, 0.01), got {zero_below!r}")
+        self.zero_below = float(zero_below)
 
     def __call__(self, out: StageOutput) -> StageOutput:
         maps = out.map[:, 0].detach().float().cpu().numpy()  # labelling is a host step (dfcore.ops.regions)
@@ -120,7 +123,7 @@ class Regions:
                 values, compared, level=self.level, low=self.low, merge=self.merge, min_size=self.min_size,
                 extent=self.extent, absorb=self.absorb, relative=self.relative, nonzero=self.nonzero,
                 support=None if support is None else support[index], judge=self.judge,
-                exact_background=self.exact_background)
+                exact_background=self.exact_background, zero_below=self.zero_below)
             crop = _crops(out.images, index) if out.images is not None else None
             if self.frame > 0:
                 found, mask = off_the_frame(found, mask, self.frame, crop)
@@ -173,6 +176,8 @@ class Regions:
                                     "and not faded by a support (a pair not drawn again), any value above the "
                                     "background by more than a millionth of the largest is significant; relative, "
                                     "extent and min_size decide"} if self.exact_background else {}),
+            **({"zero_below": f"values of |map| at most {self.zero_below} of its largest are zero (rounding)"}
+               if self.zero_below else {}),
             "support": "where the strategy hands one over, a difference is kept only where the same rule finds one "
                        "in map x support too",
             "judge": "each difference once merged" if self.judge == "difference" else

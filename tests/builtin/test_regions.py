@@ -110,6 +110,8 @@ def test_pixels_not_compared_hold_no_difference():
     ("line_merge=-0.1", "line_merge"),
     ("lines=text", "lines.*all, rendered"),
     ("line_height=1.5", r"line_height must be a fraction of the image diagonal in \[0, 1\)"),
+    ("zero_below=0.5", r"zero_below must be a fraction of the map's largest value in \[0, 0.01\)"),
+    ("zero_below=-1e-6", "zero_below"),
 ])
 def test_bad_knobs_are_one_line_errors(params, message):
     with pytest.raises(ParameterError, match=message):

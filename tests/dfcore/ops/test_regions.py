@@ -115,6 +115,30 @@ def test_exact_background_leaves_a_noisy_map_and_one_drawn_again_alone():
     assert alone.bbox == (10, 10, 60, 40)
 
 
+def test_zero_below_takes_rounding_noise_as_the_background_it_stands_in_for():
+    """An FFT smoothing leaves 1e-12 to 1e-6 of the peak where the exact map is zero: with 46% of
+    exact zeros and 8% of such noise, the median and MAD would be the noise's."""
+    rng = np.random.default_rng(5)
+    exact = np.zeros((100, 150), np.float32)
+    exact[:, :69] = rng.uniform(0.01, 0.05, (100, 69))  # 46% of the image: a faint, noisy half
+    exact[40:60, 100:120] = 1.0
+    rounded = exact.copy()
+    noise = (exact == 0) & (rng.random(exact.shape) < 0.15)
+    rounded[noise] = 10.0 ** rng.uniform(-12, -6, int(noise.sum()))
+    assert (rounded == 0).mean() < 0.5 < (exact == 0).mean()
+    _, _, (_, noisy_spread) = significant_regions(rounded)
+    _, _, (_, exact_spread) = significant_regions(exact)
+    assert noisy_spread < 1e-5 < exact_spread  # the rounding decided how the spread was measured
+    found, mask, background = significant_regions(rounded, zero_below=1e-6)
+    again, same_mask, same_background = significant_regions(exact)
+    assert [r.bbox for r in found] == [r.bbox for r in again] and background == same_background
+    assert np.array_equal(mask, same_mask)
+    # values above the floor stay: 1e-6 of the peak is not 1e-3
+    kept = exact.copy()
+    kept[0, 140] = 1e-3
+    assert significant_regions(kept, zero_below=1e-6)[2] == significant_regions(kept)[2]
+
+
 def test_signed_maps_count_by_magnitude():
     values = blob(noisy(), 30, 30, 50, 50, -1.0)
     (region,), _, _ = significant_regions(values)
