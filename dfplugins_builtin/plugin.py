@@ -211,9 +211,10 @@ _GLYPHS = "rendered_window=3,window_slack=0.85,window_glyphs=0.02"
 #: The differences found in that map: counted, located and ranked; the rule chosen with the map
 #: in round four, a thing that moved counted once since round twenty, a scanned page's frame left
 #: out since round twenty-two, the parts of one line of text joined since round twenty-six, a
-#: lossless pair's flat background taken as exact since round twenty-nine (docs/quality.md).
+#: lossless pair's flat background taken as exact since round twenty-nine, the FFT's rounding
+#: taken as zero since round thirty-one (docs/quality.md).
 _DIFFERENCES = ("builtin.regions:level=10,extent=0.1,absorb=0.03,merge=0.03,relative=0.15,moves=true,move_match=0.5,"
-                "frame=0.05,line_merge=0.06,line_height=0.02,exact_background=true")
+                "frame=0.05,line_merge=0.06,line_height=0.02,exact_background=true,zero_below=1e-6")
 #: The ``strict`` preset's differences: every cluster of changed pixels (parts within 1% of the
 #: diagonal joined), down to a single pixel.
 _EXACT_DIFFERENCES = "builtin.regions:nonzero=true,min_size=0"

@@ -159,7 +159,7 @@ def test_each_guarded_round_is_held_against_the_default_of_the_round_before():
     assert six[six.index("--reference") + 1] == "d4@rel"
 
 
-def test_round_twenty_nine_holds_today_s_map_and_its_chosen_rule_is_the_default_s():
+def test_rounds_twenty_nine_and_thirty_one_hold_today_s_map_and_the_default_s_rule_is_their_own():
     from benchmarks.quality import sweep
     from dfcore.testing import fresh_registry
 
@@ -167,5 +167,19 @@ def test_round_twenty_nine_holds_today_s_map_and_its_chosen_rule_is_the_default_
     assert args[args.index("--reference") + 1] == "d28@rel-mv50-f05-l06h02"
     assert sweep.ROUND_TWENTY_NINE_MAPS["d28"] == sweep.ROUND_TWENTY_EIGHT_MAPS["d14+w3s85g02"]  # round 28's chosen map
     preset = fresh_registry().find_preset("default").stages["postprocessor"]
-    chosen = sweep.rule_spec(sweep.ROUND_TWENTY_NINE_RULES["rel-mv50-f05-l06h02-x"])
-    assert preset.replace("builtin.", "").lower() == chosen.lower()
+    later = sweep.round_four_arguments(round_name="thirty-one")
+    assert later[later.index("--reference") + 1] == "d28@rel-mv50-f05-l06h02-x"  # round twenty-nine's rule
+    assert sweep.ROUND_THIRTY_ONE_RULES["rel-mv50-f05-l06h02-x"] == sweep.ROUND_TWENTY_NINE_RULES["rel-mv50-f05-l06h02-x"]
+    chosen = sweep.rule_spec(sweep.ROUND_THIRTY_ONE_RULES["rel-mv50-f05-l06h02-x-z6"])
+    assert _params(preset) == _params(chosen)
+
+
+def _params(spec: str) -> dict[str, object]:
+    """``STAGE:k=v,...`` as a dict whose values compare as numbers (``1e-6`` == ``1e-06``) or lower-case words."""
+    def value(text: str) -> object:
+        try:
+            return float(text)
+        except ValueError:
+            return text.lower()
+
+    return {key: value(text) for key, text in (item.split("=") for item in spec.split(":", 1)[1].split(","))}
