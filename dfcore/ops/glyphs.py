@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from dfcore.ops.params import check_fraction
 from dfcore.ops.shift import neighbourhood_range
 
 #: A pixel is part of a mark when some channel of A or of B spans at least this much (values in
@@ -31,9 +32,7 @@ def check_glyph_height(value: float | str, name: str = "window_glyphs") -> float
         height = float(value)
     except (TypeError, ValueError):
         raise ValueError(f"{name} must be a number, got {value!r}") from None
-    if not 0.0 <= height < 1.0:
-        raise ValueError(f"{name} must be a fraction of the image diagonal in [0, 1), got {value!r}")
-    return height
+    return check_fraction(height, name, "the image diagonal")
 
 
 def marks(x: Tensor, contrast: float = GLYPH_CONTRAST) -> Tensor:

@@ -47,6 +47,7 @@ import torch
 from dfcore.contracts import StageOutput
 from dfcore.ops.lines import LINE_HEIGHTS, LINE_OVERLAP, joined_along_lines
 from dfcore.ops.moves import Crop, paired_moves
+from dfcore.ops.params import check_fraction
 from dfcore.ops.regions import FRAME_SPAN, JUDGES, off_the_frame, significant_regions
 
 
@@ -60,6 +61,7 @@ def _crops(images: tuple[torch.Tensor, torch.Tensor], index: int) -> Crop:
     return crop
 
 
+_DIAGONAL = "the image diagonal"
 #: Where ``line_merge`` joins: on every pair, or only on a pair drawn again.
 LINES = ("all", "rendered")
 
@@ -77,13 +79,9 @@ class Regions:
                 raise ValueError(f"{name} must be a positive number of standard deviations, got {value!r}")
         if low > level:
             raise ValueError(f"low ({low}) must not exceed level ({level}): regions grow from their peaks downwards")
-        if not (math.isfinite(merge) and 0 <= merge < 1):
-            raise ValueError(f"merge must be a fraction of the image diagonal in [0, 1), got {merge!r}")
-        if not (math.isfinite(min_size) and 0 <= min_size < 1):
-            raise ValueError(f"min_size must be a fraction of the image area in [0, 1), got {min_size!r}")
-        for name, value in (("extent", extent), ("absorb", absorb), ("relative", relative)):
-            if not (math.isfinite(value) and 0 <= value < 1):
-                raise ValueError(f"{name} must be a fraction of a peak's height in [0, 1), got {value!r}")
+        merge, min_size = check_fraction(merge, "merge", _DIAGONAL), check_fraction(min_size, "min_size", "the image area")
+        extent, absorb, relative = (check_fraction(value, name, "a peak's height")
+                                    for name, value in (("extent", extent), ("absorb", absorb), ("relative", relative)))
         if absorb > extent:
             raise ValueError(f"absorb ({absorb}) must not exceed extent ({extent}): a difference takes in at least "
                              "its own extent")
@@ -98,19 +96,12 @@ class Regions:
         if isinstance(move_tolerance, bool) or not isinstance(move_tolerance, int) or not 0 <= move_tolerance <= 4:
             raise ValueError(f"move_tolerance must be a whole number of pixels from 0 to 4, got {move_tolerance!r}")
         self.moves, self.move_match, self.move_tolerance = bool(moves), float(move_match), move_tolerance
-        if not (math.isfinite(frame) and 0 <= frame < 0.5):
-            raise ValueError(f"frame must be a fraction of the image diagonal in [0, 0.5), got {frame!r}")
-        self.frame = float(frame)
-        if not (math.isfinite(line_merge) and 0 <= line_merge < 1):
-            raise ValueError(f"line_merge must be a fraction of the image diagonal in [0, 1), got {line_merge!r}")
+        self.frame = check_fraction(frame, "frame", _DIAGONAL, high=0.5)
         if lines not in LINES:
             raise ValueError(f"lines must be one of {', '.join(LINES)}, got {lines!r}")
-        if not (math.isfinite(line_height) and 0 <= line_height < 1):
-            raise ValueError(f"line_height must be a fraction of the image diagonal in [0, 1), got {line_height!r}")
-        self.line_merge, self.lines, self.line_height = float(line_merge), lines, float(line_height)
-        if not (math.isfinite(zero_below) and 0 <= zero_below < 0.01):
-            raise ValueError(f"zero_below must be a fraction of the map's largest value in [0, 0.01), got {zero_below!r}")
-        self.zero_below = float(zero_below)
+        self.line_merge, self.lines = check_fraction(line_merge, "line_merge", _DIAGONAL), lines
+        self.line_height = check_fraction(line_height, "line_height", _DIAGONAL)
+        self.zero_below = check_fraction(zero_below, "zero_below", "the map's largest value", high=0.01)
 
     def __call__(self, out: StageOutput) -> StageOutput:
         maps = out.map[:, 0].detach().float().cpu().numpy()  # labelling is a host step (dfcore.ops.regions)
