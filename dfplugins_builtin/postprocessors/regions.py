@@ -34,6 +34,11 @@ difference: the words of a line of text an edit changed or moved
 ``lines=rendered``, only on a pair drawn again (where the strategy hands over a support): on a
 photograph, two changes side by side are two; with ``line_height``, only parts no taller than
 that fraction of the diagonal (a line of text, not a larger thing).
+With ``exact_background``, a map equal to its background over more than half its pixels, of a
+pair not drawn again (a lossless pair: every value above that background is a change), has no
+spread to measure: any value above it is significant, and ``relative``, ``extent`` and
+``min_size`` decide, so a large change does not hide the small ones beside it. ``zero_below``
+takes the values at most that fraction of the map's largest as zero: a float FFT's rounding.
 The ``default`` preset ends with this stage (docs/quality.md says how its knobs were chosen).
 """
 
