@@ -286,13 +286,21 @@ ROUND_THIRTY_RULES = {"rel-mv50-f05-l06h02-x": _REL_X,
 ROUND_THIRTY_ONE_RULES = {"rel-mv50-f05-l06h02-x": _REL_X,
                           **{f"rel-mv50-f05-l06h02-x-z{tag}": {**_REL_X, "zero_below": floor}
                              for tag, floor in (("6", 1e-6), ("5", 1e-5))}}
+#: Round thirty-two: round thirty-one's default (``z6``) with a difference kept only at 0.2 or 0.25
+#: of the strongest one's height (``r20``, ``r25``: ``relative``) instead of 0.15: seed 7's
+#: rescanned drawings reported resampled objects at 0.18 to 0.36 of the strongest change.
+_REL_Z6 = ROUND_THIRTY_ONE_RULES["rel-mv50-f05-l06h02-x-z6"]
+ROUND_THIRTY_TWO_RULES = {"rel-mv50-f05-l06h02-x-z6": _REL_Z6,
+                          **{f"rel-mv50-f05-l06h02-x-z6-r{tag}": {**_REL_Z6, "relative": relative}
+                             for tag, relative in (("20", 0.2), ("25", 0.25))}}
 #: The rounds whose guard also holds region F1 per track, and that rank by the map (hit@k + AP) first.
 MAP_ROUNDS = {"fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "twenty-seven", "twenty-eight"}
 MAP_GUARD = {"hit": 0.01, "ap": 0.01, "region_f1": 0.01}
 #: The rounds that change the region rule alone, guarded as the map rounds are (region F1 too) and
 #: ranked by the regions (region F1, then the count error).
 RULE_ROUNDS = {"nineteen", "twenty", "twenty-one", "twenty-two", "twenty-three", "twenty-four", "twenty-five",
-               "twenty-six", "twenty-nine", "thirty", "thirty-one"}
+               "twenty-six", "twenty-nine", "thirty", "thirty-one",
+               "thirty-two"}
 
 ROUND_FIVE_REFERENCE = "d4@rel"
 GUARD = {"hit": 0.01, "ap": 0.01}
@@ -316,7 +324,8 @@ ROUNDS = {"four": (ROUND_FOUR_MAPS, ROUND_FOUR_RULES), "five": (ROUND_FIVE_MAPS,
           "twenty-eight": (ROUND_TWENTY_EIGHT_MAPS, ROUND_TWENTY_SEVEN_RULES),
           "twenty-nine": (ROUND_TWENTY_NINE_MAPS, ROUND_TWENTY_NINE_RULES),
           "thirty": (ROUND_TWENTY_NINE_MAPS, ROUND_THIRTY_RULES),
-          "thirty-one": (ROUND_TWENTY_NINE_MAPS, ROUND_THIRTY_ONE_RULES)}
+          "thirty-one": (ROUND_TWENTY_NINE_MAPS, ROUND_THIRTY_ONE_RULES),
+          "thirty-two": (ROUND_TWENTY_NINE_MAPS, ROUND_THIRTY_TWO_RULES)}
 #: The default each guarded round may not lose to: the default of the round before.
 REFERENCES = {"four": "r2+aa+os15+reg@rel", "five": ROUND_FIVE_REFERENCE, "six": ROUND_FIVE_REFERENCE,
               "seven": "d6@rel", "eight": "d6@rel", "nine": "d6@rel", "ten": "d6@rel",
@@ -328,7 +337,8 @@ REFERENCES = {"four": "r2+aa+os15+reg@rel", "five": ROUND_FIVE_REFERENCE, "six":
               "twenty-four": "d14@rel-mv50-f05", "twenty-five": "d14@rel-mv50-f05",
               "twenty-six": "d14@rel-mv50-f05", "twenty-seven": "d14@rel-mv50-f05-l06h02",
               "twenty-eight": "d14@rel-mv50-f05-l06h02", "twenty-nine": "d28@rel-mv50-f05-l06h02",
-              "thirty": "d28@rel-mv50-f05-l06h02-x", "thirty-one": "d28@rel-mv50-f05-l06h02-x"}
+              "thirty": "d28@rel-mv50-f05-l06h02-x", "thirty-one": "d28@rel-mv50-f05-l06h02-x",
+              "thirty-two": "d28@rel-mv50-f05-l06h02-x-z6"}
 REAL_TRACKS = real.TRACKS
 
 
