@@ -48,7 +48,8 @@ round twenty-three (:data:`ROUND_TWENTY_THREE_RULES`) matches a moved thing with
 rounds twenty-four to twenty-six (:data:`ROUND_TWENTY_FOUR_RULES` to :data:`ROUND_TWENTY_SIX_RULES`)
 join the differences on one line of text; rounds twenty-seven and twenty-eight (:data:`ROUND_TWENTY_SEVEN_MAPS`,
 :data:`ROUND_TWENTY_EIGHT_MAPS`) limit the windows to glyph-sized marks; round twenty-nine
-(:data:`ROUND_TWENTY_NINE_RULES`) takes a lossless pair's flat background as exact.
+(:data:`ROUND_TWENTY_NINE_RULES`) takes a lossless pair's flat background as exact, thirty a
+smaller merge, thirty-one the FFT's rounding as zero and thirty-two a higher relative floor.
 """
 
 from __future__ import annotations
@@ -520,10 +521,11 @@ def main(argv: Sequence[str] | None = None) -> None:
             records = unchanged.count("dev", 4, (), pipelines=method_pipelines(known.round))
         by_map = known.round in MAP_ROUNDS
         ran = set().union(*(methods for methods in result["summary"].values()))  # --methods may name fewer
-        choice = choose_guarded(result["summary"], [f"{m}@{r}" for m in maps for r in rules if f"{m}@{r}" in ran],
+        candidates = [f"{m}@{r}" for m in maps for r in rules if f"{m}@{r}" in ran]
+        choice = choose_guarded(result["summary"], candidates,
                                 REFERENCES[known.round], MAP_GUARD if by_map or known.round in RULE_ROUNDS else GUARD,
                                 unchanged=None if records is None else
-                                {f"{m}@{r}": unchanged.means(records, f"{m}@{r}") for m in maps for r in rules},
+                                {label: unchanged.means(records, label) for label in candidates},
                                 rank="maps" if by_map else "regions")
         text = guarded_table(choice, known.round)
     print(text)
