@@ -216,6 +216,11 @@ def order_statistics(values: np.ndarray, ranks: tuple[int, ...]) -> np.ndarray:
     return picked
 
 
+def fades(support: np.ndarray | None) -> bool:
+    """Whether a strategy's ``support`` fades any pixel (a pair drawn again); 1 everywhere, or none, does not."""
+    return support is not None and float(support.min()) < 1
+
+
 def significant_regions(values: np.ndarray, valid: np.ndarray | None = None, *, level: float = 6.0,
                         low: float = 3.0, merge: float = 0.01, min_size: float = 2e-5, extent: float = 0.0,
                         absorb: float = 0.0, relative: float = 0.0, nonzero: bool = False,
@@ -271,15 +276,16 @@ def significant_regions(values: np.ndarray, valid: np.ndarray | None = None, *, 
     height, width = magnitude.shape
     compared = magnitude if valid is None else magnitude[valid]
     empty = np.zeros((height, width), dtype=bool)
-    if compared.size == 0 or not float(compared.max(initial=0.0)) > 0:
+    peak = float(compared.max(initial=0.0))
+    if not peak > 0:  # nothing compared, or nothing differs
         return [], empty, (0.0, 0.0)
     centre, spread, flat = _background(compared)
     z = (magnitude - centre) / spread
     if valid is not None:
         z[~valid] = -np.inf
-    faded = support is not None and float(support.min()) < 1
+    faded = fades(support)
     if exact_background and flat and not faded:  # the thresholds in deviations of the floor, not of the spread
-        gate = SPREAD_FLOOR * float(compared.max()) / spread
+        gate = SPREAD_FLOOR * peak / spread
         level, low = level * gate, low * gate
     # The faded map's differences, where a support fades anything; a support of 1 everywhere
     # (what a batch gives its samples that are not re-rendered) needs no second pass.

@@ -53,7 +53,7 @@ from dfcore.contracts import StageOutput
 from dfcore.ops.lines import LINE_HEIGHTS, LINE_OVERLAP, joined_along_lines
 from dfcore.ops.moves import Crop, paired_moves
 from dfcore.ops.params import check_fraction
-from dfcore.ops.regions import FRAME_SPAN, JUDGES, off_the_frame, significant_regions
+from dfcore.ops.regions import FRAME_SPAN, JUDGES, fades, off_the_frame, significant_regions
 
 
 def _crops(images: tuple[torch.Tensor, torch.Tensor], index: int) -> Crop:
@@ -125,8 +125,7 @@ class Regions:
                 found, mask = off_the_frame(found, mask, self.frame, crop)
             if self.moves and crop is not None and len(found) > 1:
                 found = paired_moves(found, mask, crop, match=self.move_match, tolerance=self.move_tolerance)
-            drawn_again = support is not None and float(support[index].min()) < 1  # as significant_regions reads it
-            if self.line_merge > 0 and (self.lines == "all" or drawn_again):
+            if self.line_merge > 0 and (self.lines == "all" or fades(None if support is None else support[index])):
                 diagonal = math.hypot(*values.shape)
                 found = joined_along_lines(found, self.line_merge * diagonal, self.line_height * diagonal)
             regions.append(found)
