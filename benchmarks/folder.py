@@ -8,7 +8,8 @@ Sections (``--only a,b``):
 * ``throughput`` -- whole processes, round-robin: ``benchmarks/original_loop.py`` (the research
   script: glob, PIL + ToTensor, autograd of ``pytorch_msssim.ssim``, maps saved as ``.npy``)
   against ``dfind DIR_A DIR_B -m ssim -s gradient -o OUT`` with its default outputs, and with
-  ``--outputs npy`` (the script's output). Pairs per second, and dfind's speed-up.
+  ``--outputs npy`` (the script's output). Pairs per second, and dfind's speed-up; and a process
+  that imports torch and does nothing else, the start-up any torch-based run pays.
 * ``phases`` -- one ``dfind`` folder run (its default outputs) timed by phase: start-up
   (process start to the first pair), decoding (ahead, while torch is imported, and in the
   run's threads), computing, drawing and encoding heatmaps,
@@ -41,7 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from run import machine, scratch, table, write_pngs  # noqa: E402
+from run import machine, scratch, table, write_pngs
 
 SECTIONS = ("throughput", "phases", "floor", "errors")
 
@@ -73,6 +74,8 @@ def bench_throughput(folder: Path, dir_a: Path, dir_b: Path, pairs: int, repeats
         "dfind ... --outputs npy (the script's output)":
             lambda: whole_process([*dfind_command(), str(dir_a), str(dir_b), "-m", "ssim", "-s", "gradient", "-o",
                                    str(out), "--quiet", "--outputs", "npy"]),
+        "import torch, nothing else (no pair)":
+            lambda: whole_process([sys.executable, "-c", "import torch"]),
     }
     times: dict[str, list[float]] = {label: [] for label in variants}
     for _ in range(repeats):
@@ -83,7 +86,11 @@ def bench_throughput(folder: Path, dir_a: Path, dir_b: Path, pairs: int, repeats
     base = statistics.median(next(iter(times.values())))
     rows = [[label, f"{statistics.median(t):.1f} ({min(t):.1f})", f"{pairs / statistics.median(t):.2f}",
              f"{base / statistics.median(t):.2f}x"] for label, t in times.items()]
-    return table([f"{pairs} pairs of 512 px, whole processes", "s: median (min)", "pairs/s", "speed-up"], rows)
+    budget, torch_import = base / 3, statistics.median(times["import torch, nothing else (no pair)"])
+    return (table([f"{pairs} pairs of 512 px, whole processes", "s: median (min)", "pairs/s", "speed-up"], rows)
+            + f"\n\n3x the script's throughput is {budget:.2f} s for the {pairs} pairs; a torch-based run spends "
+              f"{torch_import:.2f} s importing torch, which leaves {budget - torch_import:.2f} s "
+              f"({1000 * (budget - torch_import) / pairs:.1f} ms a pair) to decode, compute and write.")
 
 
 # -- phases: one dfind run, its functions wrapped with timers ----------------------------------------
@@ -191,7 +198,7 @@ def bench_floor(folder: Path, dir_a: Path, dir_b: Path, pairs: int, repeats: int
 
 
 def bench_errors(folder: Path, dir_a: Path, dir_b: Path, repeats: int) -> str:
-    a, b = dir_a / sorted(os.listdir(dir_a))[0], dir_b / sorted(os.listdir(dir_b))[0]
+    a, b = dir_a / min(os.listdir(dir_a)), dir_b / min(os.listdir(dir_b))
     cases = {
         "dfind --list-plugins (for scale)": ["--list-plugins"],
         "missing file": [str(a), str(folder / "missing.png")],
