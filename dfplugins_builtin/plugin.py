@@ -155,6 +155,10 @@ def dfind_postprocessors() -> Iterator[StageSpec]:
                                      "(0: all connected pixels above low)"),
                 Param("absorb", 0.0, "weaker bumps joined to a difference above this fraction of its peak are part of "
                                      "it (at most extent)"),
+                Param("absorb_peaks", True, "absorb also takes another peak that reaches extent of a difference's "
+                                            "peak but joins it only lower down (false: that peak starts a difference "
+                                            "of its own where relative allows; round thirty-three, "
+                                            "docs/quality.md)"),
                 Param("relative", 0.0, "differences weaker than this fraction of the strongest one are not reported"),
                 Param("nonzero", False, "every pixel where the map is not zero is part of a difference, whatever the "
                                         "background (exact maps: any change counts)"),

@@ -225,7 +225,7 @@ def significant_regions(values: np.ndarray, valid: np.ndarray | None = None, *, 
                         low: float = 3.0, merge: float = 0.01, min_size: float = 2e-5, extent: float = 0.0,
                         absorb: float = 0.0, relative: float = 0.0, nonzero: bool = False,
                         support: np.ndarray | None = None, judge: str = "difference",
-                        exact_background: bool = False, zero_below: float = 0.0
+                        exact_background: bool = False, zero_below: float = 0.0, absorb_peaks: bool = True
                         ) -> tuple[list[Region], np.ndarray, tuple[float, float]]:
     """The differences one HxW map holds, strongest first, and their HxW bool mask.
 
@@ -243,6 +243,10 @@ def significant_regions(values: np.ndarray, valid: np.ndarray | None = None, *, 
         absorb: the connected pixels above this fraction of its peak (at most ``extent``)
             are taken with it: a bump on its flank starts no difference of its own, which
             would grow down the flank and widen its box (0: only those above ``extent``).
+        absorb_peaks: ``absorb`` also takes the pixels above ``extent`` of the peak that join the
+            difference only lower down: another peak that reaches that height (``False``: they
+            stay free, and such a peak starts a difference of its own where ``relative`` allows;
+            one closer than ``merge`` is joined to it again).
         relative: a difference's peak stands at least this fraction of the strongest
             difference's height above the background (0: ``level`` alone decides).
         nonzero: every compared pixel where the map is not zero belongs to a difference,
@@ -293,7 +297,7 @@ def significant_regions(values: np.ndarray, valid: np.ndarray | None = None, *, 
     if faded:
         _, confirmed, _ = significant_regions(magnitude * support, valid, level=level, low=low, merge=merge,
                                               min_size=min_size, extent=extent, absorb=absorb, relative=relative,
-                                              nonzero=nonzero, zero_below=zero_below)
+                                              nonzero=nonzero, zero_below=zero_below, absorb_peaks=absorb_peaks)
     by_peak = confirmed is not None and judge == "peak" and not nonzero
     if nonzero:
         mask = magnitude > 0 if valid is None else (magnitude > 0) & valid
@@ -302,7 +306,7 @@ def significant_regions(values: np.ndarray, valid: np.ndarray | None = None, *, 
         if not (z > seed_level).any():
             return [], empty, (centre, spread)
         mask = _grown(z, seed_level, min(low, level), extent, max(min(absorb, extent), 0.0),
-                      label_regions(confirmed, 8)[1] if by_peak else None)
+                      label_regions(confirmed, 8)[1] if by_peak else None, absorb_peaks)
     # Merging and describing read only the box of the mask's pixels: moving a pixel outside it
     # onto its edge brings it closer to every mask pixel, so no two parts join outside the box
     # that do not join inside it (the same groups, distances and sums as on the whole image).
@@ -329,13 +333,14 @@ def _box(mask: np.ndarray) -> tuple[slice, slice] | None:
 
 
 def _grown(z: np.ndarray, seed_level: float, low: float, extent: float, absorb: float,
-           judged: np.ndarray | None = None) -> np.ndarray:
+           judged: np.ndarray | None = None, absorb_peaks: bool = True) -> np.ndarray:
     """HxW bool: each difference grown from its peak, strongest first (hysteresis relative to the peak).
 
     Within each component of ``z > low`` that holds a seed, the highest free pixel ``P`` is a
     peak; its difference is the connected free pixels above ``max(low, extent P)``; those above
-    ``max(low, absorb P)`` are taken with it (``absorb = 0``: only its own); repeat while a
-    free pixel stands above ``seed_level``. With ``extent = 0`` each component is one difference.
+    ``max(low, absorb P)`` are taken with it (``absorb = 0``: only its own; without
+    ``absorb_peaks``, none above ``extent P`` that are not its own: another peak's top stays
+    free); repeat while a free pixel stands above ``seed_level``. With ``extent = 0`` each component is one difference.
     ``judged`` (HxW labels of the faded map's differences, 0 = none; or ``None``): a difference
     that overlaps none of them is dismissed, and no difference takes with it a labelled one
     that its own pixels do not overlap: that one stays free to start a difference of its own.
@@ -345,12 +350,12 @@ def _grown(z: np.ndarray, seed_level: float, low: float, extent: float, absorb: 
     for top, bottom, left, right in boxes_around(above, 1):  # no component spans two boxes
         window = (slice(top, bottom), slice(left, right))
         mask[window] = _grown_in(z[window], above[window], seed_level, low, extent, absorb,
-                                 None if judged is None else judged[window])
+                                 None if judged is None else judged[window], absorb_peaks)
     return mask
 
 
 def _grown_in(z: np.ndarray, above: np.ndarray, seed_level: float, low: float, extent: float, absorb: float,
-              judged: np.ndarray | None) -> np.ndarray:
+              judged: np.ndarray | None, absorb_peaks: bool = True) -> np.ndarray:
     """:func:`_grown` in a window of the map that holds whole components of ``above`` (``z > low``)."""
     mask = np.zeros(z.shape, dtype=bool)
     count, labels, stats, _ = label_regions(above, 8)
@@ -374,6 +379,8 @@ def _grown_in(z: np.ndarray, above: np.ndarray, seed_level: float, low: float, e
                 break
             core = _component_at(free & (crop > max(low, extent * peak)), top)
             taken = _component_at(free & (crop > max(low, absorb * peak)), top) if 0 < absorb < extent else core
+            if not absorb_peaks:  # another peak's top, joined to this one only lower down, stays free
+                taken = taken & ~(crop > max(low, extent * peak))
             if judged is None:
                 out |= core
                 free &= ~(taken | core)

@@ -39,6 +39,8 @@ pair not drawn again (a lossless pair: every value above that background is a ch
 spread to measure: any value above it is significant, and ``relative``, ``extent`` and
 ``min_size`` decide, so a large change does not hide the small ones beside it. ``zero_below``
 takes the values at most that fraction of the map's largest as zero: a float FFT's rounding.
+``absorb_peaks=false`` leaves another peak that reaches ``extent`` of a difference's peak, but
+joins it only lower down, to start a difference of its own (``absorb`` takes it by default).
 The ``default`` preset ends with this stage (docs/quality.md says how its knobs were chosen).
 """
 
@@ -78,7 +80,8 @@ class Regions:
                  extent: float = 0.0, absorb: float = 0.0, relative: float = 0.0, nonzero: bool = False,
                  judge: str = "difference", moves: bool = False, move_match: float = 0.35, move_tolerance: int = 0,
                  frame: float = 0.0, line_merge: float = 0.0, lines: str = "all",
-                 line_height: float = 0.0, exact_background: bool = False, zero_below: float = 0.0) -> None:
+                 line_height: float = 0.0, exact_background: bool = False, zero_below: float = 0.0,
+                 absorb_peaks: bool = True) -> None:
         for name, value in (("level", level), ("low", low)):
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a positive number of standard deviations, got {value!r}")
@@ -92,6 +95,7 @@ class Regions:
                              "its own extent")
         self.level, self.low, self.merge, self.min_size = float(level), float(low), float(merge), float(min_size)
         self.extent, self.absorb, self.relative = float(extent), float(absorb), float(relative)
+        self.absorb_peaks = bool(absorb_peaks)
         if judge not in JUDGES:
             raise ValueError(f"judge must be one of {', '.join(JUDGES)}, got {judge!r}")
         if not (math.isfinite(move_match) and 0 < move_match < 1):
@@ -119,7 +123,7 @@ class Regions:
                 values, compared, level=self.level, low=self.low, merge=self.merge, min_size=self.min_size,
                 extent=self.extent, absorb=self.absorb, relative=self.relative, nonzero=self.nonzero,
                 support=None if support is None else support[index], judge=self.judge,
-                exact_background=self.exact_background, zero_below=self.zero_below)
+                exact_background=self.exact_background, zero_below=self.zero_below, absorb_peaks=self.absorb_peaks)
             crop = _crops(out.images, index) if out.images is not None else None
             if self.frame > 0:
                 found, mask = off_the_frame(found, mask, self.frame, crop)
@@ -151,7 +155,8 @@ class Regions:
             "merge": f"{self.merge} of the image diagonal",
             "min_size": f"{self.min_size} of the image area",
             "extent": f"a difference covers the connected pixels above {self.extent} of its peak (0: down to low)",
-            "absorb": f"weaker bumps above {self.absorb} of a difference's peak are part of it",
+            "absorb": f"weaker bumps above {self.absorb} of a difference's peak are part of it"
+                      + ("" if self.absorb_peaks else f"; another peak above {self.extent} of it starts its own"),
             "relative": f"a difference stands at least {self.relative} of the strongest one's height above the background",
             "significance": "peak above the background, in robust standard deviations",
             "regions_sorted_by": "peak, then area",

@@ -81,6 +81,24 @@ def test_an_explicit_postprocessor_replaces_the_default_one():
     assert all(r.significance is None for r in result.regions)
 
 
+def test_absorb_peaks_is_a_knob_of_the_stage_and_its_conventions_say_so():
+    """A weaker change joined to a stronger one only through a faint ridge (between absorb and
+    extent of the stronger's peak): taken in with today's rule, its own difference without it."""
+    values = torch.from_numpy(np.random.default_rng(0).uniform(0.0, 0.05, (120, 160)).astype(np.float32))
+    values[50:70, 20:40] += 3.0
+    values[50:60, 90:100] += 0.9
+    values[58:60, 40:90] = 0.17  # about 8 robust deviations above the background
+    rule = {"merge": 0.0, "extent": 0.1, "absorb": 0.03, "relative": 0.15}
+    out = StageOutput(map=values[None, None])
+    assert [r.bbox for r in Regions(**rule)(out).regions[0]] == [(20, 50, 40, 70)]
+    free = Regions(**rule, absorb_peaks=False)
+    assert [r.bbox for r in free(out).regions[0]] == [(20, 50, 40, 70), (90, 50, 100, 60)]
+    assert "another peak above 0.1 of it starts its own" in free.conventions()["absorb"]
+    assert "another peak" not in Regions(**rule).conventions()["absorb"]
+    parsed = finder(postprocessor="regions:extent=0.1,absorb=0.03,absorb_peaks=false")
+    assert parsed.config["postprocessor"][0]["params"]["absorb_peaks"] is False
+
+
 def test_pixels_not_compared_hold_no_difference():
     values = torch.zeros(1, 1, 40, 40)
     values[..., 5:10, 5:10] = 1.0

@@ -171,6 +171,23 @@ def test_absorb_keeps_a_bump_on_a_change_s_flank_out_of_its_box():
     assert core.bbox[2] < 85 and core.area < grown.area
 
 
+def test_absorb_peaks_false_leaves_another_change_joined_only_through_a_faint_ridge():
+    """A change at 30% of the strongest, 50 px from it, joined through a ridge between absorb and
+    extent of the strongest's peak (a table's rule on a page drawn again): absorb takes it, and
+    with it the change, unless absorb_peaks is off."""
+    values = blob(blob(noisy(), 20, 50, 40, 70, 3.0), 90, 50, 100, 60, 0.9)
+    centre, spread = spread_of(values)
+    values[58:60, 40:90] = centre + 8 * spread  # above absorb x 160 deviations, below extent x 160
+    rule = {"merge": 0.0, "extent": 0.1, "absorb": 0.03, "relative": 0.15}
+    (alone,), mask, _ = significant_regions(values, **rule)
+    assert alone.bbox == (20, 50, 40, 70) and not mask[:, 85:].any()
+    strong, weaker = significant_regions(values, absorb_peaks=False, **rule)[0]
+    assert strong == alone and weaker.bbox == (90, 50, 100, 60)
+    # a peak close enough to merge is joined to the difference again: one difference, as before
+    (joined,), _, _ = significant_regions(values, absorb_peaks=False, **{**rule, "merge": 0.5})
+    assert joined.bbox == (20, 50, 100, 70)
+
+
 def test_relative_drops_what_is_faint_next_to_the_strongest_change():
     values = blob(blob(noisy(), 20, 20, 40, 40, 4.0), 100, 70, 110, 80, 0.2)
     assert len(significant_regions(values)[0]) == 2
@@ -269,9 +286,9 @@ def test_growing_and_merging_in_boxes_equal_the_whole_mask(seed):
         blob(values, x, y, x + int(rng.integers(1, 25)), y + int(rng.integers(1, 25)), float(rng.uniform(0.2, 3)))
     z = (values - 0.02) / 0.01
     judged = label_regions(z > 40, 8)[1] if seed % 3 == 0 else None
-    for extent, absorb in ((0.0, 0.0), (0.3, 0.1)):
-        grown = _grown(z, 6.0, 3.0, extent, absorb, judged)
-        np.testing.assert_array_equal(grown, _grown_in(z, z > 3.0, 6.0, 3.0, extent, absorb, judged))
+    for extent, absorb, peaks in ((0.0, 0.0, True), (0.3, 0.1, False), (0.3, 0.1, True)):
+        grown = _grown(z, 6.0, 3.0, extent, absorb, judged, peaks)
+        np.testing.assert_array_equal(grown, _grown_in(z, z > 3.0, 6.0, 3.0, extent, absorb, judged, peaks))
     if seed % 2 == 0:
         assert len(boxes_around(z > 3.0, 1)) > 1  # the case this is about
     for radius in (0.0, 1.0, 9.0, 40.0, 200.0):
