@@ -340,7 +340,8 @@ def _grown(z: np.ndarray, seed_level: float, low: float, extent: float, absorb: 
     peak; its difference is the connected free pixels above ``max(low, extent P)``; those above
     ``max(low, absorb P)`` are taken with it (``absorb = 0``: only its own; without
     ``absorb_peaks``, none above ``extent P`` that are not its own: another peak's top stays
-    free); repeat while a free pixel stands above ``seed_level``. With ``extent = 0`` each component is one difference.
+    free); repeat while a free pixel stands above ``seed_level``. With ``extent = 0`` each
+    component is one difference.
     ``judged`` (HxW labels of the faded map's differences, 0 = none; or ``None``): a difference
     that overlaps none of them is dismissed, and no difference takes with it a labelled one
     that its own pixels do not overlap: that one stays free to start a difference of its own.
