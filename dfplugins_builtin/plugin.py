@@ -189,6 +189,10 @@ def dfind_postprocessors() -> Iterator[StageSpec]:
                                                  "change), any value above the background is significant and "
                                                  "relative, extent and min_size decide; else a large change's own "
                                                  "values raise the bar for the small ones"),
+                Param("exact_merge", 0.0, "with exact_background, on such a map parts closer than this fraction of the "
+                                          "diagonal are one difference, instead of merge (0: merge)"),
+                Param("exact_peaks", False, "with exact_background, on such a map absorb_peaks is off: another peak "
+                                            "that reaches extent of a difference's peak starts its own"),
                 Param("zero_below", 0.0, "values of |map| at most this fraction of its largest are zero: a float32 "
                                          "FFT's rounding (1e-12 to 1e-6 of the peak) is background, not signal")),
     )
@@ -216,9 +220,10 @@ _GLYPHS = "rendered_window=3,window_slack=0.85,window_glyphs=0.02"
 #: in round four, a thing that moved counted once since round twenty, a scanned page's frame left
 #: out since round twenty-two, the parts of one line of text joined since round twenty-six, a
 #: lossless pair's flat background taken as exact since round twenty-nine, the FFT's rounding
-#: taken as zero since round thirty-one (docs/quality.md).
+#: taken as zero since round thirty-one, another change on that background no longer taken in as a
+#: flank since round thirty-four (docs/quality.md).
 _DIFFERENCES = ("builtin.regions:level=10,extent=0.1,absorb=0.03,merge=0.03,relative=0.15,moves=true,move_match=0.5,"
-                "frame=0.05,line_merge=0.06,line_height=0.02,exact_background=true,zero_below=1e-6")
+                "frame=0.05,line_merge=0.06,line_height=0.02,exact_background=true,zero_below=1e-6,exact_peaks=true")
 #: The ``strict`` preset's differences: every cluster of changed pixels (parts within 1% of the
 #: diagonal joined), down to a single pixel.
 _EXACT_DIFFERENCES = "builtin.regions:nonzero=true,min_size=0"

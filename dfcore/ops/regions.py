@@ -225,7 +225,8 @@ def significant_regions(values: np.ndarray, valid: np.ndarray | None = None, *, 
                         low: float = 3.0, merge: float = 0.01, min_size: float = 2e-5, extent: float = 0.0,
                         absorb: float = 0.0, relative: float = 0.0, nonzero: bool = False,
                         support: np.ndarray | None = None, judge: str = "difference",
-                        exact_background: bool = False, zero_below: float = 0.0, absorb_peaks: bool = True
+                        exact_background: bool = False, zero_below: float = 0.0, absorb_peaks: bool = True,
+                        exact_merge: float = 0.0, exact_peaks: bool = False
                         ) -> tuple[list[Region], np.ndarray, tuple[float, float]]:
     """The differences one HxW map holds, strongest first, and their HxW bool mask.
 
@@ -265,6 +266,13 @@ def significant_regions(values: np.ndarray, valid: np.ndarray | None = None, *, 
             background by more than a millionth of the largest is significant: ``level`` and
             ``low`` count deviations of that floor, and ``relative``, ``extent`` and ``min_size``
             decide (module docstring). The significance reported is still in the spread measured.
+        exact_merge: where ``exact_background`` applies, parts closer than this fraction of the
+            diagonal are one difference instead of ``merge`` (0: ``merge``): nothing drawn again
+            breaks a change of a lossless pair into pieces, and two changes a table row apart are two.
+        exact_peaks: where ``exact_background`` applies, ``absorb_peaks`` is off: every value
+            above that background is a change, so another peak that reaches ``extent`` of a
+            difference's peak is one of its own, not a bump on its flank (two changes 16 px
+            apart on a lossless page were one difference whose box held only the stronger).
         zero_below: values of ``|map|`` at most this fraction of its largest are zero: a float32
             FFT's rounding, which leaves values of 1e-12 to 1e-6 of the peak wherever a smoothing
             read a non-zero pixel, counts as the background, not as values above it.
@@ -288,7 +296,8 @@ def significant_regions(values: np.ndarray, valid: np.ndarray | None = None, *, 
     if valid is not None:
         z[~valid] = -np.inf
     faded = fades(support)
-    if exact_background and flat and not faded:  # the thresholds in deviations of the floor, not of the spread
+    exact = exact_background and flat and not faded
+    if exact:  # the thresholds in deviations of the floor, not of the spread
         gate = SPREAD_FLOOR * peak / spread
         level, low = level * gate, low * gate
     # The faded map's differences, where a support fades anything; a support of 1 everywhere
@@ -306,14 +315,15 @@ def significant_regions(values: np.ndarray, valid: np.ndarray | None = None, *, 
         if not (z > seed_level).any():
             return [], empty, (centre, spread)
         mask = _grown(z, seed_level, min(low, level), extent, max(min(absorb, extent), 0.0),
-                      label_regions(confirmed, 8)[1] if by_peak else None, absorb_peaks)
+                      label_regions(confirmed, 8)[1] if by_peak else None, absorb_peaks and not (exact and exact_peaks))
     # Merging and describing read only the box of the mask's pixels: moving a pixel outside it
     # onto its edge brings it closer to every mask pixel, so no two parts join outside the box
     # that do not join inside it (the same groups, distances and sums as on the whole image).
     window = _box(mask)
     if window is None:
         return [], empty, (centre, spread)
-    groups = _merged(mask[window], merge * float(np.hypot(height, width)))
+    joining = exact_merge if exact and exact_merge > 0 else merge
+    groups = _merged(mask[window], joining * float(np.hypot(height, width)))
     among = None
     if confirmed is not None and not by_peak:  # the groups the faded map's own differences touch
         among = np.unique(groups[confirmed[window] & mask[window]])

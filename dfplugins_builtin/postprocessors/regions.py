@@ -40,7 +40,10 @@ spread to measure: any value above it is significant, and ``relative``, ``extent
 ``min_size`` decide, so a large change does not hide the small ones beside it. ``zero_below``
 takes the values at most that fraction of the map's largest as zero: a float FFT's rounding.
 ``absorb_peaks=false`` leaves another peak that reaches ``extent`` of a difference's peak, but
-joins it only lower down, to start a difference of its own (``absorb`` takes it by default).
+joins it only lower down, to start a difference of its own (``absorb`` takes it by default);
+``exact_peaks`` does so only where ``exact_background`` applies (on a lossless pair two changes
+side by side are two, not one and its flank), and ``exact_merge`` joins parts there only when
+closer than that fraction of the diagonal instead of ``merge``.
 The ``default`` preset ends with this stage (docs/quality.md says how its knobs were chosen).
 """
 
@@ -81,7 +84,7 @@ class Regions:
                  judge: str = "difference", moves: bool = False, move_match: float = 0.35, move_tolerance: int = 0,
                  frame: float = 0.0, line_merge: float = 0.0, lines: str = "all",
                  line_height: float = 0.0, exact_background: bool = False, zero_below: float = 0.0,
-                 absorb_peaks: bool = True) -> None:
+                 absorb_peaks: bool = True, exact_merge: float = 0.0, exact_peaks: bool = False) -> None:
         for name, value in (("level", level), ("low", low)):
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a positive number of standard deviations, got {value!r}")
@@ -111,6 +114,8 @@ class Regions:
         self.line_merge, self.lines = check_fraction(line_merge, "line_merge", _DIAGONAL), lines
         self.line_height = check_fraction(line_height, "line_height", _DIAGONAL)
         self.zero_below = check_fraction(zero_below, "zero_below", "the map's largest value", high=0.01)
+        self.exact_merge = check_fraction(exact_merge, "exact_merge", _DIAGONAL)
+        self.exact_peaks = bool(exact_peaks)
 
     def __call__(self, out: StageOutput) -> StageOutput:
         maps = out.map[:, 0].detach().float().cpu().numpy()  # labelling is a host step (dfcore.ops.regions)
@@ -123,7 +128,8 @@ class Regions:
                 values, compared, level=self.level, low=self.low, merge=self.merge, min_size=self.min_size,
                 extent=self.extent, absorb=self.absorb, relative=self.relative, nonzero=self.nonzero,
                 support=None if support is None else support[index], judge=self.judge,
-                exact_background=self.exact_background, zero_below=self.zero_below, absorb_peaks=self.absorb_peaks)
+                exact_background=self.exact_background, zero_below=self.zero_below, absorb_peaks=self.absorb_peaks,
+                exact_merge=self.exact_merge, exact_peaks=self.exact_peaks)
             crop = _crops(out.images, index) if out.images is not None else None
             if self.frame > 0:
                 found, mask = off_the_frame(found, mask, self.frame, crop)
@@ -175,7 +181,11 @@ class Regions:
             **({"exact_background": "on a map equal to its background over more than half the compared pixels "
                                     "and not faded by a support (a pair not drawn again), any value above the "
                                     "background by more than a millionth of the largest is significant; relative, "
-                                    "extent and min_size decide"} if self.exact_background else {}),
+                                    "extent and min_size decide"
+                                    + (f"; parts closer than {self.exact_merge} of the diagonal are one difference "
+                                       "there" if self.exact_merge else "")
+                                    + ("; another peak above extent of a difference's starts its own there"
+                                       if self.exact_peaks else "")} if self.exact_background else {}),
             **({"zero_below": f"values of |map| at most {self.zero_below} of its largest are zero (rounding)"}
                if self.zero_below else {}),
             "support": "where the strategy hands one over, a difference is kept only where the same rule finds one "

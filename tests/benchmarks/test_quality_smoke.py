@@ -159,7 +159,7 @@ def test_each_guarded_round_is_held_against_the_default_of_the_round_before():
     assert six[six.index("--reference") + 1] == "d4@rel"
 
 
-def test_rounds_twenty_nine_and_thirty_one_hold_today_s_map_and_the_default_s_rule_is_their_own():
+def test_rounds_twenty_nine_to_thirty_four_hold_today_s_map_and_the_default_s_rule_is_their_own():
     from benchmarks.quality import sweep
     from dfcore.testing import fresh_registry
 
@@ -170,8 +170,11 @@ def test_rounds_twenty_nine_and_thirty_one_hold_today_s_map_and_the_default_s_ru
     later = sweep.round_four_arguments(round_name="thirty-one")
     assert later[later.index("--reference") + 1] == "d28@rel-mv50-f05-l06h02-x"  # round twenty-nine's rule
     assert sweep.ROUND_THIRTY_ONE_RULES["rel-mv50-f05-l06h02-x"] == sweep.ROUND_TWENTY_NINE_RULES["rel-mv50-f05-l06h02-x"]
-    chosen = sweep.rule_spec(sweep.ROUND_THIRTY_ONE_RULES["rel-mv50-f05-l06h02-x-z6"])
-    assert _params(preset) == _params(chosen)
+    z6 = sweep.ROUND_THIRTY_ONE_RULES["rel-mv50-f05-l06h02-x-z6"]
+    assert sweep.ROUND_THIRTY_FOUR_RULES["rel-mv50-f05-l06h02-x-z6"] == z6  # round thirty-one's rule, the reference
+    assert sweep.REFERENCES["thirty-four"] == "d28@rel-mv50-f05-l06h02-x-z6"
+    chosen = sweep.rule_spec(sweep.ROUND_THIRTY_FOUR_RULES["rel-mv50-f05-l06h02-x-z6-p"])
+    assert _params(preset) == _params(chosen) and _params(chosen)["exact_peaks"] == "true"
 
 
 def _params(spec: str) -> dict[str, object]:

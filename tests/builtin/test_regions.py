@@ -62,6 +62,26 @@ def test_a_large_change_on_a_lossless_page_hides_neither_itself_nor_a_small_one_
     assert len(finder(postprocessor=f"{rule},exact_background=true").run(a, b).regions) == 2
 
 
+def test_exact_merge_and_exact_peaks_part_two_changes_a_table_row_apart_on_a_lossless_page():
+    a, _ = repainted_page()  # 240x320: a diagonal of 400 px
+    b = a.copy()
+    b[100:110, 100:160] = (200, 30, 30)
+    b[126:136, 100:160] = (30, 30, 200)  # two changes 16 px apart
+    rule = "regions:level=10,extent=0.1,absorb=0.03,relative=0.15,exact_background=true,merge=0.05"  # 20 px
+    (swallowed,) = finder(postprocessor=rule).run(a, b).regions
+    assert swallowed.bbox[1] > 110  # absorb took the other change in: the box holds one of the two
+    (both,) = finder(postprocessor=f"{rule},exact_peaks=true").run(a, b).regions
+    assert both.bbox[1] <= 100 and both.bbox[3] >= 136  # one difference, but its box holds both
+    (default,) = finder().run(a, b).regions  # the default takes exact_peaks (round thirty-four)
+    assert default.bbox[1] <= 100 and default.bbox[3] >= 136
+    apart = finder(postprocessor=f"{rule},exact_peaks=true,exact_merge=0.02").run(a, b).regions  # 8 px
+    assert sorted(r.bbox[1] // 10 for r in apart) == [9, 12] and all(r.bbox[3] - r.bbox[1] < 20 for r in apart)
+    conventions = Regions(exact_background=True, exact_merge=0.02, exact_peaks=True).conventions()
+    assert "parts closer than 0.02 of the diagonal are one difference there" in conventions["exact_background"]
+    assert "another peak above extent of a difference's starts its own there" in conventions["exact_background"]
+    assert "parts closer" not in Regions(exact_background=True).conventions()["exact_background"]
+
+
 def test_identical_images_have_no_difference():
     a, _, _ = planted_pair(64, 80)
     result = finder().run(a, a.clone())
@@ -130,6 +150,7 @@ def test_pixels_not_compared_hold_no_difference():
     ("line_height=1.5", r"line_height must be a fraction of the image diagonal in \[0, 1\)"),
     ("zero_below=0.5", r"zero_below must be a fraction of the map's largest value in \[0, 0.01\)"),
     ("zero_below=-1e-6", "zero_below"),
+    ("exact_merge=1.5", r"exact_merge must be a fraction of the image diagonal in \[0, 1\)"),
 ])
 def test_bad_knobs_are_one_line_errors(params, message):
     with pytest.raises(ParameterError, match=message):

@@ -116,3 +116,15 @@ def test_the_window_recipe_is_the_default_with_windows_everywhere():
     assert recipe["strategy"]["params"] == {**default["strategy"]["params"], "rendered_window": 3,
                                             "window_slack": 0.5, "window_fade": True, "window_glyphs": 0.0}
     assert recipe["postprocessor"] == default["postprocessor"]
+
+
+def test_the_default_s_own_regions_it_quotes_are_the_default_s():
+    """The page quotes the default's ``regions`` stage with ``frame=0`` (and the default's map with
+    windows everywhere): each must be the default's, that knob aside, or the advice drifts."""
+    from dfcore.testing import fresh_registry
+
+    preset = fresh_registry().find_preset("default").stages["postprocessor"]
+    quoted = re.findall(r'-q "(builtin\.regions:[^"]*)"', GUIDE)
+    assert quoted
+    for rule in quoted:
+        assert re.sub(r"frame=[0-9.]+", "frame=0.05", rule) == preset

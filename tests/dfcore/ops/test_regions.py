@@ -115,6 +115,46 @@ def test_exact_background_leaves_a_noisy_map_and_one_drawn_again_alone():
     assert alone.bbox == (10, 10, 60, 40)
 
 
+def two_changes_a_row_apart(flat=True):
+    """Two changes 16 px apart on a 480x640 map (diagonal 800: merge 0.03 is 24 px, 0.015 is 12)."""
+    values = np.zeros((480, 640), np.float32) if flat else noisy(480, 640)
+    values[100:110, 100:130] += 1.0
+    values[126:136, 100:130] += 1.0
+    return values
+
+
+def test_exact_merge_parts_two_changes_of_a_lossless_map_that_merge_would_join():
+    rule = {"merge": 0.03, "extent": 0.1, "relative": 0.15, "exact_background": True}
+    assert [r.bbox for r in significant_regions(two_changes_a_row_apart(), **rule)[0]] == [(100, 100, 130, 136)]
+    apart = significant_regions(two_changes_a_row_apart(), exact_merge=0.015, **rule)[0]
+    assert sorted(r.bbox for r in apart) == [(100, 100, 130, 110), (100, 126, 130, 136)]
+    # a gap smaller than exact_merge still joins
+    assert len(significant_regions(two_changes_a_row_apart(), exact_merge=0.025, **rule)[0]) == 1
+
+
+def test_exact_merge_leaves_a_noisy_map_and_one_drawn_again_to_merge():
+    rule = {"merge": 0.03, "extent": 0.1, "relative": 0.15, "exact_background": True, "exact_merge": 0.015}
+    assert len(significant_regions(two_changes_a_row_apart(flat=False), **rule)[0]) == 1
+    support = np.ones((480, 640), np.float32)
+    support[:50] = 0.5  # a pair drawn again: the support fades somewhere
+    assert len(significant_regions(two_changes_a_row_apart(), support=support, **rule)[0]) == 1
+    off = {**rule, "exact_background": False}
+    assert len(significant_regions(two_changes_a_row_apart(), **off)[0]) == 1
+
+
+def test_exact_peaks_leaves_another_change_of_a_lossless_map_free_of_absorb():
+    values = two_changes_a_row_apart()
+    values[110:126, 100:130] = 0.05  # a ridge above absorb of their peak, below extent
+    rule = {"merge": 0.0, "extent": 0.1, "absorb": 0.03, "relative": 0.15, "exact_background": True}
+    (one,), mask, _ = significant_regions(values, **rule)
+    assert one.bbox in ((100, 100, 130, 110), (100, 126, 130, 136)) and mask.sum() == 300
+    two = significant_regions(values, exact_peaks=True, **rule)[0]
+    assert sorted(r.bbox for r in two) == [(100, 100, 130, 110), (100, 126, 130, 136)]
+    noisy_map = two_changes_a_row_apart(flat=False)
+    noisy_map[110:126, 100:130] = 0.08
+    assert significant_regions(noisy_map, exact_peaks=True, **rule)[0] == significant_regions(noisy_map, **rule)[0]
+
+
 def test_zero_below_takes_rounding_noise_as_the_background_it_stands_in_for():
     """An FFT smoothing leaves 1e-12 to 1e-6 of the peak where the exact map is zero: with 46% of
     exact zeros and 8% of such noise, the median and MAD would be the noise's."""
