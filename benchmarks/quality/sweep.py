@@ -224,7 +224,7 @@ _REL_MV50 = ROUND_TWENTY_RULES["rel-mv50"]
 ROUND_TWENTY_ONE_RULES = {"rel-mv50": _REL_MV50, "rel-mv50-f03": {**_REL_MV50, "frame": 0.03},
                           "rel-mv50-f05": {**_REL_MV50, "frame": 0.05}}
 #: Round twenty-two: round twenty-one's ``frame`` with the difference also even along the edge
-#: (``dfcore.ops.regions.off_the_frame`` given the pair; round twenty-one judged the box alone).
+#: (``dfcore.ops.frame.off_the_frame`` given the pair; round twenty-one judged the box alone).
 ROUND_TWENTY_TWO_RULES = {"rel-mv50": _REL_MV50, "rel-mv50-f05": {**_REL_MV50, "frame": 0.05}}
 #: Round twenty-three: round twenty-two's rule (``rel-mv50-f05``), and with a moved thing matched
 #: within the other image's range over 1 or 2 px (``t1``, ``t2``: ``move_tolerance``), as the map

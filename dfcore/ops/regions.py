@@ -47,7 +47,6 @@ back to the device, and only when ``min_area`` or ``top_k`` dropped some.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -57,16 +56,8 @@ from torch import Tensor
 from dfcore.contracts import Region
 from dfcore.ops.strips import boxes_around
 
-if TYPE_CHECKING:
-    from dfcore.ops.moves import Crop
-
 #: What a support judges (:func:`significant_regions`'s ``judge``).
 JUDGES = ("difference", "peak")
-
-#: A difference along the frame spans at least this fraction of the edge it lies along, and
-#: differs evenly along it at this fraction of its positions (:func:`off_the_frame`).
-FRAME_SPAN = 0.4
-FRAME_EVEN = 0.9
 
 
 
@@ -472,41 +463,3 @@ def _described(mask: np.ndarray, groups: np.ndarray, magnitude: np.ndarray, z: n
     ]
     regions.sort(key=lambda r: (-r.peak, -r.area, r.bbox))
     return regions, kept
-
-
-def off_the_frame(regions: list[Region], mask: np.ndarray, frame: float, crop: Crop | None = None
-                  ) -> tuple[list[Region], np.ndarray]:
-    """The differences that do not lie along the image's frame, and the mask of their pixels.
-
-    A difference lies along the frame when its box is inside the band ``frame`` times the
-    image diagonal wide along one edge and spans at least :data:`FRAME_SPAN` of that edge: the
-    border of a page scanned or drawn again, not a change of what it shows. Given the pair
-    (``crop``, as :func:`dfcore.ops.moves.paired_moves` takes it), it must also differ evenly
-    along that edge, as a line does and a line of text does not: at :data:`FRAME_EVEN` of the
-    positions along the box, the pair's difference across it is at least half its median.
-    The map keeps it.
-    """
-    height, width = mask.shape
-    band = frame * float(np.hypot(height, width))
-    kept, dropped = [], []
-    for region in regions:
-        x0, y0, x1, y1 = region.bbox
-        across = 0 if (y1 <= band or y0 >= height - band) and x1 - x0 >= FRAME_SPAN * width else \
-            1 if (x1 <= band or x0 >= width - band) and y1 - y0 >= FRAME_SPAN * height else None
-        along = across is not None and (crop is None or _even(crop(slice(y0, y1), slice(x0, x1)), across))
-        (dropped if along else kept).append(region)
-    if not dropped:
-        return regions, mask
-    gone = np.zeros_like(mask)
-    for x0, y0, x1, y1 in (r.bbox for r in dropped):
-        gone[y0:y1, x0:x1] = True
-    for x0, y0, x1, y1 in (r.bbox for r in kept):  # a kept difference's pixels stay, in a dropped box too
-        gone[y0:y1, x0:x1] = False
-    return kept, mask & ~gone
-
-
-def _even(window: tuple[np.ndarray, np.ndarray], across: int) -> bool:
-    """Whether the pair's difference in a window is even along it (``across``: the axis across it)."""
-    a, b = window
-    profile = np.abs(a - b).mean(axis=2).mean(axis=across)
-    return bool((profile >= 0.5 * np.median(profile)).mean() >= FRAME_EVEN)

@@ -18,7 +18,7 @@ map that it does not overlap, so a change on another's flank is still found.
 With ``frame``, a difference that lies along the image's edge -- inside a band that fraction
 of the diagonal wide, spanning at least 0.4 of the edge, and, given the pair, differing evenly
 along it as a line does -- is the border of a page scanned or drawn again, and is not
-reported (:func:`dfcore.ops.regions.off_the_frame`); the map keeps it.
+reported (:func:`dfcore.ops.frame.off_the_frame`); the map keeps it.
 With ``moves``, a thing that left one place and appeared at another is one difference, not
 two: two differences pair when what A shows at one is what B shows at the other and the other
 way round (:func:`dfcore.ops.moves.paired_moves`; ``move_match`` is how close, as a fraction
@@ -55,10 +55,11 @@ import numpy as np
 import torch
 
 from dfcore.contracts import StageOutput
+from dfcore.ops.frame import FRAME_SPAN, off_the_frame
 from dfcore.ops.lines import LINE_HEIGHTS, LINE_OVERLAP, joined_along_lines
 from dfcore.ops.moves import Crop, paired_moves
 from dfcore.ops.params import check_fraction
-from dfcore.ops.regions import FRAME_SPAN, JUDGES, fades, off_the_frame, significant_regions
+from dfcore.ops.regions import JUDGES, fades, significant_regions
 
 
 def _crops(images: tuple[torch.Tensor, torch.Tensor], index: int) -> Crop:
