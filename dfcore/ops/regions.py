@@ -258,8 +258,9 @@ def significant_regions(values: np.ndarray, valid: np.ndarray | None = None, *, 
             ``low`` count deviations of that floor, and ``relative``, ``extent`` and ``min_size``
             decide (module docstring). The significance reported is still in the spread measured.
         exact_merge: where ``exact_background`` applies, parts closer than this fraction of the
-            diagonal are one difference instead of ``merge`` (0: ``merge``): nothing drawn again
-            breaks a change of a lossless pair into pieces, and two changes a table row apart are two.
+            diagonal are one difference instead of ``merge`` (0: ``merge``): no re-rendering breaks
+            a change of a lossless pair into pieces, so two changes a table row apart can be two
+            (it also parts the two strips of an element moved by less than its width).
         exact_peaks: where ``exact_background`` applies, ``absorb_peaks`` is off: every value
             above that background is a change, so another peak that reaches ``extent`` of a
             difference's peak is one of its own, not a bump on its flank (two changes 16 px
