@@ -46,6 +46,7 @@ back to the device, and only when ``min_area`` or ``top_k`` dropped some.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import cv2
@@ -134,6 +135,9 @@ BACKGROUND_SAMPLES = 1 << 20
 
 #: The least spread of a map's background, as a fraction of its largest value.
 SPREAD_FLOOR = 1e-6
+#: Fewer compared values than this (a 16x16 image) are too few to measure a background on: a
+#: change smoothed over a sprite of 8x8 px is most of it, and its median would be the change's.
+MIN_BACKGROUND = 256
 
 
 def background(values: np.ndarray) -> tuple[float, float]:
@@ -141,6 +145,8 @@ def background(values: np.ndarray) -> tuple[float, float]:
 
     When more than half the values are equal (a lossless pair's map is mostly zero) the MAD is
     zero; the mean absolute deviation, and at least a millionth of the largest value, is used.
+    Fewer than :data:`MIN_BACKGROUND` values give no background to measure: zero is taken as
+    it, with the least spread, as an exact map's (a flat background).
     """
     level, spread, _ = _background(values)
     return level, spread
@@ -148,6 +154,8 @@ def background(values: np.ndarray) -> tuple[float, float]:
 
 def _background(values: np.ndarray) -> tuple[float, float, bool]:
     """:func:`background`, and whether its MAD was zero (more than half the values equal: a flat background)."""
+    if values.size < MIN_BACKGROUND:
+        return 0.0, SPREAD_FLOOR * float(np.abs(values).max(initial=0.0)), True
     if values.size > BACKGROUND_SAMPLES:
         values = values[:: values.size // BACKGROUND_SAMPLES + 1]
     level = _median(values)  # in the values' own dtype: the same order statistics, half the bytes for float32
@@ -323,6 +331,8 @@ def significant_regions(values: np.ndarray, valid: np.ndarray | None = None, *, 
     regions, kept = _described(mask[window], groups, magnitude[window], z[window],
                                max(1, round(min_size * height * width)), origin, among)
     empty[window] = np.isin(groups, kept) & mask[window]
+    if compared.size < MIN_BACKGROUND:  # no background was measured: a significance would be the floor's
+        regions = [dataclasses.replace(region, significance=None) for region in regions]
     return regions, empty, (centre, spread)
 
 

@@ -82,6 +82,15 @@ def test_exact_merge_and_exact_peaks_part_two_changes_a_table_row_apart_on_a_los
     assert "parts closer" not in Regions(exact_background=True).conventions()["exact_background"]
 
 
+@pytest.mark.parametrize("side", [1, 2, 8])
+def test_a_tiny_pair_that_differs_reports_its_difference(side):
+    a = np.zeros((side, side, 3), np.uint8)
+    b = a.copy()
+    b[side // 2, side // 2] = 255
+    assert len(finder().run(a, b).regions) == 1
+    assert finder().run(a, a.copy()).regions == []
+
+
 def test_identical_images_have_no_difference():
     a, _, _ = planted_pair(64, 80)
     result = finder().run(a, a.clone())

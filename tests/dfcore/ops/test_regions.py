@@ -86,6 +86,20 @@ def large_and_small_change():
     return values
 
 
+def test_a_map_too_small_to_measure_a_background_on_takes_zero_as_it():
+    """A one-pixel change smoothed over an 8x8 map is most of it: its median would be the change."""
+    yy, xx = np.mgrid[:8, :8]
+    values = np.exp(-((yy - 4) ** 2 + (xx - 4) ** 2) / 8.0).astype(np.float32)
+    assert background(values.ravel()) == (0.0, pytest.approx(1e-6))
+    (found,), mask, _ = significant_regions(values, level=10, relative=0.15, extent=0.1)
+    assert found.peak == pytest.approx(1.0) and mask[4, 4]
+    assert found.significance is None  # no background measured: no deviations to count
+    assert significant_regions(np.zeros((8, 8), np.float32))[0] == []
+    assert len(significant_regions(np.ones((1, 1), np.float32))[0]) == 1
+    big = np.pad(values, 4)  # 16x16: enough values, the median is the background's again
+    assert background(big.ravel())[0] == 0.0 and background(big.ravel())[1] > 1e-3
+
+
 def test_exact_background_finds_the_small_change_that_a_large_one_hid():
     values = large_and_small_change()
     centre, spread = background(values.ravel())
