@@ -9,8 +9,13 @@ preset report? For each page (``screens``) and plot (``figures``) source of the 
 of the first ``--variants`` B settings, A is the reference rendering and B the same page or
 figure drawn again under that setting with no edit (:func:`benchmarks.quality.screens.unchanged_pair`,
 :func:`benchmarks.quality.figures.unchanged_pair`: the pairs of the degraded tracks, less their
-edits). It prints, per family and preset, the pairs, the share reported as unchanged (0
-differences) and the mean and largest number of differences, and writes ``unchanged.json``.
+edits). A third family, ``layout``, is the layout-shift page (``benchmarks/layout_shift.py``)
+against its two anti-aliasing-only controls (its text drawn a third of a pixel to the right; the
+page rendered at 3x and reduced), the same two pairs in every split: no round tunes on them,
+and a sweep's ``--unchanged`` guard holds them as it holds the others (round twenty-eight's
+windows had raised the first from 0 differences to 6 unseen). It prints, per family and preset,
+the pairs, the share reported as unchanged (0 differences) and the mean and largest number of
+differences, and writes ``unchanged.json``.
 """
 
 from __future__ import annotations
@@ -23,11 +28,35 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from benchmarks.quality import figures, real, run, screens
 from benchmarks.quality.pairs import MAX_SIDE
 
 PRESETS = ("default", "redrawn", "robust", "strict")
-MAKERS = {"screens": screens.unchanged_pair, "figures": figures.unchanged_pair}
+#: The layout-shift page's controls with nothing moved by a whole pixel (``layout`` family).
+LAYOUT_CONTROLS = ("aa-subpixel", "aa-supersampled")
+
+
+def layout_pair(source: str, variant: int = 0, seed: int = 0, max_side: int = MAX_SIDE
+                ) -> tuple[np.ndarray, np.ndarray, str]:
+    """The layout-shift page and one of its :data:`LAYOUT_CONTROLS` (one setting each: ``variant``,
+    ``seed`` and ``max_side`` are the other makers'; the page is 640x400)."""
+    from benchmarks import layout_shift
+
+    case = next(case for case in layout_shift.cases() if case.name == source)
+    return layout_shift.render(layout_shift.Page()), layout_shift.render(case.b), source
+
+
+MAKERS = {"screens": screens.unchanged_pair, "figures": figures.unchanged_pair, "layout": layout_pair}
+
+
+def _pairs_of(family: str, split: str, variants: int) -> list[tuple[str, int]]:
+    """``(source, variant)`` of a family's pairs: each source of the split under ``variants``
+    settings; the layout controls once each, whatever the split."""
+    if family == "layout":
+        return [(source, 0) for source in LAYOUT_CONTROLS]
+    return [(source, variant) for source in real.sources_of(family, split) for variant in range(variants)]
 
 
 def count(split: str, variants: int, presets: Sequence[str], seed: int = 0,
@@ -42,12 +71,11 @@ def count(split: str, variants: int, presets: Sequence[str], seed: int = 0,
         finders[label] = Finder(device="cpu", **stages)
     records = []
     for family, make in MAKERS.items():
-        for source in real.sources_of(family, split):
-            for variant in range(variants):
-                a, b, setting = make(source, variant, seed, MAX_SIDE)
-                found = {preset: len(finder.run(a, b).regions) for preset, finder in finders.items()}
-                records.append({"family": family, "source": source, "variant": variant, "setting": setting,
-                                "differences": found})
+        for source, variant in _pairs_of(family, split, variants):
+            a, b, setting = make(source, variant, seed, MAX_SIDE)
+            found = {preset: len(finder.run(a, b).regions) for preset, finder in finders.items()}
+            records.append({"family": family, "source": source, "variant": variant, "setting": setting,
+                            "differences": found})
     return records
 
 

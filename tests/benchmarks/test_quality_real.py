@@ -140,10 +140,11 @@ def test_a_small_run_scores_every_new_track(screen_pairs, tmp_path):
                      "--out", str(out), "--quiet"])
     assert list(result["summary"]) == list(real.FAMILIES)
     for track in real.FAMILIES:
-        for method, scores in result["summary"][track].items():
+        for scores in result["summary"][track].values():
             assert scores["pairs"] == 1
             assert 0.0 <= scores["region_f1"] <= 1.0 and scores["count_error_abs"] >= 0
-    rows = list(csv.DictReader(open(out / "scores.csv")))
+    with open(out / "scores.csv") as handle:
+        rows = list(csv.DictReader(handle))
     assert {r["regions_by"] for r in rows if r["method"] == "pixelmatch"} == {"components"}
     assert {r["regions_by"] for r in rows if r["method"] == "abs-diff"} == {"otsu"}
     assert {r["regions_by"] for r in rows if r["method"] == "dfind:default"} == {"own"}  # it reports its regions
@@ -196,3 +197,19 @@ def test_the_unchanged_count_records_what_each_preset_reports(monkeypatch, tmp_p
     saved = (tmp_path / "unchanged.md").read_text()
     assert "| figures | `strict` | 2 | 0% |" in saved and "| figures | `exact` | 2 | 0% |" in saved
     assert (tmp_path / "unchanged.json").exists()
+
+
+def test_the_layout_controls_are_counted_once_each_in_every_split(monkeypatch):
+    """The layout-shift page's anti-aliasing-only controls join the pairs drawn again, so a sweep's
+    --unchanged guard holds them too (round twenty-eight had raised one from 0 differences to 6)."""
+    from benchmarks.quality import unchanged
+
+    assert "layout" in unchanged.MAKERS
+    monkeypatch.setattr(unchanged, "MAKERS", {"layout": unchanged.MAKERS["layout"]})
+    for split in ("dev", "test"):
+        records = unchanged.count(split, 4, ("strict",))
+        assert [(r["source"], r["variant"]) for r in records] == [("aa-subpixel", 0), ("aa-supersampled", 0)]
+        assert all(r["differences"]["strict"] > 0 for r in records)  # anti-aliasing differs: strict counts it
+    a, b, setting = unchanged.layout_pair("aa-subpixel")
+    assert a.shape == b.shape == (400, 640, 3) and setting == "aa-subpixel" and (a != b).any()
+    assert set(unchanged.means(records, "strict")) == {"layout"}
