@@ -191,6 +191,10 @@ def dfind_postprocessors() -> Iterator[StageSpec]:
                                                  "values raise the bar for the small ones"),
                 Param("exact_merge", 0.0, "with exact_background, on such a map parts closer than this fraction of the "
                                           "diagonal are one difference, instead of merge (0: merge)"),
+                Param("exact_moves", 0, "with exact_merge, two parts it parts that merge would join are one "
+                                        "difference when B is A moved by at most this many px over both, within "
+                                        "move_match both ways: an element moved by less than its width (0: never; "
+                                        "at most 16; round thirty-six, docs/quality.md)"),
                 Param("exact_peaks", False, "with exact_background, on such a map absorb_peaks is off: another peak "
                                             "that reaches extent of a difference's peak starts its own"),
                 Param("zero_below", 0.0, "values of |map| at most this fraction of its largest are zero: a float32 "

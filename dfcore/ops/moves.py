@@ -251,3 +251,54 @@ def _joined(source: Region, target: Region, shift: tuple[int, int]) -> Region:
                   centroid=(float(centroid[0]), float(centroid[1])),
                   significance=max(significances) if significances else None,
                   move=Move(source.bbox, target.bbox, (int(shift[0]), int(shift[1]))))
+
+
+#: :func:`one_move` tests each part on at most this many of its changed pixels (every k-th of more).
+_MOVED_PIXELS = 4096
+
+
+def one_move(parts: list[tuple[np.ndarray, np.ndarray]], crop: Crop, shape: tuple[int, int], *, reach: int,
+             match: float) -> tuple[int, int] | None:
+    """The shift ``(dx, dy)`` of at most ``reach`` px by which B is A moved over every one of ``parts``, or ``None``.
+
+    An element moved by less than its own size leaves two strips on a lossless pair's map, where
+    it left and where it arrived, as far apart as it is wide; two changes side by side leave two
+    parts too. One move tells them apart: B is A moved by ``D`` over both strips (where the
+    element left, B shows what A showed ``D`` behind it; where it arrived, B shows the element
+    A showed ``D`` before), over no two unrelated changes. For each part, over its pixels ``p``
+    (``parts``: row and column indices in the image) where A and B differ, both the mean of ``|A(p) - B(p + D)|``
+    and that of ``|B(p) - A(p - D)|`` must be at most ``match`` times the part's own mean
+    ``|A(p) - B(p)|``: the second half is what a thing added in B fails (beside it, B shows
+    the background A shows), the first what a thing removed fails. Shifts that take a pixel
+    off the image are not tried.
+    """
+    height, width = shape
+    rows = np.concatenate([r for r, _ in parts])
+    cols = np.concatenate([c for _, c in parts])
+    y0, y1 = max(int(rows.min()) - reach, 0), min(int(rows.max()) + reach + 1, height)
+    x0, x1 = max(int(cols.min()) - reach, 0), min(int(cols.max()) + reach + 1, width)
+    a, b = (np.asarray(image, dtype=np.float32) for image in crop(slice(y0, y1), slice(x0, x1)))
+    steps = np.arange(-reach, reach + 1)
+    dy, dx = (v.ravel() for v in np.meshgrid(steps, steps, indexing="ij"))
+    moved = (dy != 0) | (dx != 0)
+    dy, dx = dy[moved], dx[moved]
+    worst = np.zeros(dy.shape, dtype=np.float64)
+    for r, c in parts:
+        r, c = r - y0, c - x0
+        changed = np.abs(a[r, c] - b[r, c]).max(axis=1) > 0  # a smoothed map's part also holds unchanged pixels
+        if not changed.any():
+            return None
+        r, c = r[changed], c[changed]
+        if r.size > _MOVED_PIXELS:  # every k-th pixel
+            r, c = r[:: -(-r.size // _MOVED_PIXELS)], c[:: -(-c.size // _MOVED_PIXELS)]
+        own = float(np.abs(a[r, c] - b[r, c]).mean())
+        ahead_r, ahead_c = r[None] + dy[:, None], c[None] + dx[:, None]  # (shifts, pixels)
+        behind_r, behind_c = r[None] - dy[:, None], c[None] - dx[:, None]
+        inside = ((ahead_r >= 0) & (ahead_r < a.shape[0]) & (ahead_c >= 0) & (ahead_c < a.shape[1])
+                  & (behind_r >= 0) & (behind_r < a.shape[0]) & (behind_c >= 0) & (behind_c < a.shape[1])).all(1)
+        ahead = np.abs(a[r, c][None] - b[ahead_r.clip(0, a.shape[0] - 1), ahead_c.clip(0, a.shape[1] - 1)])
+        behind = np.abs(b[r, c][None] - a[behind_r.clip(0, a.shape[0] - 1), behind_c.clip(0, a.shape[1] - 1)])
+        ratio = np.maximum(ahead.mean(axis=(1, 2)), behind.mean(axis=(1, 2))) / own
+        worst = np.maximum(worst, np.where(inside, ratio, np.inf))
+    best = int(np.argmin(worst))
+    return (int(dx[best]), int(dy[best])) if worst[best] <= match else None

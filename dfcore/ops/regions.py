@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 
 import cv2
 import numpy as np
@@ -225,7 +226,7 @@ def significant_regions(values: np.ndarray, valid: np.ndarray | None = None, *, 
                         absorb: float = 0.0, relative: float = 0.0, nonzero: bool = False,
                         support: np.ndarray | None = None, judge: str = "difference",
                         exact_background: bool = False, zero_below: float = 0.0, absorb_peaks: bool = True,
-                        exact_merge: float = 0.0, exact_peaks: bool = False
+                        exact_merge: float = 0.0, exact_peaks: bool = False, rejoin: Rejoin | None = None
                         ) -> tuple[list[Region], np.ndarray, tuple[float, float]]:
     """The differences one HxW map holds, strongest first, and their HxW bool mask.
 
@@ -269,6 +270,10 @@ def significant_regions(values: np.ndarray, valid: np.ndarray | None = None, *, 
             diagonal are one difference instead of ``merge`` (0: ``merge``): no re-rendering breaks
             a change of a lossless pair into pieces, so two changes a table row apart can be two
             (it also parts the two strips of an element moved by less than its width).
+        rejoin: where ``exact_merge`` parts what ``merge`` would join, ``rejoin(parts)`` (a
+            :data:`Rejoin`) says whether two of those parts are one thing: they are joined again
+            when it does (the strips of an element moved by less than its width,
+            :func:`dfcore.ops.moves.one_move`).
         exact_peaks: where ``exact_background`` applies, ``absorb_peaks`` is off: every value
             above that background is a change, so another peak that reaches ``extent`` of a
             difference's peak is one of its own, not a bump on its flank (two changes 16 px
@@ -322,12 +327,15 @@ def significant_regions(values: np.ndarray, valid: np.ndarray | None = None, *, 
     window = _box(mask)
     if window is None:
         return [], empty, (centre, spread)
-    joining = exact_merge if exact and exact_merge > 0 else merge
-    groups = _merged(mask[window], joining * float(np.hypot(height, width)))
+    parting = exact and 0 < exact_merge < merge
+    diagonal = float(np.hypot(height, width))
+    groups = _merged(mask[window], (exact_merge if parting else merge) * diagonal)
+    origin = (window[1].start, window[0].start)
+    if parting and rejoin is not None:
+        groups = _rejoined(groups, _merged(mask[window], merge * diagonal), rejoin, origin)
     among = None
     if confirmed is not None and not by_peak:  # the groups the faded map's own differences touch
         among = np.unique(groups[confirmed[window] & mask[window]])
-    origin = (window[1].start, window[0].start)
     regions, kept = _described(mask[window], groups, magnitude[window], z[window],
                                max(1, round(min_size * height * width)), origin, among)
     empty[window] = np.isin(groups, kept) & mask[window]
@@ -434,6 +442,40 @@ def _merged(mask: np.ndarray, radius: float) -> np.ndarray:
         groups[top:bottom, left:right] = np.where(part, labels + count, 0)
         count += found - 1
     return groups
+
+
+#: ``rejoin(parts) -> bool``: whether two parts of a map, each given as its pixels' (rows, columns)
+#: in the image, are one thing (:func:`significant_regions`).
+Rejoin = Callable[[list[tuple[np.ndarray, np.ndarray]]], bool]
+#: :func:`_rejoined` tries the pairs of at most this many parts in one group of ``merge``.
+REJOIN_PARTS = 12
+
+
+def _rejoined(groups: np.ndarray, coarse: np.ndarray, rejoin: Rejoin, origin: tuple[int, int]) -> np.ndarray:
+    """``groups`` (labels of a window, 0 = none) with the parts of one ``coarse`` group that ``rejoin`` takes
+    for one thing joined; ``origin`` is the window's (x, y) in the image."""
+    pixels = np.nonzero(groups)
+    fine, wide = groups[pixels], coarse[pixels]
+    root = np.arange(int(groups.max()) + 1)
+
+    def find(k: int) -> int:
+        while root[k] != k:
+            k = root[k]
+        return int(k)
+
+    for label in np.unique(wide):
+        held = np.unique(fine[wide == label])
+        if not 1 < held.size <= REJOIN_PARTS:
+            continue
+        parts = {}
+        for k in held:
+            at = fine == k
+            parts[int(k)] = (pixels[0][at] + origin[1], pixels[1][at] + origin[0])
+        for i, p in enumerate(held):
+            for q in held[i + 1:]:
+                if find(int(p)) != find(int(q)) and rejoin([parts[int(p)], parts[int(q)]]):
+                    root[find(int(q))] = find(int(p))
+    return np.array([find(k) for k in range(root.size)], dtype=groups.dtype)[groups]
 
 
 def _described(mask: np.ndarray, groups: np.ndarray, magnitude: np.ndarray, z: np.ndarray,

@@ -43,7 +43,10 @@ takes the values at most that fraction of the map's largest as zero: a float FFT
 joins it only lower down, to start a difference of its own (``absorb`` takes it by default);
 ``exact_peaks`` does so only where ``exact_background`` applies (on a lossless pair two changes
 side by side are two, not one and its flank), and ``exact_merge`` joins parts there only when
-closer than that fraction of the diagonal instead of ``merge``.
+closer than that fraction of the diagonal instead of ``merge``; with ``exact_moves``, two parts
+it parts that ``merge`` would join are one difference again when B is A moved by at most that
+many px over both (both ways, within ``move_match``): the strips an element moved by less than its
+width leaves where it was and where it went (:func:`dfcore.ops.moves.one_move`).
 The ``default`` preset ends with this stage (docs/quality.md says how its knobs were chosen).
 """
 
@@ -57,9 +60,9 @@ import torch
 from dfcore.contracts import StageOutput
 from dfcore.ops.frame import FRAME_SPAN, off_the_frame
 from dfcore.ops.lines import LINE_HEIGHTS, LINE_OVERLAP, joined_along_lines
-from dfcore.ops.moves import Crop, paired_moves
+from dfcore.ops.moves import Crop, one_move, paired_moves
 from dfcore.ops.params import check_fraction
-from dfcore.ops.regions import JUDGES, fades, significant_regions
+from dfcore.ops.regions import JUDGES, Rejoin, fades, significant_regions
 
 
 def _crops(images: tuple[torch.Tensor, torch.Tensor], index: int) -> Crop:
@@ -73,6 +76,8 @@ def _crops(images: tuple[torch.Tensor, torch.Tensor], index: int) -> Crop:
 
 
 _DIAGONAL = "the image diagonal"
+#: The farthest ``exact_moves`` looks, in px: a move of more than this many px is not tried as one thing.
+MOVE_REACH = 16
 #: Where ``line_merge`` joins: on every pair, or only on a pair drawn again.
 LINES = ("all", "rendered")
 
@@ -85,7 +90,8 @@ class Regions:
                  judge: str = "difference", moves: bool = False, move_match: float = 0.35, move_tolerance: int = 0,
                  frame: float = 0.0, line_merge: float = 0.0, lines: str = "all",
                  line_height: float = 0.0, exact_background: bool = False, zero_below: float = 0.0,
-                 absorb_peaks: bool = True, exact_merge: float = 0.0, exact_peaks: bool = False) -> None:
+                 absorb_peaks: bool = True, exact_merge: float = 0.0, exact_peaks: bool = False,
+                 exact_moves: int = 0) -> None:
         for name, value in (("level", level), ("low", low)):
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a positive number of standard deviations, got {value!r}")
@@ -117,6 +123,9 @@ class Regions:
         self.zero_below = check_fraction(zero_below, "zero_below", "the map's largest value", high=0.01)
         self.exact_merge = check_fraction(exact_merge, "exact_merge", _DIAGONAL)
         self.exact_peaks = bool(exact_peaks)
+        if isinstance(exact_moves, bool) or not isinstance(exact_moves, int) or not 0 <= exact_moves <= MOVE_REACH:
+            raise ValueError(f"exact_moves must be a whole number of pixels from 0 to {MOVE_REACH}, got {exact_moves!r}")
+        self.exact_moves = exact_moves
 
     def __call__(self, out: StageOutput) -> StageOutput:
         maps = out.map[:, 0].detach().float().cpu().numpy()  # labelling is a host step (dfcore.ops.regions)
@@ -125,13 +134,13 @@ class Regions:
         regions, masks, infos = [], [], []
         for index, values in enumerate(maps):
             compared = None if valid is None else valid[index]
+            crop = _crops(out.images, index) if out.images is not None else None
             found, mask, (centre, spread) = significant_regions(
                 values, compared, level=self.level, low=self.low, merge=self.merge, min_size=self.min_size,
                 extent=self.extent, absorb=self.absorb, relative=self.relative, nonzero=self.nonzero,
                 support=None if support is None else support[index], judge=self.judge,
                 exact_background=self.exact_background, zero_below=self.zero_below, absorb_peaks=self.absorb_peaks,
-                exact_merge=self.exact_merge, exact_peaks=self.exact_peaks)
-            crop = _crops(out.images, index) if out.images is not None else None
+                exact_merge=self.exact_merge, exact_peaks=self.exact_peaks, rejoin=self._rejoin(crop, values.shape))
             if self.frame > 0:
                 found, mask = off_the_frame(found, mask, self.frame, crop)
             if self.moves and crop is not None and len(found) > 1:
@@ -144,6 +153,12 @@ class Regions:
             infos.append({"differences": len(found), "background": round(centre, 6), "spread": round(spread, 6)})
         mask = torch.stack(masks)[:, None].to(out.map.device)
         return out.replace(mask=mask, regions=regions, info=infos)
+
+    def _rejoin(self, crop: Crop | None, shape: tuple[int, int]) -> Rejoin | None:
+        """``exact_moves``' test of two parts that ``exact_merge`` parted, on the pair's pixels (none without them)."""
+        if not self.exact_moves or crop is None:
+            return None
+        return lambda parts: one_move(parts, crop, shape, reach=self.exact_moves, match=self.move_match) is not None
 
     def conventions(self) -> dict[str, object]:
         if self.nonzero:
@@ -185,6 +200,9 @@ class Regions:
                                     "extent and min_size decide"
                                     + (f"; parts closer than {self.exact_merge} of the diagonal are one difference "
                                        "there" if self.exact_merge else "")
+                                    + (f"; two parts it parts are one difference when B is A moved by at most "
+                                       f"{self.exact_moves} px over both, within {self.move_match} of their own "
+                                       "differences both ways" if self.exact_merge and self.exact_moves else "")
                                     + ("; another peak above extent of a difference's starts its own there"
                                        if self.exact_peaks else "")} if self.exact_background else {}),
             **({"zero_below": f"values of |map| at most {self.zero_below} of its largest are zero (rounding)"}

@@ -139,6 +139,31 @@ def test_pixels_not_compared_hold_no_difference():
     assert not out.mask[..., 20:, :].any()
 
 
+def test_exact_moves_keeps_an_element_moved_by_less_than_its_width_one_difference_where_exact_merge_parts():
+    a, _ = repainted_page()  # 240x320: a diagonal of 400 px
+    a[60:80, 100:160] = (30, 120, 200)  # a button 60 px wide
+    b = a.copy()
+    b[60:80, 100:160] = a[60:80, 30:90]  # the page under it (dotted lines)
+    b[60:80, 104:164] = (30, 120, 200)  # moved right by 4 px: strips 56 px apart
+    b[150:160, 100:160] = (200, 30, 30)
+    b[176:186, 100:160] = (30, 30, 200)  # two changes 16 px apart
+    rule = ("regions:level=10,extent=0.1,absorb=0.03,relative=0.15,exact_background=true,merge=0.2,"
+            "exact_peaks=true,move_match=0.5,exact_merge=0.02")
+    parted = finder(postprocessor=rule).run(a, b).regions
+    assert len(parted) == 4  # the button's two strips, and the two changes
+    found = finder(postprocessor=f"{rule},exact_moves=8").run(a, b)
+    assert len(found.regions) == 3
+    (button,) = [r for r in found.regions if r.bbox[1] < 100]
+    assert button.bbox[0] <= 100 and button.bbox[2] >= 164  # both strips
+    assert sorted(r.bbox[1] // 10 for r in found.regions if r.bbox[1] > 100) == [14, 17]
+    conventions = Regions(exact_background=True, exact_merge=0.02, exact_moves=8).conventions()
+    assert "one difference when B is A moved by at most 8 px over both" in conventions["exact_background"]
+    # on a map alone (no pair to move) nothing is joined again
+    alone = Regions(level=10, extent=0.1, absorb=0.03, relative=0.15, exact_background=True, merge=0.2,
+                    exact_peaks=True, move_match=0.5, exact_merge=0.02, exact_moves=8)
+    assert alone(StageOutput(map=torch.from_numpy(found.map)[None, None])).info[0]["differences"] == 4
+
+
 @pytest.mark.parametrize(("params", "message"), [
     ("level=0", "level must be a positive number"),
     ("low=8", r"low \(8.0\) must not exceed level \(6.0\)"),
@@ -160,6 +185,9 @@ def test_pixels_not_compared_hold_no_difference():
     ("zero_below=0.5", r"zero_below must be a fraction of the map's largest value in \[0, 0.01\)"),
     ("zero_below=-1e-6", "zero_below"),
     ("exact_merge=1.5", r"exact_merge must be a fraction of the image diagonal in \[0, 1\)"),
+    ("exact_moves=17", "exact_moves must be a whole number of pixels from 0 to 16"),
+    ("exact_moves=-1", "exact_moves must be a whole number of pixels from 0 to 16"),
+    ("exact_moves=2.5", "exact_moves"),
 ])
 def test_bad_knobs_are_one_line_errors(params, message):
     with pytest.raises(ParameterError, match=message):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dfcore.ops.moves import paired_moves
+from dfcore.ops.moves import one_move, paired_moves
 from dfcore.ops.regions import significant_regions
 
 
@@ -140,3 +140,76 @@ def test_the_tolerance_gives_way_at_the_image_edge():
     regions, mask, crop = differences_of(a, b)
     (region,) = paired_moves(regions, mask, crop, tolerance=3)
     assert region.move.shift == (148, 98)
+
+
+def moved_button(dx=4, dy=0):
+    """A lossless page whose 60x20 button (with a label) moved by (dx, dy), and its crop: two strips
+    where it left and where it went, 56 px apart when it moved sideways."""
+    a = np.full((120, 200, 3), 0.9, np.float32)
+    a[::8, :] = 0.3  # ruled lines the move must not disturb
+    button = np.tile(np.float32((0.1, 0.4, 0.8)), (20, 60, 1))
+    button[6:14, 10:50:4] = 0.95  # its label
+    a[40:60, 60:120] = button
+    b = a.copy()
+    b[40:60, 60:120] = a[40:60, 0:60]  # what lies under it: the page
+    b[40 + dy:60 + dy, 60 + dx:120 + dx] = button
+    return a, b, crop_of(a, b)
+
+
+def crop_of(a, b):
+    return lambda rows, cols: (a[rows, cols], b[rows, cols])
+
+
+def parts_of(a, b, boxes):
+    """The changed pixels of each (x0, y0, x1, y1) box, as (rows, cols) in the image."""
+    changed = np.abs(a - b).max(axis=2) > 0
+    out = []
+    for x0, y0, x1, y1 in boxes:
+        inside = np.zeros_like(changed)
+        inside[y0:y1, x0:x1] = True
+        out.append(np.nonzero(changed & inside))
+    return out
+
+
+def test_one_move_explains_the_two_strips_an_element_moved_by_less_than_its_width_leaves():
+    a, b, crop = moved_button(dx=4)
+    left, right = parts_of(a, b, [(50, 30, 70, 70), (110, 30, 130, 70)])
+    assert left[0].size and right[0].size
+    assert one_move([left, right], crop, a.shape[:2], reach=8, match=0.5) == (4, 0)
+    a, b, crop = moved_button(dx=-3, dy=2)  # one outline: its left and right halves
+    assert one_move(parts_of(a, b, [(0, 0, 90, 120), (90, 0, 200, 120)]), crop, a.shape[:2], reach=8,
+                    match=0.5) == (-3, 2)
+    # far beyond the reach, no move is found (a shift of 2 leaves 6 of the 8 columns unexplained)
+    a, b, crop = moved_button(dx=8)
+    assert one_move(parts_of(a, b, [(50, 30, 70, 70), (110, 30, 130, 70)]), crop, a.shape[:2], reach=2,
+                    match=0.5) is None
+
+
+def test_one_move_does_not_join_two_changes_side_by_side():
+    page = np.full((120, 200, 3), 0.9, np.float32)
+    recoloured = page.copy()
+    recoloured[40:50, 60:120] = (0.8, 0.1, 0.1)
+    recoloured[66:76, 60:120] = (0.1, 0.1, 0.8)
+    parts = parts_of(page, recoloured, [(0, 0, 200, 58), (0, 58, 200, 120)])
+    assert one_move(parts, crop_of(page, recoloured), page.shape[:2], reach=8, match=0.5) is None
+    # two marks added in B: moving B off them shows the page A shows (the first half fits), but
+    # where they stand, A showed the page, not the marks (the second half does not)
+    added = page.copy()
+    added[40:48, 60:68] = 0.1
+    added[40:48, 90:98] = 0.1
+    parts = parts_of(page, added, [(0, 0, 80, 120), (80, 0, 200, 120)])
+    assert one_move(parts, crop_of(page, added), page.shape[:2], reach=8, match=0.5) is None
+    removed = page.copy()
+    a_with_marks = added  # the same marks, removed in B
+    parts = parts_of(a_with_marks, removed, [(0, 0, 80, 120), (80, 0, 200, 120)])
+    assert one_move(parts, crop_of(a_with_marks, removed), page.shape[:2], reach=8, match=0.5) is None
+
+
+def test_one_move_needs_changed_pixels_and_room_in_the_image():
+    a, b, crop = moved_button(dx=4)
+    unchanged = (np.array([5, 5]), np.array([5, 6]))
+    left, right = parts_of(a, b, [(50, 30, 70, 70), (110, 30, 130, 70)])
+    assert one_move([left, unchanged], crop, a.shape[:2], reach=8, match=0.5) is None
+    # a strip at the image's edge: every shift that fits takes a pixel off the image
+    edge = (np.arange(120), np.zeros(120, dtype=np.int64))
+    assert one_move([edge, right], crop, a.shape[:2], reach=2, match=0.5) is None

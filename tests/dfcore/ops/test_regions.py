@@ -146,6 +146,25 @@ def test_exact_merge_parts_two_changes_of_a_lossless_map_that_merge_would_join()
     assert len(significant_regions(two_changes_a_row_apart(), exact_merge=0.025, **rule)[0]) == 1
 
 
+def test_rejoin_joins_again_the_parts_exact_merge_parted_that_it_takes_for_one_thing():
+    rule = {"merge": 0.03, "extent": 0.1, "relative": 0.15, "exact_background": True, "exact_merge": 0.015}
+    asked = []
+
+    def rejoin(parts):
+        asked.append(sorted(int(rows.min()) for rows, _ in parts))
+        return True
+
+    (joined,) = significant_regions(two_changes_a_row_apart(), rejoin=rejoin, **rule)[0]
+    assert joined.bbox == (100, 100, 130, 136) and asked == [[100, 126]]  # image rows, both parts
+    assert len(significant_regions(two_changes_a_row_apart(), rejoin=lambda parts: False, **rule)[0]) == 2
+    # parts farther apart than merge are never asked about
+    far = two_changes_a_row_apart()
+    far[126:136] = 0
+    far[200:210, 100:130] = 1.0
+    asked.clear()
+    assert len(significant_regions(far, rejoin=rejoin, **rule)[0]) == 2 and asked == []
+
+
 def test_exact_merge_leaves_a_noisy_map_and_one_drawn_again_to_merge():
     rule = {"merge": 0.03, "extent": 0.1, "relative": 0.15, "exact_background": True, "exact_merge": 0.015}
     assert len(significant_regions(two_changes_a_row_apart(flat=False), **rule)[0]) == 1
