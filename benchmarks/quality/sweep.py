@@ -52,7 +52,7 @@ join the differences on one line of text; rounds twenty-seven and twenty-eight (
 smaller merge, thirty-one the FFT's rounding as zero, thirty-two a higher relative floor and
 thirty-three another peak's top left to start its own difference, thirty-four a smaller merge
 on lossless pairs alone and another change there no flank, thirty-five more slack in the glyph
-windows.
+windows, thirty-six that smaller merge with an element moved by less than its width joined again.
 """
 
 from __future__ import annotations
@@ -324,6 +324,15 @@ ROUND_THIRTY_FIVE_MAPS = {"d28": ROUND_TWENTY_NINE_MAPS["d28"],
                           **{f"d28+s{tag}": ROUND_TWENTY_NINE_MAPS["d28"].replace("window_slack=0.85", f"window_slack={slack}")
                              for tag, slack in (("100", 1.0), ("120", 1.2))}}
 ROUND_THIRTY_FIVE_RULES = {"rel-mv50-f05-l06h02-x-z6-p": _REL_P}
+#: Round thirty-six: round thirty-four's default (``p``) with a lossless pair's parts joined only when
+#: closer than 0.02 or 0.015 of the diagonal (``e20``, ``e15``: ``exact_merge``, as in round
+#: thirty-four) and joined again when B is A moved by at most 8 px over both (``m8``:
+#: ``exact_moves``): round thirty-four's smaller merge parted the two strips of an element moved by
+#: less than its width as often as it parted two changes; development pages with other edits
+#: (``--seed 1`` and ``2``) join changes 7 to 16 px apart.
+ROUND_THIRTY_SIX_RULES = {"rel-mv50-f05-l06h02-x-z6-p": _REL_P,
+                          **{f"rel-mv50-f05-l06h02-x-z6-p-e{tag}m8": {**_REL_P, "exact_merge": merge, "exact_moves": 8}
+                             for tag, merge in (("20", 0.02), ("15", 0.015))}}
 #: The rounds whose guard also holds region F1 per track, and that rank by the map (hit@k + AP) first.
 MAP_ROUNDS = {"fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "twenty-seven", "twenty-eight",
               "thirty-five"}
@@ -332,7 +341,7 @@ MAP_GUARD = {"hit": 0.01, "ap": 0.01, "region_f1": 0.01}
 #: ranked by the regions (region F1, then the count error).
 RULE_ROUNDS = {"nineteen", "twenty", "twenty-one", "twenty-two", "twenty-three", "twenty-four", "twenty-five",
                "twenty-six", "twenty-nine", "thirty", "thirty-one",
-               "thirty-two", "thirty-three", "thirty-four"}
+               "thirty-two", "thirty-three", "thirty-four", "thirty-six"}
 
 ROUND_FIVE_REFERENCE = "d4@rel"
 GUARD = {"hit": 0.01, "ap": 0.01}
@@ -360,7 +369,8 @@ ROUNDS = {"four": (ROUND_FOUR_MAPS, ROUND_FOUR_RULES), "five": (ROUND_FIVE_MAPS,
           "thirty-two": (ROUND_TWENTY_NINE_MAPS, ROUND_THIRTY_TWO_RULES),
           "thirty-three": (ROUND_TWENTY_NINE_MAPS, ROUND_THIRTY_THREE_RULES),
           "thirty-four": (ROUND_TWENTY_NINE_MAPS, ROUND_THIRTY_FOUR_RULES),
-          "thirty-five": (ROUND_THIRTY_FIVE_MAPS, ROUND_THIRTY_FIVE_RULES)}
+          "thirty-five": (ROUND_THIRTY_FIVE_MAPS, ROUND_THIRTY_FIVE_RULES),
+          "thirty-six": (ROUND_TWENTY_NINE_MAPS, ROUND_THIRTY_SIX_RULES)}
 #: The default each guarded round may not lose to: the default of the round before.
 REFERENCES = {"four": "r2+aa+os15+reg@rel", "five": ROUND_FIVE_REFERENCE, "six": ROUND_FIVE_REFERENCE,
               "seven": "d6@rel", "eight": "d6@rel", "nine": "d6@rel", "ten": "d6@rel",
@@ -374,7 +384,8 @@ REFERENCES = {"four": "r2+aa+os15+reg@rel", "five": ROUND_FIVE_REFERENCE, "six":
               "twenty-eight": "d14@rel-mv50-f05-l06h02", "twenty-nine": "d28@rel-mv50-f05-l06h02",
               "thirty": "d28@rel-mv50-f05-l06h02-x", "thirty-one": "d28@rel-mv50-f05-l06h02-x",
               "thirty-two": "d28@rel-mv50-f05-l06h02-x-z6", "thirty-three": "d28@rel-mv50-f05-l06h02-x-z6",
-              "thirty-four": "d28@rel-mv50-f05-l06h02-x-z6", "thirty-five": "d28@rel-mv50-f05-l06h02-x-z6-p"}
+              "thirty-four": "d28@rel-mv50-f05-l06h02-x-z6", "thirty-five": "d28@rel-mv50-f05-l06h02-x-z6-p",
+              "thirty-six": "d28@rel-mv50-f05-l06h02-x-z6-p"}
 REAL_TRACKS = real.TRACKS
 
 
