@@ -47,8 +47,6 @@ back to the device, and only when ``min_area`` or ``top_k`` dropped some.
 from __future__ import annotations
 
 import dataclasses
-import math
-from collections.abc import Callable
 
 import cv2
 import numpy as np
@@ -56,19 +54,12 @@ import torch
 from torch import Tensor
 
 from dfcore.contracts import Region
+from dfcore.ops.parts import Rejoin, label_regions, merged, rejoined
 from dfcore.ops.strips import boxes_around
 
 #: What a support judges (:func:`significant_regions`'s ``judge``).
 JUDGES = ("difference", "peak")
 
-
-
-def label_regions(mask: np.ndarray, connectivity: int = 8) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
-    """Label an HxW bool mask: ``(count, labels, stats, centroids)`` as OpenCV returns them (0 = background)."""
-    if connectivity not in (4, 8):
-        raise ValueError(f"connectivity must be 4 or 8, got {connectivity!r}")
-    return cv2.connectedComponentsWithStats(np.ascontiguousarray(mask, dtype=np.uint8), connectivity=connectivity,
-                                            ltype=cv2.CV_32S)
 
 
 def find_regions(mask: np.ndarray, values: np.ndarray, connectivity: int = 8, min_area: int = 1,
@@ -271,7 +262,7 @@ def significant_regions(values: np.ndarray, valid: np.ndarray | None = None, *, 
             a change of a lossless pair into pieces, so two changes a table row apart can be two
             (it also parts the two strips of an element moved by less than its width).
         rejoin: where ``exact_merge`` parts what ``merge`` would join, ``rejoin(parts)`` (a
-            :data:`Rejoin`) says whether two of those parts are one thing: they are joined again
+            :data:`dfcore.ops.parts.Rejoin`) says whether two of those parts are one thing: they are joined again
             when it does (the strips of an element moved by less than its width,
             :func:`dfcore.ops.moves.one_move`).
         exact_peaks: where ``exact_background`` applies, ``absorb_peaks`` is off: every value
@@ -329,10 +320,10 @@ def significant_regions(values: np.ndarray, valid: np.ndarray | None = None, *, 
         return [], empty, (centre, spread)
     parting = exact and 0 < exact_merge < merge
     diagonal = float(np.hypot(height, width))
-    groups = _merged(mask[window], (exact_merge if parting else merge) * diagonal)
+    groups = merged(mask[window], (exact_merge if parting else merge) * diagonal)
     origin = (window[1].start, window[0].start)
     if parting and rejoin is not None:
-        groups = _rejoined(groups, _merged(mask[window], merge * diagonal), rejoin, origin)
+        groups = rejoined(groups, merged(mask[window], merge * diagonal), rejoin, origin)
     among = None
     if confirmed is not None and not by_peak:  # the groups the faded map's own differences touch
         among = np.unique(groups[confirmed[window] & mask[window]])
@@ -419,63 +410,6 @@ def _component_at(mask: np.ndarray, index: int) -> np.ndarray:
     """The 8-connected component of ``mask`` holding the flat ``index``."""
     _, labels, _, _ = label_regions(mask, 8)
     return labels == labels.flat[index]
-
-
-#: The shortest step of OpenCV's 3x3 chamfer distance (``cv2.DIST_L2`` with a 3x3 mask), in px.
-CHAMFER_STEP = 0.955
-
-
-def _merged(mask: np.ndarray, radius: float) -> np.ndarray:
-    """Labels (HxW int32, 0 = none) of the parts of ``mask`` joined when closer than ``radius`` px.
-
-    Computed in boxes around the parts (:func:`dfcore.ops.strips.boxes_around`), each wider
-    than the pixels within ``radius / 2`` of its parts (OpenCV's 3x3 chamfer distance, at
-    least 0.955 px a step): parts of two boxes are farther apart, and every distance that
-    decides is the same as on the whole mask (a chamfer path runs within the box of its ends).
-    """
-    groups = np.zeros(mask.shape, dtype=np.int32)
-    count = 0
-    for top, bottom, left, right in boxes_around(mask, math.ceil(radius / 2 / CHAMFER_STEP) + 1 if radius >= 1 else 1):
-        part = mask[top:bottom, left:right]
-        near = cv2.distanceTransform((~part).astype(np.uint8), cv2.DIST_L2, 3) <= radius / 2 if radius >= 1 else part
-        found, labels, _, _ = label_regions(near, 8)
-        groups[top:bottom, left:right] = np.where(part, labels + count, 0)
-        count += found - 1
-    return groups
-
-
-#: ``rejoin(parts) -> bool``: whether two parts of a map, each given as its pixels' (rows, columns)
-#: in the image, are one thing (:func:`significant_regions`).
-Rejoin = Callable[[list[tuple[np.ndarray, np.ndarray]]], bool]
-#: :func:`_rejoined` tries the pairs of at most this many parts in one group of ``merge``.
-REJOIN_PARTS = 12
-
-
-def _rejoined(groups: np.ndarray, coarse: np.ndarray, rejoin: Rejoin, origin: tuple[int, int]) -> np.ndarray:
-    """``groups`` (labels of a window, 0 = none) with the parts of one ``coarse`` group that ``rejoin`` takes
-    for one thing joined; ``origin`` is the window's (x, y) in the image."""
-    pixels = np.nonzero(groups)
-    fine, wide = groups[pixels], coarse[pixels]
-    root = np.arange(int(groups.max()) + 1)
-
-    def find(k: int) -> int:
-        while root[k] != k:
-            k = root[k]
-        return int(k)
-
-    for label in np.unique(wide):
-        held = np.unique(fine[wide == label])
-        if not 1 < held.size <= REJOIN_PARTS:
-            continue
-        parts = {}
-        for k in held:
-            at = fine == k
-            parts[int(k)] = (pixels[0][at] + origin[1], pixels[1][at] + origin[0])
-        for i, p in enumerate(held):
-            for q in held[i + 1:]:
-                if find(int(p)) != find(int(q)) and rejoin([parts[int(p)], parts[int(q)]]):
-                    root[find(int(q))] = find(int(p))
-    return np.array([find(k) for k in range(root.size)], dtype=groups.dtype)[groups]
 
 
 def _described(mask: np.ndarray, groups: np.ndarray, magnitude: np.ndarray, z: np.ndarray,

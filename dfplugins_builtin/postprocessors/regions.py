@@ -62,7 +62,8 @@ from dfcore.ops.frame import FRAME_SPAN, off_the_frame
 from dfcore.ops.lines import LINE_HEIGHTS, LINE_OVERLAP, joined_along_lines
 from dfcore.ops.moves import Crop, one_move, paired_moves
 from dfcore.ops.params import check_fraction
-from dfcore.ops.regions import JUDGES, Rejoin, fades, significant_regions
+from dfcore.ops.parts import Rejoin
+from dfcore.ops.regions import JUDGES, fades, significant_regions
 
 
 def _crops(images: tuple[torch.Tensor, torch.Tensor], index: int) -> Crop:

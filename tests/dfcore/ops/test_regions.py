@@ -317,7 +317,8 @@ def test_order_statistics_are_numpys_partition():
 
 def test_regions_found_in_a_window_are_those_of_the_whole_image():
     """Merging and describing run on the box of the mask's pixels; the same as on the whole image."""
-    from dfcore.ops.regions import _described, _grown, _merged
+    from dfcore.ops.parts import merged
+    from dfcore.ops.regions import _described, _grown
 
     rng = np.random.default_rng(7)
     for seed in range(6):
@@ -330,7 +331,7 @@ def test_regions_found_in_a_window_are_those_of_the_whole_image():
             magnitude = np.abs(values)
             z = (magnitude - centre) / spread
             grown = _grown(z, 6.0, 3.0, 0.1, 0.03)
-            groups = _merged(grown, merge * float(np.hypot(*values.shape)))  # the whole image
+            groups = merged(grown, merge * float(np.hypot(*values.shape)))  # the whole image
             whole, kept = _described(grown, groups, magnitude, z, max(1, round(2e-5 * values.size)))
             assert regions == whole
             np.testing.assert_array_equal(mask, np.isin(groups, kept) & grown)
@@ -349,7 +350,8 @@ def test_growing_and_merging_in_boxes_equal_the_whole_mask(seed):
     against the one-window form and a merge written out on the whole mask."""
     import cv2
 
-    from dfcore.ops.regions import _grown, _grown_in, _merged, label_regions
+    from dfcore.ops.parts import merged
+    from dfcore.ops.regions import _grown, _grown_in, label_regions
     from dfcore.ops.strips import boxes_around
 
     rng = np.random.default_rng(seed)
@@ -366,7 +368,7 @@ def test_growing_and_merging_in_boxes_equal_the_whole_mask(seed):
         assert len(boxes_around(z > 3.0, 1)) > 1  # the case this is about
     for radius in (0.0, 1.0, 9.0, 40.0, 200.0):
         near = cv2.distanceTransform((~grown).astype(np.uint8), cv2.DIST_L2, 3) <= radius / 2 if radius >= 1 else grown
-        _same_partition(_merged(grown, radius), np.where(grown, label_regions(near, 8)[1], 0))
+        _same_partition(merged(grown, radius), np.where(grown, label_regions(near, 8)[1], 0))
 
 
 def test_support_reports_only_the_differences_the_faded_map_holds_too():
