@@ -159,6 +159,9 @@ def dfind_postprocessors() -> Iterator[StageSpec]:
                                             "peak but joins it only lower down (false: that peak starts a difference "
                                             "of its own where relative allows; round thirty-three, "
                                             "docs/quality.md)"),
+                Param("absorb_within", 0.0, "with absorb_peaks, another peak is taken only when it lies within this "
+                                            "fraction of the diagonal of the difference; one farther off starts its "
+                                            "own (0: wherever it lies; round thirty-seven, docs/quality.md)"),
                 Param("relative", 0.0, "differences weaker than this fraction of the strongest one are not reported"),
                 Param("nonzero", False, "every pixel where the map is not zero is part of a difference, whatever the "
                                         "background (exact maps: any change counts)"),

@@ -47,6 +47,7 @@ back to the device, and only when ``min_area`` or ``top_k`` dropped some.
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import cv2
 import numpy as np
@@ -217,8 +218,8 @@ def significant_regions(values: np.ndarray, valid: np.ndarray | None = None, *, 
                         absorb: float = 0.0, relative: float = 0.0, nonzero: bool = False,
                         support: np.ndarray | None = None, judge: str = "difference",
                         exact_background: bool = False, zero_below: float = 0.0, absorb_peaks: bool = True,
-                        exact_merge: float = 0.0, exact_peaks: bool = False, rejoin: Rejoin | None = None
-                        ) -> tuple[list[Region], np.ndarray, tuple[float, float]]:
+                        exact_merge: float = 0.0, exact_peaks: bool = False, rejoin: Rejoin | None = None,
+                        absorb_within: float = 0.0) -> tuple[list[Region], np.ndarray, tuple[float, float]]:
     """The differences one HxW map holds, strongest first, and their HxW bool mask.
 
     Args:
@@ -239,6 +240,11 @@ def significant_regions(values: np.ndarray, valid: np.ndarray | None = None, *, 
             difference only lower down: another peak that reaches that height (``False``: they
             stay free, and such a peak starts a difference of its own where ``relative`` allows;
             one closer than ``merge`` is joined to it again).
+        absorb_within: with ``absorb_peaks``, another peak's top is taken only when some of it
+            lies within this fraction of the image diagonal of the difference's own pixels; one
+            farther off stays free, as without ``absorb_peaks`` (0: wherever it lies): a change
+            100 px from a stronger one, joined to it only through the faint residue of a
+            resampled drawing, is not a bump on its flank.
         relative: a difference's peak stands at least this fraction of the strongest
             difference's height above the background (0: ``level`` alone decides).
         nonzero: every compared pixel where the map is not zero belongs to a difference,
@@ -302,7 +308,8 @@ def significant_regions(values: np.ndarray, valid: np.ndarray | None = None, *, 
     if faded:
         _, confirmed, _ = significant_regions(magnitude * support, valid, level=level, low=low, merge=merge,
                                               min_size=min_size, extent=extent, absorb=absorb, relative=relative,
-                                              nonzero=nonzero, zero_below=zero_below, absorb_peaks=absorb_peaks)
+                                              nonzero=nonzero, zero_below=zero_below, absorb_peaks=absorb_peaks,
+                                              absorb_within=absorb_within)
     by_peak = confirmed is not None and judge == "peak" and not nonzero
     if nonzero:
         mask = magnitude > 0 if valid is None else (magnitude > 0) & valid
@@ -311,7 +318,8 @@ def significant_regions(values: np.ndarray, valid: np.ndarray | None = None, *, 
         if not (z > seed_level).any():
             return [], empty, (centre, spread)
         mask = _grown(z, seed_level, min(low, level), extent, max(min(absorb, extent), 0.0),
-                      label_regions(confirmed, 8)[1] if by_peak else None, absorb_peaks and not (exact and exact_peaks))
+                      label_regions(confirmed, 8)[1] if by_peak else None, absorb_peaks and not (exact and exact_peaks),
+                      absorb_within * float(np.hypot(height, width)) if absorb_within > 0 else math.inf)
     # Merging and describing read only the box of the mask's pixels: moving a pixel outside it
     # onto its edge brings it closer to every mask pixel, so no two parts join outside the box
     # that do not join inside it (the same groups, distances and sums as on the whole image).
@@ -344,14 +352,15 @@ def _box(mask: np.ndarray) -> tuple[slice, slice] | None:
 
 
 def _grown(z: np.ndarray, seed_level: float, low: float, extent: float, absorb: float,
-           judged: np.ndarray | None = None, absorb_peaks: bool = True) -> np.ndarray:
+           judged: np.ndarray | None = None, absorb_peaks: bool = True, within: float = math.inf) -> np.ndarray:
     """HxW bool: each difference grown from its peak, strongest first (hysteresis relative to the peak).
 
     Within each component of ``z > low`` that holds a seed, the highest free pixel ``P`` is a
     peak; its difference is the connected free pixels above ``max(low, extent P)``; those above
     ``max(low, absorb P)`` are taken with it (``absorb = 0``: only its own; without
     ``absorb_peaks``, none above ``extent P`` that are not its own: another peak's top stays
-    free); repeat while a free pixel stands above ``seed_level``. With ``extent = 0`` each
+    free; with ``within`` px, such a top stays free when none of it lies within ``within`` px of
+    the difference's own pixels); repeat while a free pixel stands above ``seed_level``. With ``extent = 0`` each
     component is one difference.
     ``judged`` (HxW labels of the faded map's differences, 0 = none; or ``None``): a difference
     that overlaps none of them is dismissed, and no difference takes with it a labelled one
@@ -362,12 +371,12 @@ def _grown(z: np.ndarray, seed_level: float, low: float, extent: float, absorb: 
     for top, bottom, left, right in boxes_around(above, 1):  # no component spans two boxes
         window = (slice(top, bottom), slice(left, right))
         mask[window] = _grown_in(z[window], above[window], seed_level, low, extent, absorb,
-                                 None if judged is None else judged[window], absorb_peaks)
+                                 None if judged is None else judged[window], absorb_peaks, within)
     return mask
 
 
 def _grown_in(z: np.ndarray, above: np.ndarray, seed_level: float, low: float, extent: float, absorb: float,
-              judged: np.ndarray | None, absorb_peaks: bool = True) -> np.ndarray:
+              judged: np.ndarray | None, absorb_peaks: bool = True, within: float = math.inf) -> np.ndarray:
     """:func:`_grown` in a window of the map that holds whole components of ``above`` (``z > low``)."""
     mask = np.zeros(z.shape, dtype=bool)
     count, labels, stats, _ = label_regions(above, 8)
@@ -393,6 +402,8 @@ def _grown_in(z: np.ndarray, above: np.ndarray, seed_level: float, low: float, e
             taken = _component_at(free & (crop > max(low, absorb * peak)), top) if 0 < absorb < extent else core
             if not absorb_peaks:  # another peak's top, joined to this one only lower down, stays free
                 taken = taken & ~(crop > max(low, extent * peak))
+            elif within < math.inf and taken is not core:  # only a peak near this one is a bump on its flank
+                taken = taken & ~_far_tops(taken & (crop > max(low, extent * peak)) & ~core, core, within)
             if judged is None:
                 out |= core
                 free &= ~(taken | core)
@@ -404,6 +415,18 @@ def _grown_in(z: np.ndarray, above: np.ndarray, seed_level: float, low: float, e
                 out |= core
             free &= ~((taken | core) & ~((held > 0) & ~np.isin(held, own)))  # others' stay free
     return mask
+
+
+def _far_tops(tops: np.ndarray, core: np.ndarray, within: float) -> np.ndarray:
+    """The parts of ``tops`` (HxW bool) none of whose pixels lies within ``within`` px of ``core``'s."""
+    if not tops.any():
+        return tops
+    near = cv2.distanceTransform((~core).astype(np.uint8), cv2.DIST_L2, 3) <= within
+    count, labels, _, _ = label_regions(tops, 8)
+    close = np.zeros(count, dtype=bool)
+    close[labels[tops & near]] = True
+    close[0] = True
+    return ~close[labels]
 
 
 def _component_at(mask: np.ndarray, index: int) -> np.ndarray:

@@ -41,6 +41,8 @@ spread to measure: any value above it is significant, and ``relative``, ``extent
 takes the values at most that fraction of the map's largest as zero: a float FFT's rounding.
 ``absorb_peaks=false`` leaves another peak that reaches ``extent`` of a difference's peak, but
 joins it only lower down, to start a difference of its own (``absorb`` takes it by default);
+``absorb_within`` leaves it so only when it lies farther than that fraction of the diagonal from
+the difference (a bump on a flank is near; a change 100 px off is not);
 ``exact_peaks`` does so only where ``exact_background`` applies (on a lossless pair two changes
 side by side are two, not one and its flank), and ``exact_merge`` joins parts there only when
 closer than that fraction of the diagonal instead of ``merge``; with ``exact_moves``, two parts
@@ -92,7 +94,7 @@ class Regions:
                  frame: float = 0.0, line_merge: float = 0.0, lines: str = "all",
                  line_height: float = 0.0, exact_background: bool = False, zero_below: float = 0.0,
                  absorb_peaks: bool = True, exact_merge: float = 0.0, exact_peaks: bool = False,
-                 exact_moves: int = 0) -> None:
+                 exact_moves: int = 0, absorb_within: float = 0.0) -> None:
         for name, value in (("level", level), ("low", low)):
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a positive number of standard deviations, got {value!r}")
@@ -107,6 +109,7 @@ class Regions:
         self.level, self.low, self.merge, self.min_size = float(level), float(low), float(merge), float(min_size)
         self.extent, self.absorb, self.relative = float(extent), float(absorb), float(relative)
         self.absorb_peaks = bool(absorb_peaks)
+        self.absorb_within = check_fraction(absorb_within, "absorb_within", _DIAGONAL)
         if judge not in JUDGES:
             raise ValueError(f"judge must be one of {', '.join(JUDGES)}, got {judge!r}")
         if not (math.isfinite(move_match) and 0 < move_match < 1):
@@ -141,7 +144,8 @@ class Regions:
                 extent=self.extent, absorb=self.absorb, relative=self.relative, nonzero=self.nonzero,
                 support=None if support is None else support[index], judge=self.judge,
                 exact_background=self.exact_background, zero_below=self.zero_below, absorb_peaks=self.absorb_peaks,
-                exact_merge=self.exact_merge, exact_peaks=self.exact_peaks, rejoin=self._rejoin(crop, values.shape))
+                exact_merge=self.exact_merge, exact_peaks=self.exact_peaks, rejoin=self._rejoin(crop, values.shape),
+                absorb_within=self.absorb_within)
             if self.frame > 0:
                 found, mask = off_the_frame(found, mask, self.frame, crop)
             if self.moves and crop is not None and len(found) > 1:
@@ -179,7 +183,9 @@ class Regions:
             "min_size": f"{self.min_size} of the image area",
             "extent": f"a difference covers the connected pixels above {self.extent} of its peak (0: down to low)",
             "absorb": f"weaker bumps above {self.absorb} of a difference's peak are part of it"
-                      + ("" if self.absorb_peaks else f"; another peak above {self.extent} of it starts its own"),
+                      + ("" if self.absorb_peaks else f"; another peak above {self.extent} of it starts its own")
+                      + (f"; another peak above {self.extent} of it only when within {self.absorb_within} of the "
+                         "diagonal of it" if self.absorb_peaks and self.absorb_within else ""),
             "relative": f"a difference stands at least {self.relative} of the strongest one's height above the background",
             "significance": "peak above the background, in robust standard deviations",
             "regions_sorted_by": "peak, then area",

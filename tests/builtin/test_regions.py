@@ -165,6 +165,19 @@ def test_exact_moves_keeps_an_element_moved_by_less_than_its_width_one_differenc
     assert alone(StageOutput(map=torch.from_numpy(found.map)[None, None])).info[0]["differences"] == 4
 
 
+def test_absorb_within_reports_a_change_a_faint_residue_joins_to_a_stronger_one_far_off():
+    values = np.random.default_rng(0).uniform(0.0, 0.05, (480, 640)).astype(np.float32)
+    values[200:230, 100:140] += 3.0
+    values[200:230, 240:280] += 2.4  # 100 px off, 0.8 as high
+    values[212:218, 140:240] += 0.15  # joined through a residue above absorb, below extent
+    out = StageOutput(map=torch.from_numpy(values)[None, None])
+    rule = {"level": 10, "extent": 0.1, "absorb": 0.03, "merge": 0.03, "relative": 0.15}
+    assert Regions(**rule)(out).info[0]["differences"] == 1
+    stage = Regions(absorb_within=0.03, **rule)
+    assert [r.bbox for r in stage(out).regions[0]] == [(100, 200, 140, 230), (240, 200, 280, 230)]
+    assert "only when within 0.03 of the diagonal" in stage.conventions()["absorb"]
+
+
 @pytest.mark.parametrize(("params", "message"), [
     ("level=0", "level must be a positive number"),
     ("low=8", r"low \(8.0\) must not exceed level \(6.0\)"),
@@ -189,6 +202,7 @@ def test_exact_moves_keeps_an_element_moved_by_less_than_its_width_one_differenc
     ("exact_moves=17", "exact_moves must be a whole number of pixels from 0 to 16"),
     ("exact_moves=-1", "exact_moves must be a whole number of pixels from 0 to 16"),
     ("exact_moves=2.5", "exact_moves"),
+    ("absorb_within=1.5", r"absorb_within must be a fraction of the image diagonal in \[0, 1\)"),
 ])
 def test_bad_knobs_are_one_line_errors(params, message):
     with pytest.raises(ParameterError, match=message):

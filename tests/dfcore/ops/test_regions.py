@@ -188,6 +188,32 @@ def test_exact_peaks_leaves_another_change_of_a_lossless_map_free_of_absorb():
     assert significant_regions(noisy_map, exact_peaks=True, **rule)[0] == significant_regions(noisy_map, **rule)[0]
 
 
+def change_far_along_a_ridge():
+    """A noisy 480x640 map (diagonal 800): a change, another 0.8 as high 100 px to its right, and a
+    faint ridge between them above ``absorb`` of the first's peak and below ``extent``."""
+    values = noisy(480, 640)
+    values[200:230, 100:140] += 3.0
+    values[200:230, 240:280] += 2.4
+    values[212:218, 140:240] += 0.15
+    return values
+
+
+def test_absorb_within_leaves_a_far_peak_joined_only_through_a_faint_ridge_to_start_its_own():
+    rule = {"level": 10, "merge": 0.03, "extent": 0.1, "absorb": 0.03, "relative": 0.15}
+    (one,), mask, _ = significant_regions(change_far_along_a_ridge(), **rule)
+    assert one.bbox == (100, 200, 140, 230) and not mask[:, 240:280].any()  # the other is reported nowhere
+    two = significant_regions(change_far_along_a_ridge(), absorb_within=0.03, **rule)[0]  # 24 px
+    assert [r.bbox for r in two] == [(100, 200, 140, 230), (240, 200, 280, 230)]
+    assert two[1].peak > 2.3
+    # a peak within reach (20 px) is still a bump on the flank: taken in, as before
+    near = noisy(480, 640)
+    near[200:230, 100:140] += 3.0
+    near[200:230, 160:180] += 2.4
+    near[212:218, 140:160] += 0.15
+    (taken,) = significant_regions(near, absorb_within=0.03, **rule)[0]
+    assert significant_regions(near, **rule)[0] == [taken] and taken.bbox == (100, 200, 140, 230)
+
+
 def test_zero_below_takes_rounding_noise_as_the_background_it_stands_in_for():
     """An FFT smoothing leaves 1e-12 to 1e-6 of the peak where the exact map is zero: with 46% of
     exact zeros and 8% of such noise, the median and MAD would be the noise's."""
