@@ -175,6 +175,9 @@ def dfind_postprocessors() -> Iterator[StageSpec]:
                 Param("move_tolerance", 0, "with moves: the thing and what it covered match within the range of the "
                                            "other image's values this many px around (0: value for value); pairs "
                                            "different words of like size too (round twenty-three, docs/quality.md)"),
+                Param("recolours", False, "differences over which one colour of A became one colour of B, neither "
+                                          "the background, are one difference: a series drawn in another colour, "
+                                          "along its line and at its legend (round thirty-eight, docs/quality.md)"),
                 Param("frame", 0.0, "differences inside a band this fraction of the diagonal wide along an edge, "
                                     "spanning at least 0.4 of it, are the frame and not reported (0: none)"),
                 Param("line_merge", 0.0, "differences on one line (rows overlapping by half the lower one's height, "

@@ -9,6 +9,7 @@ joins, after the rest of the rule, the differences that lie on one line and clos
 from __future__ import annotations
 
 from dfcore.contracts import Region
+from dfcore.ops.parts import joined_where
 
 #: Two differences lie on one line when their rows overlap by at least this fraction of the
 #: lower one's height, and neither is more than :data:`LINE_HEIGHTS` times as high as the other
@@ -30,26 +31,8 @@ def joined_along_lines(regions: list[Region], distance: float, height: float = 0
     """
     if distance <= 0 or len(regions) < 2:
         return regions
-    parent = list(range(len(regions)))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for i, first in enumerate(regions):
-        for j in range(i + 1, len(regions)):
-            if first.move is None and regions[j].move is None and _on_one_line(first.bbox, regions[j].bbox, distance,
-                                                                                 height):
-                parent[root(i)] = root(j)
-    groups: dict[int, list[Region]] = {}
-    for i, region in enumerate(regions):
-        groups.setdefault(root(i), []).append(region)
-    if len(groups) == len(regions):
-        return regions
-    joined = [parts[0] if len(parts) == 1 else _joined(parts) for parts in groups.values()]
-    return sorted(joined, key=lambda r: (-r.peak, -r.area, r.bbox))
+    return joined_where(regions, lambda i, j: regions[i].move is None and regions[j].move is None
+                        and _on_one_line(regions[i].bbox, regions[j].bbox, distance, height))
 
 
 def _on_one_line(p: tuple[int, int, int, int], q: tuple[int, int, int, int], distance: float,
@@ -62,18 +45,6 @@ def _on_one_line(p: tuple[int, int, int, int], q: tuple[int, int, int, int], dis
     if min(p[3], q[3]) - max(p[1], q[1]) < LINE_OVERLAP * min(high_p, high_q):
         return False
     return max(p[0], q[0]) - min(p[2], q[2]) <= distance
-
-
-def _joined(parts: list[Region]) -> Region:
-    """One difference of several: their boxes spanned, areas summed, the strongest's peak."""
-    area = sum(r.area for r in parts)
-    strongest = max(parts, key=lambda r: (r.peak, r.area))
-    return Region(bbox=(min(r.bbox[0] for r in parts), min(r.bbox[1] for r in parts),
-                        max(r.bbox[2] for r in parts), max(r.bbox[3] for r in parts)),
-                  area=area, peak=strongest.peak, mean=sum(r.mean * r.area for r in parts) / area,
-                  centroid=(sum(r.centroid[0] * r.area for r in parts) / area,
-                            sum(r.centroid[1] * r.area for r in parts) / area),
-                  significance=max((r.significance for r in parts if r.significance is not None), default=None))
 
 
 __all__ = ["LINE_HEIGHTS", "LINE_OVERLAP", "joined_along_lines"]

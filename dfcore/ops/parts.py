@@ -5,7 +5,8 @@ distance, in boxes around the parts); :func:`rejoined` joins, among the parts on
 and a larger one would join, those a :data:`Rejoin` test takes for one thing (on a lossless
 pair, the two strips of an element moved by less than its width: :func:`dfcore.ops.moves.one_move`).
 :func:`dfcore.ops.regions.significant_regions` uses both; :func:`label_regions` is the labelling
-they share.
+they share; :func:`joined_regions` describes several differences as one, and :func:`joined_where`
+joins those a test pairs.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
+from dfcore.contracts import Region
 from dfcore.ops.strips import boxes_around
 
 
@@ -82,3 +84,43 @@ def rejoined(groups: np.ndarray, coarse: np.ndarray, rejoin: Rejoin, origin: tup
                 if find(int(p)) != find(int(q)) and rejoin([parts[int(p)], parts[int(q)]]):
                     root[find(int(q))] = find(int(p))
     return np.array([find(k) for k in range(root.size)], dtype=groups.dtype)[groups]
+
+
+def joined_regions(parts: list[Region]) -> Region:
+    """One difference of several: their boxes spanned, areas summed, the strongest's peak."""
+    area = sum(r.area for r in parts)
+    strongest = max(parts, key=lambda r: (r.peak, r.area))
+    return Region(bbox=(min(r.bbox[0] for r in parts), min(r.bbox[1] for r in parts),
+                        max(r.bbox[2] for r in parts), max(r.bbox[3] for r in parts)),
+                  area=area, peak=strongest.peak, mean=sum(r.mean * r.area for r in parts) / area,
+                  centroid=(sum(r.centroid[0] * r.area for r in parts) / area,
+                            sum(r.centroid[1] * r.area for r in parts) / area),
+                  significance=max((r.significance for r in parts if r.significance is not None), default=None))
+
+
+def joined_where(regions: list[Region], together: Callable[[int, int], bool], among: int | None = None
+                 ) -> list[Region]:
+    """The differences with every two that ``together(i, j)`` (indices, ``i < j``) takes for one thing
+    joined, and so on transitively (:func:`joined_regions`), strongest first; only the first
+    ``among`` are tried (``None``: all). The list itself when nothing is joined."""
+    parent = list(range(len(regions)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    tried = len(regions) if among is None else min(among, len(regions))
+    for i in range(tried):
+        for j in range(i + 1, tried):
+            if root(i) != root(j) and together(i, j):
+                parent[root(j)] = root(i)
+    groups: dict[int, list[Region]] = {}
+    for i, region in enumerate(regions):
+        groups.setdefault(root(i), []).append(region)
+    if len(groups) == len(regions):
+        return regions
+    joined = [parts[0] if len(parts) == 1 else joined_regions(parts) for parts in groups.values()]
+    return sorted(joined, key=lambda r: (-r.peak, -r.area, r.bbox))
+

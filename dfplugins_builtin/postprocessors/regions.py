@@ -27,6 +27,10 @@ range over that many px, off by default: it also pairs different words of like s
 region spans both places and its ``move`` says where from, where to and by how much. This
 needs the pair the map was made from, which the pipeline hands to its postprocessors; on a
 map alone (no images) nothing is paired.
+With ``recolours``, the differences over which one colour of A became one colour of B, neither
+the background around them, are one: a plot's series drawn in another colour, found in pieces
+along its line and at its legend's swatch (:func:`dfcore.ops.recolours.joined_recolours`; needs
+the pair, as ``moves`` does).
 With ``line_merge``, differences that lie on one line (rows overlapping by half the lower
 one's height, heights alike) and closer than that fraction of the diagonal along it are one
 difference: the words of a line of text an edit changed or moved
@@ -65,6 +69,7 @@ from dfcore.ops.lines import LINE_HEIGHTS, LINE_OVERLAP, joined_along_lines
 from dfcore.ops.moves import Crop, one_move, paired_moves
 from dfcore.ops.params import check_fraction
 from dfcore.ops.parts import Rejoin
+from dfcore.ops.recolours import joined_recolours
 from dfcore.ops.regions import JUDGES, fades, significant_regions
 
 
@@ -94,7 +99,7 @@ class Regions:
                  frame: float = 0.0, line_merge: float = 0.0, lines: str = "all",
                  line_height: float = 0.0, exact_background: bool = False, zero_below: float = 0.0,
                  absorb_peaks: bool = True, exact_merge: float = 0.0, exact_peaks: bool = False,
-                 exact_moves: int = 0, absorb_within: float = 0.0) -> None:
+                 exact_moves: int = 0, absorb_within: float = 0.0, recolours: bool = False) -> None:
         for name, value in (("level", level), ("low", low)):
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a positive number of standard deviations, got {value!r}")
@@ -130,6 +135,7 @@ class Regions:
         if isinstance(exact_moves, bool) or not isinstance(exact_moves, int) or not 0 <= exact_moves <= MOVE_REACH:
             raise ValueError(f"exact_moves must be a whole number of pixels from 0 to {MOVE_REACH}, got {exact_moves!r}")
         self.exact_moves = exact_moves
+        self.recolours = bool(recolours)
 
     def __call__(self, out: StageOutput) -> StageOutput:
         maps = out.map[:, 0].detach().float().cpu().numpy()  # labelling is a host step (dfcore.ops.regions)
@@ -150,6 +156,8 @@ class Regions:
                 found, mask = off_the_frame(found, mask, self.frame, crop)
             if self.moves and crop is not None and len(found) > 1:
                 found = paired_moves(found, mask, crop, match=self.move_match, tolerance=self.move_tolerance)
+            if self.recolours and crop is not None and len(found) > 1:
+                found = joined_recolours(found, mask, crop)
             if self.line_merge > 0 and (self.lines == "all" or fades(None if support is None else support[index])):
                 diagonal = math.hypot(*values.shape)
                 found = joined_along_lines(found, self.line_merge * diagonal, self.line_height * diagonal)
@@ -195,6 +203,8 @@ class Regions:
                          f"them within {self.move_match} of their own differences"
                          + (f", each matched within the other image's range over {self.move_tolerance} px"
                             if self.move_tolerance else "")} if self.moves else {}),
+            **({"recolours": "differences over which one colour of A became one colour of B (neither the "
+                             "background) are one difference"} if self.recolours else {}),
             **({"line_merge": f"differences on one line (rows overlapping by {LINE_OVERLAP} of the lower one's "
                               f"height, heights within {LINE_HEIGHTS}x) closer than {self.line_merge} of the "
                               "diagonal along it are one difference"

@@ -178,6 +178,23 @@ def test_absorb_within_reports_a_change_a_faint_residue_joins_to_a_stronger_one_
     assert "only when within 0.03 of the diagonal" in stage.conventions()["absorb"]
 
 
+def test_recolours_reports_a_series_drawn_in_another_colour_once():
+    a = np.full((200, 300, 3), 255, np.uint8)
+    for x in range(40, 280):
+        y = int(150 - 0.4 * (x - 40))
+        a[y:y + 3, x] = (50, 80, 200)
+    a[100:110, 60:200] = 80  # another series, drawn over the first where they cross
+    a[12:16, 10:30] = (50, 80, 200)  # the legend's swatch
+    b = a.copy()
+    b[(a == (50, 80, 200)).all(axis=2)] = (220, 50, 50)
+    rule = "regions:level=10,extent=0.1,absorb=0.03,merge=0.03,relative=0.15"
+    pieces = finder(postprocessor=rule).run(a, b).regions
+    assert len(pieces) == 3
+    (one,) = finder(postprocessor=f"{rule},recolours=true").run(a, b).regions
+    assert one.bbox[0] <= 10 and one.bbox[1] <= 12 and one.bbox[2] >= 280
+    assert "recolours" in Regions(recolours=True).conventions() and "recolours" not in Regions().conventions()
+
+
 @pytest.mark.parametrize(("params", "message"), [
     ("level=0", "level must be a positive number"),
     ("low=8", r"low \(8.0\) must not exceed level \(6.0\)"),
