@@ -53,7 +53,8 @@ smaller merge, thirty-one the FFT's rounding as zero, thirty-two a higher relati
 thirty-three another peak's top left to start its own difference, thirty-four a smaller merge
 on lossless pairs alone and another change there no flank, thirty-five more slack in the glyph
 windows, thirty-six that smaller merge with an element moved by less than its width joined again,
-thirty-seven another peak taken in as a flank only when it lies near.
+thirty-seven another peak taken in as a flank only when it lies near, thirty-eight one recolouring
+one difference.
 """
 
 from __future__ import annotations
@@ -343,6 +344,11 @@ _REL_E15M8 = ROUND_THIRTY_SIX_RULES["rel-mv50-f05-l06h02-x-z6-p-e15m8"]
 ROUND_THIRTY_SEVEN_RULES = {"rel-mv50-f05-l06h02-x-z6-p-e15m8": _REL_E15M8,
                             **{f"rel-mv50-f05-l06h02-x-z6-p-e15m8-aw{tag}": {**_REL_E15M8, "absorb_within": within}
                                for tag, within in (("30", 0.03), ("60", 0.06))}}
+#: Round thirty-eight: round thirty-six's default (``e15m8``) with the differences that tell one
+#: recolouring joined (``rc``: ``recolours``): on the development plots of seeds 0 and 2 a series
+#: drawn in another colour was found in two or three pieces along its line and at its legend.
+ROUND_THIRTY_EIGHT_RULES = {"rel-mv50-f05-l06h02-x-z6-p-e15m8": _REL_E15M8,
+                            "rel-mv50-f05-l06h02-x-z6-p-e15m8-rc": {**_REL_E15M8, "recolours": True}}
 #: The rounds whose guard also holds region F1 per track, and that rank by the map (hit@k + AP) first.
 MAP_ROUNDS = {"fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "twenty-seven", "twenty-eight",
               "thirty-five"}
@@ -351,7 +357,7 @@ MAP_GUARD = {"hit": 0.01, "ap": 0.01, "region_f1": 0.01}
 #: ranked by the regions (region F1, then the count error).
 RULE_ROUNDS = {"nineteen", "twenty", "twenty-one", "twenty-two", "twenty-three", "twenty-four", "twenty-five",
                "twenty-six", "twenty-nine", "thirty", "thirty-one",
-               "thirty-two", "thirty-three", "thirty-four", "thirty-six", "thirty-seven"}
+               "thirty-two", "thirty-three", "thirty-four", "thirty-six", "thirty-seven", "thirty-eight"}
 
 ROUND_FIVE_REFERENCE = "d4@rel"
 GUARD = {"hit": 0.01, "ap": 0.01}
@@ -381,7 +387,8 @@ ROUNDS = {"four": (ROUND_FOUR_MAPS, ROUND_FOUR_RULES), "five": (ROUND_FIVE_MAPS,
           "thirty-four": (ROUND_TWENTY_NINE_MAPS, ROUND_THIRTY_FOUR_RULES),
           "thirty-five": (ROUND_THIRTY_FIVE_MAPS, ROUND_THIRTY_FIVE_RULES),
           "thirty-six": (ROUND_TWENTY_NINE_MAPS, ROUND_THIRTY_SIX_RULES),
-          "thirty-seven": (ROUND_TWENTY_NINE_MAPS, ROUND_THIRTY_SEVEN_RULES)}
+          "thirty-seven": (ROUND_TWENTY_NINE_MAPS, ROUND_THIRTY_SEVEN_RULES),
+          "thirty-eight": (ROUND_TWENTY_NINE_MAPS, ROUND_THIRTY_EIGHT_RULES)}
 #: The default each guarded round may not lose to: the default of the round before.
 REFERENCES = {"four": "r2+aa+os15+reg@rel", "five": ROUND_FIVE_REFERENCE, "six": ROUND_FIVE_REFERENCE,
               "seven": "d6@rel", "eight": "d6@rel", "nine": "d6@rel", "ten": "d6@rel",
@@ -397,7 +404,8 @@ REFERENCES = {"four": "r2+aa+os15+reg@rel", "five": ROUND_FIVE_REFERENCE, "six":
               "thirty-two": "d28@rel-mv50-f05-l06h02-x-z6", "thirty-three": "d28@rel-mv50-f05-l06h02-x-z6",
               "thirty-four": "d28@rel-mv50-f05-l06h02-x-z6", "thirty-five": "d28@rel-mv50-f05-l06h02-x-z6-p",
               "thirty-six": "d28@rel-mv50-f05-l06h02-x-z6-p",
-              "thirty-seven": "d28@rel-mv50-f05-l06h02-x-z6-p-e15m8"}
+              "thirty-seven": "d28@rel-mv50-f05-l06h02-x-z6-p-e15m8",
+              "thirty-eight": "d28@rel-mv50-f05-l06h02-x-z6-p-e15m8"}
 REAL_TRACKS = real.TRACKS
 
 

@@ -159,7 +159,7 @@ def test_each_guarded_round_is_held_against_the_default_of_the_round_before():
     assert six[six.index("--reference") + 1] == "d4@rel"
 
 
-def test_rounds_twenty_nine_to_thirty_six_hold_today_s_map_and_the_default_s_rule_is_their_own():
+def test_rounds_twenty_nine_to_thirty_eight_hold_today_s_map_and_the_default_s_rule_is_their_own():
     from benchmarks.quality import sweep
     from dfcore.testing import fresh_registry
 
@@ -176,10 +176,13 @@ def test_rounds_twenty_nine_to_thirty_six_hold_today_s_map_and_the_default_s_rul
     p = sweep.ROUND_THIRTY_FOUR_RULES["rel-mv50-f05-l06h02-x-z6-p"]  # round thirty-four's choice
     assert sweep.REFERENCES["thirty-six"] == "d28@rel-mv50-f05-l06h02-x-z6-p"
     assert sweep.ROUND_THIRTY_SIX_RULES["rel-mv50-f05-l06h02-x-z6-p"] == p
-    chosen = sweep.rule_spec(sweep.ROUND_THIRTY_SIX_RULES["rel-mv50-f05-l06h02-x-z6-p-e15m8"])
+    e15m8 = sweep.ROUND_THIRTY_SIX_RULES["rel-mv50-f05-l06h02-x-z6-p-e15m8"]  # round thirty-six's choice
+    assert sweep.REFERENCES["thirty-eight"] == "d28@rel-mv50-f05-l06h02-x-z6-p-e15m8"
+    assert sweep.ROUND_THIRTY_EIGHT_RULES["rel-mv50-f05-l06h02-x-z6-p-e15m8"] == e15m8
+    chosen = sweep.rule_spec(sweep.ROUND_THIRTY_EIGHT_RULES["rel-mv50-f05-l06h02-x-z6-p-e15m8-rc"])
     assert _params(preset) == _params(chosen)
     assert _params(chosen)["exact_peaks"] == "true" and _params(chosen)["exact_merge"] == 0.015
-    assert _params(chosen)["exact_moves"] == 8
+    assert _params(chosen)["exact_moves"] == 8 and _params(chosen)["recolours"] == "true"
 
 
 def _params(spec: str) -> dict[str, object]:
