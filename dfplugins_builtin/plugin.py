@@ -180,6 +180,8 @@ def dfind_postprocessors() -> Iterator[StageSpec]:
                                           "along its line and at its legend (round thirty-eight, docs/quality.md)"),
                 Param("frame", 0.0, "differences inside a band this fraction of the diagonal wide along an edge, "
                                     "spanning at least 0.4 of it, are the frame and not reported (0: none)"),
+                Param("frame_span", 0.4, "with frame, a difference along an edge is the frame when it spans at "
+                                         "least this fraction of the edge (round thirty-nine, docs/quality.md)"),
                 Param("line_merge", 0.0, "differences on one line (rows overlapping by half the lower one's height, "
                                          "heights alike) closer than this fraction of the diagonal along it are one "
                                          "difference: the words of a changed line of text (0: none; without "

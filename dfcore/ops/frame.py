@@ -24,12 +24,12 @@ FRAME_SPAN = 0.4
 FRAME_EVEN = 0.9
 
 
-def off_the_frame(regions: list[Region], mask: np.ndarray, frame: float, crop: Crop | None = None
-                  ) -> tuple[list[Region], np.ndarray]:
+def off_the_frame(regions: list[Region], mask: np.ndarray, frame: float, crop: Crop | None = None,
+                  span: float = FRAME_SPAN) -> tuple[list[Region], np.ndarray]:
     """The differences that do not lie along the image's frame, and the mask of their pixels.
 
     A difference lies along the frame when its box is inside the band ``frame`` times the
-    image diagonal wide along one edge and spans at least :data:`FRAME_SPAN` of that edge: the
+    image diagonal wide along one edge and spans at least ``span`` (:data:`FRAME_SPAN`) of that edge: the
     border of a page scanned or drawn again, not a change of what it shows. Given the pair
     (``crop``, as :func:`dfcore.ops.moves.paired_moves` takes it), it must also differ evenly
     along that edge, as a line does and a line of text does not: at :data:`FRAME_EVEN` of the
@@ -41,8 +41,8 @@ def off_the_frame(regions: list[Region], mask: np.ndarray, frame: float, crop: C
     kept, dropped = [], []
     for region in regions:
         x0, y0, x1, y1 = region.bbox
-        across = 0 if (y1 <= band or y0 >= height - band) and x1 - x0 >= FRAME_SPAN * width else \
-            1 if (x1 <= band or x0 >= width - band) and y1 - y0 >= FRAME_SPAN * height else None
+        across = 0 if (y1 <= band or y0 >= height - band) and x1 - x0 >= span * width else \
+            1 if (x1 <= band or x0 >= width - band) and y1 - y0 >= span * height else None
         along = across is not None and (crop is None or _even(crop(slice(y0, y1), slice(x0, x1)), across))
         (dropped if along else kept).append(region)
     if not dropped:

@@ -16,7 +16,7 @@ each peak as it is grown instead of each difference once merged: a peak that ove
 the faded map's differences is dismissed, and no peak takes with it a difference of the faded
 map that it does not overlap, so a change on another's flank is still found.
 With ``frame``, a difference that lies along the image's edge -- inside a band that fraction
-of the diagonal wide, spanning at least 0.4 of the edge, and, given the pair, differing evenly
+of the diagonal wide, spanning at least ``frame_span`` (0.4) of the edge, and, given the pair, differing evenly
 along it as a line does -- is the border of a page scanned or drawn again, and is not
 reported (:func:`dfcore.ops.frame.off_the_frame`); the map keeps it.
 With ``moves``, a thing that left one place and appeared at another is one difference, not
@@ -99,7 +99,8 @@ class Regions:
                  frame: float = 0.0, line_merge: float = 0.0, lines: str = "all",
                  line_height: float = 0.0, exact_background: bool = False, zero_below: float = 0.0,
                  absorb_peaks: bool = True, exact_merge: float = 0.0, exact_peaks: bool = False,
-                 exact_moves: int = 0, absorb_within: float = 0.0, recolours: bool = False) -> None:
+                 exact_moves: int = 0, absorb_within: float = 0.0, recolours: bool = False,
+                 frame_span: float = FRAME_SPAN) -> None:
         for name, value in (("level", level), ("low", low)):
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a positive number of standard deviations, got {value!r}")
@@ -125,6 +126,7 @@ class Regions:
             raise ValueError(f"move_tolerance must be a whole number of pixels from 0 to 4, got {move_tolerance!r}")
         self.moves, self.move_match, self.move_tolerance = bool(moves), float(move_match), move_tolerance
         self.frame = check_fraction(frame, "frame", _DIAGONAL, high=0.5)
+        self.frame_span = check_fraction(frame_span, "frame_span", "the edge's length", high=1.0)
         if lines not in LINES:
             raise ValueError(f"lines must be one of {', '.join(LINES)}, got {lines!r}")
         self.line_merge, self.lines = check_fraction(line_merge, "line_merge", _DIAGONAL), lines
@@ -153,7 +155,7 @@ class Regions:
                 exact_merge=self.exact_merge, exact_peaks=self.exact_peaks, rejoin=self._rejoin(crop, values.shape),
                 absorb_within=self.absorb_within)
             if self.frame > 0:
-                found, mask = off_the_frame(found, mask, self.frame, crop)
+                found, mask = off_the_frame(found, mask, self.frame, crop, self.frame_span)
             if self.moves and crop is not None and len(found) > 1:
                 found = paired_moves(found, mask, crop, match=self.move_match, tolerance=self.move_tolerance)
             if self.recolours and crop is not None and len(found) > 1:
@@ -198,7 +200,7 @@ class Regions:
             "significance": "peak above the background, in robust standard deviations",
             "regions_sorted_by": "peak, then area",
             **({"frame": f"differences inside a band {self.frame} of the diagonal wide along an edge, spanning at "
-                         f"least {FRAME_SPAN} of it and differing evenly along it, are the frame and not reported"} if self.frame > 0 else {}),
+                         f"least {self.frame_span} of it and differing evenly along it, are the frame and not reported"} if self.frame > 0 else {}),
             **({"moves": f"two differences are one thing that moved when the pair's pixels swapped between "
                          f"them within {self.move_match} of their own differences"
                          + (f", each matched within the other image's range over {self.move_tolerance} px"

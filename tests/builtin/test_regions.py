@@ -220,6 +220,7 @@ def test_recolours_reports_a_series_drawn_in_another_colour_once():
     ("exact_moves=-1", "exact_moves must be a whole number of pixels from 0 to 16"),
     ("exact_moves=2.5", "exact_moves"),
     ("absorb_within=1.5", r"absorb_within must be a fraction of the image diagonal in \[0, 1\)"),
+    ("frame_span=1", r"frame_span must be a fraction of the edge's length in \[0, 1\)"),
 ])
 def test_bad_knobs_are_one_line_errors(params, message):
     with pytest.raises(ParameterError, match=message):

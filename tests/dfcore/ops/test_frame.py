@@ -36,3 +36,11 @@ def test_given_the_pair_a_frame_must_differ_evenly_along_the_edge_as_a_line_does
     kept, _ = off_the_frame(regions, mask, 0.05, crop)
     assert len(regions) == 2 and [r.bbox[1] for r in kept] == [6]  # the words stay, the line goes
     assert off_the_frame(regions, mask, 0.05)[0] == []  # the boxes alone take both for frames
+
+
+def test_span_is_how_much_of_its_edge_a_frame_must_run_along():
+    values = noisy(height=200, width=300)
+    blob(values, 5, 190, 105, 197, 1.0)  # along the bottom edge, a third of it
+    regions, mask, _ = significant_regions(values, min_size=0)
+    assert off_the_frame(regions, mask, 0.05)[0] == regions  # 0.4 of the edge by default: kept
+    assert off_the_frame(regions, mask, 0.05, span=0.3)[0] == []
