@@ -54,7 +54,7 @@ thirty-three another peak's top left to start its own difference, thirty-four a 
 on lossless pairs alone and another change there no flank, thirty-five more slack in the glyph
 windows, thirty-six that smaller merge with an element moved by less than its width joined again,
 thirty-seven another peak taken in as a flank only when it lies near, thirty-eight one recolouring
-one difference.
+one difference, thirty-nine a frame along less of its edge.
 """
 
 from __future__ import annotations
@@ -349,6 +349,13 @@ ROUND_THIRTY_SEVEN_RULES = {"rel-mv50-f05-l06h02-x-z6-p-e15m8": _REL_E15M8,
 #: drawn in another colour was found in two or three pieces along its line and at its legend.
 ROUND_THIRTY_EIGHT_RULES = {"rel-mv50-f05-l06h02-x-z6-p-e15m8": _REL_E15M8,
                             "rel-mv50-f05-l06h02-x-z6-p-e15m8-rc": {**_REL_E15M8, "recolours": True}}
+#: Round thirty-nine: round thirty-eight's default (``rc``) with a frame that spans 0.25 or 0.2 of
+#: its edge (``fs25``, ``fs20``: ``frame_span``) instead of 0.4: on the development drawings of seeds
+#: 1 to 3, six false differences were pieces of a rescanned frame along 0.23 to 0.37 of an edge.
+_REL_RC = ROUND_THIRTY_EIGHT_RULES["rel-mv50-f05-l06h02-x-z6-p-e15m8-rc"]
+ROUND_THIRTY_NINE_RULES = {"rel-mv50-f05-l06h02-x-z6-p-e15m8-rc": _REL_RC,
+                           **{f"rel-mv50-f05-l06h02-x-z6-p-e15m8-rc-fs{tag}": {**_REL_RC, "frame_span": span}
+                              for tag, span in (("25", 0.25), ("20", 0.2))}}
 #: The rounds whose guard also holds region F1 per track, and that rank by the map (hit@k + AP) first.
 MAP_ROUNDS = {"fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "twenty-seven", "twenty-eight",
               "thirty-five"}
@@ -357,7 +364,8 @@ MAP_GUARD = {"hit": 0.01, "ap": 0.01, "region_f1": 0.01}
 #: ranked by the regions (region F1, then the count error).
 RULE_ROUNDS = {"nineteen", "twenty", "twenty-one", "twenty-two", "twenty-three", "twenty-four", "twenty-five",
                "twenty-six", "twenty-nine", "thirty", "thirty-one",
-               "thirty-two", "thirty-three", "thirty-four", "thirty-six", "thirty-seven", "thirty-eight"}
+               "thirty-two", "thirty-three", "thirty-four", "thirty-six", "thirty-seven", "thirty-eight",
+               "thirty-nine"}
 
 ROUND_FIVE_REFERENCE = "d4@rel"
 GUARD = {"hit": 0.01, "ap": 0.01}
@@ -388,7 +396,8 @@ ROUNDS = {"four": (ROUND_FOUR_MAPS, ROUND_FOUR_RULES), "five": (ROUND_FIVE_MAPS,
           "thirty-five": (ROUND_THIRTY_FIVE_MAPS, ROUND_THIRTY_FIVE_RULES),
           "thirty-six": (ROUND_TWENTY_NINE_MAPS, ROUND_THIRTY_SIX_RULES),
           "thirty-seven": (ROUND_TWENTY_NINE_MAPS, ROUND_THIRTY_SEVEN_RULES),
-          "thirty-eight": (ROUND_TWENTY_NINE_MAPS, ROUND_THIRTY_EIGHT_RULES)}
+          "thirty-eight": (ROUND_TWENTY_NINE_MAPS, ROUND_THIRTY_EIGHT_RULES),
+          "thirty-nine": (ROUND_TWENTY_NINE_MAPS, ROUND_THIRTY_NINE_RULES)}
 #: The default each guarded round may not lose to: the default of the round before.
 REFERENCES = {"four": "r2+aa+os15+reg@rel", "five": ROUND_FIVE_REFERENCE, "six": ROUND_FIVE_REFERENCE,
               "seven": "d6@rel", "eight": "d6@rel", "nine": "d6@rel", "ten": "d6@rel",
@@ -405,7 +414,8 @@ REFERENCES = {"four": "r2+aa+os15+reg@rel", "five": ROUND_FIVE_REFERENCE, "six":
               "thirty-four": "d28@rel-mv50-f05-l06h02-x-z6", "thirty-five": "d28@rel-mv50-f05-l06h02-x-z6-p",
               "thirty-six": "d28@rel-mv50-f05-l06h02-x-z6-p",
               "thirty-seven": "d28@rel-mv50-f05-l06h02-x-z6-p-e15m8",
-              "thirty-eight": "d28@rel-mv50-f05-l06h02-x-z6-p-e15m8"}
+              "thirty-eight": "d28@rel-mv50-f05-l06h02-x-z6-p-e15m8",
+              "thirty-nine": "d28@rel-mv50-f05-l06h02-x-z6-p-e15m8-rc"}
 REAL_TRACKS = real.TRACKS
 
 
