@@ -12,7 +12,7 @@ joins those a test pairs.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import cv2
 import numpy as np
@@ -64,26 +64,35 @@ def rejoined(groups: np.ndarray, coarse: np.ndarray, rejoin: Rejoin, origin: tup
     for one thing joined; ``origin`` is the window's (x, y) in the image."""
     pixels = np.nonzero(groups)
     fine, wide = groups[pixels], coarse[pixels]
-    root = np.arange(int(groups.max()) + 1)
-
-    def find(k: int) -> int:
-        while root[k] != k:
-            k = root[k]
-        return int(k)
-
+    parts: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    pairs: list[tuple[int, int]] = []
     for label in np.unique(wide):
-        held = np.unique(fine[wide == label])
-        if not 1 < held.size <= REJOIN_PARTS:
+        held = [int(k) for k in np.unique(fine[wide == label])]
+        if not 1 < len(held) <= REJOIN_PARTS:
             continue
-        parts = {}
         for k in held:
             at = fine == k
-            parts[int(k)] = (pixels[0][at] + origin[1], pixels[1][at] + origin[0])
-        for i, p in enumerate(held):
-            for q in held[i + 1:]:
-                if find(int(p)) != find(int(q)) and rejoin([parts[int(p)], parts[int(q)]]):
-                    root[find(int(q))] = find(int(p))
-    return np.array([find(k) for k in range(root.size)], dtype=groups.dtype)[groups]
+            parts[k] = (pixels[0][at] + origin[1], pixels[1][at] + origin[0])
+        pairs += [(p, q) for i, p in enumerate(held) for q in held[i + 1:]]
+    roots = _roots(int(groups.max()) + 1, pairs, lambda p, q: rejoin([parts[p], parts[q]]))
+    return roots.astype(groups.dtype)[groups]
+
+
+def _roots(count: int, pairs: Iterable[tuple[int, int]], together: Callable[[int, int], bool]) -> np.ndarray:
+    """For ``count`` items, the representative of each once every pair of ``pairs`` that ``together``
+    takes for one thing is joined, transitively (a pair already joined is not asked about)."""
+    parent = list(range(count))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, j in pairs:
+        if root(i) != root(j) and together(i, j):
+            parent[root(j)] = root(i)
+    return np.array([root(i) for i in range(count)], dtype=np.int64)
 
 
 def joined_regions(parts: list[Region]) -> Region:
@@ -103,22 +112,11 @@ def joined_where(regions: list[Region], together: Callable[[int, int], bool], am
     """The differences with every two that ``together(i, j)`` (indices, ``i < j``) takes for one thing
     joined, and so on transitively (:func:`joined_regions`), strongest first; only the first
     ``among`` are tried (``None``: all). The list itself when nothing is joined."""
-    parent = list(range(len(regions)))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
     tried = len(regions) if among is None else min(among, len(regions))
-    for i in range(tried):
-        for j in range(i + 1, tried):
-            if root(i) != root(j) and together(i, j):
-                parent[root(j)] = root(i)
+    roots = _roots(len(regions), ((i, j) for i in range(tried) for j in range(i + 1, tried)), together)
     groups: dict[int, list[Region]] = {}
     for i, region in enumerate(regions):
-        groups.setdefault(root(i), []).append(region)
+        groups.setdefault(int(roots[i]), []).append(region)
     if len(groups) == len(regions):
         return regions
     joined = [parts[0] if len(parts) == 1 else joined_regions(parts) for parts in groups.values()]

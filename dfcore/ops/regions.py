@@ -288,6 +288,7 @@ def significant_regions(values: np.ndarray, valid: np.ndarray | None = None, *, 
     if zero_below > 0:
         magnitude[magnitude <= zero_below * float(magnitude.max(initial=0.0))] = 0.0
     height, width = magnitude.shape
+    diagonal = float(np.hypot(height, width))
     compared = magnitude if valid is None else magnitude[valid]
     empty = np.zeros((height, width), dtype=bool)
     peak = float(compared.max(initial=0.0))
@@ -319,7 +320,7 @@ def significant_regions(values: np.ndarray, valid: np.ndarray | None = None, *, 
             return [], empty, (centre, spread)
         mask = _grown(z, seed_level, min(low, level), extent, max(min(absorb, extent), 0.0),
                       label_regions(confirmed, 8)[1] if by_peak else None, absorb_peaks and not (exact and exact_peaks),
-                      absorb_within * float(np.hypot(height, width)) if absorb_within > 0 else math.inf)
+                      absorb_within * diagonal if absorb_within > 0 else math.inf)
     # Merging and describing read only the box of the mask's pixels: moving a pixel outside it
     # onto its edge brings it closer to every mask pixel, so no two parts join outside the box
     # that do not join inside it (the same groups, distances and sums as on the whole image).
@@ -327,7 +328,6 @@ def significant_regions(values: np.ndarray, valid: np.ndarray | None = None, *, 
     if window is None:
         return [], empty, (centre, spread)
     parting = exact and 0 < exact_merge < merge
-    diagonal = float(np.hypot(height, width))
     groups = merged(mask[window], (exact_merge if parting else merge) * diagonal)
     origin = (window[1].start, window[0].start)
     if parting and rejoin is not None:
