@@ -90,6 +90,13 @@ MOVE_REACH = 16
 LINES = ("all", "rendered")
 
 
+def _pixels(value: int, name: str, high: int) -> int:
+    """``value`` as a whole number of pixels from 0 to ``high``; else a one-line ``ValueError``."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= high:
+        raise ValueError(f"{name} must be a whole number of pixels from 0 to {high}, got {value!r}")
+    return value
+
+
 class Regions:
     """Find the differences of each map: see the module docstring; every knob is a parameter."""
 
@@ -122,9 +129,8 @@ class Regions:
             raise ValueError(f"move_match must be a fraction of the places' own differences in (0, 1), got "
                              f"{move_match!r}")
         self.nonzero, self.judge, self.exact_background = bool(nonzero), judge, bool(exact_background)
-        if isinstance(move_tolerance, bool) or not isinstance(move_tolerance, int) or not 0 <= move_tolerance <= 4:
-            raise ValueError(f"move_tolerance must be a whole number of pixels from 0 to 4, got {move_tolerance!r}")
-        self.moves, self.move_match, self.move_tolerance = bool(moves), float(move_match), move_tolerance
+        self.moves, self.move_match = bool(moves), float(move_match)
+        self.move_tolerance = _pixels(move_tolerance, "move_tolerance", 4)
         self.frame = check_fraction(frame, "frame", _DIAGONAL, high=0.5)
         self.frame_span = check_fraction(frame_span, "frame_span", "the edge's length", high=1.0)
         if lines not in LINES:
@@ -134,9 +140,7 @@ class Regions:
         self.zero_below = check_fraction(zero_below, "zero_below", "the map's largest value", high=0.01)
         self.exact_merge = check_fraction(exact_merge, "exact_merge", _DIAGONAL)
         self.exact_peaks = bool(exact_peaks)
-        if isinstance(exact_moves, bool) or not isinstance(exact_moves, int) or not 0 <= exact_moves <= MOVE_REACH:
-            raise ValueError(f"exact_moves must be a whole number of pixels from 0 to {MOVE_REACH}, got {exact_moves!r}")
-        self.exact_moves = exact_moves
+        self.exact_moves = _pixels(exact_moves, "exact_moves", MOVE_REACH)
         self.recolours = bool(recolours)
 
     def __call__(self, out: StageOutput) -> StageOutput:
