@@ -8,11 +8,13 @@ run sharing the folder removes it only once its writer is gone. Files are create
 values, paths and non-finite floats into plain JSON values.
 
 Pictures that dfind draws (heatmaps, masks) are encoded by :func:`encode_png` without
-Pillow: every row unfiltered and deflated at level 1. A heatmap is a 256-colour lookup, so
-its repeated colour triples compress better unfiltered than after PNG's per-row filters, and
-skipping the filter search makes it several times faster to write than Pillow's default
-(``docs/performance.md``). Photographs (the previews of a report) keep Pillow's encoder, whose
-filters suit them.
+Pillow: every row unfiltered and deflated by ISA-L (the ``isal`` package, level
+``ISAL_LEVEL``), or by zlib at level 1 where ``isal`` has no wheel. A heatmap is a 256-colour
+lookup, so its repeated colour triples compress better unfiltered than after PNG's per-row
+filters, and skipping the filter search makes it several times faster to write than Pillow's
+default; ISA-L deflates a 512 px gradient heatmap 3.5x faster than zlib's fastest level, in a
+file about a third larger (``docs/performance.md``). Photographs (the previews of a report)
+keep Pillow's encoder, whose filters suit them.
 """
 
 from __future__ import annotations
@@ -87,15 +89,21 @@ def _cause(exc: OSError) -> str:
     return words[:1].lower() + words[1:]
 
 
-#: zlib level of :func:`encode_png`: the fastest; a higher level saves a few percent on heatmaps.
+#: zlib level of :func:`encode_png` without ``isal``: the fastest; a higher level saves a few percent on heatmaps.
 PNG_LEVEL = 1
+#: ISA-L level (0-3) of :func:`encode_png`: as fast as its level 0 on heatmaps, files a fifth smaller.
+ISAL_LEVEL = 2
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 #: PNG colour types by channels: grey, RGB.
 _PNG_COLOUR = {1: 0, 3: 2}
 
 
-def encode_png(array: np.ndarray, level: int = PNG_LEVEL) -> bytes:
-    """An HxW (grey) or HxWx3 (RGB) uint8 array as PNG bytes: unfiltered rows, deflated at ``level``."""
+def encode_png(array: np.ndarray, level: int | None = None) -> bytes:
+    """An HxW (grey) or HxWx3 (RGB) uint8 array as PNG bytes: unfiltered rows, deflated.
+
+    ``level``: a zlib level (0-9) to deflate with zlib; ``None``: the fastest deflate installed
+    (ISA-L at ``ISAL_LEVEL``, else zlib at ``PNG_LEVEL``).
+    """
     array = np.asarray(array)
     channels = 1 if array.ndim == 2 else array.shape[-1]
     if array.dtype != np.uint8 or array.ndim not in (2, 3) or channels not in _PNG_COLOUR:
@@ -105,8 +113,20 @@ def encode_png(array: np.ndarray, level: int = PNG_LEVEL) -> bytes:
     rows[:, 0] = 0  # filter type None
     rows[:, 1:] = array.reshape(height, width * channels)
     header = struct.pack(">IIBBBBB", width, height, 8, _PNG_COLOUR[channels], 0, 0, 0)
-    return b"".join((PNG_SIGNATURE, _png_chunk(b"IHDR", header), _png_chunk(b"IDAT", zlib.compress(rows, level)),
+    return b"".join((PNG_SIGNATURE, _png_chunk(b"IHDR", header), _png_chunk(b"IDAT", deflate(rows, level)),
                      _png_chunk(b"IEND", b"")))
+
+
+def deflate(data: Any, level: int | None = None) -> bytes:
+    """``data`` as a zlib stream: by zlib at ``level``, or (``None``) by ISA-L when ``isal`` is installed."""
+    if level is None:
+        try:
+            from isal import isal_zlib
+        except ImportError:
+            level = PNG_LEVEL
+        else:
+            return isal_zlib.compress(data, ISAL_LEVEL)
+    return zlib.compress(data, level)
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import sys
+import zlib
 
 import matplotlib
 import numpy as np
@@ -20,6 +22,23 @@ def test_encoded_png_decodes_to_the_same_pixels(shape):
     with Image.open(io.BytesIO(encode_png(array))) as image:
         assert image.mode == ("RGB" if len(shape) == 3 else "L")
         np.testing.assert_array_equal(np.asarray(image), array)
+
+
+@pytest.mark.parametrize("isal", [True, False], ids=["isal", "zlib"])
+def test_either_deflate_gives_the_same_pixels(monkeypatch, isal):
+    """ISA-L when it is installed, zlib where it has no wheel: the same picture either way."""
+    if isal:
+        pytest.importorskip("isal")
+    else:
+        monkeypatch.setitem(sys.modules, "isal", None)  # `from isal import ...` now raises ImportError
+    array = apply_colormap(np.linspace(0, 1, 96 * 128, dtype=np.float32).reshape(96, 128), "magma", 0.0, 1.0)
+    for level in (None, 6):
+        data = encode_png(array, level)
+        with Image.open(io.BytesIO(data)) as image:
+            np.testing.assert_array_equal(np.asarray(image), array)
+    fastest = encode_png(array)
+    assert zlib.decompress(fastest[41:-16]) == zlib.decompress(data[41:-16])  # the rows, deflated two ways
+    assert (fastest != encode_png(array, 1)) == isal  # ISA-L's own stream when it is there, zlib's level 1 if not
 
 
 def test_encoder_refuses_what_png_rows_cannot_hold():
