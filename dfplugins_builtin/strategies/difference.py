@@ -74,7 +74,13 @@ quality benchmark (docs/quality.md):
   degree and scaled by a percent), its tones are fitted to A's (paper tint, exposure:
   :func:`dfcore.ops.register.match_tones`), the pixels of A with no counterpart in B and
   those within the largest displacement of the image's edge (where a scan's margin and the
-  page's edge fall) are not compared, and what is left is tolerated as a 1-px offset;
+  page's edge fall) are not compared, and what is left is tolerated as a 1-px offset. A pair
+  is measured only when fewer than ``ONE_GRID_SHARE`` of its detail pixels are identical (the
+  lossless test's share): bit-identical detail is on one grid, and a page whose table
+  columns moved when a word grew, most of its detail identical to A, gives a field of many
+  displacements whose fit would blur the whole page. On such a pair ``shift=auto``
+  tolerates a measured translation of a pixel or more only when B moved back by it, to the
+  nearest pixel, leaves more of A's detail pixels identical than B as it is;
 * ``edge_margin``: the pixels within this many px of the image's edge are not compared (zero
   in the map, left out of its background); ``auto``: on a pair whose frame is measured as
   moved by half a pixel or more, the shift's radius plus the reach of the ``sigma``
@@ -108,7 +114,7 @@ holds B resampled and, while it is warped, the displacement field.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -170,6 +176,10 @@ RENDERED_SHARE = 0.5
 #: reach (px) within which the largest blurred difference counts for a pixel of the map.
 CONTRAST_SIGMA = 2.0
 CONTRAST_REACH = 4
+#: ``register=auto`` leaves a pair with at least this share of its detail pixels identical on its
+#: grid (module docstring), and ``shift=auto`` tolerates a whole-pixel translation there only when
+#: moving B back by it leaves more of them identical.
+ONE_GRID_SHARE = 0.5
 #: ``register=auto`` resamples B when the measured field departs from a translation by more than this (px).
 REGISTER_PX = 1.0
 #: ``edge_margin=auto`` leaves the edge out when the frame moved by this much or more (px): a row
@@ -259,6 +269,13 @@ def detail_pixels(x: Tensor) -> Tensor:
     detail[..., :, 1:] |= cols
     detail[..., :, :-1] |= cols
     return torch.from_numpy(detail) if isinstance(detail, np.ndarray) else detail
+
+
+def identical_detail(a: Tensor, others: Sequence[Tensor], inside: Tensor) -> list[float]:
+    """For each of ``others``, the share of A's detail pixels inside ``inside`` (1x1xHxW bool)
+    that it holds bit for bit (NaN without such pixels)."""
+    where = detail_pixels(a).to(inside.device) & inside
+    return [float(identical_share(differs(a, other), where)[0]) for other in others]
 
 
 def identical_share(changed: Tensor, where: Tensor) -> Tensor:
@@ -385,6 +402,8 @@ class PairFacts:
     untouched: Tensor
     rendered: Tensor
     aligned: Tensor
+    #: N bool: aligned, or at least ``ONE_GRID_SHARE`` of the detail pixels identical (not registered).
+    on_grid: Tensor
 
 
 class Difference:
@@ -438,7 +457,7 @@ class Difference:
             valid, resampled = problem.valid, [False] * n
             pair = self._measure(a, b, valid, infos)
             if self.register == "auto":
-                b, inside, resampled = self._register(a, b, infos, pair.aligned)
+                b, inside, resampled = self._register(a, b, infos, pair.on_grid)
                 if inside is not None:
                     valid = inside if valid is None else valid & inside
             diff_map, valid = self._difference(a, b, valid, infos, resampled, pair)
@@ -479,16 +498,17 @@ class Difference:
             for info, share, used in zip(infos, identical.tolist(), lossless.tolist()):
                 info.update(identical=round(share, 4), exact=bool(used) and self.exact != "off")
         untouched = 1 - counts[:, 4].double() / (height * width)
-        return PairFacts(lossless, untouched, (untouched >= RENDERED_SHARE) & ~aligned, aligned)
+        return PairFacts(lossless, untouched, (untouched >= RENDERED_SHARE) & ~aligned, aligned,
+                         aligned | (identical >= ONE_GRID_SHARE))
 
-    def _register(self, a: Tensor, b: Tensor, infos: list[dict[str, Any]], aligned: Tensor
+    def _register(self, a: Tensor, b: Tensor, infos: list[dict[str, Any]], on_grid: Tensor
                   ) -> tuple[Tensor, Tensor | None, list[bool]]:
         """B resampled onto A where the measured field calls for it, the mask of A's pixels inside
-        B (``None`` when nothing was resampled), and which samples were. A lossless pair is
-        on one grid by definition: it is not measured."""
+        B (``None`` when nothing was resampled), and which samples were. A pair on one grid
+        (``on_grid``: lossless, or ``ONE_GRID_SHARE`` of its detail identical) is not measured."""
         height, width = a.shape[-2:]
         warped, inside, resampled = [], [], []
-        todo = [i for i, done in enumerate(aligned.tolist()) if not done]
+        todo = [i for i, done in enumerate(on_grid.tolist()) if not done]
         models = dict(zip(todo, measure_affine(a[todo], b[todo]))) if todo else {}
         for index in range(a.shape[0]):
             model = models.get(index)
@@ -529,10 +549,13 @@ class Difference:
             if todo:
                 translation[todo] = estimate_translation(a[todo], b[todo]).to(translation.dtype)
             radii = [1 if used else radius for used, radius in zip(resampled, auto_radius(translation))]
-            for info, measured, radius, used in zip(infos, translation.tolist(), radii, resampled):
+            for index, (info, measured, used) in enumerate(zip(infos, translation.tolist(), resampled)):
                 if not used:
                     info["misalignment_px"] = [round(v, 3) for v in measured]
-                info["shift"] = radius
+                    if (radii[index] and bool(pair.on_grid[index])
+                            and not self._shift_explains(a[index:index + 1], b[index:index + 1], measured, info)):
+                        radii[index] = 0
+                info["shift"] = radii[index]
         else:
             translation = None
             radii = [self.shift] * a.shape[0]
@@ -543,6 +566,21 @@ class Difference:
             return self._in_strips(a, b, valid, *plan[0]), valid
         return torch.cat([self._in_strips(a[i:i + 1], b[i:i + 1], valid[i:i + 1] if valid is not None else None, *step)
                           for i, step in enumerate(plan)]), valid
+
+    @staticmethod
+    def _shift_explains(a: Tensor, b: Tensor, measured: list[float], info: dict[str, Any]) -> bool:
+        """Whether B moved back by the measured translation, to the nearest pixel, leaves more of A's
+        detail pixels identical than B as it is; a fraction of a pixel is taken as measured."""
+        dy, dx = (round(v) for v in measured)
+        if not (dy or dx):
+            return True
+        height, width = a.shape[-2:]
+        moved = torch.roll(b, shifts=(-dy, -dx), dims=(-2, -1))
+        inside = torch.zeros_like(a[:, :1], dtype=torch.bool)
+        inside[..., max(0, -dy):height - max(0, dy), max(0, -dx):width - max(0, dx)] = True
+        before, after = identical_detail(a, (b, moved), inside)
+        info["shift_identical"] = [round(before, 4), round(after, 4)]
+        return after > before
 
     def _inside_margin(self, valid: Tensor | None, radii: list[int], resampled: list[bool],
                        translation: Tensor | None, like: Tensor, infos: list[dict[str, Any]]) -> Tensor | None:

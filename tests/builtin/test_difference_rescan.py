@@ -12,7 +12,7 @@ from dfcore.contracts import Problem
 from dfcore.pipeline import BoundMetric
 from dfcore.testing import fresh_registry, rescanned
 from dfplugins_builtin.metrics.pixel import MSE
-from dfplugins_builtin.strategies.difference import Difference, slope
+from dfplugins_builtin.strategies.difference import LOSSLESS_SHARE, ONE_GRID_SHARE, Difference, slope
 
 
 def as_problem(a, b):
@@ -373,6 +373,60 @@ def test_a_lossless_pair_is_not_measured_for_registration():
     b[..., 50:60, 50:60] = 0.0
     out = Difference(shift="auto", exact="auto", register="auto")(as_problem(a, b))
     assert out.info[0]["register"] is None and out.info[0]["exact"]
+
+
+def columns_moved(seed: int, step: int, top: int = 60):
+    """``page(seed)`` and B: below row ``top``, each band of 64 columns moved right by ``step`` px
+    more than the one before (a table whose columns grew), everything above identical."""
+    a = page(seed=seed)
+    b = a.clone()
+    for k, x0 in enumerate(range(0, a.shape[-1], 64)):
+        if k:
+            b[..., top:, x0 + step * k:x0 + 64] = a[..., top:, x0:x0 + 64 - step * k]
+            b[..., top:, x0:x0 + step * k] = 1.0
+    return a, b
+
+
+@pytest.mark.parametrize(("seed", "step"), [(1, 3), (0, 5)])
+def test_columns_that_moved_on_one_grid_are_neither_resampled_nor_tolerated_as_a_shift(seed, step):
+    """Most of the page's detail identical, the rest moved by whole pixels: the pair is on one grid.
+    An affine fit to that field (it departs from a translation by several pixels on seed 1) is
+    not measured, and the translation the moved columns pull the correlation to is not tolerated,
+    so B is compared as it is and the identical rows stay 0."""
+    a, b = columns_moved(seed, step)
+    out = Difference(shift="auto", exact="auto", lossless="clustered", register="auto", sigma=1, reduce="l2",
+                     antialias="auto")(as_problem(a, b))
+    facts = out.info[0]
+    assert not facts["exact"] and ONE_GRID_SHARE <= facts["identical"] < LOSSLESS_SHARE
+    assert facts["register"] is None
+    assert max(abs(v) for v in facts["misalignment_px"]) > 2  # measured, yet not tolerated:
+    before, after = facts["shift_identical"]
+    assert after < before and facts["shift"] == 0  # moving B back would break more than it mends
+    assert float(out.map[..., :40, :].abs().max()) == 0.0  # the identical rows, far from the moved ones
+    assert float(out.map[..., 60:, 64:].abs().amax()) > 0.0
+
+
+def test_columns_that_moved_are_registered_when_little_of_the_page_is_identical():
+    """The same field on a pair that is not on one grid (noise on every pixel) is fitted and
+    resampled, as before the one-grid test: the test reads identical detail, not the field."""
+    a, b = columns_moved(1, 3)
+    noise = 0.02 * torch.randn(b.shape, generator=torch.Generator().manual_seed(3))
+    out = Difference(shift="auto", exact="auto", lossless="clustered", register="auto")(
+        as_problem(a, (b + noise).clamp(0, 1)))
+    assert out.info[0]["identical"] < ONE_GRID_SHARE and out.info[0]["register"]["resampled"]
+
+
+def test_a_whole_pixel_shift_on_one_grid_is_still_tolerated():
+    """Flat boxes moved 3 px keep their edges along the move identical (more than half their
+    detail): on one grid by the share, yet moving B back leaves more of it identical."""
+    a = page(seed=2)
+    b = torch.roll(a, shifts=(0, 3), dims=(-2, -1))
+    b[..., 20:30, 100:120] = 0.0  # and a change
+    out = Difference(shift="auto", exact="auto", lossless="clustered", register="auto")(as_problem(a, b))
+    facts = out.info[0]
+    assert facts["identical"] >= ONE_GRID_SHARE and facts["register"] is None
+    before, after = facts["shift_identical"]
+    assert after > before and facts["shift"] == 3
 
 
 def test_exact_on_ranks_a_rescanned_page_exactly_and_still_registers_it():
