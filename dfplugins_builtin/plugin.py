@@ -178,6 +178,9 @@ def dfind_postprocessors() -> Iterator[StageSpec]:
                 Param("recolours", False, "differences over which one colour of A became one colour of B, neither "
                                           "the background, are one difference: a series drawn in another colour, "
                                           "along its line and at its legend (round thirty-eight, docs/quality.md)"),
+                Param("drift", 0.0, "on a pair drawn again, a difference that moving B by at most 2 px leaves at "
+                                    "most this share of, while the pair differs around it, is layout drift and not "
+                                    "reported; a thing that moved is kept (0: off; docs/quality.md)"),
                 Param("frame", 0.0, "differences inside a band this fraction of the diagonal wide along an edge, "
                                     "spanning at least 0.4 of it, are the frame and not reported (0: none)"),
                 Param("frame_span", 0.4, "with frame, a difference along an edge is the frame when it spans at "

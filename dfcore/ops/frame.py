@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from dfcore.contracts import Region
+from dfcore.ops.parts import without
 
 if TYPE_CHECKING:
     from dfcore.ops.moves import Crop
@@ -47,12 +48,7 @@ def off_the_frame(regions: list[Region], mask: np.ndarray, frame: float, crop: C
         (dropped if along else kept).append(region)
     if not dropped:
         return regions, mask
-    gone = np.zeros_like(mask)
-    for x0, y0, x1, y1 in (r.bbox for r in dropped):
-        gone[y0:y1, x0:x1] = True
-    for x0, y0, x1, y1 in (r.bbox for r in kept):  # a kept difference's pixels stay, in a dropped box too
-        gone[y0:y1, x0:x1] = False
-    return kept, mask & ~gone
+    return kept, without(mask, kept, dropped)
 
 
 def _even(window: tuple[np.ndarray, np.ndarray], across: int) -> bool:

@@ -122,3 +122,16 @@ def joined_where(regions: list[Region], together: Callable[[int, int], bool], am
     joined = [parts[0] if len(parts) == 1 else joined_regions(parts) for parts in groups.values()]
     return sorted(joined, key=lambda r: (-r.peak, -r.area, r.bbox))
 
+
+
+def without(mask: np.ndarray, kept: list[Region], dropped: list[Region]) -> np.ndarray:
+    """``mask`` (HxW bool) less the boxes of the ``dropped`` differences; a ``kept`` difference's
+    pixels stay, in a dropped box too. ``mask`` itself when nothing was dropped."""
+    if not dropped:
+        return mask
+    gone = np.zeros_like(mask)
+    for x0, y0, x1, y1 in (r.bbox for r in dropped):
+        gone[y0:y1, x0:x1] = True
+    for x0, y0, x1, y1 in (r.bbox for r in kept):
+        gone[y0:y1, x0:x1] = False
+    return mask & ~gone

@@ -31,6 +31,11 @@ With ``recolours``, the differences over which one colour of A became one colour
 the background around them, are one: a plot's series drawn in another colour, found in pieces
 along its line and at its legend's swatch (:func:`dfcore.ops.recolours.joined_recolours`; needs
 the pair, as ``moves`` does).
+With ``drift``, on a pair drawn again (where the strategy hands over a support), a difference
+that moving B by at most 2 px, by fractions of a pixel, explains but for ``drift`` of it, while
+the pair differs around it too, is the layout drifting and is not reported: rows and badges a
+page laid out again puts a pixel or two off (:func:`dfcore.ops.drift.drifted`; needs the pair).
+A thing that moved leaves its surroundings identical and is kept.
 With ``line_merge``, differences that lie on one line (rows overlapping by half the lower
 one's height, heights alike) and closer than that fraction of the diagonal along it are one
 difference: the words of a line of text an edit changed or moved
@@ -64,6 +69,8 @@ import numpy as np
 import torch
 
 from dfcore.contracts import StageOutput
+from dfcore.ops.drift import REACH as DRIFT_REACH
+from dfcore.ops.drift import drifted
 from dfcore.ops.frame import FRAME_SPAN, off_the_frame
 from dfcore.ops.lines import LINE_HEIGHTS, LINE_OVERLAP, joined_along_lines
 from dfcore.ops.moves import Crop, one_move, paired_moves
@@ -107,7 +114,7 @@ class Regions:
                  line_height: float = 0.0, exact_background: bool = False, zero_below: float = 0.0,
                  absorb_peaks: bool = True, exact_merge: float = 0.0, exact_peaks: bool = False,
                  exact_moves: int = 0, absorb_within: float = 0.0, recolours: bool = False,
-                 frame_span: float = FRAME_SPAN) -> None:
+                 frame_span: float = FRAME_SPAN, drift: float = 0.0) -> None:
         for name, value in (("level", level), ("low", low)):
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a positive number of standard deviations, got {value!r}")
@@ -142,6 +149,7 @@ class Regions:
         self.exact_peaks = bool(exact_peaks)
         self.exact_moves = _pixels(exact_moves, "exact_moves", MOVE_REACH)
         self.recolours = bool(recolours)
+        self.drift = check_fraction(drift, "drift", "a difference")
 
     def __call__(self, out: StageOutput) -> StageOutput:
         maps = out.map[:, 0].detach().float().cpu().numpy()  # labelling is a host step (dfcore.ops.regions)
@@ -162,6 +170,8 @@ class Regions:
                 found, mask = off_the_frame(found, mask, self.frame, crop, self.frame_span)
             if self.moves and crop is not None and len(found) > 1:
                 found = paired_moves(found, mask, crop, match=self.move_match, tolerance=self.move_tolerance)
+            if self.drift > 0 and crop is not None and found and fades(None if support is None else support[index]):
+                found, mask = drifted(found, mask, crop, self.drift)
             if self.recolours and crop is not None and len(found) > 1:
                 found = joined_recolours(found, mask, crop)
             if self.line_merge > 0 and (self.lines == "all" or fades(None if support is None else support[index])):
@@ -211,6 +221,9 @@ class Regions:
                             if self.move_tolerance else "")} if self.moves else {}),
             **({"recolours": "differences over which one colour of A became one colour of B (neither the "
                              "background) are one difference"} if self.recolours else {}),
+            **({"drift": f"on a pair drawn again, a difference that moving B by at most {DRIFT_REACH} px leaves at "
+                         f"most {self.drift} of, the pair differing around it too, is layout drift and not reported"}
+               if self.drift > 0 else {}),
             **({"line_merge": f"differences on one line (rows overlapping by {LINE_OVERLAP} of the lower one's "
                               f"height, heights within {LINE_HEIGHTS}x) closer than {self.line_merge} of the "
                               "diagonal along it are one difference"

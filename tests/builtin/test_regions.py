@@ -195,6 +195,36 @@ def test_recolours_reports_a_series_drawn_in_another_colour_once():
     assert "recolours" in Regions(recolours=True).conventions() and "recolours" not in Regions().conventions()
 
 
+def test_drift_leaves_out_what_a_page_laid_out_again_leaves_and_keeps_a_change():
+    """A page drawn again, every mark a shade lighter and the lower rows a pixel and a half off: on
+    such a pair (a support that fades) the two drifted blocks are left out and a mark drawn anew
+    is kept; without a support (a pair not drawn again) all three stay."""
+    import cv2
+
+    a = np.ones((120, 200, 3), np.float32)
+    rng = np.random.default_rng(1)
+    for row in range(8, 112, 12):  # two blocks of rows of marks, 14 px apart
+        for col in (*range(6, 84, 12), *range(100, 184, 12)):
+            a[row:row + 6, col:col + 8] = rng.uniform(0.0, 0.4, 3)
+    a = cv2.GaussianBlur(a, (3, 3), 0.6)  # anti-aliased, as drawn
+    b = np.where(a < 0.999, np.clip(a + 0.03, 0, 1), a).astype(np.float32)
+    b[68:] = cv2.warpAffine(b, np.float32([[1, 0, -0.5], [0, 1, 1.5]]), (200, 120), flags=cv2.INTER_LINEAR,
+                            borderMode=cv2.BORDER_REPLICATE)[68:]
+    b[20:26, 88:96] = (0.9, 0.1, 0.1)  # a mark drawn anew
+    values = np.abs(a - b).max(axis=2)
+    images = tuple(torch.from_numpy(x).permute(2, 0, 1)[None] for x in (a, b))
+    fading = torch.full((1, 1, 120, 200), 0.5)
+    rule = {"level": 6, "low": 3, "merge": 0.02}
+    drawn_again = StageOutput(map=torch.from_numpy(values)[None, None], support=fading, images=images)
+    every = Regions(**rule)(drawn_again).regions[0]
+    assert len(every) == 3 and sum(r.bbox[1] >= 66 for r in every) == 2  # the drifted blocks, and the change
+    stage = Regions(drift=0.45, **rule)
+    (kept,) = stage(drawn_again).regions[0]
+    assert kept.bbox == (88, 20, 96, 26)
+    assert len(stage(StageOutput(map=drawn_again.map, images=images)).regions[0]) == 3
+    assert "layout drift" in stage.conventions()["drift"] and "drift" not in Regions().conventions()
+
+
 @pytest.mark.parametrize(("params", "message"), [
     ("level=0", "level must be a positive number"),
     ("low=8", r"low \(8.0\) must not exceed level \(6.0\)"),
@@ -213,6 +243,7 @@ def test_recolours_reports_a_series_drawn_in_another_colour_once():
     ("line_merge=-0.1", "line_merge"),
     ("lines=text", "lines.*all, rendered"),
     ("line_height=1.5", r"line_height must be a fraction of the image diagonal in \[0, 1\)"),
+    ("drift=1", r"drift must be a fraction of a difference in \[0, 1\)"),
     ("zero_below=0.5", r"zero_below must be a fraction of the map's largest value in \[0, 0.01\)"),
     ("zero_below=-1e-6", "zero_below"),
     ("exact_merge=1.5", r"exact_merge must be a fraction of the image diagonal in \[0, 1\)"),
