@@ -159,7 +159,7 @@ def test_each_guarded_round_is_held_against_the_default_of_the_round_before():
     assert six[six.index("--reference") + 1] == "d4@rel"
 
 
-def test_rounds_twenty_nine_to_thirty_nine_hold_today_s_map_and_the_default_s_rule_is_their_own():
+def test_rounds_twenty_nine_to_forty_one_hold_today_s_map_and_the_default_s_rule_is_their_own():
     from benchmarks.quality import sweep
     from dfcore.testing import fresh_registry
 
@@ -182,11 +182,14 @@ def test_rounds_twenty_nine_to_thirty_nine_hold_today_s_map_and_the_default_s_ru
     rc = sweep.ROUND_THIRTY_EIGHT_RULES["rel-mv50-f05-l06h02-x-z6-p-e15m8-rc"]  # round thirty-eight's choice
     assert sweep.REFERENCES["thirty-nine"] == "d28@rel-mv50-f05-l06h02-x-z6-p-e15m8-rc"
     assert sweep.ROUND_THIRTY_NINE_RULES["rel-mv50-f05-l06h02-x-z6-p-e15m8-rc"] == rc
-    chosen = sweep.rule_spec(sweep.ROUND_THIRTY_NINE_RULES["rel-mv50-f05-l06h02-x-z6-p-e15m8-rc-fs20"])
+    fs20 = sweep.ROUND_THIRTY_NINE_RULES["rel-mv50-f05-l06h02-x-z6-p-e15m8-rc-fs20"]  # round thirty-nine's choice
+    assert sweep.REFERENCES["forty-one"] == "d28@rel-mv50-f05-l06h02-x-z6-p-e15m8-rc-fs20"
+    assert sweep.ROUND_FORTY_ONE_RULES["rel-mv50-f05-l06h02-x-z6-p-e15m8-rc-fs20"] == fs20
+    chosen = sweep.rule_spec(sweep.ROUND_FORTY_ONE_RULES["rel-mv50-f05-l06h02-x-z6-p-e15m8-rc-fs20-dr45"])
     assert _params(preset) == _params(chosen)
     assert _params(chosen)["exact_peaks"] == "true" and _params(chosen)["exact_merge"] == 0.015
     assert _params(chosen)["exact_moves"] == 8 and _params(chosen)["recolours"] == "true"
-    assert _params(chosen)["frame_span"] == 0.2
+    assert _params(chosen)["frame_span"] == 0.2 and _params(chosen)["drift"] == 0.45
 
 
 def _params(spec: str) -> dict[str, object]:
