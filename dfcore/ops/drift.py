@@ -105,21 +105,44 @@ def untouched(a: np.ndarray, b: np.ndarray, move: tuple[int, int] = (0, 0), ever
     """The share of the pixels of A (HxWxC) identical in B (every channel), B moved back by a
     whole-pixel ``move`` ``(dy, dx)`` (over the pixels both then cover), on every ``every``-th row
     and column."""
-    (dy, dx), (height, width) = move, a.shape[:2]
-    rows, cols = slice(max(0, -dy), height - max(0, dy), every), slice(max(0, -dx), width - max(0, dx), every)
-    there = b[rows.start + dy:rows.stop + dy:every, cols.start + dx:cols.stop + dx:every]
-    return float((a[rows, cols] == there).all(axis=2).mean())
+    return _Grid(a, b, every).untouched(move)
+
+
+class _Grid:
+    """A and B on every ``every``-th row and column, channel by channel and contiguous, once per
+    phase of the grid: the share of identical pixels under a whole-pixel move of B in a few passes."""
+
+    def __init__(self, a: np.ndarray, b: np.ndarray, every: int) -> None:
+        self.every, self.shape = every, a.shape[:2]
+        phases = [(py, px) for py in range(every) for px in range(every)]
+        self.a, self.b = ({phase: [np.ascontiguousarray(image[phase[0]::every, phase[1]::every, c])
+                                   for c in range(image.shape[2])] for phase in phases} for image in (a, b))
+
+    def untouched(self, move: tuple[int, int]) -> float:
+        """As :func:`untouched`: A's rows and columns from where B covers them, every ``every``-th."""
+        (dy, dx), (height, width), step = move, self.shape, self.every
+        ay, ax = max(0, -dy), max(0, -dx)
+        rows, cols = len(range(ay, height - max(0, dy), step)), len(range(ax, width - max(0, dx), step))
+        if not rows or not cols:
+            return 0.0
+        by, bx = ay + dy, ax + dx
+        same = None
+        for here, there in zip(self.a[(ay % step, ax % step)], self.b[(by % step, bx % step)]):
+            equal = (here[ay // step:ay // step + rows, ax // step:ax // step + cols]
+                     == there[by // step:by // step + rows, bx // step:bx // step + cols])
+            same = equal if same is None else same & equal
+        return float(same.mean())
 
 
 def laid_out_again(crop: Crop, shape: tuple[int, int]) -> bool:
     """Whether the pair looks drawn again (module docstring): at least :data:`UNTOUCHED` of its
     pixels identical, and no whole-pixel move of B within :data:`REACH` leaves more of them so
     (judged on every other row and column)."""
-    a, b = (np.ascontiguousarray(image) for image in crop(slice(0, shape[0]), slice(0, shape[1])))
-    still = untouched(a, b, every=2)
+    grid = _Grid(*crop(slice(0, shape[0]), slice(0, shape[1])), every=2)
+    still = grid.untouched((0, 0))
     if still < UNTOUCHED:
         return False
-    return all(untouched(a, b, (dy, dx), every=2) <= still
+    return all(grid.untouched((dy, dx)) <= still
                for dy in range(-REACH, REACH + 1) for dx in range(-REACH, REACH + 1) if dy or dx)
 
 
