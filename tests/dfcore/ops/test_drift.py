@@ -126,3 +126,17 @@ def test_a_silhouette_shifted_as_a_whole_is_not_taken_for_a_page_drawn_again():
     drawn = page()
     assert laid_out_again(crop_of(drawn, drifted_page(drawn)), drawn.shape[:2])
     assert not laid_out_again(crop_of(drawn, moved(drawn, 1.5, -0.75)), drawn.shape[:2])  # moved as a whole
+
+
+@pytest.mark.parametrize("every", [1, 2, 3])
+def test_the_share_of_identical_pixels_is_that_of_the_strided_images(every):
+    rng = np.random.default_rng(every)
+    a = (rng.random((31, 44, 3)) > 0.7).astype(np.float32)
+    b = (rng.random((31, 44, 3)) > 0.7).astype(np.float32)
+    b[:15] = a[:15]
+    for dy in range(-2, 3):
+        for dx in range(-2, 3):
+            rows, cols = slice(max(0, -dy), 31 - max(0, dy), every), slice(max(0, -dx), 44 - max(0, dx), every)
+            there = b[rows.start + dy:rows.stop + dy:every, cols.start + dx:cols.stop + dx:every]
+            expected = float((a[rows, cols] == there).all(axis=2).mean())
+            assert untouched(a, b, (dy, dx), every) == expected
