@@ -86,9 +86,7 @@ def drift_left(region: Region, crop: Crop, shape: tuple[int, int]) -> tuple[floa
             moved = moved[..., None]
         return float(np.abs(target - moved[inside]).max(axis=2).mean())
 
-    moves = {(float(dy), float(dx)): 0.0 for dy in range(-REACH, REACH + 1) for dx in range(-REACH, REACH + 1)}
-    for move in moves:
-        moves[move] = left_by(*move)
+    moves = {(float(dy), float(dx)): left_by(dy, dx) for dy in range(-REACH, REACH + 1) for dx in range(-REACH, REACH + 1)}
     step = 0.5
     while step >= STEP:  # around the best so far, in halving steps
         centre = min(moves, key=moves.__getitem__)
