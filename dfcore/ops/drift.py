@@ -86,7 +86,8 @@ def drift_left(region: Region, crop: Crop, shape: tuple[int, int]) -> tuple[floa
             moved = moved[..., None]
         return float(np.abs(target - moved[inside]).max(axis=2).mean())
 
-    moves = {(float(dy), float(dx)): left_by(dy, dx) for dy in range(-REACH, REACH + 1) for dx in range(-REACH, REACH + 1)}
+    whole = range(-REACH, REACH + 1)
+    moves = {(float(dy), float(dx)): left_by(dy, dx) for dy in whole for dx in whole}
     step = 0.5
     while step >= STEP:  # around the best so far, in halving steps
         centre = min(moves, key=moves.__getitem__)
@@ -163,4 +164,5 @@ def drifted(regions: list[Region], mask: np.ndarray, crop: Crop, share: float, l
     return kept, without(mask, kept, dropped)
 
 
-__all__ = ["AROUND", "PAD", "REACH", "RING", "STEP", "UNTOUCHED", "drift_left", "drifted", "laid_out_again", "untouched"]
+__all__ = ["AROUND", "PAD", "REACH", "RING", "STEP", "UNTOUCHED", "drift_left", "drifted", "laid_out_again",
+           "untouched"]
