@@ -123,7 +123,6 @@ def joined_where(regions: list[Region], together: Callable[[int, int], bool], am
     return sorted(joined, key=lambda r: (-r.peak, -r.area, r.bbox))
 
 
-
 def without(mask: np.ndarray, kept: list[Region], dropped: list[Region]) -> np.ndarray:
     """``mask`` (HxW bool) less the boxes of the ``dropped`` differences; a ``kept`` difference's
     pixels stay, in a dropped box too. ``mask`` itself when nothing was dropped."""

@@ -170,21 +170,16 @@ def test_rounds_twenty_nine_to_forty_one_hold_today_s_map_and_the_default_s_rule
     later = sweep.round_four_arguments(round_name="thirty-one")
     assert later[later.index("--reference") + 1] == "d28@rel-mv50-f05-l06h02-x"  # round twenty-nine's rule
     assert sweep.ROUND_THIRTY_ONE_RULES["rel-mv50-f05-l06h02-x"] == sweep.ROUND_TWENTY_NINE_RULES["rel-mv50-f05-l06h02-x"]
-    z6 = sweep.ROUND_THIRTY_ONE_RULES["rel-mv50-f05-l06h02-x-z6"]
-    assert sweep.ROUND_THIRTY_FOUR_RULES["rel-mv50-f05-l06h02-x-z6"] == z6  # round thirty-one's rule, the reference
-    assert sweep.REFERENCES["thirty-four"] == "d28@rel-mv50-f05-l06h02-x-z6"
-    p = sweep.ROUND_THIRTY_FOUR_RULES["rel-mv50-f05-l06h02-x-z6-p"]  # round thirty-four's choice
-    assert sweep.REFERENCES["thirty-six"] == "d28@rel-mv50-f05-l06h02-x-z6-p"
-    assert sweep.ROUND_THIRTY_SIX_RULES["rel-mv50-f05-l06h02-x-z6-p"] == p
-    e15m8 = sweep.ROUND_THIRTY_SIX_RULES["rel-mv50-f05-l06h02-x-z6-p-e15m8"]  # round thirty-six's choice
-    assert sweep.REFERENCES["thirty-eight"] == "d28@rel-mv50-f05-l06h02-x-z6-p-e15m8"
-    assert sweep.ROUND_THIRTY_EIGHT_RULES["rel-mv50-f05-l06h02-x-z6-p-e15m8"] == e15m8
-    rc = sweep.ROUND_THIRTY_EIGHT_RULES["rel-mv50-f05-l06h02-x-z6-p-e15m8-rc"]  # round thirty-eight's choice
-    assert sweep.REFERENCES["thirty-nine"] == "d28@rel-mv50-f05-l06h02-x-z6-p-e15m8-rc"
-    assert sweep.ROUND_THIRTY_NINE_RULES["rel-mv50-f05-l06h02-x-z6-p-e15m8-rc"] == rc
-    fs20 = sweep.ROUND_THIRTY_NINE_RULES["rel-mv50-f05-l06h02-x-z6-p-e15m8-rc-fs20"]  # round thirty-nine's choice
-    assert sweep.REFERENCES["forty-one"] == "d28@rel-mv50-f05-l06h02-x-z6-p-e15m8-rc-fs20"
-    assert sweep.ROUND_FORTY_ONE_RULES["rel-mv50-f05-l06h02-x-z6-p-e15m8-rc-fs20"] == fs20
+    # each round's choice is the next guarded round's reference, under the same name and rule
+    for rules, choice, next_round, next_rules in (
+            (sweep.ROUND_THIRTY_ONE_RULES, "x-z6", "thirty-four", sweep.ROUND_THIRTY_FOUR_RULES),
+            (sweep.ROUND_THIRTY_FOUR_RULES, "x-z6-p", "thirty-six", sweep.ROUND_THIRTY_SIX_RULES),
+            (sweep.ROUND_THIRTY_SIX_RULES, "x-z6-p-e15m8", "thirty-eight", sweep.ROUND_THIRTY_EIGHT_RULES),
+            (sweep.ROUND_THIRTY_EIGHT_RULES, "x-z6-p-e15m8-rc", "thirty-nine", sweep.ROUND_THIRTY_NINE_RULES),
+            (sweep.ROUND_THIRTY_NINE_RULES, "x-z6-p-e15m8-rc-fs20", "forty-one", sweep.ROUND_FORTY_ONE_RULES)):
+        name = f"rel-mv50-f05-l06h02-{choice}"
+        assert sweep.REFERENCES[next_round] == f"d28@{name}"
+        assert next_rules[name] == rules[name]
     chosen = sweep.rule_spec(sweep.ROUND_FORTY_ONE_RULES["rel-mv50-f05-l06h02-x-z6-p-e15m8-rc-fs20-dr45"])
     assert _params(preset) == _params(chosen)
     assert _params(chosen)["exact_peaks"] == "true" and _params(chosen)["exact_merge"] == 0.015
