@@ -98,6 +98,9 @@ def dfind_strategies() -> Iterator[StageSpec]:
                                             "range: a changed glyph stands out from re-drawn text (0: off)"),
                 Param("window_slack", 0.0, "with rendered_window: each pixel's difference less this fraction of the "
                                            "wider of the two images' ranges within 1 px (anti-aliasing)"),
+                Param("window_step", 1.0, "with rendered_window: the windows' displacements in steps of 1, 0.5 or "
+                                           "0.25 px, each image moved by bilinear interpolation below a pixel "
+                                           "(glyphs drawn again sit a fraction of a pixel off)"),
                 Param("window_fade", False, "with rendered_window: the windows' difference counts beyond the range's "
                                             "only as far as rendered_contrast's blurred difference confirms it"),
                 Param("window_glyphs", 0.0, "with rendered_window: the windows' difference counts beyond the range's "

@@ -122,8 +122,42 @@ def check_window(window: int, name: str = "window") -> int:
     return window
 
 
+#: The displacement steps a window may be matched at: whole pixels, halves, quarters.
+WINDOW_STEPS = (1.0, 0.5, 0.25)
+
+
+def check_step(step: float | str, name: str = "window_step") -> float:
+    """A displacement step: 1 (whole pixels), 0.5 or 0.25 px."""
+    try:
+        value = float(step)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be one of 1, 0.5, 0.25 (px), got {step!r}") from None
+    if value not in WINDOW_STEPS:
+        raise ValueError(f"{name} must be one of 1, 0.5, 0.25 (px), got {step!r}")
+    return value
+
+
+def moved(x: Tensor, dy: float, dx: float) -> Tensor:
+    """``x`` moved by a fraction of a pixel, bilinear: ``out[p] = x(p + d)``; edge pixels repeat.
+
+    The interpolation is separable (rows, then columns), two taps each way; a whole-pixel
+    displacement reads the pixels themselves (as :func:`shifted`)."""
+    pad = math.ceil(max(abs(dy), abs(dx))) + 1
+    return _lerp_along(_lerp_along(_pad(x, pad), pad, dy, -2), pad, dx, -1)
+
+
+def _lerp_along(padded: Tensor, pad: int, d: float, axis: int) -> Tensor:
+    """``padded`` (padded by ``pad`` along ``axis``) moved by ``d`` px along ``axis``, bilinear, and
+    cut to its size there: views of the padding for the two taps, one ``lerp`` between them."""
+    whole = math.floor(d)
+    part = d - whole
+    size = padded.shape[axis] - 2 * pad
+    near = padded.narrow(axis, pad + whole, size)
+    return near if not part else torch.lerp(near, padded.narrow(axis, pad + whole + 1, size), part)
+
+
 def window_tolerant(x: Tensor, y: Tensor, radius: int, window: int, combine: Callable[[Tensor], Tensor],
-                    slack: float = 0.0) -> Tensor:
+                    slack: float = 0.0, step: float = 1.0) -> Tensor:
     """Window tolerance: per pixel, how far the ``window`` x ``window`` px around it is from the
     best match of the whole window within ``radius`` px, in both directions (Nx1xHxW).
 
@@ -143,6 +177,10 @@ def window_tolerant(x: Tensor, y: Tensor, radius: int, window: int, combine: Cal
         slack: each pixel's difference less ``slack`` times the wider of the two images' ranges
             within 1 px around it (0: none): anti-aliasing drawn otherwise changes an edge's
             values within its range, a stroke moved onto a flat area by more.
+        step: the displacements' step, 1, 0.5 or 0.25 px: below a pixel, each image in turn is
+            moved by bilinear interpolation (:func:`moved`) and matched against the other as it
+            is, ``(2 radius / step + 1)^2`` displacements each way. Glyphs drawn again sit a
+            fraction of a pixel off, which whole pixels match only as far as the slack forgives.
     """
     window = check_window(window)
     if not window:
@@ -168,7 +206,21 @@ def window_tolerant(x: Tensor, y: Tensor, radius: int, window: int, combine: Cal
 
     if slack:
         x, y, distance = with_range(x), with_range(y), slackened
-    return shift_tolerant(distance, x, y, radius, symmetric=True).clamp_min_(0).sqrt_()
+    step = check_step(step, "step")
+    if step == 1.0:
+        return shift_tolerant(distance, x, y, radius, symmetric=True).clamp_min_(0).sqrt_()
+    reach, pad = round(radius / step), radius + 1
+    offsets = [k * step for k in range(-reach, reach + 1)]
+    best = []
+    for still, moving in ((x, y), (y, x)):  # each image moved in turn: the interpolation is not symmetric
+        padded, nearest = _pad(moving, pad), None
+        for dy in offsets:
+            rows = _lerp_along(padded, pad, dy, -2)  # moved along the rows once, then along the columns
+            for dx in offsets:
+                value = distance(still, _lerp_along(rows, pad, dx, -1))
+                nearest = value if nearest is None else torch.minimum(nearest, value)
+        best.append(nearest)
+    return torch.maximum(*best).clamp_min_(0).sqrt_()
 
 
 def neighbourhood_range(x: Tensor, radius: int) -> tuple[Tensor, Tensor]:

@@ -52,9 +52,12 @@ quality benchmark (docs/quality.md):
   diagonal (:func:`dfcore.ops.glyphs.glyph_mask`: text, digits, small icons), the range judging
   the rest (a plot's long lines); on the CPU the windows are then computed in boxes around
   those marks only. Windows everywhere find changed digits on pages but light up plots drawn
-  without anti-aliasing (docs/quality.md, rounds fifteen to eighteen); the ``default`` preset
-  takes 3-px windows with a slack of 0.85 on marks up to 0.02 of the diagonal (rounds
-  twenty-seven and twenty-eight);
+  without anti-aliasing (docs/quality.md, rounds fifteen to eighteen). ``window_step``: the
+  windows' displacements in steps of 1, 0.5 or 0.25 px, each image moved by bilinear
+  interpolation below a pixel (:func:`dfcore.ops.shift.moved`): glyphs drawn again sit a
+  fraction of a pixel off, which whole pixels match only as far as the slack forgives. The
+  ``default`` preset takes 3-px windows with a slack of 0.85 on marks up to 0.02 of the
+  diagonal (rounds twenty-seven and twenty-eight);
 * ``rendered_contrast``, ``rendered_motion``: on a re-rendered pair, the map is kept in full
   only where the two images still differ by at least ``rendered_contrast`` (a value in
   [0, 1], any channel) once both are blurred by ``CONTRAST_SIGMA`` px, within
@@ -141,6 +144,7 @@ from dfcore.ops.shift import (
     auto_radius,
     check_radius,
     check_shift,
+    check_step,
     check_window,
     estimate_translation,
     neighbourhood_range,
@@ -415,7 +419,7 @@ class Difference:
                  rendered_contrast: float | str = 0.0, rendered_motion: float | str = 0.0,
                  edge_margin: int | str = 0, rendered_fade: str = "map", lossless: str = "share",
                  rendered_window: int = 0, window_slack: float | str = 0.0, window_fade: bool = False,
-                 window_glyphs: float | str = 0.0) -> None:
+                 window_glyphs: float | str = 0.0, window_step: float | str = 1.0) -> None:
         self.reduce = check_reduction(reduce)
         self.shift = check_shift(shift)
         self.sigma = check_sigma(sigma)
@@ -438,6 +442,7 @@ class Difference:
         self.window_slack = check_sigma(number(window_slack, "window_slack"), "window_slack")
         self.window_fade = bool(window_fade)
         self.window_glyphs = check_glyph_height(window_glyphs)
+        self.window_step = check_step(window_step)
         if self.window_fade and not self.rendered_contrast:
             raise ValueError("window_fade fades by rendered_contrast: set rendered_contrast too")
         self.edge_margin = check_radius_or_auto(edge_margin, "edge_margin")
@@ -681,7 +686,7 @@ class Difference:
                 ranged = range_tolerant(x, y, reach, combine, overshoot)
                 diff_map = ranged + self._windows_beyond(x, y, ranged, glyphs, reach, window, combine)
             elif window:
-                diff_map = window_tolerant(x, y, reach, window, combine, self.window_slack)
+                diff_map = window_tolerant(x, y, reach, window, combine, self.window_slack, self.window_step)
             else:
                 diff_map = range_tolerant(x, y, range_radius, combine, overshoot)
             if not self.scale:
@@ -702,7 +707,8 @@ class Difference:
         difference confirms it; with ``glyphs``, on those pixels only, and then (CPU tensors) computed
         in boxes around them, each wider by every pixel a window's value there reads."""
         def beyond(u: Tensor, v: Tensor, floor: Tensor, where: Tensor | None) -> Tensor:
-            out = (window_tolerant(u, v, reach, window, combine, self.window_slack) - floor).clamp_min_(0)
+            out = (window_tolerant(u, v, reach, window, combine, self.window_slack, self.window_step)
+                   - floor).clamp_min_(0)
             if self.window_fade:
                 out *= self._contrast_factor(u, v)
             return out if where is None else out * where
@@ -778,10 +784,12 @@ class Difference:
             if self.window_glyphs:
                 fade += (f", and only on the marks (where a channel of A or B spans {GLYPH_CONTRAST} within 1 px, "
                          f"8-connected) no taller than {self.window_glyphs:g} of the diagonal; the range elsewhere")
+            steps = ("whole px" if self.window_step == 1 else
+                     f"in steps of {self.window_step:g} px, the other image moved by bilinear interpolation")
             conventions["rendered_window"] = (
                 f"on a re-rendered pair, in place of the range: per pixel, the root mean square over the "
                 f"{self.rendered_window}x{self.rendered_window} px window around it{slack}, at the one displacement "
-                f"(whole px, within the range's radius, at least 1) that fits the window best; both ways, the larger "
+                f"({steps}, within the range's radius, at least 1) that fits the window best; both ways, the larger "
                 f"kept{fade}; 'window' in its info")
         if self.register == "auto":
             conventions["register"] = (

@@ -237,15 +237,17 @@ def test_glyph_windows_in_boxes_are_those_of_the_whole_image(monkeypatch, fade):
         torch.testing.assert_close(map_, strategy(as_problem(a, b)).map, rtol=0, atol=0)
 
 
-@pytest.mark.parametrize("window, reach, slack, fade", [(3, 1, 0.5, False), (5, 2, 0.0, False), (3, 1, 0.85, True)])
-def test_the_glyph_windows_boxes_hold_every_pixel_a_window_reads(monkeypatch, window, reach, slack, fade):
+@pytest.mark.parametrize("window, reach, slack, fade, step", [(3, 1, 0.5, False, 1.0), (5, 2, 0.0, False, 1.0),
+                                                               (3, 1, 0.85, True, 1.0), (3, 1, 0.7, False, 0.5),
+                                                               (5, 2, 0.0, False, 0.25)])
+def test_the_glyph_windows_boxes_hold_every_pixel_a_window_reads(monkeypatch, window, reach, slack, fade, step):
     import dfplugins_builtin.strategies.difference as module
     from dfcore.ops.channels import reduce_channels
     from dfcore.ops.shift import range_tolerant
 
     options = {"window_fade": True, "rendered_contrast": 0.04, "rendered_motion": 1.5} if fade else {}
     strategy = Difference(reduce="l2", antialias=1, rendered_window=window, window_slack=slack, window_glyphs=0.05,
-                          **options)
+                          window_step=step, **options)
     combine = lambda d: reduce_channels(d, "l2")  # noqa: E731
     g = torch.Generator().manual_seed(window + reach)
     real = module.boxes_around
@@ -270,15 +272,21 @@ def test_the_glyph_windows_boxes_hold_every_pixel_a_window_reads(monkeypatch, wi
         assert any(not torch.equal(beyond(*case), right) for case, right in zip(cases, whole))  # one px less: wrong
 
 
-def test_window_glyphs_is_read_from_text_described_and_a_bad_one_is_refused():
-    finder = Finder(metric="mse", strategy="difference:antialias=1,rendered_window=3,window_glyphs=0.02",
+@pytest.mark.parametrize(("name", "good", "described", "bad", "refusal"), [
+    ("window_glyphs", 0.02, "no taller than 0.02 of the diagonal; the range elsewhere", 1.5,
+     r"window_glyphs must be a fraction of the image diagonal in \[0, 1\)"),
+    ("window_step", 0.5, "in steps of 0.5 px, the other image moved by bilinear interpolation", 0.3,
+     r"window_step must be one of 1, 0.5, 0.25 \(px\)"),
+])
+def test_a_window_option_is_read_from_text_described_and_a_bad_one_is_refused(name, good, described, bad, refusal):
+    finder = Finder(metric="mse", strategy=f"difference:antialias=1,rendered_window=3,{name}={good}",
                     registry=fresh_registry(), device="cpu")
-    assert finder.config["strategy"]["params"]["window_glyphs"] == 0.02
-    assert "no taller than 0.02 of the diagonal; the range elsewhere" in (
-        finder.config["strategy"]["conventions"]["rendered_window"])
-    assert "on glyph-sized marks (<= 0.02 of the diagonal)" in finder.strategy.obj.unit
-    with pytest.raises(ParameterError, match=r"window_glyphs must be a fraction of the image diagonal in \[0, 1\)"):
-        Finder(metric="mse", strategy="difference:rendered_window=3,window_glyphs=1.5", registry=fresh_registry(),
+    assert finder.config["strategy"]["params"][name] == good
+    assert described in finder.config["strategy"]["conventions"]["rendered_window"]
+    if name == "window_glyphs":
+        assert "on glyph-sized marks (<= 0.02 of the diagonal)" in finder.strategy.obj.unit
+    with pytest.raises(ParameterError, match=refusal):
+        Finder(metric="mse", strategy=f"difference:rendered_window=3,{name}={bad}", registry=fresh_registry(),
                device="cpu")
 
 

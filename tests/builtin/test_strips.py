@@ -68,8 +68,10 @@ def test_the_default_map_in_strips_is_the_whole_images(small_strips, shift_px, l
 @pytest.mark.parametrize("options", [{"rendered_window": 5}, {"rendered_window": 3, "window_slack": 0.5},
                                      {"rendered_window": 3, "window_slack": 0.5, "window_fade": True,
                                       "rendered_contrast": 0.04, "rendered_motion": 1.5, "rendered_fade": "regions"},
-                                     {"rendered_window": 3, "window_slack": 0.5, "window_glyphs": 0.15}],
-                         ids=["window", "slack", "faded", "glyphs"])
+                                     {"rendered_window": 3, "window_slack": 0.5, "window_glyphs": 0.15},
+                                     {"rendered_window": 3, "window_slack": 0.7, "window_glyphs": 0.15,
+                                      "window_step": 0.5}],
+                         ids=["window", "slack", "faded", "glyphs", "half-pixel"])
 def test_window_matching_of_a_re_rendered_pair_in_strips_is_the_whole_images(small_strips, options):
     from tests.builtin.test_difference_rescan import CHANGE, drawing
 

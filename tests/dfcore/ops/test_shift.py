@@ -9,12 +9,15 @@ import torch.nn.functional as F
 from dfcore.ops.channels import reduce_channels
 from dfcore.ops.shift import (
     best_match,
+    check_step,
     check_window,
     differing_boxes,
+    moved,
     neighbourhood_range,
     phase_correlation,
     range_distance,
     range_tolerant,
+    shifted,
     window_tolerant,
 )
 
@@ -233,6 +236,35 @@ def test_the_window_tolerance_is_the_windows_best_match_both_ways(radius, window
     got = window_tolerant(a, b, radius, window, combine)
     torch.testing.assert_close(got[..., inner, inner], expected[..., inner, inner])
     torch.testing.assert_close(got[..., inner, inner], window_tolerant(b, a, radius, window, combine)[..., inner, inner])
+
+
+def test_moved_interpolates_between_whole_pixel_moves():
+    x = torch.rand(1, 3, 12, 15, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    torch.testing.assert_close(moved(x, 1.0, -2.0), shifted(x, 1, -2))
+    torch.testing.assert_close(moved(x, 0.5, 0.0), (x + shifted(x, 1, 0)) / 2)
+    rows = 0.75 * shifted(x, -1, 0) + 0.25 * shifted(x, 0, 0)  # -0.75: a quarter of the way from -1 to 0
+    torch.testing.assert_close(moved(x, -0.75, 0.25), 0.75 * rows + 0.25 * shifted(rows, 0, 1))
+
+
+def test_half_pixel_steps_match_a_disc_drawn_half_a_pixel_off_and_not_a_changed_one():
+    a = disc()
+    off = disc(centre=(24.5, 23.5))  # the same disc drawn again half a pixel off: anti-aliased otherwise
+    whole = window_tolerant(a, off, 1, 3, combine)
+    half = window_tolerant(a, off, 1, 3, combine, step=0.5)
+    # interpolation blurs the moved edge a little, so the edge is matched better, not exactly
+    assert half.shape == whole.shape and half.mean() < 0.7 * whole.mean()
+    assert window_tolerant(a, off, 1, 3, combine, step=0.25).mean() < half.mean()
+    changed = disc(radius=10.0, centre=(24.5, 23.5))  # smaller as well as off: no displacement fits
+    assert window_tolerant(a, changed, 1, 3, combine, step=0.5).max() > 3 * half.max()
+    # both ways: B against A moved as well as A against B moved
+    torch.testing.assert_close(half, window_tolerant(off, a, 1, 3, combine, step=0.5))
+
+
+@pytest.mark.parametrize("step", [0, 0.3, 2, "half", -0.5])
+def test_a_window_step_is_a_whole_half_or_quarter_pixel(step):
+    with pytest.raises(ValueError, match="window_step"):
+        check_step(step)
+    assert [check_step(s) for s in (1, "0.5", 0.25)] == [1.0, 0.5, 0.25]
 
 
 @pytest.mark.parametrize("window", [1, 2, 4, -3, 2.5])
