@@ -166,6 +166,8 @@ def dfind_postprocessors() -> Iterator[StageSpec]:
                                             "fraction of the diagonal of the difference; one farther off starts its "
                                             "own (0: wherever it lies; round thirty-seven, docs/quality.md)"),
                 Param("relative", 0.0, "differences weaker than this fraction of the strongest one are not reported"),
+                Param("rendered_relative", None, "relative on a pair drawn again (whose strategy hands over a "
+                                                  "support): pages and plots rendered again; default: relative's"),
                 Param("nonzero", False, "every pixel where the map is not zero is part of a difference, whatever the "
                                         "background (exact maps: any change counts)"),
                 Param("judge", "difference", "where the strategy hands over a support: judge each difference once "

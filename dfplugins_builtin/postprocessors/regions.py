@@ -36,6 +36,10 @@ that moving B by at most 2 px, by fractions of a pixel, explains but for ``drift
 the pair differs around it too, is the layout drifting and is not reported: rows and badges a
 page laid out again puts a pixel or two off (:func:`dfcore.ops.drift.drifted`; needs the pair).
 A thing that moved leaves its surroundings identical and is kept.
+``rendered_relative`` replaces ``relative`` on a pair drawn again (where the strategy hands over
+a support): there the support and ``drift`` already leave out what re-rendering moved, and a
+changed digit stands lower beside a changed heading than a photograph's faint edit beside its
+strongest.
 With ``line_merge``, differences that lie on one line (rows overlapping by half the lower
 one's height, heights alike) and closer than that fraction of the diagonal along it are one
 difference: the words of a line of text an edit changed or moved
@@ -114,7 +118,7 @@ class Regions:
                  line_height: float = 0.0, exact_background: bool = False, zero_below: float = 0.0,
                  absorb_peaks: bool = True, exact_merge: float = 0.0, exact_peaks: bool = False,
                  exact_moves: int = 0, absorb_within: float = 0.0, recolours: bool = False,
-                 frame_span: float = FRAME_SPAN, drift: float = 0.0) -> None:
+                 frame_span: float = FRAME_SPAN, drift: float = 0.0, rendered_relative: float | None = None) -> None:
         for name, value in (("level", level), ("low", low)):
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a positive number of standard deviations, got {value!r}")
@@ -128,6 +132,8 @@ class Regions:
                              "its own extent")
         self.level, self.low, self.merge, self.min_size = float(level), float(low), float(merge), float(min_size)
         self.extent, self.absorb, self.relative = float(extent), float(absorb), float(relative)
+        self.rendered_relative = (self.relative if rendered_relative is None else
+                                  float(check_fraction(rendered_relative, "rendered_relative", "a peak's height")))
         self.absorb_peaks = bool(absorb_peaks)
         self.absorb_within = check_fraction(absorb_within, "absorb_within", _DIAGONAL)
         if judge not in JUDGES:
@@ -159,10 +165,11 @@ class Regions:
         for index, values in enumerate(maps):
             compared = None if valid is None else valid[index]
             crop = _crops(out.images, index) if out.images is not None else None
+            drawn_again = fades(None if support is None else support[index])
             found, mask, (centre, spread) = significant_regions(
                 values, compared, level=self.level, low=self.low, merge=self.merge, min_size=self.min_size,
-                extent=self.extent, absorb=self.absorb, relative=self.relative, nonzero=self.nonzero,
-                support=None if support is None else support[index], judge=self.judge,
+                extent=self.extent, absorb=self.absorb, relative=self.rendered_relative if drawn_again else self.relative,
+                nonzero=self.nonzero, support=None if support is None else support[index], judge=self.judge,
                 exact_background=self.exact_background, zero_below=self.zero_below, absorb_peaks=self.absorb_peaks,
                 exact_merge=self.exact_merge, exact_peaks=self.exact_peaks, rejoin=self._rejoin(crop, values.shape),
                 absorb_within=self.absorb_within)
@@ -170,11 +177,11 @@ class Regions:
                 found, mask = off_the_frame(found, mask, self.frame, crop, self.frame_span)
             if self.moves and crop is not None and len(found) > 1:
                 found = paired_moves(found, mask, crop, match=self.move_match, tolerance=self.move_tolerance)
-            if self.drift > 0 and crop is not None and found and fades(None if support is None else support[index]):
+            if self.drift > 0 and crop is not None and found and drawn_again:
                 found, mask = drifted(found, mask, crop, self.drift)
             if self.recolours and crop is not None and len(found) > 1:
                 found = joined_recolours(found, mask, crop)
-            if self.line_merge > 0 and (self.lines == "all" or fades(None if support is None else support[index])):
+            if self.line_merge > 0 and (self.lines == "all" or drawn_again):
                 diagonal = math.hypot(*values.shape)
                 found = joined_along_lines(found, self.line_merge * diagonal, self.line_height * diagonal)
             regions.append(found)
@@ -210,7 +217,9 @@ class Regions:
                       + ("" if self.absorb_peaks else f"; another peak above {self.extent} of it starts its own")
                       + (f"; another peak above {self.extent} of it only when within {self.absorb_within} of the "
                          "diagonal of it" if self.absorb_peaks and self.absorb_within else ""),
-            "relative": f"a difference stands at least {self.relative} of the strongest one's height above the background",
+            "relative": f"a difference stands at least {self.relative} of the strongest one's height above the background"
+                        + (f"; {self.rendered_relative} on a pair drawn again"
+                           if self.rendered_relative != self.relative else ""),
             "significance": "peak above the background, in robust standard deviations",
             "regions_sorted_by": "peak, then area",
             **({"frame": f"differences inside a band {self.frame} of the diagonal wide along an edge, spanning at "

@@ -430,3 +430,22 @@ def test_line_merge_on_rendered_pairs_joins_only_where_the_strategy_hands_over_a
     joined = stage(StageOutput(map=values, support=support)).regions
     assert [len(found) for found in joined] == [1, 3]
     assert [len(found) for found in stage(StageOutput(map=values)).regions] == [3, 3]
+
+
+def test_rendered_relative_lowers_the_floor_only_on_a_pair_drawn_again():
+    """A weak bump at 0.12 of the strongest difference's height: relative=0.15 drops it; with
+    rendered_relative=0.1 a sample drawn again (support below 1 somewhere) keeps it, one with a
+    support of 1 everywhere (not drawn again) or none still drops it."""
+    values = torch.zeros(2, 1, 120, 200)
+    values[..., 20:40, 20:40] = 1.0
+    values[..., 70:80, 140:150] = 0.12
+    support = torch.ones(2, 1, 120, 200)
+    support[0, :, 100:, :] = 0.5  # sample 0 drawn again: its support fades a strip far from both
+    rule = {"level": 6.0, "merge": 0.05, "relative": 0.15}
+    assert [len(found) for found in Regions(**rule)(StageOutput(map=values, support=support)).regions] == [1, 1]
+    lower = Regions(**rule, rendered_relative=0.1)
+    assert [len(found) for found in lower(StageOutput(map=values, support=support)).regions] == [2, 1]
+    assert [len(found) for found in lower(StageOutput(map=values)).regions] == [1, 1]
+    assert "0.1 on a pair drawn again" in lower.conventions()["relative"]
+    with pytest.raises(ValueError, match="rendered_relative must be a fraction"):
+        Regions(rendered_relative=1.5)
