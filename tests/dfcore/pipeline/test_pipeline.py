@@ -108,7 +108,9 @@ def test_stage_references_of_every_form(registry, pair):
     assert config["strategy"]["params"] == {"reduce": "max", "shift": 0, "sigma": 0.0, "scale": 0.0, "octaves": 1,
                                             "background": 0.0, "exact": "off", "lossless": "share", "antialias": 0,
                                             "overshoot": 0.0, "rendered_window": 0, "window_slack": 0.0,
-                                            "window_fade": False, "window_glyphs": 0.0, "rendered_overshoot": None, "rendered_contrast": 0.0, "rendered_motion": 0.0, "register": "off",
+                                            "window_fade": False, "window_glyphs": 0.0, "window_step": 1.0,
+                                            "rendered_overshoot": None, "rendered_contrast": 0.0, "rendered_motion": 0.0,
+                                            "register": "off",
                                             "edge_margin": 0, "rendered_fade": "map"}
     assert [s["name"] for s in config["postprocessor"]] == ["identity", "Doubler"]
 
