@@ -234,8 +234,10 @@ _RENDERED = "rendered_contrast=0.04,rendered_motion=1.5"
 #: eleven); ``redrawn`` fades the map itself.
 _JUDGED = f"{_RENDERED},rendered_fade=regions"
 #: On a re-rendered pair, glyph-sized marks matched window by window (a changed digit lies within a
-#: pixel of the old strokes, which the range forgives): round twenty-eight, docs/quality.md.
-_GLYPHS = "rendered_window=3,window_slack=0.85,window_glyphs=0.02"
+#: pixel of the old strokes, which the range forgives): round twenty-eight; matched in half-pixel
+#: steps with less slack since round forty-two (glyphs drawn again sit a fraction of a pixel off),
+#: docs/quality.md.
+_GLYPHS = "rendered_window=3,window_slack=0.7,window_glyphs=0.02,window_step=0.5"
 #: The differences found in that map: counted, located and ranked; the rule chosen with the map
 #: in round four, a thing that moved counted once since round twenty, a scanned page's frame left
 #: out since round twenty-two, the parts of one line of text joined since round twenty-six, a

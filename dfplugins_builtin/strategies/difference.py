@@ -56,8 +56,9 @@ quality benchmark (docs/quality.md):
   windows' displacements in steps of 1, 0.5 or 0.25 px, each image moved by bilinear
   interpolation below a pixel (:func:`dfcore.ops.shift.moved`): glyphs drawn again sit a
   fraction of a pixel off, which whole pixels match only as far as the slack forgives. The
-  ``default`` preset takes 3-px windows with a slack of 0.85 on marks up to 0.02 of the
-  diagonal (rounds twenty-seven and twenty-eight);
+  ``default`` preset takes 3-px windows on marks up to 0.02 of the diagonal (rounds
+  twenty-seven and twenty-eight), matched in half-pixel steps with a slack of 0.7 (round
+  forty-two);
 * ``rendered_contrast``, ``rendered_motion``: on a re-rendered pair, the map is kept in full
   only where the two images still differ by at least ``rendered_contrast`` (a value in
   [0, 1], any channel) once both are blurred by ``CONTRAST_SIGMA`` px, within

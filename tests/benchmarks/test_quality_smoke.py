@@ -187,6 +187,20 @@ def test_rounds_twenty_nine_to_forty_one_hold_today_s_map_and_the_default_s_rule
     assert _params(chosen)["frame_span"] == 0.2 and _params(chosen)["drift"] == 0.45
 
 
+def test_round_forty_two_s_map_is_the_default_s_and_rounds_forty_two_and_forty_three_start_from_forty_one():
+    from benchmarks.quality import sweep
+    from dfcore.testing import fresh_registry
+
+    dr45 = "d28@rel-mv50-f05-l06h02-x-z6-p-e15m8-rc-fs20-dr45"
+    assert sweep.REFERENCES["forty-two"] == sweep.REFERENCES["forty-three"] == dr45
+    assert sweep.ROUND_FORTY_TWO_MAPS["d28"] == sweep.ROUND_TWENTY_NINE_MAPS["d28"]
+    strategy = fresh_registry().find_preset("default").stages["strategy"]
+    chosen = _params(sweep.ROUND_FORTY_TWO_MAPS["d28t50s70"])
+    assert _params(strategy) == chosen
+    assert chosen["window_step"] == 0.5 and chosen["window_slack"] == 0.7 and chosen["window_glyphs"] == 0.02
+    assert sweep.ROUND_FORTY_THREE_RULES["rel-mv50-f05-l06h02-x-z6-p-e15m8-rc-fs20-dr45-rr10"]["rendered_relative"] == 0.1
+
+
 def _params(spec: str) -> dict[str, object]:
     """``STAGE:k=v,...`` as a dict whose values compare as numbers (``1e-6`` == ``1e-06``) or lower-case words."""
     def value(text: str) -> object:

@@ -110,11 +110,13 @@ def test_the_python_example_approves_as_the_command_does(tmp_path: Path, monkeyp
 def test_the_window_recipe_is_the_default_with_windows_everywhere():
     from dfcore import Finder
 
-    strategy, post = re.search(r'`-s "([^"]+)" -q "([^"]+)"`\s+is the default with windows everywhere', GUIDE).groups()
+    strategy, post = re.search(r'`-s "([^"]+)" -q "([^"]+)"`\s+is the default\'s map with windows everywhere',
+                               GUIDE).groups()
     default, recipe = Finder(device="cpu").config, Finder(strategy=strategy, postprocessor=post, device="cpu").config
     assert default["strategy"]["params"]["window_glyphs"] > 0  # the default's windows: on glyphs only
     assert recipe["strategy"]["params"] == {**default["strategy"]["params"], "rendered_window": 3,
-                                            "window_slack": 0.5, "window_fade": True, "window_glyphs": 0.0}
+                                            "window_slack": 0.5, "window_fade": True, "window_glyphs": 0.0,
+                                            "window_step": 1.0}
     assert recipe["postprocessor"] == default["postprocessor"]
 
 
