@@ -55,7 +55,9 @@ takes the values at most that fraction of the map's largest as zero: a float FFT
 ``absorb_peaks=false`` leaves another peak that reaches ``extent`` of a difference's peak, but
 joins it only lower down, to start a difference of its own (``absorb`` takes it by default);
 ``absorb_within`` leaves it so only when it lies farther than that fraction of the diagonal from
-the difference (a bump on a flank is near; a change 100 px off is not);
+the difference (a bump on a flank is near; a change 100 px off is not), with
+``absorb_within_on=not-rendered`` only on a pair not drawn again (on a page or plot drawn
+again a far peak is as often the re-rendering's residue as a change);
 ``exact_peaks`` does so only where ``exact_background`` applies (on a lossless pair two changes
 side by side are two, not one and its flank), and ``exact_merge`` joins parts there only when
 closer than that fraction of the diagonal instead of ``merge``; with ``exact_moves``, two parts
@@ -99,6 +101,8 @@ _DIAGONAL = "the image diagonal"
 MOVE_REACH = 16
 #: Where ``line_merge`` joins: on every pair, or only on a pair drawn again.
 LINES = ("all", "rendered")
+#: Where ``absorb_within`` applies: every pair, or only a pair not drawn again (no support fades it).
+ABSORB_PAIRS = ("all", "not-rendered")
 
 
 def _pixels(value: int, name: str, high: int) -> int:
@@ -118,7 +122,8 @@ class Regions:
                  line_height: float = 0.0, exact_background: bool = False, zero_below: float = 0.0,
                  absorb_peaks: bool = True, exact_merge: float = 0.0, exact_peaks: bool = False,
                  exact_moves: int = 0, absorb_within: float = 0.0, recolours: bool = False,
-                 frame_span: float = FRAME_SPAN, drift: float = 0.0, rendered_relative: float | None = None) -> None:
+                 frame_span: float = FRAME_SPAN, drift: float = 0.0, rendered_relative: float | None = None,
+                 absorb_within_on: str = "all") -> None:
         for name, value in (("level", level), ("low", low)):
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a positive number of standard deviations, got {value!r}")
@@ -136,6 +141,9 @@ class Regions:
                                   float(check_fraction(rendered_relative, "rendered_relative", "a peak's height")))
         self.absorb_peaks = bool(absorb_peaks)
         self.absorb_within = check_fraction(absorb_within, "absorb_within", _DIAGONAL)
+        if absorb_within_on not in ABSORB_PAIRS:
+            raise ValueError(f"absorb_within_on must be one of {', '.join(ABSORB_PAIRS)}, got {absorb_within_on!r}")
+        self.absorb_within_on = absorb_within_on
         if judge not in JUDGES:
             raise ValueError(f"judge must be one of {', '.join(JUDGES)}, got {judge!r}")
         if not (math.isfinite(move_match) and 0 < move_match < 1):
@@ -172,7 +180,7 @@ class Regions:
                 nonzero=self.nonzero, support=None if support is None else support[index], judge=self.judge,
                 exact_background=self.exact_background, zero_below=self.zero_below, absorb_peaks=self.absorb_peaks,
                 exact_merge=self.exact_merge, exact_peaks=self.exact_peaks, rejoin=self._rejoin(crop, values.shape),
-                absorb_within=self.absorb_within)
+                absorb_within=self.absorb_within if self.absorb_within_on == "all" or not drawn_again else 0.0)
             if self.frame > 0:
                 found, mask = off_the_frame(found, mask, self.frame, crop, self.frame_span)
             if self.moves and crop is not None and len(found) > 1:
@@ -216,7 +224,8 @@ class Regions:
             "absorb": f"weaker bumps above {self.absorb} of a difference's peak are part of it"
                       + ("" if self.absorb_peaks else f"; another peak above {self.extent} of it starts its own")
                       + (f"; another peak above {self.extent} of it only when within {self.absorb_within} of the "
-                         "diagonal of it" if self.absorb_peaks and self.absorb_within else ""),
+                         "diagonal of it" + ("" if self.absorb_within_on == "all" else ", on a pair not drawn again")
+                         if self.absorb_peaks and self.absorb_within else ""),
             "relative": f"a difference stands at least {self.relative} of the strongest one's height above the background"
                         + (f"; {self.rendered_relative} on a pair drawn again"
                            if self.rendered_relative != self.relative else ""),

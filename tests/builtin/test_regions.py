@@ -449,3 +449,22 @@ def test_rendered_relative_lowers_the_floor_only_on_a_pair_drawn_again():
     assert "0.1 on a pair drawn again" in lower.conventions()["relative"]
     with pytest.raises(ValueError, match="rendered_relative must be a fraction"):
         Regions(rendered_relative=1.5)
+
+
+def test_absorb_within_on_not_rendered_frees_a_far_peak_only_on_a_pair_not_drawn_again():
+    """A far peak joined to a stronger change only through a faint ridge: with absorb_within it
+    starts its own difference; with absorb_within_on=not-rendered only where no support fades
+    the sample (sample 1), while a sample drawn again (sample 0) keeps it a bump on the flank."""
+    from tests.dfcore.ops.test_regions import change_far_along_a_ridge
+
+    values = torch.from_numpy(np.stack([change_far_along_a_ridge()] * 2))[:, None]
+    support = torch.ones_like(values)
+    support[0, :, 400:, :] = 0.5  # sample 0 drawn again: its support fades a strip far from both
+    rule = {"level": 10, "merge": 0.03, "extent": 0.1, "absorb": 0.03, "relative": 0.15, "absorb_within": 0.03}
+    everywhere = Regions(**rule)(StageOutput(map=values, support=support)).regions
+    assert [len(found) for found in everywhere] == [2, 2]
+    stage = Regions(**rule, absorb_within_on="not-rendered")
+    assert [len(found) for found in stage(StageOutput(map=values, support=support)).regions] == [1, 2]
+    assert "on a pair not drawn again" in stage.conventions()["absorb"]
+    with pytest.raises(ValueError, match="absorb_within_on must be one of all, not-rendered"):
+        Regions(absorb_within_on="pages")
