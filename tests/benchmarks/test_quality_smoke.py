@@ -159,7 +159,7 @@ def test_each_guarded_round_is_held_against_the_default_of_the_round_before():
     assert six[six.index("--reference") + 1] == "d4@rel"
 
 
-def test_rounds_twenty_nine_to_forty_one_hold_today_s_map_and_the_default_s_rule_is_their_own():
+def test_rounds_twenty_nine_to_forty_four_hold_the_rules_and_the_default_s_rule_is_their_own():
     from benchmarks.quality import sweep
     from dfcore.testing import fresh_registry
 
@@ -180,19 +180,25 @@ def test_rounds_twenty_nine_to_forty_one_hold_today_s_map_and_the_default_s_rule
         name = f"rel-mv50-f05-l06h02-{choice}"
         assert sweep.REFERENCES[next_round] == f"d28@{name}"
         assert next_rules[name] == rules[name]
-    chosen = sweep.rule_spec(sweep.ROUND_FORTY_ONE_RULES["rel-mv50-f05-l06h02-x-z6-p-e15m8-rc-fs20-dr45"])
+    # round forty-four's rule is round forty-one's with absorb_within on pairs not drawn again
+    dr45 = "rel-mv50-f05-l06h02-x-z6-p-e15m8-rc-fs20-dr45"
+    assert sweep.ROUND_FORTY_FOUR_RULES[dr45] == sweep.ROUND_FORTY_ONE_RULES[dr45]
+    chosen = sweep.rule_spec(sweep.ROUND_FORTY_FOUR_RULES[f"{dr45}-aw06"])
     assert _params(preset) == _params(chosen)
     assert _params(chosen)["exact_peaks"] == "true" and _params(chosen)["exact_merge"] == 0.015
     assert _params(chosen)["exact_moves"] == 8 and _params(chosen)["recolours"] == "true"
     assert _params(chosen)["frame_span"] == 0.2 and _params(chosen)["drift"] == 0.45
+    assert _params(chosen)["absorb_within"] == 0.06 and _params(chosen)["absorb_within_on"] == "not-rendered"
 
 
-def test_round_forty_two_s_map_is_the_default_s_and_rounds_forty_two_and_forty_three_start_from_forty_one():
+def test_round_forty_two_s_map_is_the_default_s_and_rounds_forty_two_to_forty_four_start_from_forty_one():
     from benchmarks.quality import sweep
     from dfcore.testing import fresh_registry
 
     dr45 = "d28@rel-mv50-f05-l06h02-x-z6-p-e15m8-rc-fs20-dr45"
     assert sweep.REFERENCES["forty-two"] == sweep.REFERENCES["forty-three"] == dr45
+    assert sweep.REFERENCES["forty-four"] == dr45.replace("d28@", "d42@")  # round forty-two's map
+    assert sweep.ROUND_FORTY_FOUR_MAPS["d42"] == sweep.ROUND_FORTY_TWO_MAPS["d28t50s70"]
     assert sweep.ROUND_FORTY_TWO_MAPS["d28"] == sweep.ROUND_TWENTY_NINE_MAPS["d28"]
     strategy = fresh_registry().find_preset("default").stages["strategy"]
     chosen = _params(sweep.ROUND_FORTY_TWO_MAPS["d28t50s70"])
