@@ -55,9 +55,9 @@ on lossless pairs alone and another change there no flank, thirty-five more slac
 windows, thirty-six that smaller merge with an element moved by less than its width joined again,
 thirty-seven another peak taken in as a flank only when it lies near, thirty-eight one recolouring
 one difference, thirty-nine a frame along less of its edge, forty each peak judged by the faded map,
-forty-one layout drift left out, forty-two the glyph windows matched in half pixels (ranked by the regions), forty-three a lower
-relative floor on pairs drawn again, forty-four another peak taken in only when near, on pairs not
-drawn again.
+forty-one layout drift left out, forty-two the glyph windows matched in half pixels (ranked by
+the regions), forty-three a lower relative floor on pairs drawn again, forty-four another peak taken
+in only when near, on pairs not drawn again.
 """
 
 from __future__ import annotations

@@ -174,13 +174,15 @@ class Regions:
             compared = None if valid is None else valid[index]
             crop = _crops(out.images, index) if out.images is not None else None
             drawn_again = fades(None if support is None else support[index])
+            relative = self.rendered_relative if drawn_again else self.relative
+            within = self.absorb_within if self.absorb_within_on == "all" or not drawn_again else 0.0
             found, mask, (centre, spread) = significant_regions(
                 values, compared, level=self.level, low=self.low, merge=self.merge, min_size=self.min_size,
-                extent=self.extent, absorb=self.absorb, relative=self.rendered_relative if drawn_again else self.relative,
-                nonzero=self.nonzero, support=None if support is None else support[index], judge=self.judge,
+                extent=self.extent, absorb=self.absorb, relative=relative, nonzero=self.nonzero,
+                support=None if support is None else support[index], judge=self.judge,
                 exact_background=self.exact_background, zero_below=self.zero_below, absorb_peaks=self.absorb_peaks,
                 exact_merge=self.exact_merge, exact_peaks=self.exact_peaks, rejoin=self._rejoin(crop, values.shape),
-                absorb_within=self.absorb_within if self.absorb_within_on == "all" or not drawn_again else 0.0)
+                absorb_within=within)
             if self.frame > 0:
                 found, mask = off_the_frame(found, mask, self.frame, crop, self.frame_span)
             if self.moves and crop is not None and len(found) > 1:
