@@ -69,60 +69,7 @@ def shifted(x: Tensor, dy: int, dx: int) -> Tensor:
     return _window(_pad(x, radius), radius, dy, dx)
 
 
-def best_match(distance: Distance, x: Tensor, y: Tensor, radius: int) -> Tensor:
-    """One direction: ``min over d of distance(x, y moved by d)``, on ``x``'s grid.
-
-    Args:
-        distance: per-pixel distance of two NxCxHxW tensors (smaller = more alike), returning
-            a map of any shape it likes on the same grid (e.g. Nx1xHxW).
-        x, y: NxCxHxW tensors on one device.
-        radius: largest displacement in pixels along each axis; 0 gives ``distance(x, y)``.
-    """
-    radius = check_radius(radius)
-    if radius == 0:
-        return distance(x, y)
-    padded = _pad(y, radius)
-    best = None
-    for dy, dx in displacements(radius):
-        value = distance(x, _window(padded, radius, dy, dx))
-        best = value if best is None else torch.minimum(best, value)
-    return best
-
-
-def shift_tolerant(distance: Distance, x: Tensor, y: Tensor, radius: int, symmetric: bool = False) -> Tensor:
-    """Both directions: ``max(best_match(x, y), best_match(y, x))``.
-
-    With ``symmetric=True`` (``distance(u, v) == distance(v, u)`` pixel by pixel, as for an
-    absolute difference) each displacement is evaluated once: the reverse direction at ``p``
-    for ``d`` is the forward one at ``p + d`` for ``-d``, read from the padded forward map.
-    Near the border that reads replicated values, which is the only difference from the
-    general path.
-    """
-    radius = check_radius(radius)
-    if radius == 0:
-        return distance(x, y)
-    if not symmetric:
-        return torch.maximum(best_match(distance, x, y, radius), best_match(distance, y, x, radius))
-    padded_y = _pad(y, radius)
-    forward = backward = None
-    for dy, dx in displacements(radius):
-        value = distance(x, _window(padded_y, radius, dy, dx))
-        # value[p] = distance(x[p], y[p + d]) = the reverse direction's value at p + d for -d.
-        reverse = _window(_pad(value, radius), radius, -dy, -dx)
-        forward = value if forward is None else torch.minimum(forward, value)
-        backward = reverse if backward is None else torch.minimum(backward, reverse)
-    return torch.maximum(forward, backward)
-
-
-def check_window(window: int, name: str = "window") -> int:
-    """A matching window: an odd whole number of px >= 3, or 0 (off)."""
-    window = check_radius(window, name)
-    if window and (window < 3 or window % 2 == 0):
-        raise ValueError(f"{name} must be 0 (off) or an odd whole number of pixels >= 3, got {window!r}")
-    return window
-
-
-#: The displacement steps a window may be matched at: whole pixels, halves, quarters.
+#: The displacement steps a match may take: whole pixels, halves, quarters.
 WINDOW_STEPS = (1.0, 0.5, 0.25)
 
 
@@ -154,6 +101,74 @@ def _lerp_along(padded: Tensor, pad: int, d: float, axis: int) -> Tensor:
     size = padded.shape[axis] - 2 * pad
     near = padded.narrow(axis, pad + whole, size)
     return near if not part else torch.lerp(near, padded.narrow(axis, pad + whole + 1, size), part)
+
+
+def best_match(distance: Distance, x: Tensor, y: Tensor, radius: int, step: float = 1.0) -> Tensor:
+    """One direction: ``min over d of distance(x, y moved by d)``, on ``x``'s grid.
+
+    Args:
+        distance: per-pixel distance of two NxCxHxW tensors (smaller = more alike), returning
+            a map of any shape it likes on the same grid (e.g. Nx1xHxW).
+        x, y: NxCxHxW tensors on one device.
+        radius: largest displacement in pixels along each axis; 0 gives ``distance(x, y)``.
+        step: the displacements' step (:func:`check_step`): below a pixel ``y`` is moved by
+            bilinear interpolation (:func:`moved`), ``(2 radius / step + 1)^2`` displacements,
+            each row displacement interpolated once for all the column displacements.
+    """
+    radius, step = check_radius(radius), check_step(step, "step")
+    if radius == 0:
+        return distance(x, y)
+    best = None
+    if step == 1.0:
+        padded = _pad(y, radius)
+        for dy, dx in displacements(radius):
+            value = distance(x, _window(padded, radius, dy, dx))
+            best = value if best is None else torch.minimum(best, value)
+        return best
+    reach, pad = round(radius / step), radius + 1
+    offsets = [k * step for k in range(-reach, reach + 1)]
+    padded = _pad(y, pad)
+    for dy in offsets:
+        rows = _lerp_along(padded, pad, dy, -2)
+        for dx in offsets:
+            value = distance(x, _lerp_along(rows, pad, dx, -1))
+            best = value if best is None else torch.minimum(best, value)
+    return best
+
+
+def shift_tolerant(distance: Distance, x: Tensor, y: Tensor, radius: int, symmetric: bool = False,
+                   step: float = 1.0) -> Tensor:
+    """Both directions: ``max(best_match(x, y), best_match(y, x))``, displacements in ``step`` px.
+
+    With ``symmetric=True`` (``distance(u, v) == distance(v, u)`` pixel by pixel, as for an
+    absolute difference) and whole pixels, each displacement is evaluated once: the reverse
+    direction at ``p`` for ``d`` is the forward one at ``p + d`` for ``-d``, read from the
+    padded forward map. Near the border that reads replicated values, which is the only
+    difference from the general path. Below a pixel the interpolation is not symmetric: each
+    image is moved in turn.
+    """
+    radius = check_radius(radius)
+    if radius == 0:
+        return distance(x, y)
+    if not symmetric or step != 1.0:
+        return torch.maximum(best_match(distance, x, y, radius, step), best_match(distance, y, x, radius, step))
+    padded_y = _pad(y, radius)
+    forward = backward = None
+    for dy, dx in displacements(radius):
+        value = distance(x, _window(padded_y, radius, dy, dx))
+        # value[p] = distance(x[p], y[p + d]) = the reverse direction's value at p + d for -d.
+        reverse = _window(_pad(value, radius), radius, -dy, -dx)
+        forward = value if forward is None else torch.minimum(forward, value)
+        backward = reverse if backward is None else torch.minimum(backward, reverse)
+    return torch.maximum(forward, backward)
+
+
+def check_window(window: int, name: str = "window") -> int:
+    """A matching window: an odd whole number of px >= 3, or 0 (off)."""
+    window = check_radius(window, name)
+    if window and (window < 3 or window % 2 == 0):
+        raise ValueError(f"{name} must be 0 (off) or an odd whole number of pixels >= 3, got {window!r}")
+    return window
 
 
 def window_tolerant(x: Tensor, y: Tensor, radius: int, window: int, combine: Callable[[Tensor], Tensor],
@@ -206,21 +221,7 @@ def window_tolerant(x: Tensor, y: Tensor, radius: int, window: int, combine: Cal
 
     if slack:
         x, y, distance = with_range(x), with_range(y), slackened
-    step = check_step(step, "step")
-    if step == 1.0:
-        return shift_tolerant(distance, x, y, radius, symmetric=True).clamp_min_(0).sqrt_()
-    reach, pad = round(radius / step), radius + 1
-    offsets = [k * step for k in range(-reach, reach + 1)]
-    best = []
-    for still, moving in ((x, y), (y, x)):  # each image moved in turn: the interpolation is not symmetric
-        padded, nearest = _pad(moving, pad), None
-        for dy in offsets:
-            rows = _lerp_along(padded, pad, dy, -2)  # moved along the rows once, then along the columns
-            for dx in offsets:
-                value = distance(still, _lerp_along(rows, pad, dx, -1))
-                nearest = value if nearest is None else torch.minimum(nearest, value)
-        best.append(nearest)
-    return torch.maximum(*best).clamp_min_(0).sqrt_()
+    return shift_tolerant(distance, x, y, radius, symmetric=True, step=step).clamp_min_(0).sqrt_()
 
 
 def neighbourhood_range(x: Tensor, radius: int) -> tuple[Tensor, Tensor]:

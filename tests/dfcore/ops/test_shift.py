@@ -246,6 +246,20 @@ def test_moved_interpolates_between_whole_pixel_moves():
     torch.testing.assert_close(moved(x, -0.75, 0.25), 0.75 * rows + 0.25 * shifted(rows, 0, 1))
 
 
+def test_best_match_in_half_pixels_is_the_least_distance_to_y_moved_by_each_half_pixel():
+    generator = torch.Generator().manual_seed(4)
+    x, y = torch.rand(1, 3, 14, 17, generator=generator), torch.rand(1, 3, 14, 17, generator=generator)
+
+    def distance(u, v):
+        return combine((u - v).abs())
+
+    halves = [k / 2 for k in range(-2, 3)]
+    expected = torch.stack([distance(x, moved(y, dy, dx)) for dy in halves for dx in halves]).amin(0)
+    torch.testing.assert_close(best_match(distance, x, y, 1, step=0.5), expected, rtol=0, atol=0)
+    with pytest.raises(ValueError, match="step must be one of"):
+        best_match(distance, x, y, 1, step=0.3)
+
+
 def test_half_pixel_steps_match_a_disc_drawn_half_a_pixel_off_and_not_a_changed_one():
     a = disc()
     off = disc(centre=(24.5, 23.5))  # the same disc drawn again half a pixel off: anti-aliased otherwise
