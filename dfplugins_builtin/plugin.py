@@ -86,6 +86,9 @@ def dfind_strategies() -> Iterator[StageSpec]:
                 Param("lossless", "share", "the lossless test of exact=auto: share (90% of the detail pixels "
                                            "identical) or clustered (also from 75% when the changed pixels lie in a "
                                            "few compact areas)", choices=("share", "clustered")),
+                Param("lossless_reach", 2, "with lossless=clustered: the changed pixels are grown by this many px "
+                                           "before their connected areas are counted (the glyphs of a changed line "
+                                           "or table column joined)"),
                 Param("antialias", 0, "rasterisation tolerance in px: a value within the range of the other image's "
                                       "values this close matches (anti-aliasing, hinting, resampling; 0: off); auto: "
                                       "1 px on misaligned, resampled or re-rendered pairs", words=("auto",)),

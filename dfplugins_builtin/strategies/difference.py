@@ -102,8 +102,8 @@ quality benchmark (docs/quality.md):
   so the share of all pixels would take a lossy drawing or screenshot for a lossless one.
   ``lossless``: that test. ``share`` is the 90% above. ``clustered`` also takes a pair as
   lossless from 75% when its changed pixels lie in a few compact areas (the
-  ``CLUSTERS`` largest connected areas of the changed pixels, grown by ``CLUSTER_REACH`` px,
-  hold ``CLUSTERED_HOLD`` of them, and cover at most ``CLUSTERED_AREA`` of the image): a large
+  ``CLUSTERS`` largest connected areas of the changed pixels, grown by ``lossless_reach`` px
+  (``CLUSTER_REACH`` unless set), hold ``CLUSTERED_HOLD`` of them, and cover at most ``CLUSTERED_AREA`` of the image): a large
   edit on a drawing or a plot changes many detail pixels in one place, while JPEG, noise,
   resampling, a shift or a re-rendering changes them all over the image;
 
@@ -162,8 +162,8 @@ WINDOW_BOX_JOIN_PX = 8
 #: ``exact=auto`` ranks differing pixels first when at least this share of detail pixels is identical.
 LOSSLESS_SHARE = 0.9
 #: ``lossless=clustered``: from this share, a pair is lossless too when the ``CLUSTERS`` largest
-#: connected areas of its changed pixels (grown by ``CLUSTER_REACH`` px) hold ``CLUSTERED_HOLD`` of
-#: that grown area.
+#: connected areas of its changed pixels (grown by ``lossless_reach`` px, ``CLUSTER_REACH`` unless
+#: set) hold ``CLUSTERED_HOLD`` of that grown area.
 CLUSTERED_SHARE = 0.75
 CLUSTERS = 10
 CLUSTER_REACH = 2
@@ -328,9 +328,9 @@ def share_counts(a: Tensor, b: Tensor, valid: Tensor | None, keep: slice = slice
     return torch.stack([*counts, count(changed), everywhere], 1)
 
 
-def changes_clustered(a: Tensor, b: Tensor, valid: Tensor | None) -> bool:
+def changes_clustered(a: Tensor, b: Tensor, valid: Tensor | None, reach: int = CLUSTER_REACH) -> bool:
     """Whether the pixels where one pair (1xCxHxW) differs lie in a few compact areas: the
-    :data:`CLUSTERS` largest connected areas of them, grown by :data:`CLUSTER_REACH` px, hold
+    :data:`CLUSTERS` largest connected areas of them, grown by ``reach`` px, hold
     :data:`CLUSTERED_HOLD` of the grown area, which covers at most :data:`CLUSTERED_AREA` of the
     compared pixels (``lossless=clustered``, module docstring). The changed pixels are labelled
     on the host, as the ``regions`` postprocessor labels its masks (OpenCV, imported here: the
@@ -342,8 +342,8 @@ def changes_clustered(a: Tensor, b: Tensor, valid: Tensor | None) -> bool:
     changed = differs(a, b)
     if valid is not None:
         changed &= valid
-    reach = 2 * CLUSTER_REACH + 1  # grown on the host, with the labelling (OpenCV's dilation: 100x torch's max-pool)
-    grown = cv2.dilate(changed[0, 0].cpu().numpy().astype(np.uint8), np.ones((reach, reach), np.uint8))
+    side = 2 * reach + 1  # grown on the host, with the labelling (OpenCV's dilation: 100x torch's max-pool)
+    grown = cv2.dilate(changed[0, 0].cpu().numpy().astype(np.uint8), np.ones((side, side), np.uint8))
     compared = grown.size if valid is None else int(valid.count_nonzero())
     _, _, stats, _ = label_regions(grown, 8)
     areas = np.sort(stats[1:, cv2.CC_STAT_AREA])[::-1]
@@ -420,7 +420,8 @@ class Difference:
                  rendered_contrast: float | str = 0.0, rendered_motion: float | str = 0.0,
                  edge_margin: int | str = 0, rendered_fade: str = "map", lossless: str = "share",
                  rendered_window: int = 0, window_slack: float | str = 0.0, window_fade: bool = False,
-                 window_glyphs: float | str = 0.0, window_step: float | str = 1.0) -> None:
+                 window_glyphs: float | str = 0.0, window_step: float | str = 1.0,
+                 lossless_reach: int = CLUSTER_REACH) -> None:
         self.reduce = check_reduction(reduce)
         self.shift = check_shift(shift)
         self.sigma = check_sigma(sigma)
@@ -433,6 +434,7 @@ class Difference:
         if lossless not in LOSSLESS_TESTS:
             raise ValueError(f"lossless must be one of {', '.join(LOSSLESS_TESTS)}, got {lossless!r}")
         self.lossless = lossless
+        self.lossless_reach = check_radius(lossless_reach, "lossless_reach")
         self.antialias = check_radius_or_auto(antialias, "antialias")
         self.overshoot = check_sigma(overshoot, "overshoot")
         self.rendered_overshoot = (self.overshoot if rendered_overshoot is None
@@ -498,7 +500,8 @@ class Difference:
         if self.lossless == "clustered":
             for index in ((identical >= CLUSTERED_SHARE) & ~aligned).nonzero().flatten().tolist():
                 aligned[index] = changes_clustered(a[index:index + 1], b[index:index + 1],
-                                                   valid[index:index + 1] if valid is not None else None)
+                                                   valid[index:index + 1] if valid is not None else None,
+                                                   self.lossless_reach)
         if self.exact != "off" or "auto" in (self.antialias, self.register):
             lossless = aligned.clone() if self.exact != "on" else ~lossless
             for info, share, used in zip(infos, identical.tolist(), lossless.tolist()):
@@ -833,7 +836,7 @@ class Difference:
                 + (f" when at least {LOSSLESS_SHARE:.0%} of the detail pixels (differing from a 4-neighbour, in A or "
                    "in B; the larger share) are identical" if self.exact == "auto" else "")
                 + (f", or at least {CLUSTERED_SHARE:.0%} and the {CLUSTERS} largest connected areas of the changed "
-                   f"pixels, grown by {CLUSTER_REACH} px, hold {CLUSTERED_HOLD:.0%} of them and cover at most "
+                   f"pixels, grown by {self.lossless_reach} px, hold {CLUSTERED_HOLD:.0%} of them and cover at most "
                    f"{CLUSTERED_AREA:.0%} of the image"
                    if self.exact == "auto" and self.lossless == "clustered" else ""))
         return conventions

@@ -106,8 +106,8 @@ def test_stage_references_of_every_form(registry, pair):
     assert config["metric"]["name"] == "Mean" and config["metric"]["plugin"] is None
     assert config["metric"]["higher_is_better"] is False
     assert config["strategy"]["params"] == {"reduce": "max", "shift": 0, "sigma": 0.0, "scale": 0.0, "octaves": 1,
-                                            "background": 0.0, "exact": "off", "lossless": "share", "antialias": 0,
-                                            "overshoot": 0.0, "rendered_window": 0, "window_slack": 0.0,
+                                            "background": 0.0, "exact": "off", "lossless": "share", "lossless_reach": 2,
+                                            "antialias": 0, "overshoot": 0.0, "rendered_window": 0, "window_slack": 0.0,
                                             "window_fade": False, "window_glyphs": 0.0, "window_step": 1.0,
                                             "rendered_overshoot": None, "rendered_contrast": 0.0, "rendered_motion": 0.0,
                                             "register": "off",
