@@ -29,3 +29,11 @@ def test_strict_finds_every_local_change_and_nothing_on_identical_pages():
     assert by_case["identical"]["regions"] == 0 and by_case["identical"]["score"] == 0
     assert np.isfinite(by_case["button-dx1"]["peak_in"])
     assert table(rows).count("\n") == len(rows) + 1
+
+
+def test_the_default_finds_every_local_move_a_moved_paragraph_included_and_nothing_on_the_subpixel_control():
+    by_case = {row["case"]: row for row in measure(["default"])}
+    # the paragraph moved by 1 px: its changed glyphs, joined within 6 px, keep the pair lossless
+    assert by_case["text-dy1"]["found"] and by_case["text-dy1"]["regions"] == 1
+    assert all(row["found"] and row["outside"] == 0 for row in by_case.values() if row["expect"] == "count")
+    assert by_case["aa-subpixel"]["regions"] == 0 and by_case["identical"]["regions"] == 0

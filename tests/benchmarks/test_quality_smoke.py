@@ -191,19 +191,22 @@ def test_rounds_twenty_nine_to_forty_four_hold_the_rules_and_the_default_s_rule_
     assert _params(chosen)["absorb_within"] == 0.06 and _params(chosen)["absorb_within_on"] == "not-rendered"
 
 
-def test_round_forty_two_s_map_is_the_default_s_and_rounds_forty_two_to_forty_four_start_from_forty_one():
+def test_round_forty_five_s_map_is_the_default_s_and_rounds_forty_two_to_forty_five_start_from_forty_one():
     from benchmarks.quality import sweep
     from dfcore.testing import fresh_registry
 
     dr45 = "d28@rel-mv50-f05-l06h02-x-z6-p-e15m8-rc-fs20-dr45"
     assert sweep.REFERENCES["forty-two"] == sweep.REFERENCES["forty-three"] == dr45
     assert sweep.REFERENCES["forty-four"] == dr45.replace("d28@", "d42@")  # round forty-two's map
-    assert sweep.ROUND_FORTY_FOUR_MAPS["d42"] == sweep.ROUND_FORTY_TWO_MAPS["d28t50s70"]
+    assert sweep.REFERENCES["forty-five"] == dr45.replace("d28@", "d42@") + "-aw06"  # round forty-four's rule
+    d42 = sweep.ROUND_FORTY_TWO_MAPS["d28t50s70"]
+    assert sweep.ROUND_FORTY_FOUR_MAPS["d42"] == sweep.ROUND_FORTY_FIVE_MAPS["d42"] == d42
     assert sweep.ROUND_FORTY_TWO_MAPS["d28"] == sweep.ROUND_TWENTY_NINE_MAPS["d28"]
     strategy = fresh_registry().find_preset("default").stages["strategy"]
-    chosen = _params(sweep.ROUND_FORTY_TWO_MAPS["d28t50s70"])
+    chosen = _params(sweep.ROUND_FORTY_FIVE_MAPS["d42lr3"])
     assert _params(strategy) == chosen
     assert chosen["window_step"] == 0.5 and chosen["window_slack"] == 0.7 and chosen["window_glyphs"] == 0.02
+    assert chosen["lossless_reach"] == 3 and _params(sweep.ROUND_FORTY_FOUR_MAPS["d42"]).get("lossless_reach") is None
     lower = sweep.ROUND_FORTY_THREE_RULES["rel-mv50-f05-l06h02-x-z6-p-e15m8-rc-fs20-dr45-rr10"]
     assert lower["rendered_relative"] == 0.1
 
