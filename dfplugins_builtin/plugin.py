@@ -168,9 +168,10 @@ def dfind_postprocessors() -> Iterator[StageSpec]:
                 Param("absorb_within", 0.0, "with absorb_peaks, another peak is taken only when it lies within this "
                                             "fraction of the diagonal of the difference; one farther off starts its "
                                             "own (0: wherever it lies; round thirty-seven, docs/quality.md)"),
-                Param("absorb_within_on", "all", "where absorb_within applies: every pair, or only a pair not drawn "
-                                                 "again (drawings, photographs; no support handed over)",
-                      choices=("all", "not-rendered")),
+                Param("absorb_within_on", "all", "where absorb_within applies: every pair, only a pair not drawn "
+                                                 "again (drawings, photographs; no support handed over), or confirmed: "
+                                                 "on a pair drawn again too, for a peak the faded map holds as a "
+                                                 "difference", choices=("all", "not-rendered", "confirmed")),
                 Param("relative", 0.0, "differences weaker than this fraction of the strongest one are not reported"),
                 Param("rendered_relative", None, "relative on a pair drawn again (whose strategy hands over a "
                                                   "support): pages and plots rendered again; default: relative's"),

@@ -219,7 +219,8 @@ def significant_regions(values: np.ndarray, valid: np.ndarray | None = None, *, 
                         support: np.ndarray | None = None, judge: str = "difference",
                         exact_background: bool = False, zero_below: float = 0.0, absorb_peaks: bool = True,
                         exact_merge: float = 0.0, exact_peaks: bool = False, rejoin: Rejoin | None = None,
-                        absorb_within: float = 0.0) -> tuple[list[Region], np.ndarray, tuple[float, float]]:
+                        absorb_within: float = 0.0, within_confirmed: bool = False
+                        ) -> tuple[list[Region], np.ndarray, tuple[float, float]]:
     """The differences one HxW map holds, strongest first, and their HxW bool mask.
 
     Args:
@@ -245,6 +246,9 @@ def significant_regions(values: np.ndarray, valid: np.ndarray | None = None, *, 
             farther off stays free, as without ``absorb_peaks`` (0: wherever it lies): a change
             100 px from a stronger one, joined to it only through the faint residue of a
             resampled drawing, is not a bump on its flank.
+        within_confirmed: where a ``support`` fades the map, ``absorb_within`` leaves free only
+            the part of a far peak's top that the faded map's differences hold (on a page drawn
+            again a far peak is as often the re-rendering's residue, which the fading removes).
         relative: a difference's peak stands at least this fraction of the strongest
             difference's height above the background (0: ``level`` alone decides).
         nonzero: every compared pixel where the map is not zero belongs to a difference,
@@ -320,7 +324,8 @@ def significant_regions(values: np.ndarray, valid: np.ndarray | None = None, *, 
             return [], empty, (centre, spread)
         mask = _grown(z, seed_level, min(low, level), extent, max(min(absorb, extent), 0.0),
                       label_regions(confirmed, 8)[1] if by_peak else None, absorb_peaks and not (exact and exact_peaks),
-                      absorb_within * diagonal if absorb_within > 0 else math.inf)
+                      absorb_within * diagonal if absorb_within > 0 else math.inf,
+                      confirmed if within_confirmed else None)
     # Merging and describing read only the box of the mask's pixels: moving a pixel outside it
     # onto its edge brings it closer to every mask pixel, so no two parts join outside the box
     # that do not join inside it (the same groups, distances and sums as on the whole image).
@@ -352,7 +357,8 @@ def _box(mask: np.ndarray) -> tuple[slice, slice] | None:
 
 
 def _grown(z: np.ndarray, seed_level: float, low: float, extent: float, absorb: float,
-           judged: np.ndarray | None = None, absorb_peaks: bool = True, within: float = math.inf) -> np.ndarray:
+           judged: np.ndarray | None = None, absorb_peaks: bool = True, within: float = math.inf,
+           spared: np.ndarray | None = None) -> np.ndarray:
     """HxW bool: each difference grown from its peak, strongest first (hysteresis relative to the peak).
 
     Within each component of ``z > low`` that holds a seed, the highest free pixel ``P`` is a
@@ -360,7 +366,8 @@ def _grown(z: np.ndarray, seed_level: float, low: float, extent: float, absorb: 
     ``max(low, absorb P)`` are taken with it (``absorb = 0``: only its own; without
     ``absorb_peaks``, none above ``extent P`` that are not its own: another peak's top stays
     free; with ``within`` px, such a top stays free when none of it lies within ``within`` px of
-    the difference's own pixels); repeat while a free pixel stands above ``seed_level``. With ``extent = 0`` each
+    the difference's own pixels; with ``spared`` (HxW bool), only such a top's pixels that it
+    holds); repeat while a free pixel stands above ``seed_level``. With ``extent = 0`` each
     component is one difference.
     ``judged`` (HxW labels of the faded map's differences, 0 = none; or ``None``): a difference
     that overlaps none of them is dismissed, and no difference takes with it a labelled one
@@ -371,12 +378,14 @@ def _grown(z: np.ndarray, seed_level: float, low: float, extent: float, absorb: 
     for top, bottom, left, right in boxes_around(above, 1):  # no component spans two boxes
         window = (slice(top, bottom), slice(left, right))
         mask[window] = _grown_in(z[window], above[window], seed_level, low, extent, absorb,
-                                 None if judged is None else judged[window], absorb_peaks, within)
+                                 None if judged is None else judged[window], absorb_peaks, within,
+                                 None if spared is None else spared[window])
     return mask
 
 
 def _grown_in(z: np.ndarray, above: np.ndarray, seed_level: float, low: float, extent: float, absorb: float,
-              judged: np.ndarray | None, absorb_peaks: bool = True, within: float = math.inf) -> np.ndarray:
+              judged: np.ndarray | None, absorb_peaks: bool = True, within: float = math.inf,
+              spared: np.ndarray | None = None) -> np.ndarray:
     """:func:`_grown` in a window of the map that holds whole components of ``above`` (``z > low``)."""
     mask = np.zeros(z.shape, dtype=bool)
     count, labels, stats, _ = label_regions(above, 8)
@@ -403,7 +412,10 @@ def _grown_in(z: np.ndarray, above: np.ndarray, seed_level: float, low: float, e
             if not absorb_peaks:  # another peak's top, joined to this one only lower down, stays free
                 taken = taken & ~(crop > max(low, extent * peak))
             elif within < math.inf and taken is not core:  # only a peak near this one is a bump on its flank
-                taken = taken & ~_far_tops(taken & (crop > max(low, extent * peak)) & ~core, core, within)
+                tops = taken & (crop > max(low, extent * peak)) & ~core
+                if spared is not None:
+                    tops &= spared[y:y + h, x:x + w]
+                taken = taken & ~_far_tops(tops, core, within)
             if judged is None:
                 out |= core
                 free &= ~(taken | core)

@@ -57,7 +57,9 @@ joins it only lower down, to start a difference of its own (``absorb`` takes it 
 ``absorb_within`` leaves it so only when it lies farther than that fraction of the diagonal from
 the difference (a bump on a flank is near; a change 100 px off is not), with
 ``absorb_within_on=not-rendered`` only on a pair not drawn again (on a page or plot drawn
-again a far peak is as often the re-rendering's residue as a change);
+again a far peak is as often the re-rendering's residue as a change), with ``confirmed`` on a
+pair drawn again too, but there only for a peak that the faded map holds as a difference (a
+changed digit of a table drawn again, joined to a recoloured badge through the rows' residue);
 ``exact_peaks`` does so only where ``exact_background`` applies (on a lossless pair two changes
 side by side are two, not one and its flank), and ``exact_merge`` joins parts there only when
 closer than that fraction of the diagonal instead of ``merge``; with ``exact_moves``, two parts
@@ -101,8 +103,9 @@ _DIAGONAL = "the image diagonal"
 MOVE_REACH = 16
 #: Where ``line_merge`` joins: on every pair, or only on a pair drawn again.
 LINES = ("all", "rendered")
-#: Where ``absorb_within`` applies: every pair, or only a pair not drawn again (no support fades it).
-ABSORB_PAIRS = ("all", "not-rendered")
+#: Where ``absorb_within`` applies: every pair, only a pair not drawn again (no support fades it),
+#: or every pair but, on one drawn again, only to a peak the faded map holds as a difference.
+ABSORB_PAIRS = ("all", "not-rendered", "confirmed")
 
 
 def _pixels(value: int, name: str, high: int) -> int:
@@ -175,14 +178,14 @@ class Regions:
             crop = _crops(out.images, index) if out.images is not None else None
             drawn_again = fades(None if support is None else support[index])
             relative = self.rendered_relative if drawn_again else self.relative
-            within = self.absorb_within if self.absorb_within_on == "all" or not drawn_again else 0.0
+            within = self.absorb_within if self.absorb_within_on != "not-rendered" or not drawn_again else 0.0
             found, mask, (centre, spread) = significant_regions(
                 values, compared, level=self.level, low=self.low, merge=self.merge, min_size=self.min_size,
                 extent=self.extent, absorb=self.absorb, relative=relative, nonzero=self.nonzero,
                 support=None if support is None else support[index], judge=self.judge,
                 exact_background=self.exact_background, zero_below=self.zero_below, absorb_peaks=self.absorb_peaks,
                 exact_merge=self.exact_merge, exact_peaks=self.exact_peaks, rejoin=self._rejoin(crop, values.shape),
-                absorb_within=within)
+                absorb_within=within, within_confirmed=self.absorb_within_on == "confirmed")
             if self.frame > 0:
                 found, mask = off_the_frame(found, mask, self.frame, crop, self.frame_span)
             if self.moves and crop is not None and len(found) > 1:
@@ -226,7 +229,9 @@ class Regions:
             "absorb": f"weaker bumps above {self.absorb} of a difference's peak are part of it"
                       + ("" if self.absorb_peaks else f"; another peak above {self.extent} of it starts its own")
                       + (f"; another peak above {self.extent} of it only when within {self.absorb_within} of the "
-                         "diagonal of it" + ("" if self.absorb_within_on == "all" else ", on a pair not drawn again")
+                         "diagonal of it" + {"all": "", "not-rendered": ", on a pair not drawn again",
+                                             "confirmed": ", on a pair drawn again only when the faded map holds "
+                                                          "that peak as a difference"}[self.absorb_within_on]
                          if self.absorb_peaks and self.absorb_within else ""),
             "relative": f"a difference stands at least {self.relative} of the strongest one's height above the background"
                         + (f"; {self.rendered_relative} on a pair drawn again"

@@ -466,5 +466,25 @@ def test_absorb_within_on_not_rendered_frees_a_far_peak_only_on_a_pair_not_drawn
     stage = Regions(**rule, absorb_within_on="not-rendered")
     assert [len(found) for found in stage(StageOutput(map=values, support=support)).regions] == [1, 2]
     assert "on a pair not drawn again" in stage.conventions()["absorb"]
-    with pytest.raises(ValueError, match="absorb_within_on must be one of all, not-rendered"):
+    with pytest.raises(ValueError, match="absorb_within_on must be one of all, not-rendered, confirmed"):
         Regions(absorb_within_on="pages")
+
+
+def test_absorb_within_on_confirmed_frees_a_far_peak_on_a_pair_drawn_again_only_where_the_faded_map_holds_it():
+    """Sample 0 drawn again, its far peak held by the faded map (a changed digit): freed, as on a
+    pair not drawn again (sample 2); sample 1 drawn again, its far peak faded away (residue of the
+    re-drawing): a bump on the stronger change's flank, as with not-rendered."""
+    from tests.dfcore.ops.test_regions import change_far_along_a_ridge
+
+    values = torch.from_numpy(np.stack([change_far_along_a_ridge()] * 3))[:, None]
+    support = torch.ones_like(values)
+    support[0, :, 400:, :] = 0.5  # faded far from both
+    support[1, :, 190:240, 235:285] = 0.0  # the far peak faded away
+    rule = {"level": 10, "merge": 0.03, "extent": 0.1, "absorb": 0.03, "relative": 0.15, "absorb_within": 0.03}
+    out = StageOutput(map=values, support=support)
+    assert [len(found) for found in Regions(**rule, absorb_within_on="not-rendered")(out).regions] == [1, 1, 2]
+    stage = Regions(**rule, absorb_within_on="confirmed")
+    found = stage(out).regions
+    assert [len(each) for each in found] == [2, 1, 2]
+    assert [r.bbox for r in found[0]] == [(100, 200, 140, 230), (240, 200, 280, 230)]
+    assert "only when the faded map holds that peak" in stage.conventions()["absorb"]
