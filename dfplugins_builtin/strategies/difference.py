@@ -103,8 +103,9 @@ quality benchmark (docs/quality.md):
   ``lossless``: that test. ``share`` is the 90% above. ``clustered`` also takes a pair as
   lossless from 75% when its changed pixels lie in a few compact areas (the
   ``CLUSTERS`` largest connected areas of the changed pixels, grown by ``lossless_reach`` px
-  (``CLUSTER_REACH`` unless set), hold ``CLUSTERED_HOLD`` of them, and cover at most ``CLUSTERED_AREA`` of the image): a large
-  edit on a drawing or a plot changes many detail pixels in one place, while JPEG, noise,
+  (``CLUSTER_REACH`` unless set), hold ``CLUSTERED_HOLD`` of them, and cover at most
+  ``CLUSTERED_AREA`` of the image): a large edit on a drawing or a plot, or a table laid out
+  again, changes many detail pixels in one place, while JPEG, noise,
   resampling, a shift or a re-rendering changes them all over the image;
 
 Memory: the local part of the map (smoothing, shift or rasterisation tolerance, scales) is
@@ -435,6 +436,8 @@ class Difference:
             raise ValueError(f"lossless must be one of {', '.join(LOSSLESS_TESTS)}, got {lossless!r}")
         self.lossless = lossless
         self.lossless_reach = check_radius(lossless_reach, "lossless_reach")
+        if self.lossless_reach != CLUSTER_REACH and lossless != "clustered":
+            raise ValueError("lossless_reach is the reach of lossless=clustered's test: set lossless=clustered too")
         self.antialias = check_radius_or_auto(antialias, "antialias")
         self.overshoot = check_sigma(overshoot, "overshoot")
         self.rendered_overshoot = (self.overshoot if rendered_overshoot is None

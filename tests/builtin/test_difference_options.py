@@ -463,6 +463,8 @@ def test_lossless_reach_joins_many_small_changes_of_one_place():
     assert "grown by 4 px" in Difference(exact="auto", lossless="clustered", lossless_reach=4).conventions()["exact"]
     with pytest.raises(ParameterError, match="lossless_reach"):
         Finder(metric="mse", strategy="difference:exact=auto,lossless=clustered,lossless_reach=-1")
+    with pytest.raises(ParameterError, match="set lossless=clustered too"):
+        Finder(metric="mse", strategy="difference:exact=auto,lossless_reach=4")
 
 
 def test_lossless_clustered_is_a_choice_of_the_difference_stage():
