@@ -187,6 +187,9 @@ def dfind_postprocessors() -> Iterator[StageSpec]:
                 Param("move_tolerance", 0, "with moves: the thing and what it covered match within the range of the "
                                            "other image's values this many px around (0: value for value); pairs "
                                            "different words of like size too (round twenty-three, docs/quality.md)"),
+                Param("rendered_move_tolerance", None, "move_tolerance on a pair drawn again (whose strategy hands "
+                                                       "over a support), whose moved thing is drawn again a fraction "
+                                                       "of a pixel off; default: move_tolerance's"),
                 Param("recolours", False, "differences over which one colour of A became one colour of B, neither "
                                           "the background, are one difference: a series drawn in another colour, "
                                           "along its line and at its legend (round thirty-eight, docs/quality.md)"),

@@ -23,7 +23,9 @@ With ``moves``, a thing that left one place and appeared at another is one diffe
 two: two differences pair when what A shows at one is what B shows at the other and the other
 way round (:func:`dfcore.ops.moves.paired_moves`; ``move_match`` is how close, as a fraction
 of the two places' own differences; ``move_tolerance`` matches within the other image's
-range over that many px, off by default: it also pairs different words of like size); the
+range over that many px, off by default: it also pairs different words of like size;
+``rendered_move_tolerance`` replaces it on a pair drawn again, whose moved thing is drawn again
+too, a fraction of a pixel off, while a lossless pair's matches value for value); the
 region spans both places and its ``move`` says where from, where to and by how much. This
 needs the pair the map was made from, which the pipeline hands to its postprocessors; on a
 map alone (no images) nothing is paired.
@@ -126,7 +128,7 @@ class Regions:
                  absorb_peaks: bool = True, exact_merge: float = 0.0, exact_peaks: bool = False,
                  exact_moves: int = 0, absorb_within: float = 0.0, recolours: bool = False,
                  frame_span: float = FRAME_SPAN, drift: float = 0.0, rendered_relative: float | None = None,
-                 absorb_within_on: str = "all") -> None:
+                 absorb_within_on: str = "all", rendered_move_tolerance: int | None = None) -> None:
         for name, value in (("level", level), ("low", low)):
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a positive number of standard deviations, got {value!r}")
@@ -155,6 +157,8 @@ class Regions:
         self.nonzero, self.judge, self.exact_background = bool(nonzero), judge, bool(exact_background)
         self.moves, self.move_match = bool(moves), float(move_match)
         self.move_tolerance = _pixels(move_tolerance, "move_tolerance", 4)
+        self.rendered_move_tolerance = (self.move_tolerance if rendered_move_tolerance is None else
+                                        _pixels(rendered_move_tolerance, "rendered_move_tolerance", 4))
         self.frame = check_fraction(frame, "frame", _DIAGONAL, high=0.5)
         self.frame_span = check_fraction(frame_span, "frame_span", "the edge's length", high=1.0)
         if lines not in LINES:
@@ -189,7 +193,8 @@ class Regions:
             if self.frame > 0:
                 found, mask = off_the_frame(found, mask, self.frame, crop, self.frame_span)
             if self.moves and crop is not None and len(found) > 1:
-                found = paired_moves(found, mask, crop, match=self.move_match, tolerance=self.move_tolerance)
+                found = paired_moves(found, mask, crop, match=self.move_match,
+                                     tolerance=self.rendered_move_tolerance if drawn_again else self.move_tolerance)
             if self.drift > 0 and crop is not None and found and drawn_again:
                 found, mask = drifted(found, mask, crop, self.drift)
             if self.recolours and crop is not None and len(found) > 1:
@@ -243,7 +248,9 @@ class Regions:
             **({"moves": f"two differences are one thing that moved when the pair's pixels swapped between "
                          f"them within {self.move_match} of their own differences"
                          + (f", each matched within the other image's range over {self.move_tolerance} px"
-                            if self.move_tolerance else "")} if self.moves else {}),
+                            if self.move_tolerance else "")
+                         + (f"; within the range over {self.rendered_move_tolerance} px on a pair drawn again"
+                            if self.rendered_move_tolerance != self.move_tolerance else "")} if self.moves else {}),
             **({"recolours": "differences over which one colour of A became one colour of B (neither the "
                              "background) are one difference"} if self.recolours else {}),
             **({"drift": f"on a pair drawn again, a difference that moving B by at most {DRIFT_REACH} px leaves at "

@@ -488,3 +488,24 @@ def test_absorb_within_on_confirmed_frees_a_far_peak_on_a_pair_drawn_again_only_
     assert [len(each) for each in found] == [2, 1, 2]
     assert [r.bbox for r in found[0]] == [(100, 200, 140, 230), (240, 200, 280, 230)]
     assert "only when the faded map holds that peak" in stage.conventions()["absorb"]
+
+
+def test_rendered_move_tolerance_pairs_a_marker_drawn_again_off_the_grid_only_on_a_pair_drawn_again():
+    """Sample 0 is drawn again (its support fades a strip far from the marker), sample 1 is not: the
+    marker drawn again half a pixel off and a pixel wider pairs within 1 px on the first only."""
+    from tests.dfcore.ops.test_moves import disc, scene
+
+    a = disc(scene(), 40.0, 40.0, (0.1, 0.3, 0.8), radius=4.0)
+    b = disc(scene(), 150.5, 100.5, (0.1, 0.3, 0.8), radius=5.0)
+    images = tuple(torch.from_numpy(np.stack([x, x])).permute(0, 3, 1, 2).contiguous() for x in (a, b))
+    values = (images[0] - images[1]).abs().sum(1, keepdim=True)
+    support = torch.ones_like(values)
+    support[0, :, :, :10] = 0.5  # sample 0 drawn again: its support fades a strip far from the marker
+    out = StageOutput(map=values, support=support, images=images)
+    assert [len(found) for found in Regions(moves=True, move_match=0.5)(out).regions] == [2, 2]
+    stage = Regions(moves=True, move_match=0.5, rendered_move_tolerance=1)
+    found = stage(out).regions
+    assert [len(each) for each in found] == [1, 2] and found[0][0].move is not None
+    assert "within the range over 1 px on a pair drawn again" in stage.conventions()["moves"]
+    with pytest.raises(ValueError, match="rendered_move_tolerance must be a whole number of pixels from 0 to 4"):
+        Regions(rendered_move_tolerance=5)
