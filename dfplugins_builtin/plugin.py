@@ -190,6 +190,9 @@ def dfind_postprocessors() -> Iterator[StageSpec]:
                 Param("rendered_move_tolerance", None, "move_tolerance on a pair drawn again (whose strategy hands "
                                                        "over a support), whose moved thing is drawn again a fraction "
                                                        "of a pixel off; default: move_tolerance's"),
+                Param("move_plain", 0.0, "with a move tolerance: the thing must also match value for value within "
+                                         "this fraction of its place's difference at some shift (two different "
+                                         "words of like size match within a range, not value for value; 0: off)"),
                 Param("recolours", False, "differences over which one colour of A became one colour of B, neither "
                                           "the background, are one difference: a series drawn in another colour, "
                                           "along its line and at its legend (round thirty-eight, docs/quality.md)"),

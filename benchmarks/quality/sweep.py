@@ -59,7 +59,8 @@ forty-one layout drift left out, forty-two the glyph windows matched in half pix
 the regions), forty-three a lower relative floor on pairs drawn again, forty-four another peak taken
 in only when near, on pairs not drawn again, forty-five the lossless test's changed pixels grown further,
 forty-six a far peak the faded map confirms left free on pairs drawn again too, forty-seven a moved
-thing matched within a range on pairs drawn again only.
+thing matched within a range on pairs drawn again only, forty-eight that range with a rough
+value-for-value match too.
 """
 
 from __future__ import annotations
@@ -451,6 +452,14 @@ ROUND_FORTY_SIX_RULES = {"rel-mv50-f05-l06h02-x-z6-p-e15m8-rc-fs20-dr45-aw06": _
 ROUND_FORTY_SEVEN_RULES = {"rel-mv50-f05-l06h02-x-z6-p-e15m8-rc-fs20-dr45-aw06": _REL_AW06,
                            **{f"rel-mv50-f05-l06h02-x-z6-p-e15m8-rc-fs20-dr45-aw06-rmt{t}": {
                                **_REL_AW06, "rendered_move_tolerance": t} for t in (1, 2)}}
+#: Round forty-eight: round forty-seven's range (``rmt1``, ``rmt2``) with the thing also matched value
+#: for value within 0.85 of its place's difference at some shift (``p85``: ``move_plain``): round
+#: forty-seven lost on pages drawn again, where two changed numbers of like size pair within a range
+#: (round twenty-three: such words pair at 0.46 within a range, value for value no shift fits them
+#: within 0.99; the marker drawn again fits at 0.68).
+ROUND_FORTY_EIGHT_RULES = {"rel-mv50-f05-l06h02-x-z6-p-e15m8-rc-fs20-dr45-aw06": _REL_AW06,
+                           **{f"rel-mv50-f05-l06h02-x-z6-p-e15m8-rc-fs20-dr45-aw06-rmt{t}p85": {
+                               **_REL_AW06, "rendered_move_tolerance": t, "move_plain": 0.85} for t in (1, 2)}}
 #: The rounds whose guard also holds region F1 per track, and that rank by the map (hit@k + AP) first.
 MAP_ROUNDS = {"fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "twenty-seven", "twenty-eight",
               "thirty-five", "forty-five"}
@@ -461,7 +470,7 @@ RULE_ROUNDS = {"nineteen", "twenty", "twenty-one", "twenty-two", "twenty-three",
                "twenty-six", "twenty-nine", "thirty", "thirty-one",
                "thirty-two", "thirty-three", "thirty-four", "thirty-six", "thirty-seven", "thirty-eight",
                "thirty-nine", "forty", "forty-one", "forty-two", "forty-three", "forty-four", "forty-six",
-               "forty-seven"}
+               "forty-seven", "forty-eight"}
 
 ROUND_FIVE_REFERENCE = "d4@rel"
 GUARD = {"hit": 0.01, "ap": 0.01}
@@ -501,7 +510,8 @@ ROUNDS = {"four": (ROUND_FOUR_MAPS, ROUND_FOUR_RULES), "five": (ROUND_FIVE_MAPS,
           "forty-four": (ROUND_FORTY_FOUR_MAPS, ROUND_FORTY_FOUR_RULES),
           "forty-five": (ROUND_FORTY_FIVE_MAPS, ROUND_FORTY_FIVE_RULES),
           "forty-six": (ROUND_FORTY_SIX_MAPS, ROUND_FORTY_SIX_RULES),
-          "forty-seven": (ROUND_FORTY_SIX_MAPS, ROUND_FORTY_SEVEN_RULES)}
+          "forty-seven": (ROUND_FORTY_SIX_MAPS, ROUND_FORTY_SEVEN_RULES),
+          "forty-eight": (ROUND_FORTY_SIX_MAPS, ROUND_FORTY_EIGHT_RULES)}
 #: The default each guarded round may not lose to: the default of the round before.
 REFERENCES = {"four": "r2+aa+os15+reg@rel", "five": ROUND_FIVE_REFERENCE, "six": ROUND_FIVE_REFERENCE,
               "seven": "d6@rel", "eight": "d6@rel", "nine": "d6@rel", "ten": "d6@rel",
@@ -527,7 +537,8 @@ REFERENCES = {"four": "r2+aa+os15+reg@rel", "five": ROUND_FIVE_REFERENCE, "six":
               "forty-four": "d42@rel-mv50-f05-l06h02-x-z6-p-e15m8-rc-fs20-dr45",
               "forty-five": "d42@rel-mv50-f05-l06h02-x-z6-p-e15m8-rc-fs20-dr45-aw06",
               "forty-six": "d45@rel-mv50-f05-l06h02-x-z6-p-e15m8-rc-fs20-dr45-aw06",
-              "forty-seven": "d45@rel-mv50-f05-l06h02-x-z6-p-e15m8-rc-fs20-dr45-aw06"}
+              "forty-seven": "d45@rel-mv50-f05-l06h02-x-z6-p-e15m8-rc-fs20-dr45-aw06",
+              "forty-eight": "d45@rel-mv50-f05-l06h02-x-z6-p-e15m8-rc-fs20-dr45-aw06"}
 REAL_TRACKS = real.TRACKS
 
 

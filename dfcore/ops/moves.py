@@ -25,7 +25,7 @@ _SAMPLED = 1024
 
 
 def paired_moves(regions: list[Region], mask: np.ndarray, crop: Crop, *, match: float = 0.35, search: int = 2,
-                 limit: int = 16, tolerance: int = 0) -> list[Region]:
+                 limit: int = 16, tolerance: int = 0, plain: float = float("inf")) -> list[Region]:
     """The differences with each thing that moved joined into one: a :class:`Region` with its ``move``.
 
     A thing moved from place P to place Q when what A shows at P is what B shows at Q, and what
@@ -53,7 +53,10 @@ def paired_moves(regions: list[Region], mask: np.ndarray, crop: Crop, *, match: 
     by how far it lies outside the range of the other image's values within t px, both ways.
     A thing drawn again at its new place (a marker re-rendered a fraction of a pixel off, a
     resampled drawing) then matches itself as an unmoved edge does; the places' own
-    differences stay plain.
+    differences stay plain. With ``plain`` as well, the thing must also match value for value
+    within ``plain`` times its place's difference at some shift of the search: around a glyph's
+    strokes a range holds both ink and paper, so two different words of like size match within
+    it, while no shift matches them value for value (a marker drawn again does, roughly).
 
     Args:
         regions: the differences, strongest first (:func:`dfcore.ops.regions.significant_regions`).
@@ -67,7 +70,7 @@ def paired_moves(regions: list[Region], mask: np.ndarray, crop: Crop, *, match: 
     for i in range(count):
         for j in range(i + 1, count):
             if _alike(regions[i], regions[j]) and _could_swap(colours[i], colours[j], match):
-                fit = _move_fit(regions[i], regions[j], mask, crop, search, match, tolerance)
+                fit = _move_fit(regions[i], regions[j], mask, crop, search, match, tolerance, plain)
                 if fit is not None:
                     fits.append((fit[0], i, j, fit[1], fit[2]))
     if not fits:
@@ -122,8 +125,8 @@ def _could_swap(p: tuple[np.ndarray, np.ndarray, float], q: tuple[np.ndarray, np
             and float(np.abs(b_p - a_q).mean()) <= 2 * match * change_q)
 
 
-def _move_fit(p: Region, q: Region, mask: np.ndarray, crop: Crop, search: int, match: float, tolerance: int = 0
-              ) -> tuple[float, tuple[int, int], bool] | None:
+def _move_fit(p: Region, q: Region, mask: np.ndarray, crop: Crop, search: int, match: float, tolerance: int = 0,
+              plain: float = float("inf")) -> tuple[float, tuple[int, int], bool] | None:
     """``(ratio, (dx, dy), p_is_source)`` of the best shift taking ``p``'s place onto ``q``'s (:func:`paired_moves`).
 
     ``None`` when no shift fits within ``match``, or the windows do not fit in the image with
@@ -205,6 +208,8 @@ def _move_fit(p: Region, q: Region, mask: np.ndarray, crop: Crop, search: int, m
         ratios[~((here_change > 0) & (there_change > 0))] = np.inf
         if not ratios.min() <= match:
             return None
+        if t and plain < np.inf and not (mean(np.abs(a1 - b2).mean(axis=-3)) / here_change).min() <= plain:
+            return None  # within the ranges only: a different thing of like size
         covered = mean(cover()) / there_change
     ratios = np.fmax(ratios, covered)  # where a place holds no change, the thing left it inf
     ey, ex = np.unravel_index(int(np.argmin(ratios)), ratios.shape)

@@ -25,7 +25,8 @@ way round (:func:`dfcore.ops.moves.paired_moves`; ``move_match`` is how close, a
 of the two places' own differences; ``move_tolerance`` matches within the other image's
 range over that many px, off by default: it also pairs different words of like size;
 ``rendered_move_tolerance`` replaces it on a pair drawn again, whose moved thing is drawn again
-too, a fraction of a pixel off, while a lossless pair's matches value for value); the
+too, a fraction of a pixel off, while a lossless pair's matches value for value; ``move_plain``
+also asks, with a tolerance, a value-for-value match within that fraction at some shift); the
 region spans both places and its ``move`` says where from, where to and by how much. This
 needs the pair the map was made from, which the pipeline hands to its postprocessors; on a
 map alone (no images) nothing is paired.
@@ -128,7 +129,8 @@ class Regions:
                  absorb_peaks: bool = True, exact_merge: float = 0.0, exact_peaks: bool = False,
                  exact_moves: int = 0, absorb_within: float = 0.0, recolours: bool = False,
                  frame_span: float = FRAME_SPAN, drift: float = 0.0, rendered_relative: float | None = None,
-                 absorb_within_on: str = "all", rendered_move_tolerance: int | None = None) -> None:
+                 absorb_within_on: str = "all", rendered_move_tolerance: int | None = None,
+                 move_plain: float = 0.0) -> None:
         for name, value in (("level", level), ("low", low)):
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a positive number of standard deviations, got {value!r}")
@@ -159,6 +161,10 @@ class Regions:
         self.move_tolerance = _pixels(move_tolerance, "move_tolerance", 4)
         self.rendered_move_tolerance = (self.move_tolerance if rendered_move_tolerance is None else
                                         _pixels(rendered_move_tolerance, "rendered_move_tolerance", 4))
+        if not (math.isfinite(move_plain) and move_plain >= 0):
+            raise ValueError(f"move_plain must be a fraction of a place's own difference >= 0 (0: off), "
+                             f"got {move_plain!r}")
+        self.move_plain = float(move_plain)
         self.frame = check_fraction(frame, "frame", _DIAGONAL, high=0.5)
         self.frame_span = check_fraction(frame_span, "frame_span", "the edge's length", high=1.0)
         if lines not in LINES:
@@ -194,7 +200,8 @@ class Regions:
                 found, mask = off_the_frame(found, mask, self.frame, crop, self.frame_span)
             if self.moves and crop is not None and len(found) > 1:
                 found = paired_moves(found, mask, crop, match=self.move_match,
-                                     tolerance=self.rendered_move_tolerance if drawn_again else self.move_tolerance)
+                                     tolerance=self.rendered_move_tolerance if drawn_again else self.move_tolerance,
+                                     plain=self.move_plain or float("inf"))
             if self.drift > 0 and crop is not None and found and drawn_again:
                 found, mask = drifted(found, mask, crop, self.drift)
             if self.recolours and crop is not None and len(found) > 1:
@@ -250,7 +257,10 @@ class Regions:
                          + (f", each matched within the other image's range over {self.move_tolerance} px"
                             if self.move_tolerance else "")
                          + (f"; within the range over {self.rendered_move_tolerance} px on a pair drawn again"
-                            if self.rendered_move_tolerance != self.move_tolerance else "")} if self.moves else {}),
+                            if self.rendered_move_tolerance != self.move_tolerance else "")
+                         + (f"; within a range only when some shift also matches the thing value for value "
+                            f"within {self.move_plain} of its place's difference" if self.move_plain else "")}
+               if self.moves else {}),
             **({"recolours": "differences over which one colour of A became one colour of B (neither the "
                              "background) are one difference"} if self.recolours else {}),
             **({"drift": f"on a pair drawn again, a difference that moving B by at most {DRIFT_REACH} px leaves at "

@@ -509,3 +509,8 @@ def test_rendered_move_tolerance_pairs_a_marker_drawn_again_off_the_grid_only_on
     assert "within the range over 1 px on a pair drawn again" in stage.conventions()["moves"]
     with pytest.raises(ValueError, match="rendered_move_tolerance must be a whole number of pixels from 0 to 4"):
         Regions(rendered_move_tolerance=5)
+    plain = Regions(moves=True, move_match=0.5, rendered_move_tolerance=1, move_plain=0.85)
+    assert [len(each) for each in plain(out).regions] == [1, 2]  # the marker fits value for value roughly too
+    assert "value for value within 0.85" in plain.conventions()["moves"]
+    with pytest.raises(ValueError, match="move_plain must be a fraction"):
+        Regions(move_plain=-1)

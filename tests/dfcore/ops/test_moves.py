@@ -133,6 +133,24 @@ def test_the_tolerance_keeps_different_things_apart():
         assert len(regions) == 2 and paired_moves(regions, mask, crop, match=0.5, tolerance=2) == regions
 
 
+def test_with_plain_a_range_pairs_a_marker_drawn_again_but_not_two_different_things_of_like_size():
+    """Vertical strokes removed here, horizontal ones added there (two different words of like size):
+    within a 1-px range every pixel's range holds ink and paper, so they pair; value for value no
+    shift fits them, so ``plain`` keeps them apart, while the marker drawn again still pairs."""
+    a, b = scene(), scene()
+    a[30:48, 30:48:3] = (0.1, 0.1, 0.1)  # vertical strokes, 1 px of ink in 3
+    b[80:98, 140:158][::3] = (0.1, 0.1, 0.1)  # horizontal strokes of like size, elsewhere
+    regions, mask, crop = differences_of(a, b)
+    assert len(regions) == 2
+    assert len(paired_moves(regions, mask, crop, match=0.5, tolerance=1)) == 1
+    assert paired_moves(regions, mask, crop, match=0.5, tolerance=1, plain=0.85) == regions
+    a = disc(scene(), 40.0, 40.0, (0.1, 0.3, 0.8), radius=4.0)
+    b = disc(scene(), 150.5, 100.5, (0.1, 0.3, 0.8), radius=5.0)
+    regions, mask, crop = differences_of(a, b)
+    (region,) = paired_moves(regions, mask, crop, match=0.5, tolerance=1, plain=0.85)
+    assert region.move is not None
+
+
 def test_the_tolerance_gives_way_at_the_image_edge():
     """A window whose range would leave the image is matched value for value."""
     a = put(scene(), 2, 2, (0.1, 0.3, 0.8))
