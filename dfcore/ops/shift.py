@@ -119,14 +119,8 @@ def best_match(distance: Distance, x: Tensor, y: Tensor, radius: int, step: floa
     if radius == 0:
         return distance(x, y)
     best = None
-    if step == 1.0:
-        padded = _pad(y, radius)
-        for dy, dx in displacements(radius):
-            value = distance(x, _window(padded, radius, dy, dx))
-            best = value if best is None else torch.minimum(best, value)
-        return best
     reach, pad = round(radius / step), radius + 1
-    offsets = [k * step for k in range(-reach, reach + 1)]
+    offsets = [k * step for k in range(-reach, reach + 1)]  # whole pixels: views of the padding, no lerp
     padded = _pad(y, pad)
     for dy in offsets:
         rows = _lerp_along(padded, pad, dy, -2)
