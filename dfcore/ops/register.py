@@ -42,6 +42,9 @@ MIN_TILES, INLIER_PX = 6, 1.0
 TRIALS, ROUNDS = 256, 3
 #: A fit whose agreeing tiles lie farther than this from it (median, px) is refused.
 MAX_RESIDUAL = 1.0
+#: A fit whose agreeing tiles spread less than this across their narrowest direction (standard
+#: deviation of their centres, px) is refused: its tilt across that direction rests on a tile or two.
+MIN_SPREAD = TILE / 2
 #: Tone fit: residuals below this never make a pixel an outlier; below this variance no gain is fitted.
 TONE_CUTOFF, MIN_TONE_VARIANCE = 0.05, 1e-4
 
@@ -122,8 +125,10 @@ def fit_affine(centres: Tensor, shifts: Tensor, trusted: Tensor) -> Affine | Non
     (RANSAC, Fischler and Bolles 1981, with a fixed seed: the same pair gives the same
     fit): ``TRIALS`` affine fields through three tiles each, the one that explains the most
     tiles within ``INLIER_PX`` wins, and it is refined by least squares on the tiles it
-    explains, ``ROUNDS`` times. ``None`` when fewer than ``MIN_TILES`` tiles agree, or when
-    they lie more than ``MAX_RESIDUAL`` px from the fit (median).
+    explains, ``ROUNDS`` times. ``None`` when fewer than ``MIN_TILES`` tiles agree, when
+    they lie more than ``MAX_RESIDUAL`` px from the fit (median), or when they lie nearly along
+    one line (less than ``MIN_SPREAD`` px across it): five tiles in a row and one beside them
+    fit exactly a field that turns the page by whatever that one tile misread.
 
     Args:
         centres: Kx2 float64 ``(y, x)``; shifts: Kx2 float64 ``(dy, dx)``; trusted: K bool.
@@ -149,6 +154,9 @@ def fit_affine(centres: Tensor, shifts: Tensor, trusted: Tensor) -> Affine | Non
     residual = (points @ matrix - shifts).norm(dim=1)
     keep = trusted & (residual <= INLIER_PX)
     if int(keep.sum()) < MIN_TILES or float(residual[keep].median()) > MAX_RESIDUAL:
+        return None
+    kept = centres[keep] - centres[keep].mean(0)
+    if float(torch.linalg.eigvalsh(kept.T @ kept / len(kept))[0].clamp_min(0).sqrt()) < MIN_SPREAD:
         return None
     return Affine(matrix, int(keep.sum()), float(residual[keep].median()))
 

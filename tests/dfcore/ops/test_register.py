@@ -65,6 +65,18 @@ def test_too_few_trusted_tiles_give_no_fit():
     assert fit_affine(centres, torch.zeros(20, 2, dtype=torch.float64), trusted) is None
 
 
+def test_tiles_nearly_in_a_row_give_no_fit():
+    """Seven tiles along a row and one beside them: the field's tilt across the row rests on that one tile."""
+    centres = torch.tensor([[100.0, 32.0 * i] for i in range(7)] + [[150.0, 96.0]], dtype=torch.float64)
+    shifts = torch.zeros(8, 2, dtype=torch.float64)
+    shifts[-1] = torch.tensor([0.0, 12.0])  # a misread: the row and it agree on a sheared field
+    assert fit_affine(centres, shifts, torch.ones(8, dtype=torch.bool)) is None
+    beside = torch.cat([centres, centres[:-1] + torch.tensor([96.0, 0.0], dtype=torch.float64)])
+    spread = fit_affine(beside, torch.cat([shifts, torch.zeros(7, 2, dtype=torch.float64)]),
+                        torch.ones(15, dtype=torch.bool))
+    assert spread is not None and spread.tiles == 14  # two rows: the misread tile is the outlier
+
+
 def test_flat_tiles_are_not_trusted():
     a = torch.ones(1, 3, 128, 128)
     _, _, trusted = tile_translations(a, a.clone())
