@@ -45,6 +45,10 @@ MAX_RESIDUAL = 1.0
 #: A fit whose agreeing tiles spread less than this across their narrowest direction (standard
 #: deviation of their centres, px) is refused: its tilt across that direction rests on a tile or two.
 MIN_SPREAD = TILE / 2
+#: A fit whose field departs from a turn and a uniform scale by more than this is refused (the
+#: displacement's gradient: |d(dy)/dy - d(dx)/dx| + |d(dy)/dx + d(dx)/dy|): a page scanned or
+#: photographed square-on is turned and scaled, not sheared.
+MAX_SHEAR = 0.02
 #: Tone fit: residuals below this never make a pixel an outlier; below this variance no gain is fitted.
 TONE_CUTOFF, MIN_TONE_VARIANCE = 0.05, 1e-4
 
@@ -116,6 +120,13 @@ def _std(tiles: Tensor) -> Tensor:
     return centred.square_().sum(-1).div_(flat.shape[-1] - 1).sqrt_()
 
 
+def shear(matrix: Tensor) -> float:
+    """How far a 3x2 field (:class:`Affine`'s ``matrix``) departs from a turn and a uniform
+    scale: ``|d(dy)/dy - d(dx)/dx| + |d(dy)/dx + d(dx)/dy|`` (0 for a similarity)."""
+    (dy_y, dx_y), (dy_x, dx_x) = matrix[:2].tolist()
+    return abs(dy_y - dx_x) + abs(dy_x + dx_y)
+
+
 def fit_affine(centres: Tensor, shifts: Tensor, trusted: Tensor) -> Affine | None:
     """The affine field that best explains one sample's trusted tile shifts, or ``None``.
 
@@ -128,7 +139,9 @@ def fit_affine(centres: Tensor, shifts: Tensor, trusted: Tensor) -> Affine | Non
     explains, ``ROUNDS`` times. ``None`` when fewer than ``MIN_TILES`` tiles agree, when
     they lie more than ``MAX_RESIDUAL`` px from the fit (median), or when they lie nearly along
     one line (less than ``MIN_SPREAD`` px across it): five tiles in a row and one beside them
-    fit exactly a field that turns the page by whatever that one tile misread.
+    fit exactly a field that turns the page by whatever that one tile misread; or when the
+    field is sheared or scaled unevenly by more than ``MAX_SHEAR``: six tiles misread on a
+    clock's face agree on a shear of 5 to 8%, no scan's or photograph's field.
 
     Args:
         centres: Kx2 float64 ``(y, x)``; shifts: Kx2 float64 ``(dy, dx)``; trusted: K bool.
@@ -157,6 +170,8 @@ def fit_affine(centres: Tensor, shifts: Tensor, trusted: Tensor) -> Affine | Non
         return None
     kept = centres[keep] - centres[keep].mean(0)
     if float(torch.linalg.eigvalsh(kept.T @ kept / len(kept))[0].clamp_min(0).sqrt()) < MIN_SPREAD:
+        return None
+    if shear(matrix) > MAX_SHEAR:
         return None
     return Affine(matrix, int(keep.sum()), float(residual[keep].median()))
 

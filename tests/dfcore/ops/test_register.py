@@ -12,6 +12,7 @@ from dfcore.ops.register import (
     lower_median,
     match_tones,
     measure_affine,
+    shear,
     tile_translations,
     warp,
 )
@@ -75,6 +76,18 @@ def test_tiles_nearly_in_a_row_give_no_fit():
     spread = fit_affine(beside, torch.cat([shifts, torch.zeros(7, 2, dtype=torch.float64)]),
                         torch.ones(15, dtype=torch.bool))
     assert spread is not None and spread.tiles == 14  # two rows: the misread tile is the outlier
+
+
+def test_a_sheared_field_is_no_page_field():
+    centres = torch.stack(torch.meshgrid(torch.arange(8.0) * 32, torch.arange(10.0) * 32, indexing="ij"), -1)
+    centres = centres.reshape(-1, 2).double()
+    points = torch.cat([centres, torch.ones(len(centres), 1, dtype=torch.float64)], 1)
+    turned = torch.tensor([[0.01, -0.012], [0.012, 0.01], [1.5, -2.0]], dtype=torch.float64)  # turned and scaled
+    sheared = torch.tensor([[0.017, 0.001], [0.066, 0.0], [-18.5, 0.0]], dtype=torch.float64)
+    assert shear(turned) == pytest.approx(0.0) and shear(sheared) == pytest.approx(0.084)
+    trusted = torch.ones(len(centres), dtype=torch.bool)
+    assert fit_affine(centres, points @ turned, trusted) is not None
+    assert fit_affine(centres, points @ sheared, trusted) is None
 
 
 def test_flat_tiles_are_not_trusted():
