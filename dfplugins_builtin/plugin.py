@@ -119,6 +119,9 @@ def dfind_strategies() -> Iterator[StageSpec]:
                 Param("register", "off", "auto: measure an affine misalignment tile by tile and resample B onto A when "
                                          "it is more than a translation (scans, photographed pages)",
                       choices=("off", "auto")),
+                Param("register_structure", 0.0, "with register=auto: a tile whose structure runs one way only (the "
+                                                 "smaller eigenvalue of its structure tensor below this share of the "
+                                                 "larger: a straight line or edge) is left out of the fit; 0: kept"),
                 Param("edge_margin", 0, "pixels this close to the image's edge are not compared; auto: the shift's "
                                         "radius on a pair whose frame moved by half a pixel or more (what lies outside "
                                         "the other image's frame)",

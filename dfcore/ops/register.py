@@ -6,9 +6,11 @@ the corners (1% of scale moves the corner of a 640 px image by about 4 px) and n
 translation covers it. Here the displacement is measured where it can be: both images are
 cut into overlapping tiles, each tile's translation is measured by phase correlation
 (:func:`dfcore.ops.shift.phase_correlation`), tiles without structure or whose correlation
-peak is weak are left out, and an affine transform is fitted to the rest by consensus (a
-tile over a local change reads the change, not the page; one over a repeated pattern can
-read a period off), then refined by least squares. B is then
+peak is weak are left out (and, when asked, tiles whose structure runs one way only: along a
+straight line or edge the correlation is a ridge and the offset along it is not measured, so
+such a tile reads a wrong translation, :func:`two_dimensional`), and an affine transform is
+fitted to the rest by consensus (a tile over a local change reads the change, not the page;
+one over a repeated pattern can read a period off), then refined by least squares. B is then
 resampled onto A's grid (``grid_sample``, bicubic) and the pixels of A whose counterpart
 falls outside B are marked. A scan also changes the page's tone (paper tint, exposure):
 :func:`match_tones` fits each channel of B to A by a gain and an offset, so the tint does not
@@ -85,16 +87,20 @@ class Affine:
         return float((corners - corners.mean(0)).norm(dim=1).max())
 
 
-def tile_translations(a: Tensor, b: Tensor, tile: int = TILE) -> tuple[Tensor, Tensor, Tensor]:
+def tile_translations(a: Tensor, b: Tensor, tile: int = TILE, structure: float = 0.0
+                      ) -> tuple[Tensor, Tensor, Tensor]:
     """Each tile's translation from A to B, and whether to trust it.
 
     Args:
         a, b: NxCxHxW images on one device, H and W at least ``tile``.
         tile: side of the square tiles, in px; they overlap by half, or are spaced wider so
             that about ``MAX_TILES`` are measured on a large image.
+        structure: a tile of A whose structure is less two-dimensional than this
+            (:func:`two_dimensional`) is not trusted; 0 trusts every tile that passes the rest.
     Returns:
         ``(centres, shifts, trusted)``: Kx2 tile centres ``(y, x)`` (float64), NxKx2 ``(dy, dx)``
-        and an NxK bool mask (a peak of at least ``MIN_PEAK`` and contrast in both tiles).
+        and an NxK bool mask (a peak of at least ``MIN_PEAK``, contrast in both tiles, and
+        structure in A's at least ``structure``).
     """
     height, width = a.shape[-2:]
     step = max(tile // 2, round(math.sqrt(height * width / MAX_TILES)))
@@ -106,6 +112,8 @@ def tile_translations(a: Tensor, b: Tensor, tile: int = TILE) -> tuple[Tensor, T
     shifts, peak = phase_correlation(flat_a, flat_b)
     contrast = torch.minimum(_std(flat_a), _std(flat_b))[:, 0]
     trusted = (peak >= MIN_PEAK) & (contrast >= MIN_CONTRAST)
+    if structure > 0:
+        trusted &= two_dimensional(flat_a) >= structure
     ys = torch.arange(rows, dtype=torch.float64, device=a.device) * step + (tile - 1) / 2
     xs = torch.arange(cols, dtype=torch.float64, device=a.device) * step + (tile - 1) / 2
     centres = torch.stack(torch.meshgrid(ys, xs, indexing="ij"), -1).reshape(-1, 2)
@@ -118,6 +126,26 @@ def _std(tiles: Tensor) -> Tensor:
     flat = tiles.flatten(-2)
     centred = flat - flat.mean(-1, keepdim=True)
     return centred.square_().sum(-1).div_(flat.shape[-1] - 1).sqrt_()
+
+
+def two_dimensional(tiles: Tensor) -> Tensor:
+    """How two-dimensional each tile's structure is, in [0, 1]: the smaller eigenvalue of the
+    2x2 structure tensor of its gradients (central differences, Hann-weighted as phase
+    correlation sees the tile) over the larger. Near 0 along one straight line or edge (the
+    aperture problem: a shift along it changes nothing), near 1 at corners, dots and texture.
+
+    Args:
+        tiles: Kx1xTxT. Returns: K (0 for a flat tile).
+    """
+    plane = tiles[:, 0].float()
+    gy = plane[:, 2:, 1:-1] - plane[:, :-2, 1:-1]
+    gx = plane[:, 1:-1, 2:] - plane[:, 1:-1, :-2]
+    hann = torch.hann_window(plane.shape[-1], periodic=False, device=plane.device)[1:-1]
+    window = hann[:, None] * hann[None]
+    jyy, jxx, jxy = ((u * v * window).sum((-2, -1)) for u, v in ((gy, gy), (gx, gx), (gx, gy)))
+    trace = jyy + jxx
+    spread = ((jyy - jxx).square() + 4 * jxy.square()).sqrt()
+    return ((trace - spread) / (trace + spread).clamp_min(1e-12)).clamp_min(0)
 
 
 def shear(matrix: Tensor) -> float:
@@ -176,14 +204,15 @@ def fit_affine(centres: Tensor, shifts: Tensor, trusted: Tensor) -> Affine | Non
     return Affine(matrix, int(keep.sum()), float(residual[keep].median()))
 
 
-def measure_affine(a: Tensor, b: Tensor, tile: int = TILE) -> list[Affine | None]:
-    """Per sample, the affine field from A to B (:func:`fit_affine` over :func:`tile_translations`).
+def measure_affine(a: Tensor, b: Tensor, tile: int = TILE, structure: float = 0.0) -> list[Affine | None]:
+    """Per sample, the affine field from A to B (:func:`fit_affine` over :func:`tile_translations`,
+    ``structure`` as there).
 
     ``None`` for a sample whose tiles do not allow a fit, and for images smaller than two tiles.
     """
     if min(a.shape[-2:]) < 2 * tile:
         return [None] * a.shape[0]
-    centres, shifts, trusted = tile_translations(a, b, tile)
+    centres, shifts, trusted = tile_translations(a, b, tile, structure)
     return [fit_affine(centres, shifts[i], trusted[i]) for i in range(a.shape[0])]
 
 

@@ -84,7 +84,10 @@ quality benchmark (docs/quality.md):
   columns moved when a word grew, most of its detail identical to A, gives a field of many
   displacements whose fit would blur the whole page. On such a pair ``shift=auto``
   tolerates a measured translation of a pixel or more only when B moved back by it, to the
-  nearest pixel, leaves more of A's detail pixels identical than B as it is;
+  nearest pixel, leaves more of A's detail pixels identical than B as it is.
+  ``register_structure``: tiles whose structure runs one way only (the smaller eigenvalue of
+  their structure tensor below this share of the larger: a horizon, a frame's side, one
+  stroke) are left out of the fit, as they read the offset across the line and not along it;
 * ``edge_margin``: the pixels within this many px of the image's edge are not compared (zero
   in the map, left out of its background); ``auto``: on a pair whose frame is measured as
   moved by half a pixel or more, the shift's radius plus the reach of the ``sigma``
@@ -140,6 +143,7 @@ from dfcore.ops.filters import (
 )
 from dfcore.ops.glyphs import GLYPH_CONTRAST, check_glyph_height, glyph_mask
 from dfcore.ops.host import differs, differs_numpy, numpy_view
+from dfcore.ops.params import check_fraction
 from dfcore.ops.register import inner, match_tones, measure_affine, warp
 from dfcore.ops.shift import (
     AUTO_LIMIT,
@@ -422,7 +426,7 @@ class Difference:
                  edge_margin: int | str = 0, rendered_fade: str = "map", lossless: str = "share",
                  rendered_window: int = 0, window_slack: float | str = 0.0, window_fade: bool = False,
                  window_glyphs: float | str = 0.0, window_step: float | str = 1.0,
-                 lossless_reach: int = CLUSTER_REACH) -> None:
+                 lossless_reach: int = CLUSTER_REACH, register_structure: float = 0.0) -> None:
         self.reduce = check_reduction(reduce)
         self.shift = check_shift(shift)
         self.sigma = check_sigma(sigma)
@@ -458,6 +462,10 @@ class Difference:
         if register not in REGISTER_MODES:
             raise ValueError(f"register must be one of {', '.join(REGISTER_MODES)}, got {register!r}")
         self.register = register
+        self.register_structure = check_fraction(number(register_structure, "register_structure"),
+                                                 "register_structure", "a tile's larger structure eigenvalue")
+        if self.register_structure and register != "auto":
+            raise ValueError("register_structure chooses the tiles of register=auto's fit: set register=auto too")
 
     def __call__(self, problem: Problem) -> Tensor | StageOutput:
         with torch.no_grad():
@@ -521,7 +529,7 @@ class Difference:
         height, width = a.shape[-2:]
         warped, inside, resampled = [], [], []
         todo = [i for i, done in enumerate(on_grid.tolist()) if not done]
-        models = dict(zip(todo, measure_affine(a[todo], b[todo]))) if todo else {}
+        models = dict(zip(todo, measure_affine(a[todo], b[todo], structure=self.register_structure))) if todo else {}
         for index in range(a.shape[0]):
             model = models.get(index)
             sample, mask, used = b[index:index + 1], torch.ones_like(b[index:index + 1, :1], dtype=torch.bool), False
@@ -799,8 +807,11 @@ class Difference:
                 f"({steps}, within the range's radius, at least 1) that fits the window best; both ways, the larger "
                 f"kept{fade}; 'window' in its info")
         if self.register == "auto":
+            one_way = (f", tiles whose smaller structure-tensor eigenvalue is below {self.register_structure:g} of the "
+                       "larger left out" if self.register_structure else "")
             conventions["register"] = (
-                "per-tile phase correlation (64 px tiles, half overlap), affine fit with outliers trimmed; B resampled "
+                f"per-tile phase correlation (64 px tiles, half overlap){one_way}, affine fit with outliers trimmed; "
+                "B resampled "
                 f"(bicubic) when the field departs from a translation by more than {REGISTER_PX} px or moves by more "
                 f"than {AUTO_LIMIT} px, then its tones fitted to A's (gain and offset per channel); pixels without a "
                 "counterpart, or within the largest displacement of the edge, not compared; each pair's fit in its info")

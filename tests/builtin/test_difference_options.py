@@ -17,7 +17,7 @@ from dfcore.contracts import Problem
 from dfcore.ops.filters import coarse_blur, gaussian_blur
 from dfcore.ops.shift import ALIGNED_PX, auto_radius, estimate_translation, shifted
 from dfcore.pipeline import BoundMetric
-from dfcore.testing import fresh_registry, planted_files, planted_pair, using_registry
+from dfcore.testing import fresh_registry, planted_files, planted_pair, rescanned, using_registry
 from dfplugins_builtin.metrics.pixel import MSE
 from dfplugins_builtin.strategies import difference
 from dfplugins_builtin.strategies.difference import (
@@ -465,6 +465,26 @@ def test_lossless_reach_joins_many_small_changes_of_one_place():
         Finder(metric="mse", strategy="difference:exact=auto,lossless=clustered,lossless_reach=-1")
     with pytest.raises(ParameterError, match="set lossless=clustered too"):
         Finder(metric="mse", strategy="difference:exact=auto,lossless_reach=4")
+
+
+def test_register_structure_is_a_share_of_register_auto():
+    """A scanned page with a horizon: the tiles along it are left out of the fit."""
+    a = torch.full((1, 3, 192, 256), 0.25)
+    a[..., 100:, :] = 0.75
+    for seed, (top, left) in enumerate(((15, 20), (20, 150), (120, 30), (130, 170), (60, 90))):
+        a[..., top:top + 40, left:left + 50] = texture(40, 50, seed=seed)
+    b = rescanned(a, angle_deg=0.6, scale=1.015, offset=(1.3, -2.1))
+    fits = [Difference(reduce="l2", register="auto", register_structure=share)(as_problem(a, b)).info[0]["register"]
+            for share in (0.0, 0.05)]
+    assert all(fit["resampled"] for fit in fits)
+    assert fits[1]["tiles"] < fits[0]["tiles"]
+    assert "below 0.05 of the larger left out" in Difference(register="auto", register_structure=0.05).conventions()[
+        "register"]
+    assert "left out" not in Difference(register="auto").conventions()["register"]
+    with pytest.raises(ParameterError, match="register_structure must be a fraction"):
+        Finder(metric="mse", strategy="difference:register=auto,register_structure=1.5")
+    with pytest.raises(ParameterError, match="set register=auto too"):
+        Finder(metric="mse", strategy="difference:register_structure=0.1")
 
 
 def test_lossless_clustered_is_a_choice_of_the_difference_stage():

@@ -14,6 +14,7 @@ from dfcore.ops.register import (
     measure_affine,
     shear,
     tile_translations,
+    two_dimensional,
     warp,
 )
 from dfcore.testing import rescanned
@@ -94,6 +95,40 @@ def test_flat_tiles_are_not_trusted():
     a = torch.ones(1, 3, 128, 128)
     _, _, trusted = tile_translations(a, a.clone())
     assert not trusted.any()
+
+
+def test_a_tile_along_one_straight_edge_is_one_way_and_a_corner_is_not():
+    edge = torch.zeros(1, 1, 64, 64)
+    edge[..., 32:, :] = 1  # a horizon
+    corner = torch.zeros(1, 1, 64, 64)
+    corner[..., 32:, 32:] = 1
+    diagonal = torch.ones(64, 64).triu()[None, None]
+    ratio = two_dimensional(torch.cat([edge, corner, diagonal, torch.ones(1, 1, 64, 64)]))
+    assert ratio[0] < 0.01 and ratio[2] < 0.01  # along a line, whatever its direction
+    assert ratio[1] > 0.5
+    assert ratio[3] == 0  # flat
+
+
+def test_structure_leaves_the_tiles_along_a_horizon_out():
+    """Along a straight edge the correlation is a ridge: such a tile measures the offset across it only."""
+    a = torch.full((1, 3, 128, 256), 0.2)
+    a[..., 70:, :] = 0.8
+    b = torch.roll(a, (2, 3), (-2, -1))
+    assert tile_translations(a, b)[2].any()  # trusted by their peak and contrast alone
+    assert not tile_translations(a, b, structure=0.05)[2].any()
+    assert measure_affine(a, b, structure=0.05) == [None]
+
+
+def test_a_turned_page_is_measured_with_its_one_way_tiles_left_out():
+    a = scene()
+    a[..., 150:, :] *= 0.5  # a horizon across the page
+    b = rescanned(a, angle_deg=0.6, scale=1.015, offset=(1.3, -2.1))
+    for structure in (0.0, 0.1):
+        (model,) = measure_affine(a, b, structure=structure)
+        assert model is not None and model.residual < 0.3
+        resampled, inside = warp(b, model.displacement(256, 320))
+        core = inner(256, 320, 12) & inside
+        assert (resampled - a).abs().amax(1, keepdim=True)[core].mean() < 0.02
 
 
 def test_images_smaller_than_two_tiles_are_not_measured():
