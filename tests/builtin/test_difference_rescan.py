@@ -9,9 +9,11 @@ import torch.nn.functional as F
 
 from dfcore import Finder, ParameterError
 from dfcore.contracts import Problem
+from dfcore.ops import register
 from dfcore.pipeline import BoundMetric
 from dfcore.testing import fresh_registry, rescanned
 from dfplugins_builtin.metrics.pixel import MSE
+from dfplugins_builtin.strategies import difference
 from dfplugins_builtin.strategies.difference import LOSSLESS_SHARE, ONE_GRID_SHARE, Difference, slope
 
 
@@ -248,7 +250,7 @@ def test_the_glyph_windows_boxes_hold_every_pixel_a_window_reads(monkeypatch, wi
     options = {"window_fade": True, "rendered_contrast": 0.04, "rendered_motion": 1.5} if fade else {}
     strategy = Difference(reduce="l2", antialias=1, rendered_window=window, window_slack=slack, window_glyphs=0.05,
                           window_step=step, **options)
-    combine = lambda d: reduce_channels(d, "l2")  # noqa: E731
+    combine = lambda d: reduce_channels(d, "l2")
     g = torch.Generator().manual_seed(window + reach)
     real = module.boxes_around
     cases = []
@@ -414,14 +416,27 @@ def test_columns_that_moved_on_one_grid_are_neither_resampled_nor_tolerated_as_a
     assert float(out.map[..., 60:, 64:].abs().amax()) > 0.0
 
 
-def test_columns_that_moved_are_registered_when_little_of_the_page_is_identical():
-    """The same field on a pair that is not on one grid (noise on every pixel) is fitted and
-    resampled, as before the one-grid test: the test reads identical detail, not the field."""
+def test_columns_that_moved_are_measured_when_little_of_the_page_is_identical_and_no_scan(monkeypatch):
+    """The same field on a pair that is not on one grid (noise on every pixel) is measured, as
+    before the one-grid test (that test reads identical detail, not the field), and its fit is
+    refused: the columns stretch the page by about 5% across and not down, which no scan's turn
+    and scale does (``MAX_SHEAR``), so B is not resampled by it."""
     a, b = columns_moved(1, 3)
     noise = 0.02 * torch.randn(b.shape, generator=torch.Generator().manual_seed(3))
-    out = Difference(shift="auto", exact="auto", lossless="clustered", register="auto")(
-        as_problem(a, (b + noise).clamp(0, 1)))
-    assert out.info[0]["identical"] < ONE_GRID_SHARE and out.info[0]["register"]["resampled"]
+    b = (b + noise).clamp(0, 1)
+    measured = []
+
+    def spy(*args, **kwargs):
+        measured.append(register.measure_affine(*args, **kwargs))
+        return measured[-1]
+
+    monkeypatch.setattr(difference, "measure_affine", spy)
+    out = Difference(shift="auto", exact="auto", lossless="clustered", register="auto")(as_problem(a, b))
+    assert out.info[0]["identical"] < ONE_GRID_SHARE and measured == [[None]]
+    assert out.info[0]["register"] is None
+    monkeypatch.setattr(register, "MAX_SHEAR", 1.0)  # what the tiles fit, unchecked
+    (stretch,) = register.measure_affine(a, b)
+    assert stretch is not None and register.shear(stretch.matrix) > 0.04
 
 
 def test_a_whole_pixel_shift_on_one_grid_is_still_tolerated():
