@@ -10,7 +10,9 @@ peak is weak are left out (and, when asked, tiles whose structure runs one way o
 straight line or edge the correlation is a ridge and the offset along it is not measured, so
 such a tile reads a wrong translation, :func:`two_dimensional`), and an affine transform is
 fitted to the rest by consensus (a tile over a local change reads the change, not the page;
-one over a repeated pattern can read a period off), then refined by least squares. B is then
+one over a repeated pattern can read a period off), then refined by least squares; a fit
+whose tiles lie nearly along one line, or whose field is sheared, is no scan's and is refused
+(:func:`fit_affine`). B is then
 resampled onto A's grid (``grid_sample``, bicubic) and the pixels of A whose counterpart
 falls outside B are marked. A scan also changes the page's tone (paper tint, exposure):
 :func:`match_tones` fits each channel of B to A by a gain and an offset, so the tint does not
