@@ -144,7 +144,7 @@ from dfcore.ops.filters import (
 from dfcore.ops.glyphs import GLYPH_CONTRAST, check_glyph_height, glyph_mask
 from dfcore.ops.host import differs, differs_numpy, numpy_view
 from dfcore.ops.params import check_fraction
-from dfcore.ops.register import inner, match_tones, measure_affine, warp
+from dfcore.ops.register import MAX_SHEAR, MIN_SPREAD, inner, match_tones, measure_affine, warp
 from dfcore.ops.shift import (
     AUTO_LIMIT,
     auto_radius,
@@ -810,8 +810,9 @@ class Difference:
             one_way = (f", tiles whose smaller structure-tensor eigenvalue is below {self.register_structure:g} of the "
                        "larger left out" if self.register_structure else "")
             conventions["register"] = (
-                f"per-tile phase correlation (64 px tiles, half overlap){one_way}, affine fit with outliers trimmed; "
-                "B resampled "
+                f"per-tile phase correlation (64 px tiles, half overlap){one_way}, affine fit with outliers trimmed "
+                f"(refused when its tiles lie nearly along one line, less than {MIN_SPREAD:g} px across it, or its field "
+                f"is sheared or scaled unevenly by more than {MAX_SHEAR:.0%}); B resampled "
                 f"(bicubic) when the field departs from a translation by more than {REGISTER_PX} px or moves by more "
                 f"than {AUTO_LIMIT} px, then its tones fitted to A's (gain and offset per channel); pixels without a "
                 "counterpart, or within the largest displacement of the edge, not compared; each pair's fit in its info")
