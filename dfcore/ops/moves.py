@@ -25,7 +25,7 @@ _SAMPLED = 1024
 
 
 def paired_moves(regions: list[Region], mask: np.ndarray, crop: Crop, *, match: float = 0.35, search: int = 2,
-                 limit: int = 16, tolerance: int = 0, plain: float = float("inf")) -> list[Region]:
+                 limit: int = 16, tolerance: int = 0, plain: float = 0.0) -> list[Region]:
     """The differences with each thing that moved joined into one: a :class:`Region` with its ``move``.
 
     A thing moved from place P to place Q when what A shows at P is what B shows at Q, and what
@@ -53,7 +53,7 @@ def paired_moves(regions: list[Region], mask: np.ndarray, crop: Crop, *, match: 
     by how far it lies outside the range of the other image's values within t px, both ways.
     A thing drawn again at its new place (a marker re-rendered a fraction of a pixel off, a
     resampled drawing) then matches itself as an unmoved edge does; the places' own
-    differences stay plain. With ``plain`` as well, the thing must also match value for value
+    differences stay plain. With ``plain`` as well (0: off), the thing must also match value for value
     within ``plain`` times its place's difference at some shift of the search: around a glyph's
     strokes a range holds both ink and paper, so two different words of like size match within
     it, while no shift matches them value for value (a marker drawn again does, roughly).
@@ -126,7 +126,7 @@ def _could_swap(p: tuple[np.ndarray, np.ndarray, float], q: tuple[np.ndarray, np
 
 
 def _move_fit(p: Region, q: Region, mask: np.ndarray, crop: Crop, search: int, match: float, tolerance: int = 0,
-              plain: float = float("inf")) -> tuple[float, tuple[int, int], bool] | None:
+              plain: float = 0.0) -> tuple[float, tuple[int, int], bool] | None:
     """``(ratio, (dx, dy), p_is_source)`` of the best shift taking ``p``'s place onto ``q``'s (:func:`paired_moves`).
 
     ``None`` when no shift fits within ``match``, or the windows do not fit in the image with
@@ -208,7 +208,7 @@ def _move_fit(p: Region, q: Region, mask: np.ndarray, crop: Crop, search: int, m
         ratios[~((here_change > 0) & (there_change > 0))] = np.inf
         if not ratios.min() <= match:
             return None
-        if t and plain < np.inf and not (mean(np.abs(a1 - b2).mean(axis=-3)) / here_change).min() <= plain:
+        if t and plain and not (mean(np.abs(a1 - b2).mean(axis=-3)) / here_change).min() <= plain:
             return None  # within the ranges only: a different thing of like size
         covered = mean(cover()) / there_change
     ratios = np.fmax(ratios, covered)  # where a place holds no change, the thing left it inf

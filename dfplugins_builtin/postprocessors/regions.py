@@ -201,7 +201,7 @@ class Regions:
             if self.moves and crop is not None and len(found) > 1:
                 found = paired_moves(found, mask, crop, match=self.move_match,
                                      tolerance=self.rendered_move_tolerance if drawn_again else self.move_tolerance,
-                                     plain=self.move_plain or float("inf"))
+                                     plain=self.move_plain)
             if self.drift > 0 and crop is not None and found and drawn_again:
                 found, mask = drifted(found, mask, crop, self.drift)
             if self.recolours and crop is not None and len(found) > 1:
