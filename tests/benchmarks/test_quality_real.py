@@ -93,6 +93,28 @@ def test_dev_and_test_sources_are_disjoint_and_licensed(family):
         real.sources_of(family, "fresh")
 
 
+@pytest.mark.parametrize(("family", "source"), [("figures", "panels"), ("figures", "stacked"), ("drawn", "dusk"),
+                                              ("drawn", "village")])
+def test_the_sources_added_to_the_development_split_make_exact_pairs(family, source):
+    """Round fifty's development sources (appended: the older sources keep their pairs)."""
+    assert source in real.sources_of(family, "dev")
+    pristine = real.make_pair(f"{family}-pristine", source, 0, max_side=SIDE)
+    check_edits(pristine)
+    np.testing.assert_array_equal(pristine.truth, (pristine.a != pristine.b).any(2))
+    check_edits(real.make_pair(family, source, 0, max_side=SIDE))
+
+
+def test_a_stacked_bar_grown_lifts_the_segments_above_it():
+    """The ``stacked`` plot's bar edit: its truth is strips one above the other in the bar's column."""
+    from scipy import ndimage
+
+    pairs = [real.make_pair("figures-pristine", "stacked", v, seed=1) for v in range(3)]
+    grown = [e for pair in pairs for e in pair.edits if e.kind == "bar"]
+    assert grown
+    parts = [ndimage.label(e.mask)[1] for e in grown]
+    assert max(parts) >= 2  # apart along the column: the segments between them matched themselves
+
+
 def test_photo_sources_are_not_the_photograph_tracks_images():
     from benchmarks.quality.pairs import SOURCES
 
