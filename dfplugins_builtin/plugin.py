@@ -199,6 +199,10 @@ def dfind_postprocessors() -> Iterator[StageSpec]:
                 Param("recolours", False, "differences over which one colour of A became one colour of B, neither "
                                           "the background, are one difference: a series drawn in another colour, "
                                           "along its line and at its legend (round thirty-eight, docs/quality.md)"),
+                Param("push_merge", 0.0, "differences one above the other (or side by side), aligned and closer "
+                                         "than this fraction of the diagonal, are one difference when B is A "
+                                         "moved along them by one shift over both: a stacked bar grown lifts the "
+                                         "segments above it (0: off; docs/quality.md)"),
                 Param("drift", 0.0, "on a pair drawn again, a difference that moving B by at most 2 px leaves at "
                                     "most this share of, while the pair differs around it, is layout drift and not "
                                     "reported; a thing that moved is kept (0: off; docs/quality.md)"),

@@ -262,8 +262,13 @@ def _joined(source: Region, target: Region, shift: tuple[int, int]) -> Region:
 _MOVED_PIXELS = 4096
 
 
+#: The directions :func:`one_move` may try: every shift within its reach, or only up and down
+#: (``columns``), or only left and right (``rows``).
+ALONG = (None, "columns", "rows")
+
+
 def one_move(parts: list[tuple[np.ndarray, np.ndarray]], crop: Crop, shape: tuple[int, int], *, reach: int,
-             match: float) -> tuple[int, int] | None:
+             match: float, along: str | None = None) -> tuple[int, int] | None:
     """The shift ``(dx, dy)`` of at most ``reach`` px by which B is A moved over every one of ``parts``, or ``None``.
 
     An element moved by less than its own size leaves two strips on a lossless pair's map, where
@@ -275,16 +280,20 @@ def one_move(parts: list[tuple[np.ndarray, np.ndarray]], crop: Crop, shape: tupl
     and that of ``|B(p) - A(p - D)|`` must be at most ``match`` times the part's own mean
     ``|A(p) - B(p)|``: the second half is what a thing added in B fails (beside it, B shows
     the background A shows), the first what a thing removed fails. Shifts that take a pixel
-    off the image are not tried.
+    off the image are not tried; with ``along`` (:data:`ALONG`), only those up and down
+    (``columns``) or left and right (``rows``).
     """
+    if along not in ALONG:
+        raise ValueError(f"along must be one of {ALONG}, got {along!r}")
     height, width = shape
     rows = np.concatenate([r for r, _ in parts])
     cols = np.concatenate([c for _, c in parts])
-    y0, y1 = max(int(rows.min()) - reach, 0), min(int(rows.max()) + reach + 1, height)
-    x0, x1 = max(int(cols.min()) - reach, 0), min(int(cols.max()) + reach + 1, width)
+    reach_y, reach_x = (0 if along == "rows" else reach), (0 if along == "columns" else reach)
+    y0, y1 = max(int(rows.min()) - reach_y, 0), min(int(rows.max()) + reach_y + 1, height)
+    x0, x1 = max(int(cols.min()) - reach_x, 0), min(int(cols.max()) + reach_x + 1, width)
     a, b = (np.asarray(image, dtype=np.float32) for image in crop(slice(y0, y1), slice(x0, x1)))
-    steps = np.arange(-reach, reach + 1)
-    dy, dx = (v.ravel() for v in np.meshgrid(steps, steps, indexing="ij"))
+    dy, dx = (v.ravel() for v in np.meshgrid(np.arange(-reach_y, reach_y + 1), np.arange(-reach_x, reach_x + 1),
+                                             indexing="ij"))
     moved = (dy != 0) | (dx != 0)
     dy, dx = dy[moved], dx[moved]
     worst = np.zeros(dy.shape, dtype=np.float64)

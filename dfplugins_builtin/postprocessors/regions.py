@@ -69,6 +69,11 @@ closer than that fraction of the diagonal instead of ``merge``; with ``exact_mov
 it parts that ``merge`` would join are one difference again when B is A moved by at most that
 many px over both (both ways, within ``move_match``): the strips an element moved by less than its
 width leaves where it was and where it went (:func:`dfcore.ops.moves.one_move`).
+With ``push_merge``, differences one above the other (or side by side), aligned across and closer
+than that fraction of the diagonal, are one difference when B is A moved along their column (or
+row) by one shift over both, both ways within ``move_match``: a change that pushed what lies
+beyond it (a stacked bar grown lifts the segments above it) leaves a strip at each pushed edge
+(:func:`dfcore.ops.pushes.joined_pushes`); a thing that moved is left as it is.
 The ``default`` preset ends with this stage (docs/quality.md says how its knobs were chosen).
 """
 
@@ -87,6 +92,7 @@ from dfcore.ops.lines import LINE_HEIGHTS, LINE_OVERLAP, joined_along_lines
 from dfcore.ops.moves import Crop, one_move, paired_moves
 from dfcore.ops.params import check_fraction
 from dfcore.ops.parts import Rejoin
+from dfcore.ops.pushes import ALIGNED, joined_pushes
 from dfcore.ops.recolours import joined_recolours
 from dfcore.ops.regions import JUDGES, fades, significant_regions
 
@@ -130,7 +136,7 @@ class Regions:
                  exact_moves: int = 0, absorb_within: float = 0.0, recolours: bool = False,
                  frame_span: float = FRAME_SPAN, drift: float = 0.0, rendered_relative: float | None = None,
                  absorb_within_on: str = "all", rendered_move_tolerance: int | None = None,
-                 move_plain: float = 0.0) -> None:
+                 move_plain: float = 0.0, push_merge: float = 0.0) -> None:
         for name, value in (("level", level), ("low", low)):
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a positive number of standard deviations, got {value!r}")
@@ -177,6 +183,7 @@ class Regions:
         self.exact_moves = _pixels(exact_moves, "exact_moves", MOVE_REACH)
         self.recolours = bool(recolours)
         self.drift = check_fraction(drift, "drift", "a difference")
+        self.push_merge = check_fraction(push_merge, "push_merge", _DIAGONAL)
 
     def __call__(self, out: StageOutput) -> StageOutput:
         maps = out.map[:, 0].detach().float().cpu().numpy()  # labelling is a host step (dfcore.ops.regions)
@@ -206,6 +213,9 @@ class Regions:
                 found, mask = drifted(found, mask, crop, self.drift)
             if self.recolours and crop is not None and len(found) > 1:
                 found = joined_recolours(found, mask, crop)
+            if self.push_merge > 0 and crop is not None and len(found) > 1:
+                found = joined_pushes(found, mask, crop, distance=self.push_merge * math.hypot(*values.shape),
+                                      match=self.move_match)
             if self.line_merge > 0 and (self.lines == "all" or drawn_again):
                 diagonal = math.hypot(*values.shape)
                 found = joined_along_lines(found, self.line_merge * diagonal, self.line_height * diagonal)
@@ -263,6 +273,10 @@ class Regions:
                if self.moves else {}),
             **({"recolours": "differences over which one colour of A became one colour of B (neither the "
                              "background) are one difference"} if self.recolours else {}),
+            **({"push_merge": f"differences one above the other (or side by side), their columns (rows) overlapping "
+                              f"by {ALIGNED} of the wider, closer than {self.push_merge} of the diagonal, are one "
+                              f"difference when B is A moved along them by one shift over both, within "
+                              f"{self.move_match} of their own differences both ways: a push"} if self.push_merge else {}),
             **({"drift": f"on a pair drawn again, a difference that moving B by at most {DRIFT_REACH} px leaves at "
                          f"most {self.drift} of, the pair differing around it too, is layout drift and not reported"}
                if self.drift > 0 else {}),

@@ -195,6 +195,24 @@ def test_recolours_reports_a_series_drawn_in_another_colour_once():
     assert "recolours" in Regions(recolours=True).conventions() and "recolours" not in Regions().conventions()
 
 
+def test_push_merge_reports_a_stacked_bar_grown_once():
+    """A chart's stacked bar whose bottom segment grew: the two segments above it are lifted, and the
+    pair differs in a strip at each lifted edge; with push_merge the three are one difference."""
+    a = np.full((240, 320, 3), 255, np.uint8)
+    a[220:] = 40
+    for x0 in (60, 200):  # two bars of three segments, 50 px each
+        for k, colour in enumerate(((220, 60, 60), (70, 180, 70), (60, 60, 210))):
+            a[170 - 50 * k:220 - 50 * k, x0:x0 + 40] = colour
+    b = a.copy()
+    b[58:170, 200:240] = a[70:182, 200:240]  # the right bar's bottom segment grew by 12 px
+    rule = "regions:level=10,extent=0.1,absorb=0.03,merge=0.03,relative=0.15"
+    assert len(finder(postprocessor=rule).run(a, b).regions) == 3
+    (one,) = finder(postprocessor=f"{rule},push_merge=0.15").run(a, b).regions
+    x0, y0, x1, y1 = one.bbox  # the strips' span (the default map is smoothed: a few px wider)
+    assert 190 <= x0 <= 200 and x1 >= 240 and y0 <= 58 and 170 <= y1 < 182
+    assert "push" in Regions(push_merge=0.1).conventions()["push_merge"] and "push_merge" not in Regions().conventions()
+
+
 def test_drift_leaves_out_what_a_page_laid_out_again_leaves_and_keeps_a_change():
     """A page drawn again, every mark a shade lighter and the lower rows a pixel and a half off: on
     such a pair (a support that fades) the two drifted blocks are left out and a mark drawn anew
@@ -252,6 +270,8 @@ def test_drift_leaves_out_what_a_page_laid_out_again_leaves_and_keeps_a_change()
     ("exact_moves=2.5", "exact_moves"),
     ("absorb_within=1.5", r"absorb_within must be a fraction of the image diagonal in \[0, 1\)"),
     ("frame_span=1", r"frame_span must be a fraction of the edge's length in \[0, 1\)"),
+    ("push_merge=1", r"push_merge must be a fraction of the image diagonal in \[0, 1\)"),
+    ("push_merge=-0.1", "push_merge"),
 ])
 def test_bad_knobs_are_one_line_errors(params, message):
     with pytest.raises(ParameterError, match=message):
