@@ -183,8 +183,11 @@ def test_rounds_twenty_nine_to_forty_four_hold_the_rules_and_the_default_s_rule_
     # round forty-four's rule is round forty-one's with absorb_within on pairs not drawn again
     dr45 = "rel-mv50-f05-l06h02-x-z6-p-e15m8-rc-fs20-dr45"
     assert sweep.ROUND_FORTY_FOUR_RULES[dr45] == sweep.ROUND_FORTY_ONE_RULES[dr45]
-    chosen = sweep.rule_spec(sweep.ROUND_FORTY_FOUR_RULES[f"{dr45}-aw06"])
-    assert _params(preset) == _params(chosen)
+    chosen = sweep.rule_spec(sweep.ROUND_FIFTY_RULES[f"{dr45}-aw06-pm15"])  # round fifty's choice
+    assert _params(preset) == _params(chosen) and _params(chosen)["push_merge"] == 0.15
+    assert sweep.ROUND_FIFTY_RULES[f"{dr45}-aw06"] == sweep.ROUND_FORTY_FOUR_RULES[f"{dr45}-aw06"]
+    assert sweep.REFERENCES["fifty"] == f"d45rs05@{dr45}-aw06"
+    assert sweep.ROUND_FIFTY_MAPS["d45rs05"] == sweep.ROUND_FORTY_NINE_MAPS["d45rs05"]
     assert _params(chosen)["exact_peaks"] == "true" and _params(chosen)["exact_merge"] == 0.015
     assert _params(chosen)["exact_moves"] == 8 and _params(chosen)["recolours"] == "true"
     assert _params(chosen)["frame_span"] == 0.2 and _params(chosen)["drift"] == 0.45
