@@ -260,6 +260,9 @@ def _joined(source: Region, target: Region, shift: tuple[int, int]) -> Region:
 
 #: :func:`one_move` tests each part on at most this many of its changed pixels (every k-th of more).
 _MOVED_PIXELS = 4096
+#: ... and first on at most this many of them, to rule out the shifts that miss ``match`` there
+#: by this factor.
+_GLANCE, _GLANCE_SLACK = 256, 1.5
 
 
 #: The directions :func:`one_move` may try: every shift within its reach, or only up and down
@@ -296,7 +299,7 @@ def one_move(parts: list[tuple[np.ndarray, np.ndarray]], crop: Crop, shape: tupl
                                              indexing="ij"))
     moved = (dy != 0) | (dx != 0)
     dy, dx = dy[moved], dx[moved]
-    worst = np.zeros(dy.shape, dtype=np.float64)
+    samples = []
     for r, c in parts:
         r, c = r - y0, c - x0
         changed = np.abs(a[r, c] - b[r, c]).max(axis=1) > 0  # a smoothed map's part also holds unchanged pixels
@@ -305,14 +308,32 @@ def one_move(parts: list[tuple[np.ndarray, np.ndarray]], crop: Crop, shape: tupl
         r, c = r[changed], c[changed]
         if r.size > _MOVED_PIXELS:  # every k-th pixel
             r, c = r[:: -(-r.size // _MOVED_PIXELS)], c[:: -(-c.size // _MOVED_PIXELS)]
-        own = float(np.abs(a[r, c] - b[r, c]).mean())
-        ahead_r, ahead_c = r[None] + dy[:, None], c[None] + dx[:, None]  # (shifts, pixels)
-        behind_r, behind_c = r[None] - dy[:, None], c[None] - dx[:, None]
-        inside = ((ahead_r >= 0) & (ahead_r < a.shape[0]) & (ahead_c >= 0) & (ahead_c < a.shape[1])
-                  & (behind_r >= 0) & (behind_r < a.shape[0]) & (behind_c >= 0) & (behind_c < a.shape[1])).all(1)
-        ahead = np.abs(a[r, c][None] - b[ahead_r.clip(0, a.shape[0] - 1), ahead_c.clip(0, a.shape[1] - 1)])
-        behind = np.abs(b[r, c][None] - a[behind_r.clip(0, a.shape[0] - 1), behind_c.clip(0, a.shape[1] - 1)])
-        ratio = np.maximum(ahead.mean(axis=(1, 2)), behind.mean(axis=(1, 2))) / own
-        worst = np.maximum(worst, np.where(inside, ratio, np.inf))
+        samples.append((r, c, float(np.abs(a[r, c] - b[r, c]).mean())))
+    # A first look on every k-th of them (at most _GLANCE): a shift that misses by half as much
+    # again as ``match`` there is not tried in full (a push's reach tries hundreds of shifts).
+    keep = np.arange(dy.size)
+    for r, c, own in samples:
+        step = -(-r.size // _GLANCE)
+        keep = keep[_ratios(a, b, r[::step], c[::step], dy[keep], dx[keep]) <= _GLANCE_SLACK * match * own]
+        if not keep.size:
+            return None
+    worst = np.zeros(keep.size, dtype=np.float64)
+    for r, c, own in samples:  # in full; a shift that misses on one part is not tried on the next
+        worst = np.maximum(worst, _ratios(a, b, r, c, dy[keep], dx[keep]) / own)
+        keep, worst = keep[worst <= match], worst[worst <= match]
+        if not keep.size:
+            return None
     best = int(np.argmin(worst))
-    return (int(dx[best]), int(dy[best])) if worst[best] <= match else None
+    return int(dx[keep[best]]), int(dy[keep[best]])
+
+
+def _ratios(a: np.ndarray, b: np.ndarray, r: np.ndarray, c: np.ndarray, dy: np.ndarray, dx: np.ndarray) -> np.ndarray:
+    """For each shift ``(dy[k], dx[k])``, the larger of the means of ``|A(p) - B(p + D)|`` and ``|B(p) - A(p - D)|``
+    over the pixels ``(r, c)`` of the window ``a``, ``b``; infinite for a shift that takes one of them off it."""
+    ahead_r, ahead_c = r[None] + dy[:, None], c[None] + dx[:, None]  # (shifts, pixels)
+    behind_r, behind_c = r[None] - dy[:, None], c[None] - dx[:, None]
+    inside = ((ahead_r >= 0) & (ahead_r < a.shape[0]) & (ahead_c >= 0) & (ahead_c < a.shape[1])
+              & (behind_r >= 0) & (behind_r < a.shape[0]) & (behind_c >= 0) & (behind_c < a.shape[1])).all(1)
+    ahead = np.abs(a[r, c][None] - b[ahead_r.clip(0, a.shape[0] - 1), ahead_c.clip(0, a.shape[1] - 1)])
+    behind = np.abs(b[r, c][None] - a[behind_r.clip(0, a.shape[0] - 1), behind_c.clip(0, a.shape[1] - 1)])
+    return np.where(inside, np.maximum(ahead.mean(axis=(1, 2)), behind.mean(axis=(1, 2))), np.inf)
