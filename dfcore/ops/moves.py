@@ -284,7 +284,9 @@ def one_move(parts: list[tuple[np.ndarray, np.ndarray]], crop: Crop, shape: tupl
     ``|A(p) - B(p)|``: the second half is what a thing added in B fails (beside it, B shows
     the background A shows), the first what a thing removed fails. Shifts that take a pixel
     off the image are not tried; with ``along`` (:data:`ALONG`), only those up and down
-    (``columns``) or left and right (``rows``).
+    (``columns``) or left and right (``rows``). Each part is judged on at most
+    :data:`_MOVED_PIXELS` of its changed pixels, a shift first on :data:`_GLANCE` of them (one
+    that misses ``match`` by :data:`_GLANCE_SLACK` times there is not tried in full).
     """
     if along not in ALONG:
         raise ValueError(f"along must be one of {ALONG}, got {along!r}")

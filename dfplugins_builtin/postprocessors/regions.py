@@ -213,11 +213,10 @@ class Regions:
                 found, mask = drifted(found, mask, crop, self.drift)
             if self.recolours and crop is not None and len(found) > 1:
                 found = joined_recolours(found, mask, crop)
+            diagonal = math.hypot(*values.shape)
             if self.push_merge > 0 and crop is not None and len(found) > 1:
-                found = joined_pushes(found, mask, crop, distance=self.push_merge * math.hypot(*values.shape),
-                                      match=self.move_match)
+                found = joined_pushes(found, mask, crop, distance=self.push_merge * diagonal, match=self.move_match)
             if self.line_merge > 0 and (self.lines == "all" or drawn_again):
-                diagonal = math.hypot(*values.shape)
                 found = joined_along_lines(found, self.line_merge * diagonal, self.line_height * diagonal)
             regions.append(found)
             masks.append(torch.from_numpy(mask))
