@@ -122,6 +122,9 @@ def dfind_strategies() -> Iterator[StageSpec]:
                 Param("register_structure", 0.0, "with register=auto: a tile whose structure runs one way only (the "
                                                  "smaller eigenvalue of its structure tensor below this share of the "
                                                  "larger: a straight line or edge) is left out of the fit; 0: kept"),
+                Param("register_border", False, "with register=auto: pixels whose counterpart lies in a blank band "
+                                                "along B's edge (a scanner's margin: flat rows or columns of one "
+                                                "colour set off from the page) are not compared"),
                 Param("edge_margin", 0, "pixels this close to the image's edge are not compared; auto: the shift's "
                                         "radius on a pair whose frame moved by half a pixel or more (what lies outside "
                                         "the other image's frame)",

@@ -218,23 +218,59 @@ def measure_affine(a: Tensor, b: Tensor, tile: int = TILE, structure: float = 0.
     return [fit_affine(centres, shifts[i], trusted[i]) for i in range(a.shape[0])]
 
 
-def warp(b: Tensor, field: Tensor) -> tuple[Tensor, Tensor]:
+def warp(b: Tensor, field: Tensor, border: tuple[int, int, int, int] = (0, 0, 0, 0)) -> tuple[Tensor, Tensor]:
     """B resampled at ``p + field[p]`` for every pixel ``p`` of A's grid (bicubic, values clamped).
 
     Args:
         b: 1xCxHxW image.
         field: HxWx2 ``(dy, dx)`` displacement (float64).
+        border: rows and columns along B's edges (top, bottom, left, right) that hold no content
+            (:func:`blank_border`): counterparts there count as outside B.
     Returns:
         ``(warped, inside)``: 1xCxHxW on A's grid, and 1x1xHxW bool of the pixels whose
-        counterpart lies inside B (the others repeat B's edge).
+        counterpart lies inside B, beyond its ``border`` (the others repeat B's edge).
     """
     height, width = b.shape[-2:]
+    top, bottom, left, right = border
     ys = torch.arange(height, dtype=torch.float64, device=b.device)[:, None] + field[..., 0]
     xs = torch.arange(width, dtype=torch.float64, device=b.device)[None, :] + field[..., 1]
     grid = torch.stack([(2 * xs + 1) / width - 1, (2 * ys + 1) / height - 1], -1)[None].to(b.dtype)
     warped = F.grid_sample(b, grid, mode="bicubic", padding_mode="border", align_corners=False)
-    inside = (ys >= 0) & (ys <= height - 1) & (xs >= 0) & (xs <= width - 1)
+    inside = (ys >= top) & (ys <= height - 1 - bottom) & (xs >= left) & (xs <= width - 1 - right)
     return warped.clamp(0, 1), inside[None, None]
+
+
+#: A row (column) of a blank band: its values' standard deviation along it at most FLAT in every
+#: channel, its mean within APART / 2 of the band's edge row; the band ends where the page starts,
+#: whose next rows' mean lies APART or more from the band's colour in some channel.
+FLAT, APART = 0.05, 0.15
+
+
+def blank_border(b: Tensor) -> tuple[int, int, int, int]:
+    """The widths (top, bottom, left, right) of the blank bands along the edges of 1xCxHxW ``b``,
+    in px: where a scanner's lid or glass showed and the page did not reach.
+
+    A band is the rows (columns) from the edge inward that are flat (:data:`FLAT`) and of one
+    colour, and that the page's first rows are set off from by :data:`APART`; at most a quarter
+    of the side. A flat sky running to the edge, with nothing set off from it, is no band.
+    """
+    x = b[0]
+    height, width = x.shape[-2:]
+    rows = (x.std(dim=2).amax(0), x.mean(2))  # per row: the largest channel spread, the channel means
+    cols = (x.std(dim=1).amax(0), x.mean(1))
+    return (_band(*rows, height), _band(rows[0].flip(0), rows[1].flip(1), height),
+            _band(*cols, width), _band(cols[0].flip(0), cols[1].flip(1), width))
+
+
+def _band(spread: Tensor, means: Tensor, side: int) -> int:
+    """The width of the blank band at index 0 of ``spread`` (L) and ``means`` (CxL), or 0."""
+    limit = side // 4
+    flat = (spread[:limit] <= FLAT) & ((means[:, :limit] - means[:, :1]).abs().amax(0) <= APART / 2)
+    width = int(flat.logical_not().to(torch.uint8).argmax()) if not bool(flat.all()) else limit
+    if width == 0 or width >= limit:
+        return 0
+    page = means[:, width:width + 3].mean(1)
+    return width if float((page - means[:, 0]).abs().amax()) >= APART else 0
 
 
 def lower_median(values: Tensor) -> float:

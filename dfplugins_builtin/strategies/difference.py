@@ -87,7 +87,12 @@ quality benchmark (docs/quality.md):
   nearest pixel, leaves more of A's detail pixels identical than B as it is.
   ``register_structure``: tiles whose structure runs one way only (the smaller eigenvalue of
   their structure tensor below this share of the larger: a horizon, a frame's side, one
-  stroke) are left out of the fit, as they read the offset across the line and not along it;
+  stroke) are left out of the fit, as they read the offset across the line and not along it.
+  ``register_border``: the pixels whose counterpart lies in a blank band along B's edge (flat
+  rows or columns of one colour that the page is set off from: where a scanner's lid showed and
+  the page did not reach, :func:`dfcore.ops.register.blank_border`) are not compared either,
+  nor do they count in the tone fit; the largest displacement alone leaves a wide margin's
+  inner part in;
 * ``edge_margin``: the pixels within this many px of the image's edge are not compared (zero
   in the map, left out of its background); ``auto``: on a pair whose frame is measured as
   moved by half a pixel or more, the shift's radius plus the reach of the ``sigma``
@@ -144,7 +149,7 @@ from dfcore.ops.filters import (
 from dfcore.ops.glyphs import GLYPH_CONTRAST, check_glyph_height, glyph_mask
 from dfcore.ops.host import differs, differs_numpy, numpy_view
 from dfcore.ops.params import check_fraction
-from dfcore.ops.register import MAX_SHEAR, MIN_SPREAD, inner, match_tones, measure_affine, warp
+from dfcore.ops.register import MAX_SHEAR, MIN_SPREAD, blank_border, inner, match_tones, measure_affine, warp
 from dfcore.ops.shift import (
     AUTO_LIMIT,
     auto_radius,
@@ -426,7 +431,8 @@ class Difference:
                  edge_margin: int | str = 0, rendered_fade: str = "map", lossless: str = "share",
                  rendered_window: int = 0, window_slack: float | str = 0.0, window_fade: bool = False,
                  window_glyphs: float | str = 0.0, window_step: float | str = 1.0,
-                 lossless_reach: int = CLUSTER_REACH, register_structure: float = 0.0) -> None:
+                 lossless_reach: int = CLUSTER_REACH, register_structure: float = 0.0,
+                 register_border: bool = False) -> None:
         self.reduce = check_reduction(reduce)
         self.shift = check_shift(shift)
         self.sigma = check_sigma(sigma)
@@ -466,6 +472,10 @@ class Difference:
                                                  "register_structure", "a tile's larger structure eigenvalue")
         if self.register_structure and register != "auto":
             raise ValueError("register_structure chooses the tiles of register=auto's fit: set register=auto too")
+        self.register_border = bool(register_border)
+        if self.register_border and register != "auto":
+            raise ValueError("register_border leaves out what register=auto's resampling brings from B's blank "
+                             "border: set register=auto too")
 
     def __call__(self, problem: Problem) -> Tensor | StageOutput:
         with torch.no_grad():
@@ -541,11 +551,14 @@ class Difference:
                                             "beyond_translation_px": round(beyond, 2), "tiles": model.tiles,
                                             "residual_px": round(model.residual, 3), "resampled": used}
                 if used:
-                    sample, mask = warp(sample, model.displacement(height, width, a.device))
+                    border = blank_border(sample) if self.register_border else (0, 0, 0, 0)
+                    sample, mask = warp(sample, model.displacement(height, width, a.device), border)
                     margin = math.ceil(float(model.corners(height, width).norm(dim=1).max()))
                     mask = mask & inner(height, width, margin, a.device)
                     sample = match_tones(a[index:index + 1], sample, mask)
                     infos[index]["register"]["margin_px"] = margin
+                    if self.register_border:
+                        infos[index]["register"]["border_px"] = list(border)
             warped.append(sample)
             inside.append(mask)
             resampled.append(used)
@@ -815,7 +828,10 @@ class Difference:
                 f"is sheared or scaled unevenly by more than {MAX_SHEAR:.0%}); B resampled "
                 f"(bicubic) when the field departs from a translation by more than {REGISTER_PX} px or moves by more "
                 f"than {AUTO_LIMIT} px, then its tones fitted to A's (gain and offset per channel); pixels without a "
-                "counterpart, or within the largest displacement of the edge, not compared; each pair's fit in its info")
+                "counterpart, or within the largest displacement of the edge, not compared"
+                + ("; nor those whose counterpart lies in a blank band along B's edge (flat rows or columns of one "
+                   "colour set off from the page: a scanner's margin)" if self.register_border else "")
+                + "; each pair's fit in its info")
         if self.shift:
             conventions["shift_tolerance"] = (
                 "per pixel, the smallest difference over displacements |dy|, |dx| <= shift, "

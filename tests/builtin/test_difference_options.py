@@ -488,6 +488,25 @@ def test_register_structure_is_a_share_of_register_auto():
         Finder(metric="mse", strategy="difference:register_structure=0.1")
 
 
+def test_register_border_leaves_out_what_the_resampling_brings_in_from_a_scanner_s_margin():
+    """A dark page rescanned with a light band 10 px tall where the page did not reach."""
+    a = torch.full((1, 3, 192, 256), 0.25)
+    for seed, (top, left) in enumerate(((15, 20), (20, 150), (120, 30), (130, 170), (60, 90))):
+        a[..., top:top + 40, left:left + 50] = texture(40, 50, seed=seed)
+    b = rescanned(a, angle_deg=0.6, scale=1.015, offset=(6.0, 1.5))  # the page 6 px lower
+    b[..., -10:, :] = 0.85  # the scanner's lid
+    outputs = [Difference(reduce="l2", register="auto", register_border=on)(as_problem(a, b)) for on in (False, True)]
+    fits = [out.info[0]["register"] for out in outputs]
+    assert all(fit["resampled"] for fit in fits) and fits[1]["border_px"] == [0, 10, 0, 0]
+    # the lid, brought in 6 px farther than the fit's margin (10 px) leaves out, lights up the map only without it
+    band = (slice(None), slice(None), slice(175, 182), slice(20, 236))
+    assert float(outputs[0].map[band].max()) > 0.5 and float(outputs[1].map[band].max()) < 0.05
+    assert "blank band" in Difference(register="auto", register_border=True).conventions()["register"]
+    assert "blank band" not in Difference(register="auto").conventions()["register"]
+    with pytest.raises(ParameterError, match="set register=auto too"):
+        Finder(metric="mse", strategy="difference:register_border=true")
+
+
 def test_lossless_clustered_is_a_choice_of_the_difference_stage():
     conventions = Difference(exact="auto", lossless="clustered").conventions()["exact"]
     assert "75%" in conventions and "10 largest" in conventions

@@ -7,6 +7,7 @@ import torch
 
 from dfcore.ops.register import (
     Affine,
+    blank_border,
     fit_affine,
     inner,
     lower_median,
@@ -144,6 +145,34 @@ def test_a_zero_field_resamples_nothing_and_marks_what_falls_outside():
     moved[..., 1] = 5.0
     _, inside = warp(b, moved)
     assert not inside[..., 25:].any() and inside[..., :25].all()
+
+
+def dark_page(height=120, width=160, seed=5):
+    """A dark noisy page (noise sigma 0.015) with a few light marks: a scanned drawing at night."""
+    g = torch.Generator().manual_seed(seed)
+    page = torch.full((1, 3, height, width), 0.25) + 0.015 * torch.randn(1, 3, height, width, generator=g)
+    page[..., 40:60, 30:70] = 0.8
+    page[..., 70:90, 100:140] = 0.6
+    return page.clamp(0, 1)
+
+
+def test_a_scanner_s_blank_band_is_measured_along_each_edge():
+    b = dark_page()
+    b[..., -7:, :] = 0.8 + 0.01 * torch.randn(1, 3, 7, 160, generator=torch.Generator().manual_seed(1))  # the lid
+    b[..., :, :4] = 0.82
+    assert blank_border(b) == (0, 7, 4, 0)
+    # a flat sky running to the edge, with nothing set off from it, is no band; neither is a page
+    # whose edge rows are content
+    assert blank_border(dark_page()) == (0, 0, 0, 0)
+    assert blank_border(scene()) == (0, 0, 0, 0)
+
+
+def test_warp_counts_a_counterpart_in_b_s_blank_border_as_outside():
+    b = torch.rand(1, 3, 20, 30, generator=torch.Generator().manual_seed(3))
+    moved = torch.zeros(20, 30, 2, dtype=torch.float64)
+    moved[..., 0] = 2.0  # A's row y shows B's row y + 2
+    _, inside = warp(b, moved, border=(0, 5, 3, 0))
+    assert inside[..., :13, 3:].all() and not inside[..., 13:, :].any() and not inside[..., :3].any()
 
 
 def test_tones_are_matched_by_a_gain_and_an_offset_per_channel():
