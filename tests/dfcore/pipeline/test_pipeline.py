@@ -110,7 +110,7 @@ def test_stage_references_of_every_form(registry, pair):
                                             "antialias": 0, "overshoot": 0.0, "rendered_window": 0, "window_slack": 0.0,
                                             "window_fade": False, "window_glyphs": 0.0, "window_step": 1.0,
                                             "rendered_overshoot": None, "rendered_contrast": 0.0, "rendered_motion": 0.0,
-                                            "register": "off", "register_structure": 0.0,
+                                            "register": "off", "register_structure": 0.0, "register_border": False,
                                             "edge_margin": 0, "rendered_fade": "map"}
     assert [s["name"] for s in config["postprocessor"]] == ["identity", "Doubler"]
 
