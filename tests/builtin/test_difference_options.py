@@ -467,12 +467,20 @@ def test_lossless_reach_joins_many_small_changes_of_one_place():
         Finder(metric="mse", strategy="difference:exact=auto,lossless_reach=4")
 
 
-def test_register_structure_is_a_share_of_register_auto():
-    """A scanned page with a horizon: the tiles along it are left out of the fit."""
+def page_to_scan(horizon: bool = False):
+    """A dark 192x256 page (light below row 100 with a ``horizon``) holding five textured boxes: enough
+    structure spread over it for the registration to fit a field."""
     a = torch.full((1, 3, 192, 256), 0.25)
-    a[..., 100:, :] = 0.75
+    if horizon:
+        a[..., 100:, :] = 0.75
     for seed, (top, left) in enumerate(((15, 20), (20, 150), (120, 30), (130, 170), (60, 90))):
         a[..., top:top + 40, left:left + 50] = texture(40, 50, seed=seed)
+    return a
+
+
+def test_register_structure_is_a_share_of_register_auto():
+    """A scanned page with a horizon: the tiles along it are left out of the fit."""
+    a = page_to_scan(horizon=True)
     b = rescanned(a, angle_deg=0.6, scale=1.015, offset=(1.3, -2.1))
     fits = [Difference(reduce="l2", register="auto", register_structure=share)(as_problem(a, b)).info[0]["register"]
             for share in (0.0, 0.05)]
@@ -490,9 +498,7 @@ def test_register_structure_is_a_share_of_register_auto():
 
 def test_register_border_leaves_out_what_the_resampling_brings_in_from_a_scanner_s_margin():
     """A dark page rescanned with a light band 10 px tall where the page did not reach."""
-    a = torch.full((1, 3, 192, 256), 0.25)
-    for seed, (top, left) in enumerate(((15, 20), (20, 150), (120, 30), (130, 170), (60, 90))):
-        a[..., top:top + 40, left:left + 50] = texture(40, 50, seed=seed)
+    a = page_to_scan()
     b = rescanned(a, angle_deg=0.6, scale=1.015, offset=(6.0, 1.5))  # the page 6 px lower
     b[..., -10:, :] = 0.85  # the scanner's lid
     outputs = [Difference(reduce="l2", register="auto", register_border=on)(as_problem(a, b)) for on in (False, True)]
