@@ -32,6 +32,7 @@ import cv2
 import numpy as np
 
 from dfcore.contracts import Region
+from dfcore.ops.channels import channel_max
 from dfcore.ops.moves import Crop
 from dfcore.ops.parts import without
 
@@ -61,7 +62,7 @@ def drift_left(region: Region, crop: Crop, shape: tuple[int, int]) -> tuple[floa
     a, b = (np.ascontiguousarray(image, dtype=np.float32)
             for image in crop(slice(outer[0], outer[2]), slice(outer[1], outer[3])))
     own = (slice(top - outer[0], bottom - outer[0]), slice(left - outer[1], right - outer[1]))
-    change = np.abs(a - b).max(axis=2)
+    change = channel_max(np.abs(a - b), 2)
     ring = np.zeros(change.shape, dtype=bool)
     ring[max(top - RING, 0) - outer[0]:min(bottom + RING, height) - outer[0],
          max(left - RING, 0) - outer[1]:min(right + RING, width) - outer[1]] = True
@@ -84,7 +85,7 @@ def drift_left(region: Region, crop: Crop, shape: tuple[int, int]) -> tuple[floa
                                flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         if moved.ndim == 2:
             moved = moved[..., None]
-        return float(np.abs(target - moved[inside]).max(axis=2).mean())
+        return float(channel_max(np.abs(target - moved[inside]), 2).mean())
 
     whole = range(-REACH, REACH + 1)
     moves = {(float(dy), float(dx)): left_by(dy, dx) for dy in whole for dx in whole}

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from dfcore.contracts import Region
+from dfcore.ops.channels import channel_mean
 from dfcore.ops.parts import without
 
 if TYPE_CHECKING:
@@ -54,5 +55,5 @@ def off_the_frame(regions: list[Region], mask: np.ndarray, frame: float, crop: C
 def _even(window: tuple[np.ndarray, np.ndarray], across: int) -> bool:
     """Whether the pair's difference in a window is even along it (``across``: the axis across it)."""
     a, b = window
-    profile = np.abs(a - b).mean(axis=2).mean(axis=across)
+    profile = channel_mean(np.abs(a - b), 2).mean(axis=across)
     return bool((profile >= 0.5 * np.median(profile)).mean() >= FRAME_EVEN)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 import numpy as np
 
 from dfcore.contracts import Move, Region
+from dfcore.ops.channels import channel_max, channel_mean
 from dfcore.ops.shift import array_range
 
 #: ``crop(rows, cols) -> (a, b)``: the two images' pixels in a window, each hxwxC float on the host.
@@ -160,7 +161,7 @@ def _move_fit(p: Region, q: Region, mask: np.ndarray, crop: Crop, search: int, m
         return windows(image.transpose(2, 0, 1), (h, w), axis=(1, 2)).transpose(1, 2, 0, 3, 4)
 
     a1, b2 = a_here.transpose(2, 0, 1), shifted(b_there)
-    here_diff = np.abs(a_here - b_here).mean(axis=2)
+    here_diff = channel_mean(np.abs(a_here - b_here), 2)
     # The thing (A here against B there) and what it covered (B here against A there), per
     # shift and pixel, on the pixels ``at`` picks; with a tolerance, outside each other's ranges.
     everything = (...,)
@@ -176,17 +177,19 @@ def _move_fit(p: Region, q: Region, mask: np.ndarray, crop: Crop, search: int, m
 
         def thing(at: tuple = everything) -> np.ndarray:
             x, y = a1[at], b2[at]
-            return np.maximum(_outside(x, *there_range("b far", at)), _outside(y, *here_range("a", at))).mean(axis=-3)
+            outside = np.maximum(_outside(x, *there_range("b far", at)), _outside(y, *here_range("a", at)))
+            return channel_mean(outside, -3)
 
         def cover(at: tuple = everything) -> np.ndarray:
             x, y = b_here.transpose(2, 0, 1)[at], shifted(a_there)[at]
-            return np.maximum(_outside(x, *there_range("a far", at)), _outside(y, *here_range("b", at))).mean(axis=-3)
+            outside = np.maximum(_outside(x, *there_range("a far", at)), _outside(y, *here_range("b", at)))
+            return channel_mean(outside, -3)
     else:
         def thing(at: tuple = everything) -> np.ndarray:
-            return np.abs(a1[at] - b2[at]).mean(axis=-3)
+            return channel_mean(np.abs(a1[at] - b2[at]), -3)
 
         def cover(at: tuple = everything) -> np.ndarray:
-            return np.abs(b_here.transpose(2, 0, 1)[at] - shifted(a_there)[at]).mean(axis=-3)
+            return channel_mean(np.abs(b_here.transpose(2, 0, 1)[at] - shifted(a_there)[at]), -3)
     with np.errstate(divide="ignore", invalid="ignore"):
         if h * w > _SAMPLED:  # every other row and column first: what is far from fitting goes now
             sample = (..., slice(None, None, 2), slice(None, None, 2))
@@ -201,14 +204,14 @@ def _move_fit(p: Region, q: Region, mask: np.ndarray, crop: Crop, search: int, m
             return (values * pixels).sum(axis=(-2, -1)) / count
 
         here_change = mean(here_diff)
-        there_change = mean(windows(np.abs(a_there - b_there).mean(axis=2), (h, w)))
+        there_change = mean(windows(channel_mean(np.abs(a_there - b_there), 2), (h, w)))
         # Each half on its own: the thing (A here, B there), then what it covered (B here, A
         # there), only where the thing alone leaves a shift within ``match``.
         ratios = mean(thing()) / here_change
         ratios[~((here_change > 0) & (there_change > 0))] = np.inf
         if not ratios.min() <= match:
             return None
-        if t and plain and not (mean(np.abs(a1 - b2).mean(axis=-3)) / here_change).min() <= plain:
+        if t and plain and not (mean(channel_mean(np.abs(a1 - b2), -3)) / here_change).min() <= plain:
             return None  # within the ranges only: a different thing of like size
         covered = mean(cover()) / there_change
     ratios = np.fmax(ratios, covered)  # where a place holds no change, the thing left it inf
@@ -304,7 +307,7 @@ def one_move(parts: list[tuple[np.ndarray, np.ndarray]], crop: Crop, shape: tupl
     samples = []
     for r, c in parts:
         r, c = r - y0, c - x0
-        changed = np.abs(a[r, c] - b[r, c]).max(axis=1) > 0  # a smoothed map's part also holds unchanged pixels
+        changed = channel_max(np.abs(a[r, c] - b[r, c]), 1) > 0  # a smoothed map's part also holds unchanged pixels
         if not changed.any():
             return None
         r, c = r[changed], c[changed]

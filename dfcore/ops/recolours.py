@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from dfcore.contracts import Region
+from dfcore.ops.channels import channel_max
 from dfcore.ops.moves import Crop
 from dfcore.ops.parts import joined_where
 
@@ -43,7 +44,7 @@ def recolouring(region: Region, mask: np.ndarray, crop: Crop) -> tuple[np.ndarra
     own = mask[y0:y1, x0:x1]
     if not own.any() or own.all():
         return None
-    change = np.abs(a - b).max(axis=2)
+    change = channel_max(np.abs(a - b), 2)
     largest = float(change[own].max())
     if not largest > 0:
         return None
@@ -52,7 +53,7 @@ def recolouring(region: Region, mask: np.ndarray, crop: Crop) -> tuple[np.ndarra
     for image in (a, b):
         pixels = image[core]
         colour = np.median(pixels, axis=0)
-        if (np.abs(pixels - colour).max(axis=1) <= MATCH).mean() < SHARE:
+        if (channel_max(np.abs(pixels - colour), 1) <= MATCH).mean() < SHARE:
             return None
         colours.append(colour)
     ground = np.median(a[~own], axis=0)

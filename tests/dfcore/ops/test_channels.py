@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from dfcore.ops.channels import reduce_channels
+from dfcore.ops.channels import channel_max, channel_mean, reduce_channels
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
@@ -37,3 +37,15 @@ def test_l2_under_inference_mode():
         values = torch.full((1, 2, 3, 3), 3.0)
         values[:, 1] = 4.0
         assert torch.equal(reduce_channels(values, "l2"), torch.full((1, 1, 3, 3), 5.0))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_channel_max_and_mean_are_numpys_bit_for_bit(dtype):
+    rng = np.random.default_rng(3)
+    for shape in ((37, 41, 3), (5, 7, 1), (16, 16, 4), (2, 3, 9, 11, 3)):
+        values = (rng.random(shape) * rng.choice([1e-3, 1.0, 255.0])).astype(dtype)
+        for axis, view in ((-1, values), (2, values), (0, np.moveaxis(values, -1, 0)), (-3, np.moveaxis(values, -1, -3))):
+            np.testing.assert_array_equal(channel_max(view, axis), view.max(axis=axis))
+            mean = channel_mean(view, axis)
+            assert mean.dtype == view.mean(axis=axis).dtype
+            np.testing.assert_array_equal(mean, view.mean(axis=axis))
