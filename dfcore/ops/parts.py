@@ -61,7 +61,14 @@ REJOIN_PARTS = 12
 
 def rejoined(groups: np.ndarray, coarse: np.ndarray, rejoin: Rejoin, origin: tuple[int, int]) -> np.ndarray:
     """``groups`` (labels of a window, 0 = none) with the parts of one ``coarse`` group that ``rejoin`` takes
-    for one thing joined; ``origin`` is the window's (x, y) in the image."""
+    for one thing joined; ``origin`` is the window's (x, y) in the image. ``groups`` itself when nothing joins.
+
+    Both are labellings of :func:`merged` (labels 1 to their count) of one mask, ``coarse`` by the
+    larger radius: each group of ``groups`` lies in one of ``coarse``, so as many groups in each
+    means no coarse group holds two, and there is nothing to try.
+    """
+    if int(groups.max(initial=0)) == int(coarse.max(initial=0)):
+        return groups
     pixels = np.nonzero(groups)
     fine, wide = groups[pixels], coarse[pixels]
     parts: dict[int, tuple[np.ndarray, np.ndarray]] = {}
@@ -75,6 +82,8 @@ def rejoined(groups: np.ndarray, coarse: np.ndarray, rejoin: Rejoin, origin: tup
             parts[k] = (pixels[0][at] + origin[1], pixels[1][at] + origin[0])
         pairs += [(p, q) for i, p in enumerate(held) for q in held[i + 1:]]
     roots = _roots(int(groups.max()) + 1, pairs, lambda p, q: rejoin([parts[p], parts[q]]))
+    if (roots == np.arange(roots.size)).all():
+        return groups
     return roots.astype(groups.dtype)[groups]
 
 

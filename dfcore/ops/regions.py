@@ -152,12 +152,15 @@ def _background(values: np.ndarray) -> tuple[float, float, bool]:
     if values.size > BACKGROUND_SAMPLES:
         values = values[:: values.size // BACKGROUND_SAMPLES + 1]
     level = _median(values)  # in the values' own dtype: the same order statistics, half the bytes for float32
-    deviation = np.abs(values.astype(np.float64, copy=False) - level)
+    deviation = values.astype(np.float64)  # |values - level| in one buffer
+    deviation -= level
+    np.abs(deviation, out=deviation)
     spread = 1.4826 * _median(deviation)
     flat = not spread > 0
     if flat:
         spread = float(deviation.mean())
-    return level, max(spread, SPREAD_FLOOR * float(np.abs(values).max(initial=0.0))), flat
+    largest = max(float(values.max()), -float(values.min()))  # |values|' largest, without an |values| array
+    return level, max(spread, SPREAD_FLOOR * largest), flat
 
 
 def _median(values: np.ndarray) -> float:

@@ -165,6 +165,33 @@ def test_rejoin_joins_again_the_parts_exact_merge_parted_that_it_takes_for_one_t
     assert len(significant_regions(far, rejoin=rejoin, **rule)[0]) == 2 and asked == []
 
 
+def test_rejoined_asks_only_about_parts_the_larger_radius_joins():
+    from dfcore.ops.parts import merged, rejoined
+
+    mask = np.zeros((80, 120), dtype=bool)
+    mask[10:20, 10:30] = mask[10:20, 90:110] = True  # 60 px apart: no radius below joins them
+    fine, coarse = merged(mask, 4.0), merged(mask, 20.0)
+
+    def never(parts):
+        raise AssertionError("asked about parts the larger radius keeps apart")
+
+    assert rejoined(fine, coarse, never, (0, 0)) is fine
+    mask[26:36, 10:30] = True  # 6 rows below the first: parted by a radius of 4 px, joined by 20
+    fine, coarse = merged(mask, 4.0), merged(mask, 20.0)
+    assert fine.max() == 3 and coarse.max() == 2
+    asked = []
+
+    def rejoin(parts):
+        asked.append(sorted(int(rows.min()) for rows, _ in parts))
+        return bool(answer)
+
+    answer = False
+    assert rejoined(fine, coarse, rejoin, (0, 5)) is fine and asked == [[15, 31]]  # image rows: origin y 5
+    answer = True
+    joined = rejoined(fine, coarse, rejoin, (0, 5))
+    assert len(np.unique(joined[:, :60][mask[:, :60]])) == 1 and len(np.unique(joined[joined > 0])) == 2
+
+
 def test_exact_merge_leaves_a_noisy_map_and_one_drawn_again_to_merge():
     rule = {"merge": 0.03, "extent": 0.1, "relative": 0.15, "exact_background": True, "exact_merge": 0.015}
     assert len(significant_regions(two_changes_a_row_apart(flat=False), **rule)[0]) == 1
