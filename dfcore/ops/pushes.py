@@ -17,7 +17,7 @@ import numpy as np
 
 from dfcore.contracts import Region
 from dfcore.ops.moves import Crop, one_move
-from dfcore.ops.parts import joined_where
+from dfcore.ops.parts import joined_where, pixels_of
 
 #: Two differences are aligned across a push when their extents across it overlap by at least
 #: this fraction of the wider one's: a push moves a thing's whole width.
@@ -50,7 +50,7 @@ def joined_pushes(regions: list[Region], mask: np.ndarray, crop: Crop, *, distan
 
     def pixels(region: Region) -> tuple[np.ndarray, np.ndarray]:
         x0, y0, x1, y1 = region.bbox
-        rows, cols = np.nonzero(mask[y0:y1, x0:x1])
+        rows, cols = pixels_of(mask[y0:y1, x0:x1])
         return rows + y0, cols + x0
 
     def together(i: int, j: int) -> bool:

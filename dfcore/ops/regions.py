@@ -55,7 +55,7 @@ import torch
 from torch import Tensor
 
 from dfcore.contracts import Region
-from dfcore.ops.parts import Rejoin, label_regions, merged, rejoined
+from dfcore.ops.parts import Rejoin, label_regions, merged, pixels_of, rejoined
 from dfcore.ops.strips import boxes_around
 
 #: What a support judges (:func:`significant_regions`'s ``judge``).
@@ -458,7 +458,7 @@ def _described(mask: np.ndarray, groups: np.ndarray, magnitude: np.ndarray, z: n
     ``origin``: the image coordinates ``(x, y)`` of the arrays' first pixel (they may be a window of it).
     ``among``: only these group ids may be kept (``None``: any).
     """
-    ys, xs = np.nonzero(mask)
+    ys, xs = pixels_of(mask)
     ids = groups[ys, xs]
     if ids.size == 0:
         return [], np.zeros(0, dtype=np.int32)

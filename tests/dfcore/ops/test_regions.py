@@ -165,6 +165,19 @@ def test_rejoin_joins_again_the_parts_exact_merge_parted_that_it_takes_for_one_t
     assert len(significant_regions(far, rejoin=rejoin, **rule)[0]) == 2 and asked == []
 
 
+def test_pixels_of_is_numpys_nonzero():
+    from dfcore.ops.parts import pixels_of
+
+    rng = np.random.default_rng(5)
+    for shape in ((0, 5), (1, 1), (37, 53), (300, 200)):
+        for share in (0.0, 0.01, 0.5, 1.0):
+            mask = rng.random(shape) < share
+            for view in (mask, mask[1:, 2:]):  # a window is not contiguous
+                for got, expected in zip(pixels_of(view), np.nonzero(view)):
+                    np.testing.assert_array_equal(got, expected)
+                    assert got.dtype == expected.dtype
+
+
 def test_rejoined_asks_only_about_parts_the_larger_radius_joins():
     from dfcore.ops.parts import merged, rejoined
 
