@@ -94,9 +94,9 @@ def test_dev_and_test_sources_are_disjoint_and_licensed(family):
 
 
 @pytest.mark.parametrize(("family", "source"), [("figures", "panels"), ("figures", "stacked"), ("drawn", "dusk"),
-                                              ("drawn", "village")])
+                                              ("drawn", "village"), ("drawn", "ranch")])
 def test_the_sources_added_to_the_development_split_make_exact_pairs(family, source):
-    """Round fifty's development sources (appended: the older sources keep their pairs)."""
+    """Round fifty's and fifty-two's development sources (appended: the older sources keep their pairs)."""
     assert source in real.sources_of(family, "dev")
     pristine = real.make_pair(f"{family}-pristine", source, 0, max_side=SIDE)
     check_edits(pristine)
