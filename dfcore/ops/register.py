@@ -16,7 +16,8 @@ whose tiles lie nearly along one line, or whose field is sheared, is no scan's a
 resampled onto A's grid (``grid_sample``, bicubic) and the pixels of A whose counterpart
 falls outside B are marked. A scan also changes the page's tone (paper tint, exposure):
 :func:`match_tones` fits each channel of B to A by a gain and an offset, so the tint does not
-light up every flat area.
+light up every flat area; with a ``window`` it fits local means, where the scan's noise and blur
+no longer flatten the gain of a channel with little contrast.
 
 Everything runs on the images' device; the fit solves a few hundred 3x3 systems per sample.
 """
@@ -300,7 +301,7 @@ def lower_median(values: Tensor) -> float:
     return float(np.partition(array, rank)[rank])
 
 
-def match_tones(a: Tensor, b: Tensor, valid: Tensor, rounds: int = 2) -> Tensor:
+def match_tones(a: Tensor, b: Tensor, valid: Tensor, rounds: int = 2, window: int = 1) -> Tensor:
     """B with each channel mapped by the gain and offset that best fit it to A over ``valid``.
 
     Least squares per channel, then ``rounds`` refits without the pixels whose residual lies
@@ -309,12 +310,26 @@ def match_tones(a: Tensor, b: Tensor, valid: Tensor, rounds: int = 2) -> Tensor:
     an outlier). A channel with too little contrast to fit a gain (variance below
     ``MIN_TONE_VARIANCE``) gets an offset alone. 1xCxHxW images, 1x1xHxW bool; the result
     is clamped to [0, 1].
+
+    ``window`` (odd, px): the fit reads the means of ``window x window`` squares of compared
+    pixels instead of single pixels (a linear tone maps means as it maps pixels). B's noise and
+    blur are errors in the fit's variable, which pull its gain towards zero: on a scan whose
+    sky and ground are of like red, most of the red channel's variance is noise and blurred
+    edges, and a gain of 0.55 instead of 1 turned every red-rich object into a difference.
     """
+    if window < 1 or window % 2 == 0:
+        raise ValueError(f"window must be an odd number of pixels >= 1, got {window!r}")
+    fitted = b
+    if window > 1:  # the means, over squares wholly inside the compared pixels (if two are)
+        pad = window // 2
+        inside = F.max_pool2d(F.pad((~valid).float(), (pad,) * 4, value=1.0), window, 1) == 0
+        if int(inside.count_nonzero()) >= 2:
+            a, fitted, valid = F.avg_pool2d(a, window, 1, pad), F.avg_pool2d(b, window, 1, pad), inside
     weight = valid[0, 0].flatten()
     out = []
     for channel in range(b.shape[1]):
         # The fit and the residual's median read the compared pixels only: gathered once.
-        x, y = b[0, channel].flatten()[weight].double(), a[0, channel].flatten()[weight].double()
+        x, y = fitted[0, channel].flatten()[weight].double(), a[0, channel].flatten()[weight].double()
         kept: tuple[Tensor, Tensor] = (x, y)
         gain, offset = 1.0, 0.0
         for fit in range(rounds + 1):

@@ -92,7 +92,9 @@ quality benchmark (docs/quality.md):
   rows or columns of one colour that the page is set off from: where a scanner's lid showed and
   the page did not reach, :func:`dfcore.ops.register.blank_border`) are not compared either,
   nor do they count in the tone fit; the largest displacement alone leaves a wide margin's
-  inner part in;
+  inner part in. ``register_tones``: the tone fit reads the means of squares this many px wide
+  instead of single pixels (:func:`dfcore.ops.register.match_tones`): the scan's noise and blur
+  flatten the gain of a channel with little contrast (a sky and a ground of like red);
 * ``edge_margin``: the pixels within this many px of the image's edge are not compared (zero
   in the map, left out of its background); ``auto``: on a pair whose frame is measured as
   moved by half a pixel or more, the shift's radius plus the reach of the ``sigma``
@@ -197,6 +199,8 @@ CONTRAST_REACH = 4
 ONE_GRID_SHARE = 0.5
 #: ``register=auto`` resamples B when the measured field departs from a translation by more than this (px).
 REGISTER_PX = 1.0
+#: The widest square ``register_tones`` takes its means over (px).
+MAX_TONE_WINDOW = 31
 #: ``edge_margin=auto`` leaves the edge out when the frame moved by this much or more (px): a row
 #: of one image then lies mostly outside the other's frame. A smaller measured move (a noisy or
 #: re-encoded pair reads as a fraction of a pixel) keeps the frame's content in place.
@@ -432,7 +436,7 @@ class Difference:
                  rendered_window: int = 0, window_slack: float | str = 0.0, window_fade: bool = False,
                  window_glyphs: float | str = 0.0, window_step: float | str = 1.0,
                  lossless_reach: int = CLUSTER_REACH, register_structure: float = 0.0,
-                 register_border: bool = False) -> None:
+                 register_border: bool = False, register_tones: int = 1) -> None:
         self.reduce = check_reduction(reduce)
         self.shift = check_shift(shift)
         self.sigma = check_sigma(sigma)
@@ -476,6 +480,13 @@ class Difference:
         if self.register_border and register != "auto":
             raise ValueError("register_border leaves out what register=auto's resampling brings from B's blank "
                              "border: set register=auto too")
+        if isinstance(register_tones, bool) or not isinstance(register_tones, int) or register_tones < 1 \
+                or register_tones % 2 == 0 or register_tones > MAX_TONE_WINDOW:
+            raise ValueError(f"register_tones must be an odd number of pixels from 1 to {MAX_TONE_WINDOW}, got "
+                             f"{register_tones!r}")
+        if register_tones > 1 and register != "auto":
+            raise ValueError("register_tones is the window of register=auto's tone fit: set register=auto too")
+        self.register_tones = register_tones
 
     def __call__(self, problem: Problem) -> Tensor | StageOutput:
         with torch.no_grad():
@@ -555,7 +566,7 @@ class Difference:
                     sample, mask = warp(sample, model.displacement(height, width, a.device), border)
                     margin = math.ceil(float(model.corners(height, width).norm(dim=1).max()))
                     mask = mask & inner(height, width, margin, a.device)
-                    sample = match_tones(a[index:index + 1], sample, mask)
+                    sample = match_tones(a[index:index + 1], sample, mask, window=self.register_tones)
                     infos[index]["register"]["margin_px"] = margin
                     if self.register_border:
                         infos[index]["register"]["border_px"] = list(border)
@@ -827,7 +838,9 @@ class Difference:
                 f"(refused when its tiles lie nearly along one line, less than {MIN_SPREAD:g} px across it, or its field "
                 f"is sheared or scaled unevenly by more than {MAX_SHEAR:.0%}); B resampled "
                 f"(bicubic) when the field departs from a translation by more than {REGISTER_PX} px or moves by more "
-                f"than {AUTO_LIMIT} px, then its tones fitted to A's (gain and offset per channel); pixels without a "
+                f"than {AUTO_LIMIT} px, then its tones fitted to A's (gain and offset per channel"
+                + (f", on the means of {self.register_tones}x{self.register_tones} px squares"
+                   if self.register_tones > 1 else "") + "); pixels without a "
                 "counterpart, or within the largest displacement of the edge, not compared"
                 + ("; nor those whose counterpart lies in a blank band along B's edge (flat rows or columns of one "
                    "colour set off from the page: a scanner's margin)" if self.register_border else "")

@@ -513,6 +513,27 @@ def test_register_border_leaves_out_what_the_resampling_brings_in_from_a_scanner
         Finder(metric="mse", strategy="difference:register_border=true")
 
 
+def test_register_tones_fits_the_resampled_page_s_tones_on_local_means(monkeypatch):
+    from dfplugins_builtin.strategies import difference as module
+
+    windows = []
+    fit = module.match_tones
+    monkeypatch.setattr(module, "match_tones", lambda *args, **kw: windows.append(kw["window"]) or fit(*args, **kw))
+    a = page_to_scan()
+    b = rescanned(a, angle_deg=0.6, scale=1.015, offset=(1.3, -2.1))
+    for window in (1, 7):
+        assert Difference(reduce="l2", register="auto", register_tones=window)(as_problem(a, b)).info[0]["register"][
+            "resampled"]
+    assert windows == [1, 7]
+    assert "means of 7x7 px squares" in Difference(register="auto", register_tones=7).conventions()["register"]
+    assert "means of" not in Difference(register="auto").conventions()["register"]
+    with pytest.raises(ParameterError, match="set register=auto too"):
+        Finder(metric="mse", strategy="difference:register_tones=7")
+    for bad in (2, 0, 33):
+        with pytest.raises(ParameterError, match="odd number of pixels from 1 to 31"):
+            Finder(metric="mse", strategy=f"difference:register=auto,register_tones={bad}")
+
+
 def test_lossless_clustered_is_a_choice_of_the_difference_stage():
     conventions = Difference(exact="auto", lossless="clustered").conventions()["exact"]
     assert "75%" in conventions and "10 largest" in conventions

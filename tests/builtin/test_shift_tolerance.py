@@ -137,6 +137,7 @@ def test_shift_and_sigma_are_stage_parameters():
                                                    "rendered_window": 0, "window_slack": 0.0, "window_fade": False,
                                                    "window_glyphs": 0.0, "window_step": 1.0, "lossless_reach": 2,
                                                    "register_structure": 0.0, "register_border": False,
+                                                   "register_tones": 1,
                                                    "rendered_contrast": 0.0, "rendered_motion": 0.0, "register": "off",
                                                    "edge_margin": 0, "rendered_fade": "map"}
     out = finder.compute(a, b).output.map

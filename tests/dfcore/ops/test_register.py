@@ -196,6 +196,42 @@ def test_tones_fit_only_the_compared_pixels_and_a_flat_channel_gets_an_offset():
     torch.testing.assert_close(matched[..., :30], a[..., :30], atol=1e-5, rtol=0)
 
 
+def like_red_scan(seed=6):
+    """A sky and a ground of like red with a few dark-red objects, and its scan: off by 2 px (as a
+    fit leaves it locally), blurred, tinted, noisy."""
+    a = torch.empty(1, 3, 120, 160)
+    a[:, :, :60] = torch.tensor([0.70, 0.84, 0.94]).view(1, 3, 1, 1)  # sky
+    a[:, :, 60:] = torch.tensor([0.71, 0.76, 0.39]).view(1, 3, 1, 1)  # ground
+    for y, x in ((20, 20), (30, 100), (80, 40), (90, 120)):
+        a[:, :, y:y + 16, x:x + 24] = torch.tensor([0.15, 0.68, 0.38]).view(1, 3, 1, 1)  # objects
+    moved = torch.nn.functional.pad(torch.roll(a, (2, 2), (-2, -1)), (1, 1, 1, 1), mode="replicate")
+    blurred = torch.nn.functional.conv2d(moved, torch.full((3, 1, 3, 3), 1 / 9), groups=3)
+    noise = torch.randn(a.shape, generator=torch.Generator().manual_seed(seed)) * 0.015
+    b = blurred * torch.tensor([1.0, 0.98, 0.92]).view(1, 3, 1, 1) + 0.02 + noise
+    return a, b.clamp(0, 1)
+
+
+def test_a_tone_fit_on_local_means_keeps_the_gain_of_a_channel_with_little_contrast():
+    a, b = like_red_scan()
+    valid = torch.ones(1, 1, 120, 160, dtype=torch.bool)
+    inside = (0, slice(None), slice(24, 32), slice(26, 38))  # an object's inside, away from its edges
+    pixelwise, means = (match_tones(a, b, valid, window=w)[inside].mean((-2, -1)) for w in (1, 7))
+    torch.testing.assert_close(means, a[inside].mean((-2, -1)), atol=0.01, rtol=0)
+    # single pixels: the edges off and the noise, errors in the fit's variable, bend the red gain
+    assert float(pixelwise[0] - 0.15) > 0.1
+
+
+def test_the_tone_window_is_an_odd_number_of_pixels_and_needs_room():
+    a, b = like_red_scan()
+    valid = torch.ones(1, 1, 120, 160, dtype=torch.bool)
+    for window in (0, 2, -3):
+        with pytest.raises(ValueError, match="odd number of pixels"):
+            match_tones(a, b, valid, window=window)
+    few = torch.zeros_like(valid)
+    few[..., 10:14, 10:14] = True  # no 7x7 square inside: the fit reads the pixels
+    torch.testing.assert_close(match_tones(a, b, few, window=7), match_tones(a, b, few))
+
+
 @pytest.mark.parametrize("n", [1, 2, 7, 10])
 def test_the_lower_median_is_torch_s(n):
     values = torch.randint(0, 4, (n,), generator=torch.Generator().manual_seed(n)).double()  # ties included

@@ -111,6 +111,7 @@ def test_stage_references_of_every_form(registry, pair):
                                             "window_fade": False, "window_glyphs": 0.0, "window_step": 1.0,
                                             "rendered_overshoot": None, "rendered_contrast": 0.0, "rendered_motion": 0.0,
                                             "register": "off", "register_structure": 0.0, "register_border": False,
+                                            "register_tones": 1,
                                             "edge_margin": 0, "rendered_fade": "map"}
     assert [s["name"] for s in config["postprocessor"]] == ["identity", "Doubler"]
 
