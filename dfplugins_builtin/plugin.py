@@ -247,11 +247,12 @@ def dfind_postprocessors() -> Iterator[StageSpec]:
 #: The map of the default pipeline, chosen on the quality benchmark (docs/quality.md; the
 #: overshoot on re-rendered pairs in round six, the lossless test's changed glyphs joined within
 #: 6 px in round forty-five, the registration's one-way tiles left out of its fit in round
-#: forty-nine, a scanner's blank band left out in round fifty-one). Preset stages are qualified,
+#: forty-nine, a scanner's blank band left out in round fifty-one, the tone fit on 7 px means in
+#: round fifty-two). Preset stages are qualified,
 #: so a plugin offering another ``mse`` or ``difference`` cannot make ``dfind A B`` ambiguous.
 _ROBUST_MAP = ("sigma=1.0,reduce=l2,scale=1.0,octaves=4,background=64,exact=auto,lossless=clustered,lossless_reach=3,"
                "antialias=1,overshoot=0.15,rendered_overshoot=0.3,register=auto,register_structure=0.05,"
-               "register_border=true")
+               "register_border=true,register_tones=7")
 #: The default's frame: on a pair whose frame moved by half a pixel or more, the edge that shows
 #: what lies outside the other image is not compared (round ten, docs/quality.md). Not part of
 #: the map the ``robust`` preset shares, whose fixed shift would take every pair as moved.

@@ -206,10 +206,12 @@ def test_round_forty_five_s_map_is_the_default_s_and_rounds_forty_two_to_forty_f
     assert sweep.ROUND_FORTY_FOUR_MAPS["d42"] == sweep.ROUND_FORTY_FIVE_MAPS["d42"] == d42
     assert sweep.ROUND_FORTY_TWO_MAPS["d28"] == sweep.ROUND_TWENTY_NINE_MAPS["d28"]
     strategy = fresh_registry().find_preset("default").stages["strategy"]
-    chosen = _params(sweep.ROUND_FIFTY_ONE_MAPS["d45rs05rb"])  # round fifty-one's map
-    assert _params(strategy) == chosen and chosen["register_border"] == "true"
+    chosen = _params(sweep.ROUND_FIFTY_TWO_MAPS["d45rs05rbt7"])  # round fifty-two's map
+    assert _params(strategy) == chosen and chosen["register_border"] == "true" and chosen["register_tones"] == 7
+    assert sweep.ROUND_FIFTY_TWO_MAPS["d45rs05rb"] == sweep.ROUND_FIFTY_ONE_MAPS["d45rs05rb"]
     assert sweep.ROUND_FIFTY_ONE_MAPS["d45rs05"] == sweep.ROUND_FORTY_NINE_MAPS["d45rs05"]
     assert sweep.REFERENCES["fifty-one"] == "d45rs05@rel-mv50-f05-l06h02-x-z6-p-e15m8-rc-fs20-dr45-aw06-pm15"
+    assert sweep.REFERENCES["fifty-two"] == "d45rs05rb@rel-mv50-f05-l06h02-x-z6-p-e15m8-rc-fs20-dr45-aw06-pm15"
     assert chosen["window_step"] == 0.5 and chosen["window_slack"] == 0.7 and chosen["window_glyphs"] == 0.02
     assert chosen["lossless_reach"] == 3 and _params(sweep.ROUND_FORTY_FOUR_MAPS["d42"]).get("lossless_reach") is None
     assert chosen["register_structure"] == 0.05
