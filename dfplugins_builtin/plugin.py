@@ -126,7 +126,7 @@ def dfind_strategies() -> Iterator[StageSpec]:
                                                 "along B's edge (a scanner's margin: flat rows or columns of one "
                                                 "colour set off from the page) are not compared"),
                 Param("register_tones", 1, "with register=auto: the tone fit of the resampled B reads the means of "
-                                           "squares this many px wide (odd), not single pixels: the scan's noise and "
+                                           "blocks this many px wide (odd), not single pixels: the scan's noise and "
                                            "blur flatten the gain of a channel with little contrast"),
                 Param("edge_margin", 0, "pixels this close to the image's edge are not compared; auto: the shift's "
                                         "radius on a pair whose frame moved by half a pixel or more (what lies outside "

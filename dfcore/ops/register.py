@@ -311,8 +311,10 @@ def match_tones(a: Tensor, b: Tensor, valid: Tensor, rounds: int = 2, window: in
     ``MIN_TONE_VARIANCE``) gets an offset alone. 1xCxHxW images, 1x1xHxW bool; the result
     is clamped to [0, 1].
 
-    ``window`` (odd, px): the fit reads the means of ``window x window`` squares of compared
-    pixels instead of single pixels (a linear tone maps means as it maps pixels). B's noise and
+    ``window`` (odd, px): the fit reads the means of the ``window x window`` blocks of a grid laid
+    from the corner, those wholly of compared pixels, instead of single pixels (a linear tone maps
+    means as it maps pixels; a mean of each block is read once, unlike overlapping squares' 49-fold
+    sums, which took 220 ms of a 1024^2 pair's 450 on one thread). B's noise and
     blur are errors in the fit's variable, which pull its gain towards zero: on a scan whose
     sky and ground are of like red, most of the red channel's variance is noise and blurred
     edges, and a gain of 0.55 instead of 1 turned every red-rich object into a difference.
@@ -320,11 +322,10 @@ def match_tones(a: Tensor, b: Tensor, valid: Tensor, rounds: int = 2, window: in
     if window < 1 or window % 2 == 0:
         raise ValueError(f"window must be an odd number of pixels >= 1, got {window!r}")
     fitted = b
-    if window > 1:  # the means, over squares wholly inside the compared pixels (if two are)
-        pad = window // 2
-        inside = F.max_pool2d(F.pad((~valid).float(), (pad,) * 4, value=1.0), window, 1) == 0
-        if int(inside.count_nonzero()) >= 2:
-            a, fitted, valid = F.avg_pool2d(a, window, 1, pad), F.avg_pool2d(b, window, 1, pad), inside
+    if window > 1:  # the blocks' means, of the blocks wholly of compared pixels (if two are)
+        whole = F.max_pool2d((~valid).float(), window) == 0
+        if int(whole.count_nonzero()) >= 2:
+            a, fitted, valid = F.avg_pool2d(a, window), F.avg_pool2d(b, window), whole
     weight = valid[0, 0].flatten()
     out = []
     for channel in range(b.shape[1]):

@@ -92,7 +92,7 @@ quality benchmark (docs/quality.md):
   rows or columns of one colour that the page is set off from: where a scanner's lid showed and
   the page did not reach, :func:`dfcore.ops.register.blank_border`) are not compared either,
   nor do they count in the tone fit; the largest displacement alone leaves a wide margin's
-  inner part in. ``register_tones``: the tone fit reads the means of squares this many px wide
+  inner part in. ``register_tones``: the tone fit reads the means of blocks this many px wide
   instead of single pixels (:func:`dfcore.ops.register.match_tones`): the scan's noise and blur
   flatten the gain of a channel with little contrast (a sky and a ground of like red);
 * ``edge_margin``: the pixels within this many px of the image's edge are not compared (zero
@@ -839,7 +839,7 @@ class Difference:
                 f"is sheared or scaled unevenly by more than {MAX_SHEAR:.0%}); B resampled "
                 f"(bicubic) when the field departs from a translation by more than {REGISTER_PX} px or moves by more "
                 f"than {AUTO_LIMIT} px, then its tones fitted to A's (gain and offset per channel"
-                + (f", on the means of {self.register_tones}x{self.register_tones} px squares"
+                + (f", on the means of {self.register_tones}x{self.register_tones} px blocks"
                    if self.register_tones > 1 else "") + "); pixels without a "
                 "counterpart, or within the largest displacement of the edge, not compared"
                 + ("; nor those whose counterpart lies in a blank band along B's edge (flat rows or columns of one "

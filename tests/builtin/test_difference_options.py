@@ -525,7 +525,7 @@ def test_register_tones_fits_the_resampled_page_s_tones_on_local_means(monkeypat
         assert Difference(reduce="l2", register="auto", register_tones=window)(as_problem(a, b)).info[0]["register"][
             "resampled"]
     assert windows == [1, 7]
-    assert "means of 7x7 px squares" in Difference(register="auto", register_tones=7).conventions()["register"]
+    assert "means of 7x7 px blocks" in Difference(register="auto", register_tones=7).conventions()["register"]
     assert "means of" not in Difference(register="auto").conventions()["register"]
     with pytest.raises(ParameterError, match="set register=auto too"):
         Finder(metric="mse", strategy="difference:register_tones=7")

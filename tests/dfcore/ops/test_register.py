@@ -228,7 +228,7 @@ def test_the_tone_window_is_an_odd_number_of_pixels_and_needs_room():
         with pytest.raises(ValueError, match="odd number of pixels"):
             match_tones(a, b, valid, window=window)
     few = torch.zeros_like(valid)
-    few[..., 10:14, 10:14] = True  # no 7x7 square inside: the fit reads the pixels
+    few[..., 10:14, 10:14] = True  # no 7x7 block wholly inside: the fit reads the pixels
     torch.testing.assert_close(match_tones(a, b, few, window=7), match_tones(a, b, few))
 
 
