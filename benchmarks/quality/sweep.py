@@ -494,13 +494,14 @@ ROUND_FIFTY_ONE_MAPS = {"d45rs05": ROUND_FORTY_NINE_MAPS["d45rs05"],
                         "d45rs05rb": f"{ROUND_FORTY_NINE_MAPS['d45rs05']},register_border=true"}
 ROUND_FIFTY_ONE_RULES = {_PM15: ROUND_FIFTY_RULES[_PM15]}
 #: Round fifty-two: round fifty-one's default (``d45rs05rb`` under ``aw06-pm15``) with the
-#: registration's tone fit on the means of 5, 7 or 9 px squares (``t5``..``t9``:
-#: ``register_tones``). On the development split's new ranch scenes (a sky and a ground of like
-#: red) the fit on single pixels gave the red channel a gain of 0.55 for 1 (B's noise and blur,
-#: errors in the fit's variable, pull the gain to zero when a channel has little contrast), and
-#: every red-rich object unchanged lit up: 8 false regions over 15 edits on seed 3 (``python -m
-#: benchmarks.quality.failures --tracks drawn --images ranch --seed 3``), 16 over 348 edits on
-#: seeds 0-3 of every scene, 3 with the fit on 7 px means.
+#: registration's tone fit on the means of 5, 7 or 9 px blocks (``t5``..``t9``:
+#: ``register_tones``; first run with overlapping squares, then again with the blocks). On the
+#: development split's new ranch scenes (a sky and a ground of like red) the fit on single pixels
+#: gave the red channel a gain of 0.55 for 1 (B's noise and blur, errors in the fit's variable,
+#: pull the gain to zero when a channel has little contrast), and every red-rich object unchanged
+#: lit up: 8 false regions over 15 edits on seed 3 (``python -m benchmarks.quality.failures
+#: --tracks drawn --images ranch --seed 3``), 16 over 348 edits on seeds 0-3 of every scene, 3
+#: with the fit on 7 px means.
 ROUND_FIFTY_TWO_MAPS = {"d45rs05rb": ROUND_FIFTY_ONE_MAPS["d45rs05rb"],
                         **{f"d45rs05rbt{w}": f"{ROUND_FIFTY_ONE_MAPS['d45rs05rb']},register_tones={w}"
                            for w in (5, 7, 9)}}

@@ -5,8 +5,8 @@ distance, in boxes around the parts); :func:`rejoined` joins, among the parts on
 and a larger one would join, those a :data:`Rejoin` test takes for one thing (on a lossless
 pair, the two strips of an element moved by less than its width: :func:`dfcore.ops.moves.one_move`).
 :func:`dfcore.ops.regions.significant_regions` uses both; :func:`label_regions` is the labelling
-they share, :func:`pixels_of` where a mask's pixels lie; :func:`joined_regions` describes several differences as one, and :func:`joined_where`
-joins those a test pairs.
+they share, :func:`pixels_of` where a mask's pixels lie; :func:`joined_regions` describes several
+differences as one, and :func:`joined_where` joins those a test pairs.
 """
 
 from __future__ import annotations

@@ -44,7 +44,8 @@ def test_channel_max_and_mean_are_numpys_bit_for_bit(dtype):
     rng = np.random.default_rng(3)
     for shape in ((37, 41, 3), (5, 7, 1), (16, 16, 4), (2, 3, 9, 11, 3)):
         values = (rng.random(shape) * rng.choice([1e-3, 1.0, 255.0])).astype(dtype)
-        for axis, view in ((-1, values), (2, values), (0, np.moveaxis(values, -1, 0)), (-3, np.moveaxis(values, -1, -3))):
+        views = ((-1, values), (2, values), (0, np.moveaxis(values, -1, 0)), (-3, np.moveaxis(values, -1, -3)))
+        for axis, view in views:
             np.testing.assert_array_equal(channel_max(view, axis), view.max(axis=axis))
             mean = channel_mean(view, axis)
             assert mean.dtype == view.mean(axis=axis).dtype
