@@ -4,9 +4,9 @@ Every source is a theme of scene drawn here with OpenCV primitives -- polygons, 
 lines with black outlines and flat fills -- at four times the size and reduced (area), like
 line art: a garden, a street, a harbour, a dusk with stars and mountains, a village of houses,
 a ranch whose sky and ground are of like red (``dev``; the last three appended in rounds fifty
-and fifty-two, so the others keep their pairs); a farm, a park,
-a night sky over a town (``test``). Objects (houses, trees, suns, clouds, cars, boats, flowers, fences, people,
-birds, mountains, stars) are placed from the pair's seed; a black frame runs round the
+and fifty-two, so the others keep their pairs); a farm, a park, a night sky over a town
+(``test``). Objects (houses, trees, suns, clouds, cars, boats, flowers, fences, people, birds,
+mountains, stars) are placed from the pair's seed; a black frame runs round the
 picture. The scenes are the benchmark's own work (MIT). Each is 640x480 px.
 
 An edit is one of ``add`` (a new object in a free place), ``remove`` (an object taken away),
@@ -203,9 +203,9 @@ THEMES: dict[str, dict[str, Any]] = {
              "objects": [("house", (80, 120), "ground"), ("tree", (60, 100), "ground"), ("fence", (60, 90), "ground"),
                          ("mountain", (100, 150), "horizon"), ("star", (18, 30), "sky"), ("bird", (18, 28), "sky")]},
     "village": {"sky": (215, 225, 240), "ground": (140, 175, 100), "horizon": 0.4,
-                "objects": [("house", (70, 110), "ground"), ("house", (70, 110), "ground"), ("fence", (60, 90), "ground"),
-                            ("tree", (60, 100), "ground"), ("person", (40, 55), "ground"), ("cloud", (60, 90), "sky"),
-                            ("sun", (45, 65), "sky")]},
+                "objects": [("house", (70, 110), "ground"), ("house", (70, 110), "ground"),
+                            ("fence", (60, 90), "ground"), ("tree", (60, 100), "ground"),
+                            ("person", (40, 55), "ground"), ("cloud", (60, 90), "sky"), ("sun", (45, 65), "sky")]},
     # A sky and a ground of like red: a channel with little contrast over most of the scan.
     "ranch": {"sky": (180, 215, 240), "ground": (180, 195, 100), "horizon": 0.5,
               "objects": [("house", (100, 140), "ground"), ("fence", (70, 100), "ground"),

@@ -56,6 +56,8 @@ MIN_SPREAD = TILE / 2
 MAX_SHEAR = 0.02
 #: Tone fit: residuals below this never make a pixel an outlier; below this variance no gain is fitted.
 TONE_CUTOFF, MIN_TONE_VARIANCE = 0.05, 1e-4
+#: The widest block :func:`match_tones` takes its means over (px).
+MAX_TONE_WINDOW = 31
 
 
 @dataclass(frozen=True)
@@ -311,16 +313,14 @@ def match_tones(a: Tensor, b: Tensor, valid: Tensor, rounds: int = 2, window: in
     ``MIN_TONE_VARIANCE``) gets an offset alone. 1xCxHxW images, 1x1xHxW bool; the result
     is clamped to [0, 1].
 
-    ``window`` (odd, px): the fit reads the means of the ``window x window`` blocks of a grid laid
-    from the corner, those wholly of compared pixels, instead of single pixels (a linear tone maps
-    means as it maps pixels; a mean of each block is read once, unlike overlapping squares' 49-fold
-    sums, which took 220 ms of a 1024^2 pair's 450 on one thread). B's noise and
-    blur are errors in the fit's variable, which pull its gain towards zero: on a scan whose
+    ``window`` (odd, px, :func:`check_tone_window`): the fit reads the means of the ``window x
+    window`` blocks of a grid laid from the corner, those wholly of compared pixels, instead of
+    single pixels (a linear tone maps means as it maps pixels; each pixel is read once). B's noise
+    and blur are errors in the fit's variable, which pull its gain towards zero: on a scan whose
     sky and ground are of like red, most of the red channel's variance is noise and blurred
     edges, and a gain of 0.55 instead of 1 turned every red-rich object into a difference.
     """
-    if window < 1 or window % 2 == 0:
-        raise ValueError(f"window must be an odd number of pixels >= 1, got {window!r}")
+    check_tone_window(window)
     fitted = b
     if window > 1:  # the blocks' means, of the blocks wholly of compared pixels (if two are)
         whole = F.max_pool2d((~valid).float(), window) == 0
@@ -351,6 +351,15 @@ def match_tones(a: Tensor, b: Tensor, valid: Tensor, rounds: int = 2, window: in
             kept = (x[keep], y[keep])
         out.append((gain * b[:, channel] + offset).clamp(0, 1))
     return torch.stack(out, 1).to(b.dtype)
+
+
+def check_tone_window(window: int, name: str = "window") -> int:
+    """:func:`match_tones`'s ``window``: an odd whole number of px from 1 (single pixels) to
+    :data:`MAX_TONE_WINDOW`."""
+    if isinstance(window, bool) or not isinstance(window, int) or not 1 <= window <= MAX_TONE_WINDOW \
+            or window % 2 == 0:
+        raise ValueError(f"{name} must be an odd number of pixels from 1 to {MAX_TONE_WINDOW}, got {window!r}")
+    return window
 
 
 def inner(height: int, width: int, margin: int, device: torch.device | str | None = None) -> Tensor:

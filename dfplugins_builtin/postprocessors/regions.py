@@ -275,7 +275,8 @@ class Regions:
             **({"push_merge": f"differences one above the other (or side by side), their columns (rows) overlapping "
                               f"by {ALIGNED} of the wider, closer than {self.push_merge} of the diagonal, are one "
                               f"difference when B is A moved along them by one shift over both, within "
-                              f"{self.move_match} of their own differences both ways: a push"} if self.push_merge else {}),
+                              f"{self.move_match} of their own differences both ways: a push"}
+               if self.push_merge else {}),
             **({"drift": f"on a pair drawn again, a difference that moving B by at most {DRIFT_REACH} px leaves at "
                          f"most {self.drift} of, the pair differing around it too, is layout drift and not reported"}
                if self.drift > 0 else {}),

@@ -151,7 +151,16 @@ from dfcore.ops.filters import (
 from dfcore.ops.glyphs import GLYPH_CONTRAST, check_glyph_height, glyph_mask
 from dfcore.ops.host import differs, differs_numpy, numpy_view
 from dfcore.ops.params import check_fraction
-from dfcore.ops.register import MAX_SHEAR, MIN_SPREAD, blank_border, inner, match_tones, measure_affine, warp
+from dfcore.ops.register import (
+    MAX_SHEAR,
+    MIN_SPREAD,
+    blank_border,
+    check_tone_window,
+    inner,
+    match_tones,
+    measure_affine,
+    warp,
+)
 from dfcore.ops.shift import (
     AUTO_LIMIT,
     auto_radius,
@@ -199,8 +208,6 @@ CONTRAST_REACH = 4
 ONE_GRID_SHARE = 0.5
 #: ``register=auto`` resamples B when the measured field departs from a translation by more than this (px).
 REGISTER_PX = 1.0
-#: The widest square ``register_tones`` takes its means over (px).
-MAX_TONE_WINDOW = 31
 #: ``edge_margin=auto`` leaves the edge out when the frame moved by this much or more (px): a row
 #: of one image then lies mostly outside the other's frame. A smaller measured move (a noisy or
 #: re-encoded pair reads as a fraction of a pixel) keeps the frame's content in place.
@@ -480,13 +487,9 @@ class Difference:
         if self.register_border and register != "auto":
             raise ValueError("register_border leaves out what register=auto's resampling brings from B's blank "
                              "border: set register=auto too")
-        if isinstance(register_tones, bool) or not isinstance(register_tones, int) or register_tones < 1 \
-                or register_tones % 2 == 0 or register_tones > MAX_TONE_WINDOW:
-            raise ValueError(f"register_tones must be an odd number of pixels from 1 to {MAX_TONE_WINDOW}, got "
-                             f"{register_tones!r}")
-        if register_tones > 1 and register != "auto":
+        self.register_tones = check_tone_window(register_tones, "register_tones")
+        if self.register_tones > 1 and register != "auto":
             raise ValueError("register_tones is the window of register=auto's tone fit: set register=auto too")
-        self.register_tones = register_tones
 
     def __call__(self, problem: Problem) -> Tensor | StageOutput:
         with torch.no_grad():
@@ -835,8 +838,8 @@ class Difference:
                        "larger left out" if self.register_structure else "")
             conventions["register"] = (
                 f"per-tile phase correlation (64 px tiles, half overlap){one_way}, affine fit with outliers trimmed "
-                f"(refused when its tiles lie nearly along one line, less than {MIN_SPREAD:g} px across it, or its field "
-                f"is sheared or scaled unevenly by more than {MAX_SHEAR:.0%}); B resampled "
+                f"(refused when its tiles lie nearly along one line, less than {MIN_SPREAD:g} px across it, or its "
+                f"field is sheared or scaled unevenly by more than {MAX_SHEAR:.0%}); B resampled "
                 f"(bicubic) when the field departs from a translation by more than {REGISTER_PX} px or moves by more "
                 f"than {AUTO_LIMIT} px, then its tones fitted to A's (gain and offset per channel"
                 + (f", on the means of {self.register_tones}x{self.register_tones} px blocks"
