@@ -5,8 +5,8 @@
 
 A speed change to the default map must not change what it finds: for each pair this prints the
 largest map difference relative to the map's peak, the largest per-pixel relative difference
-(pixels above a thousandth of the peak), and whether the strategy's and the regions' facts
-and the regions' boxes are the same. The pairs: the repository's sample pair (and its shifted
+(pixels above a thousandth of the peak), whether the regions' boxes are the same, and which of
+the strategy's and the regions' facts differ. The pairs: the repository's sample pair (and its shifted
 B), the speed benchmark's noisy 1024 px pair, the quality benchmark's retina pair at 1024 px on
 each track (lossless, JPEG, noise, shift, resample), that pair turned by 1.8 degrees (``register``
 resamples it) and a batch of two. ``tests/builtin/test_difference_options.py`` holds the cheap
@@ -52,6 +52,16 @@ def pairs() -> dict[str, tuple]:
     return found
 
 
+def changed_facts(old: object, new: object, key: str = "") -> list[str]:
+    """The facts (``stage.fact``, per sample) whose values differ between two outputs' infos."""
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        return sorted({fact for o, n in zip(old, new) for fact in changed_facts(o, n, key)})
+    if isinstance(old, dict) and isinstance(new, dict) and key.count(".") < 1:
+        return [fact for name in sorted(old.keys() | new.keys())
+                for fact in changed_facts(old.get(name), new.get(name), f"{key}.{name}" if key else name)]
+    return [] if old == new else [key or "info"]
+
+
 def main() -> None:
     if len(sys.argv) != 3 or sys.argv[1] not in ("save", "compare"):
         raise SystemExit(__doc__.split("\n\n")[1])
@@ -77,10 +87,11 @@ def main() -> None:
         relative = float((new - old).abs().max()) / peak if peak else float((new - old).abs().max())
         bright = old.abs() > 1e-3 * peak
         per_pixel = float(((new - old).abs()[bright] / old.abs()[bright]).max()) if bool(bright.any()) else 0.0
-        same = now["info"] == before[name]["info"] and now["regions"] == before[name]["regions"]
+        facts = changed_facts(json.loads(before[name]["info"]), json.loads(now["info"]))
+        regions = "regions the same" if now["regions"] == before[name]["regions"] else "regions DIFFERENT"
         worst = max(worst, relative)
-        print(f"{name:20s} max |diff| / peak {relative:.1e}   per pixel (> 1e-3 peak) {per_pixel:.1e}   "
-              f"facts and regions {'the same' if same else 'DIFFERENT'}")
+        print(f"{name:20s} max |diff| / peak {relative:.1e}   per pixel (> 1e-3 peak) {per_pixel:.1e}   {regions}, "
+              + (f"facts DIFFERENT: {', '.join(facts)}" if facts else "facts the same"))
     print(f"largest difference relative to the peak: {worst:.1e}")
 
 
