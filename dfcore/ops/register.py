@@ -92,14 +92,14 @@ class Affine:
         return float((corners - corners.mean(0)).norm(dim=1).max())
 
 
-def tile_translations(a: Tensor, b: Tensor, tile: int = TILE, structure: float = 0.0
+def tile_translations(a: Tensor, b: Tensor, tile: int = TILE, structure: float = 0.0, max_tiles: int = MAX_TILES
                       ) -> tuple[Tensor, Tensor, Tensor]:
     """Each tile's translation from A to B, and whether to trust it.
 
     Args:
         a, b: NxCxHxW images on one device, H and W at least ``tile``.
         tile: side of the square tiles, in px; they overlap by half, or are spaced wider so
-            that about ``MAX_TILES`` are measured on a large image.
+            that about ``max_tiles`` are measured on a large image.
         structure: a tile of A whose structure is less two-dimensional than this
             (:func:`two_dimensional`) is not trusted; 0 trusts every tile that passes the rest.
     Returns:
@@ -108,7 +108,7 @@ def tile_translations(a: Tensor, b: Tensor, tile: int = TILE, structure: float =
         structure in A's at least ``structure``).
     """
     height, width = a.shape[-2:]
-    step = max(tile // 2, round(math.sqrt(height * width / MAX_TILES)))
+    step = tile_step(height, width, tile, max_tiles)
     grey_a, grey_b = a.float().mean(1), b.float().mean(1)
     tiles_a = grey_a.unfold(1, tile, step).unfold(2, tile, step)  # N x rows x cols x tile x tile
     tiles_b = grey_b.unfold(1, tile, step).unfold(2, tile, step)
@@ -123,6 +123,11 @@ def tile_translations(a: Tensor, b: Tensor, tile: int = TILE, structure: float =
     xs = torch.arange(cols, dtype=torch.float64, device=a.device) * step + (tile - 1) / 2
     centres = torch.stack(torch.meshgrid(ys, xs, indexing="ij"), -1).reshape(-1, 2)
     return centres, shifts.view(n, rows * cols, 2).double(), trusted.view(n, rows * cols)
+
+
+def tile_step(height: int, width: int, tile: int = TILE, max_tiles: int = MAX_TILES) -> int:
+    """How far apart (px) :func:`tile_translations` places its tiles on an image of this size."""
+    return max(tile // 2, round(math.sqrt(height * width / max_tiles)))
 
 
 def _std(tiles: Tensor) -> Tensor:
@@ -209,15 +214,16 @@ def fit_affine(centres: Tensor, shifts: Tensor, trusted: Tensor) -> Affine | Non
     return Affine(matrix, int(keep.sum()), float(residual[keep].median()))
 
 
-def measure_affine(a: Tensor, b: Tensor, tile: int = TILE, structure: float = 0.0) -> list[Affine | None]:
+def measure_affine(a: Tensor, b: Tensor, tile: int = TILE, structure: float = 0.0, max_tiles: int = MAX_TILES
+                   ) -> list[Affine | None]:
     """Per sample, the affine field from A to B (:func:`fit_affine` over :func:`tile_translations`,
-    ``structure`` as there).
+    ``structure`` and ``max_tiles`` as there).
 
     ``None`` for a sample whose tiles do not allow a fit, and for images smaller than two tiles.
     """
     if min(a.shape[-2:]) < 2 * tile:
         return [None] * a.shape[0]
-    centres, shifts, trusted = tile_translations(a, b, tile, structure)
+    centres, shifts, trusted = tile_translations(a, b, tile, structure, max_tiles)
     return [fit_affine(centres, shifts[i], trusted[i]) for i in range(a.shape[0])]
 
 

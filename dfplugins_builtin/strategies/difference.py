@@ -78,7 +78,10 @@ quality benchmark (docs/quality.md):
   degree and scaled by a percent), its tones are fitted to A's (paper tint, exposure:
   :func:`dfcore.ops.register.match_tones`), the pixels of A with no counterpart in B and
   those within the largest displacement of the image's edge (where a scan's margin and the
-  page's edge fall) are not compared, and what is left is tolerated as a 1-px offset. A pair
+  page's edge fall) are not compared, and what is left is tolerated as a 1-px offset. The field
+  is first fitted to a third of the tiles (``GLANCE_TILES``): a pair it shows well inside both
+  limits (an aligned photograph, a re-encoded or noisy one) is left as it is without the full
+  measurement, which the others get. A pair
   is measured only when fewer than ``ONE_GRID_SHARE`` of its detail pixels are identical (the
   lossless test's share): bit-identical detail is on one grid, and a page whose table
   columns moved when a word grew, most of its detail identical to A, gives a field of many
@@ -154,11 +157,13 @@ from dfcore.ops.params import check_fraction
 from dfcore.ops.register import (
     MAX_SHEAR,
     MIN_SPREAD,
+    Affine,
     blank_border,
     check_tone_window,
     inner,
     match_tones,
     measure_affine,
+    tile_step,
     warp,
 )
 from dfcore.ops.shift import (
@@ -208,6 +213,11 @@ CONTRAST_REACH = 4
 ONE_GRID_SHARE = 0.5
 #: ``register=auto`` resamples B when the measured field departs from a translation by more than this (px).
 REGISTER_PX = 1.0
+#: ``register=auto`` first fits the field to about GLANCE_TILES tiles (a third of the full
+#: measurement's, a third of its time): a sample whose glance, fitted on at least GLANCE_MIN_TILES
+#: of them, stays GLANCE_MARGIN_PX inside both limits (REGISTER_PX, and shift=auto's AUTO_LIMIT) is
+#: not resampled and not measured again; the others are measured in full (docs/performance.md).
+GLANCE_TILES, GLANCE_MIN_TILES, GLANCE_MARGIN_PX = 100, 20, 0.5
 #: ``edge_margin=auto`` leaves the edge out when the frame moved by this much or more (px): a row
 #: of one image then lies mostly outside the other's frame. A smaller measured move (a noisy or
 #: re-encoded pair reads as a fraction of a pixel) keeps the frame's content in place.
@@ -227,6 +237,11 @@ def difference_map(a: Tensor, b: Tensor, reduce: str = "mean", shift: int = 0, s
     """
     a, b = gaussian_blur(a, sigma), gaussian_blur(b, sigma)
     return shift_tolerant(lambda x, y: reduce_channels((x - y).abs(), reduce), a, b, shift, symmetric=True)
+
+
+def _moved_by(field: Affine, height: int, width: int) -> float:
+    """How far (px) a field moves the image on average: the norm of its mean corner displacement."""
+    return float(field.corners(height, width).mean(0).norm())
 
 
 def slope(x: Tensor) -> Tensor:
@@ -552,15 +567,14 @@ class Difference:
         (``on_grid``: lossless, or ``ONE_GRID_SHARE`` of its detail identical) is not measured."""
         height, width = a.shape[-2:]
         warped, inside, resampled = [], [], []
-        todo = [i for i, done in enumerate(on_grid.tolist()) if not done]
-        models = dict(zip(todo, measure_affine(a[todo], b[todo], structure=self.register_structure))) if todo else {}
+        models = self._fields(a, b, [i for i, done in enumerate(on_grid.tolist()) if not done])
         for index in range(a.shape[0]):
             model = models.get(index)
             sample, mask, used = b[index:index + 1], torch.ones_like(b[index:index + 1, :1], dtype=torch.bool), False
             infos[index]["register"] = None
             if model is not None:
                 beyond = model.beyond_translation(height, width)
-                used = beyond > REGISTER_PX or float(model.corners(height, width).mean(0).norm()) > AUTO_LIMIT
+                used = beyond > REGISTER_PX or _moved_by(model, height, width) > AUTO_LIMIT
                 infos[index]["register"] = {"affine": [[round(v, 5) for v in row] for row in model.matrix.T.tolist()],
                                             "beyond_translation_px": round(beyond, 2), "tiles": model.tiles,
                                             "residual_px": round(model.residual, 3), "resampled": used}
@@ -579,6 +593,25 @@ class Difference:
         if not any(resampled):
             return b, None, resampled
         return torch.cat(warped), torch.cat(inside), resampled
+
+    def _fields(self, a: Tensor, b: Tensor, todo: list[int]) -> dict[int, Affine | None]:
+        """The measured field of each sample in ``todo``: its glance where that settles it
+        (:data:`GLANCE_TILES`), else the full measurement's. An image too small for the glance to
+        take fewer tiles is measured once, in full."""
+        if not todo:
+            return {}
+        height, width = a.shape[-2:]
+        if tile_step(height, width, max_tiles=GLANCE_TILES) == tile_step(height, width):
+            return dict(zip(todo, measure_affine(a[todo], b[todo], structure=self.register_structure)))
+        glances = measure_affine(a[todo], b[todo], structure=self.register_structure, max_tiles=GLANCE_TILES)
+        fields = {index: glance for index, glance in zip(todo, glances)
+                  if glance is not None and glance.tiles >= GLANCE_MIN_TILES
+                  and glance.beyond_translation(height, width) < REGISTER_PX - GLANCE_MARGIN_PX
+                  and _moved_by(glance, height, width) < AUTO_LIMIT - GLANCE_MARGIN_PX}
+        rest = [index for index in todo if index not in fields]
+        if rest:
+            fields.update(zip(rest, measure_affine(a[rest], b[rest], structure=self.register_structure)))
+        return fields
 
     def _difference(self, a: Tensor, b: Tensor, valid: Tensor | None, infos: list[dict[str, Any]],
                     resampled: list[bool], pair: PairFacts) -> tuple[Tensor, Tensor | None]:
@@ -839,7 +872,9 @@ class Difference:
             conventions["register"] = (
                 f"per-tile phase correlation (64 px tiles, half overlap){one_way}, affine fit with outliers trimmed "
                 f"(refused when its tiles lie nearly along one line, less than {MIN_SPREAD:g} px across it, or its "
-                f"field is sheared or scaled unevenly by more than {MAX_SHEAR:.0%}); B resampled "
+                f"field is sheared or scaled unevenly by more than {MAX_SHEAR:.0%}), first on about {GLANCE_TILES} "
+                f"tiles (a pair whose fit on {GLANCE_MIN_TILES} or more of them stays {GLANCE_MARGIN_PX} px inside both "
+                "limits below is not measured again); B resampled "
                 f"(bicubic) when the field departs from a translation by more than {REGISTER_PX} px or moves by more "
                 f"than {AUTO_LIMIT} px, then its tones fitted to A's (gain and offset per channel"
                 + (f", on the means of {self.register_tones}x{self.register_tones} px blocks"

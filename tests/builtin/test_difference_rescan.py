@@ -334,11 +334,11 @@ def test_rendered_contrast_is_read_from_text_and_described():
     assert "beyond a 1.5-px move" in Difference(rendered_contrast=0.15, rendered_motion=1.5).unit
 
 
-def page(height=200, width=256, seed=0):
+def page(height=200, width=256, seed=0, boxes=70):
     """Line art: dark boxes and strokes on white, enough of them in every tile to register on."""
     g = torch.Generator().manual_seed(seed)
     image = torch.ones(1, 3, height, width)
-    for _ in range(70):
+    for _ in range(boxes):
         y = int(torch.randint(0, height - 16, (1,), generator=g))
         x = int(torch.randint(0, width - 16, (1,), generator=g))
         h, w = int(torch.randint(2, 14, (1,), generator=g)), int(torch.randint(2, 14, (1,), generator=g))
@@ -383,6 +383,64 @@ def test_a_lossless_pair_is_not_measured_for_registration():
     b[..., 50:60, 50:60] = 0.0
     out = Difference(shift="auto", exact="auto", register="auto")(as_problem(a, b))
     assert out.info[0]["register"] is None and out.info[0]["exact"]
+
+
+def measured_fields(monkeypatch):
+    """A spy on the strategy's ``measure_affine``: each call's ``max_tiles`` and fields."""
+    calls = []
+
+    def spy(*args, **kwargs):
+        calls.append((kwargs.get("max_tiles", register.MAX_TILES), register.measure_affine(*args, **kwargs)))
+        return calls[-1][1]
+
+    monkeypatch.setattr(difference, "measure_affine", spy)
+    return calls
+
+
+def large_page_pair(turned: bool):
+    """A 400x512 page (large enough for the glance to take fewer tiles than the full measurement)
+    and B with a change, either noisy on A's grid or turned and scaled as a scan is."""
+    a = page(400, 512, seed=5, boxes=280)
+    b = a.clone()
+    b[..., 200:220, 240:260] = torch.tensor([0.9, 0.1, 0.1]).view(1, 3, 1, 1)
+    if turned:
+        return a, rescanned(b)
+    return a, (b + 0.02 * torch.randn(b.shape, generator=torch.Generator().manual_seed(6))).clamp(0, 1)
+
+
+@pytest.mark.parametrize("turned", [False, True])
+def test_register_glances_at_a_third_of_the_tiles_and_measures_in_full_only_when_that_does_not_settle(
+        monkeypatch, turned):
+    """The glance settles an aligned noisy pair (one measurement, not resampled); a turned page is
+    measured again in full and resampled by that fit. Either way the map is the one the full
+    measurement alone gives."""
+    a, b = large_page_pair(turned)
+    assert difference.tile_step(400, 512, max_tiles=difference.GLANCE_TILES) > difference.tile_step(400, 512)
+    strategy = Difference(shift="auto", reduce="l2", sigma=1, exact="auto", register="auto")
+    calls = measured_fields(monkeypatch)
+    out = strategy(as_problem(a, b))
+    facts = out.info[0]["register"]
+    assert [tiles for tiles, _ in calls] == ([difference.GLANCE_TILES, register.MAX_TILES] if turned
+                                             else [difference.GLANCE_TILES])
+    assert facts["resampled"] is turned and facts["tiles"] == calls[-1][1][0].tiles
+    if not turned:
+        assert facts["tiles"] >= difference.GLANCE_MIN_TILES
+        assert facts["beyond_translation_px"] < difference.REGISTER_PX - difference.GLANCE_MARGIN_PX
+    monkeypatch.setattr(difference, "GLANCE_MIN_TILES", 10**6)  # no glance settles: every pair in full
+    calls.clear()
+    full = strategy(as_problem(a, b))
+    assert [tiles for tiles, _ in calls] == [difference.GLANCE_TILES, register.MAX_TILES]
+    assert full.info[0]["register"]["resampled"] is turned
+    assert torch.equal(out.map, full.map)
+
+
+def test_a_small_image_is_measured_once_in_full(monkeypatch):
+    """Where the glance would take the same tiles as the full measurement, there is one measurement."""
+    a = page(seed=4)
+    b = (a + 0.02 * torch.randn(a.shape, generator=torch.Generator().manual_seed(1))).clamp(0, 1)
+    calls = measured_fields(monkeypatch)
+    Difference(shift="auto", register="auto")(as_problem(a, b))
+    assert [tiles for tiles, _ in calls] == [register.MAX_TILES]
 
 
 def columns_moved(seed: int, step: int, top: int = 60):
