@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
-from dfcore.ops.host import FLOATS, numpy_view
+from dfcore.ops.host import COMPLEX, FLOATS, numpy_view, unit_phase_
 
 
 def test_a_cpu_tensor_is_read_in_place_without_autograd():
@@ -26,3 +27,22 @@ def test_what_numpy_cannot_read_keeps_the_torch_path():
     assert numpy_view(torch.ones(3, dtype=torch.bool)) is not None
     if torch.cuda.is_available():
         assert numpy_view(torch.rand(3, device="cuda")) is None
+
+
+@pytest.mark.parametrize("dtype", [torch.complex64, torch.complex128])
+def test_unit_phase_keeps_each_frequency_s_phase_in_place_and_a_zero_at_zero(dtype):
+    spectrum = torch.randn(2, 16, 9, dtype=dtype, generator=torch.Generator().manual_seed(0)) * 40
+    spectrum[0, 0, 0] = 0
+    expected = spectrum / spectrum.abs().clamp_min(1e-12)
+    out = unit_phase_(spectrum)
+    assert out is spectrum  # in place
+    torch.testing.assert_close(out, expected)
+    assert out[0, 0, 0] == 0 and torch.allclose(out.flatten()[1:].abs(), torch.ones(1, dtype=out.real.dtype))
+
+
+def test_unit_phase_of_a_conjugate_view_takes_the_torch_path():
+    spectrum = torch.randn(4, 5, dtype=torch.complex64, generator=torch.Generator().manual_seed(1))
+    view = spectrum.conj()  # NumPy cannot read torch's conjugate bit
+    assert numpy_view(view, COMPLEX) is None
+    expected = (spectrum / spectrum.abs()).conj()
+    torch.testing.assert_close(unit_phase_(view), expected)

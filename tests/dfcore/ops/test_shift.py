@@ -12,6 +12,7 @@ from dfcore.ops.shift import (
     check_step,
     check_window,
     differing_boxes,
+    estimate_translation,
     moved,
     neighbourhood_range,
     phase_correlation,
@@ -91,6 +92,17 @@ def test_the_correlation_peak_says_how_far_to_trust_a_translation():
     shift, peak = phase_correlation(a, b)
     assert shift[0].tolist() == pytest.approx([3.0, -2.0], abs=0.05)
     assert peak[0] > 0.5 and peak[1] < 0.1
+
+
+def test_the_host_s_division_by_the_modulus_gives_the_same_translation_to_a_float_rounding():
+    """What estimate_translation runs (NumPy's modulus on a CPU) against torch's, on a sub-pixel move."""
+    g = torch.Generator().manual_seed(2)
+    a = F.interpolate(torch.rand(1, 3, 24, 24, generator=g), size=(96, 96), mode="bicubic", align_corners=False)
+    b = torch.roll(a, shifts=(1, 0), dims=(-2, -1)) * 0.6 + a * 0.4 + 0.01 * torch.randn(a.shape, generator=g)
+    torch_way, numpy_way = phase_correlation(a, b), phase_correlation(a, b, host=True)
+    torch.testing.assert_close(numpy_way, torch_way, rtol=0, atol=1e-5)
+    assert 0.3 < float(torch_way[0][0, 0]) < 1.0  # a fraction of a pixel, refined
+    torch.testing.assert_close(estimate_translation(a, b), numpy_way[0])
 
 
 @pytest.mark.parametrize("radius,overshoot", [(0, 0.0), (1, 0.15), (2, 0.0)])
