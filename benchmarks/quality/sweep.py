@@ -769,10 +769,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         text = choice_table(choice)
     else:
         maps, rules = ROUNDS[known.round]
+        ran = set().union(*(methods for methods in result["summary"].values()))  # --methods may name fewer
+        if REFERENCES[known.round] not in ran:  # a held-out run of the default and the peers: scores only
+            print(f"No choice: the round's reference {REFERENCES[known.round]} was not among the methods run.")
+            return
         if known.unchanged:
             records = unchanged.count("dev", 4, (), pipelines=method_pipelines(known.round))
         by_map = known.round in MAP_ROUNDS
-        ran = set().union(*(methods for methods in result["summary"].values()))  # --methods may name fewer
         candidates = [f"{m}@{r}" for m in maps for r in rules if f"{m}@{r}" in ran]
         choice = choose_guarded(result["summary"], candidates,
                                 REFERENCES[known.round], MAP_GUARD if by_map or known.round in RULE_ROUNDS else GUARD,

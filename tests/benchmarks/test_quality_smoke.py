@@ -101,6 +101,19 @@ def test_round_five_rule_skips_a_candidate_that_loses_a_track_and_ranks_the_rest
     assert "| `wins@r` | none | 1.650 |" in sweep.guarded_table({**choice, "method": "d4@rel", "map": "d4", "rule": "rel"})
 
 
+def test_a_round_run_without_its_reference_scores_and_makes_no_choice(monkeypatch, tmp_path, capsys):
+    """A held-out run of the default and the peers alone (``--methods``) keeps its scores and says
+    why no choice was made, instead of failing on the missing reference."""
+    from benchmarks.quality import sweep
+
+    summary = {"screens": {"default@rule": {"hit": 0.8, "ap": 0.5, "region_f1": 0.9, "count_error_rel": 0.1},
+                           "abs-diff": {"hit": 0.7, "ap": 0.4, "region_f1": 0.2, "count_error_rel": 2.0}}}
+    monkeypatch.setattr(sweep.run, "main", lambda argv: {"summary": summary})
+    sweep.main(["--round", "fifty-two", "--methods", "default@rule,abs-diff", "--out", str(tmp_path)])
+    assert f"reference {sweep.REFERENCES['fifty-two']} was not among the methods run" in capsys.readouterr().out
+    assert not (tmp_path / "choice.json").exists()
+
+
 def test_the_unchanged_pairs_guard_a_round_when_they_are_counted():
     from benchmarks.quality import sweep
 
