@@ -1,8 +1,8 @@
 """A CPU tensor's memory read by NumPy, for the host steps whose NumPy or OpenCV kernels are faster.
 
 The lossless test's comparisons and counts, the range tolerance's square root and window
-extremes, a median and a spectrum's modulus run several times faster in NumPy or OpenCV than in torch's CPU
-kernels (``docs/performance.md``). They read the tensor's own memory through
+extremes and a median run several times faster in NumPy or OpenCV than in torch's CPU kernels,
+a spectrum's modulus twice as fast (``docs/performance.md``). They read the tensor's own memory through
 :func:`numpy_view`, which says when that is possible; any other tensor -- on another device,
 of a dtype NumPy lacks (bfloat16), or a view carrying torch's negative bit -- keeps the torch
 path, so every stage stays device-agnostic. :func:`differs` (where a pair differs) is the

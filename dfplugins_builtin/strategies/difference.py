@@ -214,7 +214,7 @@ ONE_GRID_SHARE = 0.5
 #: ``register=auto`` resamples B when the measured field departs from a translation by more than this (px).
 REGISTER_PX = 1.0
 #: ``register=auto`` first fits the field to about GLANCE_TILES tiles (a third of the full
-#: measurement's, a third of its time): a sample whose glance, fitted on at least GLANCE_MIN_TILES
+#: measurement's, half its time at 1024 px): a sample whose glance, fitted on at least GLANCE_MIN_TILES
 #: of them, stays GLANCE_MARGIN_PX inside both limits (REGISTER_PX, and shift=auto's AUTO_LIMIT) is
 #: not resampled and not measured again; the others are measured in full (docs/performance.md).
 GLANCE_TILES, GLANCE_MIN_TILES, GLANCE_MARGIN_PX = 100, 20, 0.5
