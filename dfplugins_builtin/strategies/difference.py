@@ -621,11 +621,11 @@ class Difference:
 
         A sample that ``register`` resampled is left with the fit's residual, a fraction of a
         pixel: it gets a radius of 1 (a global translation measured on it would read the
-        margin the resampling left, not the content).
+        margin the resampling left, not the content), and is not measured.
         """
-        if self.shift == "auto":  # a pair on one grid is not measured (module docstring)
+        if self.shift == "auto":  # a pair on one grid is not measured (module docstring), nor one resampled
             translation = torch.zeros(a.shape[0], 2, device=a.device)
-            todo = [i for i, done in enumerate(pair.aligned.tolist()) if not done]
+            todo = [i for i, (done, used) in enumerate(zip(pair.aligned.tolist(), resampled)) if not (done or used)]
             if todo:
                 translation[todo] = estimate_translation(a[todo], b[todo]).to(translation.dtype)
             radii = [1 if used else radius for used, radius in zip(resampled, auto_radius(translation))]

@@ -434,6 +434,25 @@ def test_register_glances_at_a_third_of_the_tiles_and_measures_in_full_only_when
     assert torch.equal(out.map, full.map)
 
 
+def test_a_pair_register_resampled_is_not_measured_for_a_translation(monkeypatch):
+    """shift=auto gives a resampled sample a radius of 1 whatever it would read: its translation is
+    not measured (a batch of a noisy pair and a turned page: only the noisy one is)."""
+    (a, noisy), (_, turned) = large_page_pair(False), large_page_pair(True)
+    measured, estimate = [], difference.estimate_translation
+
+    def spy(x, y):
+        measured.append(x.shape[0])
+        return estimate(x, y)
+
+    monkeypatch.setattr(difference, "estimate_translation", spy)
+    out = Difference(shift="auto", reduce="l2", sigma=1, register="auto")(as_problem(torch.cat([a, a]),
+                                                                                      torch.cat([noisy, turned])))
+    assert [info["register"]["resampled"] for info in out.info] == [False, True]
+    assert measured == [1]  # the noisy sample alone
+    assert "misalignment_px" in out.info[0] and "misalignment_px" not in out.info[1]
+    assert [info["shift"] for info in out.info] == [0, 1]
+
+
 def test_a_small_image_is_measured_once_in_full(monkeypatch):
     """Where the glance would take the same tiles as the full measurement, there is one measurement."""
     a = page(seed=4)
