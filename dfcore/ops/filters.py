@@ -149,18 +149,24 @@ def multiscale_smooth(values: Tensor, sigma: float, valid: Tensor | None = None,
 
     Without ``valid``, when the widest kernel reaches :data:`FFT_RADIUS` px or more, the whole
     filter (``pre`` and every scale) is one product of spectra (:func:`_smooth_by_fft`): the
-    same values to a float rounding, at a cost that does not grow with ``sigma``.
+    same values to a float rounding, at a cost that does not grow with ``sigma``. So is a
+    ``valid`` that is a rectangle in every sample (an edge margin, a resampled pair's inner part)
+    but near its edges (:func:`_rectangle_scales`).
     """
     octaves = check_octaves(octaves)
     sigma, pre = check_sigma(sigma), check_sigma(pre)
     reach = kernel_radius(pre) + kernel_radius(sigma * 2 ** (octaves - 1))
-    if (valid is None and sigma > 0 and FFT_RADIUS <= reach < min(values.shape[-2:])
-            and values.dtype in (torch.float32, torch.float64)):
+    by_fft = (sigma > 0 and FFT_RADIUS <= reach < min(values.shape[-2:])
+              and values.dtype in (torch.float32, torch.float64))
+    if by_fft and valid is None:
         return _smooth_by_fft(values, sigma, octaves, pre)
     values = gaussian_blur(values, pre)
     weight = None if valid is None else valid.to(values.dtype)
     if weight is not None:
         values = values * weight
+        rectangles = _rectangles(valid) if by_fft else None
+        if rectangles is not None:
+            return _rectangle_scales(values, rectangles, sigma, octaves) * weight
     total = None
     for level in range(octaves):
         scale = sigma * 2**level
@@ -263,6 +269,91 @@ def _fft_filter(values: Tensor, sigma: float, octaves: int, pre: float, reach: i
     # A convolution leaves exact zeros where it reads only zeros (a lossless pair's map is mostly
     # zero, and the regions' background is measured on it); the FFT leaves a rounding there.
     return out.masked_fill_(~_reaches((values != 0).any(1, keepdim=True), reach), 0)
+
+
+def _rectangles(valid: Tensor) -> list[tuple[int, int, int, int] | None] | None:
+    """Each sample's ``valid`` (Nx1xHxW bool) as the rectangle ``(top, bottom, left, right)`` it fills
+    (``None`` for an empty one), or ``None`` when some sample's is not a rectangle."""
+    mask = numpy_view(valid)  # on a CPU, NumPy's boolean reductions: several times torch's
+    if mask is not None:
+        rows, columns, counts = mask[:, 0].any(2), mask[:, 0].any(1), np.count_nonzero(mask[:, 0], axis=(1, 2))
+    else:  # another device: only the rows', columns' and counts' few values come to the host
+        rows, columns = (side.cpu().numpy() for side in (valid[:, 0].any(2), valid[:, 0].any(1)))
+        counts = valid[:, 0].flatten(1).sum(1).cpu().numpy()
+    spans = []
+    for row, column, count in zip(rows, columns, counts):
+        ys, xs = np.flatnonzero(row), np.flatnonzero(column)
+        if not len(ys):
+            spans.append(None)
+            continue
+        # a rectangle: its rows and its columns run without a gap, and it fills every pair of them
+        if ys[-1] - ys[0] + 1 != len(ys) or xs[-1] - xs[0] + 1 != len(xs) or count != len(ys) * len(xs):
+            return None
+        spans.append((int(ys[0]), int(ys[-1]) + 1, int(xs[0]), int(xs[-1]) + 1))
+    return spans
+
+
+def _rectangle_scales(values: Tensor, rectangles: list[tuple[int, int, int, int] | None], sigma: float,
+                      octaves: int) -> Tensor:
+    """:func:`multiscale_smooth`'s mean of normalised scales for ``values`` that are zero outside
+    each sample's rectangle, before the product by the mask.
+
+    Each scale divides the blur of ``values`` by the blur of the mask ``W``. Wherever a scale's
+    kernel lies wholly inside the rectangle ``W`` is 1, so there the mean of the scales is the
+    unmasked one, a product of spectra (:func:`_fft_filter`, borders reflected as the blurs
+    reflect them); within a kernel's radius of the rectangle's edges each scale adds its blur
+    times ``1 / W - 1``, blurred separably in strips along those edges. ``W`` of a rectangle is
+    the product of its rows' and columns' 1-D blurs. The same values as the masked blurs to a
+    float rounding; pixels that read only zeros stay exactly zero.
+    """
+    height, width = values.shape[-2:]
+    reach = kernel_radius(sigma * 2 ** (octaves - 1))
+    total = _fft_filter(values, sigma, octaves, 0.0, reach)
+    for index, rectangle in enumerate(rectangles):
+        if rectangle is None:
+            continue
+        top, bottom, left, right = rectangle
+        sample, out = values[index:index + 1], total[index:index + 1]
+        for level in range(octaves):
+            kernel = gaussian_kernel(sigma * 2**level, values.device, values.dtype)
+            radius = kernel.numel() // 2
+            rows = _blur_line(_indicator(height, top, bottom, values), kernel)  # W is rows[y] * columns[x]
+            columns = _blur_line(_indicator(width, left, right, values), kernel)
+            upper, lower = min(top + radius, bottom), max(bottom - radius, top + radius)
+            strips = [(top, upper, left, right), (lower, bottom, left, right)]  # along the top and bottom edges,
+            strips += [(upper, lower, left, min(left + radius, right)),  # then the sides between them
+                       (upper, lower, max(right - radius, left + radius), right)]
+            for y0, y1, x0, x1 in strips:
+                if y0 >= y1 or x0 >= x1:
+                    continue
+                blurred = _blur_box(sample, kernel, y0, y1, x0, x1)
+                factor = (rows[y0:y1, None] * columns[None, x0:x1]).clamp_min_(1e-6).reciprocal_().sub_(1)
+                out[..., y0:y1, x0:x1] += blurred.mul_(factor).div_(octaves)
+    return total
+
+
+def _indicator(size: int, start: int, stop: int, like: Tensor) -> Tensor:
+    """A 1-D ``size``-long vector of ``like``'s dtype and device: 1 on ``[start, stop)``, else 0."""
+    line = torch.zeros(size, dtype=like.dtype, device=like.device)
+    line[start:stop] = 1
+    return line
+
+
+def _blur_line(line: Tensor, kernel: Tensor) -> Tensor:
+    """A 1-D ``line`` blurred by ``kernel``, its ends reflected (as :func:`separable_filter` reflects)."""
+    radius = kernel.numel() // 2
+    return _correlate(F.pad(line[None, None], (radius, radius), mode="reflect")[0, 0], kernel, 0, 1)
+
+
+def _blur_box(x: Tensor, kernel: Tensor, top: int, bottom: int, left: int, right: int) -> Tensor:
+    """:func:`separable_filter` of the whole of ``x`` (reflected borders), on the box alone: the box
+    and the kernel's radius around it (the image's own border where it comes first)."""
+    radius = kernel.numel() // 2
+    height, width = x.shape[-2:]
+    y0, y1 = max(top - radius, 0), min(bottom + radius, height)
+    x0, x1 = max(left - radius, 0), min(right + radius, width)
+    blurred = separable_filter(x[..., y0:y1, x0:x1], kernel)
+    return blurred[..., top - y0:bottom - y0, left - x0:right - x0]
 
 
 def _reaches(mask: Tensor, radius: int) -> Tensor:

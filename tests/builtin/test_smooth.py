@@ -167,3 +167,53 @@ def test_a_sparse_map_is_filtered_in_boxes_around_its_non_zero_pixels(monkeypatc
                                atol=1e-6 * float(out.max()))
     assert torch.equal(smooth_map(torch.zeros(batch, 1, 400, 900), 1.0, octaves=4, pre=1.0),
                        torch.zeros(batch, 1, 400, 900))
+
+
+def masked_scales(diff_map, valid, sigma, octaves, pre):
+    """The masked scales as the separable blurs give them: each scale's blur of the masked map over
+    its blur of the mask, averaged, then masked."""
+    weight = valid.to(diff_map.dtype)
+    values = gaussian_blur(diff_map, pre) * weight
+    total = sum(gaussian_blur(values, sigma * 2**i) / gaussian_blur(weight, sigma * 2**i).clamp_min(1e-6)
+                for i in range(octaves))
+    return total / octaves * weight
+
+
+def test_a_rectangular_mask_is_smoothed_by_fft_and_its_edges_corrected_as_the_blurs_give_them(monkeypatch):
+    """A mask that is a rectangle in every sample (an edge margin, a resampled pair's inner part):
+    one at the image's edge, one inside it, one thinner than the widest kernel, one empty. The
+    FFT with corrections along the rectangle's edges equals the masked blurs to a float rounding,
+    zeros included."""
+    from dfcore.ops import filters
+
+    calls = []
+    monkeypatch.setattr(filters, "_rectangle_scales", lambda *args, f=filters._rectangle_scales: calls.append(
+        args[1]) or f(*args))
+    generator = torch.Generator().manual_seed(6)
+    diff_map = torch.rand(4, 1, 150, 210, generator=generator) ** 3
+    diff_map[..., 10:140, 80:200] = 0  # a zero area, its middle beyond the kernels' reach (27 px)
+    valid = torch.zeros(4, 1, 150, 210, dtype=torch.bool)
+    valid[0, :, 0:120, 5:210] = True  # along the image's top and right edges
+    valid[1, :, 30:140, 40:190] = True
+    valid[2, :, 70:80, 20:200] = True  # 10 rows: thinner than the widest kernel's radius
+    out = smooth_map(diff_map, 1.0, valid, 4, pre=1.0)
+    assert calls == [[(0, 120, 5, 210), (30, 140, 40, 190), (70, 80, 20, 200), None]]
+    expected = masked_scales(diff_map, valid, 1.0, 4, 1.0)
+    torch.testing.assert_close(out, expected, rtol=0, atol=1e-6 * float(expected.abs().max()))
+    assert torch.equal(out == 0, expected == 0) and bool((out[:3, :, 40:110, 110:170] == 0).all())
+    assert not out[3].any()
+
+
+def test_a_mask_that_is_not_a_rectangle_keeps_the_separable_blurs(monkeypatch):
+    from dfcore.ops import filters
+
+    monkeypatch.setattr(filters, "_rectangle_scales", lambda *args: pytest.fail("not a rectangle"))
+    diff_map = torch.rand(1, 1, 120, 160, generator=torch.Generator().manual_seed(7))
+    valid = torch.ones(1, 1, 120, 160, dtype=torch.bool)
+    valid[..., 40:60, 50:90] = False  # a hole
+    expected = masked_scales(diff_map, valid, 1.0, 4, 1.0)
+    torch.testing.assert_close(smooth_map(diff_map, 1.0, valid, 4, pre=1.0), expected)
+    valid = torch.zeros(1, 1, 120, 160, dtype=torch.bool)
+    valid[..., 10:50, 10:60] = valid[..., 70:110, 10:60] = True  # two rectangles: the same rows' span, a gap
+    expected = masked_scales(diff_map, valid, 1.0, 4, 1.0)
+    torch.testing.assert_close(smooth_map(diff_map, 1.0, valid, 4, pre=1.0), expected)
