@@ -149,9 +149,9 @@ def multiscale_smooth(values: Tensor, sigma: float, valid: Tensor | None = None,
 
     Without ``valid``, when the widest kernel reaches :data:`FFT_RADIUS` px or more, the whole
     filter (``pre`` and every scale) is one product of spectra (:func:`_smooth_by_fft`): the
-    same values to a float rounding, at a cost that does not grow with ``sigma``. So is a
-    ``valid`` that is a rectangle in every sample (an edge margin, a resampled pair's inner part)
-    but near its edges (:func:`_rectangle_scales`).
+    same values to a float rounding, at a cost that does not grow with ``sigma``. A ``valid``
+    that is a rectangle in every sample (an edge margin, a resampled pair's inner part) is
+    smoothed so too, with its edges corrected (:func:`_rectangle_scales`).
     """
     octaves = check_octaves(octaves)
     sigma, pre = check_sigma(sigma), check_sigma(pre)
