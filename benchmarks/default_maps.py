@@ -26,11 +26,10 @@ sys.path.insert(0, str(ROOT))
 def pairs() -> dict[str, tuple]:
     import numpy as np
     import torch
-    import torch.nn.functional as F
     from PIL import Image
 
     from benchmarks.quality.pairs import make_pair
-    from benchmarks.run import pair_tensors
+    from benchmarks.run import pair_tensors, turned
 
     def tensor(image: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].float() / 255
@@ -44,9 +43,7 @@ def pairs() -> dict[str, tuple]:
         pair = make_pair("retina", 0, track, max_side=1024)
         found[f"retina {track}"] = (tensor(pair.a), tensor(pair.b))
     a = found["retina pristine"][0]
-    theta = torch.tensor([[[0.9995, -0.0314, 0.002], [0.0314, 0.9995, -0.003]]])
-    grid = F.affine_grid(theta, list(a.shape), align_corners=False)
-    found["retina turned"] = (a, F.grid_sample(a, grid, mode="bicubic", align_corners=False).clamp(0, 1))
+    found["retina turned"] = (a, turned(a))
     (a1, b1), (a2, b2) = found["noisy 1024 px"], found["retina pristine"]
     found["a batch of two"] = (torch.cat([a1, a2]), torch.cat([b1, b2]))
     return found

@@ -323,15 +323,30 @@ def decoded_tensor(image):
 
 def default_pairs(size: int = 1024) -> dict[str, tuple]:
     """The pairs the ``default`` section times: a noisy photograph (not lossless: its registration
-    is measured) and the quality benchmark's lossless retina pair with its seven planted edits, channels-last
-    as the decoder gives it."""
+    is measured), the quality benchmark's retina pair with its seven planted edits, channels-last as the
+    decoder gives it, lossless, shifted (its frame's edge left out: the map smoothed with a mask) and
+    turned (registered and resampled), and a lossless full-HD pair."""
 
     from benchmarks.quality.pairs import make_pair
 
-    pair = make_pair("retina", 0, "pristine", max_side=size)
+    pair, shifted = (make_pair("retina", 0, track, max_side=size) for track in ("pristine", "shift"))
+    a = decoded_tensor(pair.a)
     return {"noisy, planar (registration measured)": pair_tensors(size),
-            "lossless, 7 edits, channels-last as decoded": (decoded_tensor(pair.a), decoded_tensor(pair.b)),
-            "lossless 1920x1080, 5 edits in one corner": tuple(decoded_tensor(image) for image in full_hd_pair())}
+            "lossless, 7 edits, channels-last as decoded": (a, decoded_tensor(pair.b)),
+            "lossless 1920x1080, 5 edits in one corner": tuple(decoded_tensor(image) for image in full_hd_pair()),
+            "shifted 2/3 px, 7 edits (edge margin)": (decoded_tensor(shifted.a), decoded_tensor(shifted.b)),
+            "A turned 1.8 deg, nothing else (registered)": (a, turned(a))}
+
+
+def turned(image):
+    """``image`` (1xCxHxW) turned by 1.8 degrees and moved by a fraction of a pixel, bicubic: a
+    rescanned page's misregistration, which the default's ``register=auto`` resamples."""
+    import torch
+    import torch.nn.functional as F
+
+    theta = torch.tensor([[[0.9995, -0.0314, 0.002], [0.0314, 0.9995, -0.003]]], dtype=image.dtype)
+    grid = F.affine_grid(theta, list(image.shape), align_corners=False)
+    return F.grid_sample(image, grid, mode="bicubic", align_corners=False).clamp(0, 1)
 
 
 def full_hd_pair() -> tuple:
