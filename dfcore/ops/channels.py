@@ -46,19 +46,21 @@ def check_reduction(how: str) -> str:
 def channel_max(values: np.ndarray, axis: int) -> np.ndarray:
     """``values.max(axis=axis)`` over a short axis (an image's channels), channel by channel: NumPy
     reduces a length-3 axis element by element, 20x slower than three whole-array maxima."""
-    channels = np.moveaxis(values, axis, 0)
-    out = channels[0].copy()
-    for channel in channels[1:]:
-        np.maximum(out, channel, out=out)
-    return out
+    return _folded(values, axis, np.maximum)
 
 
 def channel_mean(values: np.ndarray, axis: int) -> np.ndarray:
     """``values.mean(axis=axis)`` of a float array over a short axis, as :func:`channel_max`: the
     channels summed in order in ``values``' dtype, then divided by their count (NumPy's mean, bit for bit)."""
+    out = _folded(values, axis, np.add)
+    out /= values.shape[axis]
+    return out
+
+
+def _folded(values: np.ndarray, axis: int, combine: np.ufunc) -> np.ndarray:
+    """The channels along ``axis`` combined in order by ``combine``, whole arrays at a time (a new array)."""
     channels = np.moveaxis(values, axis, 0)
     out = channels[0].copy()
     for channel in channels[1:]:
-        np.add(out, channel, out=out)
-    out /= channels.shape[0]
+        combine(out, channel, out=out)
     return out
