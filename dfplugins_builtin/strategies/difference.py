@@ -598,16 +598,14 @@ class Difference:
         """The measured field of each sample in ``todo``: its glance where that settles it
         (:data:`GLANCE_TILES`), else the full measurement's. An image too small for the glance to
         take fewer tiles is measured once, in full."""
-        if not todo:
-            return {}
         height, width = a.shape[-2:]
-        if tile_step(height, width, max_tiles=GLANCE_TILES) == tile_step(height, width):
-            return dict(zip(todo, measure_affine(a[todo], b[todo], structure=self.register_structure)))
-        glances = measure_affine(a[todo], b[todo], structure=self.register_structure, max_tiles=GLANCE_TILES)
-        fields = {index: glance for index, glance in zip(todo, glances)
-                  if glance is not None and glance.tiles >= GLANCE_MIN_TILES
-                  and glance.beyond_translation(height, width) < REGISTER_PX - GLANCE_MARGIN_PX
-                  and _moved_by(glance, height, width) < AUTO_LIMIT - GLANCE_MARGIN_PX}
+        fields: dict[int, Affine | None] = {}
+        if todo and tile_step(height, width, max_tiles=GLANCE_TILES) != tile_step(height, width):
+            glances = measure_affine(a[todo], b[todo], structure=self.register_structure, max_tiles=GLANCE_TILES)
+            fields = {index: glance for index, glance in zip(todo, glances)
+                      if glance is not None and glance.tiles >= GLANCE_MIN_TILES
+                      and glance.beyond_translation(height, width) < REGISTER_PX - GLANCE_MARGIN_PX
+                      and _moved_by(glance, height, width) < AUTO_LIMIT - GLANCE_MARGIN_PX}
         rest = [index for index in todo if index not in fields]
         if rest:
             fields.update(zip(rest, measure_affine(a[rest], b[rest], structure=self.register_structure)))
