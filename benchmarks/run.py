@@ -324,14 +324,15 @@ def decoded_tensor(image):
 def default_pairs(size: int = 1024) -> dict[str, tuple]:
     """The pairs the ``default`` section times: a noisy photograph (not lossless: its registration
     is measured), the quality benchmark's retina pair with its seven planted edits, channels-last as the
-    decoder gives it, lossless, shifted (its frame's edge left out: the map smoothed with a mask) and
+    decoder gives it, re-encoded as JPEG (its field settles that it is aligned), lossless, shifted (its frame's edge left out: the map smoothed with a mask) and
     turned (registered and resampled), and a lossless full-HD pair."""
 
     from benchmarks.quality.pairs import make_pair
 
-    pair, shifted = (make_pair("retina", 0, track, max_side=size) for track in ("pristine", "shift"))
+    pair, shifted, encoded = (make_pair("retina", 0, track, max_side=size) for track in ("pristine", "shift", "jpeg"))
     a = decoded_tensor(pair.a)
     return {"noisy, planar (registration measured)": pair_tensors(size),
+            "JPEG re-encoded, 7 edits (field: aligned)": (decoded_tensor(encoded.a), decoded_tensor(encoded.b)),
             "lossless, 7 edits, channels-last as decoded": (a, decoded_tensor(pair.b)),
             "lossless 1920x1080, 5 edits in one corner": tuple(decoded_tensor(image) for image in full_hd_pair()),
             "shifted 2/3 px, 7 edits (edge margin)": (decoded_tensor(shifted.a), decoded_tensor(shifted.b)),

@@ -13,7 +13,8 @@ quality benchmark (docs/quality.md):
   the pair's misalignment (phase correlation) and tolerates it only when there is some:
   an aligned pair keeps every pixel's own difference. A pair the lossless test takes as
   lossless (``exact``, ``lossless``, below) is on one grid and is not measured: a large change
-  can pull the phase correlation's peak off zero there;
+  can pull the phase correlation's peak off zero there; nor is one whose field ``register``
+  measured (below) moves it nowhere by more than ``FIELD_ALIGNED_PX``: it is aligned;
 * ``scale``, ``octaves``: the map's scale, the mean of its Gaussian smoothings at ``scale``,
   ``2 scale``... (as the ``smooth`` postprocessor): speckle averages away, a patchy change
   becomes one blob, fine scales keep a one-pixel line;
@@ -167,6 +168,7 @@ from dfcore.ops.register import (
     warp,
 )
 from dfcore.ops.shift import (
+    ALIGNED_PX,
     AUTO_LIMIT,
     auto_radius,
     check_radius,
@@ -222,6 +224,11 @@ GLANCE_TILES, GLANCE_MIN_TILES, GLANCE_MARGIN_PX = 100, 20, 0.5
 #: of one image then lies mostly outside the other's frame. A smaller measured move (a noisy or
 #: re-encoded pair reads as a fraction of a pixel) keeps the frame's content in place.
 FRAME_MOVED_PX = 0.5
+#: ``shift=auto`` takes a sample as aligned without its whole-image phase correlation when
+#: ``register=auto``'s field (fitted, not resampled) moves no corner by more than this (px), what
+#: that measurement calls aligned, and records the field's mean move: on the development pairs
+#: whose field stayed within twice this, the whole-image measurement never read more (docs/performance.md).
+FIELD_ALIGNED_PX = ALIGNED_PX
 
 
 def difference_map(a: Tensor, b: Tensor, reduce: str = "mean", shift: int = 0, sigma: float = 0.0) -> Tensor:
@@ -242,6 +249,19 @@ def difference_map(a: Tensor, b: Tensor, reduce: str = "mean", shift: int = 0, s
 def _moved_by(field: Affine, height: int, width: int) -> float:
     """How far (px) a field moves the image on average: the norm of its mean corner displacement."""
     return float(field.corners(height, width).mean(0).norm())
+
+
+def _field_moves(fields: dict[int, Affine | None], todo: list[int], height: int, width: int) -> dict[int, Tensor]:
+    """The mean move ``(dy, dx)`` of each sample in ``todo`` whose field moves no corner by more
+    than :data:`FIELD_ALIGNED_PX`: ``shift=auto`` needs no other measurement of it."""
+    moves = {}
+    for index in todo:
+        field = fields.get(index)
+        if field is not None:
+            corners = field.corners(height, width)
+            if float(corners.norm(dim=1).max()) <= FIELD_ALIGNED_PX:
+                moves[index] = corners.mean(0)
+    return moves
 
 
 def slope(x: Tensor) -> Tensor:
@@ -512,13 +532,13 @@ class Difference:
             a, b = planar(pre(problem.a)), planar(pre(problem.b))
             n = a.shape[0]
             infos: list[dict[str, Any]] = [{} for _ in range(n)]
-            valid, resampled = problem.valid, [False] * n
+            valid, resampled, fields = problem.valid, [False] * n, {}
             pair = self._measure(a, b, valid, infos)
             if self.register == "auto":
-                b, inside, resampled = self._register(a, b, infos, pair.on_grid)
+                b, inside, resampled, fields = self._register(a, b, infos, pair.on_grid)
                 if inside is not None:
                     valid = inside if valid is None else valid & inside
-            diff_map, valid = self._difference(a, b, valid, infos, resampled, pair)
+            diff_map, valid = self._difference(a, b, valid, infos, resampled, pair, fields)
             if self.background:
                 diff_map = background_normalise(diff_map, self.background, valid)
             support = None
@@ -561,10 +581,11 @@ class Difference:
                          aligned | (identical >= ONE_GRID_SHARE))
 
     def _register(self, a: Tensor, b: Tensor, infos: list[dict[str, Any]], on_grid: Tensor
-                  ) -> tuple[Tensor, Tensor | None, list[bool]]:
+                  ) -> tuple[Tensor, Tensor | None, list[bool], dict[int, Affine | None]]:
         """B resampled onto A where the measured field calls for it, the mask of A's pixels inside
-        B (``None`` when nothing was resampled), and which samples were. A pair on one grid
-        (``on_grid``: lossless, or ``ONE_GRID_SHARE`` of its detail identical) is not measured."""
+        B (``None`` when nothing was resampled), which samples were, and the measured fields by
+        sample. A pair on one grid (``on_grid``: lossless, or ``ONE_GRID_SHARE`` of its detail
+        identical) is not measured."""
         height, width = a.shape[-2:]
         warped, inside, resampled = [], [], []
         models = self._fields(a, b, [i for i, done in enumerate(on_grid.tolist()) if not done])
@@ -591,8 +612,8 @@ class Difference:
             inside.append(mask)
             resampled.append(used)
         if not any(resampled):
-            return b, None, resampled
-        return torch.cat(warped), torch.cat(inside), resampled
+            return b, None, resampled, models
+        return torch.cat(warped), torch.cat(inside), resampled, models
 
     def _fields(self, a: Tensor, b: Tensor, todo: list[int]) -> dict[int, Affine | None]:
         """The measured field of each sample in ``todo``: its glance where that settles it
@@ -612,18 +633,24 @@ class Difference:
         return fields
 
     def _difference(self, a: Tensor, b: Tensor, valid: Tensor | None, infos: list[dict[str, Any]],
-                    resampled: list[bool], pair: PairFacts) -> tuple[Tensor, Tensor | None]:
+                    resampled: list[bool], pair: PairFacts, fields: dict[int, Affine | None]
+                    ) -> tuple[Tensor, Tensor | None]:
         """The local map of each sample (its tolerance: ``shift`` or measured, and the range; then its
         scales), in row strips: everything but the background and the exact ranking; and the
         pixels compared (``valid`` less each sample's ``edge_margin``).
 
         A sample that ``register`` resampled is left with the fit's residual, a fraction of a
         pixel: it gets a radius of 1 (a global translation measured on it would read the
-        margin the resampling left, not the content), and is not measured.
+        margin the resampling left, not the content), and is not measured. One whose measured
+        field (``fields``) stays within :data:`FIELD_ALIGNED_PX` is aligned, with the field's mean move.
         """
         if self.shift == "auto":  # a pair on one grid is not measured (module docstring), nor one resampled
             translation = torch.zeros(a.shape[0], 2, device=a.device)
             todo = [i for i, (done, used) in enumerate(zip(pair.aligned.tolist(), resampled)) if not (done or used)]
+            settled = _field_moves(fields, todo, *a.shape[-2:])
+            for index, move in settled.items():
+                translation[index] = move.to(translation)
+            todo = [index for index in todo if index not in settled]
             if todo:
                 translation[todo] = estimate_translation(a[todo], b[todo]).to(translation.dtype)
             radii = [1 if used else radius for used, radius in zip(resampled, auto_radius(translation))]

@@ -434,10 +434,8 @@ def test_register_glances_at_a_third_of_the_tiles_and_measures_in_full_only_when
     assert torch.equal(out.map, full.map)
 
 
-def test_a_pair_register_resampled_is_not_measured_for_a_translation(monkeypatch):
-    """shift=auto gives a resampled sample a radius of 1 whatever it would read: its translation is
-    not measured (a batch of a noisy pair and a turned page: only the noisy one is)."""
-    (a, noisy), (_, turned) = large_page_pair(False), large_page_pair(True)
+def measured_translations(monkeypatch):
+    """A spy on the strategy's ``estimate_translation``: the batch size of each call."""
     measured, estimate = [], difference.estimate_translation
 
     def spy(x, y):
@@ -445,12 +443,49 @@ def test_a_pair_register_resampled_is_not_measured_for_a_translation(monkeypatch
         return estimate(x, y)
 
     monkeypatch.setattr(difference, "estimate_translation", spy)
+    return measured
+
+
+def test_a_pair_register_resampled_is_not_measured_for_a_translation(monkeypatch):
+    """shift=auto gives a resampled sample a radius of 1 whatever it would read: its translation is
+    not measured (a batch of a noisy pair and a turned page: only the noisy one is, here even
+    where its field would settle it)."""
+    (a, noisy), (_, turned) = large_page_pair(False), large_page_pair(True)
+    monkeypatch.setattr(difference, "FIELD_ALIGNED_PX", -1.0)
+    measured = measured_translations(monkeypatch)
     out = Difference(shift="auto", reduce="l2", sigma=1, register="auto")(as_problem(torch.cat([a, a]),
                                                                                       torch.cat([noisy, turned])))
     assert [info["register"]["resampled"] for info in out.info] == [False, True]
     assert measured == [1]  # the noisy sample alone
     assert "misalignment_px" in out.info[0] and "misalignment_px" not in out.info[1]
     assert [info["shift"] for info in out.info] == [0, 1]
+
+
+def test_a_pair_whose_field_keeps_it_aligned_is_not_measured_again_for_a_translation(monkeypatch):
+    """shift=auto takes a sample whose measured field moves no corner by more than FIELD_ALIGNED_PX
+    as aligned, with the field's mean move as its misalignment; a page moved by a pixel is
+    measured. The maps and radii are those of the whole-image measurement of both."""
+    a, noisy = large_page_pair(False)
+    moved = torch.roll(noisy, 1, dims=-1)
+    strategy = Difference(shift="auto", reduce="l2", sigma=1, antialias="auto", register="auto")
+    measured = measured_translations(monkeypatch)
+    out = strategy(as_problem(torch.cat([a, a]), torch.cat([noisy, moved])))
+    assert measured == [1]  # the moved sample alone
+    field = out.info[0]["register"]["affine"]
+    height, width = a.shape[-2:]
+    corners = [[row[0] * y + row[1] * x + row[2] for row in field] for y in (0, height - 1) for x in (0, width - 1)]
+    assert max(abs(v) for corner in corners for v in corner) <= difference.FIELD_ALIGNED_PX
+    mean = [sum(corner[i] for corner in corners) / 4 for i in (0, 1)]
+    assert out.info[0]["misalignment_px"] == pytest.approx(mean, abs=2e-3)
+    assert out.info[1]["misalignment_px"][1] == pytest.approx(1.0, abs=0.2)
+    assert [info["shift"] for info in out.info] == [0, 1]
+    monkeypatch.setattr(difference, "FIELD_ALIGNED_PX", -1.0)  # every sample measured whole
+    measured.clear()
+    whole = strategy(as_problem(torch.cat([a, a]), torch.cat([noisy, moved])))
+    assert measured == [2]
+    assert [info["shift"] for info in whole.info] == [0, 1]
+    assert max(map(abs, whole.info[0]["misalignment_px"])) <= 0.15  # what the field said: aligned
+    assert torch.equal(out.map, whole.map)
 
 
 def test_a_small_image_is_measured_once_in_full(monkeypatch):
