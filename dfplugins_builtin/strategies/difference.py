@@ -238,10 +238,14 @@ def difference_map(a: Tensor, b: Tensor, reduce: str = "mean", shift: int = 0, s
         a, b: NxCxHxW images on one device.
         reduce: how channels are combined (``mean``, ``max``, ``sum``, ``l2``).
         shift: largest tolerated displacement in pixels along each axis (0: none).
-        sigma: Gaussian pre-smoothing of both images in pixels (0: none).
+        sigma: Gaussian pre-smoothing of both images in pixels (0: none). Without a shift, the
+            difference is blurred instead (the blur is linear: the same values to a float rounding,
+            one blur in place of two).
     Returns:
         Tensor of shape (N, 1, H, W), values >= 0.
     """
+    if not shift:
+        return reduce_channels(gaussian_blur(a - b, sigma).abs(), reduce)
     a, b = gaussian_blur(a, sigma), gaussian_blur(b, sigma)
     return shift_tolerant(lambda x, y: reduce_channels((x - y).abs(), reduce), a, b, shift, symmetric=True)
 

@@ -7,6 +7,8 @@ import torch
 import torch.nn.functional as F
 
 from dfcore import Finder, ParameterError
+from dfcore.ops.channels import reduce_channels
+from dfcore.ops.filters import gaussian_blur
 from dfcore.ops.shift import best_match, displacements, shift_tolerant, shifted
 from dfcore.testing import fresh_registry
 from dfplugins_builtin.strategies.difference import Difference, difference_map
@@ -231,3 +233,12 @@ def test_the_default_leaves_the_edge_of_a_moved_frame_out_and_robust_does_not():
     assert found.bbox[0] <= x0 and found.bbox[2] >= x1 and found.bbox[1] <= y0 and found.bbox[3] >= y1
     robust = Finder(preset="robust", registry=fresh_registry(), device="cpu").compute(a, b).output.info[0]
     assert "edge_margin_px" not in robust["difference"]  # its fixed shift does not say the frame moved
+
+
+@pytest.mark.parametrize("reduce", ["mean", "l2", "max"])
+def test_an_unshifted_difference_blurs_the_difference_as_blurring_each_image_would(reduce):
+    """Without a shift, ``sigma`` blurs a - b once: |blur(a) - blur(b)| to a float rounding."""
+    g = torch.Generator().manual_seed(3)
+    a, b = torch.rand(2, 3, 40, 52, generator=g), torch.rand(2, 3, 40, 52, generator=g)
+    each = reduce_channels((gaussian_blur(a, 1.5) - gaussian_blur(b, 1.5)).abs(), reduce)
+    torch.testing.assert_close(difference_map(a, b, reduce, sigma=1.5), each, atol=1e-6, rtol=0)
