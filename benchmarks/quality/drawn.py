@@ -387,6 +387,19 @@ def _edited(source: str, variant: int, seed: int) -> tuple[np.ndarray, np.ndarra
     return a, render(source, _visible(edited)), footprints
 
 
+def unchanged_pair(source: str, variant: int, seed: int = 0, max_side: int = 640) -> tuple[np.ndarray, np.ndarray, str]:
+    """A and B of :func:`make_pair`'s degraded pair ``variant`` without its edits: the scene and
+    the same scene printed and rescanned as that pair's B is, nothing changed; and ``scanned``."""
+    key = list(SOURCES).index(source)
+    a = render(source, _visible(make_scene(source, real.rng(seed, 301, key, variant))))
+    b, _ = scan(a, real.rng(seed, 303, key, variant))
+    scale = min(1.0, max_side / max(WIDTH, HEIGHT))
+    if scale < 1:
+        size = (round(WIDTH * scale), round(HEIGHT * scale))
+        a, b = (real.area_resize(image, size) for image in (a, b))
+    return a, b, "scanned"
+
+
 def make_pair(source: str, variant: int, degraded: bool, seed: int = 0, max_side: int = 640) -> Pair:
     """The pair ``variant`` of scene theme ``source``; B printed and rescanned when ``degraded``.
 

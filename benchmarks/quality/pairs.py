@@ -449,6 +449,23 @@ def images_of(split: str) -> list[str]:
     return [name for name, source in SOURCES.items() if source.split == split]
 
 
+#: :func:`unchanged_pair`'s degradations, one per variant (cycled): every track but ``pristine``.
+DEGRADED = ALL_TRACKS[1:]
+
+
+def unchanged_pair(image: str, variant: int, seed: int = 0, max_side: int = MAX_SIDE
+                   ) -> tuple[np.ndarray, np.ndarray, str]:
+    """A and B of :func:`make_pair`'s pair ``variant`` of ``image`` in the degraded track
+    ``DEGRADED[variant]`` (cycled) without its edits: the photograph degraded twice as that track
+    degrades A and B (the same JPEG qualities, noise, move or resampling), nothing changed; and the
+    track's name."""
+    track = DEGRADED[variant % len(DEGRADED)]
+    a = SOURCES[image].load(max_side)
+    rng = _rng(seed, list(SOURCES).index(image), variant, 1 + ALL_TRACKS.index(track))
+    a, b, _, _ = degrade(a.copy(), a.copy(), [], track, rng)
+    return a, b, track
+
+
 def generate(split: str = "test", variants: int = 3, tracks: Sequence[str] = TRACKS, seed: int = 0,
              images: Sequence[str] | None = None, max_side: int = MAX_SIDE) -> Iterator[Pair]:
     """Every pair of a split: each image, ``variants`` edit sets, each track."""

@@ -128,6 +128,16 @@ def load(name: str, max_side: int = MAX_SIDE) -> np.ndarray:
     return image
 
 
+def unchanged_pair(source: str, variant: int, seed: int = 0, max_side: int = MAX_SIDE
+                   ) -> tuple[np.ndarray, np.ndarray, str]:
+    """A and B of :func:`make_pair`'s degraded pair ``variant`` without its edits: the photograph
+    saved by A's and by B's encoder, nothing changed; and the two encoders (``seed`` unused: the
+    edits alone are drawn from it)."""
+    a = load(source, max_side)
+    enc_a, enc_b = ENCODINGS[variant % len(ENCODINGS)]
+    return enc_a.apply(a), enc_b.apply(a), f"{enc_a} / {enc_b}"
+
+
 def make_pair(source: str, variant: int, degraded: bool, seed: int = 0, max_side: int = MAX_SIDE) -> Pair:
     """The pair ``variant`` of photograph ``source``; A and B re-encoded differently when ``degraded``."""
     key = list(SOURCES).index(source)

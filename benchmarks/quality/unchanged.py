@@ -1,4 +1,5 @@
-"""False differences on pages and plots drawn again with nothing changed.
+"""False differences on pairs with nothing changed: pages and plots drawn again, photographs
+re-encoded or degraded, scenes rescanned.
 
     python -m benchmarks.quality.unchanged --split dev --variants 4 --out DIR
     python -m benchmarks.quality.unchanged --presets default --pipeline 'mine=strategy=difference;postprocessor=regions'
@@ -16,6 +17,15 @@ and a sweep's ``--unchanged`` guard holds them as it holds the others (round twe
 windows had raised the first from 0 differences to 6 unseen). It prints, per family and preset,
 the pairs, the share reported as unchanged (0 differences) and the mean and largest number of
 differences, and writes ``unchanged.json``.
+
+Three more families ask the same of the other tracks' degradations, each pair the degraded
+pair of its track less the edits: ``photos`` (the photograph saved by A's and by B's encoder,
+:func:`benchmarks.quality.photos.unchanged_pair`), ``drawn`` (the scene and the same scene printed
+and rescanned, :func:`benchmarks.quality.drawn.unchanged_pair`) and ``degraded`` (the benchmark's
+photographs degraded as the tracks ``jpeg``, ``noise``, ``shift``, ``resample`` and the stress
+tracks degrade A and B, one track per variant, :func:`benchmarks.quality.pairs.unchanged_pair`).
+A researcher comparing two restorations that differ only by an encoder, or a scan that differs only
+by the scan, asks the same first question.
 """
 
 from __future__ import annotations
@@ -30,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.quality import figures, real, run, screens
+from benchmarks.quality import drawn, figures, pairs, photos, real, run, screens
 from benchmarks.quality.pairs import MAX_SIDE
 
 PRESETS = ("default", "redrawn", "robust", "strict")
@@ -48,7 +58,8 @@ def layout_pair(source: str, variant: int = 0, seed: int = 0, max_side: int = MA
     return layout_shift.render(layout_shift.Page()), layout_shift.render(case.b), source
 
 
-MAKERS = {"screens": screens.unchanged_pair, "figures": figures.unchanged_pair, "layout": layout_pair}
+MAKERS = {"screens": screens.unchanged_pair, "figures": figures.unchanged_pair, "layout": layout_pair,
+          "photos": photos.unchanged_pair, "drawn": drawn.unchanged_pair, "degraded": pairs.unchanged_pair}
 
 
 def _pairs_of(family: str, split: str, variants: int) -> list[tuple[str, int]]:
@@ -56,7 +67,8 @@ def _pairs_of(family: str, split: str, variants: int) -> list[tuple[str, int]]:
     settings; the layout controls once each, whatever the split."""
     if family == "layout":
         return [(source, 0) for source in LAYOUT_CONTROLS]
-    return [(source, variant) for source in real.sources_of(family, split) for variant in range(variants)]
+    sources = pairs.images_of(split) if family == "degraded" else real.sources_of(family, split)
+    return [(source, variant) for source in sources for variant in range(variants)]
 
 
 def count(split: str, variants: int, presets: Sequence[str], seed: int = 0,

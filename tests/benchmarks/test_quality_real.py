@@ -202,6 +202,34 @@ def test_an_unchanged_pair_is_the_degraded_pair_less_its_edits(screen_pairs, scr
     assert setting == screen_pairs["screens"].info["b_setting"] and not np.array_equal(a, b)
 
 
+def test_the_photograph_and_scene_unchanged_pairs_are_their_degraded_pairs_less_the_edits():
+    """photos: the photograph saved by both encoders; drawn: the scene and its rescan; degraded: a
+    photograph degraded as each track degrades A and B, one track per variant."""
+    from benchmarks.quality import drawn, pairs, photos
+
+    a, b, setting = photos.unchanged_pair("china", 1, max_side=SIDE)
+    pair = photos.make_pair("china", 1, True, max_side=SIDE)
+    np.testing.assert_array_equal(a, pair.a)  # A holds no edit: A's encoding of the same photograph
+    assert setting == f"{pair.info['a']} / {pair.info['b']}" and not np.array_equal(a, b)
+    a, b, setting = drawn.unchanged_pair("park", 0, max_side=SIDE)
+    pair = drawn.make_pair("park", 0, True, max_side=SIDE)
+    np.testing.assert_array_equal(a, pair.a)
+    assert setting == "scanned" and a.shape == b.shape and not np.array_equal(a, b)
+    assert pairs.DEGRADED[:4] == ("jpeg", "noise", "shift", "resample")
+    for variant, track in enumerate(pairs.DEGRADED[:4]):
+        a, b, setting = pairs.unchanged_pair("camera", variant, max_side=SIDE)
+        pair = pairs.make_pair("camera", variant, track, max_side=SIDE)
+        assert setting == track and a.shape == b.shape and not np.array_equal(a, b)
+        np.testing.assert_array_equal(a, pair.a)
+        if track == "noise":  # drawn from the same generator: away from the edits, B is the pair's B
+            np.testing.assert_array_equal(b[~pair.truth], pair.b[~pair.truth])
+    from benchmarks.quality import unchanged
+
+    assert {"photos", "drawn", "degraded"} <= set(unchanged.MAKERS)
+    assert unchanged._pairs_of("degraded", "test", 2) == [(image, v) for image in pairs.images_of("test") for v in (0, 1)]
+    assert unchanged._pairs_of("drawn", "dev", 1) == [(scene, 0) for scene in real.sources_of("drawn", "dev")]
+
+
 def test_the_unchanged_count_records_what_each_preset_reports(monkeypatch, tmp_path):
     from benchmarks.quality import figures, unchanged
 
