@@ -240,7 +240,13 @@ def dfind_postprocessors() -> Iterator[StageSpec]:
                 Param("exact_peaks", False, "with exact_background, on such a map absorb_peaks is off: another peak "
                                             "that reaches extent of a difference's peak starts its own"),
                 Param("zero_below", 0.0, "values of |map| at most this fraction of its largest are zero: a float32 "
-                                         "FFT's rounding (1e-12 to 1e-6 of the peak) is background, not signal")),
+                                         "FFT's rounding (1e-12 to 1e-6 of the peak) is background, not signal"),
+                Param("typical", 0.0, "on a map holding typical_count candidate differences or more (areas standing "
+                                      "level above the background, parts closer than merge joined), a difference's "
+                                      "peak is at least this many times the median candidate's: where nothing "
+                                      "changed, a degradation's residue is many candidates, none far above the "
+                                      "others (0: off; not on an exact background)"),
+                Param("typical_count", 20, "typical applies from this many candidate differences")),
     )
 
 

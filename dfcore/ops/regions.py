@@ -57,6 +57,7 @@ from torch import Tensor
 from dfcore.contracts import Region
 from dfcore.ops.parts import Rejoin, label_regions, merged, pixels_of, rejoined
 from dfcore.ops.strips import boxes_around
+from dfcore.ops.typical import TYPICAL_COUNT, typical_level
 
 #: What a support judges (:func:`significant_regions`'s ``judge``).
 JUDGES = ("difference", "peak")
@@ -222,7 +223,8 @@ def significant_regions(values: np.ndarray, valid: np.ndarray | None = None, *, 
                         support: np.ndarray | None = None, judge: str = "difference",
                         exact_background: bool = False, zero_below: float = 0.0, absorb_peaks: bool = True,
                         exact_merge: float = 0.0, exact_peaks: bool = False, rejoin: Rejoin | None = None,
-                        absorb_within: float = 0.0, within_confirmed: bool = False
+                        absorb_within: float = 0.0, within_confirmed: bool = False, typical: float = 0.0,
+                        typical_count: int = TYPICAL_COUNT
                         ) -> tuple[list[Region], np.ndarray, tuple[float, float]]:
     """The differences one HxW map holds, strongest first, and their HxW bool mask.
 
@@ -282,6 +284,9 @@ def significant_regions(values: np.ndarray, valid: np.ndarray | None = None, *, 
             above that background is a change, so another peak that reaches ``extent`` of a
             difference's peak is one of its own, not a bump on its flank (two changes 16 px
             apart on a lossless page were one difference whose box held only the stronger).
+        typical: on a map with ``typical_count`` candidates or more (areas ``level`` above the
+            background, parts within ``merge`` joined), a difference's peak is at least this many
+            times the median candidate's (0: off; :mod:`dfcore.ops.typical`); not on an exact one.
         zero_below: values of ``|map|`` at most this fraction of its largest are zero: a float32
             FFT's rounding, which leaves values of 1e-12 to 1e-6 of the peak wherever a smoothing
             read a non-zero pixel, counts as the background, not as values above it.
@@ -323,6 +328,9 @@ def significant_regions(values: np.ndarray, valid: np.ndarray | None = None, *, 
         mask = magnitude > 0 if valid is None else (magnitude > 0) & valid
     else:
         seed_level = max(level, relative * float(z.max()))
+        if typical > 0 and not exact:
+            seed_level = max(seed_level, typical_level(z, magnitude, level, merge * diagonal, typical, typical_count,
+                                                       centre, spread))
         if not (z > seed_level).any():
             return [], empty, (centre, spread)
         mask = _grown(z, seed_level, min(low, level), extent, max(min(absorb, extent), 0.0),

@@ -43,6 +43,11 @@ A thing that moved leaves its surroundings identical and is kept.
 a support): there the support and ``drift`` already leave out what re-rendering moved, and a
 changed digit stands lower beside a changed heading than a photograph's faint edit beside its
 strongest.
+With ``typical``, on a map holding ``typical_count`` candidates or more (areas standing ``level``
+above the background, parts within ``merge`` joined), a difference's peak must also be that many
+times the median candidate's: where nothing changed, a degradation's residue (a texture moved by
+a fraction of a pixel, stars a resampling blurred) is many like blobs that ``relative`` measures
+only against the strongest of themselves (:mod:`dfcore.ops.typical`; not on an exact map).
 With ``line_merge``, differences that lie on one line (rows overlapping by half the lower
 one's height, heights alike) and closer than that fraction of the diagonal along it are one
 difference: the words of a line of text an edit changed or moved
@@ -94,7 +99,7 @@ from dfcore.ops.params import check_fraction
 from dfcore.ops.parts import Rejoin
 from dfcore.ops.pushes import ALIGNED, joined_pushes
 from dfcore.ops.recolours import joined_recolours
-from dfcore.ops.regions import JUDGES, fades, significant_regions
+from dfcore.ops.regions import JUDGES, TYPICAL_COUNT, fades, significant_regions
 
 
 def _crops(images: tuple[torch.Tensor, torch.Tensor], index: int) -> Crop:
@@ -136,7 +141,8 @@ class Regions:
                  exact_moves: int = 0, absorb_within: float = 0.0, recolours: bool = False,
                  frame_span: float = FRAME_SPAN, drift: float = 0.0, rendered_relative: float | None = None,
                  absorb_within_on: str = "all", rendered_move_tolerance: int | None = None,
-                 move_plain: float = 0.0, push_merge: float = 0.0) -> None:
+                 move_plain: float = 0.0, push_merge: float = 0.0, typical: float = 0.0,
+                 typical_count: int = TYPICAL_COUNT) -> None:
         for name, value in (("level", level), ("low", low)):
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a positive number of standard deviations, got {value!r}")
@@ -184,6 +190,12 @@ class Regions:
         self.recolours = bool(recolours)
         self.drift = check_fraction(drift, "drift", "a difference")
         self.push_merge = check_fraction(push_merge, "push_merge", _DIAGONAL)
+        if not (math.isfinite(typical) and (typical == 0 or typical >= 1)):
+            raise ValueError(f"typical must be 0 (off) or a factor of at least 1 over the median candidate, got "
+                             f"{typical!r}")
+        if isinstance(typical_count, bool) or int(typical_count) != typical_count or typical_count < 2:
+            raise ValueError(f"typical_count must be a whole number of candidates >= 2, got {typical_count!r}")
+        self.typical, self.typical_count = float(typical), int(typical_count)
 
     def __call__(self, out: StageOutput) -> StageOutput:
         maps = out.map[:, 0].detach().float().cpu().numpy()  # labelling is a host step (dfcore.ops.regions)
@@ -202,7 +214,8 @@ class Regions:
                 support=None if support is None else support[index], judge=self.judge,
                 exact_background=self.exact_background, zero_below=self.zero_below, absorb_peaks=self.absorb_peaks,
                 exact_merge=self.exact_merge, exact_peaks=self.exact_peaks, rejoin=self._rejoin(crop, values.shape),
-                absorb_within=within, within_confirmed=self.absorb_within_on == "confirmed")
+                absorb_within=within, within_confirmed=self.absorb_within_on == "confirmed", typical=self.typical,
+                typical_count=self.typical_count)
             if self.frame > 0:
                 found, mask = off_the_frame(found, mask, self.frame, crop, self.frame_span)
             if self.moves and crop is not None and len(found) > 1:
@@ -277,6 +290,10 @@ class Regions:
                               f"difference when B is A moved along them by one shift over both, within "
                               f"{self.move_match} of their own differences both ways: a push"}
                if self.push_merge else {}),
+            **({"typical": f"on a map holding {self.typical_count} candidate differences or more (areas standing "
+                           f"level above the background, parts closer than merge joined), a difference's peak is at "
+                           f"least {self.typical:g} times the median candidate's (not on an exact background)"}
+               if self.typical else {}),
             **({"drift": f"on a pair drawn again, a difference that moving B by at most {DRIFT_REACH} px leaves at "
                          f"most {self.drift} of, the pair differing around it too, is layout drift and not reported"}
                if self.drift > 0 else {}),

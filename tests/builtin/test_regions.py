@@ -213,6 +213,28 @@ def test_push_merge_reports_a_stacked_bar_grown_once():
     assert "push" in Regions(push_merge=0.1).conventions()["push_merge"] and "push_merge" not in Regions().conventions()
 
 
+def test_typical_is_read_from_text_described_and_drops_a_residue_of_like_candidates():
+    """Thirty like bumps (a degradation's residue, nothing changed) are thirty differences under the
+    relative floor alone, none with typical=4; a change five times their height is the one kept."""
+    values = torch.zeros(1, 1, 200, 300)
+    heights = torch.linspace(0.8, 1.2, 30)
+    for index in range(30):
+        y, x = divmod(index, 10)
+        values[..., 10 + 30 * y:14 + 30 * y, 10 + 28 * x:14 + 28 * x] = heights[index]
+    values += 0.05 * torch.rand(values.shape, generator=torch.Generator().manual_seed(0))
+    rule = "regions:level=6,merge=0.01,relative=0.15"
+    assert len(finder(postprocessor=rule).postprocessors[0].obj(StageOutput(map=values)).regions[0]) == 30
+    stage = finder(postprocessor=f"{rule},typical=4,typical_count=25").postprocessors[0].obj
+    assert stage.typical == 4 and stage.typical_count == 25
+    assert stage(StageOutput(map=values)).regions == [[]]
+    changed = values.clone()
+    changed[..., 150:170, 150:170] = 5.0
+    (found,) = stage(StageOutput(map=changed)).regions[0]
+    assert found.bbox == (150, 150, 170, 170)  # ends exclusive
+    assert "4 times the median candidate's" in stage.conventions()["typical"]
+    assert "typical" not in finder(postprocessor=rule).postprocessors[0].obj.conventions()
+
+
 def test_drift_leaves_out_what_a_page_laid_out_again_leaves_and_keeps_a_change():
     """A page drawn again, every mark a shade lighter and the lower rows a pixel and a half off: on
     such a pair (a support that fades) the two drifted blocks are left out and a mark drawn anew
@@ -272,6 +294,10 @@ def test_drift_leaves_out_what_a_page_laid_out_again_leaves_and_keeps_a_change()
     ("frame_span=1", r"frame_span must be a fraction of the edge's length in \[0, 1\)"),
     ("push_merge=1", r"push_merge must be a fraction of the image diagonal in \[0, 1\)"),
     ("push_merge=-0.1", "push_merge"),
+    ("typical=0.5", r"typical must be 0 \(off\) or a factor of at least 1"),
+    ("typical=nan", "typical must be 0"),
+    ("typical_count=1", "typical_count must be a whole number of candidates >= 2"),
+    ("typical_count=2.5", "typical_count"),
 ])
 def test_bad_knobs_are_one_line_errors(params, message):
     with pytest.raises(ParameterError, match=message):

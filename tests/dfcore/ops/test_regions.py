@@ -334,6 +334,58 @@ def test_relative_drops_what_is_faint_next_to_the_strongest_change():
     assert strong.bbox == (20, 20, 40, 40)
 
 
+def residue(count=30, height=200, width=300, seed=0):
+    """A map holding ``count`` small blobs of like heights (0.8 to 1.2 over a noise of 0.05): what
+    a degradation leaves with nothing changed, many candidates and none far above the others."""
+    rng = np.random.default_rng(seed)
+    values = noisy(height, width, seed=seed)
+    for index in range(count):
+        y, x = divmod(index, 10)
+        blob(values, 10 + 28 * x, 10 + 30 * y, 14 + 28 * x, 14 + 30 * y, float(rng.uniform(0.8, 1.2)))
+    return values
+
+
+def test_typical_drops_a_residue_of_many_like_candidates_and_keeps_a_change_far_above_them():
+    values = residue()
+    rule = {"level": 6.0, "merge": 0.01, "relative": 0.15}
+    assert len(significant_regions(values, **rule)[0]) == 30  # each standing out of the noise
+    assert significant_regions(values, **rule, typical=4)[0] == []
+    changed = blob(values.copy(), 150, 160, 170, 180, 5.0)
+    (change,), _, _ = significant_regions(changed, **rule, typical=4)
+    assert change.bbox == (150, 160, 170, 180)
+    assert len(significant_regions(changed, **rule, typical=6)[0]) == 0  # 5 is not six times the typical 1
+
+
+def test_typical_leaves_a_map_with_fewer_candidates_than_typical_count_as_it_is():
+    values = residue(count=19)
+    rule = {"level": 6.0, "merge": 0.01, "relative": 0.15}
+    assert len(significant_regions(values, **rule, typical=4)[0]) == 19  # fewer than 20: no floor
+    assert significant_regions(values, **rule, typical=4, typical_count=19)[0] == []
+    # parts closer than merge are one candidate: 30 blobs within 0.2 of the diagonal of each other are one
+    assert len(significant_regions(residue(), level=6.0, merge=0.2, relative=0.15, typical=4)[0]) == 1
+
+
+def test_typical_level_is_the_z_of_the_floor_or_no_floor():
+    from dfcore.ops.typical import typical_level
+
+    values = residue()
+    z = (values - 0.025) / 0.01
+    floor = typical_level(z, values, 6.0, 2.0, 4.0, 20, 0.025, 0.01)
+    heights = sorted(float(values[10 + 30 * y:14 + 30 * y, 10 + 28 * x:14 + 28 * x].max()) for y in range(3) for x in range(10))
+    assert floor == pytest.approx((4 * float(np.median(heights)) - 0.025) / 0.01)
+    assert typical_level(z, values, 6.0, 2.0, 4.0, 31, 0.025, 0.01) == -np.inf
+
+
+def test_typical_is_not_applied_on_an_exact_background():
+    """On a lossless pair's map (flat background) every value above it is a change, however many."""
+    values = np.zeros((200, 300), np.float32)
+    for index in range(30):
+        y, x = divmod(index, 10)
+        blob(values, 10 + 28 * x, 10 + 30 * y, 14 + 28 * x, 14 + 30 * y, 1.0)
+    found = significant_regions(values, level=6.0, merge=0.01, exact_background=True, typical=4)[0]
+    assert len(found) == 30
+
+
 @pytest.mark.parametrize("size", [1, 2, 7, 1000, 1001])
 def test_the_background_median_is_numpys_in_float64(size):
     from dfcore.ops.regions import _median
