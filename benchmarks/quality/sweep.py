@@ -511,7 +511,8 @@ ROUND_FIFTY_TWO_MAPS = {"d45rs05rb": ROUND_FIFTY_ONE_MAPS["d45rs05rb"],
 #: ``ty6``: ``typical`` 4 and 6). With nothing changed, a degradation's residue is what stands out:
 #: round fifty-two's default reports 12.5 differences on average on the development photographs
 #: degraded with no edit (``python -m benchmarks.quality.unchanged --split dev``: 22 after a
-#: sub-pixel move or a resampling), and 5.5 on the plots drawn again.
+#: sub-pixel move or a resampling), and 5.5 on the plots drawn again. Guarded choice ``ty4``, not
+#: adopted: a large pair with forty like changes lost them all (docs/quality.md).
 ROUND_FIFTY_THREE_MAPS = {"d45rs05rbt7": ROUND_FIFTY_TWO_MAPS["d45rs05rbt7"]}
 ROUND_FIFTY_THREE_RULES = {_PM15: ROUND_FIFTY_RULES[_PM15],
                            **{f"{_PM15}-ty{factor}": {**ROUND_FIFTY_RULES[_PM15], "typical": factor}

@@ -6,7 +6,10 @@ of a pixel off, stars a resampling blurred away. Each blob of it can stand well 
 background, and the ``relative`` floor measures them against the strongest of themselves, so
 many are reported. Where the map holds many candidates (areas standing ``level`` above the
 background), a difference must also stand a multiple of the median candidate's height: a change
-stands far above a residue, a residue does not stand far above itself.
+stands far above a residue, a residue does not stand far above itself. Neither do many real
+changes of like height (forty rectangles on a large photograph: all dropped), so the floor is a
+knob for comparisons that expect few changes, not the default's (round fifty-three,
+docs/quality.md).
 """
 
 from __future__ import annotations

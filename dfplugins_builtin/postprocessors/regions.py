@@ -47,7 +47,8 @@ With ``typical``, on a map holding ``typical_count`` candidates or more (areas s
 above the background, parts within ``merge`` joined), a difference's peak must also be that many
 times the median candidate's: where nothing changed, a degradation's residue (a texture moved by
 a fraction of a pixel, stars a resampling blurred) is many like blobs that ``relative`` measures
-only against the strongest of themselves (:mod:`dfcore.ops.typical`; not on an exact map).
+only against the strongest of themselves (:mod:`dfcore.ops.typical`; not on an exact map). Many
+real changes of like height are dropped as well: a knob for comparisons that expect few changes.
 With ``line_merge``, differences that lie on one line (rows overlapping by half the lower
 one's height, heights alike) and closer than that fraction of the diagonal along it are one
 difference: the words of a line of text an edit changed or moved

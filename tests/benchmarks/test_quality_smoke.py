@@ -196,9 +196,9 @@ def test_rounds_twenty_nine_to_forty_four_hold_the_rules_and_the_default_s_rule_
     # round forty-four's rule is round forty-one's with absorb_within on pairs not drawn again
     dr45 = "rel-mv50-f05-l06h02-x-z6-p-e15m8-rc-fs20-dr45"
     assert sweep.ROUND_FORTY_FOUR_RULES[dr45] == sweep.ROUND_FORTY_ONE_RULES[dr45]
-    chosen = sweep.rule_spec(sweep.ROUND_FIFTY_THREE_RULES[f"{dr45}-aw06-pm15-ty4"])  # round fifty-three's choice
+    chosen = sweep.rule_spec(sweep.ROUND_FIFTY_RULES[f"{dr45}-aw06-pm15"])  # round fifty's choice
     assert _params(preset) == _params(chosen) and _params(chosen)["push_merge"] == 0.15
-    assert _params(chosen)["typical"] == 4 and "typical" not in sweep.ROUND_FIFTY_RULES[f"{dr45}-aw06-pm15"]
+    # round fifty-three's candidates add typical to it (not adopted: docs/quality.md)
     assert {**sweep.ROUND_FIFTY_RULES[f"{dr45}-aw06-pm15"], "typical": 4} == sweep.ROUND_FIFTY_THREE_RULES[
         f"{dr45}-aw06-pm15-ty4"]
     assert sweep.REFERENCES["fifty-three"] == f"d45rs05rbt7@{dr45}-aw06-pm15"  # round fifty-two's default
