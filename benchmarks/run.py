@@ -323,13 +323,15 @@ def decoded_tensor(image):
 
 def default_pairs(size: int = 1024) -> dict[str, tuple]:
     """The pairs the ``default`` section times: a noisy photograph (not lossless: its registration
-    is measured), the quality benchmark's retina pair with its seven planted edits, channels-last as the
-    decoder gives it, re-encoded as JPEG (its field settles that it is aligned), lossless, shifted (its frame's edge left out: the map smoothed with a mask) and
-    turned (registered and resampled), and a lossless full-HD pair."""
+    is measured), the quality benchmark's retina pair with its seven planted edits, channels-last as
+    the decoder gives it, re-encoded as JPEG (its field settles that it is aligned), lossless,
+    shifted (its frame's edge left out: the map smoothed with a mask) and turned (registered and
+    resampled), and a lossless full-HD pair."""
 
     from benchmarks.quality.pairs import make_pair
 
-    pair, shifted, encoded = (make_pair("retina", 0, track, max_side=size) for track in ("pristine", "shift", "jpeg"))
+    pair, shifted, encoded = (make_pair("retina", 0, track, max_side=size)
+                              for track in ("pristine", "shift", "jpeg"))
     a = decoded_tensor(pair.a)
     return {"noisy, planar (registration measured)": pair_tensors(size),
             "JPEG re-encoded, 7 edits (field: aligned)": (decoded_tensor(encoded.a), decoded_tensor(encoded.b)),
