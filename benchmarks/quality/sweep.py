@@ -75,7 +75,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks.quality import real, regions, run, unchanged
+from benchmarks.quality import many, real, regions, run, unchanged
 from benchmarks.quality.pairs import ALL_TRACKS
 
 _ROBUST = "sigma=1.0,reduce=l2,scale=1.0,octaves=4"
@@ -529,6 +529,8 @@ RULE_ROUNDS = {"nineteen", "twenty", "twenty-one", "twenty-two", "twenty-three",
                "thirty-nine", "forty", "forty-one", "forty-two", "forty-three", "forty-four", "forty-six",
                "forty-seven", "forty-eight", "fifty", "fifty-three"}
 
+#: ``--many``: a candidate may find this much less of the changes than the reference on a track.
+MANY_SLACK = 0.01
 ROUND_FIVE_REFERENCE = "d4@rel"
 GUARD = {"hit": 0.01, "ap": 0.01}
 ROUNDS = {"four": (ROUND_FOUR_MAPS, ROUND_FOUR_RULES), "five": (ROUND_FIVE_MAPS, ROUND_FIVE_RULES),
@@ -682,15 +684,17 @@ def choose(summary: Mapping[str, Mapping[str, Mapping[str, float]]], maps: Seque
 def choose_guarded(summary: Mapping[str, Mapping[str, Mapping[str, float]]],
                    methods: Sequence[str] = tuple(f"{m}@{r}" for m in ROUND_FIVE_MAPS for r in ROUND_FIVE_RULES),
                    reference: str = ROUND_FIVE_REFERENCE, guard: Mapping[str, float] = GUARD,
-                   unchanged: Mapping[str, Mapping[str, float]] | None = None, rank: str = "regions"
-                   ) -> dict[str, Any]:
+                   unchanged: Mapping[str, Mapping[str, float]] | None = None, rank: str = "regions",
+                   many: Mapping[str, Mapping[str, float]] | None = None) -> dict[str, Any]:
     """Round five's rule (docs/quality.md), applied to a run's summary (track -> method -> means).
 
     1. The guard: a ``MAP@RULE`` is admissible when on every track its hit@k and average
        precision are at least the reference's less ``guard`` (the reference always is), and,
        given ``unchanged`` (method -> family -> mean differences on pairs drawn again with
        nothing changed, :func:`benchmarks.quality.unchanged.means`; round thirteen on), when it
-       reports no more of them than the reference in any family.
+       reports no more of them than the reference in any family; given ``many`` (method -> track ->
+       share of the changes found on pairs holding forty, :func:`benchmarks.quality.many.shares`;
+       round fifty-three on), when it finds at least the reference's share less 0.01 on every track.
     2. Among the admissible, the highest region F1 summed over the tracks; then the lower
        summed |count error| / edits, then the higher summed average precision (sums rounded to
        three decimals). With ``rank="maps"`` (round fourteen, a change of the map itself), the
@@ -705,6 +709,9 @@ def choose_guarded(summary: Mapping[str, Mapping[str, Mapping[str, float]]],
         if unchanged is not None:
             found += [f"unchanged {family}: {mean:.2f} > {unchanged[reference][family]:.2f} differences"
                       for family, mean in unchanged[method].items() if mean > unchanged[reference][family] + 1e-9]
+        if many is not None:
+            found += [f"many changes on {track}: {share:.3f} < {many[reference][track]:.3f} found"
+                      for track, share in many[method].items() if share < many[reference][track] - MANY_SLACK - 1e-9]
         return found
 
     def total(method: str, score: str) -> float:
@@ -712,7 +719,8 @@ def choose_guarded(summary: Mapping[str, Mapping[str, Mapping[str, float]]],
 
     rows = [{"method": m, "region_f1_sum": total(m, "region_f1"), "count_error_rel_sum": total(m, "count_error_rel"),
              "ap_sum": total(m, "ap"), "hit_sum": total(m, "hit"), "losses": losses(m),
-             **({"unchanged": dict(unchanged[m])} if unchanged is not None else {})} for m in methods]
+             **({"unchanged": dict(unchanged[m])} if unchanged is not None else {}),
+             **({"many": dict(many[m])} if many is not None else {})} for m in methods]
     if rank == "maps":
         rows.sort(key=lambda row: (bool(row["losses"]), -round(row["hit_sum"] + row["ap_sum"], 3),
                                    -row["region_f1_sum"], row["count_error_rel_sum"]))
@@ -768,6 +776,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--unchanged", action="store_true",
                         help="also count each candidate's differences on the development pairs drawn again with "
                              "nothing changed, and guard on them (a guarded round: seven on)")
+    parser.add_argument("--many", action="store_true",
+                        help="also count the changes each candidate finds on the development pairs holding forty "
+                             "(benchmarks.quality.many), and guard on them (a guarded round)")
     known, extra = parser.parse_known_args(argv)
     if known.round == "two":
         run.main(arguments(extra))
@@ -776,7 +787,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     result = run.main(round_four_arguments(extra, known.round))
     if not result:
         return
-    records = None
+    records = crowded = None
     if known.round == "four":
         choice = choose(result["summary"])
         text = choice_table(choice)
@@ -788,18 +799,24 @@ def main(argv: Sequence[str] | None = None) -> None:
             return
         if known.unchanged:
             records = unchanged.count("dev", 4, (), pipelines=method_pipelines(known.round))
+        if known.many:
+            crowded = many.count("dev", len(many.TRACKS), (), pipelines=method_pipelines(known.round))
         by_map = known.round in MAP_ROUNDS
         candidates = [f"{m}@{r}" for m in maps for r in rules if f"{m}@{r}" in ran]
         choice = choose_guarded(result["summary"], candidates,
                                 REFERENCES[known.round], MAP_GUARD if by_map or known.round in RULE_ROUNDS else GUARD,
                                 unchanged=None if records is None else
                                 {label: unchanged.means(records, label) for label in candidates},
-                                rank="maps" if by_map else "regions")
+                                rank="maps" if by_map else "regions",
+                                many=None if crowded is None else
+                                {label: many.shares(crowded, label) for label in candidates})
         text = guarded_table(choice, known.round)
     print(text)
     out = next((Path(extra[i + 1]) for i, arg in enumerate(extra[:-1]) if arg == "--out"), None)
     if out is not None and records is not None:
         (out / "unchanged.json").write_text(json.dumps({"records": records}, indent=1) + "\n")
+    if out is not None and crowded is not None:
+        (out / "many.json").write_text(json.dumps({"records": crowded}, indent=1) + "\n")
     if out is not None:
         (out / "choice.md").write_text(text)
         (out / "choice.json").write_text(json.dumps(choice, indent=1) + "\n")

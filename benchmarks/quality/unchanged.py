@@ -30,20 +30,16 @@ by the scan, asks the same first question.
 
 from __future__ import annotations
 
-import argparse
-import json
 import statistics
-import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from benchmarks.quality import drawn, figures, pairs, photos, real, run, screens
+from benchmarks.quality import counting, drawn, figures, pairs, photos, real, screens
 from benchmarks.quality.pairs import MAX_SIDE
 
-PRESETS = ("default", "redrawn", "robust", "strict")
+PRESETS = counting.PRESETS
 #: The layout-shift page's controls with nothing moved by a whole pixel (``layout`` family).
 LAYOUT_CONTROLS = ("aa-subpixel", "aa-supersampled")
 
@@ -75,12 +71,7 @@ def count(split: str, variants: int, presets: Sequence[str], seed: int = 0,
           pipelines: Sequence[str] = ()) -> list[dict[str, Any]]:
     """One record per pair: family, source, B's setting and the differences each preset, and each
     pipeline (``LABEL=SPEC`` as the runner's ``--pipeline`` takes it), reports."""
-    from dfcore import Finder
-
-    finders = {preset: Finder(device="cpu", preset=preset) for preset in presets}
-    for text in pipelines:
-        label, stages = run.parse_pipeline(text)
-        finders[label] = Finder(device="cpu", **stages)
+    finders = counting.finders(presets, pipelines)
     records = []
     for family, make in MAKERS.items():
         for source, variant in _pairs_of(family, split, variants):
@@ -111,26 +102,8 @@ def table(records: Sequence[dict[str, Any]], presets: Sequence[str]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--split", default="dev", choices=real.SPLITS)
-    parser.add_argument("--variants", type=int, default=4, help="B settings per source, cycled (default 4: each once)")
-    parser.add_argument("--presets", default=",".join(PRESETS), help="comma-separated; empty for none")
-    parser.add_argument("--pipeline", action="append", default=[], metavar="LABEL=SPEC",
-                        help="a dfind pipeline too, as the runner takes it (repeatable)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, help="write unchanged.json and unchanged.md here")
-    args = parser.parse_args(argv)
-    presets = [name for name in args.presets.split(",") if name]
-    records = count(args.split, args.variants, presets, args.seed, args.pipeline)
-    text = table(records, [*presets, *(run.parse_pipeline(text)[0] for text in args.pipeline)])
-    print(text)
-    if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        command = " ".join(sys.argv[1:] if argv is None else argv)
-        (args.out / "unchanged.json").write_text(json.dumps(
-            {"command": f"python -m benchmarks.quality.unchanged {command}", "records": records}, indent=1) + "\n")
-        (args.out / "unchanged.md").write_text(text)
-    return records
+    return counting.main(argv, doc=__doc__, name="unchanged", splits=real.SPLITS, variants=4,
+                         variants_help="B settings per source, cycled (default 4: each once)", count=count, table=table)
 
 
 if __name__ == "__main__":
