@@ -685,14 +685,14 @@ def choose_guarded(summary: Mapping[str, Mapping[str, Mapping[str, float]]],
                    methods: Sequence[str] = tuple(f"{m}@{r}" for m in ROUND_FIVE_MAPS for r in ROUND_FIVE_RULES),
                    reference: str = ROUND_FIVE_REFERENCE, guard: Mapping[str, float] = GUARD,
                    unchanged: Mapping[str, Mapping[str, float]] | None = None, rank: str = "regions",
-                   many: Mapping[str, Mapping[str, float]] | None = None) -> dict[str, Any]:
+                   crowded: Mapping[str, Mapping[str, float]] | None = None) -> dict[str, Any]:
     """Round five's rule (docs/quality.md), applied to a run's summary (track -> method -> means).
 
     1. The guard: a ``MAP@RULE`` is admissible when on every track its hit@k and average
        precision are at least the reference's less ``guard`` (the reference always is), and,
        given ``unchanged`` (method -> family -> mean differences on pairs drawn again with
        nothing changed, :func:`benchmarks.quality.unchanged.means`; round thirteen on), when it
-       reports no more of them than the reference in any family; given ``many`` (method -> track ->
+       reports no more of them than the reference in any family; given ``crowded`` (method -> track ->
        share of the changes found on pairs holding forty, :func:`benchmarks.quality.many.shares`;
        round fifty-three on), when it finds at least the reference's share less 0.01 on every track.
     2. Among the admissible, the highest region F1 summed over the tracks; then the lower
@@ -709,9 +709,10 @@ def choose_guarded(summary: Mapping[str, Mapping[str, Mapping[str, float]]],
         if unchanged is not None:
             found += [f"unchanged {family}: {mean:.2f} > {unchanged[reference][family]:.2f} differences"
                       for family, mean in unchanged[method].items() if mean > unchanged[reference][family] + 1e-9]
-        if many is not None:
-            found += [f"many changes on {track}: {share:.3f} < {many[reference][track]:.3f} found"
-                      for track, share in many[method].items() if share < many[reference][track] - MANY_SLACK - 1e-9]
+        if crowded is not None:
+            found += [f"many changes on {track}: {share:.3f} < {crowded[reference][track]:.3f} found"
+                      for track, share in crowded[method].items()
+                      if share < crowded[reference][track] - MANY_SLACK - 1e-9]
         return found
 
     def total(method: str, score: str) -> float:
@@ -720,7 +721,7 @@ def choose_guarded(summary: Mapping[str, Mapping[str, Mapping[str, float]]],
     rows = [{"method": m, "region_f1_sum": total(m, "region_f1"), "count_error_rel_sum": total(m, "count_error_rel"),
              "ap_sum": total(m, "ap"), "hit_sum": total(m, "hit"), "losses": losses(m),
              **({"unchanged": dict(unchanged[m])} if unchanged is not None else {}),
-             **({"many": dict(many[m])} if many is not None else {})} for m in methods]
+             **({"many": dict(crowded[m])} if crowded is not None else {})} for m in methods]
     if rank == "maps":
         rows.sort(key=lambda row: (bool(row["losses"]), -round(row["hit_sum"] + row["ap_sum"], 3),
                                    -row["region_f1_sum"], row["count_error_rel_sum"]))
@@ -787,7 +788,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     result = run.main(round_four_arguments(extra, known.round))
     if not result:
         return
-    records = crowded = None
+    records = found_many = None
     if known.round == "four":
         choice = choose(result["summary"])
         text = choice_table(choice)
@@ -800,7 +801,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         if known.unchanged:
             records = unchanged.count("dev", 4, (), pipelines=method_pipelines(known.round))
         if known.many:
-            crowded = many.count("dev", len(many.TRACKS), (), pipelines=method_pipelines(known.round))
+            found_many = many.count("dev", len(many.TRACKS), (), pipelines=method_pipelines(known.round))
         by_map = known.round in MAP_ROUNDS
         candidates = [f"{m}@{r}" for m in maps for r in rules if f"{m}@{r}" in ran]
         choice = choose_guarded(result["summary"], candidates,
@@ -808,15 +809,15 @@ def main(argv: Sequence[str] | None = None) -> None:
                                 unchanged=None if records is None else
                                 {label: unchanged.means(records, label) for label in candidates},
                                 rank="maps" if by_map else "regions",
-                                many=None if crowded is None else
-                                {label: many.shares(crowded, label) for label in candidates})
+                                crowded=None if found_many is None else
+                                {label: many.shares(found_many, label) for label in candidates})
         text = guarded_table(choice, known.round)
     print(text)
     out = next((Path(extra[i + 1]) for i, arg in enumerate(extra[:-1]) if arg == "--out"), None)
     if out is not None and records is not None:
         (out / "unchanged.json").write_text(json.dumps({"records": records}, indent=1) + "\n")
-    if out is not None and crowded is not None:
-        (out / "many.json").write_text(json.dumps({"records": crowded}, indent=1) + "\n")
+    if out is not None and found_many is not None:
+        (out / "many.json").write_text(json.dumps({"records": found_many}, indent=1) + "\n")
     if out is not None:
         (out / "choice.md").write_text(text)
         (out / "choice.json").write_text(json.dumps(choice, indent=1) + "\n")

@@ -54,8 +54,8 @@ def test_the_many_changes_guard_a_round_when_they_are_counted():
     crowded = {"ref@r": {"jpeg": 0.87}, "floor@r": {"jpeg": 0.08}, "finer@r": {"jpeg": 0.865}}
     methods = ["ref@r", "floor@r", "finer@r"]
     assert sweep.choose_guarded(summary, methods, "ref@r")["method"] == "floor@r"  # without the guard
-    choice = sweep.choose_guarded(summary, methods, "ref@r", many=crowded)
+    choice = sweep.choose_guarded(summary, methods, "ref@r", crowded=crowded)
     assert choice["method"] == "finer@r"  # 0.005 less: within the slack
     assert next(row for row in choice["rows"] if row["method"] == "floor@r")["losses"] == [
         "many changes on jpeg: 0.080 < 0.870 found"]
-    assert sweep.choose_guarded(summary, ["ref@r", "floor@r"], "ref@r", many=crowded)["method"] == "ref@r"
+    assert sweep.choose_guarded(summary, ["ref@r", "floor@r"], "ref@r", crowded=crowded)["method"] == "ref@r"
