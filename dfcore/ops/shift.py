@@ -428,8 +428,7 @@ def phase_correlation(a: Tensor, b: Tensor, host: bool = False) -> tuple[Tensor,
 
     cross = spectrum(b)
     cross.mul_(spectrum(a).conj())  # in place: of the full-size temporaries, at most three live at once
-    unit = unit_phase_(cross) if host else cross.div_(cross.abs().clamp_min_(1e-12))
-    surface = torch.fft.irfft2(unit, s=(height, width))
+    surface = torch.fft.irfft2(unit_phase_(cross, host=host), s=(height, width))
     del cross
     height_of_peak, peak = surface.flatten(1).max(1)
     py, px = peak // width, peak % width

@@ -36,8 +36,10 @@ def typical_level(z: np.ndarray, magnitude: np.ndarray, level: float, join_px: f
     if int(above.sum()) < count:
         return -math.inf
     half = max(0, round(join_px / 2))
-    joined = cv2.dilate(above.view(np.uint8), np.ones((2 * half + 1, 2 * half + 1), np.uint8)) if half else above
-    found, labels = cv2.connectedComponents(joined.view(np.uint8) if joined.dtype == bool else joined, connectivity=8)
+    joined = above.view(np.uint8)
+    if half:
+        joined = cv2.dilate(joined, np.ones((2 * half + 1, 2 * half + 1), np.uint8))
+    found, labels = cv2.connectedComponents(joined, connectivity=8)
     if found - 1 < count:
         return -math.inf
     where = np.flatnonzero(above)

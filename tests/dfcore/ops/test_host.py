@@ -46,3 +46,11 @@ def test_unit_phase_of_a_conjugate_view_takes_the_torch_path():
     assert numpy_view(view, COMPLEX) is None
     expected = (spectrum / spectrum.abs()).conj()
     torch.testing.assert_close(unit_phase_(view), expected)
+
+
+def test_unit_phase_without_the_host_is_torch_s_division_to_the_bit():
+    """The registration's tiles keep torch's division (a rounding apart from NumPy's moves a fit)."""
+    spectrum = torch.randn(6, 7, dtype=torch.complex64, generator=torch.Generator().manual_seed(2))
+    spectrum[0, 0] = 0
+    expected = spectrum.div(spectrum.abs().clamp_min(1e-12))
+    assert torch.equal(unit_phase_(spectrum.clone(), host=False), expected)
