@@ -30,8 +30,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from dfcore.ops.channels import check_reduction, reduce_channels
 from dfcore.ops.filters import separable_filter
 from dfcore.ops.host import FLOATS, differs, numpy_view, unit_phase_
+from dfcore.ops.range_host import host_range_tolerant
 from dfcore.ops.strips import Box, bands, boxes_around, in_boxes, map_in_strips, strip_rows
 
 Distance = Callable[[Tensor, Tensor], Tensor]
@@ -306,7 +308,7 @@ def range_distance(x: Tensor, y: Tensor, radius: int, overshoot: float = 0.0) ->
 RANGE_BAND_PIXELS = 2**16
 
 
-def range_tolerant(x: Tensor, y: Tensor, radius: int, combine: Callable[[Tensor], Tensor],
+def range_tolerant(x: Tensor, y: Tensor, radius: int, combine: Callable[[Tensor], Tensor] | str,
                    overshoot: float = 0.0) -> Tensor:
     """Rasterisation tolerance: ``max(combine(range_distance(x, y)), combine(range_distance(y, x)))``.
 
@@ -324,17 +326,23 @@ def range_tolerant(x: Tensor, y: Tensor, radius: int, combine: Callable[[Tensor]
     Args:
         x, y: NxCxHxW on one device.
         radius: the neighbourhood, in px (``radius=0``: ``combine(|x - y|)``).
-        combine: NxCxHxW -> Nx1xHxW, pixel by pixel, zero for zeros
-            (e.g. :func:`dfcore.ops.channels.reduce_channels`).
+        combine: NxCxHxW -> Nx1xHxW, pixel by pixel, zero for zeros; or the name of a channel
+            reduction (:func:`dfcore.ops.channels.reduce_channels`), which lets CPU tensors take
+            :mod:`dfcore.ops.range_host` (the same values, about twice as fast).
         overshoot: fraction of the range by which it is widened (resampling filters overshoot).
     """
     check_overshoot(overshoot)
+    reduce = check_reduction(combine) if isinstance(combine, str) else None
+    reduced = combine if reduce is None else lambda values: reduce_channels(values, reduce)
 
     def band(u: Tensor, v: Tensor) -> Tensor:
-        return torch.maximum(combine(range_distance(u, v, radius, overshoot)),
-                             combine(range_distance(v, u, radius, overshoot)))
+        return torch.maximum(reduced(range_distance(u, v, radius, overshoot)),
+                             reduced(range_distance(v, u, radius, overshoot)))
 
     def banded(u: Tensor, v: Tensor) -> Tensor:
+        host = None if reduce is None else host_range_tolerant(u, v, radius, reduce, overshoot, RANGE_BAND_PIXELS)
+        if host is not None:
+            return host
         return map_in_strips(band, (u, v), radius, max(8, RANGE_BAND_PIXELS // max(1, u.shape[-1])))
 
     height, width = x.shape[-2:]

@@ -796,12 +796,12 @@ class Difference:
                 return multiscale_smooth(diff_map, self.scale, mask, self.octaves) if self.scale else diff_map
             # A tolerance compares the images as they are; ``sigma`` smooths the map instead.
             if window and (self.window_fade or glyphs is not None):  # the range, and the windows beyond it
-                ranged = range_tolerant(x, y, reach, combine, overshoot)
+                ranged = range_tolerant(x, y, reach, self.reduce, overshoot)
                 diff_map = ranged + self._windows_beyond(x, y, ranged, glyphs, reach, window, combine)
             elif window:
                 diff_map = window_tolerant(x, y, reach, window, combine, self.window_slack, self.window_step)
             else:
-                diff_map = range_tolerant(x, y, range_radius, combine, overshoot)
+                diff_map = range_tolerant(x, y, range_radius, self.reduce, overshoot)
             if not self.scale:
                 diff_map = gaussian_blur(diff_map, self.sigma)
                 return diff_map if mask is None else diff_map * mask
