@@ -96,13 +96,14 @@ class _Ranges:
             spread *= self.overshoot
             low -= spread
             high += spread
-        # flat 2-D views for OpenCV's maximum with 0 (several times NumPy's on float32)
+        # x above the range plus x below it is the largest of the two and 0, to the bit: the range
+        # is not empty, so at most one of them is positive. On flat 2-D views: OpenCV's maximum is
+        # several times NumPy's on float32.
         above, below = high.reshape(high.shape[0], -1), low.reshape(low.shape[0], -1)
         np.subtract(x, high, out=high)
-        cv2.max(above, 0.0, dst=above)
         np.subtract(low, x, out=low)
-        cv2.max(below, 0.0, dst=below)
-        high += low
+        cv2.max(above, below, dst=above)
+        cv2.max(above, 0.0, dst=above)
         if self.reduce == "l2":
             np.square(high, out=high)
         if self.reduce == "max":
