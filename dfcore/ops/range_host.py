@@ -5,7 +5,7 @@ tensors are float32 or float64 on the CPU, planar or channels-last, with one to 
 the same arithmetic as its torch path, operation for operation (each channel's window range by
 OpenCV's erosion and dilation, the widening by the overshoot, the distance outside it, the
 channels reduced one after another as torch reduces up to four), so the same values to the bit,
-in about half the time at 1024 px (``docs/performance.md``). A band of rows at a time stays in
+in a quarter to a third less time at 1024 px (``benchmarks/range_tolerance.py``, ``docs/performance.md``). A band of rows at a time stays in
 the processor's cache, as on the torch path, and its buffers are allocated once per call;
 torch's CPU kernels spend most of theirs on a dozen separate passes and their dispatch.
 Anything else (another device or dtype, a tensor autograd follows, more channels, other
@@ -27,8 +27,8 @@ HOST_CHANNELS = (1, 2, 3, 4)
 
 
 def _channels_last(values: np.ndarray) -> np.ndarray | None:
-    """An NxCxHxW array as NxHxWxC when its pixels' channels lie side by side (channels-last), each
-    row of every plane contiguous; as it is when each plane's rows are; ``None`` otherwise."""
+    """An NxCxHxW array as NxHxWxC when each row's pixels and their channels lie side by side
+    (channels-last); as it is when each plane's rows are contiguous (planar); ``None`` otherwise."""
     item = values.itemsize
     if values.shape[1] > 1 and values.strides[1] == item and values.strides[3] == values.shape[1] * item:
         return values.transpose(0, 2, 3, 1)
