@@ -8,6 +8,7 @@
 * :mod:`~dfcore.cli.approve` -- ``dfind approve OUT [NAME...]``;
 * :mod:`~dfcore.cli.plugins` -- the ``--list-plugins`` listing;
 * :mod:`~dfcore.cli.common` -- exit codes, one-line errors, shared options;
+* :mod:`~dfcore.cli.process` -- what the command sets in its own process (glibc's allocator);
 * :mod:`~dfcore.cli.app` -- the group that gathers them (the console script's ``main``).
 
 Exit codes: 0 = ran (and every score is within ``--fail-above``), 1 = a score is beyond

@@ -16,6 +16,7 @@ from dfcore.cli.check_metric import check_metric_command
 from dfcore.cli.common import CONTEXT
 from dfcore.cli.compare import compare_command
 from dfcore.cli.diff import diff
+from dfcore.cli.process import keep_freed_memory
 from dfcore.cli.report import report_command
 from dfcore.cli.rescale import rescale_command
 
@@ -40,6 +41,7 @@ class _DefaultGroup(click.Group):
 @click.group(cls=_DefaultGroup, context_settings=CONTEXT)
 def main() -> None:
     """dfind: where two images differ."""
+    keep_freed_memory()  # this process is the command's own: its allocator may keep freed arrays
 
 
 for command in (diff, compare_command, check_metric_command, rescale_command, report_command, approve_command):
