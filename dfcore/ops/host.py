@@ -68,4 +68,27 @@ def differs_numpy(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return out
 
 
-__all__ = ["COMPLEX", "FLOATS", "VIEWED", "differs", "differs_numpy", "numpy_view", "unit_phase_"]
+def differs_rightward(values: np.ndarray) -> np.ndarray:
+    """:func:`differs_numpy` of an NxCxHxW array's pixels and their right-hand neighbours
+    (``values[..., 1:]`` against ``values[..., :-1]``): Nx1xHx(W-1) bool, a view.
+
+    Where each plane's rows follow one another in memory, the plane is compared with itself
+    moved by one value as one flat line (the comparisons across a row's end are made and dropped):
+    NumPy's loop then runs over whole planes instead of rows of W - 1 values, several times faster
+    at 1024 px; the same values."""
+    n, channels, height, width = values.shape
+    item = values.itemsize
+    if width < 2 or values.strides[3] != item or values.strides[2] != width * item:
+        return differs_numpy(values[..., 1:], values[..., :-1])
+    out = np.empty((n, 1, height * width), dtype=bool)
+    spare = np.empty(height * width - 1, dtype=bool) if channels > 1 else None
+    for sample in range(n):
+        line = values[sample].reshape(channels, height * width)  # a view: each plane's rows are contiguous
+        into = out[sample, 0, :-1]
+        np.not_equal(line[0, 1:], line[0, :-1], out=into)
+        for channel in range(1, channels):
+            into |= np.not_equal(line[channel, 1:], line[channel, :-1], out=spare)
+    return out.reshape(n, 1, height, width)[..., :width - 1]
+
+
+__all__ = ["COMPLEX", "FLOATS", "VIEWED", "differs", "differs_numpy", "differs_rightward", "numpy_view", "unit_phase_"]

@@ -153,7 +153,7 @@ from dfcore.ops.filters import (
     multiscale_smooth,
 )
 from dfcore.ops.glyphs import GLYPH_CONTRAST, check_glyph_height, glyph_mask
-from dfcore.ops.host import differs, differs_numpy, numpy_view
+from dfcore.ops.host import differs, differs_numpy, differs_rightward, numpy_view
 from dfcore.ops.params import check_fraction
 from dfcore.ops.register import (
     MAX_SHEAR,
@@ -330,8 +330,7 @@ def detail_pixels(x: Tensor) -> Tensor:
     values = numpy_view(x)
     if values is not None:  # the same steps on a view of its memory (see differs)
         detail = np.zeros((x.shape[0], 1, *x.shape[2:]), dtype=bool)
-        rows, cols = (differs_numpy(values[..., 1:, :], values[..., :-1, :]),
-                      differs_numpy(values[..., :, 1:], values[..., :, :-1]))
+        rows, cols = differs_numpy(values[..., 1:, :], values[..., :-1, :]), differs_rightward(values)
     else:
         detail = torch.zeros_like(x[:, :1], dtype=torch.bool)
         rows, cols = differs(x[..., 1:, :], x[..., :-1, :]), differs(x[..., :, 1:], x[..., :, :-1])

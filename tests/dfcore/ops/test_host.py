@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -54,3 +55,22 @@ def test_unit_phase_without_the_host_is_torch_s_division_to_the_bit():
     spectrum[0, 0] = 0
     expected = spectrum.div(spectrum.abs().clamp_min(1e-12))
     assert torch.equal(unit_phase_(spectrum.clone(), host=False), expected)
+
+
+@pytest.mark.parametrize("shape", [(1, 3, 37, 41), (2, 1, 5, 9), (1, 4, 3, 2), (1, 3, 4, 1)])
+def test_differs_rightward_is_the_comparison_of_each_pixel_with_its_right_hand_neighbour(shape):
+    from dfcore.ops.host import differs_numpy, differs_rightward
+
+    rng = np.random.default_rng(sum(shape))
+    values = rng.integers(0, 3, size=shape).astype(np.float32)  # few levels: many equal neighbours
+    values[..., 0, :] = np.nan  # NaN differs from everything, itself included
+    values[..., 1, ::2] = -0.0  # and -0.0 equals 0.0
+    values[..., 1, 1::2] = 0.0
+    expected = differs_numpy(values[..., 1:], values[..., :-1])
+    for layout in (values, np.ascontiguousarray(values.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)):
+        got = differs_rightward(layout)
+        assert got.shape == expected.shape
+        np.testing.assert_array_equal(got, expected)
+    # a row's last pixel is never compared with the next row's first
+    ramp = np.arange(12, dtype=np.float32).reshape(1, 1, 3, 4) // 4  # each row constant, rows differ
+    assert not differs_rightward(ramp).any()
