@@ -7,8 +7,11 @@ For each of ``benchmarks/run.py``'s default pairs (1024 px) it times
 overshoot 0.15, ``l2``): with ``reduce`` named, which takes :mod:`dfcore.ops.range_host` on a CPU,
 and with the same reduction passed as a function, which keeps torch's kernels; at each torch
 thread count, round-robin, median wall and CPU milliseconds; and checks that both give the
-same values to the bit. Set ``OMP_NUM_THREADS`` for a steady reading of one thread. The CPU
-time counts OpenCV's own pool of threads too (its erosions run on it, on either path).
+same values to the bit. The pairs are as ``default_pairs`` holds them: planar (the noisy one) or
+channels-last as decoded; the turned pair's A and B differ in layout, which the host path does not
+take, so both of its rows time torch's path (the pipeline copies such pairs to planes first). Set
+``OMP_NUM_THREADS`` for a steady reading of one thread. The CPU time counts OpenCV's own pool of
+threads too (its erosions run on it, on either path).
 """
 
 from __future__ import annotations

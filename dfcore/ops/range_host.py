@@ -5,9 +5,10 @@ tensors are float32 or float64 on the CPU, planar or channels-last, with one to 
 the same arithmetic as its torch path, operation for operation (each channel's window range by
 OpenCV's erosion and dilation, the widening by the overshoot, the distance outside it, the
 channels reduced one after another as torch reduces up to four), so the same values to the bit,
-in a quarter to a third less time at 1024 px (``benchmarks/range_tolerance.py``, ``docs/performance.md``). A band of rows at a time stays in
-the processor's cache, as on the torch path, and its buffers are allocated once per call;
-torch's CPU kernels spend most of theirs on a dozen separate passes and their dispatch.
+in a quarter to a third less time at 1024 px (``benchmarks/range_tolerance.py``). A band of rows
+at a time stays in the processor's cache, as on the torch path, and its buffers are allocated
+once per call; torch's CPU kernels spend most of theirs on a dozen separate passes and their
+dispatch.
 Anything else (another device or dtype, a tensor autograd follows, more channels, other
 strides) gets ``None``: the torch path serves it.
 """
