@@ -48,8 +48,10 @@ def test_the_command_s_process_reuses_freed_arrays_instead_of_faulting_fresh_pag
     kept, faults_kept = _run("keep")
     (faults_plain,) = _run("plain")
     assert kept == "True"
-    assert int(faults_plain) > 2000  # each pass maps its masks anew: a page fault per 4 KiB touched
-    assert int(faults_kept) < int(faults_plain) // 10
+    # glibc as it starts maps each pass's masks anew (here about 9900 faults, one per 4 KiB touched);
+    # kept, the heap serves them again: next to none, whatever another glibc's heuristics do
+    assert int(faults_kept) < 200
+    assert int(faults_kept) <= int(faults_plain)
 
 
 @pytest.mark.skipif(not _glibc(), reason="glibc's allocator only")
