@@ -15,7 +15,7 @@ import numpy as np
 
 from dfcore.contracts import Move, Region
 from dfcore.ops.channels import channel_max, channel_mean
-from dfcore.ops.shift import array_range
+from dfcore.ops.range_host import array_range
 
 #: ``crop(rows, cols) -> (a, b)``: the two images' pixels in a window, each hxwxC float on the host.
 Crop = Callable[[slice, slice], tuple[np.ndarray, np.ndarray]]
@@ -231,7 +231,7 @@ def _move_fit(p: Region, q: Region, mask: np.ndarray, crop: Crop, search: int, m
 
 def _ranges(image: np.ndarray, reach: int) -> tuple[np.ndarray, np.ndarray]:
     """Per pixel and channel of an hxwxC window, the least and the greatest value within ``reach`` px
-    (:func:`~dfcore.ops.shift.array_range`); the outer ``reach`` px, whose squares leave the window, are dropped."""
+    (:func:`~dfcore.ops.range_host.array_range`); the outer ``reach`` px, whose squares leave the window, are dropped."""
     inner = (slice(reach, image.shape[0] - reach), slice(reach, image.shape[1] - reach))
     low, high = array_range(image.astype(np.float32, copy=False), reach)
     return low[inner], high[inner]

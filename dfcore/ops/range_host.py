@@ -11,6 +11,10 @@ once per call; torch's CPU kernels spend most of theirs on a dozen separate pass
 dispatch.
 Anything else (another device or dtype, a tensor autograd follows, more channels, other
 strides) gets ``None``: the torch path serves it.
+
+:func:`array_range`, a host array's least and greatest value around each pixel, is the one
+OpenCV range every host step reads: this path's bands, the torch path's
+:func:`~dfcore.ops.shift.neighbourhood_range` on a CPU, and :mod:`dfcore.ops.moves`.
 """
 
 from __future__ import annotations
@@ -34,6 +38,18 @@ def _channels_last(values: np.ndarray) -> np.ndarray | None:
     if values.shape[1] > 1 and values.strides[1] == item and values.strides[3] == values.shape[1] * item:
         return values.transpose(0, 2, 3, 1)
     return values if values.strides[3] == item else None
+
+
+def array_range(values: np.ndarray, radius: int, low: np.ndarray | None = None,
+                high: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per pixel (and channel) of an HxW or HxWxC float32/float64 array, the least and the greatest
+    value within ``radius`` px (a square window; edges repeat), by OpenCV's erosion and dilation;
+    written into ``low`` and ``high`` when given (contiguous arrays of the same shape)."""
+    values = np.ascontiguousarray(values)
+    square = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
+    low = cv2.erode(values, square, dst=low, borderType=cv2.BORDER_REPLICATE)
+    high = cv2.dilate(values, square, dst=high, borderType=cv2.BORDER_REPLICATE)
+    return low.reshape(values.shape), high.reshape(values.shape)  # OpenCV drops a single channel's axis
 
 
 def host_range_tolerant(x: Tensor, y: Tensor, radius: int, reduce: str, overshoot: float,
@@ -68,7 +84,7 @@ class _Ranges:
 
     def __init__(self, radius: int, channels: int, interleaved: bool, reduce: str, overshoot: float,
                  dtype: np.dtype) -> None:
-        self.square = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
+        self.radius = radius
         self.channels, self.interleaved, self.reduce = channels, interleaved, reduce
         self.overshoot = dtype.type(overshoot)  # torch multiplies a float32 tensor by it in float32
         self.dtype = dtype
@@ -86,12 +102,10 @@ class _Ranges:
         """HxW: ``x``'s distance outside ``y``'s range (widened), its channels reduced: a new array."""
         low, high, spread = self._buffers(x.shape)
         if self.interleaved:
-            cv2.erode(y, self.square, dst=low, borderType=cv2.BORDER_REPLICATE)
-            cv2.dilate(y, self.square, dst=high, borderType=cv2.BORDER_REPLICATE)
+            array_range(y, self.radius, low, high)
         else:
             for plane in range(self.channels):
-                cv2.erode(y[plane], self.square, dst=low[plane], borderType=cv2.BORDER_REPLICATE)
-                cv2.dilate(y[plane], self.square, dst=high[plane], borderType=cv2.BORDER_REPLICATE)
+                array_range(y[plane], self.radius, low[plane], high[plane])
         if self.overshoot:
             np.subtract(high, low, out=spread)
             spread *= self.overshoot
@@ -120,4 +134,4 @@ class _Ranges:
         return combined
 
 
-__all__ = ["HOST_CHANNELS", "host_range_tolerant"]
+__all__ = ["HOST_CHANNELS", "array_range", "host_range_tolerant"]

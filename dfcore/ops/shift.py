@@ -24,7 +24,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -33,7 +32,7 @@ from torch import Tensor
 from dfcore.ops.channels import check_reduction, reduce_channels
 from dfcore.ops.filters import separable_filter
 from dfcore.ops.host import FLOATS, differs, numpy_view, unit_phase_
-from dfcore.ops.range_host import host_range_tolerant
+from dfcore.ops.range_host import array_range, host_range_tolerant
 from dfcore.ops.strips import Box, bands, boxes_around, in_boxes, map_in_strips, strip_rows
 
 Distance = Callable[[Tensor, Tensor], Tensor]
@@ -258,18 +257,6 @@ def _host_range(values: np.ndarray, radius: int) -> tuple[Tensor, Tensor]:
     for index in np.ndindex(values.shape[:-2]):
         array_range(values[index], radius, low[index], high[index])
     return torch.from_numpy(low), torch.from_numpy(high)
-
-
-def array_range(values: np.ndarray, radius: int, low: np.ndarray | None = None,
-                high: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Per pixel (and channel) of an HxW or HxWxC float32/float64 array, the least and the greatest
-    value within ``radius`` px (a square window; edges repeat), by OpenCV's erosion and dilation;
-    written into ``low`` and ``high`` when given (contiguous arrays of the same shape)."""
-    values = np.ascontiguousarray(values)
-    square = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
-    low = cv2.erode(values, square, dst=low, borderType=cv2.BORDER_REPLICATE)
-    high = cv2.dilate(values, square, dst=high, borderType=cv2.BORDER_REPLICATE)
-    return low.reshape(values.shape), high.reshape(values.shape)  # OpenCV drops a single channel's axis
 
 
 def check_overshoot(overshoot: float) -> float:
