@@ -49,10 +49,16 @@ def channel_max(values: np.ndarray, axis: int) -> np.ndarray:
     return _folded(values, axis, np.maximum)
 
 
+def channel_sum(values: np.ndarray, axis: int) -> np.ndarray:
+    """``values.sum(axis=axis)`` over a short axis, as :func:`channel_max`: the channels added in order
+    in ``values``' dtype (as torch sums up to four channels)."""
+    return _folded(values, axis, np.add)
+
+
 def channel_mean(values: np.ndarray, axis: int) -> np.ndarray:
     """``values.mean(axis=axis)`` of a float array over a short axis, as :func:`channel_max`: the
     channels summed in order in ``values``' dtype, then divided by their count (NumPy's mean, bit for bit)."""
-    out = _folded(values, axis, np.add)
+    out = channel_sum(values, axis)
     out /= values.shape[axis]
     return out
 

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from dfcore.ops.channels import channel_max, channel_mean, channel_sum
 from dfcore.ops.host import FLOATS, numpy_view
 from dfcore.ops.strips import bands
 
@@ -95,9 +96,6 @@ class _Ranges:
             self.buffers[shape] = tuple(np.empty(shape, self.dtype) for _ in range(3))  # type: ignore[assignment]
         return self.buffers[shape]
 
-    def _channel(self, values: np.ndarray, index: int) -> np.ndarray:
-        return values[..., index] if self.interleaved else values[index]
-
     def outside(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """HxW: ``x``'s distance outside ``y``'s range (widened), its channels reduced: a new array."""
         low, high, spread = self._buffers(x.shape)
@@ -121,17 +119,10 @@ class _Ranges:
         cv2.max(above, 0.0, dst=above)
         if self.reduce == "l2":
             np.square(high, out=high)
+        axis = -1 if self.interleaved else 0  # the channels' axis
         if self.reduce == "max":
-            combined = self._channel(high, 0).copy()
-            for index in range(1, self.channels):
-                np.maximum(combined, self._channel(high, index), out=combined)
-            return combined
-        combined = self._channel(high, 0).copy()
-        for index in range(1, self.channels):
-            combined += self._channel(high, index)
-        if self.reduce == "mean":
-            combined /= self.dtype.type(self.channels)
-        return combined
+            return channel_max(high, axis)
+        return channel_mean(high, axis) if self.reduce == "mean" else channel_sum(high, axis)
 
 
 __all__ = ["HOST_CHANNELS", "array_range", "host_range_tolerant"]
